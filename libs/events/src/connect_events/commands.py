@@ -1,0 +1,180 @@
+"""Commands (topic `connect.commands`) and the scheduler's replies (topic `connect.replies`).
+
+Commands are imperative requests keyed by their target aggregate. The scheduler answers each with exactly
+one reply event, matched by `correlation_id`/`causation_id` (the command id).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from connect_events.definitions import JobDefinition, TableSpec
+from connect_events.envelope import Command, Event, FieldError, Payload
+
+COMMANDS_TOPIC = "connect.commands"
+REPLIES_TOPIC = "connect.replies"
+
+
+class DefineTablePayload(Payload):
+    """The table to define."""
+
+    table: TableSpec
+
+
+class CreateJobPayload(Payload):
+    """The new job's definition; `activate` also activates it when it has no errors."""
+
+    definition: JobDefinition
+    activate: bool = False
+
+
+class UpdateJobPayload(Payload):
+    """The replacement definition and the job version it was based on (a stale one is refused)."""
+
+    job_id: int
+    expected_version: int
+    definition: JobDefinition
+
+
+class JobCommandPayload(Payload):
+    """Names the job; `expected_version`, when given, must be the current one."""
+
+    job_id: int
+    expected_version: int | None = None
+
+
+class RunJobNowPayload(Payload):
+    """The job to run; a repeated `idempotency_key` returns the first run instead of a second one."""
+
+    job_id: int
+    idempotency_key: str | None = None
+
+
+class JobCommand(Command):
+    """Base of commands on one job, keyed by job id."""
+
+    @property
+    def partition_key(self) -> str:
+        """The job id."""
+        job_id: int = getattr(self, "payload").job_id  # noqa: B009 - every subclass has payload.job_id
+        return str(job_id)
+
+
+class DefineTable(Command):
+    """Define a custom table."""
+
+    type: Literal["table.define"] = "table.define"
+    schema_version: Literal[1] = 1
+    payload: DefineTablePayload
+
+    @property
+    def partition_key(self) -> str:
+        """The lower-cased table name."""
+        return self.payload.table.name.lower()
+
+
+class CreateJob(Command):
+    """Create a job (it gets the next Job ID)."""
+
+    type: Literal["job.create"] = "job.create"
+    schema_version: Literal[1] = 1
+    payload: CreateJobPayload
+
+
+class UpdateJob(JobCommand):
+    """Replace a job's definition."""
+
+    type: Literal["job.update"] = "job.update"
+    schema_version: Literal[1] = 1
+    payload: UpdateJobPayload
+
+
+class ActivateJob(JobCommand):
+    """Activate a job."""
+
+    type: Literal["job.activate"] = "job.activate"
+    schema_version: Literal[1] = 1
+    payload: JobCommandPayload
+
+
+class DeactivateJob(JobCommand):
+    """Deactivate a job."""
+
+    type: Literal["job.deactivate"] = "job.deactivate"
+    schema_version: Literal[1] = 1
+    payload: JobCommandPayload
+
+
+class DeleteJob(JobCommand):
+    """Delete a job's definition and schedule."""
+
+    type: Literal["job.delete"] = "job.delete"
+    schema_version: Literal[1] = 1
+    payload: JobCommandPayload
+
+
+class RunJobNow(JobCommand):
+    """Start a run of a job now, regardless of its schedule."""
+
+    type: Literal["job.run_now"] = "job.run_now"
+    schema_version: Literal[1] = 1
+    payload: RunJobNowPayload
+
+
+AnyCommand = Annotated[
+    DefineTable | CreateJob | UpdateJob | ActivateJob | DeactivateJob | DeleteJob | RunJobNow,
+    Field(discriminator="type"),
+]
+
+
+class CommandAcceptedPayload(Payload):
+    """What the accepted command produced: the aggregate it touched and, for run-now, the run."""
+
+    command_id: UUID
+    command_type: str
+    target_type: str
+    target_id: str
+    target_version: int
+    run_id: int | None = None
+
+
+RejectionCode = Literal["validation", "not_found", "conflict", "invalid_state"]
+
+
+class CommandRejectedPayload(Payload):
+    """Why the command was refused; nothing was stored."""
+
+    command_id: UUID
+    command_type: str
+    code: RejectionCode
+    message: str
+    errors: tuple[FieldError, ...] = ()
+
+
+class ReplyEvent(Event):
+    """Base of replies; the aggregate is the command itself (version 1)."""
+
+    TOPIC: ClassVar[str] = REPLIES_TOPIC
+    aggregate_type: Literal["command"] = "command"
+
+
+class CommandAccepted(ReplyEvent):
+    """The scheduler accepted a command and stored its events."""
+
+    type: Literal["command.accepted"] = "command.accepted"
+    schema_version: Literal[1] = 1
+    payload: CommandAcceptedPayload
+
+
+class CommandRejected(ReplyEvent):
+    """The scheduler refused a command; nothing was stored."""
+
+    type: Literal["command.rejected"] = "command.rejected"
+    schema_version: Literal[1] = 1
+    payload: CommandRejectedPayload
+
+
+AnyReply = Annotated[CommandAccepted | CommandRejected, Field(discriminator="type")]

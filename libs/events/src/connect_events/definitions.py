@@ -1,0 +1,132 @@
+"""Definitions carried inside events and commands: tables, file settings, job settings.
+
+These are data, not rules: the scheduler's domain validates them (all errors at once, each naming its
+field) so that a later capability can store a definition that still has errors as an inactive draft.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import Field
+
+from connect_events.envelope import Message
+
+
+class ColumnType(StrEnum):
+    """Column types of audience-store tables."""
+
+    TEXT = "text"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATE = "date"
+    TIMESTAMP = "timestamp"
+
+
+class ColumnSpec(Message):
+    """One column of a table; `max_length` is for text, `precision`/`scale` for number."""
+
+    name: str
+    type: ColumnType
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+class TableSpec(Message):
+    """A custom (supplemental) table: columns and the primary-key column names."""
+
+    name: str
+    columns: tuple[ColumnSpec, ...]
+    primary_key: tuple[str, ...]
+
+    def column(self, name: str) -> ColumnSpec | None:
+        """The column called `name` (case-insensitive), if any."""
+        wanted = name.lower()
+        return next((c for c in self.columns if c.name.lower() == wanted), None)
+
+
+class SftpLocation(Message):
+    """A file on an external SFTP server. The credential lives in the vault; only its reference is here."""
+
+    host: str
+    port: int = 22
+    user: str
+    path: str
+    credential_ref: UUID
+    host_key: str = Field(description="The server's public host key (OpenSSH format), pinned on first save")
+    host_key_fingerprint: str
+
+
+Delimiter = Literal[",", ";", "\t", "|"]
+
+
+class CsvSettings(Message):
+    """How the source file is written."""
+
+    delimiter: Delimiter = ","
+    qualifier: Literal['"', ""] = '"'
+    header: bool = True
+    encoding: Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"] = "utf-8"
+
+
+class ColumnMapping(Message):
+    """Source column (header name, or 1-based position without a header) to a target column."""
+
+    source: str
+    target: str
+
+
+WriteMode = Literal["merge", "append", "overwrite"]
+
+
+class ImportCustomTable(Message):
+    """Settings of an *import custom table* job."""
+
+    kind: Literal["import_custom_table"] = "import_custom_table"
+    source: SftpLocation
+    file: CsvSettings = CsvSettings()
+    table: str
+    mapping: tuple[ColumnMapping, ...]
+    write_mode: WriteMode = "merge"
+    insert_on_no_match: bool = True
+    update_on_match: bool = True
+
+
+# One job type so far; later types join a union discriminated by `kind` (an additive change).
+JobSettings = ImportCustomTable
+
+
+class OnDemand(Message):
+    """Runs only when started by run-now, a group or the API."""
+
+    kind: Literal["on_demand"] = "on_demand"
+
+
+# Later schedule kinds join a union discriminated by `kind`.
+Schedule = OnDemand
+
+
+class JobDefinition(Message):
+    """Everything a user saves about a job."""
+
+    name: str
+    description: str = ""
+    settings: JobSettings
+    schedule: Schedule = OnDemand()
+    expires_at: datetime | None = None
+
+
+class RunCounts(Message):
+    """Counters of one run."""
+
+    rows_read: int = 0
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    bytes_transferred: int = 0

@@ -1,0 +1,1 @@
+"""Plumbing shared by Connect's services; no domain logic lives here."""

@@ -1,0 +1,150 @@
+"""Consumers that store their Kafka offsets in PostgreSQL, in the same transaction as their effects.
+
+Effect and offset commit together or not at all, so every record is applied exactly once. On partition
+assignment the consumer seeks to the stored offsets; Kafka's own committed offsets are not used.
+A record whose handler keeps failing goes, after bounded retries, to the dead-letter topic with its error,
+and its offset is stored so the partition moves on: it is never silently acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeAlias
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+
+from connect_runtime.db import Conn
+from connect_runtime.kafka import DEAD_LETTER_TOPIC, make_consumer
+
+log = logging.getLogger(__name__)
+
+OFFSETS_DDL = """
+CREATE TABLE IF NOT EXISTS consumer_offsets (
+    consumer_group text   NOT NULL,
+    topic          text   NOT NULL,
+    partition      int    NOT NULL,
+    next_offset    bigint NOT NULL,
+    PRIMARY KEY (consumer_group, topic, partition)
+);
+"""
+LOAD_OFFSETS = "SELECT topic, partition, next_offset FROM consumer_offsets WHERE consumer_group = $1"
+SAVE_OFFSET = """
+INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset
+"""
+
+MAX_ATTEMPTS = 3
+RETRY_BACKOFF_S = 0.5
+POLL_TIMEOUT_MS = 500
+
+# aiokafka.structs.ConsumerRecord[bytes, bytes]; aiokafka ships no type information.
+Record: TypeAlias = Any
+Handler: TypeAlias = Callable[[Conn, Record], Awaitable[None]]
+
+
+class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, consumer: AIOKafkaConsumer, pool: asyncpg.Pool, group: str) -> None:
+        self._consumer = consumer
+        self._pool = pool
+        self._group = group
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        """Nothing to flush: offsets are stored with each record's effects."""
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        rows = await self._pool.fetch(LOAD_OFFSETS, self._group)
+        stored = {(r["topic"], r["partition"]): r["next_offset"] for r in rows}
+        for tp in assigned:
+            offset = stored.get((tp.topic, tp.partition))
+            if offset is None:
+                await self._consumer.seek_to_beginning(tp)
+            else:
+                self._consumer.seek(tp, offset)
+
+
+class TransactionalConsumer:
+    """Runs `handler(conn, record)` in a transaction that also stores the record's next offset."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap: str,
+        group: str,
+        topics: Sequence[str],
+        pool: asyncpg.Pool,
+        handler: Handler,
+        dead_letters: AIOKafkaProducer,
+    ) -> None:
+        self._group = group
+        self._topics = topics
+        self._pool = pool
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._consumer = make_consumer(bootstrap, group)
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Finish the record in hand, then return from `run()`."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until stopped."""
+        self._consumer.subscribe(list(self._topics), listener=_SeekToStored(self._consumer, self._pool, self._group))
+        await self._consumer.start()
+        try:
+            while not self._stopping.is_set():
+                batches = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                for records in batches.values():
+                    for record in records:
+                        await self._handle(record)
+        finally:
+            await self._consumer.stop()
+
+    async def _handle(self, record: Record) -> None:
+        error: Exception | None = None
+        for attempt in range(1, MAX_ATTEMPTS + 1):
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await self._handler(conn, record)
+                    await self._save(conn, record)
+                return
+            except Exception as exc:  # the handler's failures are data for the dead-letter topic
+                error = exc
+                log.warning(
+                    "record handling failed",
+                    extra={
+                        "topic": record.topic,
+                        "offset": record.offset,
+                        "attempt": attempt,
+                        "error": str(exc),
+                    },
+                )
+                await asyncio.sleep(RETRY_BACKOFF_S * attempt)
+        await self._dead_letter(record, error)
+
+    async def _dead_letter(self, record: Record, error: Exception | None) -> None:
+        headers = [
+            ("error", str(error).encode()),
+            (
+                "source",
+                json.dumps(
+                    {
+                        "topic": record.topic,
+                        "partition": record.partition,
+                        "offset": record.offset,
+                        "group": self._group,
+                    }
+                ).encode(),
+            ),
+        ]
+        await self._dead_letters.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers)
+        async with self._pool.acquire() as conn:
+            await self._save(conn, record)
+        log.error("record sent to dead-letter topic", extra={"topic": record.topic, "offset": record.offset})
+
+    async def _save(self, conn: Conn, record: Record) -> None:
+        await conn.execute(SAVE_OFFSET, self._group, record.topic, record.partition, record.offset + 1)

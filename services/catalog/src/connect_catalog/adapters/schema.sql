@@ -1,0 +1,68 @@
+-- Read models of the catalog database. The catalog service is their only writer; the gateway reads them.
+-- Every table can be rebuilt from the event topics (offset 0).
+
+CREATE TABLE IF NOT EXISTS processed_events (
+    event_id uuid PRIMARY KEY
+);
+
+CREATE TABLE IF NOT EXISTS tables (
+    name        text PRIMARY KEY,           -- as defined (case kept); unique case-insensitively
+    spec        jsonb       NOT NULL,       -- connect_events.TableSpec
+    defined_at  timestamptz NOT NULL,
+    defined_by  text        NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS jobs (
+    job_id         bigint PRIMARY KEY,
+    name           text        NOT NULL,
+    description    text        NOT NULL,
+    job_type       text        NOT NULL,   -- settings.kind, e.g. import_custom_table
+    state          text        NOT NULL,   -- active | inactive
+    schedule_type  text        NOT NULL,   -- schedule.kind, e.g. on_demand
+    definition     jsonb       NOT NULL,   -- connect_events.JobDefinition (holds no secret, only credential_ref)
+    version        int         NOT NULL,   -- job aggregate version; clients send it back as expected_version
+    expires_at     timestamptz,
+    created_at     timestamptz NOT NULL,
+    created_by     text        NOT NULL,
+    updated_at     timestamptz NOT NULL,
+    updated_by     text        NOT NULL,
+    deleted        boolean     NOT NULL DEFAULT false,
+    deleted_reason text,
+    last_run_id    int                     -- previous run shown on the All jobs tab
+);
+
+CREATE TABLE IF NOT EXISTS runs (
+    job_id            bigint      NOT NULL,
+    run_id            int         NOT NULL,
+    job_name          text        NOT NULL,
+    status            text        NOT NULL,  -- queued | running | succeeded | failed | stopped | skipped
+    trigger           text        NOT NULL,
+    attempt           int         NOT NULL DEFAULT 0,  -- latest attempt that started (0: none yet)
+    runner            text,                             -- the runner executing the latest attempt
+    rows_read         bigint      NOT NULL DEFAULT 0,
+    inserted          bigint      NOT NULL DEFAULT 0,
+    updated           bigint      NOT NULL DEFAULT 0,
+    unchanged         bigint      NOT NULL DEFAULT 0,
+    rejected          bigint      NOT NULL DEFAULT 0,
+    bytes_transferred bigint      NOT NULL DEFAULT 0,
+    total_bytes       bigint,
+    stage             text,
+    error_code        text,
+    error             text,
+    requested_at      timestamptz NOT NULL,
+    started_at        timestamptz,
+    finished_at       timestamptz,
+    duration_ms       bigint,
+    PRIMARY KEY (job_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS runs_requested_at ON runs (requested_at DESC);
+
+CREATE TABLE IF NOT EXISTS run_log (
+    job_id  bigint      NOT NULL,
+    run_id  int         NOT NULL,
+    seq     bigserial,
+    at      timestamptz NOT NULL,
+    level   text        NOT NULL,  -- INFO | WARN | ERROR
+    message text        NOT NULL,
+    PRIMARY KEY (job_id, run_id, seq)
+);

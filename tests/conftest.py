@@ -1,0 +1,76 @@
+"""Shared fixtures: real Kafka, PostgreSQL and sshd for the whole session, stopped at its end.
+
+`connect_devstack` starts them on free loopback ports in a throw-away state dir, unless
+`KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL` / `SFTP_TEST_URL` point at running ones. Unit tests request none of
+these fixtures, so `pytest tests/unit` starts nothing.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+from connect_devstack import Stack
+from connect_devstack.app import sftp_parts
+
+
+@dataclass(frozen=True)
+class SftpServer:
+    """The OpenSSH SFTP peer: key login for `user`, files under `data_dir` by absolute path."""
+
+    host: str
+    port: int
+    user: str
+    private_key_path: Path
+    private_key: str
+    host_key: str
+    data_dir: Path
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[dict[str, str]]:
+    """The environment of the running infrastructure (started here unless given by env vars)."""
+    state = Path(tempfile.mkdtemp(prefix="connect-test-"))
+    stack = Stack(state)
+    env = stack.start()
+    try:
+        yield env
+    finally:
+        stack.stop()
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(infra: dict[str, str]) -> str:
+    """`host:port` of the Kafka broker."""
+    return infra["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture(scope="session")
+def database_url(infra: dict[str, str]) -> str:
+    """PostgreSQL server URL (no database); tests create their own databases on it."""
+    return infra["DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def sftp_server(infra: dict[str, str]) -> SftpServer:
+    """The SFTP peer."""
+    host, port, user, data_dir, key = sftp_parts(infra["SFTP_TEST_URL"])
+    return SftpServer(
+        host=host,
+        port=port,
+        user=user,
+        private_key_path=key,
+        private_key=key.read_text(),
+        host_key=infra["SFTP_TEST_HOST_KEY"],
+        data_dir=data_dir,
+    )
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix for names that tests must not share."""
+    return uuid4().hex[:8]
