@@ -1,0 +1,43 @@
+"""The whole stack for end-to-end tests: the infrastructure plus the four services as real processes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import tempfile
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from connect_devstack import _proc
+from connect_devstack.services import Services, service_env
+from tests.conftest import SftpServer
+
+
+@pytest.fixture(scope="session")
+def services(infra: dict[str, str]) -> Iterator[Services]:
+    """Scheduler, catalog, runner and gateway, started once for the e2e session and stopped after it."""
+    state = Path(tempfile.mkdtemp(prefix="connect-e2e-"))
+    vault_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+    env = service_env(infra, gateway_port=_proc.free_port(), vault_key=vault_key)
+    apps = Services(state, env)
+    try:
+        apps.start()
+        yield apps
+    finally:
+        apps.stop()
+
+
+@pytest.fixture
+async def api(services: Services) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the gateway."""
+    async with httpx.AsyncClient(base_url=services.gateway_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture
+def sftp(sftp_server: SftpServer) -> SftpServer:
+    """The SFTP peer the import jobs read from."""
+    return sftp_server

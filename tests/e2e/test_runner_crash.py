@@ -1,0 +1,97 @@
+"""SIGKILL the runner in the middle of a load: after a restart the run ends once and each row is loaded once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from connect_devstack.services import Services
+from connect_events import RUNS_TOPIC, TERMINAL_RUN_EVENTS, decode
+from connect_runtime.settings import database_dsn
+from tests.conftest import SftpServer
+from tests.e2e.helpers import create, job_body, table_body, wait_for_run
+
+ROWS = 400_000
+
+
+def _big_csv(path: object, rows: int) -> None:
+    from pathlib import Path
+
+    target = Path(str(path))
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w") as out:
+        out.write("id,email,amount,visits,since\n")
+        for i in range(rows):
+            out.write(f"K{i},user{i}@example.com,{i % 1000}.25,{i % 50},2024-01-{i % 28 + 1:02d}\n")
+
+
+async def _terminal_events(bootstrap: str, run: str) -> list[str]:
+    """Every terminal event of `run` on connect.runs, read from the beginning of the topic."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(RUNS_TOPIC, p) for p in consumer.partitions_for_topic(RUNS_TOPIC) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        found: list[str] = []
+        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                for record in records:
+                    event = decode(RUNS_TOPIC, record.value)
+                    if event.aggregate_id == run and isinstance(event, TERMINAL_RUN_EVENTS):
+                        found.append(event.type)  # type: ignore[attr-defined]
+        return found
+    finally:
+        await consumer.stop()
+
+
+async def test_runner_killed_mid_load_finishes_the_run_exactly_once(
+    api: httpx.AsyncClient,
+    services: Services,
+    sftp: SftpServer,
+    database_url: str,
+    kafka_bootstrap: str,
+    unique: str,
+) -> None:
+    table = f"crash_{unique}"
+    await create(api, "/api/v1/tables", table_body(table))
+    path = sftp.data_dir / unique / "big.csv"
+    _big_csv(path, ROWS)
+    job = await create(api, "/api/v1/jobs", job_body(f"Crash {unique}", table, sftp, path))
+    run = (await api.post(f"/api/v1/jobs/{job['job_id']}/run")).json()["run"]
+    job_id, run_id = (int(x) for x in run.split("."))
+
+    await wait_for_run(api, run, {"running"}, timeout=60)
+    audience = await asyncpg.connect(database_dsn(database_url, "audience"))
+    try:
+        await asyncio.sleep(0.5)  # into the transfer / staging work
+        services["runner"].kill()  # SIGKILL: no draining, no clean-up
+        killed_at = time.monotonic()
+        finished = await audience.fetchval(
+            "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
+        )
+        assert finished == 0, "the load had already committed when the runner was killed: raise ROWS"
+
+        services["runner"].start()
+        done = await wait_for_run(api, run, {"succeeded", "failed", "stopped"}, timeout=180)
+        assert done["status"] == "succeeded", done
+        assert done["attempt"] >= 2, "the restarted runner redid the run as a new attempt"
+        assert done["counts"]["inserted"] == ROWS
+        assert time.monotonic() - killed_at < 180
+
+        count, distinct = await audience.fetchrow(f'SELECT count(*), count(DISTINCT "ID") FROM custom."{table}"')
+        assert count == distinct == ROWS
+        ledger = await audience.fetchval(
+            "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
+        )
+        assert ledger == 1
+    finally:
+        await audience.close()
+
+    await asyncio.sleep(1.0)  # let the relay publish anything still in the outbox
+    assert await _terminal_events(kafka_bootstrap, run) == ["run.succeeded"]
