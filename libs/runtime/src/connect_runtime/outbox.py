@@ -15,8 +15,8 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from connect_events import Event, encode
 
+from connect_events import Event, encode
 from connect_runtime.db import Conn
 
 log = logging.getLogger(__name__)

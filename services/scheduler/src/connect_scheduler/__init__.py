@@ -1,0 +1,1 @@
+"""connect-scheduler: Takes commands, owns job and table definitions and time, emits run requests."""

@@ -1,0 +1,20 @@
+"""`connect-scheduler` / `python -m connect_scheduler`: run the scheduler until SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+
+from connect_runtime.logs import configure_logging
+from connect_scheduler.bootstrap import run
+from connect_scheduler.config import SchedulerSettings
+
+
+def main() -> None:
+    """Read settings from the environment, configure JSON logs, run."""
+    settings = SchedulerSettings()
+    configure_logging("scheduler", settings.log_level)
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,36 @@
+"""DDL of the `scheduler` database: event store, job names, id counters, outbox and consumer offsets."""
+
+from __future__ import annotations
+
+from connect_runtime.offsets import OFFSETS_DDL
+from connect_runtime.outbox import OUTBOX_DDL
+
+DATABASE = "scheduler"
+
+EVENT_STORE_DDL = """
+CREATE TABLE IF NOT EXISTS events (
+    stream_id      text        NOT NULL,
+    stream_version int         NOT NULL,
+    event_id       uuid        NOT NULL UNIQUE,
+    topic          text        NOT NULL,
+    type           text        NOT NULL,
+    data           jsonb       NOT NULL,
+    recorded_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (stream_id, stream_version)
+);
+
+-- Job names are unique case-insensitively; one row per live (not deleted) job.
+CREATE TABLE IF NOT EXISTS job_names (
+    lower_name text   PRIMARY KEY,
+    job_id     bigint NOT NULL UNIQUE
+);
+
+-- Transactional id sequences: unlike a Postgres SEQUENCE, a rolled-back create gives its id back.
+CREATE TABLE IF NOT EXISTS counters (
+    name  text   PRIMARY KEY,
+    value bigint NOT NULL
+);
+INSERT INTO counters (name, value) VALUES ('job_id', 0) ON CONFLICT (name) DO NOTHING;
+"""
+
+SCHEDULER_DDL = EVENT_STORE_DDL + OUTBOX_DDL + OFFSETS_DDL

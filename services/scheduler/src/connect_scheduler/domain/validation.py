@@ -1,0 +1,100 @@
+"""Rules a job definition must satisfy before it is stored (spec §4.2, §7.1): all errors at once."""
+
+from __future__ import annotations
+
+import re
+
+from connect_events import (
+    ColumnMapping,
+    FieldError,
+    ImportCustomTable,
+    JobDefinition,
+    SftpLocation,
+    TableSpec,
+)
+
+# Spec §7.1: 1-100 characters from A-Z a-z 0-9, space and ! - = @ _ [ ] { }.
+JOB_NAME = re.compile(r"[A-Za-z0-9 !\-=@_\[\]{}]+")
+MAX_NAME_LENGTH = 100
+MAX_DESCRIPTION_LENGTH = 4000
+MAX_PORT = 65535
+
+
+def validate_job(definition: JobDefinition, table: TableSpec | None) -> list[FieldError]:
+    """Every problem of `definition` against its target `table` (None: no such table), naming fields."""
+    errors = name_errors(definition.name)
+    if len(definition.description) > MAX_DESCRIPTION_LENGTH:
+        errors.append(FieldError(field="description", message=f"at most {MAX_DESCRIPTION_LENGTH} characters"))
+    return errors + _settings_errors(definition.settings, table)
+
+
+def name_errors(name: str) -> list[FieldError]:
+    """The job-name rule; uniqueness needs the other jobs and is checked by the caller."""
+    if not name.strip():
+        return [FieldError(field="name", message="a job needs a name")]
+    if len(name) > MAX_NAME_LENGTH:
+        return [FieldError(field="name", message=f"at most {MAX_NAME_LENGTH} characters")]
+    if not JOB_NAME.fullmatch(name):
+        message = "only letters, digits, spaces and ! - = @ _ [ ] { } are allowed"
+        return [FieldError(field="name", message=message)]
+    return []
+
+
+def _settings_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
+    errors = _source_errors(settings.source)
+    if table is None:
+        errors.append(FieldError(field="settings.table", message=f"no table named {settings.table}"))
+    errors += _mapping_errors(settings, table)
+    return errors
+
+
+def _source_errors(source: SftpLocation) -> list[FieldError]:
+    errors: list[FieldError] = []
+    for field, value in (("host", source.host), ("user", source.user), ("path", source.path)):
+        if not value.strip():
+            errors.append(FieldError(field=f"settings.source.{field}", message=f"{field} is required"))
+    if not 1 <= source.port <= MAX_PORT:
+        errors.append(FieldError(field="settings.source.port", message=f"must be 1 to {MAX_PORT}"))
+    return errors
+
+
+def _mapping_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
+    if not settings.mapping:
+        return [FieldError(field="settings.mapping", message="map at least one source column")]
+    errors: list[FieldError] = []
+    seen: set[str] = set()
+    for i, mapping in enumerate(settings.mapping):
+        errors += _source_column_errors(f"settings.mapping[{i}].source", mapping, header=settings.file.header)
+        errors += _target_errors(f"settings.mapping[{i}].target", mapping, table, seen)
+        seen.add(mapping.target.lower())
+    if table is not None:
+        errors += _key_coverage_errors(table, seen)
+    return errors
+
+
+def _source_column_errors(field: str, mapping: ColumnMapping, *, header: bool) -> list[FieldError]:
+    """With a header, sources are column names; without one, 1-based positions (spec §4.1)."""
+    if header:
+        if mapping.source.strip():
+            return []
+        return [FieldError(field=field, message="name the source column")]
+    if mapping.source.isascii() and mapping.source.isdigit() and int(mapping.source) >= 1:
+        return []
+    return [FieldError(field=field, message="without a header row, the source is a column position (1, 2, ...)")]
+
+
+def _target_errors(field: str, mapping: ColumnMapping, table: TableSpec | None, seen: set[str]) -> list[FieldError]:
+    if mapping.target.lower() in seen:
+        return [FieldError(field=field, message=f"column {mapping.target} is mapped twice")]
+    if table is not None and table.column(mapping.target) is None:
+        return [FieldError(field=field, message=f"table {table.name} has no column {mapping.target}")]
+    return []
+
+
+def _key_coverage_errors(table: TableSpec, mapped: set[str]) -> list[FieldError]:
+    """Key columns are NOT NULL: an unmapped one would reject every row, whatever the write mode."""
+    return [
+        FieldError(field="settings.mapping", message=f"primary-key column {key} of table {table.name} is not mapped")
+        for key in table.primary_key
+        if key.lower() not in mapped
+    ]

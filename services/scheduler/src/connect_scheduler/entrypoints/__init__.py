@@ -1,0 +1,1 @@
+"""How work reaches the scheduler: the command consumer."""

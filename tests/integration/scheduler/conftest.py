@@ -1,0 +1,43 @@
+"""A scheduler database of its own per test module, reset before each test."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from connect_runtime.db import Conn
+from connect_runtime.settings import database_dsn
+from connect_scheduler.bootstrap import prepare_database
+
+RESET = """
+TRUNCATE events, job_names, outbox, consumer_offsets;
+UPDATE counters SET value = 0;
+"""
+
+
+@pytest.fixture(scope="module")
+async def scheduler_dsn(database_url: str) -> AsyncIterator[str]:
+    name = f"sched_{uuid4().hex[:8]}"
+    yield await prepare_database(database_url, name)
+    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def pool(scheduler_dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await asyncpg.create_pool(scheduler_dsn, min_size=1, max_size=4)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def conn(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
+    async with pool.acquire() as conn:
+        await conn.execute(RESET)
+        yield conn

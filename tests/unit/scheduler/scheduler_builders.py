@@ -1,0 +1,142 @@
+"""Builders for the scheduler's unit tests: commands, definitions and the events a history is made of."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from connect_events import (
+    ColumnMapping,
+    ColumnSpec,
+    ColumnType,
+    Command,
+    CsvSettings,
+    Event,
+    ImportCustomTable,
+    JobActivated,
+    JobCreated,
+    JobDeactivated,
+    JobDefined,
+    JobDefinition,
+    JobDeleted,
+    JobDeletedPayload,
+    JobRef,
+    RunRequested,
+    RunRequestedPayload,
+    SftpLocation,
+    TableSpec,
+    run_key,
+)
+from connect_runtime.messages import Causation
+
+T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
+ACTOR = "alice"
+CREDENTIAL = UUID("00000000-0000-0000-0000-0000000000c1")
+
+
+def meta() -> dict[str, Any]:
+    """Envelope fields of a fresh command."""
+    return {"command_id": uuid4(), "issued_at": T0, "actor": ACTOR, "correlation_id": uuid4()}
+
+
+def causation(command: Command) -> Causation:
+    """The causation the handler derives from `command`."""
+    return Causation(
+        actor=command.actor,
+        correlation_id=command.correlation_id,
+        causation_id=command.command_id,
+        occurred_at=T0,
+    )
+
+
+def column(name: str, kind: str = "text", **kwargs: Any) -> ColumnSpec:
+    return ColumnSpec(name=name, type=ColumnType(kind), **kwargs)
+
+
+def customers(name: str = "Customers") -> TableSpec:
+    """A table keyed by `id` with a text and a number column."""
+    columns = (
+        column("id", "integer"),
+        column("email", max_length=200),
+        column("score", "number", precision=10, scale=2),
+    )
+    return TableSpec(name=name, columns=columns, primary_key=("id",))
+
+
+def source(**overrides: Any) -> SftpLocation:
+    fields: dict[str, Any] = {
+        "host": "sftp.example.com",
+        "user": "loader",
+        "path": "upload/customers.csv",
+        "credential_ref": CREDENTIAL,
+        "host_key": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIG",
+        "host_key_fingerprint": "SHA256:abc",
+    }
+    return SftpLocation(**{**fields, **overrides})
+
+
+def definition(
+    name: str = "Nightly customers",
+    *,
+    table: str = "Customers",
+    mapping: tuple[tuple[str, str], ...] = (("id", "id"), ("email", "email")),
+    header: bool = True,
+    write_mode: str = "merge",
+    description: str = "",
+    **source_overrides: Any,
+) -> JobDefinition:
+    settings = ImportCustomTable(
+        source=source(**source_overrides),
+        file=CsvSettings(header=header),
+        table=table,
+        mapping=tuple(ColumnMapping(source=s, target=t) for s, t in mapping),
+        write_mode=write_mode,  # type: ignore[arg-type]
+    )
+    return JobDefinition(name=name, description=description, settings=settings)
+
+
+def _event_meta(aggregate_id: str, version: int) -> dict[str, Any]:
+    return {
+        "event_id": uuid4(),
+        "aggregate_id": aggregate_id,
+        "aggregate_version": version,
+        "occurred_at": T0,
+        "actor": ACTOR,
+        "correlation_id": uuid4(),
+        "causation_id": uuid4(),
+    }
+
+
+def created(job_id: int, job: JobDefinition | None = None) -> JobCreated:
+    payload = JobDefined(job_id=job_id, definition=job or definition())
+    return JobCreated(**_event_meta(str(job_id), 1), payload=payload)
+
+
+def activated(job_id: int, version: int) -> JobActivated:
+    return JobActivated(**_event_meta(str(job_id), version), payload=JobRef(job_id=job_id))
+
+
+def deactivated(job_id: int, version: int) -> JobDeactivated:
+    return JobDeactivated(**_event_meta(str(job_id), version), payload=JobRef(job_id=job_id))
+
+
+def deleted(job_id: int, version: int) -> JobDeleted:
+    return JobDeleted(**_event_meta(str(job_id), version), payload=JobDeletedPayload(job_id=job_id))
+
+
+def run_requested(job_id: int, run_id: int, key: str | None = None, job_version: int = 2) -> RunRequested:
+    payload = RunRequestedPayload(
+        job_id=job_id,
+        run_id=run_id,
+        idempotency_key=key,
+        job_version=job_version,
+        definition=definition(),
+        table=customers(),
+    )
+    return RunRequested(**_event_meta(run_key(job_id, run_id), 1), payload=payload)
+
+
+def active_job(job_id: int, *runs: RunRequested) -> list[Event]:
+    """History of a created and activated job, then `runs`."""
+    return [created(job_id), activated(job_id, 2), *runs]
