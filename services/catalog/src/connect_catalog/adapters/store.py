@@ -1,0 +1,151 @@
+"""The read models in PostgreSQL: what an event has touched, and how each change is written."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from connect_catalog.domain.changes import (
+    Change,
+    EndRun,
+    InsertJob,
+    InsertRun,
+    LogLine,
+    MarkJobDeleted,
+    RecordProgress,
+    SetJobState,
+    SetLastRun,
+    StartAttempt,
+    UpdateJobDefinition,
+    UpsertTable,
+)
+from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot, Subject
+from connect_runtime.db import Conn
+
+MARK_PROCESSED = """
+INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id
+"""
+SELECT_JOB = "SELECT version FROM jobs WHERE job_id = $1 FOR UPDATE"
+SELECT_RUN = "SELECT status, attempt FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
+
+# last_run_id comes from `runs` too: job and run events travel on different topics, so a run may be
+# projected before its job, and the result must not depend on that order (a rebuild reads in another).
+INSERT_JOB = """
+INSERT INTO jobs (job_id, name, description, job_type, schedule_type, definition, expires_at, version, state,
+                  created_at, created_by, updated_at, updated_by, last_run_id)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, 'inactive', $9, $10, $9, $10,
+        (SELECT max(run_id) FROM runs WHERE job_id = $1))
+ON CONFLICT (job_id) DO NOTHING
+"""
+UPDATE_JOB_DEFINITION = """
+UPDATE jobs SET name = $2, description = $3, job_type = $4, schedule_type = $5, definition = $6::jsonb,
+                expires_at = $7, version = $8, updated_at = $9, updated_by = $10
+WHERE job_id = $1
+"""
+SET_JOB_STATE = "UPDATE jobs SET state = $2, version = $3, updated_at = $4, updated_by = $5 WHERE job_id = $1"
+MARK_JOB_DELETED = """
+UPDATE jobs SET deleted = true, deleted_reason = $2, version = $3, updated_at = $4, updated_by = $5
+WHERE job_id = $1
+"""
+SET_LAST_RUN = "UPDATE jobs SET last_run_id = GREATEST(last_run_id, $2) WHERE job_id = $1"
+UPSERT_TABLE = """
+INSERT INTO tables (name, spec, defined_at, defined_by) VALUES ($1, $2::jsonb, $3, $4)
+ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, defined_at = EXCLUDED.defined_at,
+                                 defined_by = EXCLUDED.defined_by
+"""
+INSERT_RUN = """
+INSERT INTO runs (job_id, run_id, job_name, status, trigger, requested_at)
+VALUES ($1, $2, $3, 'queued', $4, $5)
+ON CONFLICT (job_id, run_id) DO NOTHING
+"""
+START_ATTEMPT = """
+UPDATE runs SET status = 'running', attempt = $3, runner = $4, started_at = $5,
+                rows_read = 0, bytes_transferred = 0, total_bytes = NULL, stage = NULL
+WHERE job_id = $1 AND run_id = $2
+"""
+RECORD_PROGRESS = """
+UPDATE runs SET rows_read = $3, bytes_transferred = $4, total_bytes = $5, stage = $6
+WHERE job_id = $1 AND run_id = $2
+"""
+END_RUN = """
+UPDATE runs SET status = $3, rows_read = $4, inserted = $5, updated = $6, unchanged = $7, rejected = $8,
+                bytes_transferred = $9, started_at = $10, finished_at = $11, duration_ms = $12,
+                error_code = $13, error = $14
+WHERE job_id = $1 AND run_id = $2
+"""
+INSERT_LOG_LINE = "INSERT INTO run_log (job_id, run_id, at, level, message) VALUES ($1, $2, $3, $4, $5)"
+
+Statement = tuple[str, tuple[object, ...]]
+
+
+def statement(change: Change) -> Statement:
+    """The named SQL and its parameters that write `change`."""
+    match change:
+        case InsertJob() | UpdateJobDefinition():
+            return _job_definition(change)
+        case SetJobState():
+            return SET_JOB_STATE, (change.job_id, change.state, change.version, change.at, change.by)
+        case MarkJobDeleted():
+            return MARK_JOB_DELETED, (change.job_id, change.reason, change.version, change.at, change.by)
+        case SetLastRun():
+            return SET_LAST_RUN, (change.job_id, change.run_id)
+        case UpsertTable():
+            return UPSERT_TABLE, (change.name, change.spec_json, change.at, change.by)
+        case InsertRun():
+            run = (change.job_id, change.run_id)
+            return INSERT_RUN, (*run, change.job_name, change.trigger, change.requested_at)
+        case StartAttempt():
+            run = (change.job_id, change.run_id)
+            return START_ATTEMPT, (*run, change.attempt, change.runner, change.started_at)
+        case RecordProgress():
+            run = (change.job_id, change.run_id)
+            progress = (change.rows_read, change.bytes_transferred, change.total_bytes, change.stage)
+            return RECORD_PROGRESS, (*run, *progress)
+        case EndRun():
+            return END_RUN, _end_run_params(change)
+        case LogLine():
+            run = (change.job_id, change.run_id)
+            return INSERT_LOG_LINE, (*run, change.at, change.level, change.message)
+    raise TypeError(f"no statement for {type(change).__name__}")
+
+
+def _job_definition(change: InsertJob | UpdateJobDefinition) -> Statement:
+    f = change.fields
+    derived = (f.name, f.description, f.job_type, f.schedule_type, f.definition_json, f.expires_at)
+    sql = INSERT_JOB if isinstance(change, InsertJob) else UPDATE_JOB_DEFINITION
+    return sql, (change.job_id, *derived, change.version, change.at, change.by)
+
+
+def _end_run_params(c: EndRun) -> tuple[object, ...]:
+    n = c.counts
+    counters = (n.rows_read, n.inserted, n.updated, n.unchanged, n.rejected, n.bytes_transferred)
+    times = (c.started_at, c.finished_at, c.duration_ms)
+    return (c.job_id, c.run_id, c.status.value, *counters, *times, c.error_code, c.error)
+
+
+class PostgresReadModel:
+    """The read models, seen through one connection inside the caller's transaction."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+
+    async def mark_processed(self, event_id: UUID) -> bool:
+        """Record `event_id`; False when it was recorded before (a republished event)."""
+        return await self._conn.fetchval(MARK_PROCESSED, event_id) is not None
+
+    async def load(self, subject: Subject) -> Snapshot:
+        """The current rows of `subject`, locked until the transaction ends."""
+        job = run = None
+        if subject.job_id is not None:
+            version = await self._conn.fetchval(SELECT_JOB, subject.job_id)
+            job = None if version is None else JobView(version)
+        if subject.run is not None:
+            row = await self._conn.fetchrow(SELECT_RUN, *subject.run)
+            run = None if row is None else RunView(RunStatus(row["status"]), row["attempt"])
+        return Snapshot(job=job, run=run)
+
+    async def apply(self, changes: Sequence[Change]) -> None:
+        """Write `changes` in order."""
+        for change in changes:
+            sql, params = statement(change)
+            await self._conn.execute(sql, *params)

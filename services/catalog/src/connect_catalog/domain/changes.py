@@ -1,0 +1,161 @@
+"""Read-model changes as data: the projection returns them, an adapter applies each with named SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Literal
+
+from connect_catalog.domain.views import RunStatus
+from connect_events import RunCounts
+
+LogLevel = Literal["INFO", "WARN", "ERROR"]
+
+
+@dataclass(frozen=True)
+class JobFields:
+    """The columns of a job derived from its definition."""
+
+    name: str
+    description: str
+    job_type: str
+    schedule_type: str
+    definition_json: str
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InsertJob:
+    """A new job row, inactive."""
+
+    job_id: int
+    fields: JobFields
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class UpdateJobDefinition:
+    """A job's definition (and the columns derived from it) was replaced."""
+
+    job_id: int
+    fields: JobFields
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class SetJobState:
+    """A job became active or inactive."""
+
+    job_id: int
+    state: Literal["active", "inactive"]
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class MarkJobDeleted:
+    """A job was deleted; its row stays so run history can say so."""
+
+    job_id: int
+    reason: str
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class SetLastRun:
+    """The job's latest run id becomes at least `run_id`."""
+
+    job_id: int
+    run_id: int
+
+
+@dataclass(frozen=True)
+class UpsertTable:
+    """A custom table's definition."""
+
+    name: str
+    spec_json: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class InsertRun:
+    """A new run row, queued."""
+
+    job_id: int
+    run_id: int
+    job_name: str
+    trigger: str
+    requested_at: datetime
+
+
+@dataclass(frozen=True)
+class StartAttempt:
+    """A run is running its `attempt`; progress counters restart with it."""
+
+    job_id: int
+    run_id: int
+    attempt: int
+    runner: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class RecordProgress:
+    """Live progress of a running run."""
+
+    job_id: int
+    run_id: int
+    rows_read: int
+    bytes_transferred: int
+    total_bytes: int | None
+    stage: str
+
+
+@dataclass(frozen=True)
+class EndRun:
+    """A run reached its terminal status with its final counters."""
+
+    job_id: int
+    run_id: int
+    status: RunStatus
+    counts: RunCounts
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+    error_code: str | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class LogLine:
+    """One entry of a run's execution log."""
+
+    job_id: int
+    run_id: int
+    at: datetime
+    level: LogLevel
+    message: str
+
+
+Change = (
+    InsertJob
+    | UpdateJobDefinition
+    | SetJobState
+    | MarkJobDeleted
+    | SetLastRun
+    | UpsertTable
+    | InsertRun
+    | StartAttempt
+    | RecordProgress
+    | EndRun
+    | LogLine
+)

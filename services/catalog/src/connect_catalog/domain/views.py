@@ -1,0 +1,59 @@
+"""What the projection needs to know about the read model before applying an event."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class RunStatus(StrEnum):
+    """A run's status as shown to users."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    SKIPPED = "skipped"
+
+
+# A run in one of these has ended for good: no later event may move it back.
+TERMINAL: frozenset[RunStatus] = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.SKIPPED}
+)
+
+
+@dataclass(frozen=True)
+class JobView:
+    """The projected job's aggregate version."""
+
+    version: int
+
+
+@dataclass(frozen=True)
+class RunView:
+    """The projected run's status and latest attempt (0 before any attempt started)."""
+
+    status: RunStatus
+    attempt: int
+
+    @property
+    def ended(self) -> bool:
+        """Whether the run reached a terminal status."""
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class Subject:
+    """Which rows an event touches, so the adapter loads exactly those before projecting."""
+
+    job_id: int | None = None
+    run: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The current rows for an event's subject (None: not projected yet)."""
+
+    job: JobView | None = None
+    run: RunView | None = None

@@ -1,0 +1,1 @@
+"""How events reach the use cases: the live projector and the rebuild."""

@@ -1,0 +1,148 @@
+"""Event builders for the catalog's unit tests: valid events with defaults, overridable per test."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+from connect_events import (
+    ColumnMapping,
+    ColumnSpec,
+    ColumnType,
+    ImportCustomTable,
+    JobActivated,
+    JobCreated,
+    JobDeactivated,
+    JobDefined,
+    JobDefinition,
+    JobDeleted,
+    JobDeletedPayload,
+    JobRef,
+    JobUpdated,
+    RunCounts,
+    RunEndedPayload,
+    RunFailed,
+    RunFailedPayload,
+    RunProgressed,
+    RunProgressedPayload,
+    RunRequested,
+    RunRequestedPayload,
+    RunStarted,
+    RunStartedPayload,
+    RunStopped,
+    RunSucceeded,
+    SftpLocation,
+    TableDefined,
+    TableDefinedPayload,
+    TableSpec,
+    run_key,
+)
+
+T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+ACTOR = "alice"
+CORRELATION = UUID(int=1)
+JOB_ID = 1042
+RUN_ID = 7
+COUNTS = RunCounts(rows_read=10, inserted=6, updated=2, unchanged=1, rejected=1, bytes_transferred=2048)
+
+
+def table(name: str = "Orders") -> TableSpec:
+    return TableSpec(
+        name=name,
+        columns=(
+            ColumnSpec(name="id", type=ColumnType.INTEGER),
+            ColumnSpec(name="note", type=ColumnType.TEXT),
+        ),
+        primary_key=("id",),
+    )
+
+
+def definition(name: str = "Nightly orders", description: str = "") -> JobDefinition:
+    source = SftpLocation(
+        host="sftp.example", user="u", path="/upload/orders.csv", credential_ref=UUID(int=9),
+        host_key="ssh-ed25519 AAAA", host_key_fingerprint="SHA256:x",
+    )  # fmt: skip
+    settings = ImportCustomTable(source=source, table="Orders", mapping=(ColumnMapping(source="id", target="id"),))
+    return JobDefinition(name=name, description=description, settings=settings)
+
+
+def _envelope(aggregate_id: str, version: int, at: datetime) -> dict[str, object]:
+    return {
+        "event_id": uuid4(), "aggregate_id": aggregate_id, "aggregate_version": version, "occurred_at": at,
+        "actor": ACTOR, "correlation_id": CORRELATION,
+    }  # fmt: skip
+
+
+def job_created(job_id: int = JOB_ID, name: str = "Nightly orders", at: datetime = T0) -> JobCreated:
+    return JobCreated(**_envelope(str(job_id), 1, at), payload=JobDefined(job_id=job_id, definition=definition(name)))
+
+
+def job_updated(job_id: int = JOB_ID, version: int = 2, name: str = "Renamed", at: datetime = T0) -> JobUpdated:
+    payload = JobDefined(job_id=job_id, definition=definition(name, "edited"))
+    return JobUpdated(**_envelope(str(job_id), version, at), payload=payload)
+
+
+def job_activated(job_id: int = JOB_ID, version: int = 2, at: datetime = T0) -> JobActivated:
+    return JobActivated(**_envelope(str(job_id), version, at), payload=JobRef(job_id=job_id))
+
+
+def job_deactivated(job_id: int = JOB_ID, version: int = 3, at: datetime = T0) -> JobDeactivated:
+    return JobDeactivated(**_envelope(str(job_id), version, at), payload=JobRef(job_id=job_id))
+
+
+def job_deleted(job_id: int = JOB_ID, version: int = 4, at: datetime = T0) -> JobDeleted:
+    payload = JobDeletedPayload(job_id=job_id, reason="expired")
+    return JobDeleted(**_envelope(str(job_id), version, at), payload=payload)
+
+
+def table_defined(name: str = "Orders", at: datetime = T0) -> TableDefined:
+    return TableDefined(**_envelope(name.lower(), 1, at), payload=TableDefinedPayload(table=table(name)))
+
+
+def run_requested(job_id: int = JOB_ID, run_id: int = RUN_ID, at: datetime = T0) -> RunRequested:
+    payload = RunRequestedPayload(job_id=job_id, run_id=run_id, job_version=1, definition=definition(), table=table())
+    return RunRequested(**_envelope(run_key(job_id, run_id), 1, at), payload=payload)
+
+
+def run_started(
+    attempt: int = 1, job_id: int = JOB_ID, run_id: int = RUN_ID, started_at: datetime = T0, version: int = 2
+) -> RunStarted:
+    payload = RunStartedPayload(job_id=job_id, run_id=run_id, attempt=attempt, runner="runner-a", started_at=started_at)
+    occurred_at = started_at if started_at.tzinfo else started_at.replace(tzinfo=UTC)
+    return RunStarted(**_envelope(run_key(job_id, run_id), version, occurred_at), payload=payload)
+
+
+def run_progressed(rows: int = 5, job_id: int = JOB_ID, run_id: int = RUN_ID, version: int = 3) -> RunProgressed:
+    payload = RunProgressedPayload(
+        job_id=job_id,
+        run_id=run_id,
+        rows_read=rows,
+        bytes_transferred=rows * 100,
+        total_bytes=2048,
+        stage="load",
+    )
+    return RunProgressed(**_envelope(run_key(job_id, run_id), version, T0), payload=payload)
+
+
+def _ended(job_id: int, run_id: int, started_at: datetime) -> dict[str, object]:
+    return {
+        "job_id": job_id, "run_id": run_id, "counts": COUNTS, "started_at": started_at,
+        "finished_at": started_at + timedelta(seconds=90, milliseconds=250),
+    }  # fmt: skip
+
+
+def run_succeeded(
+    job_id: int = JOB_ID, run_id: int = RUN_ID, started_at: datetime = T0, version: int = 4
+) -> RunSucceeded:
+    payload = RunEndedPayload(**_ended(job_id, run_id, started_at))
+    return RunSucceeded(**_envelope(run_key(job_id, run_id), version, started_at), payload=payload)
+
+
+def run_failed(job_id: int = JOB_ID, run_id: int = RUN_ID, started_at: datetime = T0, version: int = 4) -> RunFailed:
+    payload = RunFailedPayload(**_ended(job_id, run_id, started_at), code="FILE_NOT_FOUND", error="no file matching x")
+    return RunFailed(**_envelope(run_key(job_id, run_id), version, started_at), payload=payload)
+
+
+def run_stopped(job_id: int = JOB_ID, run_id: int = RUN_ID, started_at: datetime = T0, version: int = 4) -> RunStopped:
+    payload = RunEndedPayload(**_ended(job_id, run_id, started_at))
+    return RunStopped(**_envelope(run_key(job_id, run_id), version, started_at), payload=payload)

@@ -1,0 +1,142 @@
+"""An in-memory read model with the same semantics as the PostgreSQL adapter's statements."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+from uuid import UUID
+
+from connect_catalog.domain.changes import (
+    Change,
+    EndRun,
+    InsertJob,
+    InsertRun,
+    LogLine,
+    MarkJobDeleted,
+    RecordProgress,
+    SetJobState,
+    SetLastRun,
+    StartAttempt,
+    UpdateJobDefinition,
+    UpsertTable,
+)
+from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot, Subject
+
+
+@dataclass
+class InMemoryReadModel:
+    processed: set[UUID] = field(default_factory=set)
+    jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
+    tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    runs: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    log: list[LogLine] = field(default_factory=list)
+
+    async def mark_processed(self, event_id: UUID) -> bool:
+        if event_id in self.processed:
+            return False
+        self.processed.add(event_id)
+        return True
+
+    async def load(self, subject: Subject) -> Snapshot:
+        job = self.jobs.get(subject.job_id) if subject.job_id is not None else None
+        run = self.runs.get(subject.run) if subject.run is not None else None
+        return Snapshot(
+            job=None if job is None else JobView(job["version"]),
+            run=None if run is None else RunView(RunStatus(run["status"]), run["attempt"]),
+        )
+
+    async def apply(self, changes: Sequence[Change]) -> None:
+        for change in changes:
+            self._apply(change)
+
+    def _apply(self, change: Change) -> None:
+        match change:
+            case InsertJob():
+                last = max((r for j, r in self.runs if j == change.job_id), default=None)
+                self.jobs.setdefault(
+                    change.job_id,
+                    {
+                        **asdict(change.fields),
+                        "state": "inactive",
+                        "version": change.version,
+                        "created_at": change.at,
+                        "created_by": change.by,
+                        "updated_at": change.at,
+                        "updated_by": change.by,
+                        "deleted": False,
+                        "deleted_reason": None,
+                        "last_run_id": last,
+                    },
+                )
+            case UpdateJobDefinition():
+                self._update_job(
+                    change.job_id,
+                    **asdict(change.fields),
+                    version=change.version,
+                    updated_at=change.at,
+                    updated_by=change.by,
+                )
+            case SetJobState():
+                self._update_job(
+                    change.job_id,
+                    state=change.state,
+                    version=change.version,
+                    updated_at=change.at,
+                    updated_by=change.by,
+                )
+            case MarkJobDeleted():
+                self._update_job(
+                    change.job_id,
+                    deleted=True,
+                    deleted_reason=change.reason,
+                    version=change.version,
+                    updated_at=change.at,
+                    updated_by=change.by,
+                )
+            case SetLastRun():
+                if (job := self.jobs.get(change.job_id)) is not None:
+                    job["last_run_id"] = max(job["last_run_id"] or 0, change.run_id)
+            case UpsertTable():
+                self.tables[change.name] = {"spec": change.spec_json, "at": change.at, "by": change.by}
+            case InsertRun():
+                self.runs.setdefault(
+                    (change.job_id, change.run_id),
+                    {
+                        "job_name": change.job_name,
+                        "status": "queued",
+                        "trigger": change.trigger,
+                        "attempt": 0,
+                        "requested_at": change.requested_at,
+                        "rows_read": 0,
+                    },
+                )
+            case StartAttempt():
+                self._update_run(
+                    change,
+                    status="running",
+                    attempt=change.attempt,
+                    runner=change.runner,
+                    started_at=change.started_at,
+                    rows_read=0,
+                )
+            case RecordProgress():
+                self._update_run(change, rows_read=change.rows_read, stage=change.stage)
+            case EndRun():
+                self._update_run(
+                    change,
+                    status=change.status.value,
+                    rows_read=change.counts.rows_read,
+                    started_at=change.started_at,
+                    duration_ms=change.duration_ms,
+                )
+            case LogLine():
+                self.log.append(change)
+
+    def _update_job(self, job_id: int, **values: Any) -> None:
+        if job_id in self.jobs:
+            self.jobs[job_id].update(values)
+
+    def _update_run(self, change: StartAttempt | RecordProgress | EndRun, **values: Any) -> None:
+        if (run := self.runs.get((change.job_id, change.run_id))) is not None:
+            run.update(values)

@@ -1,0 +1,112 @@
+"""The projection use case over an in-memory read model: each event applied once, terminal states final."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from connect_catalog.handlers import HANDLERS, PROJECTED_TOPICS, project_event
+from connect_events import Event
+from tests.unit.catalog.catalog_builders import (
+    JOB_ID,
+    RUN_ID,
+    T0,
+    job_activated,
+    job_created,
+    job_deleted,
+    job_updated,
+    run_failed,
+    run_progressed,
+    run_requested,
+    run_started,
+    run_succeeded,
+    table_defined,
+)
+from tests.unit.catalog.catalog_fakes import InMemoryReadModel
+
+KEY = (JOB_ID, RUN_ID)
+
+
+async def feed(model: InMemoryReadModel, *events: Event) -> list[bool]:
+    return [await project_event(model, event) for event in events]
+
+
+def messages(model: InMemoryReadModel) -> list[str]:
+    return [line.message for line in model.log]
+
+
+async def test_every_projected_topic_has_a_handler() -> None:
+    assert set(PROJECTED_TOPICS) == {"connect.jobs", "connect.tables", "connect.runs"}
+    assert all(HANDLERS[topic] is project_event for topic in PROJECTED_TOPICS)
+
+
+async def test_a_job_lifecycle_ends_deleted_with_the_latest_definition() -> None:
+    model = InMemoryReadModel()
+    await feed(model, job_created(), job_updated(version=2, name="Renamed"), job_activated(version=3),
+               job_deleted(version=4))  # fmt: skip
+    job = model.jobs[JOB_ID]
+    assert (job["name"], job["state"], job["version"], job["deleted"], job["deleted_reason"]) == (
+        "Renamed", "active", 4, True, "expired",
+    )  # fmt: skip
+
+
+async def test_a_duplicate_event_is_applied_once() -> None:
+    model = InMemoryReadModel()
+    requested = run_requested()
+    assert await feed(model, requested, requested) == [True, False]
+    assert messages(model) == ["Run requested (manual)"]
+
+
+async def test_a_republished_sequence_changes_nothing_the_second_time() -> None:
+    model = InMemoryReadModel()
+    events = [job_created(), run_requested(), run_started(), run_succeeded()]
+    await feed(model, *events)
+    before = (dict(model.runs[KEY]), list(model.log))
+    assert await feed(model, *events) == [False] * 4
+    assert (model.runs[KEY], model.log) == before
+
+
+async def test_late_progress_after_success_keeps_the_final_counts() -> None:
+    model = InMemoryReadModel()
+    await feed(model, run_requested(), run_started(), run_progressed(rows=3), run_succeeded(),
+               run_progressed(rows=4))  # fmt: skip
+    assert model.runs[KEY]["status"] == "succeeded"
+    assert model.runs[KEY]["rows_read"] == 10
+
+
+async def test_a_start_redelivered_after_success_does_not_reopen_the_run() -> None:
+    model = InMemoryReadModel()
+    await feed(model, run_requested(), run_started(attempt=1), run_succeeded(), run_started(attempt=2))
+    assert model.runs[KEY]["status"] == "succeeded"
+    assert messages(model) == [
+        "Run requested (manual)",
+        "Started attempt 1 on runner-a",
+        "Succeeded: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected",
+    ]
+
+
+async def test_duration_covers_the_attempt_that_finished() -> None:
+    model = InMemoryReadModel()
+    second = T0 + timedelta(minutes=10)
+    await feed(model, run_requested(), run_started(attempt=1), run_started(attempt=2, started_at=second),
+               run_failed(started_at=second))  # fmt: skip
+    run = model.runs[KEY]
+    assert (run["status"], run["attempt"], run["started_at"], run["duration_ms"]) == (
+        "failed",
+        2,
+        second,
+        90_250,
+    )
+
+
+async def test_last_run_id_does_not_depend_on_topic_order() -> None:
+    runs_first, jobs_first = InMemoryReadModel(), InMemoryReadModel()
+    created, requests = job_created(), [run_requested(run_id=1), run_requested(run_id=2)]
+    await feed(runs_first, *requests, created)
+    await feed(jobs_first, created, *requests)
+    assert runs_first.jobs[JOB_ID]["last_run_id"] == jobs_first.jobs[JOB_ID]["last_run_id"] == 2
+
+
+async def test_tables_are_projected() -> None:
+    model = InMemoryReadModel()
+    await feed(model, table_defined("Orders"))
+    assert list(model.tables) == ["Orders"]

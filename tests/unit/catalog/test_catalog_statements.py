@@ -1,0 +1,54 @@
+"""Every change maps to named SQL whose placeholders match its parameters."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from connect_catalog.adapters.schema import catalog_ddl
+from connect_catalog.adapters.store import statement
+from connect_catalog.domain.changes import Change
+from connect_catalog.domain.projection import project
+from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot
+from tests.unit.catalog.catalog_builders import (
+    job_activated,
+    job_created,
+    job_deleted,
+    job_updated,
+    run_failed,
+    run_progressed,
+    run_requested,
+    run_started,
+    table_defined,
+)
+
+JOB = Snapshot(job=JobView(1))
+QUEUED = Snapshot(run=RunView(RunStatus.QUEUED, 0))
+
+
+def all_changes() -> list[Change]:
+    given = [
+        (job_created(), Snapshot()), (job_updated(), JOB), (job_activated(), JOB), (job_deleted(), JOB),
+        (table_defined(), Snapshot()), (run_requested(), Snapshot()), (run_started(), QUEUED),
+        (run_progressed(), QUEUED), (run_failed(), QUEUED),
+    ]  # fmt: skip
+    return [change for event, current in given for change in project(event, current)]
+
+
+@pytest.mark.parametrize("change", all_changes(), ids=lambda c: type(c).__name__)
+def test_placeholders_match_parameters(change: Change) -> None:
+    sql, params = statement(change)
+    placeholders = {int(n) for n in re.findall(r"\$(\d+)", sql)}
+    assert placeholders == set(range(1, len(params) + 1))
+
+
+def test_every_change_type_has_a_statement() -> None:
+    kinds = {type(c) for c in all_changes()}
+    assert len(kinds) == 11
+
+
+def test_ddl_includes_offsets_and_read_models() -> None:
+    ddl = catalog_ddl()
+    for table in ("processed_events", "tables", "jobs", "runs", "run_log", "consumer_offsets"):
+        assert f"CREATE TABLE IF NOT EXISTS {table} " in ddl
