@@ -1,0 +1,1 @@
+"""connect-gateway: REST API, web UI and live progress over the read models."""

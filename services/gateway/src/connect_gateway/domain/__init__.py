@@ -1,0 +1,1 @@
+"""The gateway's pure rules: request drafts, secrets, host-key pinning, field paths, run ids."""

@@ -1,0 +1,34 @@
+"""Why the gateway refuses a request: one machine code, a message and the failing fields."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Literal
+
+from connect_events import FieldError
+
+ErrorCode = Literal[
+    "validation_failed",
+    "not_found",
+    "conflict",
+    "invalid_state",
+    "malformed_request",
+    "timeout",
+    "unavailable",
+    "internal",
+]
+
+
+class Refusal(Exception):
+    """A request the gateway (or the scheduler, through its reply) refused; nothing was stored."""
+
+    def __init__(self, code: ErrorCode, message: str, errors: Iterable[FieldError] = ()) -> None:
+        super().__init__(message)
+        self.code: ErrorCode = code
+        self.message = message
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+
+
+def invalid(field: str, message: str) -> Refusal:
+    """A refusal naming one field."""
+    return Refusal("validation_failed", f"{field}: {message}", [FieldError(field=field, message=message)])

@@ -1,0 +1,64 @@
+"""A job as the client sent it, before the gateway pins the host key and vaults the secret."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from connect_events import ColumnMapping, CsvSettings, ImportCustomTable, JobDefinition, SftpLocation
+from connect_events.definitions import WriteMode
+from connect_gateway.domain.host_keys import PinnedKey
+
+
+@dataclass(frozen=True)
+class SourceDraft:
+    """The external SFTP location; the secrets are optional here and checked by `choose_secret`."""
+
+    host: str
+    port: int
+    user: str
+    path: str
+    private_key: str | None = field(default=None, repr=False)
+    password: str | None = field(default=None, repr=False)
+    host_key: str | None = None
+
+    def same_server(self, location: SftpLocation) -> bool:
+        """Whether this points at the server `location` was pinned for (so its pinned key still holds)."""
+        return (self.host.lower(), self.port) == (location.host.lower(), location.port)
+
+
+@dataclass(frozen=True)
+class JobDraft:
+    """Everything about an *import custom table* job except what the gateway adds (key pin, secret ref)."""
+
+    name: str
+    description: str
+    source: SourceDraft
+    file: CsvSettings
+    table: str
+    mapping: tuple[ColumnMapping, ...]
+    write_mode: WriteMode
+    insert_on_no_match: bool
+    update_on_match: bool
+
+    def definition(self, pinned: PinnedKey, credential_ref: UUID) -> JobDefinition:
+        """The definition to send, with the pinned host key and the vault reference in place of the secret."""
+        source = SftpLocation(
+            host=self.source.host,
+            port=self.source.port,
+            user=self.source.user,
+            path=self.source.path,
+            credential_ref=credential_ref,
+            host_key=pinned.public_key,
+            host_key_fingerprint=pinned.fingerprint,
+        )
+        settings = ImportCustomTable(
+            source=source,
+            file=self.file,
+            table=self.table,
+            mapping=self.mapping,
+            write_mode=self.write_mode,
+            insert_on_no_match=self.insert_on_no_match,
+            update_on_match=self.update_on_match,
+        )
+        return JobDefinition(name=self.name, description=self.description, settings=settings)

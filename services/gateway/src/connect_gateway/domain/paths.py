@@ -1,0 +1,46 @@
+"""Field paths: the scheduler names fields of the job definition, the API names fields of the request.
+
+The HTTP body is not the event contract (it has `target.table` where the definition has `settings.table`),
+so a rejection's field errors are translated back to what the client sent; unknown paths pass unchanged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from connect_events import FieldError
+
+# Envelope prefixes a scheduler may or may not put in front of a definition path.
+_WRAPPERS = ("payload.", "definition.", "table.")
+
+# Definition path prefix -> request body prefix, most specific first.
+JOB_PATHS: tuple[tuple[str, str], ...] = (
+    ("settings.source.credential_ref", "source.private_key"),
+    ("settings.source.host_key_fingerprint", "source.host_key"),
+    ("settings.source", "source"),
+    ("settings.file", "file"),
+    ("settings.table", "target.table"),
+    ("settings.write_mode", "target.write_mode"),
+    ("settings.insert_on_no_match", "target.insert_on_no_match"),
+    ("settings.update_on_match", "target.update_on_match"),
+    ("settings.mapping", "mapping"),
+    ("settings.kind", "type"),
+)
+TABLE_PATHS: tuple[tuple[str, str], ...] = ()
+
+
+def to_request_path(path: str, renames: Iterable[tuple[str, str]]) -> str:
+    """`path` in the request's vocabulary."""
+    for wrapper in _WRAPPERS:
+        if path.startswith(wrapper):
+            path = path[len(wrapper) :]
+    for old, new in renames:
+        if path == old or path.startswith((f"{old}.", f"{old}[")):
+            return new + path[len(old) :]
+    return path
+
+
+def to_request_errors(errors: Iterable[FieldError], renames: Iterable[tuple[str, str]]) -> list[FieldError]:
+    """Each error with its field renamed to the request's vocabulary."""
+    pairs = tuple(renames)
+    return [FieldError(field=to_request_path(e.field, pairs), message=e.message) for e in errors]

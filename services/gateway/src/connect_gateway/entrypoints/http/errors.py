@@ -1,0 +1,117 @@
+"""One JSON error shape for every failure, FastAPI's own request validation included.
+
+Error messages never echo the submitted values: a request may carry a private key or a password.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from connect_events import FieldError
+from connect_gateway.domain.errors import ErrorCode, Refusal
+from connect_gateway.entrypoints.http.schemas import ErrorBody, ErrorItem
+from connect_gateway.ports import ReadModelsUnavailableError
+
+log = logging.getLogger(__name__)
+
+STATUS: dict[ErrorCode, int] = {
+    "validation_failed": 422,
+    "malformed_request": 422,
+    "not_found": 404,
+    "conflict": 409,
+    "invalid_state": 409,
+    "timeout": 504,
+    "unavailable": 503,
+    "internal": 500,
+}
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+
+
+def error_response(code: ErrorCode, message: str, errors: Iterable[FieldError] = ()) -> JSONResponse:
+    """The error body with the status its code implies."""
+    body = ErrorBody(code=code, message=message, errors=[ErrorItem(field=e.field, message=e.message) for e in errors])
+    return JSONResponse(body.model_dump(mode="json"), status_code=STATUS[code])
+
+
+def refusal_response(refusal: Refusal) -> JSONResponse:
+    """A refusal as an HTTP response."""
+    return error_response(refusal.code, refusal.message, refusal.errors)
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """`("body", "mapping", 2, "target")` -> `mapping[2].target`."""
+    parts = list(loc[1:] if loc and loc[0] in _LOCATIONS else loc)
+    path = ""
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{part}"
+    if path:
+        return path
+    return str(loc[0]) if loc else "body"
+
+
+async def _on_refusal(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, Refusal)
+    return refusal_response(exc)
+
+
+async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors: list[dict[str, Any]] = list(exc.errors())
+    broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if broken is not None:
+        message = await _json_problem(request, broken)
+        return error_response("malformed_request", message, [FieldError(field="body", message=message)])
+    if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
+        message = "the request body must be a JSON object (Content-Type: application/json)"
+        return error_response("malformed_request", message, [FieldError(field="body", message=message)])
+    items = [FieldError(field=field_path(tuple(e.get("loc", ()))), message=str(e.get("msg"))) for e in errors]
+    summary = "; ".join(f"{i.field}: {i.message}" for i in items[:3]) + ("; …" if len(items) > 3 else "")
+    return error_response("validation_failed", f"invalid request: {summary}", items)
+
+
+async def _json_problem(request: Request, error: dict[str, Any]) -> str:
+    """Where the JSON breaks, as line and column, and why."""
+    reason = str(error.get("ctx", {}).get("error", "invalid JSON"))
+    loc = error.get("loc", ())
+    position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
+    if position is None:
+        return f"malformed JSON body: {reason}"
+    text = (await request.body()).decode("utf-8", errors="replace")
+    line = text.count("\n", 0, position) + 1
+    column = position - (text.rfind("\n", 0, position) + 1) + 1
+    return f"malformed JSON body at line {line} column {column} (char {position}): {reason}"
+
+
+async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 404:
+        return error_response("not_found", "no such resource")
+    code: ErrorCode = "malformed_request" if exc.status_code < 500 else "internal"
+    body = ErrorBody(code=code, message=str(exc.detail))
+    return JSONResponse(body.model_dump(mode="json"), status_code=exc.status_code, headers=exc.headers)
+
+
+async def _on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("read models unavailable", extra={"error": str(exc)})
+    return error_response("unavailable", "the read models cannot be reached; retry later")
+
+
+async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    log.error("unexpected error", exc_info=exc)
+    return error_response("internal", "internal error")
+
+
+def install(app: FastAPI) -> None:
+    """Route every failure through `ErrorBody`."""
+    app.add_exception_handler(Refusal, _on_refusal)
+    app.add_exception_handler(RequestValidationError, _on_validation)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ReadModelsUnavailableError, _on_unavailable)
+    app.add_exception_handler(Exception, _on_unexpected)

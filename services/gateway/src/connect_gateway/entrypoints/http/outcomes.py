@@ -1,0 +1,55 @@
+"""What a command's outcome looks like over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from connect_events import RejectionCode
+from connect_gateway.domain.errors import ErrorCode
+from connect_gateway.domain.paths import to_request_errors
+from connect_gateway.entrypoints.http.errors import error_response
+from connect_gateway.entrypoints.http.schemas import ErrorBody, PendingOut
+from connect_gateway.handlers import Accepted, Outcome, Pending
+
+REJECTION: dict[RejectionCode, ErrorCode] = {
+    "validation": "validation_failed",
+    "not_found": "not_found",
+    "conflict": "conflict",
+    "invalid_state": "invalid_state",
+}
+
+_ERROR = {"model": ErrorBody}
+# Documented on every route, so the OpenAPI document shows one error shape throughout.
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {**_ERROR, "description": "Malformed request or invalid fields"},
+    500: {**_ERROR, "description": "Internal error"},
+    503: {**_ERROR, "description": "A dependency is unavailable; nothing was stored"},
+}
+COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
+    202: {"model": PendingOut, "description": "Sent, but not decided in time"},
+    404: {**_ERROR, "description": "No such job or table"},
+    409: {**_ERROR, "description": "Conflict (stale version, duplicate name) or invalid state"},
+    504: {**_ERROR, "description": "The message bus did not confirm the command in time"},
+}
+
+
+def json_response(body: BaseModel, status: int, location: str | None = None) -> JSONResponse:
+    """`body` as JSON, with a `Location` header when given."""
+    headers = {"Location": location} if location else None
+    return JSONResponse(body.model_dump(mode="json"), status_code=status, headers=headers)
+
+
+def respond(
+    outcome: Outcome, renames: Iterable[tuple[str, str]], on_accepted: Callable[[Accepted], JSONResponse]
+) -> JSONResponse:
+    """202 pending, the rejection as an error (fields named as in the request), or `on_accepted`."""
+    if isinstance(outcome, Pending):
+        return json_response(PendingOut(command_id=outcome.command_id), 202)
+    if isinstance(outcome, Accepted):
+        return on_accepted(outcome)
+    errors = to_request_errors(outcome.errors, renames)
+    return error_response(REJECTION[outcome.code], outcome.message, errors)

@@ -1,0 +1,308 @@
+"""Request and response bodies of the REST API.
+
+These are not the event contract: `mapping.py` converts explicitly, so the API and the events evolve apart.
+Requests forbid unknown fields, so a misspelt field is an error instead of a silently ignored value.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from connect_gateway.domain.errors import ErrorCode
+
+ColumnTypeName = Literal["text", "integer", "number", "boolean", "date", "timestamp"]
+DelimiterChar = Literal[",", ";", "\t", "|"]
+QualifierChar = Literal['"', ""]
+EncodingName = Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"]
+WriteModeName = Literal["merge", "append", "overwrite"]
+JobStateName = Literal["active", "inactive"]
+RunStatusName = Literal["queued", "running", "succeeded", "failed", "stopped", "skipped"]
+
+
+class RequestBody(BaseModel):
+    """Base of request bodies."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResponseBody(BaseModel):
+    """Base of response bodies."""
+
+
+class ErrorItem(ResponseBody):
+    """One failing field, as a dotted path into the request (`mapping[2].target`)."""
+
+    field: str
+    message: str
+
+
+class ErrorBody(ResponseBody):
+    """Every error the API returns."""
+
+    code: ErrorCode
+    message: str
+    errors: list[ErrorItem] = []
+
+
+class PendingOut(ResponseBody):
+    """The command was sent but not decided in time; it will still be applied or refused."""
+
+    status: Literal["pending"] = "pending"
+    command_id: UUID
+    message: str = "the command was sent but no decision arrived in time; check the resource later"
+
+
+class ColumnIn(RequestBody):
+    """A column: `max_length` for text, `precision`/`scale` for number."""
+
+    name: str
+    type: ColumnTypeName
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+class TableIn(RequestBody):
+    """A custom table to define."""
+
+    name: str
+    columns: list[ColumnIn]
+    primary_key: list[str]
+
+
+class ColumnOut(ResponseBody):
+    """A column of a table."""
+
+    name: str
+    type: ColumnTypeName
+    max_length: int | None = None
+    precision: int | None = None
+    scale: int | None = None
+
+
+class TableOut(ResponseBody):
+    """A defined custom table."""
+
+    name: str
+    columns: list[ColumnOut]
+    primary_key: list[str]
+    defined_at: datetime | None = None
+    defined_by: str | None = None
+
+
+class TableCreatedOut(ResponseBody):
+    """A table was defined."""
+
+    name: str
+    url: str
+
+
+class SourceIn(RequestBody):
+    """An external SFTP file; exactly one of `private_key` and `password` (optional on update)."""
+
+    host: str = Field(min_length=1)
+    port: int = Field(default=22, ge=1, le=65535)
+    user: str = Field(min_length=1)
+    path: str = Field(min_length=1)
+    private_key: SecretStr | None = Field(default=None, description="OpenSSH or PEM, without passphrase")
+    password: SecretStr | None = None
+    host_key: str | None = Field(
+        default=None, description="The server's public host key line; read from the server when omitted"
+    )
+
+
+class FileIn(RequestBody):
+    """How the file is written."""
+
+    delimiter: DelimiterChar = ","
+    qualifier: QualifierChar = '"'
+    header: bool = True
+    encoding: EncodingName = "utf-8"
+
+
+class TargetIn(RequestBody):
+    """The custom table to load and how."""
+
+    table: str
+    write_mode: WriteModeName = "merge"
+    insert_on_no_match: bool = True
+    update_on_match: bool = True
+
+
+class MappingIn(RequestBody):
+    """Source column (header name, or 1-based position without a header) to target column."""
+
+    source: str
+    target: str
+
+
+class JobFields(RequestBody):
+    """The fields of an *import custom table* job."""
+
+    name: str
+    description: str = ""
+    type: Literal["import_custom_table"]
+    source: SourceIn
+    file: FileIn = FileIn()
+    target: TargetIn
+    mapping: list[MappingIn]
+
+
+class JobIn(JobFields):
+    """A job to create; `activate` also activates it when it has no errors."""
+
+    activate: bool = False
+
+
+class JobUpdateIn(JobFields):
+    """A job's full replacement, based on `expected_version` (a stale one is refused with 409)."""
+
+    expected_version: int = Field(ge=1)
+
+
+class JobWrittenOut(ResponseBody):
+    """A job was created or changed; `version` is what the next edit sends as `expected_version`."""
+
+    job_id: int
+    version: int
+    url: str
+
+
+class RunStartedOut(ResponseBody):
+    """A run was requested."""
+
+    job_id: int
+    run_id: int
+    run: str
+    status_url: str
+
+
+class SourceOut(ResponseBody):
+    """Where the file comes from; the secret is never shown."""
+
+    host: str
+    port: int
+    user: str
+    path: str
+    host_key: str
+    host_key_fingerprint: str
+
+
+class FileOut(ResponseBody):
+    """How the file is written."""
+
+    delimiter: str
+    qualifier: str
+    header: bool
+    encoding: str
+
+
+class TargetOut(ResponseBody):
+    """The custom table loaded and how."""
+
+    table: str
+    write_mode: str
+    insert_on_no_match: bool
+    update_on_match: bool
+
+
+class MappingOut(ResponseBody):
+    """Source column to target column."""
+
+    source: str
+    target: str
+
+
+class ScheduleOut(ResponseBody):
+    """When the job runs."""
+
+    kind: str
+
+
+class JobSummaryOut(ResponseBody):
+    """A row of the job list."""
+
+    job_id: int
+    name: str
+    description: str
+    type: str
+    state: str
+    schedule_type: str
+    version: int
+    expires_at: datetime | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    last_run: str | None
+
+
+class JobOut(JobSummaryOut):
+    """A job with its settings."""
+
+    source: SourceOut
+    file: FileOut
+    target: TargetOut
+    mapping: list[MappingOut]
+    schedule: ScheduleOut
+
+
+class CountsOut(ResponseBody):
+    """Counters of a run."""
+
+    rows_read: int
+    inserted: int
+    updated: int
+    unchanged: int
+    rejected: int
+    bytes_transferred: int
+
+
+class RunOut(ResponseBody):
+    """One run, `id` being `JobID.RunID`."""
+
+    id: str
+    job_id: int
+    run_id: int
+    job_name: str
+    job_deleted: bool
+    status: str
+    trigger: str
+    attempt: int
+    counts: CountsOut
+    total_bytes: int | None
+    stage: str | None
+    requested_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    error_code: str | None
+    error: str | None
+    url: str
+    log_url: str
+
+
+class LogLineOut(ResponseBody):
+    """One log entry."""
+
+    at: datetime
+    level: str
+    message: str
+
+
+class RunLogOut(ResponseBody):
+    """A run's log in order."""
+
+    run: str
+    lines: list[LogLineOut]
+
+
+class HealthOut(ResponseBody):
+    """Liveness or readiness, with the checks that failed."""
+
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, str] = {}

@@ -1,0 +1,203 @@
+"""Use cases behind the write endpoints: build a command, send it, and say what came of it.
+
+The gateway validates only the request's shape, the secret and the host key; every rule about jobs and
+tables is the scheduler's, which answers each command with one reply.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+from connect_events import (
+    ActivateJob,
+    Command,
+    CommandRejected,
+    CreateJob,
+    CreateJobPayload,
+    DeactivateJob,
+    DefineTable,
+    DefineTablePayload,
+    DeleteJob,
+    FieldError,
+    JobCommandPayload,
+    RejectionCode,
+    RunJobNow,
+    RunJobNowPayload,
+    SftpLocation,
+    TableSpec,
+    UpdateJob,
+    UpdateJobPayload,
+)
+from connect_gateway.domain.errors import Refusal, invalid
+from connect_gateway.domain.host_keys import PinnedKey, pin
+from connect_gateway.domain.jobs import JobDraft, SourceDraft
+from connect_gateway.domain.secrets import Secret, choose_secret
+from connect_gateway.ports import CommandNotSentError, CommandSendTimeoutError, Deps, HostUnreachableError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The scheduler stored the command's events."""
+
+    command_id: UUID
+    target_id: str
+    target_version: int
+    run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """The scheduler refused the command; nothing was stored."""
+
+    command_id: UUID
+    code: RejectionCode
+    message: str
+    errors: tuple[FieldError, ...] = ()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """No reply in time; the command is on the log and will still be decided."""
+
+    command_id: UUID
+
+
+Outcome = Accepted | Rejected | Pending
+
+
+def envelope(actor: str) -> dict[str, Any]:
+    """Fresh envelope fields of a command issued now by `actor`."""
+    return {"command_id": uuid4(), "correlation_id": uuid4(), "issued_at": datetime.now(UTC), "actor": actor}
+
+
+async def send(deps: Deps, command: Command) -> Outcome:
+    """Send `command` and wait for its reply, up to the configured timeout."""
+    ids = {"command_id": str(command.command_id), "correlation_id": str(command.correlation_id)}
+    try:
+        reply = await deps.commands.submit(command, deps.reply_timeout_s)
+    except CommandNotSentError as exc:
+        log.error("command not sent", extra={**ids, "error": str(exc)})
+        raise Refusal("unavailable", "the command could not be sent; nothing was stored, retry later") from exc
+    except CommandSendTimeoutError as exc:
+        log.warning("command send not confirmed", extra=ids)
+        raise Refusal(
+            "timeout",
+            f"the message bus did not confirm the command within {deps.reply_timeout_s:g} s; "
+            "it may still be applied, so check before retrying",
+        ) from exc
+    if reply is None:
+        log.info("no reply in time", extra=ids)
+        return Pending(command.command_id)
+    if isinstance(reply, CommandRejected):
+        rejected = reply.payload
+        log.info("command rejected", extra={**ids, "code": rejected.code})
+        return Rejected(command.command_id, rejected.code, rejected.message, rejected.errors)
+    accepted = reply.payload
+    log.info("command accepted", extra={**ids, "target_id": accepted.target_id})
+    return Accepted(command.command_id, accepted.target_id, accepted.target_version, accepted.run_id)
+
+
+async def define_table(deps: Deps, spec: TableSpec, actor: str) -> Outcome:
+    """Define a custom table."""
+    return await send(deps, DefineTable(**envelope(actor), payload=DefineTablePayload(table=spec)))
+
+
+async def create_job(deps: Deps, draft: JobDraft, activate: bool, actor: str) -> Outcome:
+    """Create a job: pin the host key, vault the secret, send `CreateJob`."""
+    secret = choose_secret(draft.source.private_key, draft.source.password, required=True)
+    pinned = await _pin(deps, draft.source, current=None)
+    ref = uuid4()
+    payload = CreateJobPayload(definition=draft.definition(pinned, ref), activate=activate)
+    return await _send_with_secret(deps, CreateJob(**envelope(actor), payload=payload), ref, secret)
+
+
+async def update_job(deps: Deps, job_id: int, expected_version: int, draft: JobDraft, actor: str) -> Outcome:
+    """Replace a job's definition; without a new secret (or host key) the current one is kept."""
+    secret = choose_secret(draft.source.private_key, draft.source.password, required=False)
+    current = None
+    if secret is None or draft.source.host_key is None:
+        current = await _current_source(deps, job_id)
+    if secret is not None:
+        ref = uuid4()
+    elif current is not None:
+        ref = current.credential_ref
+    else:
+        raise Refusal("not_found", f"job {job_id} not found")
+    pinned = await _pin(deps, draft.source, current)
+    payload = UpdateJobPayload(
+        job_id=job_id, expected_version=expected_version, definition=draft.definition(pinned, ref)
+    )
+    return await _send_with_secret(deps, UpdateJob(**envelope(actor), payload=payload), ref, secret)
+
+
+async def activate_job(deps: Deps, job_id: int, expected_version: int | None, actor: str) -> Outcome:
+    """Activate a job."""
+    payload = JobCommandPayload(job_id=job_id, expected_version=expected_version)
+    return await send(deps, ActivateJob(**envelope(actor), payload=payload))
+
+
+async def deactivate_job(deps: Deps, job_id: int, expected_version: int | None, actor: str) -> Outcome:
+    """Deactivate a job."""
+    payload = JobCommandPayload(job_id=job_id, expected_version=expected_version)
+    return await send(deps, DeactivateJob(**envelope(actor), payload=payload))
+
+
+async def delete_job(deps: Deps, job_id: int, expected_version: int | None, actor: str) -> Outcome:
+    """Delete a job (its credential stays: runs already requested may still need it)."""
+    payload = JobCommandPayload(job_id=job_id, expected_version=expected_version)
+    return await send(deps, DeleteJob(**envelope(actor), payload=payload))
+
+
+async def run_job_now(deps: Deps, job_id: int, idempotency_key: str | None, actor: str) -> Outcome:
+    """Start a run now; a repeated idempotency key answers with the first run."""
+    payload = RunJobNowPayload(job_id=job_id, idempotency_key=idempotency_key)
+    return await send(deps, RunJobNow(**envelope(actor), payload=payload))
+
+
+async def _pin(deps: Deps, source: SourceDraft, current: SftpLocation | None) -> PinnedKey:
+    """The host key to pin: the one given, the one already pinned for this server, or the server's own."""
+    if source.host_key is not None:
+        return pin(source.host_key)
+    if current is not None and source.same_server(current):
+        # Re-reading the key here would silently accept a changed server key: keep the pinned one.
+        return PinnedKey(current.host_key, current.host_key_fingerprint)
+    try:
+        line = await deps.host_keys.fetch(source.host, source.port)
+    except HostUnreachableError as exc:
+        raise invalid("source.host", f"cannot reach {source.host}:{source.port}: {exc}") from exc
+    return pin(line, field="source.host")
+
+
+async def _current_source(deps: Deps, job_id: int) -> SftpLocation | None:
+    record = await deps.reads.get_job(job_id)
+    return None if record is None else record.definition.settings.source
+
+
+async def _send_with_secret(deps: Deps, command: Command, ref: UUID, secret: Secret | None) -> Outcome:
+    """Vault `secret` (when new) under `ref`, send, and remove it again if the command surely had no effect."""
+    if secret is None:
+        return await send(deps, command)
+    await deps.credentials.store(ref, secret)
+    try:
+        outcome = await send(deps, command)
+    except Refusal as refusal:
+        if refusal.code == "unavailable":
+            await _forget(deps, ref)
+        raise
+    if isinstance(outcome, Rejected):
+        await _forget(deps, ref)
+    return outcome
+
+
+async def _forget(deps: Deps, ref: UUID) -> None:
+    try:
+        await deps.credentials.delete(ref)
+    except Exception:
+        # An orphaned ciphertext is harmless (nothing references it); the refusal still reaches the client.
+        log.exception("could not delete an unused credential", extra={"credential_ref": str(ref)})

@@ -1,0 +1,146 @@
+"""The catalog read store against real PostgreSQL, on the catalog service's own schema file."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import pytest
+
+from connect_events import (
+    ColumnMapping,
+    ColumnSpec,
+    ColumnType,
+    ImportCustomTable,
+    JobDefinition,
+    SftpLocation,
+    TableSpec,
+)
+from connect_gateway.adapters.catalog import PgReadStore
+from connect_gateway.ports import ReadModelsUnavailableError
+from connect_gateway.read_models import JobQuery, RunQuery
+from connect_runtime.db import ensure_database
+from connect_runtime.settings import database_dsn
+
+pytestmark = pytest.mark.integration
+
+# Read, not imported: services never import each other, but the gateway must match the catalog's tables.
+SCHEMA = Path(__file__).parents[3] / "services/catalog/src/connect_catalog/adapters/schema.sql"
+T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+
+
+def definition(name: str) -> JobDefinition:
+    source = SftpLocation(
+        host="sftp.example.com",
+        user="acme",
+        path="upload/a.csv",
+        credential_ref=uuid4(),
+        host_key="ssh-ed25519 AAAAkey",
+        host_key_fingerprint="SHA256:abc",
+    )
+    settings = ImportCustomTable(source=source, table="Stores", mapping=(ColumnMapping(source="id", target="ID"),))
+    return JobDefinition(name=name, settings=settings)
+
+
+@pytest.fixture(scope="module")
+async def catalog(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    name = f"gwcat_{uuid4().hex[:8]}"
+    pool = await asyncpg.create_pool(await ensure_database(database_url, name), min_size=1, max_size=2)
+    await pool.execute(SCHEMA.read_text())
+    await seed(pool)
+    yield pool
+    await pool.close()
+    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def seed(pool: asyncpg.Pool) -> None:
+    spec = TableSpec(name="Stores", columns=(ColumnSpec(name="ID", type=ColumnType.INTEGER),), primary_key=("ID",))
+    await pool.execute(
+        "INSERT INTO tables VALUES ($1, $2::jsonb, $3, $4)", spec.name, spec.model_dump_json(), T0, "ann"
+    )
+    jobs = [(1, "Stores 100%", "active", False), (2, "Stores_daily", "inactive", False), (3, "Gone", "inactive", True)]
+    for job_id, name, state, deleted in jobs:
+        await pool.execute(
+            """INSERT INTO jobs (job_id, name, description, job_type, state, schedule_type, definition, version,
+                   created_at, created_by, updated_at, updated_by, deleted, last_run_id)
+               VALUES ($1, $2, '', 'import_custom_table', $3, 'on_demand', $4::jsonb, 2,
+                       $5, 'ann', $5, 'bob', $6, 1)""",
+            job_id,
+            name,
+            state,
+            definition(name).model_dump_json(),
+            T0,
+            deleted,
+        )
+    for job_id, run_id, status, minutes in [(1, 1, "succeeded", 0), (1, 2, "failed", 10), (3, 1, "succeeded", 5)]:
+        await pool.execute(
+            """INSERT INTO runs (job_id, run_id, job_name, status, trigger, attempt, rows_read, inserted,
+                   requested_at, started_at, finished_at, duration_ms, error_code, error)
+               VALUES ($1, $2, 'job', $3, 'manual', 1, 10, 9,
+                       $4, $4, $4::timestamptz + interval '2 seconds', 2000, $5, $6)""",
+            job_id,
+            run_id,
+            status,
+            T0 + timedelta(minutes=minutes),
+            "LOAD_FAILED" if status == "failed" else None,
+            "boom" if status == "failed" else None,
+        )
+    for message in ("file found", "loaded"):
+        await pool.execute(
+            "INSERT INTO run_log (job_id, run_id, at, level, message) VALUES (1, 2, $1, 'INFO', $2)", T0, message
+        )
+
+
+async def test_tables(catalog: asyncpg.Pool) -> None:
+    store = PgReadStore(catalog)
+    [table] = await store.list_tables()
+    assert table.spec.name == "Stores" and table.defined_by == "ann"
+    assert (await store.get_table("STORES")) == table
+    assert await store.get_table("nope") is None
+
+
+async def test_jobs(catalog: asyncpg.Pool) -> None:
+    store = PgReadStore(catalog)
+    assert [j.job_id for j in await store.list_jobs(JobQuery())] == [1, 2]  # deleted job 3 hidden
+    assert [j.job_id for j in await store.list_jobs(JobQuery(state="inactive"))] == [2]
+    assert [j.job_id for j in await store.list_jobs(JobQuery(q="100%"))] == [1]  # % is literal
+    assert [j.job_id for j in await store.list_jobs(JobQuery(q="s_1"))] == []  # _ is literal, not "any char"
+    assert [j.job_id for j in await store.list_jobs(JobQuery(q="s_d"))] == [2]
+    assert [j.job_id for j in await store.list_jobs(JobQuery(q="STORES"))] == [1, 2]
+    assert [j.job_id for j in await store.list_jobs(JobQuery(limit=1, offset=1))] == [2]
+    job = await store.get_job(1)
+    assert job is not None
+    assert (job.version, job.updated_by, job.last_run_id) == (2, "bob", 1)
+    assert (job.definition.name, job.definition.settings.table) == ("Stores 100%", "Stores")  # from jsonb
+    assert job.definition.settings.source.host_key_fingerprint == "SHA256:abc"
+    assert await store.get_job(3) is None
+
+
+async def test_runs_and_log(catalog: asyncpg.Pool) -> None:
+    store = PgReadStore(catalog)
+    runs = await store.list_runs(RunQuery())
+    assert [(r.job_id, r.run_id) for r in runs] == [(1, 2), (3, 1), (1, 1)]
+    assert [r.job_deleted for r in runs] == [False, True, False]
+    failed = runs[0]
+    assert (failed.error_code, failed.error, failed.duration_ms) == ("LOAD_FAILED", "boom", 2000)
+    assert (failed.counts.rows_read, failed.counts.inserted) == (10, 9)
+    assert [r.run_id for r in await store.list_runs(RunQuery(job_id=1, status="succeeded"))] == [1]
+    assert await store.get_run(1, 3) is None
+    assert [line.message for line in await store.run_log(1, 2)] == ["file found", "loaded"]
+    await store.ping()
+
+
+async def test_missing_read_models_are_unavailable(database_url: str) -> None:
+    pool = await asyncpg.create_pool(database_dsn(database_url, "postgres"), min_size=1, max_size=1)
+    try:
+        with pytest.raises(ReadModelsUnavailableError):
+            await PgReadStore(pool).list_jobs(JobQuery())
+    finally:
+        await pool.close()

@@ -1,0 +1,79 @@
+"""`python -m connect_gateway` as a process: bootstrap on real infrastructure, ready, SIGTERM drains."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import httpx
+import pytest
+
+from connect_runtime.vault import generate_key
+
+pytestmark = pytest.mark.integration
+START_WAIT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def test_serves_until_sigterm(kafka_bootstrap: str, database_url: str) -> None:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": database_url,
+        "CONNECT_VAULT_KEY": generate_key(),
+        "GATEWAY_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connect_gateway"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        ready = wait_ready(f"http://127.0.0.1:{port}", process)
+        assert ready.json()["checks"] == {"catalog": "ok", "vault": "ok", "replies": "ok"}
+        docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json")
+        assert "/api/v1/jobs" in docs.json()["paths"]
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    logs = stderr.decode()
+    assert process.returncode == 0, logs
+    assert '"level": "INFO"' in logs and "reply listener ready" in logs
+    assert "Traceback" not in logs
+
+
+def test_exits_non_zero_when_it_cannot_start(database_url: str) -> None:
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens there
+        "DATABASE_URL": database_url,
+        "CONNECT_VAULT_KEY": generate_key(),
+        "GATEWAY_PORT": str(free_port()),
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "connect_gateway"], env=env, capture_output=True, timeout=120, check=False
+    )
+    assert result.returncode == 3, result.stderr.decode()
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1].decode()
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2.0)
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the gateway did not become ready")

@@ -1,0 +1,224 @@
+"""In-memory fakes of the gateway's ports (the same Protocols the real adapters implement)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import httpx
+
+from connect_events import (
+    Command,
+    CommandAccepted,
+    CommandAcceptedPayload,
+    CommandRejected,
+    CommandRejectedPayload,
+    FieldError,
+    ImportCustomTable,
+    JobDefinition,
+    RejectionCode,
+    SftpLocation,
+)
+from connect_gateway.domain.secrets import Secret
+from connect_gateway.ports import HostUnreachableError, Reply
+from connect_gateway.read_models import JobQuery, JobRecord, JobSummary, LogLine, RunQuery, RunRecord, TableRecord
+
+NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
+
+
+def accepted(command: Command, target_id: str = "1", version: int = 1, run_id: int | None = None) -> Reply:
+    """The scheduler's acceptance of `command`."""
+    return CommandAccepted(
+        event_id=uuid4(),
+        aggregate_id=str(command.command_id),
+        aggregate_version=1,
+        occurred_at=NOW,
+        actor=command.actor,
+        correlation_id=command.correlation_id,
+        causation_id=command.command_id,
+        payload=CommandAcceptedPayload(
+            command_id=command.command_id,
+            command_type=getattr(command, "type"),  # noqa: B009 - every concrete command has one
+            target_type="job",
+            target_id=target_id,
+            target_version=version,
+            run_id=run_id,
+        ),
+    )
+
+
+def rejected(command: Command, code: RejectionCode, message: str, errors: tuple[FieldError, ...] = ()) -> Reply:
+    """The scheduler's refusal of `command`."""
+    return CommandRejected(
+        event_id=uuid4(),
+        aggregate_id=str(command.command_id),
+        aggregate_version=1,
+        occurred_at=NOW,
+        actor=command.actor,
+        correlation_id=command.correlation_id,
+        causation_id=command.command_id,
+        payload=CommandRejectedPayload(
+            command_id=command.command_id,
+            command_type=getattr(command, "type"),  # noqa: B009
+            code=code,
+            message=message,
+            errors=errors,
+        ),
+    )
+
+
+@dataclass
+class FakeBus:
+    """Answers each command with `answer(command)`; None means no reply in time."""
+
+    answer: Callable[[Command], Reply | None] = accepted
+    sent: list[Command] = field(default_factory=list)
+    failure: Exception | None = None
+    is_ready: bool = True
+
+    def ready(self) -> bool:
+        return self.is_ready
+
+    async def submit(self, command: Command, timeout_s: float) -> Reply | None:
+        if self.failure is not None:
+            raise self.failure
+        self.sent.append(command)
+        return self.answer(command)
+
+
+@dataclass
+class FakeCredentials:
+    stored: dict[UUID, Secret] = field(default_factory=dict)
+    deleted: list[UUID] = field(default_factory=list)
+
+    async def store(self, ref: UUID, secret: Secret) -> None:
+        self.stored[ref] = secret
+
+    async def delete(self, ref: UUID) -> None:
+        self.deleted.append(ref)
+        self.stored.pop(ref, None)
+
+    async def ping(self) -> None:
+        return None
+
+
+@dataclass
+class FakeHostKeys:
+    """Every server presents `key`, unless `unreachable` says why not."""
+
+    key: str
+    unreachable: str | None = None
+    asked: list[tuple[str, int]] = field(default_factory=list)
+
+    async def fetch(self, host: str, port: int) -> str:
+        self.asked.append((host, port))
+        if self.unreachable is not None:
+            raise HostUnreachableError(self.unreachable)
+        return self.key
+
+
+@dataclass
+class FakeReads:
+    tables: list[TableRecord] = field(default_factory=list)
+    jobs: list[JobRecord] = field(default_factory=list)
+    runs: list[RunRecord] = field(default_factory=list)
+    logs: dict[tuple[int, int], list[LogLine]] = field(default_factory=dict)
+    down: bool = False
+
+    async def ping(self) -> None:
+        if self.down:
+            raise ConnectionRefusedError("catalog down")
+
+    async def list_tables(self) -> list[TableRecord]:
+        return sorted(self.tables, key=lambda t: t.spec.name.lower())
+
+    async def get_table(self, name: str) -> TableRecord | None:
+        return next((t for t in self.tables if t.spec.name.lower() == name.lower()), None)
+
+    async def list_jobs(self, query: JobQuery) -> list[JobSummary]:
+        found = [
+            j
+            for j in sorted(self.jobs, key=lambda j: j.job_id)
+            if (query.state is None or j.state == query.state)
+            and (query.q is None or query.q.lower() in j.name.lower())
+        ]
+        return list(found[query.offset : query.offset + query.limit])
+
+    async def get_job(self, job_id: int) -> JobRecord | None:
+        return next((j for j in self.jobs if j.job_id == job_id), None)
+
+    async def list_runs(self, query: RunQuery) -> list[RunRecord]:
+        found = [
+            r
+            for r in sorted(self.runs, key=lambda r: r.requested_at, reverse=True)
+            if (query.job_id is None or r.job_id == query.job_id) and (query.status is None or r.status == query.status)
+        ]
+        return found[query.offset : query.offset + query.limit]
+
+    async def get_run(self, job_id: int, run_id: int) -> RunRecord | None:
+        return next((r for r in self.runs if (r.job_id, r.run_id) == (job_id, run_id)), None)
+
+    async def run_log(self, job_id: int, run_id: int) -> list[LogLine]:
+        return self.logs.get((job_id, run_id), [])
+
+
+@dataclass
+class World:
+    """The fakes behind one app."""
+
+    bus: FakeBus
+    credentials: FakeCredentials
+    host_keys: FakeHostKeys
+    reads: FakeReads
+    client: httpx.AsyncClient
+
+
+def job_body(private_key: str | None = None, **changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Import stores",
+        "description": "nightly",
+        "type": "import_custom_table",
+        "source": {"host": "sftp.example.com", "port": 2222, "user": "acme", "path": "upload/stores.csv"},
+        "file": {"delimiter": ";", "qualifier": '"', "header": True, "encoding": "iso-8859-1"},
+        "target": {"table": "Stores", "write_mode": "append", "insert_on_no_match": True, "update_on_match": False},
+        "mapping": [{"source": "id", "target": "STORE_ID"}, {"source": "city", "target": "CITY"}],
+        "activate": True,
+    }
+    if private_key is not None:
+        body["source"]["private_key"] = private_key
+    body.update(changes)
+    return body
+
+
+def stored_job(world: World, job_id: int = 7, host: str = "sftp.example.com", port: int = 2222) -> JobRecord:
+    location = SftpLocation(
+        host=host,
+        port=port,
+        user="acme",
+        path="upload/old.csv",
+        credential_ref=UUID("00000000-0000-0000-0000-00000000000a"),
+        host_key="ssh-ed25519 AAAAold",
+        host_key_fingerprint="SHA256:old",
+    )
+    settings = ImportCustomTable(source=location, table="Stores", mapping=())
+    record = JobRecord(
+        job_id=job_id,
+        name="Import stores",
+        description="",
+        job_type="import_custom_table",
+        state="inactive",
+        schedule_type="on_demand",
+        version=3,
+        expires_at=None,
+        created_at=NOW,
+        created_by="ann",
+        updated_at=NOW,
+        updated_by="ann",
+        last_run_id=None,
+        definition=JobDefinition(name="Import stores", settings=settings),
+    )
+    world.reads.jobs.append(record)
+    return record
