@@ -1,0 +1,1 @@
+"""connect-runner: Executes runs: SFTP transfer, staging, validation and one load transaction."""

@@ -1,0 +1,40 @@
+"""The load transaction's writes: the target table's rows and the run's rejects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from connect_runner.domain.rejects import RejectReason
+from connect_runner.domain.statements import affected_rows
+from connect_runner.domain.writes import WriteSteps
+from connect_runtime.db import Conn
+
+REJECT_COLUMNS = ["job_id", "run_id", "line_no", "reason", "raw_line"]
+
+
+async def find_existing(conn: Conn, steps: WriteSteps) -> list[int]:
+    """Append mode: lines whose key is already in the target."""
+    if steps.reject_existing is None:
+        return []
+    return [r["line_no"] for r in await conn.fetch(steps.reject_existing)]
+
+
+async def apply_writes(conn: Conn, steps: WriteSteps) -> tuple[int, int]:
+    """Run the mode's statements; returns (inserted, updated)."""
+    if steps.delete is not None:
+        await conn.execute(steps.delete)
+    updated = affected_rows(await conn.execute(steps.update)) if steps.update is not None else 0
+    inserted = affected_rows(await conn.execute(steps.insert)) if steps.insert is not None else 0
+    if steps.upsert is not None:
+        merged = (await conn.fetch(steps.upsert))[0]
+        inserted, updated = merged["inserted"], merged["updated"]
+    return inserted, updated
+
+
+async def store_rejects(
+    conn: Conn, job_id: int, run_id: int, rejects: Mapping[int, RejectReason], raw: Mapping[int, str]
+) -> None:
+    """Keep each rejected row with its line number, reason and raw text."""
+    if rejects:
+        records = [(job_id, run_id, line, str(reason), raw.get(line)) for line, reason in sorted(rejects.items())]
+        await conn.copy_records_to_table("run_rejects", columns=REJECT_COLUMNS, records=records)

@@ -1,0 +1,171 @@
+"""The one place that builds the runner's real adapters and wires its tasks together."""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+import socket
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from connect_events import TABLES_TOPIC
+from connect_runner.adapters.schema import RUNNER_DDL
+from connect_runner.adapters.sftp import SftpFiles
+from connect_runner.config import RunnerSettings
+from connect_runner.entrypoints.run_consumer import RunConsumer
+from connect_runner.entrypoints.table_records import handle_table_record
+from connect_runner.handlers import RunDeps, execute_run
+from connect_runtime.db import ensure_database, open_pool
+from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
+from connect_runtime.lifecycle import run_until_stopped
+from connect_runtime.offsets import TransactionalConsumer
+from connect_runtime.outbox import OutboxRelay
+from connect_runtime.vault import VAULT_DDL, Vault
+
+# A run may hold its partition for hours; polling goes on meanwhile, so this is only a backstop.
+MAX_POLL_INTERVAL_MS = 30 * 60 * 1000
+# A killed runner's partitions move on after this long (the event loop is never blocked for more than ~0.1 s).
+SESSION_TIMEOUT_MS = 10_000
+HEARTBEAT_INTERVAL_MS = 3_000
+# Time for the rebalance listener to cancel runs whose partition moved (a rollback, usually instant).
+REBALANCE_TIMEOUT_MS = 60_000
+
+
+def runner_name(settings: RunnerSettings) -> str:
+    """`hostname:pid` unless configured: says which process took a run."""
+    return settings.runner_name or f"{socket.gethostname()}:{os.getpid()}"
+
+
+@dataclass(frozen=True)
+class Databases:
+    """DSNs of the databases the runner uses."""
+
+    audience: str
+    vault: str
+
+
+async def prepare(settings: RunnerSettings) -> Databases:
+    """Create the databases and topics when missing."""
+    audience = await ensure_database(settings.database_url, settings.audience_database)
+    vault = await ensure_database(settings.database_url, settings.vault_database)
+    await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
+    return Databases(audience=audience, vault=vault)
+
+
+@dataclass(frozen=True)
+class Runner:
+    """The runner's long-lived parts."""
+
+    runs: RunConsumer
+    tables: TransactionalConsumer
+    relay: OutboxRelay
+    deps: RunDeps
+
+
+@asynccontextmanager
+async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterator[Runner]:
+    """Open pools and the producer, build the consumers and the relay; close everything on exit."""
+    async with AsyncExitStack() as stack:
+        pool = await _pool(stack, databases.audience, RUNNER_DDL, settings.concurrency * 2 + 4)
+        vault_pool = await _pool(stack, databases.vault, VAULT_DDL, 2)
+        producer = make_producer(settings.kafka_bootstrap_servers)
+        await producer.start()
+        stack.push_async_callback(producer.stop)
+        work_dir = process_work_dir(settings.work_dir)
+        deps = RunDeps(
+            pool=pool,
+            vault=Vault(vault_pool, settings.vault_key.get_secret_value()),
+            files=SftpFiles(),
+            work_dir=work_dir,
+            runner=runner_name(settings),
+            work_mem=settings.work_mem,
+        )
+        yield Runner(
+            runs=_run_consumer(settings, deps, producer),
+            tables=TransactionalConsumer(
+                bootstrap=settings.kafka_bootstrap_servers,
+                group=settings.tables_consumer_group,
+                topics=[TABLES_TOPIC],
+                pool=pool,
+                handler=handle_table_record,
+                dead_letters=producer,
+            ),
+            relay=OutboxRelay(databases.audience, producer),
+            deps=deps,
+        )
+
+
+def process_work_dir(root: Path) -> Path:
+    """This process's own download folder under `root`; folders of processes that died are removed.
+
+    Downloads of a killed runner would otherwise stay forever; several runners may share `root`.
+    """
+    root.mkdir(parents=True, exist_ok=True)
+    for folder in root.iterdir():
+        if folder.is_dir() and folder.name.isdigit() and not _alive(int(folder.name)):
+            shutil.rmtree(folder, ignore_errors=True)
+    mine = root / str(os.getpid())
+    mine.mkdir(exist_ok=True)
+    return mine
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+async def _pool(stack: AsyncExitStack, dsn: str, ddl: str, size: int) -> asyncpg.Pool:
+    pool = await open_pool(dsn, ddl, max_size=size)
+    stack.push_async_callback(pool.close)
+    return pool
+
+
+def _run_consumer(settings: RunnerSettings, deps: RunDeps, producer: AIOKafkaProducer) -> RunConsumer:
+    consumer = make_consumer(
+        settings.kafka_bootstrap_servers,
+        settings.consumer_group,
+        max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        session_timeout_ms=SESSION_TIMEOUT_MS,
+        heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
+        rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
+    )
+    return RunConsumer(
+        consumer=consumer,
+        execute=lambda request: execute_run(request, deps),
+        concurrency=settings.concurrency,
+        drain_grace_s=settings.drain_grace_s,
+        dead_letters=producer,
+    )
+
+
+async def serve(settings: RunnerSettings) -> None:
+    """Run until SIGTERM/SIGINT: stop taking runs, let running ones finish (or cancel them after the grace
+    period, so they are redelivered), then stop the relay once no more terminal events can appear."""
+    databases = await prepare(settings)
+    async with runner(settings, databases) as parts:
+        # Everything built so far lives as long as the process: keep it out of the collector's full scans,
+        # which a load's millions of short-lived row tuples would otherwise trigger again and again.
+        gc.freeze()
+
+        async def runs_then_relay() -> None:
+            try:
+                await parts.runs.run()
+            finally:
+                parts.relay.stop()
+
+        def stop() -> None:
+            parts.runs.stop()
+            parts.tables.stop()
+
+        await run_until_stopped([runs_then_relay(), parts.tables.run(), parts.relay.run()], stop)

@@ -1,0 +1,121 @@
+"""The runner's events for one run: envelopes derived from the request, so retries reproduce them exactly.
+
+Versions come from the run's ledger (`run_attempts.next_seq`): the request is version 1, the runner's events
+follow 2, 3, … across attempts and restarts. Event ids are `uuid5(request id, version)`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TypedDict
+from uuid import UUID
+
+from connect_events import (
+    FailureCode,
+    RunCounts,
+    RunEndedPayload,
+    RunFailed,
+    RunFailedPayload,
+    RunProgressed,
+    RunProgressedPayload,
+    RunRequested,
+    RunStarted,
+    RunStartedPayload,
+    RunSucceeded,
+)
+from connect_runtime.messages import Causation
+
+ACTOR = "runner"
+MAX_ERROR_CHARS = 2000
+
+
+class _Envelope(TypedDict):
+    event_id: UUID
+    aggregate_id: str
+    aggregate_version: int
+    occurred_at: datetime
+    actor: str
+    correlation_id: UUID
+    causation_id: UUID
+
+
+def _envelope(request: RunRequested, version: int, now: datetime) -> _Envelope:
+    causation = Causation(
+        actor=ACTOR, correlation_id=request.correlation_id, causation_id=request.event_id, occurred_at=now
+    )
+    return _Envelope(
+        event_id=causation.event_id(version),
+        aggregate_id=request.aggregate_id,
+        aggregate_version=version,
+        occurred_at=causation.occurred_at,
+        actor=causation.actor,
+        correlation_id=causation.correlation_id,
+        causation_id=causation.causation_id,
+    )
+
+
+def run_started(request: RunRequested, version: int, attempt: int, runner: str, now: datetime) -> RunStarted:
+    """This attempt began on `runner`."""
+    payload = RunStartedPayload(
+        job_id=request.payload.job_id, run_id=request.payload.run_id, attempt=attempt, runner=runner, started_at=now
+    )
+    return RunStarted(**_envelope(request, version, now), payload=payload)
+
+
+def run_progressed(
+    request: RunRequested,
+    version: int,
+    now: datetime,
+    *,
+    stage: str,
+    rows_read: int,
+    bytes_done: int,
+    total_bytes: int | None,
+) -> RunProgressed:
+    """How far the attempt got."""
+    payload = RunProgressedPayload(
+        job_id=request.payload.job_id,
+        run_id=request.payload.run_id,
+        rows_read=rows_read,
+        bytes_transferred=bytes_done,
+        total_bytes=total_bytes,
+        stage=stage,
+    )
+    return RunProgressed(**_envelope(request, version, now), payload=payload)
+
+
+def run_succeeded(
+    request: RunRequested, version: int, counts: RunCounts, started_at: datetime, now: datetime
+) -> RunSucceeded:
+    """The load committed with these counters."""
+    payload = RunEndedPayload(
+        job_id=request.payload.job_id,
+        run_id=request.payload.run_id,
+        counts=counts,
+        started_at=started_at,
+        finished_at=now,
+    )
+    return RunSucceeded(**_envelope(request, version, now), payload=payload)
+
+
+def run_failed(
+    request: RunRequested,
+    version: int,
+    counts: RunCounts,
+    started_at: datetime,
+    now: datetime,
+    *,
+    code: FailureCode,
+    error: str,
+) -> RunFailed:
+    """The run ended without changing the target."""
+    payload = RunFailedPayload(
+        job_id=request.payload.job_id,
+        run_id=request.payload.run_id,
+        counts=counts,
+        started_at=started_at,
+        finished_at=now,
+        code=code,
+        error=error[:MAX_ERROR_CHARS],
+    )
+    return RunFailed(**_envelope(request, version, now), payload=payload)

@@ -1,0 +1,131 @@
+"""Which field of each record goes to which target column: resolved from the mapping and the header.
+
+Mapping errors are caught here, before anything is staged: a header without a mapped column fails the run
+with `BAD_HEADER`, a mapping that does not fit the table with `LOAD_FAILED`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from connect_events import ColumnMapping, ColumnSpec, TableSpec
+from connect_runner.domain.failures import RunFailure
+from connect_runner.domain.identifiers import InvalidIdentifierError, check_identifier
+
+HEADER_PREVIEW_CHARS = 200
+
+
+@dataclass(frozen=True)
+class MappedColumn:
+    """One mapped source field: its 0-based position in a record and the target column it fills."""
+
+    position: int
+    column: ColumnSpec
+    is_key: bool
+    slot: int
+
+    @property
+    def staging_name(self) -> str:
+        """The staging table's column holding this field (`c1`, `c2`, …; never a user name)."""
+        return f"c{self.slot}"
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The resolved mapping of one file onto one table."""
+
+    table: TableSpec
+    columns: tuple[MappedColumn, ...]
+    field_count: int
+
+    @property
+    def keys(self) -> tuple[MappedColumn, ...]:
+        """The mapped primary-key columns, in mapping order."""
+        return tuple(c for c in self.columns if c.is_key)
+
+    @property
+    def values(self) -> tuple[MappedColumn, ...]:
+        """The mapped columns outside the primary key."""
+        return tuple(c for c in self.columns if not c.is_key)
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        """Record positions to stage, in staging column order."""
+        return tuple(c.position for c in self.columns)
+
+
+def resolve_by_header(
+    header: Sequence[str], mapping: Sequence[ColumnMapping], table: TableSpec, file_label: str
+) -> LoadPlan:
+    """Map sources by header name (case-insensitive, trimmed); the first of equal names wins."""
+    index: dict[str, int] = {}
+    for position, name in enumerate(header):
+        index.setdefault(name.strip().casefold(), position)
+    missing = [m.source for m in mapping if m.source.strip().casefold() not in index]
+    if missing:
+        raise RunFailure("BAD_HEADER", _missing_message(missing, header, file_label))
+    positions = [index[m.source.strip().casefold()] for m in mapping]
+    return _plan(mapping, positions, table, len(header))
+
+
+def resolve_by_position(
+    field_count: int, mapping: Sequence[ColumnMapping], table: TableSpec, file_label: str
+) -> LoadPlan:
+    """Map sources by 1-based position, for files without a header row."""
+    positions = [_position(m.source) for m in mapping]
+    beyond = [str(p + 1) for p in positions if p >= field_count]
+    if beyond:
+        raise RunFailure(
+            "BAD_HEADER",
+            f"'{file_label}' has {field_count} columns; the mapping uses column {', '.join(beyond)}",
+        )
+    return _plan(mapping, positions, table, field_count)
+
+
+def _position(source: str) -> int:
+    text = source.strip()
+    if not text.isdigit() or int(text) < 1:
+        raise RunFailure("LOAD_FAILED", f"mapping source '{source}' is not a column position (1, 2, …)")
+    return int(text) - 1
+
+
+def _missing_message(missing: Sequence[str], header: Sequence[str], file_label: str) -> str:
+    names = ", ".join(f"'{m}'" for m in missing)
+    found = ", ".join(h.strip() for h in header)
+    if len(found) > HEADER_PREVIEW_CHARS:
+        found = found[:HEADER_PREVIEW_CHARS] + "…"
+    noun = "column" if len(missing) == 1 else "columns"
+    return f"header of '{file_label}' has no {noun} {names} (found: {found})"
+
+
+def _plan(mapping: Sequence[ColumnMapping], positions: Sequence[int], table: TableSpec, fields: int) -> LoadPlan:
+    columns = [_target(m, table) for m in mapping]
+    _check_targets(columns, table)
+    keys = {k.casefold() for k in table.primary_key}
+    mapped = tuple(
+        MappedColumn(position=p, column=c, is_key=c.name.casefold() in keys, slot=i + 1)
+        for i, (p, c) in enumerate(zip(positions, columns, strict=True))
+    )
+    return LoadPlan(table=table, columns=mapped, field_count=fields)
+
+
+def _target(mapping: ColumnMapping, table: TableSpec) -> ColumnSpec:
+    column = table.column(mapping.target)
+    if column is None:
+        raise RunFailure("LOAD_FAILED", f"mapping target '{mapping.target}' is not a column of '{table.name}'")
+    try:
+        check_identifier(column.name)
+    except InvalidIdentifierError as exc:
+        raise RunFailure("LOAD_FAILED", str(exc)) from exc
+    return column
+
+
+def _check_targets(columns: Sequence[ColumnSpec], table: TableSpec) -> None:
+    names = [c.name.casefold() for c in columns]
+    twice = sorted({c.name for c in columns if names.count(c.name.casefold()) > 1})
+    if twice:
+        raise RunFailure("LOAD_FAILED", f"column {', '.join(twice)} of '{table.name}' is mapped more than once")
+    unmapped = [k for k in table.primary_key if k.casefold() not in names]
+    if unmapped:
+        raise RunFailure("LOAD_FAILED", f"primary key column {', '.join(unmapped)} of '{table.name}' is not mapped")

@@ -1,0 +1,207 @@
+"""The `runner` consumer group on `connect.runs`: each RunRequested executes beside the poll loop.
+
+A run may take far longer than Kafka lets a consumer go without polling, so the run executes in its own
+task while this loop keeps calling `getmany()` with the run's partition paused. The request's offset is
+committed only after the run's terminal event is stored (in the audience DB outbox); a runner that dies
+mid-run leaves the offset uncommitted, so the request is redelivered and redone (the run is idempotent by
+its ledger). Runs of different partitions execute concurrently, up to `concurrency`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable, Coroutine, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeAlias
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
+from aiokafka.structs import ConsumerRecord
+
+from connect_events import RUNS_TOPIC, RunRequested, decode
+from connect_runtime.kafka import DEAD_LETTER_TOPIC
+
+log = logging.getLogger(__name__)
+
+POLL_TIMEOUT_MS = 500
+DRAIN_POLL_TIMEOUT_MS = 200
+CANCEL_WAIT_S = 30.0
+RETRY_BACKOFF_S = 5.0  # after a run could not even record its failure (e.g. the database was down)
+
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+Execute = Callable[[RunRequested], Coroutine[Any, Any, object]]
+
+
+@dataclass
+class _Slot:
+    """A run in progress: the offset of its request and the task executing it."""
+
+    offset: int
+    task: asyncio.Task[object]
+
+
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: RunConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        """Keep runs going: aiokafka revokes every partition on every rebalance, and most come straight back.
+        Runs whose partition went elsewhere are cancelled once the new assignment is known."""
+
+    async def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        await self._owner.reassigned(set(assigned))
+
+
+class RunConsumer:
+    """Consumes run requests and executes them, committing each request after its run ended."""
+
+    def __init__(
+        self,
+        *,
+        consumer: AIOKafkaConsumer,
+        execute: Execute,
+        topic: str = RUNS_TOPIC,
+        concurrency: int = 2,
+        drain_grace_s: float = 60.0,
+        dead_letters: AIOKafkaProducer | None = None,
+        retry_backoff_s: float = RETRY_BACKOFF_S,
+    ) -> None:
+        self._consumer = consumer
+        self._execute = execute
+        self._topic = topic
+        self._concurrency = concurrency
+        self._drain_grace_s = drain_grace_s
+        self._dead_letters = dead_letters
+        self._retry_backoff_s = retry_backoff_s
+        self._slots: dict[TopicPartition, _Slot] = {}
+        self._held_until: dict[TopicPartition, float] = {}
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Take no new runs; let running ones finish within the grace period, then return from `run()`."""
+        self._stopping.set()
+
+    @property
+    def running(self) -> int:
+        """How many runs are executing now."""
+        return len(self._slots)
+
+    async def run(self) -> None:
+        """Consume until stopped, then drain."""
+        self._consumer.subscribe([self._topic], listener=_Rebalance(self))
+        await self._consumer.start()
+        try:
+            while not self._stopping.is_set():
+                await self._settle()
+                self._flow_control()
+                batches = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                for tp, records in batches.items():
+                    await self._take(tp, records)
+            await self._drain()
+        finally:
+            await self._cancel(list(self._slots))
+            await self._consumer.stop()
+
+    async def _take(self, tp: TopicPartition, records: list[Record]) -> None:
+        """Skip (and commit past) other events; start the first request; leave the rest to be fetched again."""
+        passed: int | None = None
+        for record in records:
+            if tp in self._slots or self._full():
+                self._consumer.seek(tp, record.offset)
+                break
+            request = await self._request(record)
+            if request is None:
+                passed = record.offset + 1
+                continue
+            self._slots[tp] = _Slot(record.offset, asyncio.create_task(self._execute(request)))
+            self._consumer.seek(tp, record.offset + 1)
+            log.info(
+                "run taken", extra={"run": request.aggregate_id, "partition": tp.partition, "offset": record.offset}
+            )
+            break
+        if passed is not None:
+            await self._commit(tp, passed)
+        self._flow_control()
+
+    async def _request(self, record: Record) -> RunRequested | None:
+        """The record's RunRequested; None for anything else (an undecodable record is dead-lettered first)."""
+        try:
+            message = decode(RUNS_TOPIC, record.value or b"")  # the topic name may differ (tests); its contract not
+        except Exception as exc:  # an unreadable record must not stop the partition
+            await self._dead_letter(record, exc)
+            return None
+        return message if isinstance(message, RunRequested) else None
+
+    async def _dead_letter(self, record: Record, error: Exception) -> None:
+        log.error("undecodable record", extra={"partition": record.partition, "offset": record.offset})
+        if self._dead_letters is None:
+            return
+        source = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "group": "runner"}
+        headers = [("error", str(error).encode()), ("source", json.dumps(source).encode())]
+        await self._dead_letters.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers)
+
+    def _full(self) -> bool:
+        return self._stopping.is_set() or len(self._slots) >= self._concurrency
+
+    def _flow_control(self) -> None:
+        """Pause partitions with a run in progress, all idle ones when at capacity, and those backing off."""
+        now = time.monotonic()
+        assigned = self._consumer.assignment()
+        hold = {tp for tp in assigned if tp in self._slots or self._full() or self._held_until.get(tp, 0.0) > now}
+        if hold:
+            self._consumer.pause(*hold)
+        if assigned - hold:
+            self._consumer.resume(*(assigned - hold))
+
+    async def _settle(self) -> None:
+        """Commit the requests of runs that ended; a run that raised is fetched again after a back-off."""
+        for tp, slot in list(self._slots.items()):
+            if not slot.task.done():
+                continue
+            del self._slots[tp]
+            if tp not in self._consumer.assignment():
+                continue  # the partition moved on; its new owner finds the run in the ledger
+            error = None if slot.task.cancelled() else slot.task.exception()
+            if slot.task.cancelled() or error is not None:
+                log.error("run did not end; it will be retried", extra={"offset": slot.offset, "error": str(error)})
+                self._consumer.seek(tp, slot.offset)
+                self._held_until[tp] = time.monotonic() + self._retry_backoff_s
+            else:
+                await self._commit(tp, slot.offset + 1)
+
+    async def _commit(self, tp: TopicPartition, offset: int) -> None:
+        try:
+            await self._consumer.commit({tp: offset})
+        except KafkaError as exc:  # redelivery is harmless: the ledger turns it into a no-op
+            log.warning("offset not committed", extra={"partition": tp.partition, "offset": offset, "error": str(exc)})
+
+    async def reassigned(self, assigned: set[TopicPartition]) -> None:
+        """After a rebalance: cancel runs whose partition went to another runner; keep the others paused."""
+        moved = [tp for tp in self._slots if tp not in assigned]
+        await self._cancel(moved)
+        for tp, slot in self._slots.items():
+            # The new assignment starts from the committed offset, which is the running request itself.
+            self._consumer.seek(tp, slot.offset + 1)
+        self._flow_control()
+
+    async def _cancel(self, partitions: list[TopicPartition]) -> None:
+        """Cancel these runs and wait for them to roll back; their requests are redelivered."""
+        tasks = [self._slots.pop(tp).task for tp in partitions if tp in self._slots]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            log.warning("runs cancelled", extra={"count": len(tasks)})
+            await asyncio.wait(tasks, timeout=CANCEL_WAIT_S)
+
+    async def _drain(self) -> None:
+        """Keep polling (with everything paused) so the group keeps us while running runs finish."""
+        deadline = time.monotonic() + self._drain_grace_s
+        while self._slots and time.monotonic() < deadline:
+            await self._settle()
+            self._flow_control()
+            await self._consumer.getmany(timeout_ms=DRAIN_POLL_TIMEOUT_MS)
+        await self._settle()
+        await self._cancel(list(self._slots))

@@ -1,0 +1,93 @@
+"""An audience and a vault database of their own per test module, the session's sshd, a key in the vault."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from uuid import UUID, uuid4
+
+import asyncpg
+import pytest
+
+from connect_runner.adapters.schema import RUNNER_DDL
+from connect_runner.adapters.sftp import SftpFiles
+from connect_runner.handlers import RunDeps
+from connect_runtime.db import ensure_database, open_pool
+from connect_runtime.settings import database_dsn
+from connect_runtime.vault import VAULT_DDL, Credential, Vault, generate_key
+from tests.conftest import SftpServer
+
+_job_ids = itertools.count(1000)
+
+
+async def _drop(database_url: str, name: str) -> None:
+    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+async def audience_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
+    name = f"runner_{uuid4().hex[:8]}"
+    pool = await open_pool(await ensure_database(database_url, name), RUNNER_DDL, max_size=6)
+    yield pool
+    await pool.close()
+    await _drop(database_url, name)
+
+
+@pytest.fixture(scope="module")
+async def vault(database_url: str) -> AsyncIterator[Vault]:
+    name = f"runner_vault_{uuid4().hex[:8]}"
+    pool = await open_pool(await ensure_database(database_url, name), VAULT_DDL, max_size=2)
+    yield Vault(pool, generate_key())
+    await pool.close()
+    await _drop(database_url, name)
+
+
+@pytest.fixture(scope="module")
+async def key_ref(vault: Vault, sftp_server: SftpServer) -> UUID:
+    """The SFTP user's private key, stored in the vault."""
+    ref = uuid4()
+    await vault.store(ref, Credential(kind="private_key", secret=sftp_server.private_key))
+    return ref
+
+
+@pytest.fixture
+def deps(audience_pool: asyncpg.Pool, vault: Vault, tmp_path: Path) -> RunDeps:
+    return RunDeps(
+        pool=audience_pool,
+        vault=vault,
+        files=SftpFiles(connect_timeout_s=10),
+        work_dir=tmp_path,
+        runner="test-runner:1",
+        progress_interval_s=0.05,
+        work_mem="64MB",
+    )
+
+
+@pytest.fixture
+def job_id() -> int:
+    """A job id no other test of the session uses."""
+    return next(_job_ids)
+
+
+@pytest.fixture
+def remote_dir(sftp_server: SftpServer, unique: str) -> Path:
+    folder = sftp_server.data_dir / f"runner-{unique}"
+    folder.mkdir(parents=True)
+    return folder
+
+
+@pytest.fixture
+def put_file(remote_dir: Path) -> Callable[..., str]:
+    """Write a file on the SFTP server; returns its absolute path there."""
+
+    def put(name: str, content: str | bytes, encoding: str = "utf-8") -> str:
+        path = remote_dir / name
+        path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
+        return str(path)
+
+    return put

@@ -1,0 +1,156 @@
+"""Rows that cannot be loaded are rejected with their line number, reason and raw text; the rest load."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import asyncpg
+
+from connect_events import ColumnType, CsvSettings, TableSpec
+from connect_runner.handlers import RunDeps, execute_run
+from tests.conftest import SftpServer
+from tests.integration.runner.runner_it import PEOPLE_HEADER, Put, rejects, sftp_location, succeeded, table_rows
+from tests.unit.runner.runner_builders import column, mapping, people_table, run_request
+
+
+async def test_each_bad_row_is_rejected_with_its_line_and_reason(
+    deps: RunDeps,
+    audience_pool: asyncpg.Pool,
+    sftp_server: SftpServer,
+    key_ref: UUID,
+    put_file: Put,
+    job_id: int,
+    unique: str,
+) -> None:
+    table = people_table(f"people_{unique}")
+    lines = [
+        "1,Ann,1.5,true,1990-01-02,2024-05-06 07:08:09",  # 2 ok
+        "2,Bob",  # 3 wrong field count
+        ",NoKey,,,,",  # 4 empty key
+        "x,Bad,,,,",  # 5 integer
+        "5,Way too long name,,,,",  # 6 text over 10
+        "6,Num,12345.6,,,",  # 7 number(6,2) overflows
+        "7,Num,1e5,,,",  # 8 not a plain number
+        "8,Bool,,maybe,,",  # 9 boolean
+        "9,Date,,,2023-02-29,",  # 10 no such day
+        "10,Date,,,01/02/2023,",  # 11 date format
+        "11,Ts,,,,2024-01-01 25:00:00",  # 12 hour
+        '12,"multi',  # 13 quoted value over two lines, then a wrong field count
+        'line"',  # 14 (part of record 13)
+        "13,Dup,,,,",  # 15 duplicate key: earlier row rejected
+        "14,Ok,9999.99,,2024-02-29,",  # 16 ok
+        "13,DupLast,,,,",  # 17 the last one wins
+        "99999999999999999999,Big,,,,",  # 18 beyond bigint
+    ]
+    path = put_file("people.csv", PEOPLE_HEADER + "\n".join(lines) + "\n")
+    request = run_request(job_id, 1, source=sftp_location(sftp_server, path, key_ref), table=table)
+
+    event = succeeded(await execute_run(request, deps))
+
+    assert await rejects(audience_pool, job_id, 1) == [
+        (3, "WRONG_FIELD_COUNT", "2,Bob"),
+        (4, "MATCH_FIELD_EMPTY", ",NoKey,,,,"),
+        (5, "INVALID_DATA_FORMAT", "x,Bad,,,,"),
+        (6, "VALUE_TOO_LONG", "5,Way too long name,,,,"),
+        (7, "INVALID_NUMBER", "6,Num,12345.6,,,"),
+        (8, "INVALID_NUMBER", "7,Num,1e5,,,"),
+        (9, "INVALID_DATA_FORMAT", "8,Bool,,maybe,,"),
+        (10, "INVALID_DATE", "9,Date,,,2023-02-29,"),
+        (11, "INVALID_DATE", "10,Date,,,01/02/2023,"),
+        (12, "INVALID_DATA_FORMAT", "11,Ts,,,,2024-01-01 25:00:00"),
+        (13, "WRONG_FIELD_COUNT", '12,"multi\nline"'),
+        (15, "DUPLICATE_KEY", "13,Dup,,,,"),
+        (18, "INVALID_DATA_FORMAT", "99999999999999999999,Big,,,,"),
+    ]
+    counts = event.payload.counts
+    assert (counts.rows_read, counts.inserted, counts.rejected, counts.unchanged) == (16, 3, 13, 0)
+    assert [(r["id"], r["name"]) for r in await table_rows(audience_pool, table)] == [
+        (1, "Ann"),
+        (13, "DupLast"),
+        (14, "Ok"),
+    ]
+
+
+async def test_duplicate_keys_compare_as_typed_values(
+    deps: RunDeps,
+    audience_pool: asyncpg.Pool,
+    sftp_server: SftpServer,
+    key_ref: UUID,
+    put_file: Put,
+    job_id: int,
+    unique: str,
+) -> None:
+    table = people_table(f"people_{unique}")
+    path = put_file("people.csv", PEOPLE_HEADER + "7,First,,,,\n007,Second,,,,\n+7,Third,,,,\n")
+    request = run_request(job_id, 1, source=sftp_location(sftp_server, path, key_ref), table=table)
+
+    event = succeeded(await execute_run(request, deps))
+
+    assert [(line, reason) for line, reason, _ in await rejects(audience_pool, job_id, 1)] == [
+        (2, "DUPLICATE_KEY"),
+        (3, "DUPLICATE_KEY"),
+    ]
+    assert event.payload.counts.inserted == 1
+    assert [(r["id"], r["name"]) for r in await table_rows(audience_pool, table)] == [(7, "Third")]
+
+
+async def test_odd_identifiers_no_header_and_other_file_settings(
+    deps: RunDeps,
+    audience_pool: asyncpg.Pool,
+    sftp_server: SftpServer,
+    key_ref: UUID,
+    put_file: Put,
+    job_id: int,
+    unique: str,
+) -> None:
+    table = TableSpec(
+        name=f'Odd "Table" {unique}',
+        columns=(column("Key Col", ColumnType.INTEGER), column("Part", ColumnType.TEXT), column('va"lue')),
+        primary_key=("Key Col", "part"),
+    )
+    content = '1;a;ünïcödé\r\n1;b;"semi;colon"\r\n\r\n2;a;caf\u00e9\r\n'
+    path = put_file("odd.txt", content, encoding="windows-1252")
+    request = run_request(
+        job_id,
+        1,
+        source=sftp_location(sftp_server, path, key_ref),
+        table=table,
+        columns=mapping(("1", "key col"), ("2", "Part"), ("3", 'VA"LUE')),
+        file=CsvSettings(delimiter=";", header=False, encoding="windows-1252"),
+    )
+
+    event = succeeded(await execute_run(request, deps))
+
+    assert event.payload.counts.inserted == 3
+    rows = await table_rows(audience_pool, table, order="1, 2")
+    assert rows == [
+        {"Key Col": 1, "Part": "a", 'va"lue': "ünïcödé"},
+        {"Key Col": 1, "Part": "b", 'va"lue': "semi;colon"},
+        {"Key Col": 2, "Part": "a", 'va"lue': "café"},
+    ]
+
+
+async def test_utf8_bom_header_and_tab_delimiter_without_qualifier(
+    deps: RunDeps,
+    audience_pool: asyncpg.Pool,
+    sftp_server: SftpServer,
+    key_ref: UUID,
+    put_file: Put,
+    job_id: int,
+    unique: str,
+) -> None:
+    table = people_table(f"people_{unique}")
+    content = '\ufeffID\tName\n1\t"quoted"\n'
+    path = put_file("bom.tsv", content)
+    request = run_request(
+        job_id,
+        1,
+        source=sftp_location(sftp_server, path, key_ref),
+        table=table,
+        columns=mapping("id", "name"),
+        file=CsvSettings(delimiter="\t", qualifier=""),
+    )
+
+    succeeded(await execute_run(request, deps))
+
+    assert [(r["id"], r["name"]) for r in await table_rows(audience_pool, table)] == [(1, '"quoted"')]

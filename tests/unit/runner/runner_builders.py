@@ -1,0 +1,117 @@
+"""Builders for the runner's tests: tables, mappings, locations and run requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from connect_events import (
+    ColumnMapping,
+    ColumnSpec,
+    ColumnType,
+    CsvSettings,
+    ImportCustomTable,
+    JobDefinition,
+    RunRequested,
+    RunRequestedPayload,
+    SftpLocation,
+    TableSpec,
+    run_key,
+)
+from connect_events.definitions import WriteMode
+
+REQUESTED_AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+
+
+def column(name: str, type_: ColumnType = ColumnType.TEXT, **kwargs: int) -> ColumnSpec:
+    return ColumnSpec(name=name, type=type_, **kwargs)
+
+
+def people_table(name: str = "people") -> TableSpec:
+    """A small table using every column type."""
+    return TableSpec(
+        name=name,
+        columns=(
+            column("id", ColumnType.INTEGER),
+            column("name", max_length=10),
+            column("score", ColumnType.NUMBER, precision=6, scale=2),
+            column("active", ColumnType.BOOLEAN),
+            column("born", ColumnType.DATE),
+            column("seen", ColumnType.TIMESTAMP),
+        ),
+        primary_key=("id",),
+    )
+
+
+def mapping(*pairs: str | tuple[str, str]) -> tuple[ColumnMapping, ...]:
+    """`"a"` maps source a to target a; `("src", "dst")` maps src to dst."""
+    return tuple(
+        ColumnMapping(source=p, target=p) if isinstance(p, str) else ColumnMapping(source=p[0], target=p[1])
+        for p in pairs
+    )
+
+
+PEOPLE_MAPPING = mapping("id", "name", "score", "active", "born", "seen")
+
+
+def location(
+    path: str,
+    credential_ref: UUID | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 22,
+    user: str = "connect",
+    host_key: str = "ssh-ed25519 AAAA",
+    fingerprint: str = "SHA256:test",
+) -> SftpLocation:
+    return SftpLocation(
+        host=host,
+        port=port,
+        user=user,
+        path=path,
+        credential_ref=credential_ref or uuid4(),
+        host_key=host_key,
+        host_key_fingerprint=fingerprint,
+    )
+
+
+def run_request(
+    job_id: int,
+    run_id: int,
+    *,
+    source: SftpLocation,
+    table: TableSpec | None = None,
+    columns: Sequence[ColumnMapping] = PEOPLE_MAPPING,
+    file: CsvSettings | None = None,
+    write_mode: WriteMode = "merge",
+    insert_on_no_match: bool = True,
+    update_on_match: bool = True,
+    requested_at: datetime = REQUESTED_AT,
+) -> RunRequested:
+    table = table or people_table()
+    settings = ImportCustomTable(
+        source=source,
+        file=file or CsvSettings(),
+        table=table.name,
+        mapping=tuple(columns),
+        write_mode=write_mode,
+        insert_on_no_match=insert_on_no_match,
+        update_on_match=update_on_match,
+    )
+    payload = RunRequestedPayload(
+        job_id=job_id,
+        run_id=run_id,
+        job_version=1,
+        definition=JobDefinition(name=f"job {job_id}", settings=settings),
+        table=table,
+    )
+    return RunRequested(
+        event_id=uuid4(),
+        aggregate_id=run_key(job_id, run_id),
+        aggregate_version=1,
+        occurred_at=requested_at,
+        actor="tester",
+        correlation_id=uuid4(),
+        payload=payload,
+    )
