@@ -7,6 +7,7 @@ these fixtures, so `pytest tests/unit` starts nothing.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import pytest
+
 from connect_devstack import Stack
 from connect_devstack.app import sftp_parts
 
@@ -41,6 +43,7 @@ def infra() -> Iterator[dict[str, str]]:
         yield env
     finally:
         stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

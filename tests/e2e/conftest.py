@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -11,9 +12,26 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connect_devstack import _proc
+from connect_devstack import Stack, _proc
 from connect_devstack.services import Services, service_env
 from tests.conftest import SftpServer
+
+
+@pytest.fixture(scope="session")
+def infra() -> Iterator[dict[str, str]]:
+    """A broker, database server and SFTP peer of the e2e tests' own.
+
+    The integration tests publish hand-made events to the same topic names; a separate broker keeps the
+    running services from consuming those (and the integration tests from seeing the services' events).
+    """
+    state = Path(tempfile.mkdtemp(prefix="connect-e2e-infra-"))
+    stack = Stack(state)
+    env = stack.start()
+    try:
+        yield env
+    finally:
+        stack.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +46,7 @@ def services(infra: dict[str, str]) -> Iterator[Services]:
         yield apps
     finally:
         apps.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

@@ -64,11 +64,15 @@ def write_csv(path: Path, rows: list[tuple[str, ...]], header: str = "id,email,a
     return path
 
 
-async def create(api: httpx.AsyncClient, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    """POST and insist on 201."""
+async def create(api: httpx.AsyncClient, path: str, body: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+    """POST, insist on 201, and wait until the read model shows the new resource (its `Location`)."""
     answer = await api.post(path, json=body)
     assert answer.status_code == 201, answer.text
     created: dict[str, Any] = answer.json()
+    deadline = time.monotonic() + timeout
+    while (await api.get(answer.headers["Location"])).status_code != 200:
+        assert time.monotonic() < deadline, f"{answer.headers['Location']} not visible after {timeout}s"
+        await asyncio.sleep(0.1)
     return created
 
 

@@ -8,6 +8,7 @@ import time
 import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from connect_devstack.services import Services
 from connect_events import RUNS_TOPIC, TERMINAL_RUN_EVENTS, decode
@@ -31,15 +32,22 @@ def _big_csv(path: object, rows: int) -> None:
 
 async def _terminal_events(bootstrap: str, run: str) -> list[str]:
     """Every terminal event of `run` on connect.runs, read from the beginning of the topic."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([RUNS_TOPIC])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(RUNS_TOPIC, p["partition"]) for p in described["partitions"]]
+    assert partitions
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()
     try:
-        partitions = [TopicPartition(RUNS_TOPIC, p) for p in consumer.partitions_for_topic(RUNS_TOPIC) or ()]
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         ends = await consumer.end_offsets(partitions)
         found: list[str] = []
-        while any(await consumer.position(tp) < ends[tp] for tp in partitions):
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
             for records in (await consumer.getmany(timeout_ms=500)).values():
                 for record in records:
                     event = decode(RUNS_TOPIC, record.value)

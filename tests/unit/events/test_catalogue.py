@@ -7,11 +7,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
-import connect_events as ev
 import pytest
+from pydantic import ValidationError
+
+import connect_events as ev
 from connect_events.envelope import Command, Event
 from connect_events.schema import render_all
-from pydantic import ValidationError
 
 ALL_CLASSES = [(topic, cls) for topic in ev.ALL_TOPICS for cls in ev.message_classes(topic)]
 DOCS = Path(__file__).resolve().parents[3] / "docs" / "events"
