@@ -61,6 +61,11 @@ def database_url(infra: dict[str, str]) -> str:
 @pytest.fixture(scope="session")
 def sftp_server(infra: dict[str, str]) -> SftpServer:
     """The SFTP peer."""
+    return sftp_server_of(infra)
+
+
+def sftp_server_of(infra: dict[str, str]) -> SftpServer:
+    """The SFTP peer described by an infra environment."""
     host, port, user, data_dir, key = sftp_parts(infra["SFTP_TEST_URL"])
     return SftpServer(
         host=host,

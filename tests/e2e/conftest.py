@@ -14,15 +14,16 @@ import pytest
 
 from connect_devstack import Stack, _proc
 from connect_devstack.services import Services, service_env
-from tests.conftest import SftpServer
+from tests.conftest import SftpServer, sftp_server_of
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[dict[str, str]]:
+def e2e_infra() -> Iterator[dict[str, str]]:
     """A broker, database server and SFTP peer of the e2e tests' own.
 
     The integration tests publish hand-made events to the same topic names; a separate broker keeps the
     running services from consuming those (and the integration tests from seeing the services' events).
+    The fixtures below override the session-wide ones of the same names for the e2e tests.
     """
     state = Path(tempfile.mkdtemp(prefix="connect-e2e-infra-"))
     stack = Stack(state)
@@ -35,18 +36,39 @@ def infra() -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def services(infra: dict[str, str]) -> Iterator[Services]:
+def kafka_bootstrap(e2e_infra: dict[str, str]) -> str:
+    """The e2e broker."""
+    return e2e_infra["KAFKA_BOOTSTRAP_SERVERS"]
+
+
+@pytest.fixture(scope="session")
+def database_url(e2e_infra: dict[str, str]) -> str:
+    """The e2e database server."""
+    return e2e_infra["DATABASE_URL"]
+
+
+@pytest.fixture(scope="session")
+def sftp_server(e2e_infra: dict[str, str]) -> SftpServer:
+    """The e2e SFTP peer."""
+    return sftp_server_of(e2e_infra)
+
+
+@pytest.fixture(scope="session")
+def services(e2e_infra: dict[str, str]) -> Iterator[Services]:
     """Scheduler, catalog, runner and gateway, started once for the e2e session and stopped after it."""
     state = Path(tempfile.mkdtemp(prefix="connect-e2e-"))
     vault_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    env = service_env(infra, gateway_port=_proc.free_port(), vault_key=vault_key)
+    env = service_env(e2e_infra, gateway_port=_proc.free_port(), vault_key=vault_key)
     apps = Services(state, env)
     try:
         apps.start()
         yield apps
     finally:
         apps.stop()
-        shutil.rmtree(state, ignore_errors=True)
+        if os.environ.get("CONNECT_KEEP_E2E_LOGS"):
+            print(f"e2e service logs kept in {state}/services")
+        else:
+            shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture

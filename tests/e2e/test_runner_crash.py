@@ -80,12 +80,14 @@ async def test_runner_killed_mid_load_finishes_the_run_exactly_once(
         await asyncio.sleep(0.5)  # into the transfer / staging work
         services["runner"].kill()  # SIGKILL: no draining, no clean-up
         killed_at = time.monotonic()
-        finished = await audience.fetchval(
-            "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
-        )
+        try:
+            finished = await audience.fetchval(
+                "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
+            )
+        finally:
+            services["runner"].start()  # later tests need a runner, whatever happens here
         assert finished == 0, "the load had already committed when the runner was killed: raise ROWS"
 
-        services["runner"].start()
         done = await wait_for_run(api, run, {"succeeded", "failed", "stopped"}, timeout=180)
         assert done["status"] == "succeeded", done
         assert done["attempt"] >= 2, "the restarted runner redid the run as a new attempt"
