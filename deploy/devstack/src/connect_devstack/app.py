@@ -12,6 +12,7 @@ from pathlib import Path
 from connect_devstack import _proc, demo, services, stack
 
 VAULT_KEY_FILE = "vault.key"
+DEFAULT_GATEWAY_PORT = 8080
 
 
 def sftp_parts(url: str) -> tuple[str, int, str, Path, Path]:
@@ -36,16 +37,19 @@ def vault_key(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def gateway_port(environ: Mapping[str, str]) -> int:
+    """`GATEWAY_PORT`, else the usual 8080 when it is free, else any free port."""
+    if "GATEWAY_PORT" in environ:
+        return int(environ["GATEWAY_PORT"])
+    return DEFAULT_GATEWAY_PORT if not _proc.port_open(DEFAULT_GATEWAY_PORT) else _proc.free_port()
+
+
 def up(state_dir: Path, environ: Mapping[str, str]) -> str:
     """Start everything detached, seed the demo, and return what to tell the user."""
     began = time.monotonic()
     stop(state_dir)
     infra = stack.Stack(state_dir, stack.ALL, environ=environ, cleanup_at_exit=False).start()
-    env = services.service_env(
-        infra,
-        gateway_port=int(environ.get("GATEWAY_PORT", _proc.free_port())),
-        vault_key=vault_key(state_dir),
-    )
+    env = services.service_env(infra, gateway_port=gateway_port(environ), vault_key=vault_key(state_dir))
     apps = services.Services(state_dir, env)
     apps.start()
     host, port, user, data_dir, key = sftp_parts(infra["SFTP_TEST_URL"])
