@@ -1,14 +1,13 @@
 """Shared fixtures: real Kafka, PostgreSQL and sshd for the whole session, stopped at its end.
 
 `connect_devstack` starts them on free loopback ports in a throw-away state dir, unless
-`KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL` / `SFTP_TEST_URL` point at running ones. Unit tests request none of
+`KAFKA_BOOTSTRAP_SERVERS` / `DATABASE_URL` / `SFTP_TEST_URL` point at running ones or a Docker engine
+provides Kafka and PostgreSQL containers (tests/infra.py). Unit tests request none of
 these fixtures, so `pytest tests/unit` starts nothing.
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,8 @@ from uuid import uuid4
 
 import pytest
 
-from connect_devstack import Stack
 from connect_devstack.app import sftp_parts
+from tests.infra import infra_environment
 
 
 @dataclass(frozen=True)
@@ -35,15 +34,9 @@ class SftpServer:
 
 @pytest.fixture(scope="session")
 def infra() -> Iterator[dict[str, str]]:
-    """The environment of the running infrastructure (started here unless given by env vars)."""
-    state = Path(tempfile.mkdtemp(prefix="connect-test-"))
-    stack = Stack(state)
-    env = stack.start()
-    try:
+    """The environment of the running infrastructure (see tests/infra.py for where it comes from)."""
+    with infra_environment("connect-test-") as env:
         yield env
-    finally:
-        stack.stop()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

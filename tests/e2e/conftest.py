@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from connect_devstack import Stack, _proc
+from connect_devstack import _proc
 from connect_devstack.services import Services, service_env
 from tests.conftest import SftpServer, sftp_server_of
+from tests.infra import infra_environment
 
 
 @pytest.fixture(scope="session")
@@ -25,14 +26,8 @@ def e2e_infra() -> Iterator[dict[str, str]]:
     running services from consuming those (and the integration tests from seeing the services' events).
     The fixtures below override the session-wide ones of the same names for the e2e tests.
     """
-    state = Path(tempfile.mkdtemp(prefix="connect-e2e-infra-"))
-    stack = Stack(state)
-    env = stack.start()
-    try:
+    with infra_environment("connect-e2e-infra-") as env:
         yield env
-    finally:
-        stack.stop()
-        shutil.rmtree(state, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
