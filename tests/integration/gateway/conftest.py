@@ -15,7 +15,8 @@ from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
 from connect_runtime.settings import database_dsn
 from connect_runtime.vault import VAULT_DDL
-from tests.integration.gateway.gateway_it import FakeScheduler, accept
+from tests.integration.gateway.gateway_it import FakeScheduler
+from tests.unit.gateway.gateway_fakes import accepted
 
 pytestmark = pytest.mark.integration
 
@@ -51,7 +52,7 @@ async def running_scheduler(
 def scheduler(running_scheduler: FakeScheduler) -> Iterator[FakeScheduler]:
     """The module's fake scheduler, accepting everything again after the test."""
     yield running_scheduler
-    running_scheduler.decide = accept
+    running_scheduler.decide = accepted
 
 
 @pytest.fixture(scope="module")

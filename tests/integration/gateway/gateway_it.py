@@ -6,66 +6,18 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from uuid import uuid4
 
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from connect_events import (
     COMMANDS_TOPIC,
     Command,
-    CommandAccepted,
-    CommandAcceptedPayload,
-    CommandRejected,
-    CommandRejectedPayload,
-    FieldError,
-    RejectionCode,
     decode,
     encode,
 )
 from connect_gateway.ports import Reply
 from connect_runtime.kafka import make_consumer
-
-
-def accept(command: Command, target_id: str = "1", version: int = 1, run_id: int | None = None) -> Reply:
-    """An acceptance of `command`, as the scheduler writes it."""
-    return CommandAccepted(
-        event_id=uuid4(),
-        aggregate_id=str(command.command_id),
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        actor=command.actor,
-        correlation_id=command.correlation_id,
-        causation_id=command.command_id,
-        payload=CommandAcceptedPayload(
-            command_id=command.command_id,
-            command_type=getattr(command, "type"),  # noqa: B009 - every concrete command has one
-            target_type="job",
-            target_id=target_id,
-            target_version=version,
-            run_id=run_id,
-        ),
-    )
-
-
-def reject(command: Command, code: RejectionCode, message: str, errors: tuple[FieldError, ...] = ()) -> Reply:
-    """A refusal of `command`."""
-    return CommandRejected(
-        event_id=uuid4(),
-        aggregate_id=str(command.command_id),
-        aggregate_version=1,
-        occurred_at=datetime.now(UTC),
-        actor=command.actor,
-        correlation_id=command.correlation_id,
-        causation_id=command.command_id,
-        payload=CommandRejectedPayload(
-            command_id=command.command_id,
-            command_type=getattr(command, "type"),  # noqa: B009
-            code=code,
-            message=message,
-            errors=errors,
-        ),
-    )
+from tests.unit.gateway.gateway_fakes import accepted
 
 
 @dataclass
@@ -76,7 +28,7 @@ class FakeScheduler:
     producer: AIOKafkaProducer
     commands_topic: str
     replies_topic: str
-    decide: Callable[[Command], Reply | None] = accept
+    decide: Callable[[Command], Reply | None] = accepted
     received: list[Command] = field(default_factory=list)
     keys: list[bytes] = field(default_factory=list)
     _task: asyncio.Task[None] | None = None

@@ -19,7 +19,8 @@ from connect_gateway.entrypoints.http.app import create_app
 from connect_gateway.ports import Deps
 from connect_runtime.vault import CredentialNotFoundError, Vault, generate_key
 from tests.conftest import SftpServer
-from tests.integration.gateway.gateway_it import FakeScheduler, accept, reject
+from tests.integration.gateway.gateway_it import FakeScheduler
+from tests.unit.gateway.gateway_fakes import accepted, rejected
 
 pytestmark = pytest.mark.integration
 VAULT_KEY = generate_key()
@@ -58,7 +59,7 @@ def job(sftp: SftpServer, port: int | None = None) -> dict[str, Any]:
 async def test_create_pins_the_real_host_key_and_vaults_the_key(
     client: httpx.AsyncClient, scheduler: FakeScheduler, sftp_server: SftpServer, vault_pool: asyncpg.Pool
 ) -> None:
-    scheduler.decide = lambda c: accept(c, target_id="501")
+    scheduler.decide = lambda c: accepted(c, target_id="501")
     response = await client.post("/api/v1/jobs", json=job(sftp_server))
     assert response.status_code == 201, response.text
     assert response.json()["job_id"] == 501
@@ -75,7 +76,7 @@ async def test_a_rejected_create_leaves_no_credential(
     client: httpx.AsyncClient, scheduler: FakeScheduler, sftp_server: SftpServer, vault_pool: asyncpg.Pool
 ) -> None:
     errors = (FieldError(field="settings.mapping[0].target", message="no column ID"),)
-    scheduler.decide = lambda c: reject(c, "validation", "1 error", errors)
+    scheduler.decide = lambda c: rejected(c, "validation", "1 error", errors)
     response = await client.post("/api/v1/jobs", json=job(sftp_server))
     assert response.status_code == 422
     assert response.json()["errors"] == [{"field": "mapping[0].target", "message": "no column ID"}]
@@ -94,7 +95,7 @@ async def test_no_reply_is_pending(client: httpx.AsyncClient, scheduler: FakeSch
 
 
 async def test_run_now_round_trip(client: httpx.AsyncClient, scheduler: FakeScheduler) -> None:
-    scheduler.decide = lambda c: accept(c, target_id="12", version=5, run_id=3)
+    scheduler.decide = lambda c: accepted(c, target_id="12", version=5, run_id=3)
     response = await client.post("/api/v1/jobs/12/run")
     assert response.status_code == 202
     assert response.json() == {"job_id": 12, "run_id": 3, "run": "12.3", "status_url": "/api/v1/runs/12.3"}

@@ -22,7 +22,8 @@ from connect_events import (
 from connect_gateway.adapters.command_bus import KafkaCommandBus
 from connect_gateway.adapters.replies import ReplyListener
 from connect_runtime.kafka import make_consumer
-from tests.integration.gateway.gateway_it import FakeScheduler, accept, reject
+from tests.integration.gateway.gateway_it import FakeScheduler
+from tests.unit.gateway.gateway_fakes import accepted, rejected
 
 pytestmark = pytest.mark.integration
 REPLY_WAIT_S = 10.0
@@ -39,7 +40,7 @@ def activate(job_id: int) -> ActivateJob:
 
 
 async def test_an_accepted_command_resolves_with_its_reply(bus: KafkaCommandBus, scheduler: FakeScheduler) -> None:
-    scheduler.decide = lambda c: accept(c, target_id="77", version=3)
+    scheduler.decide = lambda c: accepted(c, target_id="77", version=3)
     command = activate(77)
     reply = await bus.submit(command, REPLY_WAIT_S)
     assert isinstance(reply, CommandAccepted)
@@ -52,7 +53,7 @@ async def test_a_rejected_command_resolves_with_the_field_errors(
     bus: KafkaCommandBus, scheduler: FakeScheduler
 ) -> None:
     errors = (FieldError(field="settings.table", message="no such table"),)
-    scheduler.decide = lambda c: reject(c, "validation", "1 error", errors)
+    scheduler.decide = lambda c: rejected(c, "validation", "1 error", errors)
     reply = await bus.submit(activate(5), REPLY_WAIT_S)
     assert isinstance(reply, CommandRejected)
     assert reply.payload.errors == errors
@@ -66,7 +67,7 @@ async def test_no_reply_in_time_is_none(bus: KafkaCommandBus, scheduler: FakeSch
 
 
 async def test_concurrent_commands_each_get_their_own_reply(bus: KafkaCommandBus, scheduler: FakeScheduler) -> None:
-    scheduler.decide = lambda c: accept(c, target_id=str(c.payload.job_id), run_id=c.payload.job_id * 10)  # type: ignore[attr-defined]
+    scheduler.decide = lambda c: accepted(c, target_id=str(c.payload.job_id), run_id=c.payload.job_id * 10)  # type: ignore[attr-defined]
     commands = [
         RunJobNow(
             command_id=uuid4(),
@@ -90,7 +91,7 @@ async def test_the_listener_starts_at_the_end_of_the_replies_topic(
     replies_topic = topics[1]
     old_command, new_command = activate(8), activate(9)
     # A reply already on the topic before the listener starts must not be replayed to it ...
-    await producer.send_and_wait(replies_topic, encode(accept(old_command)), key=b"8")
+    await producer.send_and_wait(replies_topic, encode(accepted(old_command)), key=b"8")
     listener = ReplyListener(make_consumer(kafka_bootstrap, None), topic=replies_topic)
     await listener.start(await producer.partitions_for(replies_topic))
     try:
@@ -98,7 +99,7 @@ async def test_the_listener_starts_at_the_end_of_the_replies_topic(
         old = listener.expect(old_command.correlation_id)
         new = listener.expect(new_command.correlation_id)
         # ... while one produced right after `start` returned is seen, whatever partition it lands on.
-        await producer.send_and_wait(replies_topic, encode(accept(new_command)), key=b"9")
+        await producer.send_and_wait(replies_topic, encode(accepted(new_command)), key=b"9")
         reply = await asyncio.wait_for(new, REPLY_WAIT_S)
         assert reply.correlation_id == new_command.correlation_id
         await asyncio.sleep(1.0)
