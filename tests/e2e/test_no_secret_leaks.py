@@ -5,42 +5,18 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from connect_devstack.services import Services
 from connect_events import ALL_TOPICS
 from tests.conftest import SftpServer
 from tests.e2e.helpers import create, job_body, table_body, wait_for_run, write_csv
+from tests.kafka_records import read_topics
 
 
 def _key_body(private_key: str) -> str:
     """A distinctive piece of the key's base64 body (the armour lines are the same for every key)."""
     lines = [line for line in private_key.splitlines() if line and not line.startswith("-----")]
     return lines[1]
-
-
-async def _all_records(bootstrap: str) -> list[bytes]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics(list(ALL_TOPICS))
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(t["topic"], p["partition"]) for t in described for p in t["partitions"]]
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        values: list[bytes] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                values.extend(r.value for r in records)
-        return values
-    finally:
-        await consumer.stop()
 
 
 async def test_the_private_key_never_leaves_the_vault(
@@ -66,7 +42,7 @@ async def test_the_private_key_never_leaves_the_vault(
         (await api.get(f"/api/v1/runs/{run}/log")).text,
     ]
     assert not [r for r in responses if secret in r]
-    records = await _all_records(kafka_bootstrap)
+    records = [r.value for r in await read_topics(kafka_bootstrap, ALL_TOPICS)]
     assert records and not [r for r in records if secret.encode() in r]
     for name in ("gateway", "scheduler", "runner", "catalog"):
         assert secret not in services[name].log_file.read_text(), f"the {name} log holds the key"

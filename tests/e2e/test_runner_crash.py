@@ -7,14 +7,13 @@ import time
 
 import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from connect_devstack.services import Services
 from connect_events import RUNS_TOPIC, TERMINAL_RUN_EVENTS, decode
 from connect_runtime.settings import database_dsn
 from tests.conftest import SftpServer
 from tests.e2e.helpers import create, job_body, table_body, wait_for_run
+from tests.kafka_records import read_topics
 
 ROWS = 400_000
 
@@ -32,30 +31,8 @@ def _big_csv(path: object, rows: int) -> None:
 
 async def _terminal_events(bootstrap: str, run: str) -> list[str]:
     """Every terminal event of `run` on connect.runs, read from the beginning of the topic."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (described,) = await admin.describe_topics([RUNS_TOPIC])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(RUNS_TOPIC, p["partition"]) for p in described["partitions"]]
-    assert partitions
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        ends = await consumer.end_offsets(partitions)
-        found: list[str] = []
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    event = decode(RUNS_TOPIC, record.value)
-                    if event.aggregate_id == run and isinstance(event, TERMINAL_RUN_EVENTS):
-                        found.append(event.type)  # type: ignore[attr-defined]
-        return found
-    finally:
-        await consumer.stop()
+    events = [decode(RUNS_TOPIC, r.value) for r in await read_topics(bootstrap, [RUNS_TOPIC])]
+    return [e.type for e in events if e.aggregate_id == run and isinstance(e, TERMINAL_RUN_EVENTS)]  # type: ignore[attr-defined]
 
 
 async def test_runner_killed_mid_load_finishes_the_run_exactly_once(

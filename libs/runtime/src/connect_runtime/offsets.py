@@ -1,9 +1,11 @@
 """Consumers that store their Kafka offsets in PostgreSQL, in the same transaction as their effects.
 
-Effect and offset commit together or not at all, so every record is applied exactly once. On partition
-assignment the consumer seeks to the stored offsets; Kafka's own committed offsets are not used.
-A record whose handler keeps failing goes, after bounded retries, to the dead-letter topic with its error,
-and its offset is stored so the partition moves on: it is never silently acknowledged.
+Effect and offset commit together or not at all, and each transaction first locks the partition's offset row
+and skips a record below it, so every record is applied exactly once even when two consumers briefly handle
+the same partition. On assignment the consumer seeks to the stored offsets; Kafka's committed offsets are not
+used. Infrastructure failures (connection loss, deadlock, serialization) are retried until they pass; a record
+whose handler keeps failing goes, after bounded retries, to the dead-letter topic with its error, and its
+offset is stored so the partition moves on: it is never silently acknowledged.
 """
 
 from __future__ import annotations
@@ -32,6 +34,14 @@ CREATE TABLE IF NOT EXISTS consumer_offsets (
 );
 """
 LOAD_OFFSETS = "SELECT topic, partition, next_offset FROM consumer_offsets WHERE consumer_group = $1"
+# Creates the partition's row on first use, so that LOCK_OFFSET always has a row to lock.
+CLAIM_OFFSET = """
+INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
+ON CONFLICT (consumer_group, topic, partition) DO NOTHING
+"""
+LOCK_OFFSET = """
+SELECT next_offset FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2 AND partition = $3 FOR UPDATE
+"""
 SAVE_OFFSET = """
 INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset) VALUES ($1, $2, $3, $4)
 ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset
@@ -39,6 +49,20 @@ ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLU
 
 MAX_ATTEMPTS = 3
 RETRY_BACKOFF_S = 0.5
+MAX_BACKOFF_S = 10.0
+
+# Failures of the infrastructure, not of the record: retried without limit (with back-off).
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.ConnectionDoesNotExistError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.AdminShutdownError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
 POLL_TIMEOUT_MS = 500
 
 # aiokafka.structs.ConsumerRecord[bytes, bytes]; aiokafka ships no type information.
@@ -98,52 +122,64 @@ class TransactionalConsumer:
         try:
             while not self._stopping.is_set():
                 batches = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
-                for records in batches.values():
+                for tp, records in batches.items():
                     for record in records:
+                        # A rebalance during an await may have moved the partition: its new owner handles the rest.
+                        if self._stopping.is_set() or tp not in self._consumer.assignment():
+                            break
                         await self._handle(record)
         finally:
             await self._consumer.stop()
 
     async def _handle(self, record: Record) -> None:
-        error: Exception | None = None
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        """Apply `record` once; retry transient failures until they pass, dead-letter persistent ones."""
+        attempt = 0
+        while not self._stopping.is_set():
+            attempt += 1
             try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    await self._handler(conn, record)
-                    await self._save(conn, record)
+                await self._apply(record)
                 return
-            except Exception as exc:  # the handler's failures are data for the dead-letter topic
-                error = exc
-                log.warning(
-                    "record handling failed",
-                    extra={
-                        "topic": record.topic,
-                        "offset": record.offset,
-                        "attempt": attempt,
-                        "error": str(exc),
-                    },
-                )
-                await asyncio.sleep(RETRY_BACKOFF_S * attempt)
-        await self._dead_letter(record, error)
+            except TRANSIENT_ERRORS as exc:
+                # The database or network is briefly away: the record is fine, so never give up on it.
+                self._log_retry(record, attempt, exc)
+            except Exception as exc:  # the handler's own failures are data for the dead-letter topic
+                if attempt >= MAX_ATTEMPTS:
+                    await self._dead_letter(record, exc)
+                    return
+                self._log_retry(record, attempt, exc)
+            await asyncio.sleep(min(MAX_BACKOFF_S, RETRY_BACKOFF_S * attempt))
 
-    async def _dead_letter(self, record: Record, error: Exception | None) -> None:
-        headers = [
-            ("error", str(error).encode()),
-            (
-                "source",
-                json.dumps(
-                    {
-                        "topic": record.topic,
-                        "partition": record.partition,
-                        "offset": record.offset,
-                        "group": self._group,
-                    }
-                ).encode(),
-            ),
-        ]
-        await self._dead_letters.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers)
-        async with self._pool.acquire() as conn:
+    async def _apply(self, record: Record) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            if await self._already_applied(conn, record):
+                return
+            await self._handler(conn, record)
             await self._save(conn, record)
+
+    async def _already_applied(self, conn: Conn, record: Record) -> bool:
+        """Lock the partition's offset row; True when this record is below it (applied before).
+
+        The row lock fences two consumers of one partition (a rebalance in the middle of a batch, or a
+        stalled instance whose partition moved): the second waits, then sees the advanced offset and skips.
+        """
+        key = (self._group, record.topic, record.partition)
+        await conn.execute(CLAIM_OFFSET, *key, record.offset)
+        stored: int = await conn.fetchval(LOCK_OFFSET, *key)
+        return bool(stored > record.offset)
+
+    def _log_retry(self, record: Record, attempt: int, exc: Exception) -> None:
+        log.warning(
+            "record handling failed; retrying",
+            extra={"topic": record.topic, "offset": record.offset, "attempt": attempt, "error": str(exc)},
+        )
+
+    async def _dead_letter(self, record: Record, error: Exception) -> None:
+        source = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "group": self._group}
+        headers = [("error", str(error).encode()), ("source", json.dumps(source).encode())]
+        await self._dead_letters.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers)
+        async with self._pool.acquire() as conn, conn.transaction():
+            if not await self._already_applied(conn, record):
+                await self._save(conn, record)
         log.error("record sent to dead-letter topic", extra={"topic": record.topic, "offset": record.offset})
 
     async def _save(self, conn: Conn, record: Record) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 
 from connect_events import Event, encode
 from connect_runtime.db import Conn
@@ -40,6 +41,8 @@ RELAY_LOCK_ID = 7_100_001
 BATCH_SIZE = 500
 IDLE_POLL_S = 1.0
 LOCK_RETRY_S = 2.0
+RECONNECT_S = 2.0
+RELAY_APPLICATION_NAME = "connect-outbox-relay"  # names the relay's session in pg_stat_activity
 
 
 async def append(conn: Conn, events: Sequence[Event]) -> None:
@@ -66,17 +69,33 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
+        """Publish until stopped; a lost database or broker connection is retried, never fatal."""
+        while not self._stopping.is_set():
+            try:
+                await self._serve()
+            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as exc:
+                log.warning("outbox relay interrupted; reconnecting", extra={"error": str(exc)})
+                await self._sleep(RECONNECT_S)
+
+    async def _serve(self) -> None:
         """Hold the relay lock on a dedicated connection, then publish whenever rows are committed."""
         # Its own connection, not a pooled one: a pool resets sessions on release, dropping the lock.
-        conn: asyncpg.Connection = await asyncpg.connect(self._dsn)
+        conn: asyncpg.Connection = await asyncpg.connect(
+            self._dsn, server_settings={"application_name": RELAY_APPLICATION_NAME}
+        )
         try:
-            while not self._stopping.is_set() and not await conn.fetchval(TRY_LOCK, RELAY_LOCK_ID):
+            while not await conn.fetchval(TRY_LOCK, RELAY_LOCK_ID):
+                if self._stopping.is_set():
+                    return
                 await self._sleep(LOCK_RETRY_S)
             await conn.add_listener("outbox", self._on_notify)
             while not self._stopping.is_set():
                 sent = await self.publish_pending(conn)
                 if sent < BATCH_SIZE:
                     await self._sleep(IDLE_POLL_S)
+            # Events committed just before shutdown go out now, not when some instance starts again.
+            while await self.publish_pending(conn) == BATCH_SIZE:
+                pass
         finally:
             # Closing the connection releases the session-level advisory lock for another instance.
             with contextlib.suppress(Exception):
