@@ -89,3 +89,12 @@ async def wait_caught_up(db: asyncpg.Pool, settings: CatalogSettings) -> None:
         lambda: stored_offsets(db, settings.consumer_group),
         lambda stored: all(stored.get(tp, 0) >= end for tp, end in ends.items()),
     )
+
+
+async def wait_blocked(observer: asyncpg.Pool, pid: int, task: asyncio.Task[Any]) -> None:
+    """Until backend `pid` waits for a lock another transaction holds (or `task` already finished)."""
+    await eventually(
+        lambda: observer.fetchval("SELECT cardinality(pg_blocking_pids($1)) > 0", pid),
+        lambda blocked: bool(blocked) or task.done(),
+        timeout_s=10.0,
+    )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from typing import Any
+from uuid import UUID
 
 import asyncpg
 import pytest
@@ -11,6 +13,9 @@ from aiokafka import AIOKafkaProducer
 from connect_catalog.config import CatalogSettings
 from tests.integration.catalog.catalog_it import eventually, log_lines, new_job_id, publish, run_row, running
 from tests.unit.catalog.catalog_builders import (
+    T0,
+    command_accepted,
+    command_rejected,
     job_activated,
     job_created,
     run_failed,
@@ -106,3 +111,36 @@ async def test_a_restart_continues_from_the_stored_offsets(
         "Succeeded: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected",
     ]
     assert await log_lines(db, job, 2) == [("INFO", "Run requested (manual)")]
+
+
+async def test_projects_command_outcomes(
+    catalog_settings: CatalogSettings, catalog_dsn: str, db: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    job = new_job_id()
+    accepted, refused = command_accepted(job_id=job, run_id=3), command_rejected()
+    await publish(producer, accepted, refused, refused)  # the relay may publish a reply twice
+    async with running(catalog_settings, catalog_dsn):
+        await eventually(lambda: command_row(db, refused.payload.command_id), lambda row: row is not None)
+        await eventually(lambda: command_row(db, accepted.payload.command_id), lambda row: row is not None)
+
+    assert await command_row(db, accepted.payload.command_id) == {
+        "command_id": accepted.payload.command_id, "command_type": "job.run_now", "status": "accepted",
+        "target_type": "job", "target_id": str(job), "target_version": 2, "run_id": 3, "code": None,
+        "message": None, "errors": [], "replied_at": T0,
+    }  # fmt: skip
+    row = await command_row(db, refused.payload.command_id)
+    assert row is not None
+    assert (row["status"], row["code"], row["message"], row["target_id"], row["run_id"]) == (
+        "rejected", "validation", "the job has 2 error(s)", None, None,
+    )  # fmt: skip
+    assert row["errors"] == [
+        {"field": "name", "message": "a job named X already exists"},
+        {"field": "settings.table", "message": "no table named Nope"},
+    ]
+
+
+async def command_row(db: asyncpg.Pool, command_id: UUID) -> dict[str, Any] | None:
+    row = await db.fetchrow("SELECT * FROM commands WHERE command_id = $1", command_id)
+    if row is None:
+        return None
+    return {**dict(row), "errors": json.loads(row["errors"])}

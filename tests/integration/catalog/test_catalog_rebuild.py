@@ -25,6 +25,8 @@ from tests.integration.catalog.catalog_it import (
 )
 from tests.unit.catalog.catalog_builders import (
     T0,
+    command_accepted,
+    command_rejected,
     job_activated,
     job_created,
     job_deactivated,
@@ -47,6 +49,7 @@ READ_MODELS = {
     "runs": "SELECT * FROM runs ORDER BY job_id, run_id",
     # seq is a sequence number: only the order of a run's lines matters, not its values.
     "run_log": "SELECT job_id, run_id, at, level, message FROM run_log ORDER BY job_id, run_id, seq",
+    "commands": "SELECT * FROM commands ORDER BY command_id",
     "processed_events": "SELECT event_id FROM processed_events ORDER BY event_id",
 }
 
@@ -56,10 +59,12 @@ async def read_models(db: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def history(job: int, other: int) -> list[Any]:
-    """A bit of everything: edits, a deletion, retries, duplicates, late progress, all three endings."""
+    """A bit of everything: edits, a deletion, retries, duplicates, late progress, all three endings, replies."""
     retry_at = T0 + timedelta(minutes=5)
     duplicate = run_requested(job, 2)
+    refused = command_rejected()
     return [
+        command_accepted(job_id=job, run_id=1), refused, refused,
         job_created(job, name=f"Job {job}"), job_updated(job, version=2), job_activated(job, version=3),
         job_deactivated(job, version=4), job_created(other), job_deleted(other, version=2),
         table_defined(f"T_{job}"),
@@ -81,6 +86,7 @@ async def test_a_rebuild_yields_the_live_tables_and_the_projector_continues(
         await wait_caught_up(db, catalog_settings)
     live = await read_models(db)
     assert (job, 4) in {(r[0], r[1]) for r in live["runs"]}
+    assert str(job) in {r[4] for r in live["commands"]}
 
     result = await rebuild(catalog_settings)
 

@@ -13,7 +13,7 @@ from connect_runtime.settings import database_dsn
 from connect_scheduler.bootstrap import prepare_database
 
 RESET = """
-TRUNCATE events, job_names, outbox, consumer_offsets;
+TRUNCATE events, job_names, outbox, consumer_offsets, handled_commands;
 UPDATE counters SET value = 0;
 """
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
@@ -30,6 +32,7 @@ from connect_runtime.db import Conn
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 OUTBOX = "SELECT topic, key, value FROM outbox ORDER BY id"
+BLOCKED = "SELECT cardinality(pg_blocking_pids($1)) > 0"
 
 
 def meta() -> dict[str, Any]:
@@ -88,3 +91,13 @@ async def outbox(conn: Conn) -> list[tuple[str, str, Event]]:
 async def count(conn: Conn, table: str) -> int:
     value: int = await conn.fetchval(f"SELECT count(*) FROM {table}")  # test-only, fixed table names
     return value
+
+
+async def wait_blocked(observer: Conn, pid: int, task: asyncio.Task[Any], timeout_s: float = 10.0) -> None:
+    """Until backend `pid` waits for a lock another transaction holds (or `task` already finished)."""
+    deadline = time.monotonic() + timeout_s
+    while not task.done():
+        if await observer.fetchval(BLOCKED, pid):
+            return
+        assert time.monotonic() < deadline, f"backend {pid} never blocked in {timeout_s}s"
+        await asyncio.sleep(0.02)

@@ -11,6 +11,7 @@ from connect_events import Event
 from connect_runtime.db import Conn
 from connect_scheduler.adapters import event_store, job_names
 from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream, table_stream
+from connect_scheduler.adapters.job_names import NameTakenError
 from connect_scheduler.domain.jobs import decide_create_job
 from connect_scheduler.handlers import causation_of
 from tests.integration.scheduler.scheduler_commands import create_job, customers
@@ -95,9 +96,11 @@ class TestJobNames:
     async def test_a_name_is_unique_in_any_case(self, conn: Conn) -> None:
         await job_names.claim_name(conn, 1, "Nightly Import")
 
-        with pytest.raises(ConcurrencyError):
+        with pytest.raises(NameTakenError) as taken:
             async with conn.transaction():
                 await job_names.claim_name(conn, 2, "NIGHTLY import")
+
+        assert taken.value.name == "NIGHTLY import"
 
         assert await job_names.name_owner(conn, "nightly IMPORT") == 1
         assert await job_names.name_owner(conn, "other") is None

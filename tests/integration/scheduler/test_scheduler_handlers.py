@@ -3,6 +3,9 @@ reply; refused ones queue only the reply."""
 
 from __future__ import annotations
 
+import asyncio
+
+import asyncpg
 import pytest
 from aiokafka.structs import ConsumerRecord
 
@@ -38,6 +41,7 @@ from tests.integration.scheduler.scheduler_commands import (
     outbox,
     run_now,
     update_job,
+    wait_blocked,
 )
 
 pytestmark = pytest.mark.integration
@@ -102,7 +106,7 @@ class TestAccepted:
             1,
         )
         assert (reply.correlation_id, reply.causation_id, reply.actor) == (cmd.correlation_id, cmd.command_id, "alice")
-        await conn.execute("TRUNCATE events, outbox")
+        await conn.execute("TRUNCATE events, outbox, handled_commands")
         assert await accept(conn, cmd) == reply  # deterministic: the same command, the same reply id
 
     async def test_create_job_takes_id_1_and_claims_the_name(self, conn: Conn) -> None:
@@ -264,6 +268,87 @@ class TestRedelivery:
             assert await handle_command(conn, cmd) is None
 
         assert (await count(conn, "events"), await count(conn, "outbox")) == rows_before
+
+    async def test_a_rejected_command_handled_before_is_not_decided_again(self, conn: Conn) -> None:
+        cmd = create_job()
+        first = await reject(conn, cmd)  # its table does not exist yet
+        # Meanwhile the state changed so that a second decision would accept it: it must not be taken.
+        await accept(conn, define_table())
+        await conn.execute("TRUNCATE outbox")
+
+        async with conn.transaction():
+            assert await handle_command(conn, cmd) is None
+
+        assert first.payload.code == "validation"
+        assert (await count(conn, "outbox"), await count(conn, "job_names")) == (0, 0)
+
+    @pytest.mark.parametrize("kind", ["accepted", "rejected"])
+    async def test_a_duplicate_handled_while_the_first_is_uncommitted_writes_nothing(
+        self, conn: Conn, pool: asyncpg.Pool, kind: str
+    ) -> None:
+        # A stalled instance and the one that took its partition over handle the same command at once.
+        job_id = await given_active_job(conn)
+        cmd = run_now(job_id if kind == "accepted" else 404)
+        async with pool.acquire() as first, pool.acquire() as second:
+            stalled = first.transaction()
+            await stalled.start()
+            reply = await handle_command(first, cmd)
+            duplicate = asyncio.create_task(handle_in_transaction(second, cmd))
+            await wait_blocked(conn, second.get_server_pid(), duplicate)
+            await stalled.commit()
+            assert await duplicate is None
+
+        assert [e for _, _, e in await outbox(conn) if isinstance(e, ReplyEvent)] == [reply]
+        assert isinstance(reply, CommandAccepted if kind == "accepted" else CommandRejected)
+
+
+class TestNameRace:
+    async def test_losing_a_race_for_a_name_answers_like_a_taken_name(self, conn: Conn, pool: asyncpg.Pool) -> None:
+        await accept(conn, define_table())
+        async with pool.acquire() as first, pool.acquire() as second:
+            winner = first.transaction()
+            await winner.start()
+            await handle_command(first, create_job(definition("Same name")))
+            # Both checked the name before either claimed it; the loser finds out when claiming.
+            loser = asyncio.create_task(handle_in_transaction(second, create_job(definition("SAME NAME"))))
+            await wait_blocked(conn, second.get_server_pid(), loser)
+            await winner.commit()
+            raced = await loser
+
+        normal = await reject(conn, create_job(definition("SAME NAME")))
+        assert isinstance(raced, CommandRejected)
+        assert (raced.payload.code, raced.payload.message, raced.payload.errors) == (
+            normal.payload.code,
+            normal.payload.message,
+            normal.payload.errors,
+        )
+        assert [(e.field, e.message) for e in raced.payload.errors] == [
+            ("name", "a job named SAME NAME already exists")
+        ]
+        assert (await count(conn, "job_names"), await count(conn, "events")) == (1, 2)
+
+    async def test_losing_a_rename_race_answers_like_a_taken_name(self, conn: Conn, pool: asyncpg.Pool) -> None:
+        await accept(conn, define_table())
+        one = int((await accept(conn, create_job(definition("One")))).payload.target_id)
+        two = int((await accept(conn, create_job(definition("Two")))).payload.target_id)
+        async with pool.acquire() as first, pool.acquire() as second:
+            winner = first.transaction()
+            await winner.start()
+            await handle_command(first, update_job(one, 1, definition("Three")))
+            loser = asyncio.create_task(handle_in_transaction(second, update_job(two, 1, definition("three"))))
+            await wait_blocked(conn, second.get_server_pid(), loser)
+            await winner.commit()
+            raced = await loser
+
+        assert isinstance(raced, CommandRejected)
+        assert (raced.payload.code, raced.payload.message) == ("validation", f"job {two} has 1 error(s)")
+        assert [(e.field, e.message) for e in raced.payload.errors] == [("name", "a job named three already exists")]
+        assert await job_names.name_owner(conn, "two") == two
+
+
+async def handle_in_transaction(conn: Conn, command: Command) -> ReplyEvent | None:
+    async with conn.transaction():
+        return await handle_command(conn, command)
 
 
 class TestConsumerEntrypoint:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 from connect_events import (
     ColumnMapping,
     ColumnSpec,
     ColumnType,
+    CommandAccepted,
+    CommandAcceptedPayload,
+    CommandRejected,
+    CommandRejectedPayload,
+    FieldError,
     ImportCustomTable,
     JobActivated,
     JobCreated,
@@ -146,3 +151,29 @@ def run_failed(job_id: int = JOB_ID, run_id: int = RUN_ID, started_at: datetime 
 def run_stopped(job_id: int = JOB_ID, run_id: int = RUN_ID, started_at: datetime = T0, version: int = 4) -> RunStopped:
     payload = RunEndedPayload(**_ended(job_id, run_id, started_at))
     return RunStopped(**_envelope(run_key(job_id, run_id), version, started_at), payload=payload)
+
+
+def _reply_envelope(command_id: UUID, at: datetime) -> dict[str, object]:
+    """As the scheduler builds it: the command is the aggregate, and the reply's id is fixed per command."""
+    return {**_envelope(str(command_id), 1, at), "event_id": uuid5(command_id, "-1"), "causation_id": command_id}
+
+
+def command_accepted(
+    command_id: UUID | None = None, job_id: int = JOB_ID, run_id: int | None = RUN_ID, at: datetime = T0
+) -> CommandAccepted:
+    command_id = command_id or uuid4()
+    payload = CommandAcceptedPayload(
+        command_id=command_id, command_type="job.run_now", target_type="job", target_id=str(job_id),
+        target_version=2, run_id=run_id,
+    )  # fmt: skip
+    return CommandAccepted(**_reply_envelope(command_id, at), payload=payload)
+
+
+def command_rejected(command_id: UUID | None = None, at: datetime = T0) -> CommandRejected:
+    command_id = command_id or uuid4()
+    payload = CommandRejectedPayload(
+        command_id=command_id, command_type="job.create", code="validation", message="the job has 2 error(s)",
+        errors=(FieldError(field="name", message="a job named X already exists"),
+                FieldError(field="settings.table", message="no table named Nope")),
+    )  # fmt: skip
+    return CommandRejected(**_reply_envelope(command_id, at), payload=payload)

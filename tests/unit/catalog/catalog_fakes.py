@@ -14,6 +14,7 @@ from connect_catalog.domain.changes import (
     InsertRun,
     LogLine,
     MarkJobDeleted,
+    RecordCommandOutcome,
     RecordProgress,
     SetJobState,
     SetLastRun,
@@ -31,6 +32,7 @@ class InMemoryReadModel:
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     log: list[LogLine] = field(default_factory=list)
+    commands: dict[UUID, dict[str, Any]] = field(default_factory=dict)
 
     async def mark_processed(self, event_id: UUID) -> bool:
         if event_id in self.processed:
@@ -132,6 +134,8 @@ class InMemoryReadModel:
                 )
             case LogLine():
                 self.log.append(change)
+            case RecordCommandOutcome():
+                self.commands.setdefault(change.command_id, asdict(change))
 
     def _update_job(self, job_id: int, **values: Any) -> None:
         if job_id in self.jobs:

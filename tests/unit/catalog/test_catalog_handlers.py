@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import uuid4
 
 from connect_catalog.handlers import HANDLERS, PROJECTED_TOPICS, project_event
 from connect_events import Event
@@ -10,6 +11,8 @@ from tests.unit.catalog.catalog_builders import (
     JOB_ID,
     RUN_ID,
     T0,
+    command_accepted,
+    command_rejected,
     job_activated,
     job_created,
     job_deleted,
@@ -35,7 +38,7 @@ def messages(model: InMemoryReadModel) -> list[str]:
 
 
 async def test_every_projected_topic_has_a_handler() -> None:
-    assert set(PROJECTED_TOPICS) == {"connect.jobs", "connect.tables", "connect.runs"}
+    assert set(PROJECTED_TOPICS) == {"connect.jobs", "connect.tables", "connect.runs", "connect.replies"}
     assert all(HANDLERS[topic] is project_event for topic in PROJECTED_TOPICS)
 
 
@@ -110,3 +113,11 @@ async def test_tables_are_projected() -> None:
     model = InMemoryReadModel()
     await feed(model, table_defined("Orders"))
     assert list(model.tables) == ["Orders"]
+
+
+async def test_a_command_keeps_its_first_outcome() -> None:
+    model = InMemoryReadModel()
+    reply = command_rejected()
+    later = command_accepted(command_id=reply.payload.command_id).model_copy(update={"event_id": uuid4()})
+    assert await feed(model, reply, reply, later) == [True, False, True]
+    assert model.commands[reply.payload.command_id]["status"] == "rejected"

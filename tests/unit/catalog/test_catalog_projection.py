@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,6 +13,7 @@ from connect_catalog.domain.changes import (
     InsertRun,
     LogLine,
     MarkJobDeleted,
+    RecordCommandOutcome,
     RecordProgress,
     SetJobState,
     SetLastRun,
@@ -28,6 +30,8 @@ from tests.unit.catalog.catalog_builders import (
     JOB_ID,
     RUN_ID,
     T0,
+    command_accepted,
+    command_rejected,
     job_activated,
     job_created,
     job_deactivated,
@@ -57,6 +61,18 @@ class TestSubject:
 
     def test_table_events_need_no_rows(self) -> None:
         assert subject_of(table_defined()) == Subject()
+
+    def test_replies_need_no_rows(self) -> None:
+        assert subject_of(command_accepted()) == subject_of(command_rejected()) == Subject()
+
+    @pytest.mark.parametrize(
+        ("event", "job"),
+        [(job_activated(), JOB_ID), (run_progressed(), JOB_ID), (table_defined(), None), (command_accepted(), None)],
+        ids=["job", "run", "table", "reply"],
+    )
+    def test_names_the_job_whose_rows_job_and_run_events_touch(self, event: object, job: int | None) -> None:
+        # Job and run events of one job are serialised on it, whichever topic they came from.
+        assert subject_of(event).job == job  # type: ignore[arg-type]
 
 
 class TestJobCreated:
@@ -211,6 +227,42 @@ class TestRunEnded:
 
     def test_an_unknown_run_is_ignored(self) -> None:
         assert project(run_succeeded(), NO_ROWS) == ()
+
+
+class TestReplies:
+    def test_an_accepted_command_records_its_target_and_run(self) -> None:
+        event = command_accepted(job_id=JOB_ID, run_id=RUN_ID)
+        assert project(event, NO_ROWS) == (
+            RecordCommandOutcome(
+                command_id=event.payload.command_id,
+                command_type="job.run_now",
+                status="accepted",
+                replied_at=T0,
+                target_type="job",
+                target_id=str(JOB_ID),
+                target_version=2,
+                run_id=RUN_ID,
+            ),
+        )
+
+    def test_a_rejected_command_records_its_code_message_and_every_field_error(self) -> None:
+        event = command_rejected()
+        (change,) = project(event, NO_ROWS)
+        assert isinstance(change, RecordCommandOutcome)
+        assert (change.command_id, change.command_type, change.status, change.replied_at) == (
+            event.payload.command_id, "job.create", "rejected", T0,
+        )  # fmt: skip
+        assert (change.code, change.message) == ("validation", "the job has 2 error(s)")
+        assert (change.target_type, change.target_id, change.target_version, change.run_id) == (None,) * 4
+        assert json.loads(change.errors_json) == [
+            {"field": "name", "message": "a job named X already exists"},
+            {"field": "settings.table", "message": "no table named Nope"},
+        ]
+
+    def test_an_accepted_command_has_no_errors(self) -> None:
+        (change,) = project(command_accepted(), NO_ROWS)
+        assert isinstance(change, RecordCommandOutcome)
+        assert (change.code, change.message, json.loads(change.errors_json)) == (None, None, [])
 
 
 class TestDuration:

@@ -12,6 +12,8 @@ from connect_catalog.domain.changes import Change
 from connect_catalog.domain.projection import project
 from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot
 from tests.unit.catalog.catalog_builders import (
+    command_accepted,
+    command_rejected,
     job_activated,
     job_created,
     job_deleted,
@@ -31,7 +33,8 @@ def all_changes() -> list[Change]:
     given = [
         (job_created(), Snapshot()), (job_updated(), JOB), (job_activated(), JOB), (job_deleted(), JOB),
         (table_defined(), Snapshot()), (run_requested(), Snapshot()), (run_started(), QUEUED),
-        (run_progressed(), QUEUED), (run_failed(), QUEUED),
+        (run_progressed(), QUEUED), (run_failed(), QUEUED), (command_accepted(), Snapshot()),
+        (command_rejected(), Snapshot()),
     ]  # fmt: skip
     return [change for event, current in given for change in project(event, current)]
 
@@ -45,10 +48,10 @@ def test_placeholders_match_parameters(change: Change) -> None:
 
 def test_every_change_type_has_a_statement() -> None:
     kinds = {type(c) for c in all_changes()}
-    assert len(kinds) == 11
+    assert len(kinds) == 12
 
 
 def test_ddl_includes_offsets_and_read_models() -> None:
     ddl = catalog_ddl()
-    for table in ("processed_events", "tables", "jobs", "runs", "run_log", "consumer_offsets"):
+    for table in ("processed_events", "tables", "jobs", "runs", "run_log", "commands", "consumer_offsets"):
         assert f"CREATE TABLE IF NOT EXISTS {table} " in ddl

@@ -34,6 +34,7 @@ from connect_scheduler.domain.jobs import (
     decide_update_job,
     evolve,
     fold,
+    name_taken_late,
 )
 from connect_scheduler.domain.rejection import Rejected
 from tests.unit.scheduler.scheduler_builders import (
@@ -133,6 +134,27 @@ class TestCreateJob:
 
         assert rejection.code == "validation"
         assert [e.field for e in rejection.errors] == ["settings.table", "name"]
+
+
+class TestNameTakenLate:
+    """A name claimed by another job after it was checked is refused exactly as a name seen taken."""
+
+    def test_a_create_answers_like_a_create_seeing_the_name_taken(self) -> None:
+        cmd = create(definition("NIGHTLY customers"))
+        seen = refused(lambda: decide_create_job(JOB, cmd, customers(), 7, causation(cmd)))
+
+        late = name_taken_late("NIGHTLY customers")
+
+        assert (late.code, late.message, late.errors) == (seen.code, seen.message, seen.errors)
+
+    def test_an_update_answers_like_an_update_seeing_the_name_taken(self) -> None:
+        given = fold([created(JOB)])
+        cmd = update(1, definition("Other"))
+        seen = refused(lambda: decide_update_job(given, cmd, customers(), 7, causation(cmd)))
+
+        late = name_taken_late("Other", JOB)
+
+        assert (late.code, late.message, late.errors) == (seen.code, seen.message, seen.errors)
 
 
 class TestUpdateJob:

@@ -1,1 +1,1 @@
-"""connect-catalog: Projects every event into the job, table and run read models."""
+"""connect-catalog: Projects every event into the job, table, run and command-outcome read models."""

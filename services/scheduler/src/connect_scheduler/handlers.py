@@ -35,8 +35,9 @@ from connect_events import (
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
-from connect_scheduler.adapters import event_store, job_names
+from connect_scheduler.adapters import event_store, handled_commands, job_names
 from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream, table_stream
+from connect_scheduler.adapters.job_names import NameTakenError
 from connect_scheduler.domain.jobs import (
     JobState,
     decide_activate_job,
@@ -46,6 +47,7 @@ from connect_scheduler.domain.jobs import (
     decide_run_job_now,
     decide_update_job,
     fold,
+    name_taken_late,
     requested_run_id,
 )
 from connect_scheduler.domain.rejection import Rejected
@@ -70,11 +72,17 @@ class Outcome:
 
 
 async def handle_command(conn: Conn, command: Command, now: datetime | None = None) -> ReplyEvent | None:
-    """Decide `command`, store its events and queue them with the reply; None if it was handled before."""
+    """Decide `command`, store its events and queue them with the reply; None if it was handled before.
+
+    A command is decided once: a redelivery, or a duplicate handled at the same time by an instance that
+    lost its partition while stalled, writes nothing (its reply would repeat the first one's event id).
+    """
     causation = causation_of(command, now)
     async with conn.transaction():
-        if await event_store.contains_event(conn, causation.event_id(0)):
-            # Its events, reply and offset committed together earlier: this is a redelivery.
+        # The claim waits for a concurrent handler of the same command; the event check also recognises
+        # commands handled before claims were recorded.
+        claimed = await handled_commands.claim(conn, command.command_id)
+        if not claimed or await event_store.contains_event(conn, causation.event_id(0)):
             log.info("command already handled", extra=_log_fields(command))
             return None
         events, reply = await _decide(conn, command, causation)
@@ -169,7 +177,7 @@ async def create_job(conn: Conn, cmd: CreateJob, causation: Causation) -> Outcom
     job_id = await job_names.next_job_id(conn)
     events = decide_create_job(job_id, cmd, table, owner, causation)
     after = await _append_job(conn, job_id, 0, None, events)
-    await job_names.claim_name(conn, job_id, definition.name)
+    await _claim_name(conn, job_id, definition.name, new=True)
     return _job_outcome(after, events)
 
 
@@ -181,7 +189,7 @@ async def update_job(conn: Conn, cmd: UpdateJob, causation: Causation) -> Outcom
     table = await load_table(conn, definition.settings.table)
     events = decide_update_job(state, cmd, table, owner, causation)
     after = await _append_job(conn, job_id, version, state, events)
-    await job_names.claim_name(conn, job_id, definition.name)
+    await _claim_name(conn, job_id, definition.name, new=False)
     return _job_outcome(after, events)
 
 
@@ -235,6 +243,14 @@ async def _job_table(conn: Conn, state: JobState | None) -> TableSpec | None:
     if state is None:
         return None
     return await load_table(conn, state.definition.settings.table)
+
+
+async def _claim_name(conn: Conn, job_id: int, name: str, *, new: bool) -> None:
+    """Claim the name checked free before deciding; if another job took it since, refuse as if it was seen."""
+    try:
+        await job_names.claim_name(conn, job_id, name)
+    except NameTakenError as exc:
+        raise name_taken_late(name, None if new else job_id) from exc
 
 
 async def _append_job(

@@ -66,3 +66,19 @@ CREATE TABLE IF NOT EXISTS run_log (
     message text        NOT NULL,
     PRIMARY KEY (job_id, run_id, seq)
 );
+
+-- The outcome of every command the scheduler answered (topic connect.replies), so a client whose write was
+-- answered 202 "pending" can look it up by command id.
+CREATE TABLE IF NOT EXISTS commands (
+    command_id     uuid PRIMARY KEY,
+    command_type   text        NOT NULL,  -- e.g. job.create
+    status         text        NOT NULL,  -- accepted | rejected
+    target_type    text,                  -- accepted: job | table
+    target_id      text,
+    target_version int,
+    run_id         int,                   -- accepted run-now: the run
+    code           text,                  -- rejected: validation | not_found | conflict | invalid_state
+    message        text,
+    errors         jsonb       NOT NULL DEFAULT '[]',  -- rejected: [{"field", "message"}, ...]
+    replied_at     timestamptz NOT NULL
+);

@@ -12,6 +12,7 @@ from connect_catalog.domain.changes import (
     InsertRun,
     LogLine,
     MarkJobDeleted,
+    RecordCommandOutcome,
     RecordProgress,
     SetJobState,
     SetLastRun,
@@ -25,6 +26,15 @@ from connect_runtime.db import Conn
 MARK_PROCESSED = """
 INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NOTHING RETURNING event_id
 """
+# Job and run events of one job travel on different topics, so two catalog instances may project them at
+# the same time; each would miss the other's uncommitted row (a job inserted without its run's id in
+# last_run_id, a last_run_id update finding no job yet). A per-job transaction lock serialises them, and
+# under READ COMMITTED the statements after it see whatever the other transaction committed.
+# The two-key form lives in a lock space apart from the one-key locks other code takes (DDL, projector,
+# relay); the namespace keeps it apart from other two-key locks. Ids are hashed to int4: a collision only
+# serialises two jobs.
+JOB_LOCK_NAMESPACE = 7_100_020
+LOCK_JOB = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 SELECT_JOB = "SELECT version FROM jobs WHERE job_id = $1 FOR UPDATE"
 SELECT_RUN = "SELECT status, attempt FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
 
@@ -73,6 +83,14 @@ UPDATE runs SET status = $3, rows_read = $4, inserted = $5, updated = $6, unchan
                 error_code = $13, error = $14
 WHERE job_id = $1 AND run_id = $2
 """
+# The scheduler replies once per command; should a second reply ever arrive, the first (which a client
+# may already have read) stands.
+INSERT_COMMAND = """
+INSERT INTO commands (command_id, command_type, status, target_type, target_id, target_version, run_id,
+                      code, message, errors, replied_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
+ON CONFLICT (command_id) DO NOTHING
+"""
 INSERT_LOG_LINE = "INSERT INTO run_log (job_id, run_id, at, level, message) VALUES ($1, $2, $3, $4, $5)"
 
 Statement = tuple[str, tuple[object, ...]]
@@ -106,6 +124,8 @@ def statement(change: Change) -> Statement:
         case LogLine():
             run = (change.job_id, change.run_id)
             return INSERT_LOG_LINE, (*run, change.at, change.level, change.message)
+        case RecordCommandOutcome():
+            return INSERT_COMMAND, _command_params(change)
     raise TypeError(f"no statement for {type(change).__name__}")
 
 
@@ -123,6 +143,11 @@ def _end_run_params(c: EndRun) -> tuple[object, ...]:
     return (c.job_id, c.run_id, c.status.value, *counters, *times, c.error_code, c.error)
 
 
+def _command_params(c: RecordCommandOutcome) -> tuple[object, ...]:
+    target = (c.target_type, c.target_id, c.target_version, c.run_id)
+    return (c.command_id, c.command_type, c.status, *target, c.code, c.message, c.errors_json, c.replied_at)
+
+
 class PostgresReadModel:
     """The read models, seen through one connection inside the caller's transaction."""
 
@@ -134,7 +159,9 @@ class PostgresReadModel:
         return await self._conn.fetchval(MARK_PROCESSED, event_id) is not None
 
     async def load(self, subject: Subject) -> Snapshot:
-        """The current rows of `subject`, locked until the transaction ends."""
+        """The current rows of `subject`, locked (with its job) until the transaction ends."""
+        if subject.job is not None:
+            await self._conn.execute(LOCK_JOB, JOB_LOCK_NAMESPACE, subject.job)
         job = run = None
         if subject.job_id is not None:
             version = await self._conn.fetchval(SELECT_JOB, subject.job_id)

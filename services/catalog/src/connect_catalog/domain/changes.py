@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
+from uuid import UUID
 
 from connect_catalog.domain.views import RunStatus
 from connect_events import RunCounts
 
 LogLevel = Literal["INFO", "WARN", "ERROR"]
+CommandStatus = Literal["accepted", "rejected"]
 
 
 @dataclass(frozen=True)
@@ -146,6 +148,23 @@ class LogLine:
     message: str
 
 
+@dataclass(frozen=True)
+class RecordCommandOutcome:
+    """A command's reply: what an accepted one touched, or why a refused one was refused."""
+
+    command_id: UUID
+    command_type: str
+    status: CommandStatus
+    replied_at: datetime
+    target_type: str | None = None
+    target_id: str | None = None
+    target_version: int | None = None
+    run_id: int | None = None
+    code: str | None = None
+    message: str | None = None
+    errors_json: str = "[]"
+
+
 Change = (
     InsertJob
     | UpdateJobDefinition
@@ -158,4 +177,5 @@ Change = (
     | RecordProgress
     | EndRun
     | LogLine
+    | RecordCommandOutcome
 )

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from connect_catalog.domain.changes import Change
+from connect_catalog.domain.commands import project_reply
 from connect_catalog.domain.jobs import project_job, project_table
 from connect_catalog.domain.runs import project_run
 from connect_catalog.domain.views import Snapshot, Subject
-from connect_events import Event, JobEvent, RunEvent, TableDefined
+from connect_events import Event, JobEvent, ReplyEvent, RunEvent, TableDefined
 
 
 def subject_of(event: Event) -> Subject:
-    """The job or run rows whose current state decides what `event` changes."""
+    """The job or run rows whose current state decides what `event` changes (none for tables and replies)."""
     if isinstance(event, JobEvent):
         return Subject(job_id=int(getattr(event, "payload").job_id))  # noqa: B009 - every job event names it
     if isinstance(event, RunEvent):
@@ -27,4 +28,6 @@ def project(event: Event, current: Snapshot) -> tuple[Change, ...]:
         return project_run(event, current.run)
     if isinstance(event, TableDefined):
         return project_table(event)
+    if isinstance(event, ReplyEvent):
+        return project_reply(event)
     return ()

@@ -50,6 +50,13 @@ class Subject:
     job_id: int | None = None
     run: tuple[int, int] | None = None
 
+    @property
+    def job(self) -> int | None:
+        """The job whose rows the event may read or write: job events touch it, run events its `last_run_id`."""
+        if self.job_id is not None:
+            return self.job_id
+        return None if self.run is None else self.run[0]
+
 
 @dataclass(frozen=True)
 class Snapshot:

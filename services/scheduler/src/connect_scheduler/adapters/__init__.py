@@ -1,1 +1,1 @@
-"""The scheduler's adapters: its PostgreSQL event store (with job names and id counters)."""
+"""The scheduler's adapters: its PostgreSQL event store (with job names, id counters and handled commands)."""

@@ -10,9 +10,18 @@ from connect_scheduler.adapters.event_store import ConcurrencyError
 NAME_OWNER = "SELECT job_id FROM job_names WHERE lower_name = lower($1)"
 RELEASE_NAME = "DELETE FROM job_names WHERE job_id = $1"
 CLAIM_NAME = "INSERT INTO job_names (lower_name, job_id) VALUES (lower($1), $2)"
+NAME_KEY = "job_names_pkey"  # the constraint a name claimed by another job violates
 # The row lock taken here is held to commit, so concurrent creates get ids in commit order.
 NEXT_VALUE = "UPDATE counters SET value = value + 1 WHERE name = $1 RETURNING value"
 JOB_ID_COUNTER = "job_id"
+
+
+class NameTakenError(ConcurrencyError):
+    """Another job claimed the name after this command checked it was free (a concurrent create or rename)."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(f"job name {name!r} was taken concurrently")
+        self.name = name
 
 
 async def name_owner(conn: Conn, name: str) -> int | None:
@@ -22,12 +31,14 @@ async def name_owner(conn: Conn, name: str) -> int | None:
 
 
 async def claim_name(conn: Conn, job_id: int, name: str) -> None:
-    """Make `name` the job's only name; a concurrent claim of the same name raises `ConcurrencyError`."""
+    """Make `name` the job's only name; raises `NameTakenError` if another job claimed it concurrently."""
     await release_name(conn, job_id)
     try:
         await conn.execute(CLAIM_NAME, name, job_id)
     except asyncpg.UniqueViolationError as exc:
-        raise ConcurrencyError(f"job name {name!r} was taken concurrently") from exc
+        if exc.constraint_name == NAME_KEY:
+            raise NameTakenError(name) from exc
+        raise ConcurrencyError(f"job {job_id} claimed a name concurrently") from exc
 
 
 async def release_name(conn: Conn, job_id: int) -> None:

@@ -1,4 +1,4 @@
-"""DDL of the `scheduler` database: event store, job names, id counters, outbox and consumer offsets."""
+"""DDL of the `scheduler` database: event store, job names, handled commands, id counters, outbox and offsets."""
 
 from __future__ import annotations
 
@@ -23,6 +23,12 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE TABLE IF NOT EXISTS job_names (
     lower_name text   PRIMARY KEY,
     job_id     bigint NOT NULL UNIQUE
+);
+
+-- One row per command handled (accepted or refused), written with its reply: see adapters/handled_commands.py.
+CREATE TABLE IF NOT EXISTS handled_commands (
+    command_id uuid        PRIMARY KEY,
+    handled_at timestamptz NOT NULL DEFAULT now()
 );
 
 -- Transactional id sequences: unlike a Postgres SEQUENCE, a rolled-back create gives its id back.

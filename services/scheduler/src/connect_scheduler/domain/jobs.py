@@ -96,7 +96,7 @@ def decide_create_job(
 ) -> list[Event]:
     """A new job `job_id`, activated too when asked; `name_owner` holds the name case-insensitively."""
     definition = cmd.payload.definition
-    _require_valid(definition, table, _name_taken(definition.name, name_owner, job_id), "the job")
+    _require_valid(definition, table, _name_taken(definition.name, name_owner, job_id), _subject(None))
     aggregate = str(job_id)
     events: list[Event] = [
         JobCreated(**envelope(causation, 0, aggregate, 1), payload=JobDefined(job_id=job_id, definition=definition))
@@ -117,7 +117,7 @@ def decide_update_job(
     job = _live(state, cmd.payload.job_id)
     _expect_version(job, cmd.payload.expected_version)
     definition = cmd.payload.definition
-    _require_valid(definition, table, _name_taken(definition.name, name_owner, job.job_id), f"job {job.job_id}")
+    _require_valid(definition, table, _name_taken(definition.name, name_owner, job.job_id), _subject(job.job_id))
     payload = JobDefined(job_id=job.job_id, definition=definition)
     return [JobUpdated(**_next(job, causation), payload=payload)]
 
@@ -130,7 +130,7 @@ def decide_activate_job(
     _expect_version(job, cmd.payload.expected_version)
     if job.active:
         return []
-    _require_valid(job.definition, table, [], f"job {job.job_id}")
+    _require_valid(job.definition, table, [], _subject(job.job_id))
     return [JobActivated(**_next(job, causation), payload=JobRef(job_id=job.job_id))]
 
 
@@ -200,10 +200,29 @@ def _expect_version(job: JobState, expected: int | None) -> None:
         raise Rejected("conflict", f"job {job.job_id} is at version {job.version}, not {expected}")
 
 
+def name_taken_late(name: str, job_id: int | None = None) -> Rejected:
+    """The refusal of a valid definition whose name another job claimed after the name was checked.
+
+    Answers exactly as if the name had been found taken (a create when `job_id` is None, else an update):
+    the definition passed every other rule, so the name is its only error.
+    """
+    errors = [_name_taken_error(name)]
+    return invalid(f"{_subject(job_id)} has {len(errors)} error(s)", errors)
+
+
 def _name_taken(name: str, owner: int | None, job_id: int) -> list[FieldError]:
     if owner is None or owner == job_id:
         return []
-    return [FieldError(field="name", message=f"a job named {name} already exists")]
+    return [_name_taken_error(name)]
+
+
+def _name_taken_error(name: str) -> FieldError:
+    return FieldError(field="name", message=f"a job named {name} already exists")
+
+
+def _subject(job_id: int | None) -> str:
+    """How a rejection names the job: a new one has no id the client knows yet."""
+    return "the job" if job_id is None else f"job {job_id}"
 
 
 def _require_valid(definition: JobDefinition, table: TableSpec | None, extra: list[FieldError], subject: str) -> None:
