@@ -91,7 +91,9 @@ async def test_no_reply_is_pending(client: httpx.AsyncClient, scheduler: FakeSch
     response = await client.post("/api/v1/jobs/12/run", headers={"Idempotency-Key": "k1"})
     assert response.status_code == 202
     assert response.json()["status"] == "pending"
-    assert response.json()["command_id"] == str(scheduler.received[-1].command_id)
+    command_id = scheduler.received[-1].command_id
+    assert response.json()["command_id"] == str(command_id)
+    assert response.json()["status_url"] == f"/api/v1/commands/{command_id}"
 
 
 async def test_run_now_round_trip(client: httpx.AsyncClient, scheduler: FakeScheduler) -> None:

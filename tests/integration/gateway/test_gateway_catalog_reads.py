@@ -2,34 +2,41 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
+import httpx
 import pytest
 
 from connect_events import (
     ColumnMapping,
     ColumnSpec,
     ColumnType,
+    FieldError,
     ImportCustomTable,
     JobDefinition,
     SftpLocation,
     TableSpec,
 )
 from connect_gateway.adapters.catalog import PgReadStore
-from connect_gateway.ports import ReadModelsUnavailableError
-from connect_gateway.read_models import JobQuery, RunQuery
+from connect_gateway.entrypoints.http.app import create_app
+from connect_gateway.ports import Deps, ReadModelsUnavailableError
+from connect_gateway.read_models import CommandRecord, JobQuery, RunQuery
 from connect_runtime.db import ensure_database
 from connect_runtime.settings import database_dsn
+from tests.unit.gateway.gateway_fakes import FakeBus, FakeCredentials, FakeHostKeys
 
 pytestmark = pytest.mark.integration
 
 # Read, not imported: services never import each other, but the gateway must match the catalog's tables.
 SCHEMA = Path(__file__).parents[3] / "services/catalog/src/connect_catalog/adapters/schema.sql"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
+RAN = UUID("00000000-0000-0000-0000-0000000000a1")
+REFUSED = UUID("00000000-0000-0000-0000-0000000000a2")
 
 
 def definition(name: str) -> JobDefinition:
@@ -92,6 +99,21 @@ async def seed(pool: asyncpg.Pool) -> None:
             "LOAD_FAILED" if status == "failed" else None,
             "boom" if status == "failed" else None,
         )
+    await pool.execute(
+        """INSERT INTO commands (command_id, command_type, status, target_type, target_id, target_version,
+               run_id, replied_at)
+           VALUES ($1, 'job.run_now', 'accepted', 'job', '1', 2, 3, $2)""",
+        RAN,
+        T0,
+    )
+    errors = [{"field": "settings.mapping[0].target", "message": "no column X"}]
+    await pool.execute(
+        """INSERT INTO commands (command_id, command_type, status, code, message, errors, replied_at)
+           VALUES ($1, 'job.create', 'rejected', 'validation', '1 error', $2::jsonb, $3)""",
+        REFUSED,
+        json.dumps(errors),
+        T0,
+    )
     for message in ("file found", "loaded"):
         await pool.execute(
             "INSERT INTO run_log (job_id, run_id, at, level, message) VALUES (1, 2, $1, 'INFO', $2)", T0, message
@@ -135,6 +157,48 @@ async def test_runs_and_log(catalog: asyncpg.Pool) -> None:
     assert await store.get_run(1, 3) is None
     assert [line.message for line in await store.run_log(1, 2)] == ["file found", "loaded"]
     await store.ping()
+
+
+async def test_commands(catalog: asyncpg.Pool) -> None:
+    store = PgReadStore(catalog)
+    assert await store.get_command(RAN) == CommandRecord(
+        command_id=RAN,
+        command_type="job.run_now",
+        status="accepted",
+        target_type="job",
+        target_id="1",
+        target_version=2,
+        run_id=3,
+        code=None,
+        message=None,
+        errors=(),
+        replied_at=T0,
+    )
+    refused = await store.get_command(REFUSED)
+    assert refused is not None
+    assert (refused.status, refused.code, refused.message) == ("rejected", "validation", "1 error")
+    assert refused.errors == (FieldError(field="settings.mapping[0].target", message="no column X"),)
+    assert await store.get_command(uuid4()) is None
+
+
+async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
+    deps = Deps(
+        commands=FakeBus(), reads=PgReadStore(catalog), credentials=FakeCredentials(), host_keys=FakeHostKeys("")
+    )
+    transport = httpx.ASGITransport(app=create_app(deps))
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+        too_big = await client.get("/api/v1/jobs/100000000000000000000")  # beyond bigint: not "unavailable"
+        assert too_big.status_code == 422
+        assert [e["field"] for e in too_big.json()["errors"]] == ["job_id"]
+        assert (await client.get("/api/v1/jobs/9223372036854775807")).status_code == 404
+        assert (await client.get("/api/v1/runs?offset=9223372036854775808")).status_code == 422
+        ran = await client.get(f"/api/v1/commands/{RAN}")
+        assert ran.status_code == 200
+        assert (ran.json()["status"], ran.json()["url"]) == ("accepted", "/api/v1/runs/1.3")
+        refused = (await client.get(f"/api/v1/commands/{REFUSED}")).json()
+        assert refused["code"] == "validation_failed"
+        assert refused["errors"] == [{"field": "mapping[0].target", "message": "no column X"}]
+        assert (await client.get(f"/api/v1/commands/{uuid4()}")).status_code == 404
 
 
 async def test_missing_read_models_are_unavailable(database_url: str) -> None:

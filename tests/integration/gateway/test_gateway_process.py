@@ -12,6 +12,7 @@ import time
 import httpx
 import pytest
 
+from connect_gateway.domain.limits import MAX_BODY_BYTES
 from connect_runtime.vault import generate_key
 
 pytestmark = pytest.mark.integration
@@ -42,6 +43,8 @@ def test_serves_until_sigterm(kafka_bootstrap: str, database_url: str) -> None:
         assert ready.json()["checks"] == {"catalog": "ok", "vault": "ok", "replies": "ok"}
         docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json")
         assert "/api/v1/jobs" in docs.json()["paths"]
+        huge = httpx.post(f"http://127.0.0.1:{port}/api/v1/jobs", content=b" " * (MAX_BODY_BYTES + 1))
+        assert (huge.status_code, huge.json()["code"]) == (413, "payload_too_large")
     finally:
         process.send_signal(signal.SIGTERM)
         _, stderr = process.communicate(timeout=30)

@@ -24,7 +24,16 @@ from connect_events import (
 )
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.ports import HostUnreachableError, Reply
-from connect_gateway.read_models import JobQuery, JobRecord, JobSummary, LogLine, RunQuery, RunRecord, TableRecord
+from connect_gateway.read_models import (
+    CommandRecord,
+    JobQuery,
+    JobRecord,
+    JobSummary,
+    LogLine,
+    RunQuery,
+    RunRecord,
+    TableRecord,
+)
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
@@ -126,6 +135,7 @@ class FakeReads:
     jobs: list[JobRecord] = field(default_factory=list)
     runs: list[RunRecord] = field(default_factory=list)
     logs: dict[tuple[int, int], list[LogLine]] = field(default_factory=dict)
+    commands: dict[UUID, CommandRecord] = field(default_factory=dict)
     down: bool = False
 
     async def ping(self) -> None:
@@ -164,6 +174,9 @@ class FakeReads:
     async def run_log(self, job_id: int, run_id: int) -> list[LogLine]:
         return self.logs.get((job_id, run_id), [])
 
+    async def get_command(self, command_id: UUID) -> CommandRecord | None:
+        return self.commands.get(command_id)
+
 
 @dataclass
 class World:
@@ -193,7 +206,9 @@ def job_body(private_key: str | None = None, **changes: Any) -> dict[str, Any]:
     return body
 
 
-def stored_job(world: World, job_id: int = 7, host: str = "sftp.example.com", port: int = 2222) -> JobRecord:
+def stored_job(
+    world: World, job_id: int = 7, host: str = "sftp.example.com", port: int = 2222, version: int = 3
+) -> JobRecord:
     location = SftpLocation(
         host=host,
         port=port,
@@ -211,7 +226,7 @@ def stored_job(world: World, job_id: int = 7, host: str = "sftp.example.com", po
         job_type="import_custom_table",
         state="inactive",
         schedule_type="on_demand",
-        version=3,
+        version=version,
         expires_at=None,
         created_at=NOW,
         created_by="ann",

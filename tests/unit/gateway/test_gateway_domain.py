@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from uuid import UUID
+
 import asyncssh
 import pytest
 
-from connect_events import FieldError
+from connect_events import FieldError, SftpLocation
+from connect_gateway.domain.edits import check_based_on, check_same_login
 from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.host_keys import pin
+from connect_gateway.domain.jobs import SourceDraft
 from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_errors, to_request_path
 from connect_gateway.domain.runs import parse_run_key
 from connect_gateway.domain.secrets import Secret, choose_secret
@@ -39,7 +43,8 @@ def test_table_paths() -> None:
 
 def test_run_keys() -> None:
     assert parse_run_key("1042.7") == (1042, 7)
-    for bad in ("1042", "1042.", "0.1", "1.0", "a.b", "1.2.3", " 1.2"):
+    assert parse_run_key("9223372036854775807.2147483647") == (2**63 - 1, 2**31 - 1)
+    for bad in ("1042", "1042.", "0.1", "1.0", "a.b", "1.2.3", " 1.2", "9223372036854775808.1", "1.2147483648"):
         with pytest.raises(Refusal):
             parse_run_key(bad)
 
@@ -59,3 +64,37 @@ def test_pin_drops_the_comment_and_fingerprints() -> None:
     assert pinned.public_key == line
     assert pinned.fingerprint == key.get_fingerprint("sha256")
     assert pinned.fingerprint.startswith("SHA256:")
+
+
+def test_an_edit_keeps_catalog_values_only_from_its_own_version() -> None:
+    check_based_on(7, read_version=3, expected_version=3)
+    with pytest.raises(Refusal) as lagging:
+        check_based_on(7, read_version=2, expected_version=3)
+    assert (lagging.value.code, lagging.value.message) == (
+        "conflict",
+        "job 7 is still being updated (read model at version 2, request based on 3); retry",
+    )
+    with pytest.raises(Refusal) as stale:
+        check_based_on(7, read_version=4, expected_version=3)
+    assert stale.value.code == "conflict" and "at version 4, not 3" in stale.value.message
+
+
+def test_the_stored_secret_goes_only_to_the_same_login() -> None:
+    current = SftpLocation(
+        host="sftp.example.com",
+        port=2222,
+        user="acme",
+        path="a.csv",
+        credential_ref=UUID(int=1),
+        host_key="ssh-ed25519 AAAA",
+        host_key_fingerprint="SHA256:x",
+    )
+    check_same_login(SourceDraft(host="SFTP.example.com", port=2222, user="acme", path="b.csv"), current)
+    for host, port, user in [
+        ("other", 2222, "acme"),
+        ("sftp.example.com", 22, "acme"),
+        ("sftp.example.com", 2222, "x"),
+    ]:
+        with pytest.raises(Refusal) as refused:
+            check_same_login(SourceDraft(host=host, port=port, user=user, path="a.csv"), current)
+        assert [e.field for e in refused.value.errors] == ["source.private_key", "source.password"]

@@ -110,6 +110,11 @@ async def test_openapi_documents_the_error_shape(world: World) -> None:
     document = response.json()
     create = document["paths"]["/api/v1/jobs"]["post"]["responses"]
     assert create["422"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
-    assert {"201", "202", "404", "409", "503", "504"} <= set(create)
+    assert {"201", "202", "404", "409", "413", "503", "504"} <= set(create)
+    assert create["202"]["content"]["application/json"]["schema"]["$ref"].endswith("/PendingOut")
+    assert "status_url" in document["components"]["schemas"]["PendingOut"]["required"]
+    assert "/api/v1/commands/{command_id}" in document["paths"]
+    private_key = document["components"]["schemas"]["SourceIn"]["properties"]["private_key"]
+    assert private_key["writeOnly"] is True
     assert "HTTPValidationError" not in document["components"]["schemas"]
     assert (await world.client.get("/docs")).status_code == 200

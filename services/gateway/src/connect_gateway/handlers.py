@@ -31,10 +31,13 @@ from connect_events import (
     TableSpec,
     UpdateJob,
     UpdateJobPayload,
+    encode,
 )
+from connect_gateway.domain.edits import check_based_on, check_same_login
 from connect_gateway.domain.errors import Refusal, invalid
 from connect_gateway.domain.host_keys import PinnedKey, pin
 from connect_gateway.domain.jobs import JobDraft, SourceDraft
+from connect_gateway.domain.limits import MAX_COMMAND_BYTES
 from connect_gateway.domain.secrets import Secret, choose_secret
 from connect_gateway.ports import CommandNotSentError, CommandSendTimeoutError, Deps, HostUnreachableError
 
@@ -78,6 +81,7 @@ def envelope(actor: str) -> dict[str, Any]:
 
 async def send(deps: Deps, command: Command) -> Outcome:
     """Send `command` and wait for its reply, up to the configured timeout."""
+    check_size(command)
     ids = {"command_id": str(command.command_id), "correlation_id": str(command.correlation_id)}
     try:
         reply = await deps.commands.submit(command, deps.reply_timeout_s)
@@ -103,6 +107,17 @@ async def send(deps: Deps, command: Command) -> Outcome:
     return Accepted(command.command_id, accepted.target_id, accepted.target_version, accepted.run_id)
 
 
+def check_size(command: Command) -> None:
+    """Refuse a command the message bus would refuse (413 beats a misleading 503 after the fact)."""
+    size = len(encode(command))
+    if size > MAX_COMMAND_BYTES:
+        raise Refusal(
+            "payload_too_large",
+            f"the request makes a command of {size} bytes, more than the {MAX_COMMAND_BYTES} the message bus "
+            "takes; shorten the mapping or the descriptions",
+        )
+
+
 async def define_table(deps: Deps, spec: TableSpec, actor: str) -> Outcome:
     """Define a custom table."""
     return await send(deps, DefineTable(**envelope(actor), payload=DefineTablePayload(table=spec)))
@@ -119,17 +134,17 @@ async def create_job(deps: Deps, draft: JobDraft, activate: bool, actor: str) ->
 
 async def update_job(deps: Deps, job_id: int, expected_version: int, draft: JobDraft, actor: str) -> Outcome:
     """Replace a job's definition; without a new secret (or host key) the current one is kept."""
-    secret = choose_secret(draft.source.private_key, draft.source.password, required=False)
-    current = None
-    if secret is None or draft.source.host_key is None:
-        current = await _current_source(deps, job_id)
+    source = draft.source
+    secret = choose_secret(source.private_key, source.password, required=False)
+    current = await _reusable_source(deps, job_id, expected_version, source, secret)
     if secret is not None:
         ref = uuid4()
     elif current is not None:
+        check_same_login(source, current)
         ref = current.credential_ref
     else:
         raise Refusal("not_found", f"job {job_id} not found")
-    pinned = await _pin(deps, draft.source, current)
+    pinned = await _pin(deps, source, current)
     payload = UpdateJobPayload(
         job_id=job_id, expected_version=expected_version, definition=draft.definition(pinned, ref)
     )
@@ -174,15 +189,28 @@ async def _pin(deps: Deps, source: SourceDraft, current: SftpLocation | None) ->
     return pin(line, field="source.host")
 
 
-async def _current_source(deps: Deps, job_id: int) -> SftpLocation | None:
+async def _reusable_source(
+    deps: Deps, job_id: int, expected_version: int, source: SourceDraft, secret: Secret | None
+) -> SftpLocation | None:
+    """The catalog's source of the job when the edit keeps its secret or host key, checked to be current."""
+    if secret is not None and source.host_key is not None:
+        return None  # nothing is kept, so a lagging catalog does not matter
     record = await deps.reads.get_job(job_id)
-    return None if record is None else record.definition.settings.source
+    if record is None:
+        return None
+    current = record.definition.settings.source
+    keeps_key = source.host_key is None and source.same_server(current)
+    if secret is None or keeps_key:
+        check_based_on(job_id, record.version, expected_version)
+        return current
+    return None
 
 
 async def _send_with_secret(deps: Deps, command: Command, ref: UUID, secret: Secret | None) -> Outcome:
     """Vault `secret` (when new) under `ref`, send, and remove it again if the command surely had no effect."""
     if secret is None:
         return await send(deps, command)
+    check_size(command)  # before the secret is stored, so a refusal leaves nothing behind
     await deps.credentials.store(ref, secret)
     try:
         outcome = await send(deps, command)

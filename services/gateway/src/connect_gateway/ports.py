@@ -9,6 +9,7 @@ from uuid import UUID
 from connect_events import Command, CommandAccepted, CommandRejected
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.read_models import (
+    CommandRecord,
     JobQuery,
     JobRecord,
     JobSummary,
@@ -106,6 +107,10 @@ class ReadStore(Protocol):
 
     async def run_log(self, job_id: int, run_id: int) -> list[LogLine]:
         """A run's log entries in order."""
+        ...
+
+    async def get_command(self, command_id: UUID) -> CommandRecord | None:
+        """The recorded reply to a command; None while none has been recorded."""
         ...
 
 

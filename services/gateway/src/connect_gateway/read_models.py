@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
-from connect_events import JobDefinition, RunCounts, TableSpec
+from connect_events import FieldError, JobDefinition, RunCounts, TableSpec
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,26 @@ class LogLine:
     at: datetime
     level: str
     message: str
+
+
+@dataclass(frozen=True)
+class CommandRecord:
+    """The scheduler's reply to one command, as the catalog recorded it (`status`: accepted | rejected).
+
+    `code`, `message` and `errors` are the scheduler's (rejection code, definition field paths).
+    """
+
+    command_id: UUID
+    command_type: str
+    status: str
+    target_type: str | None
+    target_id: str | None
+    target_version: int | None
+    run_id: int | None
+    code: str | None
+    message: str | None
+    errors: tuple[FieldError, ...]
+    replied_at: datetime
 
 
 @dataclass(frozen=True)

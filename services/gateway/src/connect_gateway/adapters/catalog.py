@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 
-from connect_events import JobDefinition, RunCounts, TableSpec
+from connect_events import FieldError, JobDefinition, RunCounts, TableSpec
 from connect_gateway.ports import ReadModelsUnavailableError
 from connect_gateway.read_models import (
+    CommandRecord,
     JobQuery,
     JobRecord,
     JobSummary,
@@ -52,6 +54,11 @@ SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN jobs j ON j.job_id = r.job_id
 WHERE r.job_id = $1 AND r.run_id = $2
 """
 RUN_LOG = "SELECT at, level, message FROM run_log WHERE job_id = $1 AND run_id = $2 ORDER BY seq"
+GET_COMMAND = """
+SELECT command_id, command_type, status, target_type, target_id, target_version, run_id, code, message,
+    errors, replied_at
+FROM commands WHERE command_id = $1
+"""
 
 T = TypeVar("T")
 
@@ -107,6 +114,11 @@ class PgReadStore:
         rows = await self._guard(lambda: self._pool.fetch(RUN_LOG, job_id, run_id))
         return [LogLine(at=row["at"], level=row["level"], message=row["message"]) for row in rows]
 
+    async def get_command(self, command_id: UUID) -> CommandRecord | None:
+        """The recorded reply to a command; None while none has been recorded."""
+        row = await self._guard(lambda: self._pool.fetchrow(GET_COMMAND, command_id))
+        return None if row is None else _command(row)
+
     @staticmethod
     async def _guard(query: Callable[[], Awaitable[T]]) -> T:
         try:
@@ -148,3 +160,10 @@ def _run(row: asyncpg.Record) -> RunRecord:
     )
     fields = {name: row[name] for name in RunRecord.__dataclass_fields__ if name != "counts"}
     return RunRecord(**fields, counts=counts)
+
+
+def _command(row: asyncpg.Record) -> CommandRecord:
+    # Only the two fields the API shows: anything else the catalog may add later is not ours to reject.
+    errors = tuple(FieldError(field=e["field"], message=e["message"]) for e in _json(row["errors"]) or ())
+    fields = {name: row[name] for name in CommandRecord.__dataclass_fields__ if name != "errors"}
+    return CommandRecord(**fields, errors=errors)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Literal
 
-from connect_events import FieldError
+from connect_events import FieldError, RejectionCode
 
 ErrorCode = Literal[
     "validation_failed",
@@ -13,10 +13,19 @@ ErrorCode = Literal[
     "conflict",
     "invalid_state",
     "malformed_request",
+    "payload_too_large",
     "timeout",
     "unavailable",
     "internal",
 ]
+
+# The scheduler's rejection codes as the API names them.
+REJECTION: dict[RejectionCode, ErrorCode] = {
+    "validation": "validation_failed",
+    "not_found": "not_found",
+    "conflict": "conflict",
+    "invalid_state": "invalid_state",
+}
 
 
 class Refusal(Exception):

@@ -26,6 +26,10 @@ class SourceDraft:
         """Whether this points at the server `location` was pinned for (so its pinned key still holds)."""
         return (self.host.lower(), self.port) == (location.host.lower(), location.port)
 
+    def same_login(self, location: SftpLocation) -> bool:
+        """Whether this logs in where `location` does, as the same user (so its stored secret may go there)."""
+        return self.same_server(location) and self.user == location.user
+
 
 @dataclass(frozen=True)
 class JobDraft:

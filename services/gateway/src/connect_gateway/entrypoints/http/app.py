@@ -7,8 +7,10 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
 
+from connect_gateway.domain.limits import MAX_BODY_BYTES
 from connect_gateway.entrypoints.http import errors
-from connect_gateway.entrypoints.http.routes import health, jobs, runs, tables
+from connect_gateway.entrypoints.http.body_limit import BodyLimit
+from connect_gateway.entrypoints.http.routes import commands, health, jobs, runs, tables
 from connect_gateway.ports import Deps
 
 DepsProvider = Callable[[], AbstractAsyncContextManager[Deps]]
@@ -16,12 +18,13 @@ DepsProvider = Callable[[], AbstractAsyncContextManager[Deps]]
 DESCRIPTION = """Connect moves bulk data into and out of the audience store.
 
 Writes become commands decided by the scheduler: 201/200 when accepted, 202 `pending` when no decision
-arrived in time. Every error has the shape `{code, message, errors: [{field, message}]}`.
+arrived in time (its `status_url`, `/api/v1/commands/{command_id}`, shows the decision once made).
+Every error has the shape `{code, message, errors: [{field, message}]}`; bodies over 1 MiB are refused (413).
 Secrets (SFTP private keys, passwords) are write-only: they are stored encrypted and never returned.
 """
 
 
-def create_app(deps: Deps | DepsProvider) -> FastAPI:
+def create_app(deps: Deps | DepsProvider, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The app over ready-made `deps` (tests), or over a provider the lifespan enters (the process)."""
     app = FastAPI(
         title="Connect API",
@@ -34,7 +37,8 @@ def create_app(deps: Deps | DepsProvider) -> FastAPI:
     if isinstance(deps, Deps):
         app.state.deps = deps
     errors.install(app)
-    for module in (tables, jobs, runs, health):
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    for module in (tables, jobs, runs, commands, health):
         app.include_router(module.router)
     return app
 

@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 STATUS: dict[ErrorCode, int] = {
     "validation_failed": 422,
     "malformed_request": 422,
+    "payload_too_large": 413,
     "not_found": 404,
     "conflict": 409,
     "invalid_state": 409,

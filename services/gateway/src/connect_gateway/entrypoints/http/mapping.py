@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 from urllib.parse import quote
+from uuid import UUID
 
 from connect_events import ColumnMapping, ColumnSpec, ColumnType, CsvSettings, TableSpec, run_key
+from connect_gateway.domain.errors import REJECTION
 from connect_gateway.domain.jobs import JobDraft, SourceDraft
+from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_errors
 from connect_gateway.entrypoints.http import schemas as s
-from connect_gateway.read_models import JobRecord, JobSummary, LogLine, RunRecord, TableRecord
+from connect_gateway.read_models import CommandRecord, JobRecord, JobSummary, LogLine, RunRecord, TableRecord
 
 API = "/api/v1"
+_API_CODES: dict[str, str] = {code: name for code, name in REJECTION.items()}
 
 
 def table_url(name: str) -> str:
@@ -26,6 +30,11 @@ def job_url(job_id: int) -> str:
 def run_url(job_id: int, run_id: int) -> str:
     """Where a run is read."""
     return f"{API}/runs/{run_key(job_id, run_id)}"
+
+
+def command_url(command_id: UUID) -> str:
+    """Where a command's decision is read."""
+    return f"{API}/commands/{command_id}"
 
 
 def table_spec(body: s.TableIn) -> TableSpec:
@@ -164,3 +173,37 @@ def log_out(job_id: int, run_id: int, lines: list[LogLine]) -> s.RunLogOut:
         run=run_key(job_id, run_id),
         lines=[s.LogLineOut(at=line.at, level=line.level, message=line.message) for line in lines],
     )
+
+
+def command_out(record: CommandRecord) -> s.CommandOut:
+    """A command's decision in the API's vocabulary: its error code and the request's field paths."""
+    renames = TABLE_PATHS if record.command_type == "table.define" else JOB_PATHS
+    errors = to_request_errors(record.errors, renames)
+    return s.CommandOut(
+        command_id=record.command_id,
+        command_type=record.command_type,
+        status=record.status,
+        target_type=record.target_type,
+        target_id=record.target_id,
+        target_version=record.target_version,
+        run_id=record.run_id,
+        code=None if record.code is None else _API_CODES.get(record.code, record.code),
+        message=record.message,
+        errors=[s.ErrorItem(field=e.field, message=e.message) for e in errors],
+        replied_at=record.replied_at,
+        url=_target_url(record) if record.status == "accepted" else None,
+    )
+
+
+def _target_url(record: CommandRecord) -> str | None:
+    """What an accepted command created or changed (nothing to link for a deleted job)."""
+    target = record.target_id
+    if target is None or record.command_type == "job.delete":
+        return None
+    if record.target_type == "table":
+        return table_url(target)
+    if record.target_type != "job" or not target.isdigit():
+        return None
+    if record.run_id is not None:
+        return run_url(int(target), record.run_id)
+    return job_url(int(target))

@@ -8,19 +8,12 @@ from typing import Any
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from connect_events import RejectionCode
-from connect_gateway.domain.errors import ErrorCode
+from connect_gateway.domain.errors import REJECTION
 from connect_gateway.domain.paths import to_request_errors
 from connect_gateway.entrypoints.http.errors import error_response
+from connect_gateway.entrypoints.http.mapping import command_url
 from connect_gateway.entrypoints.http.schemas import ErrorBody, PendingOut
 from connect_gateway.handlers import Accepted, Outcome, Pending
-
-REJECTION: dict[RejectionCode, ErrorCode] = {
-    "validation": "validation_failed",
-    "not_found": "not_found",
-    "conflict": "conflict",
-    "invalid_state": "invalid_state",
-}
 
 _ERROR = {"model": ErrorBody}
 # Documented on every route, so the OpenAPI document shows one error shape throughout.
@@ -33,6 +26,7 @@ COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": PendingOut, "description": "Sent, but not decided in time"},
     404: {**_ERROR, "description": "No such job or table"},
     409: {**_ERROR, "description": "Conflict (stale version, duplicate name) or invalid state"},
+    413: {**_ERROR, "description": "The request (or the command it makes) is too large"},
     504: {**_ERROR, "description": "The message bus did not confirm the command in time"},
 }
 
@@ -48,7 +42,8 @@ def respond(
 ) -> JSONResponse:
     """202 pending, the rejection as an error (fields named as in the request), or `on_accepted`."""
     if isinstance(outcome, Pending):
-        return json_response(PendingOut(command_id=outcome.command_id), 202)
+        body = PendingOut(command_id=outcome.command_id, status_url=command_url(outcome.command_id))
+        return json_response(body, 202)
     if isinstance(outcome, Accepted):
         return on_accepted(outcome)
     errors = to_request_errors(outcome.errors, renames)

@@ -7,11 +7,12 @@ Requests forbid unknown fields, so a misspelt field is an error instead of a sil
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, Secret, StringConstraints
 
+from connect_gateway.domain import limits as lim
 from connect_gateway.domain.errors import ErrorCode
 
 ColumnTypeName = Literal["text", "integer", "number", "boolean", "date", "timestamp"]
@@ -21,6 +22,14 @@ EncodingName = Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"]
 WriteModeName = Literal["merge", "append", "overwrite"]
 JobStateName = Literal["active", "inactive"]
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "stopped", "skipped"]
+
+Identifier = Annotated[str, StringConstraints(max_length=lim.MAX_IDENTIFIER)]
+MappingName = Annotated[str, StringConstraints(max_length=lim.MAX_MAPPING_NAME)]
+# A size of a column; the scheduler checks the real range, this only keeps the number an int.
+ColumnSize = Annotated[int, Field(ge=-lim.MAX_INT, le=lim.MAX_INT)]
+# Secret[...] keeps the value out of reprs and, unlike SecretStr, reports a too-long value like any string.
+PrivateKey = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PRIVATE_KEY)]]
+Password = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PASSWORD)]]
 
 
 class RequestBody(BaseModel):
@@ -53,25 +62,46 @@ class PendingOut(ResponseBody):
 
     status: Literal["pending"] = "pending"
     command_id: UUID
-    message: str = "the command was sent but no decision arrived in time; check the resource later"
+    status_url: str = Field(description="Where the decision can be read once it is made")
+    message: str = "the command was sent but no decision arrived in time; check status_url later"
+
+
+class CommandOut(ResponseBody):
+    """The scheduler's decision on a command; `url` names what an accepted command created or changed.
+
+    A rejection carries the same `code`, `message` and `errors` a timely reply would have answered with.
+    """
+
+    command_id: UUID
+    command_type: str
+    status: str = Field(description="accepted | rejected")
+    target_type: str | None
+    target_id: str | None
+    target_version: int | None
+    run_id: int | None
+    code: str | None
+    message: str | None
+    errors: list[ErrorItem]
+    replied_at: datetime
+    url: str | None
 
 
 class ColumnIn(RequestBody):
     """A column: `max_length` for text, `precision`/`scale` for number."""
 
-    name: str
+    name: Identifier
     type: ColumnTypeName
-    max_length: int | None = None
-    precision: int | None = None
-    scale: int | None = None
+    max_length: ColumnSize | None = None
+    precision: ColumnSize | None = None
+    scale: ColumnSize | None = None
 
 
 class TableIn(RequestBody):
     """A custom table to define."""
 
-    name: str
-    columns: list[ColumnIn]
-    primary_key: list[str]
+    name: Identifier
+    columns: list[ColumnIn] = Field(max_length=lim.MAX_COLUMNS)
+    primary_key: list[Identifier] = Field(max_length=lim.MAX_COLUMNS)
 
 
 class ColumnOut(ResponseBody):
@@ -104,14 +134,20 @@ class TableCreatedOut(ResponseBody):
 class SourceIn(RequestBody):
     """An external SFTP file; exactly one of `private_key` and `password` (optional on update)."""
 
-    host: str = Field(min_length=1)
+    host: str = Field(min_length=1, max_length=lim.MAX_HOST)
     port: int = Field(default=22, ge=1, le=65535)
-    user: str = Field(min_length=1)
-    path: str = Field(min_length=1)
-    private_key: SecretStr | None = Field(default=None, description="OpenSSH or PEM, without passphrase")
-    password: SecretStr | None = None
+    user: str = Field(min_length=1, max_length=lim.MAX_USER)
+    path: str = Field(min_length=1, max_length=lim.MAX_PATH)
+    private_key: PrivateKey | None = Field(
+        default=None,
+        description="OpenSSH or PEM, without passphrase; on update, required again when host, port or user changes",
+        json_schema_extra={"format": "password", "writeOnly": True},
+    )
+    password: Password | None = Field(default=None, json_schema_extra={"format": "password", "writeOnly": True})
     host_key: str | None = Field(
-        default=None, description="The server's public host key line; read from the server when omitted"
+        default=None,
+        max_length=lim.MAX_HOST_KEY,
+        description="The server's public host key line; read from the server when omitted",
     )
 
 
@@ -127,7 +163,7 @@ class FileIn(RequestBody):
 class TargetIn(RequestBody):
     """The custom table to load and how."""
 
-    table: str
+    table: Identifier
     write_mode: WriteModeName = "merge"
     insert_on_no_match: bool = True
     update_on_match: bool = True
@@ -136,20 +172,20 @@ class TargetIn(RequestBody):
 class MappingIn(RequestBody):
     """Source column (header name, or 1-based position without a header) to target column."""
 
-    source: str
-    target: str
+    source: MappingName
+    target: MappingName
 
 
 class JobFields(RequestBody):
     """The fields of an *import custom table* job."""
 
-    name: str
-    description: str = ""
+    name: str = Field(max_length=lim.MAX_NAME)
+    description: str = Field(default="", max_length=lim.MAX_DESCRIPTION)
     type: Literal["import_custom_table"]
     source: SourceIn
     file: FileIn = FileIn()
     target: TargetIn
-    mapping: list[MappingIn]
+    mapping: list[MappingIn] = Field(max_length=lim.MAX_MAPPINGS)
 
 
 class JobIn(JobFields):
@@ -161,7 +197,7 @@ class JobIn(JobFields):
 class JobUpdateIn(JobFields):
     """A job's full replacement, based on `expected_version` (a stale one is refused with 409)."""
 
-    expected_version: int = Field(ge=1)
+    expected_version: int = Field(ge=1, le=lim.MAX_INT)
 
 
 class JobWrittenOut(ResponseBody):

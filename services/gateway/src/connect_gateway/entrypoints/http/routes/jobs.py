@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from connect_events import run_key
 from connect_gateway import handlers
 from connect_gateway.domain.errors import Refusal
+from connect_gateway.domain.limits import MAX_ID, MAX_INT
 from connect_gateway.domain.paths import JOB_PATHS
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.dependencies import ActorDep, DepsDep
@@ -34,9 +35,9 @@ from connect_gateway.read_models import JobQuery
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=COMMON_RESPONSES)
 
-JobId = Annotated[int, Path(ge=1, description="The job's numeric Job ID")]
+JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's numeric Job ID")]
 ExpectedVersion = Annotated[
-    int | None, Query(ge=1, description="Refuse (409) unless this is the job's current version")
+    int | None, Query(ge=1, le=MAX_INT, description="Refuse (409) unless this is the job's current version")
 ]
 WRITTEN = {200: {"model": JobWrittenOut, "description": "Done"}, **COMMAND_RESPONSES}
 
@@ -69,7 +70,7 @@ async def list_jobs(
     state: JobStateName | None = None,
     q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[JobSummaryOut]:
     """Jobs (not deleted) by Job ID."""
     query = JobQuery(state=state, q=q or None, limit=limit, offset=offset)
@@ -87,7 +88,11 @@ async def get_job(job_id: JobId, deps: DepsDep) -> JobOut:
 
 @router.put("/{job_id}", response_model=None, responses=WRITTEN)
 async def update_job(job_id: JobId, body: JobUpdateIn, deps: DepsDep, actor: ActorDep) -> JSONResponse:
-    """Replace a job's definition; omit `private_key`/`password` to keep the stored secret."""
+    """Replace a job's definition; omit `private_key`/`password` to keep the stored secret.
+
+    The secret must be given again when host, port or user changes. Keeping the stored secret or host key
+    needs the read model at `expected_version`: 409 `conflict` while it still catches up (retry).
+    """
     draft = mapping.job_draft(body)
     outcome = await handlers.update_job(deps, job_id, body.expected_version, draft, actor)
     return _written(outcome, job_id=job_id)

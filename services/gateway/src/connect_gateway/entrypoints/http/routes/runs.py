@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from connect_gateway.domain.errors import Refusal
+from connect_gateway.domain.limits import MAX_ID
 from connect_gateway.domain.runs import parse_run_key
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.dependencies import DepsDep
@@ -21,10 +22,10 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
 @router.get("")
 async def list_runs(
     deps: DepsDep,
-    job_id: Annotated[int | None, Query(ge=1)] = None,
+    job_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: RunStatusName | None = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[RunOut]:
     """Runs, newest first."""
     query = RunQuery(job_id=job_id, status=status, limit=limit, offset=offset)

@@ -1,0 +1,35 @@
+"""Rules for editing a job from what the catalog shows of it."""
+
+from __future__ import annotations
+
+from connect_events import FieldError, SftpLocation
+from connect_gateway.domain.errors import Refusal
+from connect_gateway.domain.jobs import SourceDraft
+
+CREDENTIAL_AGAIN = "give the credential again when host, port or user changes"
+
+
+def check_based_on(job_id: int, read_version: int, expected_version: int) -> None:
+    """Values kept from the catalog's copy must be those of the version the edit is based on.
+
+    The catalog lags the scheduler: an older copy may hold a credential or host key rotated since, and
+    reusing it would silently revert that rotation.
+    """
+    if read_version < expected_version:
+        raise Refusal(
+            "conflict",
+            f"job {job_id} is still being updated (read model at version {read_version}, "
+            f"request based on {expected_version}); retry",
+        )
+    if read_version > expected_version:
+        raise Refusal(
+            "conflict",
+            f"job {job_id} is at version {read_version}, not {expected_version}; reload it and edit again",
+        )
+
+
+def check_same_login(source: SourceDraft, current: SftpLocation) -> None:
+    """The stored secret only goes to the server and user it was given for."""
+    if not source.same_login(current):
+        errors = [FieldError(field=f"source.{name}", message=CREDENTIAL_AGAIN) for name in ("private_key", "password")]
+        raise Refusal("validation_failed", CREDENTIAL_AGAIN, errors)

@@ -1,0 +1,28 @@
+"""Size limits of requests, so nothing valid-looking overflows a database column or the message bus.
+
+The scheduler owns the business rules (a name of at most 100 characters, identifiers of at most 63); these
+caps only keep absurd input from turning into a misleading "unavailable" further down.
+"""
+
+from __future__ import annotations
+
+MAX_ID = 2**63 - 1  # job ids are PostgreSQL bigint
+MAX_INT = 2**31 - 1  # run ids, versions and column sizes are PostgreSQL int
+
+MAX_BODY_BYTES = 1024 * 1024
+# Kafka refuses records over 1 MiB (broker `message.max.bytes`, producer `max_request_size`); the events
+# the scheduler derives from a command carry the same definition plus a slightly larger envelope.
+MAX_COMMAND_BYTES = 1_000_000
+
+MAX_NAME = 200
+MAX_DESCRIPTION = 4000
+MAX_MAPPINGS = 1000
+MAX_MAPPING_NAME = 200
+MAX_COLUMNS = 1000
+MAX_IDENTIFIER = 63  # PostgreSQL truncates longer identifiers
+MAX_HOST = 255
+MAX_USER = 255
+MAX_PATH = 1024
+MAX_PRIVATE_KEY = 16384
+MAX_PASSWORD = 1024
+MAX_HOST_KEY = 8192  # an OpenSSH line of a 16384-bit RSA key is about 2,800 characters
