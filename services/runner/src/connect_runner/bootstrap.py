@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import gc
+import logging
 import os
-import shutil
 import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -17,16 +16,20 @@ from aiokafka import AIOKafkaProducer
 from connect_events import TABLES_TOPIC
 from connect_runner.adapters.schema import RUNNER_DDL
 from connect_runner.adapters.sftp import SftpFiles
+from connect_runner.adapters.staging import drop_ended_staging
+from connect_runner.adapters.work_dir import claimed_work_dir
 from connect_runner.config import RunnerSettings
 from connect_runner.entrypoints.run_consumer import RunConsumer
 from connect_runner.entrypoints.table_records import handle_table_record
-from connect_runner.handlers import RunDeps, execute_run
+from connect_runner.handlers import RunDeps, execute_run, fail_unreadable
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
 from connect_runtime.lifecycle import run_until_stopped
 from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.outbox import OutboxRelay
 from connect_runtime.vault import VAULT_DDL, Vault
+
+log = logging.getLogger(__name__)
 
 # A run may hold its partition for hours; polling goes on meanwhile, so this is only a backstop.
 MAX_POLL_INTERVAL_MS = 30 * 60 * 1000
@@ -77,7 +80,8 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
         producer = make_producer(settings.kafka_bootstrap_servers)
         await producer.start()
         stack.push_async_callback(producer.stop)
-        work_dir = process_work_dir(settings.work_dir)
+        work_dir = stack.enter_context(claimed_work_dir(settings.work_dir))
+        await _sweep_staging(pool)
         deps = RunDeps(
             pool=pool,
             vault=Vault(vault_pool, settings.vault_key.get_secret_value()),
@@ -85,6 +89,9 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
             work_dir=work_dir,
             runner=runner_name(settings),
             work_mem=settings.work_mem,
+            max_attempts=settings.max_attempts,
+            run_timeout_s=settings.run_timeout_s,
+            lock_timeout_s=settings.lock_timeout_s,
         )
         yield Runner(
             runs=_run_consumer(settings, deps, producer),
@@ -101,28 +108,15 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
         )
 
 
-def process_work_dir(root: Path) -> Path:
-    """This process's own download folder under `root`; folders of processes that died are removed.
-
-    Downloads of a killed runner would otherwise stay forever; several runners may share `root`.
-    """
-    root.mkdir(parents=True, exist_ok=True)
-    for folder in root.iterdir():
-        if folder.is_dir() and folder.name.isdigit() and not _alive(int(folder.name)):
-            shutil.rmtree(folder, ignore_errors=True)
-    mine = root / str(os.getpid())
-    mine.mkdir(exist_ok=True)
-    return mine
-
-
-def _alive(pid: int) -> bool:
+async def _sweep_staging(pool: asyncpg.Pool) -> None:
+    """Staging tables a run could not drop when it ended (best-effort then, and best-effort now)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # someone else's process
-        return True
-    return True
+        dropped = await drop_ended_staging(pool)
+    except Exception as exc:  # leftovers cost disk space only; they must not keep the runner from starting
+        log.warning("staging sweep failed", extra={"error": str(exc)})
+        return
+    if dropped:
+        log.info("staging tables of ended runs dropped", extra={"count": dropped})
 
 
 async def _pool(stack: AsyncExitStack, dsn: str, ddl: str, size: int) -> asyncpg.Pool:
@@ -143,6 +137,7 @@ def _run_consumer(settings: RunnerSettings, deps: RunDeps, producer: AIOKafkaPro
     return RunConsumer(
         consumer=consumer,
         execute=lambda request: execute_run(request, deps),
+        reject=lambda request: fail_unreadable(request, deps),
         concurrency=settings.concurrency,
         drain_grace_s=settings.drain_grace_s,
         dead_letters=producer,

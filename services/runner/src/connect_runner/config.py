@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from connect_runner.adapters.schema import AUDIENCE_DATABASE
+from connect_runner.handlers import LOCK_TIMEOUT_S, MAX_ATTEMPTS, RUN_TIMEOUT_S
 from connect_runtime.settings import ServiceSettings
 from connect_runtime.vault import VAULT_DATABASE
 
@@ -26,6 +27,24 @@ class RunnerSettings(ServiceSettings):
         default=60.0,
         alias="RUNNER_DRAIN_GRACE_S",
         description="on SIGTERM, how long running runs may take to finish before they are cancelled",
+    )
+    max_attempts: int = Field(
+        default=MAX_ATTEMPTS,
+        ge=1,
+        alias="RUNNER_MAX_ATTEMPTS",
+        description="attempts a run may start; one more (the runner stopped during each) fails it instead",
+    )
+    run_timeout_s: float = Field(
+        default=RUN_TIMEOUT_S,
+        gt=0,
+        alias="RUNNER_RUN_TIMEOUT_S",
+        description="a run still going after this many seconds fails (transfer, checks and load together)",
+    )
+    lock_timeout_s: float = Field(
+        default=LOCK_TIMEOUT_S,
+        gt=0,
+        alias="RUNNER_LOCK_TIMEOUT_S",
+        description="how long a load waits for another writer to release the target table before it fails",
     )
     work_mem: str = Field(
         default="256MB", alias="RUNNER_WORK_MEM", description="PostgreSQL work_mem for the set-based checks"

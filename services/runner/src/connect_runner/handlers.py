@@ -2,7 +2,9 @@
 
 `execute_run` is the whole run: it is idempotent (a run already in the ledger returns its stored terminal
 event and does nothing else) and its effect on the audience store is all-or-nothing (the writes, the rejects,
-the ledger row and the terminal event commit in one transaction).
+the ledger row and the terminal event commit in one transaction). Every way out of it records a terminal
+event: a failure of any kind, the run's time limit, and giving up on a run whose earlier attempts all
+stopped midway (the runner was killed, e.g. out of memory) instead of taking it up again forever.
 """
 
 from __future__ import annotations
@@ -11,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import traceback
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,7 +35,7 @@ from connect_events import (
 )
 from connect_runner.adapters import ledger
 from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines
-from connect_runner.adapters.load import apply_writes, find_existing, store_rejects
+from connect_runner.adapters.load import apply_writes, find_existing, lock_target_table, store_rejects
 from connect_runner.adapters.sftp import FetchedFile, Progress
 from connect_runner.adapters.staging import (
     add_rejects,
@@ -45,11 +48,14 @@ from connect_runner.adapters.staging import (
 )
 from connect_runner.adapters.tables import ensure_table
 from connect_runner.domain import events
+from connect_runner.domain.events import RunOrigin
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern, render
 from connect_runner.domain.plan import LoadPlan
+from connect_runner.domain.redaction import redact
 from connect_runner.domain.rejects import RejectReason, combine
-from connect_runner.domain.statements import Staging, lock_target
+from connect_runner.domain.statements import Staging
+from connect_runner.domain.unreadable import UnreadableRequest
 from connect_runner.domain.writes import run_counts, write_steps
 from connect_runner.progress import PROGRESS_INTERVAL_S, Snapshot, Tracker, reporting
 from connect_runtime.db import Conn
@@ -58,6 +64,9 @@ from connect_runtime.vault import Credential, CredentialNotFoundError, Credentia
 log = logging.getLogger(__name__)
 
 CLEANUP_TIMEOUT_S = 30.0
+MAX_ATTEMPTS = 3
+RUN_TIMEOUT_S = 3600.0
+LOCK_TIMEOUT_S = 60.0
 
 
 class CredentialReader(Protocol):
@@ -98,6 +107,9 @@ class RunDeps:
     clock: Callable[[], datetime] = field(default=_utc_now)
     progress_interval_s: float = PROGRESS_INTERVAL_S
     work_mem: str = "256MB"
+    max_attempts: int = MAX_ATTEMPTS
+    run_timeout_s: float = RUN_TIMEOUT_S
+    lock_timeout_s: float = LOCK_TIMEOUT_S
 
 
 @dataclass
@@ -120,23 +132,88 @@ async def execute_run(request: RunRequested, deps: RunDeps) -> RunEvent:
         return stored
     attempt = await ledger.begin_attempt(deps.pool, request, deps.runner, deps.clock())
     staging = Staging(request.payload.job_id, request.payload.run_id, attempt.number)
-    tracker = Tracker()
-    log.info("run started", extra={"run": request.aggregate_id, "attempt": attempt.number})
     cleanup = _Cleanup(deps, staging)
     try:
-        async with reporting(tracker, _progress_emitter(request, deps), deps.progress_interval_s):
-            prepared = await _prepare(request, staging, deps, tracker)
-        event = await _commit(request, attempt, prepared, deps)
-    except RunFailure as failure:
-        event = await _fail(request, attempt, tracker, deps, failure.code, failure.message)
-    except asyncpg.PostgresError as exc:
-        log.warning("load failed", extra={"run": request.aggregate_id, "error": str(exc)})
-        event = await _fail(request, attempt, tracker, deps, "LOAD_FAILED", f"the load failed: {exc}")
-    except Exception as exc:  # any other failure still ends the run, with its text for the user
-        log.exception("run failed unexpectedly", extra={"run": request.aggregate_id})
-        event = await _fail(request, attempt, tracker, deps, "INTERNAL", f"{type(exc).__name__}: {exc}")
+        if attempt.number > deps.max_attempts:
+            return await _give_up(request, attempt, deps)
+        return await _attempt(request, attempt, staging, deps)
     finally:
         await cleanup.run()
+
+
+async def _give_up(request: RunRequested, attempt: ledger.Attempt, deps: RunDeps) -> RunEvent:
+    """Each earlier attempt stopped midway without ending the run; another one would most likely do the same
+    (and take its partition down with it), so the run fails without being loaded again."""
+    tried = attempt.number - 1
+    log.error("run given up", extra={"run": request.aggregate_id, "attempts": tried})
+    error = f"gave up after {tried} attempts: the runner stopped during each of them"
+    return await _fail(request, attempt.started_at, RunCounts(), deps, "INTERNAL", error)
+
+
+async def _attempt(request: RunRequested, attempt: ledger.Attempt, staging: Staging, deps: RunDeps) -> RunEvent:
+    """Transfer, stage, check and load within the time limit; any failure becomes the run's RunFailed."""
+    tracker = Tracker()
+    secrets = _Secrets()
+    log.info("run started", extra={"run": request.aggregate_id, "attempt": attempt.number})
+    code: FailureCode
+    try:
+        async with _time_limit(deps.run_timeout_s, tracker):
+            async with reporting(tracker, _progress_emitter(request, deps), deps.progress_interval_s):
+                prepared = await _prepare(request, staging, deps, tracker, secrets)
+            return await _commit(request, attempt, prepared, deps)
+    except RunFailure as failure:
+        code, error = failure.code, failure.message
+    except asyncpg.PostgresError as exc:
+        code, error = "LOAD_FAILED", f"the load failed: {exc}"
+        log.warning("load failed", extra={"run": request.aggregate_id, "error": secrets.redact(str(exc))})
+    except Exception as exc:  # any other failure still ends the run, with its text for the user
+        code, error = "INTERNAL", f"{type(exc).__name__}: {exc}"
+        trace = "".join(traceback.format_exception(exc))
+        log.error("run failed unexpectedly", extra={"run": request.aggregate_id, "traceback": secrets.redact(trace)})
+    counts = RunCounts(rows_read=tracker.snapshot.rows_read, bytes_transferred=tracker.snapshot.bytes_done)
+    return await _fail(request, attempt.started_at, counts, deps, code, secrets.redact(error))
+
+
+@contextlib.asynccontextmanager
+async def _time_limit(seconds: float, tracker: Tracker) -> AsyncIterator[None]:
+    """Fail the run once it has taken `seconds`: a server that stops answering, or a load stuck behind some
+    other lock, must not hold the run (and its partition) forever. Cleanup and the failure itself run after."""
+    limit = asyncio.timeout(seconds)
+    try:
+        async with limit:
+            yield
+    except TimeoutError as exc:
+        if not limit.expired():  # a timeout of some step inside, not the run's own
+            raise
+        code: FailureCode = "CONNECTION_FAILED" if tracker.snapshot.stage == "transfer" else "LOAD_FAILED"
+        raise RunFailure(code, f"the run exceeded its time limit of {seconds:g} s") from exc
+
+
+class _Secrets:
+    """The run's credential once read, kept to scrub it from texts the runner did not write itself."""
+
+    def __init__(self) -> None:
+        self._secrets: list[str] = []
+
+    def keep(self, credential: Credential) -> Credential:
+        self._secrets.append(credential.secret)
+        return credential
+
+    def redact(self, text: str) -> str:
+        return redact(text, self._secrets)
+
+
+async def fail_unreadable(request: UnreadableRequest, deps: RunDeps) -> RunEvent:
+    """End the run of a request this runner cannot decode (RunFailed, INTERNAL, with the reason), once: the
+    ledger row makes a redelivered request return the stored event. No attempt began, so no RunStarted."""
+    now = deps.clock()
+    async with deps.pool.acquire() as conn, conn.transaction():
+        stored = await ledger.lock_run(conn, request)
+        if stored is not None:
+            return stored
+        await ledger.open_versions(conn, request)
+        event = await _record_failure(conn, request, now, RunCounts(), deps, "INTERNAL", request.error)
+    log.error("run request unreadable; run failed", extra={"run": request.aggregate_id, "error": request.error})
     return event
 
 
@@ -158,9 +235,11 @@ def _progress_emitter(request: RunRequested, deps: RunDeps) -> Callable[[Snapsho
     return emit
 
 
-async def _prepare(request: RunRequested, staging: Staging, deps: RunDeps, tracker: Tracker) -> _Prepared:
+async def _prepare(
+    request: RunRequested, staging: Staging, deps: RunDeps, tracker: Tracker, secrets: _Secrets
+) -> _Prepared:
     settings = request.payload.definition.settings
-    credential = await _credential(deps.vault, settings.source.credential_ref)
+    credential = secrets.keep(await _credential(deps.vault, settings.source.credential_ref))
     pattern = render(settings.source.path, request.occurred_at)
     stem = _download_stem(staging)
     clock = _Stopwatch(request)
@@ -210,7 +289,7 @@ async def _commit(request: RunRequested, attempt: ledger.Attempt, prepared: _Pre
         if stored is not None:
             return stored
         await prepare_session(conn, deps.work_mem)
-        await conn.execute(lock_target(prepared.plan))
+        await lock_target_table(conn, prepared.plan, deps.lock_timeout_s)
         rejects = await _reject_existing(conn, prepared, await find_existing(conn, steps), raw)
         inserted, updated = await apply_writes(conn, steps)
         await store_rejects(conn, request.payload.job_id, request.payload.run_id, rejects, raw)
@@ -243,21 +322,33 @@ async def _reject_existing(
 
 
 async def _fail(
-    request: RunRequested, attempt: ledger.Attempt, tracker: Tracker, deps: RunDeps, code: FailureCode, error: str
+    request: RunOrigin, started_at: datetime, counts: RunCounts, deps: RunDeps, code: FailureCode, error: str
 ) -> RunEvent:
     """Record the failure (ledger + terminal event, one transaction); the target was not changed."""
-    counts = RunCounts(rows_read=tracker.snapshot.rows_read, bytes_transferred=tracker.snapshot.bytes_done)
     async with deps.pool.acquire() as conn, conn.transaction():
         stored = await ledger.lock_run(conn, request)
         if stored is not None:
             return stored
-
-        def build(version: int) -> ledger.Terminal:
-            return events.run_failed(request, version, counts, attempt.started_at, deps.clock(), code=code, error=error)
-
-        event = await ledger.record_terminal(conn, request, build)
+        event = await _record_failure(conn, request, started_at, counts, deps, code, error)
     log.info("run failed", extra={"run": request.aggregate_id, "code": code, "error": error})
     return event
+
+
+async def _record_failure(
+    conn: Conn,
+    request: RunOrigin,
+    started_at: datetime,
+    counts: RunCounts,
+    deps: RunDeps,
+    code: FailureCode,
+    error: str,
+) -> RunEvent:
+    """Queue RunFailed with its ledger row (inside the caller's transaction, after `ledger.lock_run`)."""
+
+    def build(version: int) -> ledger.Terminal:
+        return events.run_failed(request, version, counts, started_at, deps.clock(), code=code, error=error)
+
+    return await ledger.record_terminal(conn, request, build)
 
 
 class _Stopwatch:

@@ -23,6 +23,10 @@ from connect_runtime.vault import Credential
 log = logging.getLogger(__name__)
 
 CONNECT_TIMEOUT_S = 30.0
+# A server (or a network path) that goes silent mid-transfer is given up after about a minute (15 s × 4)
+# instead of leaving the download waiting for bytes that never come.
+KEEPALIVE_INTERVAL_S = 15.0
+KEEPALIVE_COUNT_MAX = 4
 Progress = Callable[[int, int | None], None]  # bytes so far, total bytes when known
 
 
@@ -96,6 +100,8 @@ def _options(location: SftpLocation, credential: Credential, timeout_s: float) -
         "agent_path": None,
         "connect_timeout": timeout_s,
         "login_timeout": timeout_s,
+        "keepalive_interval": KEEPALIVE_INTERVAL_S,
+        "keepalive_count_max": KEEPALIVE_COUNT_MAX,
     }
     if credential.kind == "password":
         return {**options, "password": credential.secret, "client_keys": None, "preferred_auth": "password"}

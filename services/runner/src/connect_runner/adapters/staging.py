@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterator, Sequence
 
 import asyncpg
@@ -24,6 +25,8 @@ from connect_runner.domain.statements import (
 )
 from connect_runtime.db import Conn
 
+log = logging.getLogger(__name__)
+
 # JIT compilation costs more than it saves on these one-off scans, and it slows parallel workers down.
 # The proofs compare dates with their ISO text, so the output style is pinned too.
 SESSION_SETTINGS = (
@@ -32,6 +35,19 @@ SESSION_SETTINGS = (
 )
 COPY_CHUNK_ROWS = 50_000  # one chunk keeps the event loop busy for about a tenth of a second
 FIND_RUN_TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = $1 AND tablename LIKE $2"
+# Staging tables (`s_<job>_<run>_<attempt>[_rej]`) of runs that already ended: nobody needs them any more.
+FIND_ENDED_TABLES = r"""
+SELECT s.tablename
+FROM (
+    SELECT tablename, regexp_match(tablename, '^s_(\d+)_(\d+)_\d+(?:_rej)?$') AS m
+    FROM pg_tables WHERE schemaname = $1
+) s
+JOIN run_ledger l ON l.job_id = s.m[1]::bigint AND l.run_id = s.m[2]::bigint
+ORDER BY s.tablename
+"""
+# A sweep must not queue behind a lingering attempt's lock on its table; that table goes next time.
+SWEEP_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', '5s', true)"
+SWEEP_BATCH = 100
 
 
 async def prepare_session(conn: Conn, work_mem: str) -> None:
@@ -133,3 +149,25 @@ async def drop_run_staging(conn: Conn, staging: Staging) -> None:
 async def drop_attempt_staging(conn: Conn, staging: Staging) -> None:
     """Drop this attempt's staging tables only."""
     await conn.execute(drop_tables([staging.rows_name, staging.rejects_name]))
+
+
+async def drop_ended_staging(pool: asyncpg.Pool) -> int:
+    """Drop the staging tables of every run that already ended; returns how many were dropped.
+
+    A run drops its staging when it ends, but only best-effort (the database may be unreachable just then):
+    this sweep, at start-up, catches what was left behind. A batch that cannot be dropped now is left for
+    the next sweep.
+    """
+    names = [r["tablename"] for r in await pool.fetch(FIND_ENDED_TABLES, STAGING_SCHEMA)]
+    dropped = 0
+    for start in range(0, len(names), SWEEP_BATCH):
+        batch = names[start : start + SWEEP_BATCH]
+        try:
+            async with pool.acquire() as conn, conn.transaction():
+                await conn.execute(SWEEP_LOCK_TIMEOUT)
+                await conn.execute(drop_tables(batch))
+        except asyncpg.PostgresError as exc:
+            log.warning("staging tables not dropped", extra={"count": len(batch), "error": str(exc)})
+            continue
+        dropped += len(batch)
+    return dropped

@@ -7,7 +7,7 @@ follow 2, 3, … across attempts and restarts. Event ids are `uuid5(request id, 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TypedDict
+from typing import Protocol, TypedDict
 from uuid import UUID
 
 from connect_events import (
@@ -18,7 +18,6 @@ from connect_events import (
     RunFailedPayload,
     RunProgressed,
     RunProgressedPayload,
-    RunRequested,
     RunStarted,
     RunStartedPayload,
     RunSucceeded,
@@ -27,6 +26,32 @@ from connect_runtime.messages import Causation
 
 ACTOR = "runner"
 MAX_ERROR_CHARS = 2000
+
+
+class RunIds(Protocol):
+    """The run's numbers, as a request's payload carries them."""
+
+    @property
+    def job_id(self) -> int: ...
+
+    @property
+    def run_id(self) -> int: ...
+
+
+class RunOrigin(Protocol):
+    """What the runner's events derive from: a `RunRequested`, or the readable part of one it cannot decode."""
+
+    @property
+    def event_id(self) -> UUID: ...
+
+    @property
+    def aggregate_id(self) -> str: ...
+
+    @property
+    def correlation_id(self) -> UUID: ...
+
+    @property
+    def payload(self) -> RunIds: ...
 
 
 class _Envelope(TypedDict):
@@ -39,7 +64,7 @@ class _Envelope(TypedDict):
     causation_id: UUID
 
 
-def _envelope(request: RunRequested, version: int, now: datetime) -> _Envelope:
+def _envelope(request: RunOrigin, version: int, now: datetime) -> _Envelope:
     causation = Causation(
         actor=ACTOR, correlation_id=request.correlation_id, causation_id=request.event_id, occurred_at=now
     )
@@ -54,7 +79,7 @@ def _envelope(request: RunRequested, version: int, now: datetime) -> _Envelope:
     )
 
 
-def run_started(request: RunRequested, version: int, attempt: int, runner: str, now: datetime) -> RunStarted:
+def run_started(request: RunOrigin, version: int, attempt: int, runner: str, now: datetime) -> RunStarted:
     """This attempt began on `runner`."""
     payload = RunStartedPayload(
         job_id=request.payload.job_id, run_id=request.payload.run_id, attempt=attempt, runner=runner, started_at=now
@@ -63,7 +88,7 @@ def run_started(request: RunRequested, version: int, attempt: int, runner: str, 
 
 
 def run_progressed(
-    request: RunRequested,
+    request: RunOrigin,
     version: int,
     now: datetime,
     *,
@@ -85,7 +110,7 @@ def run_progressed(
 
 
 def run_succeeded(
-    request: RunRequested, version: int, counts: RunCounts, started_at: datetime, now: datetime
+    request: RunOrigin, version: int, counts: RunCounts, started_at: datetime, now: datetime
 ) -> RunSucceeded:
     """The load committed with these counters."""
     payload = RunEndedPayload(
@@ -99,7 +124,7 @@ def run_succeeded(
 
 
 def run_failed(
-    request: RunRequested,
+    request: RunOrigin,
     version: int,
     counts: RunCounts,
     started_at: datetime,

@@ -5,6 +5,10 @@ task while this loop keeps calling `getmany()` with the run's partition paused. 
 committed only after the run's terminal event is stored (in the audience DB outbox); a runner that dies
 mid-run leaves the offset uncommitted, so the request is redelivered and redone (the run is idempotent by
 its ledger). Runs of different partitions execute concurrently, up to `concurrency`.
+
+A request this runner cannot decode but can still identify (a newer `schema_version`) fails its run through
+`reject` the same way, so every requested run gets its terminal event; other undecodable records go to the
+dead-letter topic. Any `await` may let a rebalance take a partition away: its records are then left alone.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from enum import Enum
 from typing import Any, TypeAlias
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -22,6 +27,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 
 from connect_events import RUNS_TOPIC, RunRequested, decode
+from connect_runner.domain.unreadable import UnreadableRequest, identify
 from connect_runtime.kafka import DEAD_LETTER_TOPIC
 
 log = logging.getLogger(__name__)
@@ -29,10 +35,21 @@ log = logging.getLogger(__name__)
 POLL_TIMEOUT_MS = 500
 DRAIN_POLL_TIMEOUT_MS = 200
 CANCEL_WAIT_S = 30.0
-RETRY_BACKOFF_S = 5.0  # after a run could not even record its failure (e.g. the database was down)
+# After a run could not even record its failure (e.g. the database was down), or a record could not be
+# dead-lettered (Kafka was unreachable): the partition waits this long, then the record is fetched again.
+RETRY_BACKOFF_S = 5.0
+DEAD_LETTER_TIMEOUT_S = 30.0
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 Execute = Callable[[RunRequested], Coroutine[Any, Any, object]]
+Reject = Callable[[UnreadableRequest], Coroutine[Any, Any, object]]
+
+
+class _Retry(Enum):
+    LATER = "later"  # the record could not be handled now; fetch it again after the back-off
+
+
+Work: TypeAlias = RunRequested | UnreadableRequest | _Retry | None
 
 
 @dataclass
@@ -66,11 +83,15 @@ class RunConsumer:
         topic: str = RUNS_TOPIC,
         concurrency: int = 2,
         drain_grace_s: float = 60.0,
+        reject: Reject | None = None,
         dead_letters: AIOKafkaProducer | None = None,
         retry_backoff_s: float = RETRY_BACKOFF_S,
     ) -> None:
+        """`reject` fails the run of a request that cannot be decoded; without it such a record is only
+        dead-lettered."""
         self._consumer = consumer
         self._execute = execute
+        self._reject = reject
         self._topic = topic
         self._concurrency = concurrency
         self._drain_grace_s = drain_grace_s
@@ -106,42 +127,87 @@ class RunConsumer:
             await self._consumer.stop()
 
     async def _take(self, tp: TopicPartition, records: list[Record]) -> None:
-        """Skip (and commit past) other events; start the first request; leave the rest to be fetched again."""
+        """Skip (and commit past) other events; start the first request; leave the rest to be fetched again.
+
+        A partition that a rebalance moved away during an `await` is dropped with the rest of its batch: its
+        new owner fetches those records from the committed offset, and seeking it here would raise.
+        """
         passed: int | None = None
         for record in records:
+            if not self._owns(tp):
+                return
             if tp in self._slots or self._full():
                 self._consumer.seek(tp, record.offset)
                 break
-            request = await self._request(record)
-            if request is None:
-                passed = record.offset + 1
-                continue
-            self._slots[tp] = _Slot(record.offset, asyncio.create_task(self._execute(request)))
-            self._consumer.seek(tp, record.offset + 1)
-            log.info(
-                "run taken", extra={"run": request.aggregate_id, "partition": tp.partition, "offset": record.offset}
-            )
-            break
+            work = await self._work(record)
+            if not self._owns(tp):
+                return
+            if work is _Retry.LATER:
+                self._hold(tp, record.offset)
+                break
+            if work is not None:
+                self._start(tp, record, work)
+                break
+            passed = record.offset + 1
         if passed is not None:
             await self._commit(tp, passed)
         self._flow_control()
 
-    async def _request(self, record: Record) -> RunRequested | None:
-        """The record's RunRequested; None for anything else (an undecodable record is dead-lettered first)."""
+    def _owns(self, tp: TopicPartition) -> bool:
+        return tp in self._consumer.assignment()
+
+    def _start(self, tp: TopicPartition, record: Record, work: RunRequested | UnreadableRequest) -> None:
+        """Move past the request and pause its partition, then start its run (only once both succeeded)."""
+        self._consumer.seek(tp, record.offset + 1)
+        self._consumer.pause(tp)
+        if isinstance(work, RunRequested):
+            task = asyncio.create_task(self._execute(work))
+        else:
+            assert self._reject is not None, "_work returns an UnreadableRequest only when there is a reject"
+            task = asyncio.create_task(self._reject(work))
+        self._slots[tp] = _Slot(record.offset, task)
+        log.info("run taken", extra={"run": work.aggregate_id, "partition": tp.partition, "offset": record.offset})
+
+    def _hold(self, tp: TopicPartition, offset: int) -> None:
+        """Fetch the partition again from `offset`, after the back-off."""
+        self._consumer.seek(tp, offset)
+        self._held_until[tp] = time.monotonic() + self._retry_backoff_s
+
+    async def _work(self, record: Record) -> Work:
+        """What to do with the record: a request to run, an unreadable request to fail, nothing (skip it), or
+        try again later (it is undecodable and could not be dead-lettered)."""
+        data = record.value or b""
         try:
-            message = decode(RUNS_TOPIC, record.value or b"")  # the topic name may differ (tests); its contract not
+            message = decode(RUNS_TOPIC, data)  # the topic name may differ (tests); its contract not
         except Exception as exc:  # an unreadable record must not stop the partition
-            await self._dead_letter(record, exc)
-            return None
+            unreadable = identify(data, exc) if self._reject is not None else None
+            if unreadable is not None:
+                log.error(
+                    "run request cannot be read", extra={"run": unreadable.aggregate_id, "error": unreadable.problem}
+                )
+                return unreadable
+            return None if await self._dead_letter(record, exc) else _Retry.LATER
         return message if isinstance(message, RunRequested) else None
 
-    async def _dead_letter(self, record: Record, error: Exception) -> None:
+    async def _dead_letter(self, record: Record, error: Exception) -> bool:
+        """Send the record to the dead-letter topic; False when that failed (it must not be skipped then)."""
         log.error("undecodable record", extra={"partition": record.partition, "offset": record.offset})
         if self._dead_letters is None:
-            return
+            return True
         source = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "group": "runner"}
         headers = [("error", str(error).encode()), ("source", json.dumps(source).encode())]
-        await self._dead_letters.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers)
+        try:
+            async with asyncio.timeout(DEAD_LETTER_TIMEOUT_S):
+                await self._dead_letters.send_and_wait(
+                    DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers
+                )
+        except Exception as exc:  # Kafka unreachable, producer closing: the runner must go on either way
+            log.warning(
+                "record not dead-lettered; it will be retried",
+                extra={"partition": record.partition, "offset": record.offset, "error": str(exc)},
+            )
+            return False
+        return True
 
     def _full(self) -> bool:
         return self._stopping.is_set() or len(self._slots) >= self._concurrency
