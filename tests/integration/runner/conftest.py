@@ -1,9 +1,10 @@
-"""An audience and a vault database of their own per test module, the session's sshd, a key in the vault."""
+"""An audience and a vault database of their own per test module, the session's sshd, a key in the vault,
+and `world`: all a runner test works with in one."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -17,6 +18,7 @@ from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.settings import database_dsn
 from connect_runtime.vault import VAULT_DDL, Credential, Vault, generate_key
 from tests.conftest import SftpServer
+from tests.integration.runner.runner_it import RunnerWorld
 
 _job_ids = itertools.count(1000)
 
@@ -82,12 +84,24 @@ def remote_dir(sftp_server: SftpServer, unique: str) -> Path:
 
 
 @pytest.fixture
-def put_file(remote_dir: Path) -> Callable[..., str]:
-    """Write a file on the SFTP server; returns its absolute path there."""
-
-    def put(name: str, content: str | bytes, encoding: str = "utf-8") -> str:
-        path = remote_dir / name
-        path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
-        return str(path)
-
-    return put
+def world(
+    deps: RunDeps,
+    audience_pool: asyncpg.Pool,
+    vault: Vault,
+    sftp_server: SftpServer,
+    key_ref: UUID,
+    remote_dir: Path,
+    job_id: int,
+    unique: str,
+) -> RunnerWorld:
+    """This test's runner, database, vault, SFTP folder, job id and name suffix in one."""
+    return RunnerWorld(
+        deps=deps,
+        pool=audience_pool,
+        vault=vault,
+        server=sftp_server,
+        key_ref=key_ref,
+        remote_dir=remote_dir,
+        job_id=job_id,
+        unique=unique,
+    )

@@ -5,19 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
-from uuid import UUID
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from connect_events import RunRequested, encode
 from connect_runner.entrypoints.run_consumer import RunConsumer
-from connect_runner.handlers import RunDeps, execute_run
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
-from tests.conftest import SftpServer
-from tests.integration.runner.runner_it import PEOPLE_HEADER, Put, run_events, sftp_location
-from tests.unit.runner.runner_builders import location, people_table, run_request
+from tests.integration.runner.runner_it import ANN, RunnerWorld
+from tests.unit.runner.runner_builders import location, run_request
 
 FAST_GROUP = {"heartbeat_interval_ms": 300, "session_timeout_ms": 6000, "max_poll_interval_ms": 600_000}
 
@@ -74,33 +70,21 @@ async def running() -> AsyncIterator[Callable[[RunConsumer], None]]:
 
 
 async def test_requests_run_once_and_are_committed_after_their_terminal_event(
-    kafka_bootstrap: str,
-    topic: str,
-    unique: str,
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    running: Callable[[RunConsumer], None],
+    kafka_bootstrap: str, topic: str, world: RunnerWorld, running: Callable[[RunConsumer], None]
 ) -> None:
-    path = put_file("people.csv", PEOPLE_HEADER + "1,Ann,,,,\n")
-    request = run_request(
-        job_id, 1, source=sftp_location(sftp_server, path, key_ref), table=people_table(f"p_{unique}")
-    )
+    request = world.request(1, world.put("people.csv", ANN), world.table("p"))
     key = request.partition_key
     # Garbage (dead-lettered), the request, and the same request redelivered: one run, three records committed.
     await _publish(kafka_bootstrap, topic, [(key, b"not json"), (key, encode(request)), (key, encode(request))])
-    group = f"runner-test-{unique}"
+    group = f"runner-test-{world.unique}"
 
-    running(_consumer(kafka_bootstrap, group, topic, lambda r: execute_run(r, deps)))
+    running(_consumer(kafka_bootstrap, group, topic, world.execute))
 
     async def all_committed() -> bool:
         return sum(o or 0 for o in (await _committed(kafka_bootstrap, group, topic)).values()) == 3
 
     await _eventually(all_committed)
-    emitted = await run_events(audience_pool, job_id, 1)
+    emitted = await world.events(1)
     assert [e.type for e in emitted if e.type != "run.progressed"] == ["run.started", "run.succeeded"]
 
 

@@ -8,12 +8,11 @@ import json
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import asyncpg
 import pytest
 
-from connect_events import RUNS_TOPIC, SftpLocation, decode, encode
+from connect_events import RUNS_TOPIC, RunRequested, SftpLocation, TableSpec, decode, encode
 from connect_runner.adapters import ledger
 from connect_runner.adapters.sftp import FetchedFile, Progress
 from connect_runner.adapters.staging import drop_ended_staging
@@ -23,19 +22,9 @@ from connect_runner.domain.plan import resolve_by_header
 from connect_runner.domain.redaction import REDACTED
 from connect_runner.domain.statements import Staging, create_staging
 from connect_runner.domain.unreadable import UnreadableRequest, identify
-from connect_runner.handlers import RunDeps, execute_run, fail_unreadable
+from connect_runner.handlers import fail_unreadable
 from connect_runtime.vault import Credential
-from tests.conftest import SftpServer
-from tests.integration.runner.runner_it import (
-    PEOPLE_HEADER,
-    Put,
-    failed,
-    run_events,
-    sftp_location,
-    staging_tables,
-    succeeded,
-    table_rows,
-)
+from tests.integration.runner.runner_it import ANN, PEOPLE_HEADER, RunnerWorld, failed, succeeded
 from tests.unit.runner.runner_builders import PEOPLE_MAPPING, location, people_table, run_request
 
 
@@ -62,44 +51,39 @@ class _Files:
         raise ValueError(f"cannot use {credential!r} with secret {credential.secret!r}")
 
 
-def _staging_of(pool_tables: list[str], job_id: int, run_id: int) -> list[str]:
-    return [t for t in pool_tables if t.startswith(f"s_{job_id}_{run_id}_")]
+def _offline(world: RunnerWorld, table: TableSpec | None = None) -> RunRequested:
+    """Run 1 of the world's job from a made-up server: for runs whose files never reach one."""
+    return world.request(1, location("/x.csv", world.key_ref), table)
 
 
-async def test_a_run_whose_attempts_all_stopped_midway_fails_without_loading(
-    deps: RunDeps, audience_pool: asyncpg.Pool, key_ref: UUID, job_id: int
-) -> None:
-    table = people_table(f"gaveup_{job_id}")
-    request = run_request(job_id, 1, source=location("/x.csv", key_ref), table=table)
+async def test_a_run_whose_attempts_all_stopped_midway_fails_without_loading(world: RunnerWorld) -> None:
+    table = people_table(f"gaveup_{world.job_id}")
+    request = _offline(world, table)
     # Three runners took the run and were killed (e.g. out of memory) midway, the last one while staging.
     for _ in range(3):
-        crashed = await ledger.begin_attempt(audience_pool, request, "gone:1", request.occurred_at)
+        crashed = await ledger.begin_attempt(world.pool, request, "gone:1", request.occurred_at)
     plan = resolve_by_header(PEOPLE_HEADER.strip().split(","), PEOPLE_MAPPING, table, "/x.csv")
-    await audience_pool.execute(create_staging(Staging(job_id, 1, crashed.number), plan))
+    await world.pool.execute(create_staging(Staging(world.job_id, 1, crashed.number), plan))
     files = _Files("must not be called")
 
-    event = failed(await execute_run(request, replace(deps, files=files)))
+    event = failed(await world.execute(request, replace(world.deps, files=files)))
 
     assert (event.payload.code, event.payload.error) == (
         "INTERNAL",
         "gave up after 3 attempts: the runner stopped during each of them",
     )
     assert files.calls == 0
-    assert await audience_pool.fetchval("SELECT status FROM run_ledger WHERE job_id = $1 AND run_id = 1", job_id) == (
-        "failed"
-    )
-    assert not _staging_of(await staging_tables(audience_pool), job_id, 1)
-    emitted = await run_events(audience_pool, job_id, 1)
+    assert await world.ledger_status(1) == "failed"
+    assert not await world.staging(1)
+    emitted = await world.events(1)
     assert [type(e).__name__ for e in emitted] == ["RunStarted"] * 4 + ["RunFailed"]
-    assert await execute_run(request, deps) == event
+    assert await world.execute(request) == event
 
 
-async def test_a_transfer_that_hangs_fails_at_the_run_time_limit(
-    deps: RunDeps, audience_pool: asyncpg.Pool, key_ref: UUID, job_id: int
-) -> None:
-    request = run_request(job_id, 1, source=location("/x.csv", key_ref))
+async def test_a_transfer_that_hangs_fails_at_the_run_time_limit(world: RunnerWorld) -> None:
+    deps = replace(world.deps, files=_Files("hang"), run_timeout_s=0.3)
 
-    event = failed(await execute_run(request, replace(deps, files=_Files("hang"), run_timeout_s=0.3)))
+    event = failed(await world.execute(_offline(world), deps))
 
     assert (event.payload.code, event.payload.error) == (
         "CONNECTION_FAILED",
@@ -130,62 +114,40 @@ async def locked_table(audience_pool: asyncpg.Pool, unique: str) -> Any:
 
 
 async def test_a_target_locked_by_another_writer_fails_after_the_lock_timeout_and_later_loads(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    locked_table: Any,
+    world: RunnerWorld, locked_table: Any
 ) -> None:
     table, release = locked_table
-    path = put_file("people.csv", PEOPLE_HEADER + "1,Ann,,,,\n")
-    source = sftp_location(sftp_server, path, key_ref)
+    path = world.put("people.csv", ANN)
 
-    event = failed(
-        await execute_run(run_request(job_id, 1, source=source, table=table), replace(deps, lock_timeout_s=0.3))
-    )
+    event = failed(await world.run(1, path, table, deps=replace(world.deps, lock_timeout_s=0.3)))
 
     assert (event.payload.code, event.payload.error) == (
         "LOAD_FAILED",
         "the target table stayed locked by another writer for 0.3 s",
     )
     release.set()
-    done = succeeded(await execute_run(run_request(job_id, 2, source=source, table=table), deps))
+    done = succeeded(await world.run(2, path, table))
     assert done.payload.counts.inserted == 1
-    assert [r["id"] for r in await table_rows(audience_pool, table)] == [1]
+    assert [r["id"] for r in await world.rows(table)] == [1]
 
 
-async def test_a_load_stuck_behind_a_lock_fails_at_the_run_time_limit(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    locked_table: Any,
-) -> None:
+async def test_a_load_stuck_behind_a_lock_fails_at_the_run_time_limit(world: RunnerWorld, locked_table: Any) -> None:
     table, _release = locked_table
-    path = put_file("people.csv", PEOPLE_HEADER + "1,Ann,,,,\n")
-    request = run_request(job_id, 1, source=sftp_location(sftp_server, path, key_ref), table=table)
+    path = world.put("people.csv", ANN)
 
-    event = failed(await execute_run(request, replace(deps, run_timeout_s=3)))
+    event = failed(await world.run(1, path, table, deps=replace(world.deps, run_timeout_s=3)))
 
     assert (event.payload.code, event.payload.error) == ("LOAD_FAILED", "the run exceeded its time limit of 3 s")
-    assert await table_rows(audience_pool, table) == []
+    assert await world.rows(table) == []
 
 
-async def test_an_unexpected_error_quoting_the_credential_does_not_carry_it_into_the_event(
-    deps: RunDeps, sftp_server: SftpServer, key_ref: UUID, job_id: int
-) -> None:
-    request = run_request(job_id, 1, source=location("/x.csv", key_ref))
-
-    event = failed(await execute_run(request, replace(deps, files=_Files("raise"))))
+async def test_an_unexpected_error_quoting_the_credential_does_not_carry_it_into_the_event(world: RunnerWorld) -> None:
+    event = failed(await world.execute(_offline(world), replace(world.deps, files=_Files("raise"))))
 
     assert event.payload.code == "INTERNAL"
     assert event.payload.error.startswith("ValueError: cannot use Credential(kind='private_key', secret=<hidden>)")
     assert REDACTED in event.payload.error
-    key_lines = [line for line in sftp_server.private_key.splitlines() if len(line) > 20]
+    key_lines = [line for line in world.server.private_key.splitlines() if len(line) > 20]
     assert key_lines
     assert not [line for line in key_lines if line in event.model_dump_json()]
 
@@ -201,40 +163,33 @@ def _unreadable(job_id: int, run_id: int) -> UnreadableRequest:
     return found
 
 
-async def test_an_unreadable_request_fails_its_run_exactly_once(
-    deps: RunDeps, audience_pool: asyncpg.Pool, job_id: int
-) -> None:
-    request = _unreadable(job_id, 1)
+async def test_an_unreadable_request_fails_its_run_exactly_once(world: RunnerWorld) -> None:
+    request = _unreadable(world.job_id, 1)
 
-    event = failed(await fail_unreadable(request, deps))
+    event = failed(await fail_unreadable(request, world.deps))
 
     assert (event.payload.code, event.payload.error) == (
         "INTERNAL",
         "this runner cannot read the run request: schema_version: Input should be 1",
     )
     assert (event.aggregate_id, event.aggregate_version, event.causation_id) == (
-        f"{job_id}.1",
+        f"{world.job_id}.1",
         2,
         request.event_id,
     )
-    assert await fail_unreadable(request, deps) == event
-    assert await run_events(audience_pool, job_id, 1) == [event]
-    assert await audience_pool.fetchval("SELECT status FROM run_ledger WHERE job_id = $1 AND run_id = 1", job_id) == (
-        "failed"
-    )
+    assert await fail_unreadable(request, world.deps) == event
+    assert await world.events(1) == [event]
+    assert await world.ledger_status(1) == "failed"
 
 
-async def test_the_start_up_sweep_drops_staging_of_ended_runs_only(
-    deps: RunDeps, audience_pool: asyncpg.Pool, job_id: int
-) -> None:
-    table = people_table()
-    plan = resolve_by_header(PEOPLE_HEADER.strip().split(","), PEOPLE_MAPPING, table, "/x.csv")
+async def test_the_start_up_sweep_drops_staging_of_ended_runs_only(world: RunnerWorld) -> None:
+    job_id = world.job_id
+    plan = resolve_by_header(PEOPLE_HEADER.strip().split(","), PEOPLE_MAPPING, people_table(), "/x.csv")
     for run_id in (1, 2):  # left behind: run 1 ended since, run 2 may still be running somewhere
-        await audience_pool.execute(create_staging(Staging(job_id, run_id, 1), plan))
-    await fail_unreadable(_unreadable(job_id, 1), deps)
+        await world.pool.execute(create_staging(Staging(job_id, run_id, 1), plan))
+    await fail_unreadable(_unreadable(job_id, 1), world.deps)
 
-    assert await drop_ended_staging(audience_pool) >= 2
+    assert await drop_ended_staging(world.pool) >= 2
 
-    left = await staging_tables(audience_pool)
-    assert not _staging_of(left, job_id, 1)
-    assert _staging_of(left, job_id, 2) == [f"s_{job_id}_2_1", f"s_{job_id}_2_1_rej"]
+    assert not await world.staging(1)
+    assert await world.staging(2) == [f"s_{job_id}_2_1", f"s_{job_id}_2_1_rej"]

@@ -7,218 +7,116 @@ import io
 import os
 import zipfile
 from datetime import UTC, datetime
-from uuid import UUID, uuid4
+from typing import Any
+from uuid import uuid4
 
 import asyncpg
 
-from connect_events import RunRequested, TableDefined, TableDefinedPayload
-from connect_runner.handlers import RunDeps, execute_run, table_defined
-from tests.conftest import SftpServer
-from tests.integration.runner.runner_it import (
-    Put,
-    rejects,
-    sftp_location,
-    succeeded,
-    table_rows,
-)
-from tests.unit.runner.runner_builders import mapping, people_table, run_request
+from connect_events import TableDefined, TableDefinedPayload
+from connect_runner.handlers import table_defined
+from tests.integration.runner.runner_it import RunnerWorld, succeeded
+from tests.unit.runner.runner_builders import mapping, people_table
 
 NAMES = mapping("id", "name")
 
 
 async def _load(
-    deps: RunDeps,
-    server: SftpServer,
-    key_ref: UUID,
-    put: Put,
-    job_id: int,
-    run_id: int,
-    table_name: str,
-    content: str,
-    **options: object,
+    world: RunnerWorld, run_id: int, table_name: str, content: str, **options: Any
 ) -> tuple[int, int, int, int]:
-    path = put(f"run{run_id}.csv", "id,name\n" + content)
-    request = run_request(
-        job_id,
-        run_id,
-        source=sftp_location(server, path, key_ref),
-        table=people_table(table_name),
-        columns=NAMES,
-        **options,  # type: ignore[arg-type]
-    )
-    counts = succeeded(await execute_run(request, deps)).payload.counts
+    """Load `id,name` rows into the people table `table_name`: (inserted, updated, unchanged, rejected)."""
+    path = world.put(f"run{run_id}.csv", "id,name\n" + content)
+    event = await world.run(run_id, path, people_table(table_name), columns=NAMES, **options)
+    counts = succeeded(event).payload.counts
     return counts.inserted, counts.updated, counts.unchanged, counts.rejected
 
 
-async def _names(pool: asyncpg.Pool, table_name: str) -> list[tuple[int, str]]:
-    return [(r["id"], r["name"]) for r in await table_rows(pool, table_name)]
+async def test_merge_switches(world: RunnerWorld) -> None:
+    table = f"t_{world.unique}"
+    assert await _load(world, 1, table, "1,a\n2,b\n") == (2, 0, 0, 0)
+
+    assert await _load(world, 2, table, "1,A\n3,c\n", insert_on_no_match=False) == (0, 1, 1, 0)
+    assert await world.names(table) == [(1, "A"), (2, "b")]
+
+    assert await _load(world, 3, table, "2,B\n3,c\n", update_on_match=False) == (1, 0, 1, 0)
+    assert await world.names(table) == [(1, "A"), (2, "b"), (3, "c")]
+
+    assert await _load(world, 4, table, "1,x\n9,y\n", insert_on_no_match=False, update_on_match=False) == (0, 0, 2, 0)
+    assert await world.names(table) == [(1, "A"), (2, "b"), (3, "c")]
 
 
-async def test_merge_switches(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = f"t_{unique}"
-    load = lambda run_id, content, **o: _load(deps, sftp_server, key_ref, put_file, job_id, run_id, table, content, **o)  # noqa: E731
-    assert await load(1, "1,a\n2,b\n") == (2, 0, 0, 0)
+async def test_merge_with_only_key_columns_mapped(world: RunnerWorld) -> None:
+    table = world.table("k")
+    path = world.put("ids.csv", "id\n1\n2\n")
 
-    assert await load(2, "1,A\n3,c\n", insert_on_no_match=False) == (0, 1, 1, 0)
-    assert await _names(audience_pool, table) == [(1, "A"), (2, "b")]
-
-    assert await load(3, "2,B\n3,c\n", update_on_match=False) == (1, 0, 1, 0)
-    assert await _names(audience_pool, table) == [(1, "A"), (2, "b"), (3, "c")]
-
-    assert await load(4, "1,x\n9,y\n", insert_on_no_match=False, update_on_match=False) == (0, 0, 2, 0)
-    assert await _names(audience_pool, table) == [(1, "A"), (2, "b"), (3, "c")]
-
-
-async def test_merge_with_only_key_columns_mapped(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = people_table(f"k_{unique}")
-    path = put_file("ids.csv", "id\n1\n2\n")
-
-    def run(run_id: int) -> RunRequested:
-        source = sftp_location(sftp_server, path, key_ref)
-        return run_request(job_id, run_id, source=source, table=table, columns=mapping("id"))
-
-    assert succeeded(await execute_run(run(1), deps)).payload.counts.inserted == 2
-    counts = succeeded(await execute_run(run(2), deps)).payload.counts
+    assert succeeded(await world.run(1, path, table, columns=mapping("id"))).payload.counts.inserted == 2
+    counts = succeeded(await world.run(2, path, table, columns=mapping("id"))).payload.counts
     assert (counts.inserted, counts.updated, counts.unchanged) == (0, 0, 2)
 
 
-async def test_append_rejects_keys_that_already_exist(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = f"t_{unique}"
-    assert await _load(deps, sftp_server, key_ref, put_file, job_id, 1, table, "1,a\n2,b\n", write_mode="append") == (
-        2,
-        0,
-        0,
-        0,
-    )
+async def test_append_rejects_keys_that_already_exist(world: RunnerWorld) -> None:
+    table = f"t_{world.unique}"
+    assert await _load(world, 1, table, "1,a\n2,b\n", write_mode="append") == (2, 0, 0, 0)
 
-    counts = await _load(deps, sftp_server, key_ref, put_file, job_id, 2, table, "2,B\n3,c\n1,A\n", write_mode="append")
+    counts = await _load(world, 2, table, "2,B\n3,c\n1,A\n", write_mode="append")
 
     assert counts == (1, 0, 0, 2)
-    assert await rejects(audience_pool, job_id, 2) == [(2, "DUPLICATE_KEY", "2,B"), (4, "DUPLICATE_KEY", "1,A")]
-    assert await _names(audience_pool, table) == [(1, "a"), (2, "b"), (3, "c")]
+    assert await world.rejects(2) == [(2, "DUPLICATE_KEY", "2,B"), (4, "DUPLICATE_KEY", "1,A")]
+    assert await world.names(table) == [(1, "a"), (2, "b"), (3, "c")]
 
 
-async def test_overwrite_replaces_the_whole_table(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = f"t_{unique}"
-    await _load(deps, sftp_server, key_ref, put_file, job_id, 1, table, "1,a\n2,b\n3,c\n")
+async def test_overwrite_replaces_the_whole_table(world: RunnerWorld) -> None:
+    table = f"t_{world.unique}"
+    await _load(world, 1, table, "1,a\n2,b\n3,c\n")
 
-    counts = await _load(
-        deps, sftp_server, key_ref, put_file, job_id, 2, table, "3,C\n4,d\nx,bad\n", write_mode="overwrite"
-    )
+    counts = await _load(world, 2, table, "3,C\n4,d\nx,bad\n", write_mode="overwrite")
 
     assert counts == (2, 0, 0, 1)
-    assert await _names(audience_pool, table) == [(3, "C"), (4, "d")]
+    assert await world.names(table) == [(3, "C"), (4, "d")]
 
 
-async def test_failed_overwrite_leaves_the_old_rows(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = f"t_{unique}"
-    await _load(deps, sftp_server, key_ref, put_file, job_id, 1, table, "1,a\n")
-    path = put_file("broken.csv", "wrong,header\n1,x\n")
-    request = run_request(
-        job_id,
-        2,
-        source=sftp_location(sftp_server, path, key_ref),
-        table=people_table(table),
-        columns=NAMES,
-        write_mode="overwrite",
-    )
+async def test_failed_overwrite_leaves_the_old_rows(world: RunnerWorld) -> None:
+    table = f"t_{world.unique}"
+    await _load(world, 1, table, "1,a\n")
+    path = world.put("broken.csv", "wrong,header\n1,x\n")
 
-    assert (await execute_run(request, deps)).type == "run.failed"
-    assert await _names(audience_pool, table) == [(1, "a")]
+    event = await world.run(2, path, people_table(table), columns=NAMES, write_mode="overwrite")
+
+    assert event.type == "run.failed"
+    assert await world.names(table) == [(1, "a")]
 
 
-async def test_wildcard_takes_the_oldest_match_and_tokens_use_the_request_time(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    newer = put_file("export_20250314_b.csv", "id,name\n2,newer\n")
-    older = put_file("export_20250314_a.csv", "id,name\n1,older\n")
-    put_file("export_20250313_z.csv", "id,name\n3,other day\n")
+async def test_wildcard_takes_the_oldest_match_and_tokens_use_the_request_time(world: RunnerWorld) -> None:
+    newer = world.put("export_20250314_b.csv", "id,name\n2,newer\n")
+    older = world.put("export_20250314_a.csv", "id,name\n1,older\n")
+    world.put("export_20250313_z.csv", "id,name\n3,other day\n")
     os.utime(older, (1_700_000_000, 1_700_000_000))
     os.utime(newer, (1_700_000_100, 1_700_000_100))
     folder = os.path.dirname(older)
-    request = run_request(
-        job_id,
+
+    event = await world.run(
         1,
-        source=sftp_location(sftp_server, f"{folder}/export_%YYYY%%MM%%DD%_*.csv", key_ref),
-        table=people_table(f"t_{unique}"),
+        f"{folder}/export_%YYYY%%MM%%DD%_*.csv",
+        world.table("t"),
         columns=NAMES,
         requested_at=datetime(2025, 3, 14, 23, 0, tzinfo=UTC),
     )
 
-    succeeded(await execute_run(request, deps))
+    succeeded(event)
+    assert await world.names(f"t_{world.unique}") == [(1, "older")]
 
-    assert await _names(audience_pool, f"t_{unique}") == [(1, "older")]
 
-
-async def test_gzip_and_zip_files_are_read_transparently(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = people_table(f"t_{unique}")
-    gz = put_file("a.csv.gz", gzip.compress(b"id,name\n1,gz\n"))
+async def test_gzip_and_zip_files_are_read_transparently(world: RunnerWorld) -> None:
+    table = world.table("t")
+    gz = world.put("a.csv.gz", gzip.compress(b"id,name\n1,gz\n"))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("inner.csv", "id,name\n2,zip\n")
-    zipped = put_file("b.zip", buffer.getvalue())
+    zipped = world.put("b.zip", buffer.getvalue())
 
     for run_id, path in enumerate([gz, zipped], start=1):
-        request = run_request(
-            job_id, run_id, source=sftp_location(sftp_server, path, key_ref), table=table, columns=NAMES
-        )
-        succeeded(await execute_run(request, deps))
+        succeeded(await world.run(run_id, path, table, columns=NAMES))
 
-    assert await _names(audience_pool, table.name) == [(1, "gz"), (2, "zip")]
+    assert await world.names(table.name) == [(1, "gz"), (2, "zip")]
 
 
 async def test_a_defined_table_is_created_right_away(audience_pool: asyncpg.Pool, unique: str) -> None:

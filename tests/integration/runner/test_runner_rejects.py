@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-from uuid import UUID
-
-import asyncpg
-
 from connect_events import ColumnType, CsvSettings, TableSpec
-from connect_runner.handlers import RunDeps, execute_run
-from tests.conftest import SftpServer
-from tests.integration.runner.runner_it import PEOPLE_HEADER, Put, rejects, sftp_location, succeeded, table_rows
-from tests.unit.runner.runner_builders import column, mapping, people_table, run_request
+from tests.integration.runner.runner_it import PEOPLE_HEADER, RunnerWorld, succeeded
+from tests.unit.runner.runner_builders import column, mapping
 
 
-async def test_each_bad_row_is_rejected_with_its_line_and_reason(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = people_table(f"people_{unique}")
+async def test_each_bad_row_is_rejected_with_its_line_and_reason(world: RunnerWorld) -> None:
+    table = world.table()
     lines = [
         "1,Ann,1.5,true,1990-01-02,2024-05-06 07:08:09",  # 2 ok
         "2,Bob",  # 3 wrong field count
@@ -42,12 +28,11 @@ async def test_each_bad_row_is_rejected_with_its_line_and_reason(
         "13,DupLast,,,,",  # 17 the last one wins
         "99999999999999999999,Big,,,,",  # 18 beyond bigint
     ]
-    path = put_file("people.csv", PEOPLE_HEADER + "\n".join(lines) + "\n")
-    request = run_request(job_id, 1, source=sftp_location(sftp_server, path, key_ref), table=table)
+    path = world.put("people.csv", PEOPLE_HEADER + "\n".join(lines) + "\n")
 
-    event = succeeded(await execute_run(request, deps))
+    event = succeeded(await world.run(1, path, table))
 
-    assert await rejects(audience_pool, job_id, 1) == [
+    assert await world.rejects(1) == [
         (3, "WRONG_FIELD_COUNT", "2,Bob"),
         (4, "MATCH_FIELD_EMPTY", ",NoKey,,,,"),
         (5, "INVALID_DATA_FORMAT", "x,Bad,,,,"),
@@ -64,65 +49,44 @@ async def test_each_bad_row_is_rejected_with_its_line_and_reason(
     ]
     counts = event.payload.counts
     assert (counts.rows_read, counts.inserted, counts.rejected, counts.unchanged) == (16, 3, 13, 0)
-    assert [(r["id"], r["name"]) for r in await table_rows(audience_pool, table)] == [
-        (1, "Ann"),
-        (13, "DupLast"),
-        (14, "Ok"),
-    ]
+    assert await world.names(table) == [(1, "Ann"), (13, "DupLast"), (14, "Ok")]
 
 
-async def test_duplicate_keys_compare_as_typed_values(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = people_table(f"people_{unique}")
-    path = put_file("people.csv", PEOPLE_HEADER + "7,First,,,,\n007,Second,,,,\n+7,Third,,,,\n")
-    request = run_request(job_id, 1, source=sftp_location(sftp_server, path, key_ref), table=table)
+async def test_duplicate_keys_compare_as_typed_values(world: RunnerWorld) -> None:
+    table = world.table()
+    path = world.put("people.csv", PEOPLE_HEADER + "7,First,,,,\n007,Second,,,,\n+7,Third,,,,\n")
 
-    event = succeeded(await execute_run(request, deps))
+    event = succeeded(await world.run(1, path, table))
 
-    assert [(line, reason) for line, reason, _ in await rejects(audience_pool, job_id, 1)] == [
+    assert [(line, reason) for line, reason, _ in await world.rejects(1)] == [
         (2, "DUPLICATE_KEY"),
         (3, "DUPLICATE_KEY"),
     ]
     assert event.payload.counts.inserted == 1
-    assert [(r["id"], r["name"]) for r in await table_rows(audience_pool, table)] == [(7, "Third")]
+    assert await world.names(table) == [(7, "Third")]
 
 
-async def test_odd_identifiers_no_header_and_other_file_settings(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
+async def test_odd_identifiers_no_header_and_other_file_settings(world: RunnerWorld) -> None:
     table = TableSpec(
-        name=f'Odd "Table" {unique}',
+        name=f'Odd "Table" {world.unique}',
         columns=(column("Key Col", ColumnType.INTEGER), column("Part", ColumnType.TEXT), column('va"lue')),
         primary_key=("Key Col", "part"),
     )
     content = '1;a;ünïcödé\r\n1;b;"semi;colon"\r\n\r\n2;a;caf\u00e9\r\n'
-    path = put_file("odd.txt", content, encoding="windows-1252")
-    request = run_request(
-        job_id,
-        1,
-        source=sftp_location(sftp_server, path, key_ref),
-        table=table,
-        columns=mapping(("1", "key col"), ("2", "Part"), ("3", 'VA"LUE')),
-        file=CsvSettings(delimiter=";", header=False, encoding="windows-1252"),
+    path = world.put("odd.txt", content, encoding="windows-1252")
+
+    event = succeeded(
+        await world.run(
+            1,
+            path,
+            table,
+            columns=mapping(("1", "key col"), ("2", "Part"), ("3", 'VA"LUE')),
+            file=CsvSettings(delimiter=";", header=False, encoding="windows-1252"),
+        )
     )
 
-    event = succeeded(await execute_run(request, deps))
-
     assert event.payload.counts.inserted == 3
-    rows = await table_rows(audience_pool, table, order="1, 2")
+    rows = await world.rows(table, order="1, 2")
     assert rows == [
         {"Key Col": 1, "Part": "a", 'va"lue': "ünïcödé"},
         {"Key Col": 1, "Part": "b", 'va"lue': "semi;colon"},
@@ -130,27 +94,12 @@ async def test_odd_identifiers_no_header_and_other_file_settings(
     ]
 
 
-async def test_utf8_bom_header_and_tab_delimiter_without_qualifier(
-    deps: RunDeps,
-    audience_pool: asyncpg.Pool,
-    sftp_server: SftpServer,
-    key_ref: UUID,
-    put_file: Put,
-    job_id: int,
-    unique: str,
-) -> None:
-    table = people_table(f"people_{unique}")
-    content = '\ufeffID\tName\n1\t"quoted"\n'
-    path = put_file("bom.tsv", content)
-    request = run_request(
-        job_id,
-        1,
-        source=sftp_location(sftp_server, path, key_ref),
-        table=table,
-        columns=mapping("id", "name"),
-        file=CsvSettings(delimiter="\t", qualifier=""),
+async def test_utf8_bom_header_and_tab_delimiter_without_qualifier(world: RunnerWorld) -> None:
+    table = world.table()
+    path = world.put("bom.tsv", '\ufeffID\tName\n1\t"quoted"\n')
+
+    succeeded(
+        await world.run(1, path, table, columns=mapping("id", "name"), file=CsvSettings(delimiter="\t", qualifier=""))
     )
 
-    succeeded(await execute_run(request, deps))
-
-    assert [(r["id"], r["name"]) for r in await table_rows(audience_pool, table)] == [(1, '"quoted"')]
+    assert await world.names(table) == [(1, '"quoted"')]

@@ -68,16 +68,24 @@ CASES: list[tuple[ColumnSpec, list[str], list[str]]] = [
     ),
     (column("t", max_length=3), ["abc", "äöü", "a"], ["abcd", "äöüß"]),
 ]
+EACH_CASE = pytest.mark.parametrize(
+    ("spec", "good", "bad"), CASES, ids=lambda c: getattr(c, "type", None) and str(c.type)
+)
 
 
-@pytest.mark.parametrize(("spec", "good", "bad"), CASES, ids=lambda c: getattr(c, "type", None) and str(c.type))
+def _on_a_value(expression: str) -> str:
+    """A query of `expression` over `v.x`, the text passed as $1."""
+    return f"SELECT {expression} FROM (SELECT $1::text AS x) v"
+
+
+@EACH_CASE
 async def test_checks_accept_exactly_what_loads(
     audience_pool: asyncpg.Pool, spec: ColumnSpec, good: list[str], bad: list[str]
 ) -> None:
     check = bad_value("v.x", spec)
     assert check is not None
-    query = f"SELECT {check[0]} FROM (SELECT $1::text AS x) v"
-    loader = f"SELECT ({cast('v.x', spec)})::{sql_type(spec)} FROM (SELECT $1::text AS x) v"
+    query = _on_a_value(check[0])
+    loader = _on_a_value(f"({cast('v.x', spec)})::{sql_type(spec)}")
     verdicts: dict[str, Any] = {value: await audience_pool.fetchval(query, value) for value in good + bad}
 
     assert [v for v in good if verdicts[v]] == []
@@ -86,13 +94,13 @@ async def test_checks_accept_exactly_what_loads(
         await audience_pool.fetchval(loader, value)  # never raises for an accepted value
 
 
-@pytest.mark.parametrize(("spec", "good", "bad"), CASES, ids=lambda c: getattr(c, "type", None) and str(c.type))
+@EACH_CASE
 async def test_a_proof_never_vouches_for_a_value_the_checks_refuse(
     audience_pool: asyncpg.Pool, spec: ColumnSpec, good: list[str], bad: list[str]
 ) -> None:
     condition = proof("v.x", spec)
     assert condition is not None
-    query = f"SELECT {condition} FROM (SELECT $1::text AS x) v"
+    query = _on_a_value(condition)
     proven: dict[str, bool] = {}
     async with audience_pool.acquire() as conn:
         await conn.execute("SET datestyle = 'ISO, YMD'")
