@@ -31,36 +31,40 @@ class CreateJobPayload(Payload):
     activate: bool = False
 
 
-class UpdateJobPayload(Payload):
-    """The replacement definition and the job version it was based on (a stale one is refused)."""
+class JobTarget(Payload):
+    """Base of payloads of commands on one existing job."""
 
     job_id: int
+
+
+class UpdateJobPayload(JobTarget):
+    """The replacement definition and the job version it was based on (a stale one is refused)."""
+
     expected_version: int
     definition: JobDefinition
 
 
-class JobCommandPayload(Payload):
+class JobCommandPayload(JobTarget):
     """Names the job; `expected_version`, when given, must be the current one."""
 
-    job_id: int
     expected_version: int | None = None
 
 
-class RunJobNowPayload(Payload):
+class RunJobNowPayload(JobTarget):
     """The job to run; a repeated `idempotency_key` returns the first run instead of a second one."""
 
-    job_id: int
     idempotency_key: str | None = None
 
 
 class JobCommand(Command):
     """Base of commands on one job, keyed by job id."""
 
+    payload: JobTarget
+
     @property
     def partition_key(self) -> str:
         """The job id."""
-        job_id: int = getattr(self, "payload").job_id  # noqa: B009 - every subclass has payload.job_id
-        return str(job_id)
+        return str(self.payload.job_id)
 
 
 class DefineTable(Command):
