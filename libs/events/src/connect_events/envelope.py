@@ -14,9 +14,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 
 class Message(BaseModel):
-    """Base of everything that crosses Kafka: frozen, strict about unknown fields."""
+    """Base of everything that crosses Kafka: frozen; fields it does not know are ignored.
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    Ignoring unknown fields is what lets the contract grow additively: a consumer deployed before a new
+    optional field existed still reads the messages that carry it.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
 
 
 class Payload(Message):
