@@ -36,8 +36,7 @@ def test_a_newer_request_is_identified_with_its_ids_and_a_short_reason() -> None
     assert (found.aggregate_id, found.payload.job_id, found.payload.run_id) == ("42.7", 42, 7)
     assert (str(found.event_id), str(found.correlation_id)) == (data["event_id"], data["correlation_id"])
     assert found.error == (
-        "this runner cannot read the run request: "
-        "schema_version: Input should be 1"
+        "this runner cannot read the run request: schema_version: Input should be 1"
     )  # payload.priority, a field this runner does not know, is ignored rather than refused
     assert "high" not in found.error  # field paths and messages only, never the values
 
