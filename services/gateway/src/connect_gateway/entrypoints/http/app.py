@@ -8,7 +8,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from fastapi import FastAPI
 
 from connect_gateway.domain.limits import MAX_BODY_BYTES
-from connect_gateway.entrypoints.http import errors
+from connect_gateway.entrypoints.http import docs, errors
 from connect_gateway.entrypoints.http.body_limit import BodyLimit
 from connect_gateway.entrypoints.http.routes import commands, health, jobs, runs, tables
 from connect_gateway.ports import Deps
@@ -24,19 +24,24 @@ Secrets (SFTP private keys, passwords) are write-only: they are stored encrypted
 """
 
 
+OPENAPI_URL = "/openapi.json"
+
+
 def create_app(deps: Deps | DepsProvider, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
     """The app over ready-made `deps` (tests), or over a provider the lifespan enters (the process)."""
     app = FastAPI(
         title="Connect API",
         version="1",
         description=DESCRIPTION,
-        docs_url="/docs",
-        openapi_url="/openapi.json",
+        docs_url=None,  # served by `docs.install`, without a CDN
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
         lifespan=None if isinstance(deps, Deps) else _lifespan(deps),
     )
     if isinstance(deps, Deps):
         app.state.deps = deps
     errors.install(app)
+    docs.install(app, OPENAPI_URL)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     for module in (tables, jobs, runs, commands, health):
         app.include_router(module.router)
