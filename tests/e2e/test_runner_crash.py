@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
+from pathlib import Path
 
 import asyncpg
 import httpx
@@ -18,12 +18,9 @@ from tests.kafka_records import read_topics
 ROWS = 400_000
 
 
-def _big_csv(path: object, rows: int) -> None:
-    from pathlib import Path
-
-    target = Path(str(path))
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("w") as out:
+def _big_csv(path: Path, rows: int) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
         out.write("id,email,amount,visits,since\n")
         for i in range(rows):
             out.write(f"K{i},user{i}@example.com,{i % 1000}.25,{i % 50},2024-01-{i % 28 + 1:02d}\n")
@@ -56,7 +53,6 @@ async def test_runner_killed_mid_load_finishes_the_run_exactly_once(
     try:
         await asyncio.sleep(0.5)  # into the transfer / staging work
         services["runner"].kill()  # SIGKILL: no draining, no clean-up
-        killed_at = time.monotonic()
         try:
             finished = await audience.fetchval(
                 "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
@@ -69,7 +65,6 @@ async def test_runner_killed_mid_load_finishes_the_run_exactly_once(
         assert done["status"] == "succeeded", done
         assert done["attempt"] >= 2, "the restarted runner redid the run as a new attempt"
         assert done["counts"]["inserted"] == ROWS
-        assert time.monotonic() - killed_at < 180
 
         count, distinct = await audience.fetchrow(f'SELECT count(*), count(DISTINCT "ID") FROM custom."{table}"')
         assert count == distinct == ROWS

@@ -7,10 +7,10 @@ another process and a test can SIGKILL one service and start it again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
+import subprocess
 import sys
 import time
 import urllib.error
@@ -33,7 +33,8 @@ class Service:
         self.name = name
         self.dir = state_dir / "services"
         self.env = dict(env)
-        self._proc: object | None = None
+        # Kept so that stopping reaps the child we started instead of leaving a zombie.
+        self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -71,15 +72,19 @@ class Service:
         """Send `sig` to the service's process group (SIGKILL: a crash, for failure tests)."""
         pid = self.pid
         if pid is not None:
-            _proc.terminate(pid, timeout=5.0, sig=sig)
+            _proc.terminate(pid, timeout=5.0, sig=sig, proc=self._own(pid))
             self.pid_file.unlink(missing_ok=True)
 
     def stop(self, timeout: float = 15.0) -> None:
         """SIGTERM (the service drains), SIGKILL after `timeout`."""
         pid = self.pid
         if pid is not None:
-            _proc.terminate(pid, timeout=timeout)
+            _proc.terminate(pid, timeout=timeout, proc=self._own(pid))
         self.pid_file.unlink(missing_ok=True)
+
+    def _own(self, pid: int) -> subprocess.Popen[bytes] | None:
+        """Our Popen for `pid` when this object started it (another process may have, for `make down`)."""
+        return self._proc if self._proc is not None and self._proc.pid == pid else None
 
 
 class Services:
@@ -146,8 +151,3 @@ def service_env(infra: Mapping[str, str], *, gateway_port: int, vault_key: str) 
         "GATEWAY_PORT": str(gateway_port),
         "LOG_LEVEL": infra.get("LOG_LEVEL", "INFO"),
     }
-
-
-def dump_env(path: Path, env: Mapping[str, str]) -> None:
-    """Record the services' environment (without the vault key) for `status`."""
-    path.write_text(json.dumps({k: v for k, v in env.items() if k != "CONNECT_VAULT_KEY"}, indent=2))
