@@ -1,0 +1,76 @@
+"""The shared value rules: hosts an SSH client can reach, text PostgreSQL can store, single-line values."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from connect_events.values import (
+    HOST_PATTERN,
+    NO_CONTROL_PATTERN,
+    control_problem,
+    host_problem,
+    storable_problem,
+)
+
+GOOD_HOSTS = ["sftp.example.com", "localhost", "127.0.0.1", "::1", "2001:db8::1", "a-b.c", "x" * 63 + ".io", "host."]
+# From the fuzz run of issue 5, and their neighbours.
+BAD_HOSTS = ["a..b", ".", "a" * 64, "a\u0095", "a\u0000b", "", "-a.com", "a-.com", "a_b.com", "[::1]", "1.2.3", "999.1.1.1"]
+
+
+@pytest.mark.parametrize("host", GOOD_HOSTS)
+def test_dns_names_and_ip_literals_are_hosts(host: str) -> None:
+    assert host_problem(host) is None
+
+
+@pytest.mark.parametrize("host", BAD_HOSTS)
+def test_what_no_resolver_takes_is_refused_in_words(host: str) -> None:
+    problem = host_problem(host)
+    assert problem is not None
+    assert host not in problem or not host  # the value is never quoted back
+
+
+def test_a_name_longer_than_dns_allows_is_refused() -> None:
+    assert host_problem(".".join(["a" * 63] * 4)) is not None  # 255 characters
+
+
+@given(st.text(max_size=80))
+def test_every_accepted_host_encodes_for_a_resolver(host: str) -> None:
+    if host_problem(host) is None:
+        host.encode("idna" if ":" not in host else "ascii")  # what asyncssh does with it; must not raise
+
+
+@given(st.text(max_size=80))
+def test_the_documented_pattern_admits_every_accepted_host(host: str) -> None:
+    if host_problem(host) is None:
+        assert re.fullmatch(HOST_PATTERN.strip("^$"), host)
+
+
+@given(st.text(max_size=40))
+def test_storable_text_encodes_as_utf8_without_nul(text: str) -> None:
+    if storable_problem(text) is None:
+        assert "\x00" not in text
+        text.encode("utf-8")
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "\ud800", "x\udcff"])
+def test_nul_and_lone_surrogates_are_not_storable(text: str) -> None:
+    assert storable_problem(text) is not None
+
+
+@pytest.mark.parametrize("text", ["a\nb", "a\rb", "\x7f", "\x85", "\x1b[31m"])
+def test_single_line_values_refuse_control_characters(text: str) -> None:
+    assert control_problem(text) is not None
+
+
+@given(st.text(max_size=40))
+def test_control_rule_agrees_with_its_documented_pattern(text: str) -> None:
+    if control_problem(text) is None:
+        assert re.fullmatch(NO_CONTROL_PATTERN.strip("^$"), text)
+
+
+def test_tabs_and_ordinary_unicode_are_fine_on_one_line() -> None:
+    assert control_problem("Büro\tÜbersicht — 東京") is None
