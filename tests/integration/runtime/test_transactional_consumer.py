@@ -12,14 +12,18 @@ from uuid import uuid4
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 
 from connect_runtime import offsets
 from connect_runtime.db import Conn, ensure_database, open_pool
 from connect_runtime.kafka import DEAD_LETTER_TOPIC, ensure_topics, make_producer
 from connect_runtime.offsets import OFFSETS_DDL, TransactionalConsumer
+from connect_runtime.retry import RetryPolicy
 from tests.kafka_records import read_topics
 
 pytestmark = pytest.mark.integration
+
+FAST = RetryPolicy(initial_s=0.05, max_s=0.2, jitter_s=0.01)
 
 APPLIED_DDL = "CREATE TABLE IF NOT EXISTS applied (topic text, partition int, record_offset bigint, value text)"
 
@@ -79,7 +83,13 @@ def _consumer(
     bootstrap: str, topic: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, handler: offsets.Handler
 ) -> TransactionalConsumer:
     return TransactionalConsumer(
-        bootstrap=bootstrap, group=f"g-{topic}", topics=[topic], pool=pool, handler=handler, dead_letters=producer
+        bootstrap=bootstrap,
+        group=f"g-{topic}",
+        topics=[topic],
+        pool=pool,
+        handler=handler,
+        dead_letters=producer,
+        retry=FAST,
     )
 
 
@@ -111,11 +121,10 @@ async def _stored(pool: asyncpg.Pool, topic: str, wanted: int) -> bool:
 
 
 async def test_a_database_outage_is_retried_until_it_passes(
-    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer
 ) -> None:
-    monkeypatch.setattr(offsets, "RETRY_BACKOFF_S", 0.05)
     topic = await _topic(kafka_bootstrap, producer, ["only"])
-    failures = {"left": offsets.MAX_ATTEMPTS + 2}  # more than the attempts a bad record gets
+    failures = {"left": FAST.max_attempts + 2}  # more than the attempts a bad record gets
 
     async def flaky(conn: Conn, record: Any) -> None:
         if failures["left"]:
@@ -130,19 +139,46 @@ async def test_a_database_outage_is_retried_until_it_passes(
 
 
 async def test_a_record_that_keeps_failing_goes_to_the_dead_letter_topic(
-    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer
 ) -> None:
-    monkeypatch.setattr(offsets, "RETRY_BACKOFF_S", 0.05)
     topic = await _topic(kafka_bootstrap, producer, ["poison", "fine"])
 
-    async def picky(conn: Conn, record: Any) -> None:
-        if record.value == b"poison":
-            raise ValueError("cannot read this record")
-        await _record(conn, record)
-
-    async with _consuming(_consumer(kafka_bootstrap, topic, pool, producer, picky)):
+    async with _consuming(_consumer(kafka_bootstrap, topic, pool, producer, _picky)):
         await _until(lambda: _stored(pool, topic, 2))
     assert [r["value"] for r in await pool.fetch("SELECT value FROM applied")] == ["fine"]
+    assert await _dead_letters(kafka_bootstrap, topic) == [(b"poison", b"cannot read this record")]
+
+
+async def _picky(conn: Conn, record: Any) -> None:
+    if record.value == b"poison":
+        raise ValueError("cannot read this record")
+    await _record(conn, record)
+
+
+class _BrokerAwayAtFirst:
+    """The real producer, except that its first `failures` sends fail as if the broker were away."""
+
+    def __init__(self, producer: AIOKafkaProducer, failures: int) -> None:
+        self._producer = producer
+        self._failures = failures
+        self.attempts = 0
+
+    async def send_and_wait(self, topic: str, **message: Any) -> Any:
+        self.attempts += 1
+        if self.attempts <= self._failures:
+            raise KafkaConnectionError("broker unreachable")
+        return await self._producer.send_and_wait(topic, **message)
+
+
+async def test_a_dead_letter_that_cannot_be_sent_yet_is_retried_not_lost(
+    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    topic = await _topic(kafka_bootstrap, producer, ["poison", "fine"])
+    away = _BrokerAwayAtFirst(producer, failures=2)
+
+    async with _consuming(_consumer(kafka_bootstrap, topic, pool, away, _picky)):
+        await _until(lambda: _stored(pool, topic, 2))
+    assert away.attempts == 3
     assert await _dead_letters(kafka_bootstrap, topic) == [(b"poison", b"cannot read this record")]
 
 

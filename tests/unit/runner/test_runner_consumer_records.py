@@ -18,6 +18,7 @@ from aiokafka.errors import IllegalStateError, KafkaConnectionError
 from connect_events import RunRequested, encode
 from connect_runner.domain.unreadable import UnreadableRequest
 from connect_runner.entrypoints.run_consumer import RunConsumer
+from connect_runtime.retry import RetryPolicy
 from tests.unit.runner.runner_builders import location, run_request
 
 TOPIC = "runs"
@@ -158,7 +159,7 @@ def _consumer(kafka: FakeKafka, calls: Calls, dead: FakeDeadLetters, *, reject: 
         reject=calls.reject if reject else None,
         topic=TOPIC,
         dead_letters=dead,
-        retry_backoff_s=0.05,
+        retry=RetryPolicy(initial_s=0.05, max_s=0.05, jitter_s=0.0),
     )
 
 
@@ -207,3 +208,22 @@ async def test_without_a_reject_an_unreadable_request_is_dead_lettered() -> None
     await _run_until(_consumer(kafka, Calls(), dead, reject=False), kafka, lambda: kafka.commits[-1:] == [1])
 
     assert dead.sent == [newer]
+
+
+async def test_a_held_partition_waits_out_its_back_off_while_the_loop_keeps_polling() -> None:
+    # ADR 0003: the back-off must not block the loop, or the runner would drop out of its consumer group.
+    kafka = FakeKafka(log=[b"not json", _request(1, 1)])
+    dead = FakeDeadLetters(failures=1)
+    calls = Calls()
+    consumer = RunConsumer(
+        consumer=kafka,
+        execute=calls.execute,
+        topic=TOPIC,
+        dead_letters=dead,
+        retry=RetryPolicy(initial_s=60.0, max_s=60.0, jitter_s=0.0),
+    )
+
+    await _run_until(consumer, kafka, lambda: kafka.polls >= 20 and TP in kafka.paused)
+
+    assert dead.attempts == 1  # not tried again within the back-off
+    assert calls.executed == [] and kafka.commits == []  # and nothing behind it overtook it

@@ -3,9 +3,10 @@
 Effect and offset commit together or not at all, and each transaction first locks the partition's offset row
 and skips a record below it, so every record is applied exactly once even when two consumers briefly handle
 the same partition. On assignment the consumer seeks to the stored offsets; Kafka's committed offsets are not
-used. Infrastructure failures (connection loss, deadlock, serialization) are retried until they pass; a record
-whose handler keeps failing goes, after bounded retries, to the dead-letter topic with its error, and its
-offset is stored so the partition moves on: it is never silently acknowledged.
+used. Retries follow the one policy (`connect_runtime.retry`): infrastructure failures (connection loss,
+deadlock, serialization) are retried until they pass; a record whose handler keeps failing goes, after
+`max_attempts` tries, to the dead-letter topic with its error, and its offset is stored so the partition moves
+on: it is never silently acknowledged.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from typing import Any, TypeAlias
 
 import asyncpg
@@ -21,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 
 from connect_runtime.db import Conn
 from connect_runtime.kafka import DEAD_LETTER_TOPIC, make_consumer
+from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, Retries, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -47,22 +50,6 @@ INSERT INTO consumer_offsets (consumer_group, topic, partition, next_offset) VAL
 ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset
 """
 
-MAX_ATTEMPTS = 3
-RETRY_BACKOFF_S = 0.5
-MAX_BACKOFF_S = 10.0
-
-# Failures of the infrastructure, not of the record: retried without limit (with back-off).
-TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.ConnectionDoesNotExistError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.AdminShutdownError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-)
 POLL_TIMEOUT_MS = 500
 
 # aiokafka.structs.ConsumerRecord[bytes, bytes]; aiokafka ships no type information.
@@ -102,6 +89,7 @@ class TransactionalConsumer:
         pool: asyncpg.Pool,
         handler: Handler,
         dead_letters: AIOKafkaProducer,
+        retry: RetryPolicy = RETRY,
     ) -> None:
         self._group = group
         self._topics = topics
@@ -110,6 +98,7 @@ class TransactionalConsumer:
         self._dead_letters = dead_letters
         self._consumer = make_consumer(bootstrap, group)
         self._stopping = asyncio.Event()
+        self._retries = Retries(self._stopping, retry)
 
     def stop(self) -> None:
         """Finish the record in hand, then return from `run()`."""
@@ -133,21 +122,17 @@ class TransactionalConsumer:
 
     async def _handle(self, record: Record) -> None:
         """Apply `record` once; retry transient failures until they pass, dead-letter persistent ones."""
-        attempt = 0
-        while not self._stopping.is_set():
-            attempt += 1
-            try:
-                await self._apply(record)
-                return
-            except TRANSIENT_ERRORS as exc:
-                # The database or network is briefly away: the record is fine, so never give up on it.
-                self._log_retry(record, attempt, exc)
-            except Exception as exc:  # the handler's own failures are data for the dead-letter topic
-                if attempt >= MAX_ATTEMPTS:
-                    await self._dead_letter(record, exc)
-                    return
-                self._log_retry(record, attempt, exc)
-            await asyncio.sleep(min(MAX_BACKOFF_S, RETRY_BACKOFF_S * attempt))
+        where = {"topic": record.topic, "offset": record.offset}
+        try:
+            await self._retries.bounded(lambda: self._apply(record), "record handling failed; retrying", where)
+        except Exception as exc:  # the handler's own failure, every time: data for the dead-letter topic
+            # Dead-lettering is plumbing only: no failure of it is the record's, so it is never given up.
+            await self._retries.transient(
+                partial(self._dead_letter, record, exc),
+                "dead-lettering failed; retrying",
+                where,
+                errors=INFRASTRUCTURE_ERRORS,
+            )
 
     async def _apply(self, record: Record) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -166,12 +151,6 @@ class TransactionalConsumer:
         await conn.execute(CLAIM_OFFSET, *key, record.offset)
         stored: int = await conn.fetchval(LOCK_OFFSET, *key)
         return bool(stored > record.offset)
-
-    def _log_retry(self, record: Record, attempt: int, exc: Exception) -> None:
-        log.warning(
-            "record handling failed; retrying",
-            extra={"topic": record.topic, "offset": record.offset, "attempt": attempt, "error": str(exc)},
-        )
 
     async def _dead_letter(self, record: Record, error: Exception) -> None:
         source = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "group": self._group}

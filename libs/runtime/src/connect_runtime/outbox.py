@@ -4,6 +4,10 @@
 deletes them once Kafka acknowledged them. A crash between publish and delete republishes a row, so
 consumers de-duplicate by `event_id`. Only one relay per database publishes at a time (an advisory
 lock), which keeps per-key order when several instances of a service run.
+
+Waiting is of two kinds here. A lost database or broker connection is a failure: the relay reconnects after
+the retry policy's back-off (`connect_runtime.retry`), for ever. Waiting for a notify (with a slow poll as a
+backstop) and a standby instance asking for the lock are not: nothing failed, so they poll at a fixed pace.
 """
 
 from __future__ import annotations
@@ -15,10 +19,10 @@ from collections.abc import Sequence
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
 
 from connect_events import Event, encode
 from connect_runtime.db import Conn
+from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, Retries, RetryPolicy
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +43,10 @@ TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 
 RELAY_LOCK_ID = 7_100_001
 BATCH_SIZE = 500
+# Not retries: a notify on commit wakes the relay at once; this poll only covers one that was missed.
 IDLE_POLL_S = 1.0
-LOCK_RETRY_S = 2.0
-RECONNECT_S = 2.0
+# Not a retry either: the instance holding the lock is fine; a standby asks again this often to take over.
+LOCK_POLL_S = 2.0
 RELAY_APPLICATION_NAME = "connect-outbox-relay"  # names the relay's session in pg_stat_activity
 
 
@@ -57,11 +62,14 @@ async def append(conn: Conn, events: Sequence[Event]) -> None:
 class OutboxRelay:
     """Publishes a database's outbox to Kafka until `stop()` is called."""
 
-    def __init__(self, dsn: str, producer: AIOKafkaProducer) -> None:
+    def __init__(self, dsn: str, producer: AIOKafkaProducer, retry: RetryPolicy = RETRY) -> None:
         self._dsn = dsn
         self._producer = producer
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._retries = Retries(self._stopping, retry)
+        self._conn: asyncpg.Connection | None = None
+        self._locked = False  # whether `_conn` holds the relay lock
 
     def stop(self) -> None:
         """Ask the relay to finish its current batch and return."""
@@ -70,34 +78,56 @@ class OutboxRelay:
 
     async def run(self) -> None:
         """Publish until stopped; a lost database or broker connection is retried, never fatal."""
-        while not self._stopping.is_set():
-            try:
-                await self._serve()
-            except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError) as exc:
-                log.warning("outbox relay interrupted; reconnecting", extra={"error": str(exc)})
-                await self._sleep(RECONNECT_S)
-
-    async def _serve(self) -> None:
-        """Hold the relay lock on a dedicated connection, then publish whenever rows are committed."""
-        # Its own connection, not a pooled one: a pool resets sessions on release, dropping the lock.
-        conn: asyncpg.Connection = await asyncpg.connect(
-            self._dsn, server_settings={"application_name": RELAY_APPLICATION_NAME}
-        )
         try:
-            while not await conn.fetchval(TRY_LOCK, RELAY_LOCK_ID):
-                if self._stopping.is_set():
-                    return
-                await self._sleep(LOCK_RETRY_S)
-            await conn.add_listener("outbox", self._on_notify)
             while not self._stopping.is_set():
-                sent = await self.publish_pending(conn)
-                if sent < BATCH_SIZE:
-                    await self._sleep(IDLE_POLL_S)
-            # Events committed just before shutdown go out now, not when some instance starts again.
-            while await self.publish_pending(conn) == BATCH_SIZE:
-                pass
+                # Retried one step at a time, so the back-off starts over as soon as the relay works again.
+                await self._retries.transient(
+                    self._step, "outbox relay interrupted; reconnecting", errors=INFRASTRUCTURE_ERRORS
+                )
+            await self._flush()
         finally:
-            # Closing the connection releases the session-level advisory lock for another instance.
+            await self._disconnect()
+
+    async def _step(self) -> None:
+        """Publish a batch, then wait for more if that was all; a standby waits for the relay lock instead."""
+        try:
+            conn = await self._connection()
+            if not await self._lock(conn):
+                await self._sleep(LOCK_POLL_S)
+            elif await self.publish_pending(conn) < BATCH_SIZE:
+                await self._sleep(IDLE_POLL_S)
+        except INFRASTRUCTURE_ERRORS:
+            await self._disconnect()  # the next try starts on a fresh connection
+            raise
+
+    async def _connection(self) -> asyncpg.Connection:
+        if self._conn is None:
+            # Its own connection, not a pooled one: a pool resets sessions on release, dropping the lock.
+            self._conn = await asyncpg.connect(self._dsn, server_settings={"application_name": RELAY_APPLICATION_NAME})
+            self._locked = False
+        return self._conn
+
+    async def _lock(self, conn: asyncpg.Connection) -> bool:
+        """Take the relay lock (once per connection) and listen for commits; False while another relay has it."""
+        if not self._locked and await conn.fetchval(TRY_LOCK, RELAY_LOCK_ID):
+            await conn.add_listener("outbox", self._on_notify)
+            self._locked = True
+        return self._locked
+
+    async def _flush(self) -> None:
+        """Events committed just before shutdown go out now, not when some instance starts again."""
+        if self._conn is None or not self._locked:
+            return
+        try:
+            while await self.publish_pending(self._conn) == BATCH_SIZE:
+                pass
+        except INFRASTRUCTURE_ERRORS as exc:
+            log.warning("outbox not flushed on stop; the next relay publishes it", extra={"error": str(exc)})
+
+    async def _disconnect(self) -> None:
+        """Closing the connection releases the session-level advisory lock for another instance."""
+        conn, self._conn, self._locked = self._conn, None, False
+        if conn is not None:
             with contextlib.suppress(Exception):
                 await conn.close()
 

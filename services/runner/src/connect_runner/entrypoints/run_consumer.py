@@ -6,6 +6,11 @@ committed only after the run's terminal event is stored (in the audience DB outb
 mid-run leaves the offset uncommitted, so the request is redelivered and redone (the run is idempotent by
 its ledger). Runs of different partitions execute concurrently, up to `concurrency`.
 
+A run that raised (it could not even record its failure, e.g. the database was down), or a record that could
+not be dead-lettered (Kafka was unreachable), is fetched again after the retry policy's back-off
+(`connect_runtime.retry`), growing while it keeps failing; meanwhile its partition stays paused and the loop
+goes on polling, so the runner stays in its group (ADR 0003). Nothing is ever skipped.
+
 A request this runner cannot decode but can still identify (a newer `schema_version`) fails its run through
 `reject` the same way, so every requested run gets its terminal event; other undecodable records go to the
 dead-letter topic. Any `await` may let a rebalance take a partition away: its records are then left alone.
@@ -29,15 +34,13 @@ from aiokafka.structs import ConsumerRecord
 from connect_events import RUNS_TOPIC, RunRequested, decode
 from connect_runner.domain.unreadable import UnreadableRequest, identify
 from connect_runtime.kafka import DEAD_LETTER_TOPIC
+from connect_runtime.retry import RETRY, Backoffs, RetryPolicy
 
 log = logging.getLogger(__name__)
 
 POLL_TIMEOUT_MS = 500
 DRAIN_POLL_TIMEOUT_MS = 200
 CANCEL_WAIT_S = 30.0
-# After a run could not even record its failure (e.g. the database was down), or a record could not be
-# dead-lettered (Kafka was unreachable): the partition waits this long, then the record is fetched again.
-RETRY_BACKOFF_S = 5.0
 DEAD_LETTER_TIMEOUT_S = 30.0
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
@@ -85,7 +88,7 @@ class RunConsumer:
         drain_grace_s: float = 60.0,
         reject: Reject | None = None,
         dead_letters: AIOKafkaProducer | None = None,
-        retry_backoff_s: float = RETRY_BACKOFF_S,
+        retry: RetryPolicy = RETRY,
     ) -> None:
         """`reject` fails the run of a request that cannot be decoded; without it such a record is only
         dead-lettered."""
@@ -96,9 +99,8 @@ class RunConsumer:
         self._concurrency = concurrency
         self._drain_grace_s = drain_grace_s
         self._dead_letters = dead_letters
-        self._retry_backoff_s = retry_backoff_s
         self._slots: dict[TopicPartition, _Slot] = {}
-        self._held_until: dict[TopicPartition, float] = {}
+        self._backoffs: Backoffs[TopicPartition] = Backoffs(retry)
         self._stopping = asyncio.Event()
 
     def stop(self) -> None:
@@ -149,6 +151,7 @@ class RunConsumer:
                 self._start(tp, record, work)
                 break
             passed = record.offset + 1
+            self._backoffs.passed(tp)
         if passed is not None:
             await self._commit(tp, passed)
         self._flow_control()
@@ -169,9 +172,10 @@ class RunConsumer:
         log.info("run taken", extra={"run": work.aggregate_id, "partition": tp.partition, "offset": record.offset})
 
     def _hold(self, tp: TopicPartition, offset: int) -> None:
-        """Fetch the partition again from `offset`, after the back-off."""
+        """Fetch the partition again from `offset`, after the back-off; `_flow_control` keeps it paused till then."""
         self._consumer.seek(tp, offset)
-        self._held_until[tp] = time.monotonic() + self._retry_backoff_s
+        wait_s = self._backoffs.failed(tp)
+        log.info("partition held back", extra={"partition": tp.partition, "offset": offset, "wait_s": wait_s})
 
     async def _work(self, record: Record) -> Work:
         """What to do with the record: a request to run, an unreadable request to fail, nothing (skip it), or
@@ -214,9 +218,8 @@ class RunConsumer:
 
     def _flow_control(self) -> None:
         """Pause partitions with a run in progress, all idle ones when at capacity, and those backing off."""
-        now = time.monotonic()
         assigned = self._consumer.assignment()
-        hold = {tp for tp in assigned if tp in self._slots or self._full() or self._held_until.get(tp, 0.0) > now}
+        hold = {tp for tp in assigned if tp in self._slots or self._full() or self._backoffs.holding(tp)}
         if hold:
             self._consumer.pause(*hold)
         if assigned - hold:
@@ -233,9 +236,9 @@ class RunConsumer:
             error = None if slot.task.cancelled() else slot.task.exception()
             if slot.task.cancelled() or error is not None:
                 log.error("run did not end; it will be retried", extra={"offset": slot.offset, "error": str(error)})
-                self._consumer.seek(tp, slot.offset)
-                self._held_until[tp] = time.monotonic() + self._retry_backoff_s
+                self._hold(tp, slot.offset)
             else:
+                self._backoffs.passed(tp)
                 await self._commit(tp, slot.offset + 1)
 
     async def _commit(self, tp: TopicPartition, offset: int) -> None:
