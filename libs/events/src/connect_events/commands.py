@@ -145,7 +145,10 @@ class CommandAcceptedPayload(Payload):
     run_id: int | None = None
 
 
-RejectionCode = Literal["validation", "not_found", "conflict", "invalid_state"]
+# `malformed`: the record names a command but does not decode as one (the errors name the failing fields).
+# `internal`: the scheduler failed to decide the command for a reason of its own; nothing was stored.
+# Codes are only ever added (ADR 0005): a consumer must treat one it does not know as a refusal.
+RejectionCode = Literal["validation", "not_found", "conflict", "invalid_state", "malformed", "internal"]
 
 
 class CommandRejectedPayload(Payload):

@@ -3,6 +3,11 @@
 `handle_command` runs inside the transaction that also stores the consumed offset, so events, reply and
 offset commit together. Each decision runs in a savepoint: a refusal rolls back anything the handler
 wrote (an allocated job id, a claimed name) and leaves only the `CommandRejected` reply.
+
+Every command gets exactly one reply, also when it cannot be handled (invariant 7): a decision that fails
+for a reason of its own (not the infrastructure's, which the consumer retries) is refused as `internal`,
+and a record that names a command but does not decode as one is refused as `malformed`
+(`reject_malformed`). Either way the caller waiting for that command id gets an answer.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from connect_events import (
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
+from connect_runtime.retry import TRANSIENT_ERRORS
 from connect_scheduler.adapters import event_store, handled_commands, job_names
 from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream, table_stream
 from connect_scheduler.adapters.job_names import NameTakenError
@@ -50,14 +56,18 @@ from connect_scheduler.domain.jobs import (
     name_taken_late,
     requested_run_id,
 )
+from connect_scheduler.domain.malformed import MalformedCommand
 from connect_scheduler.domain.rejection import Rejected
 from connect_scheduler.domain.tables import decide_define_table, fold_table
+from connect_scheduler.domain.validation import envelope_errors
 
 log = logging.getLogger(__name__)
 
 # Domain events use indices 0, 1, ...; the reply's id is fixed per command and distinct from all of them,
 # so a re-handled command's reply de-duplicates downstream.
 REPLY_INDEX = -1
+# In our own words: the exception's text may carry a database message or a value of the command.
+INTERNAL_MESSAGE = "the scheduler could not handle this command; nothing was stored (the failure is logged)"
 
 
 @dataclass(frozen=True)
@@ -79,16 +89,46 @@ async def handle_command(conn: Conn, command: Command, now: datetime | None = No
     """
     causation = causation_of(command, now)
     async with conn.transaction():
-        # The claim waits for a concurrent handler of the same command; the event check also recognises
-        # commands handled before claims were recorded.
-        claimed = await handled_commands.claim(conn, command.command_id)
-        if not claimed or await event_store.contains_event(conn, causation.event_id(0)):
+        if not await _claim(conn, causation):
             log.info("command already handled", extra=_log_fields(command))
             return None
         events, reply = await _decide(conn, command, causation)
         await outbox.append(conn, [*events, reply])
     _log_reply(command, reply)
     return reply
+
+
+async def reject_malformed(conn: Conn, malformed: MalformedCommand) -> CommandRejected | None:
+    """Refuse a record that names a command but is not one; None if that command id was answered before.
+
+    Claimed like a command, so a redelivered or re-sent record (or a valid command with the same id) is
+    answered once; the reply joins the outbox in the consumer's transaction, with the record's offset.
+    """
+    causation = Causation(
+        actor=malformed.actor,
+        correlation_id=malformed.correlation_id,
+        causation_id=malformed.command_id,
+        occurred_at=malformed.issued_at,
+    )
+    fields = {"command_id": str(malformed.command_id), "command_type": malformed.command_type}
+    async with conn.transaction():
+        if not await _claim(conn, causation):
+            log.info("malformed command already answered", extra=fields)
+            return None
+        reply = _rejected(malformed.command_type, causation, "malformed", malformed.message, malformed.errors)
+        await outbox.append(conn, [reply])
+    log.warning("malformed command rejected", extra={**fields, "errors": len(malformed.errors)})
+    return reply
+
+
+async def _claim(conn: Conn, causation: Causation) -> bool:
+    """Claim the command for this transaction; False when it was handled before.
+
+    The claim waits for a concurrent handler of the same command; the event check also recognises
+    commands handled before claims were recorded.
+    """
+    claimed = await handled_commands.claim(conn, causation.causation_id)
+    return claimed and not await event_store.contains_event(conn, causation.event_id(0))
 
 
 def causation_of(command: Command, now: datetime | None = None) -> Causation:
@@ -105,6 +145,8 @@ def causation_of(command: Command, now: datetime | None = None) -> Causation:
 
 
 async def _decide(conn: Conn, command: Command, causation: Causation) -> tuple[Sequence[Event], ReplyEvent]:
+    if errors := envelope_errors(command):
+        return [], rejected(command, causation, "validation", f"the command has {len(errors)} error(s)", errors)
     try:
         async with conn.transaction():
             outcome = await COMMAND_HANDLERS[type(command)](conn, command, causation)
@@ -114,7 +156,24 @@ async def _decide(conn: Conn, command: Command, causation: Causation) -> tuple[S
         # Decided on state another writer changed meanwhile: refuse rather than overwrite (invariant 4).
         message = f"changed concurrently, try again ({exc})"
         return [], rejected(command, causation, "conflict", message)
+    except Exception as exc:
+        # The savepoint has rolled back whatever the handler wrote. A failure of the infrastructure says
+        # nothing about the command: the consumer retries it. Any other would fail on every retry, and
+        # then the record would be dead-lettered with nobody told: refuse it instead (invariant 7).
+        if is_infrastructure_failure(exc) or conn.is_closed():
+            raise
+        log.exception("command handling failed", extra=_log_fields(command))
+        return [], rejected(command, causation, "internal", INTERNAL_MESSAGE)
     return outcome.events, accepted(command, causation, outcome)
+
+
+def is_infrastructure_failure(exc: BaseException) -> bool:
+    """Whether `exc` is a failure the consumer retries until it passes (the database or network away).
+
+    Exactly the consumer's list, no wider: a failure raised from here that the consumer gives up after a
+    few tries would be dead-lettered, and its command would never be answered.
+    """
+    return isinstance(exc, TRANSIENT_ERRORS)
 
 
 def accepted(command: Command, causation: Causation, outcome: Outcome) -> CommandAccepted:
@@ -127,7 +186,7 @@ def accepted(command: Command, causation: Causation, outcome: Outcome) -> Comman
         target_version=outcome.target_version,
         run_id=outcome.run_id,
     )
-    return CommandAccepted(**_reply_envelope(command, causation), payload=payload)
+    return CommandAccepted(**_reply_envelope(causation), payload=payload)
 
 
 def rejected(
@@ -138,25 +197,36 @@ def rejected(
     errors: Sequence[FieldError] = (),
 ) -> CommandRejected:
     """The reply to a refused command."""
+    return _rejected(_command_type(command), causation, code, message, errors)
+
+
+def _rejected(
+    command_type: str,
+    causation: Causation,
+    code: RejectionCode,
+    message: str,
+    errors: Sequence[FieldError] = (),
+) -> CommandRejected:
     payload = CommandRejectedPayload(
-        command_id=command.command_id,
-        command_type=_command_type(command),
+        command_id=causation.causation_id,
+        command_type=command_type,
         code=code,
         message=message,
         errors=tuple(errors),
     )
-    return CommandRejected(**_reply_envelope(command, causation), payload=payload)
+    return CommandRejected(**_reply_envelope(causation), payload=payload)
 
 
-def _reply_envelope(command: Command, causation: Causation) -> dict[str, Any]:
+def _reply_envelope(causation: Causation) -> dict[str, Any]:
+    """A reply's envelope: the command is its aggregate, and its id fixes the reply's id."""
     return {
         "event_id": causation.event_id(REPLY_INDEX),
-        "aggregate_id": str(command.command_id),
+        "aggregate_id": str(causation.causation_id),
         "aggregate_version": 1,
         "occurred_at": causation.occurred_at,
-        "actor": command.actor,
-        "correlation_id": command.correlation_id,
-        "causation_id": command.command_id,
+        "actor": causation.actor,
+        "correlation_id": causation.correlation_id,
+        "causation_id": causation.causation_id,
     }
 
 

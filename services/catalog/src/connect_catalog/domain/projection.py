@@ -6,6 +6,7 @@ from connect_catalog.domain.changes import Change
 from connect_catalog.domain.commands import project_reply
 from connect_catalog.domain.jobs import project_job, project_table
 from connect_catalog.domain.runs import project_run
+from connect_catalog.domain.storable import storable
 from connect_catalog.domain.views import Snapshot, Subject
 from connect_events import Event, JobEvent, ReplyEvent, RunEvent, TableDefined
 
@@ -21,7 +22,12 @@ def subject_of(event: Event) -> Subject:
 
 
 def project(event: Event, current: Snapshot) -> tuple[Change, ...]:
-    """The changes `event` makes, given the current rows of its subject; () when it changes nothing."""
+    """The changes `event` makes, given the current rows of its subject; () when it changes nothing.
+
+    Every text is made storable first (NUL and unpaired surrogates become U+FFFD): the one place where
+    values on their way into PostgreSQL are repaired, so no event is refused for a character.
+    """
+    event = storable(event)
     if isinstance(event, JobEvent):
         return project_job(event, current.job)
     if isinstance(event, RunEvent):

@@ -14,6 +14,7 @@ from uuid import UUID
 import asyncpg
 
 from connect_events import Event, decode, encode
+from connect_events.values import storable_problem
 from connect_runtime.db import Conn
 
 LOAD_STREAM = """
@@ -42,6 +43,10 @@ def table_stream(name: str) -> str:
 
 async def load(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
     """The stream's events in order, and its version (0 for a stream that does not exist)."""
+    if storable_problem(stream_id):
+        # PostgreSQL cannot hold such an id (a NUL in a table name), so no stream has it; asking would
+        # fail. The domain refuses the name before anything is appended under it.
+        return [], 0
     rows = await conn.fetch(LOAD_STREAM, stream_id)
     events = [_event(row["topic"], row["data"]) for row in rows]
     return events, (rows[-1]["stream_version"] if rows else 0)

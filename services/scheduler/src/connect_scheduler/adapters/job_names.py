@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncpg
 
+from connect_events.values import storable_problem
 from connect_runtime.db import Conn
 from connect_scheduler.adapters.event_store import ConcurrencyError
 
@@ -26,6 +27,8 @@ class NameTakenError(ConcurrencyError):
 
 async def name_owner(conn: Conn, name: str) -> int | None:
     """The live job holding `name` (any case), if any."""
+    if storable_problem(name):
+        return None  # PostgreSQL cannot hold such a name, so no job has it; the domain refuses it
     owner: int | None = await conn.fetchval(NAME_OWNER, name)
     return owner
 

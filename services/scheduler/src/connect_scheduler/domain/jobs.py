@@ -34,10 +34,11 @@ from connect_events import (
     UpdateJob,
     run_key,
 )
+from connect_events.values import storable_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
 from connect_scheduler.domain.rejection import Rejected, invalid
-from connect_scheduler.domain.validation import validate_job
+from connect_scheduler.domain.validation import text_errors, validate_job
 
 
 @dataclass(frozen=True)
@@ -159,6 +160,8 @@ def decide_run_job_now(
     """
     job = _live(state, cmd.payload.job_id)
     key = cmd.payload.idempotency_key
+    if key is not None and (unfit := text_errors("idempotency_key", key, storable_problem)):
+        raise invalid(f"the run request for job {job.job_id} has 1 error(s)", unfit)
     if key is not None and key in job.idempotency_keys:
         return []
     if not job.active:

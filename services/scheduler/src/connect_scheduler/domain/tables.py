@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from connect_events import ColumnSpec, ColumnType, DefineTable, Event, FieldError, TableDefined, TableSpec
 from connect_events.tables import TableDefinedPayload
+from connect_events.values import control_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
 from connect_scheduler.domain.rejection import Rejected, invalid
@@ -54,7 +55,7 @@ def decide_define_table(state: TableState | None, cmd: DefineTable, causation: C
         raise Rejected("conflict", f"a table named {state.spec.name} already exists")
     errors = validate_table(spec)
     if errors:
-        raise invalid(f"table {spec.name!r} has {len(errors)} error(s)", errors)
+        raise invalid(f"{_label(spec, quoted=True)} has {len(errors)} error(s)", errors)
     return [TableDefined(**envelope(causation, 0, table_key(spec.name), 1), payload=TableDefinedPayload(table=spec))]
 
 
@@ -67,9 +68,20 @@ def validate_table(spec: TableSpec) -> list[FieldError]:
 
 
 def _identifier_errors(field: str, name: str) -> list[FieldError]:
+    # Checked again here although the gateway does (any producer may send a command); the shared rule's
+    # words say what is wrong without quoting a value that may hold NUL or line breaks.
+    if problem := control_problem(name):
+        return [FieldError(field=field, message=problem)]
     if IDENTIFIER.fullmatch(name):
         return []
     return [FieldError(field=field, message=f"{name!r} is not a valid name: it {IDENTIFIER_RULE}")]
+
+
+def _label(spec: TableSpec, *, quoted: bool = False) -> str:
+    """How messages name the table: by its name when that is printable."""
+    if control_problem(spec.name):
+        return "the table"
+    return f"table {spec.name!r}" if quoted else f"table {spec.name}"
 
 
 def _columns_errors(columns: tuple[ColumnSpec, ...]) -> list[FieldError]:
@@ -122,8 +134,10 @@ def _primary_key_errors(spec: TableSpec) -> list[FieldError]:
     seen: set[str] = set()
     for i, key in enumerate(spec.primary_key):
         field = f"table.primary_key[{i}]"
-        if spec.column(key) is None:
-            errors.append(FieldError(field=field, message=f"table {spec.name} has no column {key}"))
+        if problem := control_problem(key):
+            errors.append(FieldError(field=field, message=problem))
+        elif spec.column(key) is None:
+            errors.append(FieldError(field=field, message=f"{_label(spec)} has no column {key}"))
         elif key.lower() in seen:
             errors.append(FieldError(field=field, message=f"column {key} is in the primary key twice"))
         seen.add(key.lower())

@@ -1,17 +1,26 @@
-"""Rules a job definition must satisfy before it is stored (spec §4.2, §7.1): all errors at once."""
+"""Rules a job definition must satisfy before it is stored (spec §4.2, §7.1): all errors at once.
+
+The gateway checks the same values, but a command may come from any producer of the topic, so every text
+is checked here again with the shared rules of `connect_events.values`: no control characters in names,
+hosts, users, paths and column names, nothing PostgreSQL cannot store anywhere. A value that breaks one of
+these rules gets only that error (the other rules would only repeat it), and no message quotes it.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from connect_events import (
     ColumnMapping,
+    Command,
     FieldError,
     ImportCustomTable,
     JobDefinition,
     SftpLocation,
     TableSpec,
 )
+from connect_events.values import control_problem, host_problem, storable_problem
 
 # Spec §7.1: 1-100 characters from A-Z a-z 0-9, space and ! - = @ _ [ ] { }.
 JOB_NAME = re.compile(r"[A-Za-z0-9 !\-=@_\[\]{}]+")
@@ -22,14 +31,25 @@ MAX_PORT = 65535
 
 def validate_job(definition: JobDefinition, table: TableSpec | None) -> list[FieldError]:
     """Every problem of `definition` against its target `table` (None: no such table), naming fields."""
-    errors = name_errors(definition.name)
-    if len(definition.description) > MAX_DESCRIPTION_LENGTH:
-        errors.append(FieldError(field="description", message=f"at most {MAX_DESCRIPTION_LENGTH} characters"))
+    errors = name_errors(definition.name) + _description_errors(definition.description)
     return errors + _settings_errors(definition.settings, table)
+
+
+def envelope_errors(command: Command) -> list[FieldError]:
+    """Problems of the envelope texts that every event a command causes copies (its actor)."""
+    return text_errors("actor", command.actor, storable_problem)
+
+
+def text_errors(field: str, value: str, problem: Callable[[str], str | None] = control_problem) -> list[FieldError]:
+    """The error of a text that breaks `problem`'s rule (by default: a single-line value), naming `field`."""
+    message = problem(value)
+    return [] if message is None else [FieldError(field=field, message=message)]
 
 
 def name_errors(name: str) -> list[FieldError]:
     """The job-name rule; uniqueness needs the other jobs and is checked by the caller."""
+    if unfit := text_errors("name", name):
+        return unfit
     if not name.strip():
         return [FieldError(field="name", message="a job needs a name")]
     if len(name) > MAX_NAME_LENGTH:
@@ -40,9 +60,19 @@ def name_errors(name: str) -> list[FieldError]:
     return []
 
 
+def _description_errors(description: str) -> list[FieldError]:
+    if unfit := text_errors("description", description, storable_problem):
+        return unfit
+    if len(description) > MAX_DESCRIPTION_LENGTH:
+        return [FieldError(field="description", message=f"at most {MAX_DESCRIPTION_LENGTH} characters")]
+    return []
+
+
 def _settings_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
     errors = _source_errors(settings.source)
-    if table is None:
+    if unfit := text_errors("settings.table", settings.table):
+        errors += unfit
+    elif table is None:
         errors.append(FieldError(field="settings.table", message=f"no table named {settings.table}"))
     errors += _mapping_errors(settings, table)
     return errors
@@ -51,10 +81,17 @@ def _settings_errors(settings: ImportCustomTable, table: TableSpec | None) -> li
 def _source_errors(source: SftpLocation) -> list[FieldError]:
     errors: list[FieldError] = []
     for field, value in (("host", source.host), ("user", source.user), ("path", source.path)):
-        if not value.strip():
+        if unfit := text_errors(f"settings.source.{field}", value):
+            errors += unfit
+        elif not value.strip():
             errors.append(FieldError(field=f"settings.source.{field}", message=f"{field} is required"))
+        elif field == "host":
+            errors += text_errors("settings.source.host", value, host_problem)
     if not 1 <= source.port <= MAX_PORT:
         errors.append(FieldError(field="settings.source.port", message=f"must be 1 to {MAX_PORT}"))
+    # The pinned key is data, not a single-line name: it only has to be storable.
+    for field, value in (("host_key", source.host_key), ("host_key_fingerprint", source.host_key_fingerprint)):
+        errors += text_errors(f"settings.source.{field}", value, storable_problem)
     return errors
 
 
@@ -64,8 +101,14 @@ def _mapping_errors(settings: ImportCustomTable, table: TableSpec | None) -> lis
     errors: list[FieldError] = []
     seen: set[str] = set()
     for i, mapping in enumerate(settings.mapping):
-        errors += _source_column_errors(f"settings.mapping[{i}].source", mapping, header=settings.file.header)
-        errors += _target_errors(f"settings.mapping[{i}].target", mapping, table, seen)
+        field = f"settings.mapping[{i}]"
+        errors += text_errors(f"{field}.source", mapping.source) or _source_column_errors(
+            f"{field}.source", mapping, header=settings.file.header
+        )
+        if unfit := text_errors(f"{field}.target", mapping.target):
+            errors += unfit
+            continue
+        errors += _target_errors(f"{field}.target", mapping, table, seen)
         seen.add(mapping.target.lower())
     if table is not None:
         errors += _key_coverage_errors(table, seen)

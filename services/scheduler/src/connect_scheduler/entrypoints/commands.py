@@ -2,21 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from pydantic import ValidationError
+
 from connect_events import COMMANDS_TOPIC, Command, decode
 from connect_runtime.db import Conn
 from connect_runtime.offsets import Record
-from connect_scheduler.handlers import handle_command
+from connect_scheduler.domain.malformed import identify_malformed
+from connect_scheduler.handlers import handle_command, reject_malformed
 
 
 class PoisonCommandError(ValueError):
-    """A record on the commands topic that is not a command; it goes to the dead-letter topic."""
+    """A record on the commands topic that names no command; it goes to the dead-letter topic."""
 
 
 async def on_command_record(conn: Conn, record: Record) -> None:
-    """Decode and handle one command; an undecodable record raises, so it is retried then dead-lettered."""
+    """Decode and handle one command.
+
+    A record that does not decode but names a command id is answered with a `malformed` refusal, so its
+    sender is not left waiting. One that names none raises: it is retried, then dead-lettered.
+    """
     if record.value is None:
         raise PoisonCommandError(f"empty record at offset {record.offset}")
-    command = decode(COMMANDS_TOPIC, record.value)
+    try:
+        command = decode(COMMANDS_TOPIC, record.value)
+    except ValidationError as exc:
+        malformed = identify_malformed(record.value, exc, received_at=record_time(record))
+        if malformed is None:
+            raise PoisonCommandError(f"record at offset {record.offset} is not a command and names none") from exc
+        await reject_malformed(conn, malformed)
+        return
     if not isinstance(command, Command):
         raise PoisonCommandError(f"{type(command).__name__} is not a command")
     await handle_command(conn, command)
+
+
+def record_time(record: Record) -> datetime:
+    """When the record was produced (Kafka's timestamp, in milliseconds); the same on every redelivery."""
+    timestamp = record.timestamp
+    if not isinstance(timestamp, int) or timestamp < 0:
+        return datetime.now(UTC)
+    return datetime.fromtimestamp(timestamp / 1000, UTC)
