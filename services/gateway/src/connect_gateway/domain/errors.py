@@ -13,6 +13,7 @@ ErrorCode = Literal[
     "conflict",
     "invalid_state",
     "malformed_request",
+    "method_not_allowed",
     "payload_too_large",
     "timeout",
     "unavailable",
@@ -25,6 +26,8 @@ REJECTION: dict[RejectionCode, ErrorCode] = {
     "not_found": "not_found",
     "conflict": "conflict",
     "invalid_state": "invalid_state",
+    "malformed": "malformed_request",
+    "internal": "internal",
 }
 
 
