@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ from connect_runner.adapters.staging import drop_ended_staging
 from connect_runner.adapters.tables import ensure_table
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.plan import resolve_by_header
-from connect_runner.domain.redaction import REDACTED
+from connect_runner.domain.redaction import WITHHELD
 from connect_runner.domain.statements import Staging, create_staging
 from connect_runner.domain.unreadable import UnreadableRequest, identify
 from connect_runner.handlers import fail_unreadable
@@ -141,15 +142,25 @@ async def test_a_load_stuck_behind_a_lock_fails_at_the_run_time_limit(world: Run
     assert await world.rows(table) == []
 
 
-async def test_an_unexpected_error_quoting_the_credential_does_not_carry_it_into_the_event(world: RunnerWorld) -> None:
+async def test_an_unexpected_error_quoting_the_credential_is_told_in_the_runners_words(
+    world: RunnerWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.ERROR, logger="connect_runner.handlers")
+
     event = failed(await world.execute(_offline(world), replace(world.deps, files=_Files("raise"))))
 
-    assert event.payload.code == "INTERNAL"
-    assert event.payload.error.startswith("ValueError: cannot use Credential(kind='private_key', secret=<hidden>)")
-    assert REDACTED in event.payload.error
+    assert (event.payload.code, event.payload.error) == (
+        "INTERNAL",
+        f"an unexpected error in the runner stopped the run; its log has the details (run {world.job_id}.1)",
+    )
     key_lines = [line for line in world.server.private_key.splitlines() if len(line) > 20]
     assert key_lines
     assert not [line for line in key_lines if line in event.model_dump_json()]
+    # Operators get the exception's type and where it was raised; its message quoted the key, so not that.
+    [logged] = [r for r in caplog.records if r.getMessage() == "run failed unexpectedly"]
+    assert (logged.error_type, logged.detail) == ("ValueError", WITHHELD)
+    assert any(" in fetch" in line for line in logged.traceback)
+    assert not [line for line in key_lines if line in repr(logged.__dict__)]
 
 
 def _unreadable(job_id: int, run_id: int) -> UnreadableRequest:
@@ -170,7 +181,7 @@ async def test_an_unreadable_request_fails_its_run_exactly_once(world: RunnerWor
 
     assert (event.payload.code, event.payload.error) == (
         "INTERNAL",
-        "this runner cannot read the run request: schema_version: Input should be 1",
+        "this runner cannot read the run request: schema_version: not a value this runner knows",
     )
     assert (event.aggregate_id, event.aggregate_version, event.causation_id) == (
         f"{world.job_id}.1",

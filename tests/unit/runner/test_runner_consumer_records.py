@@ -195,7 +195,7 @@ async def test_an_unreadable_run_request_fails_its_run_and_garbage_is_dead_lette
     await _run_until(_consumer(kafka, calls, dead), kafka, lambda: kafka.commits[-1:] == [3])
 
     assert [r.aggregate_id for r in calls.rejected] == ["5.1"]
-    assert calls.rejected[0].problem == "schema_version: Input should be 1"
+    assert calls.rejected[0].problem == "schema_version: not a value this runner knows"
     assert dead.sent == [b"not json"]
     assert calls.executed == ["5.2"]
 

@@ -1,13 +1,23 @@
-"""Reading records: physical line numbers, trimming, field counts, header handling (in-memory streams)."""
+"""Reading records: physical line numbers, trimming, field counts, header handling, rows PostgreSQL could not
+store (NUL, bytes invalid in the encoding) and files that cannot be read at all."""
 
 from __future__ import annotations
 
+import contextlib
+import gzip
 import io
+import zipfile
+from pathlib import Path
+from typing import Any
+from unittest.mock import patch
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from connect_events import CsvSettings
-from connect_runner.adapters.csv_source import CsvSource
+from connect_runner.adapters import csv_source
+from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines
 from connect_runner.domain.failures import RunFailure
 from tests.unit.runner.runner_builders import mapping, people_table
 
@@ -51,3 +61,152 @@ def test_an_empty_file_has_no_header() -> None:
     with pytest.raises(RunFailure) as failure:
         _read("")
     assert (failure.value.code, failure.value.message) == ("BAD_HEADER", "'f.csv' is empty: no header row")
+
+
+def _read_file(path: Path, settings: CsvSettings | None = None, name: str | None = None) -> tuple[list[Any], CsvSource]:
+    settings = settings or CsvSettings()
+    label = name or path.name
+    with contextlib.closing(open_text(path, settings, label)) as stream:
+        source = CsvSource(stream, settings, label)
+        plan = source.plan(NAMES, people_table())
+        return [r for batch in source.batches(plan) for r in batch], source
+
+
+def test_a_nul_in_a_field_rejects_that_row_and_the_rest_loads() -> None:
+    records, source = _read("id,name\n1,A\x00nn\n2,Bob\n")
+
+    assert records == [(3, "2", "Bob")]
+    assert source.rejects == [(2, "INVALID_DATA_FORMAT")]
+    assert source.rows_read == 2
+
+
+def test_bytes_invalid_in_the_encoding_reject_their_row_by_the_line_it_starts_on(tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    # Line 2 holds a stray byte; the record on lines 3-4 has one inside its quoted value; line 5 is fine.
+    path.write_bytes(b'id,name\n1,\xffAnn\n2,"Bo\nb\xfe"\n3,Cy\xc3\xa9\n')
+
+    records, source = _read_file(path)
+
+    assert records == [(5, "3", "Cyé")]
+    assert source.rejects == [(2, "INVALID_DATA_FORMAT"), (3, "INVALID_DATA_FORMAT")]
+    assert raw_lines(path, CsvSettings(), "people.csv", {2, 3}) == {2: "1,\ufffdAnn", 3: '2,"Bo\nb\ufffd"'}
+
+
+@pytest.mark.parametrize(
+    ("encoding", "content"),
+    [
+        ("windows-1252", b"id,name\n1,\x81x\n2,caf\xe9\n"),  # 0x81 is not a windows-1252 character
+        ("utf-16", "id,name\n1,x".encode("utf-16") + b"\x00\xd8" + "\n2,café\n".encode("utf-16-le")),
+    ],
+)
+def test_other_encodings_reject_undecodable_rows_too(tmp_path: Path, encoding: str, content: bytes) -> None:
+    path = tmp_path / "f.csv"
+    path.write_bytes(content)
+
+    records, source = _read_file(path, CsvSettings(encoding=encoding))  # type: ignore[arg-type]
+
+    assert source.rejects == [(2, "INVALID_DATA_FORMAT")]
+    assert records == [(3, "2", "café")]
+
+
+def test_a_compressed_file_with_a_bad_row_loads_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "download.gz"
+    path.write_bytes(gzip.compress(b"id,name\n1,\x00\n2,Bob\n"))
+
+    records, source = _read_file(path, name="/in/people.csv.gz")
+
+    assert (records, source.rejects) == ([(3, "2", "Bob")], [(2, "INVALID_DATA_FORMAT")])
+
+
+def test_without_a_header_a_bad_first_row_is_rejected_like_any_other() -> None:
+    settings = CsvSettings(header=False)
+    records, source = _read("1,\x00\n2,b\n", settings, mapping(("1", "id"), ("2", "name")))
+    assert (records, source.rejects) == ([(2, "2", "b")], [(1, "INVALID_DATA_FORMAT")])
+
+
+def test_a_bad_header_name_is_shown_storably_and_matches_nothing() -> None:
+    with pytest.raises(RunFailure) as failure:
+        _read("id,na\x00me\n1,Ann\n")
+    assert failure.value.message == "header of 'f.csv' has no column 'name' (found: id, na\ufffdme)"
+    assert _read("id,name,n\x00te\n1,Ann,x\n")[0] == [(2, "1", "Ann")]
+
+
+ROWS = st.lists(
+    st.tuples(
+        st.text(alphabet="ab \n\x00é", max_size=6),  # a value may span lines, hold a NUL, or be non-ASCII
+        st.booleans(),  # quoted or not (a value with a line break is always quoted)
+    ),
+    max_size=30,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(rows=ROWS, block_chars=st.integers(min_value=1, max_value=40))
+def test_bad_rows_are_found_wherever_blocks_end(rows: list[tuple[str, bool]], block_chars: int) -> None:
+    lines = ["id,name\n"]
+    expected_records, expected_rejects = [], []
+    line = 2
+    for key, (value, quoted) in enumerate(rows):
+        text = f'"{value}"' if quoted or "\n" in value else value
+        lines.append(f"{key},{text}\n")
+        if "\x00" in value:
+            expected_rejects.append((line, "INVALID_DATA_FORMAT"))
+        else:
+            expected_records.append((line, str(key), value.strip() or None))
+        line += 1 + value.count("\n")
+
+    with patch.object(csv_source, "BLOCK_CHARS", block_chars):
+        records, source = _read("".join(lines))
+
+    assert (records, source.rejects) == (expected_records, expected_rejects)
+
+
+def test_a_damaged_or_cut_short_archive_fails_in_the_runners_words(tmp_path: Path) -> None:
+    cut = tmp_path / "cut.gz"
+    cut.write_bytes(gzip.compress(b"id,name\n" + b"1,Ann\n" * 1000)[:-30])
+    garbage = tmp_path / "garbage.gz"
+    garbage.write_bytes(b"\x1f\x8b not really gzip, says the secret hunter2")
+    not_zip = tmp_path / "x.zip"
+    not_zip.write_bytes(b"PK but no")
+
+    failures = []
+    for path, name in ((cut, "/in/a.csv.gz"), (garbage, "/in/b.csv.gz"), (not_zip, "/in/c.zip")):
+        with pytest.raises(RunFailure) as failure:
+            _read_file(path, name=name)
+        failures.append((failure.value.code, failure.value.message))
+
+    assert failures == [
+        ("LOAD_FAILED", "'/in/a.csv.gz' ends before its compressed data does (it was cut short)"),
+        ("LOAD_FAILED", "'/in/b.csv.gz' is not a readable compressed file (damaged, or not compressed)"),
+        ("LOAD_FAILED", "'/in/c.zip' is not a readable zip archive (damaged, or not a zip file)"),
+    ]
+
+
+def test_zip_archives_must_hold_one_unencrypted_file(tmp_path: Path) -> None:
+    two, locked = tmp_path / "two.zip", tmp_path / "locked.zip"
+    with zipfile.ZipFile(two, "w") as archive:
+        archive.writestr("a.csv", "id,name\n")
+        archive.writestr("b.csv", "id,name\n")
+    with zipfile.ZipFile(locked, "w") as archive:
+        archive.writestr("a.csv", "id,name\n")
+    data = bytearray(locked.read_bytes())  # mark the entry encrypted (flag bit 0) in both of its headers
+    for signature, offset in ((b"PK\x03\x04", 6), (b"PK\x01\x02", 8)):
+        data[data.index(signature) + offset] |= 0x1
+    locked.write_bytes(bytes(data))
+
+    messages = []
+    for path in (two, locked):
+        with pytest.raises(RunFailure) as failure:
+            _read_file(path, name=path.name)
+        messages.append(failure.value.message)
+
+    assert messages == [
+        "'two.zip' holds 2 files; expected exactly one",
+        "'locked.zip' is encrypted; the runner reads only unencrypted archives",
+    ]
+
+
+def test_a_value_past_the_size_limit_fails_the_file_naming_the_line() -> None:
+    with patch.object(csv_source, "FIELD_SIZE_LIMIT", 1000), pytest.raises(RunFailure) as failure:
+        _read("id,name\n1,Ann\n2," + "x" * 2000 + "\n")
+    assert failure.value.message == "a value in 'f.csv' near line 3 is longer than the limit of 1,000 characters"

@@ -38,3 +38,9 @@ def test_terminal_and_progress_payloads() -> None:
     assert failed.payload.code == "BAD_HEADER" and len(failed.payload.error) == events.MAX_ERROR_CHARS
     assert (progress.payload.stage, progress.payload.rows_read, progress.payload.total_bytes) == ("load", 10, 9)
     assert len({done.event_id, failed.event_id, progress.event_id}) == 3
+
+
+def test_a_failure_text_is_always_storable() -> None:
+    request = run_request(42, 7, source=location("/x.csv"))
+    failed = events.run_failed(request, 3, RunCounts(), NOW, NOW, code="BAD_HEADER", error="a\x00b\udcffc é")
+    assert failed.payload.error == "a\ufffdb\ufffdc é"

@@ -25,9 +25,28 @@ def test_header_names_match_case_insensitively_and_trimmed() -> None:
     assert [c.column.name for c in plan.values] == ["name"]
 
 
-def test_the_first_of_two_equal_header_names_wins() -> None:
-    plan = resolve_by_header(["id", "name", "NAME"], mapping("id", "name"), people_table(), "f.csv")
-    assert plan.positions == (0, 1)
+def test_a_mapped_column_named_twice_is_ambiguous_and_fails_with_bad_header() -> None:
+    with pytest.raises(RunFailure) as failure:
+        resolve_by_header(["id", " Name", "NAME", "ID"], mapping("id", "name"), people_table(), "f.csv")
+    assert (failure.value.code, failure.value.message) == (
+        "BAD_HEADER",
+        "duplicate columns id, Name in the header of 'f.csv'",
+    )
+
+
+def test_a_repeated_name_is_named_when_a_column_is_missing() -> None:
+    # The file's second EMAIL was meant to be NAME: saying only "no column NAME" would hide the cause.
+    with pytest.raises(RunFailure) as failure:
+        resolve_by_header(["ID", "EMAIL", "EMAIL"], mapping("id", "name"), people_table(), "f.csv")
+    assert (failure.value.code, failure.value.message) == (
+        "BAD_HEADER",
+        "duplicate column EMAIL in the header of 'f.csv', which has no column 'name' (found: ID, EMAIL, EMAIL)",
+    )
+
+
+def test_repeated_unmapped_or_blank_names_do_no_harm() -> None:
+    plan = resolve_by_header(["id", "", "note", "name", "NOTE", ""], mapping("id", "name"), people_table(), "f.csv")
+    assert plan.positions == (0, 3)
 
 
 def test_missing_header_columns_fail_with_bad_header_naming_them_and_the_file() -> None:

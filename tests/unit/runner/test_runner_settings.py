@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 from pydantic import ValidationError
 
+from connect_runner.bootstrap import runner_name
 from connect_runner.config import RunnerSettings
 
 KEY = {"CONNECT_VAULT_KEY": "k" * 44}
@@ -25,3 +28,12 @@ def test_limits_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RUNNER_MAX_ATTEMPTS", "0")
     with pytest.raises(ValidationError):
         RunnerSettings(**KEY)  # type: ignore[arg-type]
+
+
+def test_the_runner_is_named_after_its_host_without_a_process_id(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Users read it in the run's log ("Started attempt 1 on <name>"); nothing needs it unique per process.
+    monkeypatch.delenv("RUNNER_NAME", raising=False)
+    assert runner_name(RunnerSettings(**KEY)) == socket.gethostname()  # type: ignore[arg-type]
+
+    monkeypatch.setenv("RUNNER_NAME", "runner-a")
+    assert runner_name(RunnerSettings(**KEY)) == "runner-a"  # type: ignore[arg-type]

@@ -9,7 +9,7 @@ from uuid import uuid5
 import pytest
 
 from connect_events import RUNS_TOPIC, decode, encode
-from connect_runner.domain.unreadable import FALLBACK_NAMESPACE, identify
+from connect_runner.domain.unreadable import FALLBACK_NAMESPACE, identify, summarize
 from tests.unit.runner.runner_builders import location, run_request
 
 
@@ -36,9 +36,9 @@ def test_a_newer_request_is_identified_with_its_ids_and_a_short_reason() -> None
     assert (found.aggregate_id, found.payload.job_id, found.payload.run_id) == ("42.7", 42, 7)
     assert (str(found.event_id), str(found.correlation_id)) == (data["event_id"], data["correlation_id"])
     assert found.error == (
-        "this runner cannot read the run request: schema_version: Input should be 1"
+        "this runner cannot read the run request: schema_version: not a value this runner knows"
     )  # payload.priority, a field this runner does not know, is ignored rather than refused
-    assert "high" not in found.error  # field paths and messages only, never the values
+    assert "high" not in found.error  # field paths and the kind of problem only, never the values
 
 
 def test_unreadable_ids_fall_back_to_ones_derived_from_the_run() -> None:
@@ -59,6 +59,30 @@ def test_unreadable_ids_fall_back_to_ones_derived_from_the_run() -> None:
 )
 def test_records_that_do_not_name_a_requested_run_are_not_identified(data: dict[str, Any] | bytes) -> None:
     assert _identify(data) is None
+
+
+def test_problems_are_told_in_the_runners_words_and_field_names_are_shown_safely() -> None:
+    data = _newer(schema_version=1)
+    data["payload"] = {**data["payload"], "job_version": "x", "table": None}
+    del data["payload"]["definition"]
+
+    problem = _identify(data).problem
+
+    assert problem == "payload.job_version: not a whole number; payload.definition: missing; payload.table: not valid"
+    assert summarize(ValueError("Input should be 'secret'")) == "it matches no message this runner knows"
+
+
+def test_a_field_name_with_control_characters_is_shown_without_them() -> None:
+    from pydantic import BaseModel, ConfigDict, ValidationError
+
+    class Strict(BaseModel):
+        model_config = ConfigDict(extra="forbid")
+
+    with pytest.raises(ValidationError) as caught:
+        Strict.model_validate({"a\x00b\x1b": 1, "x" * 100: 2})
+    assert summarize(caught.value) == (
+        f"a?b?: not a field this runner knows; {'x' * 64}…: not a field this runner knows"
+    )
 
 
 def test_a_long_list_of_problems_is_cut_short() -> None:

@@ -41,8 +41,14 @@ REBALANCE_TIMEOUT_MS = 60_000
 
 
 def runner_name(settings: RunnerSettings) -> str:
-    """`hostname:pid` unless configured: says which process took a run."""
-    return settings.runner_name or f"{socket.gethostname()}:{os.getpid()}"
+    """The host name unless configured: says where a run was taken, in words users see (`RunStarted`).
+
+    Nothing relies on it being unique: attempts are told apart by their number in the ledger, and each process
+    holds a download folder of its own (`runner-<uuid>`, locked while it lives). Operators who run several
+    runners on one host and want to tell them apart give each a `RUNNER_NAME`; the log line `runner started`
+    pairs the name with the process id and folder.
+    """
+    return settings.runner_name or socket.gethostname()
 
 
 @dataclass(frozen=True)
@@ -82,12 +88,14 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
         stack.push_async_callback(producer.stop)
         work_dir = stack.enter_context(claimed_work_dir(settings.work_dir))
         await _sweep_staging(pool)
+        name = runner_name(settings)
+        log.info("runner started", extra={"runner": name, "pid": os.getpid(), "work_dir": str(work_dir)})
         deps = RunDeps(
             pool=pool,
             vault=Vault(vault_pool, settings.vault_key.get_secret_value()),
             files=SftpFiles(),
             work_dir=work_dir,
-            runner=runner_name(settings),
+            runner=name,
             work_mem=settings.work_mem,
             max_attempts=settings.max_attempts,
             run_timeout_s=settings.run_timeout_s,

@@ -50,7 +50,7 @@ class RunnerSettings(ServiceSettings):
         default="256MB", alias="RUNNER_WORK_MEM", description="PostgreSQL work_mem for the set-based checks"
     )
     runner_name: str | None = Field(
-        default=None, alias="RUNNER_NAME", description="shown on RunStarted; default hostname:pid"
+        default=None, alias="RUNNER_NAME", description="shown on RunStarted; default: the host name"
     )
     audience_database: str = Field(default=AUDIENCE_DATABASE, alias="AUDIENCE_DATABASE")
     vault_database: str = Field(default=VAULT_DATABASE, alias="VAULT_DATABASE")

@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import logging
 import time
-import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +34,7 @@ from connect_events import (
 )
 from connect_runner.adapters import ledger
 from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines
+from connect_runner.adapters.db_failures import connection_lost, database_failure
 from connect_runner.adapters.load import apply_writes, find_existing, lock_target_table, store_rejects
 from connect_runner.adapters.sftp import FetchedFile, Progress
 from connect_runner.adapters.staging import (
@@ -52,7 +52,7 @@ from connect_runner.domain.events import RunOrigin
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern, render
 from connect_runner.domain.plan import LoadPlan
-from connect_runner.domain.redaction import redact
+from connect_runner.domain.redaction import exception_outline, type_name, withhold
 from connect_runner.domain.rejects import RejectReason, combine
 from connect_runner.domain.statements import Staging
 from connect_runner.domain.unreadable import UnreadableRequest
@@ -155,23 +155,52 @@ async def _attempt(request: RunRequested, attempt: ledger.Attempt, staging: Stag
     tracker = Tracker()
     secrets = _Secrets()
     log.info("run started", extra={"run": request.aggregate_id, "attempt": attempt.number})
-    code: FailureCode
     try:
         async with _time_limit(deps.run_timeout_s, tracker):
             async with reporting(tracker, _progress_emitter(request, deps), deps.progress_interval_s):
                 prepared = await _prepare(request, staging, deps, tracker, secrets)
             return await _commit(request, attempt, prepared, deps)
-    except RunFailure as failure:
-        code, error = failure.code, failure.message
-    except asyncpg.PostgresError as exc:
-        code, error = "LOAD_FAILED", f"the load failed: {exc}"
-        log.warning("load failed", extra={"run": request.aggregate_id, "error": secrets.redact(str(exc))})
-    except Exception as exc:  # any other failure still ends the run, with its text for the user
-        code, error = "INTERNAL", f"{type(exc).__name__}: {exc}"
-        trace = "".join(traceback.format_exception(exc))
-        log.error("run failed unexpectedly", extra={"run": request.aggregate_id, "traceback": secrets.redact(trace)})
+    except Exception as exc:  # any failure ends the run, told in the runner's own words
+        failure = describe_failure(exc, request)
+        _log_cause(exc, failure, request, secrets)
     counts = RunCounts(rows_read=tracker.snapshot.rows_read, bytes_transferred=tracker.snapshot.bytes_done)
-    return await _fail(request, attempt.started_at, counts, deps, code, secrets.redact(error))
+    return await _fail(request, attempt.started_at, counts, deps, failure.code, failure.message)
+
+
+def describe_failure(exc: Exception, request: RunRequested) -> RunFailure:
+    """What a failure means for the run, worded from its kind alone: the runner's own `RunFailure`s as they
+    are, database errors by SQLSTATE, anything else as unexpected. No exception's text is passed on, so none
+    can carry the credential (or a server's message quoting data) into `RunFailed.error`."""
+    if isinstance(exc, RunFailure):
+        return exc
+    if isinstance(exc, asyncpg.PostgresError):
+        return database_failure(exc, request.payload.table.name)
+    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
+        return connection_lost()
+    return RunFailure("INTERNAL", UNEXPECTED.format(run=request.aggregate_id))
+
+
+UNEXPECTED = "an unexpected error in the runner stopped the run; its log has the details (run {run})"
+
+
+def _log_cause(exc: Exception, failure: RunFailure, request: RunRequested, secrets: _Secrets) -> None:
+    """For operators: what went wrong in the libraries' words (withheld whole where it might give the credential
+    away), and for an unexpected error where it happened."""
+    cause = exc.__cause__ if isinstance(exc, RunFailure) else exc
+    if cause is None:
+        return  # the runner's own account says it all (`run failed` is logged with it)
+    details = {
+        "run": request.aggregate_id,
+        "code": failure.code,
+        "error_type": type_name(cause),
+        "detail": secrets.withhold(str(cause)),
+    }
+    if isinstance(exc, RunFailure):
+        log.info("cause of the run's failure", extra=details)
+    elif failure.code != "INTERNAL":
+        log.warning("load failed", extra={**details, "sqlstate": getattr(exc, "sqlstate", None)})
+    else:
+        log.error("run failed unexpectedly", extra={**details, "traceback": exception_outline(exc)})
 
 
 @contextlib.asynccontextmanager
@@ -190,7 +219,7 @@ async def _time_limit(seconds: float, tracker: Tracker) -> AsyncIterator[None]:
 
 
 class _Secrets:
-    """The run's credential once read, kept to scrub it from texts the runner did not write itself."""
+    """The run's credential once read, kept to withhold log texts the runner did not write itself."""
 
     def __init__(self) -> None:
         self._secrets: list[str] = []
@@ -199,8 +228,8 @@ class _Secrets:
         self._secrets.append(credential.secret)
         return credential
 
-    def redact(self, text: str) -> str:
-        return redact(text, self._secrets)
+    def withhold(self, text: str) -> str:
+        return withhold(text, self._secrets)
 
 
 async def fail_unreadable(request: UnreadableRequest, deps: RunDeps) -> RunEvent:

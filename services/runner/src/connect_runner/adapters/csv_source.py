@@ -4,28 +4,68 @@ Per record the Python work is kept to the minimum: split (C), pick the mapped fi
 empty to None. Everything else (types, lengths, duplicates) is checked in SQL over the staged rows.
 Line numbers are physical: a record starts on the line after the previous record ended, so a quoted value
 spanning lines still points at the line where its record begins.
+
+A row PostgreSQL could not store is rejected (`INVALID_DATA_FORMAT`) on its own, the rest of the file loads:
+one holding a NUL character, or bytes that are not valid in the file's encoding. Decoding never stops at
+such bytes: each undecodable sequence becomes `UNDECODABLE`, a lone surrogate that strict decoding never
+produces (and, unlike `surrogateescape`, one character that works for every encoding, UTF-16 included).
+Lines are read in blocks of about `BLOCK_CHARS`, and a block is looked into line by line only when it holds
+a NUL or `UNDECODABLE` at all (two C-level searches per block), so clean files pay next to nothing.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import gzip
 import io
+import itertools
 import zipfile
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
 from typing import IO, Any
 
 from connect_events import ColumnMapping, CsvSettings, TableSpec
+from connect_runner.adapters.file_failures import (
+    FIELD_SIZE_LIMIT,
+    archive_failure,
+    encrypted_failure,
+    read_failure,
+)
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.plan import LoadPlan, resolve_by_header, resolve_by_position
 from connect_runner.domain.rejects import RejectReason
 
 BATCH_ROWS = 5000
-FIELD_SIZE_LIMIT = 16 * 1024 * 1024  # bytes; the csv module's default (128 KiB) would fail long text values
+BLOCK_CHARS = 64 * 1024  # lines are read (and searched for bad characters) in blocks of about this size
 StagedRecord = tuple[Any, ...]
+
+UNDECODABLE = "\udcff"
+REPLACEMENT = "\ufffd"
+DECODE_ERRORS = "connect-runner-undecodable"
+ZIP_ENCRYPTED_FLAG = 0x1
+
+
+def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
+    """Decoding error handler: bytes the encoding cannot decode become one `UNDECODABLE`, and decoding goes on."""
+    if not isinstance(error, UnicodeDecodeError):
+        raise error
+    return UNDECODABLE, error.end
+
+
+codecs.register_error(DECODE_ERRORS, _mark_undecodable)
+
+
+def storable(text: str) -> str:
+    """`text` as PostgreSQL can store it: NUL and undecodable bytes shown as U+FFFD."""
+    return text.replace("\x00", REPLACEMENT).replace(UNDECODABLE, REPLACEMENT)
+
+
+def _is_bad(line: str) -> bool:
+    return "\x00" in line or UNDECODABLE in line
 
 
 def _picker(positions: tuple[int, ...], width: int) -> Callable[[list[str]], Sequence[str]]:
@@ -54,21 +94,53 @@ def _python_encoding(settings: CsvSettings) -> str:
 
 
 def open_text(path: Path, settings: CsvSettings, name: str) -> IO[str]:
-    """The file as text; `.gz` and single-entry `.zip` files (by the remote `name`) are read transparently."""
-    encoding = _python_encoding(settings)
+    """The file as text; `.gz` and single-entry `.zip` files (by the remote `name`) are read transparently.
+
+    Bytes the encoding cannot decode do not stop reading: they become `UNDECODABLE` (see `_checked_lines`).
+    """
+    try:
+        return _open_text(path, _python_encoding(settings), name)
+    except (OSError, zipfile.BadZipFile, NotImplementedError) as exc:
+        failure = read_failure(exc, name)
+        if failure is None:
+            raise
+        raise failure from exc
+
+
+def _open_text(path: Path, encoding: str, name: str) -> IO[str]:
     if name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding=encoding, newline="")
+        return gzip.open(path, "rt", encoding=encoding, errors=DECODE_ERRORS, newline="")
     if name.lower().endswith(".zip"):
         archive = zipfile.ZipFile(path)
         entries = [i for i in archive.infolist() if not i.is_dir()]
-        if len(entries) != 1:
+        if len(entries) != 1 or entries[0].flag_bits & ZIP_ENCRYPTED_FLAG:
             archive.close()
-            raise RunFailure("LOAD_FAILED", f"'{name}' holds {len(entries)} files; expected exactly one")
-        return io.TextIOWrapper(archive.open(entries[0]), encoding=encoding, newline="")
-    return path.open(encoding=encoding, newline="")
+            if len(entries) != 1:
+                raise archive_failure(name, len(entries))
+            raise encrypted_failure(name)
+        return io.TextIOWrapper(archive.open(entries[0]), encoding=encoding, errors=DECODE_ERRORS, newline="")
+    return path.open(encoding=encoding, errors=DECODE_ERRORS, newline="")
 
 
-def _reader(lines: Any, settings: CsvSettings) -> Any:
+def _checked_lines(stream: IO[str], bad: deque[int]) -> Iterator[str]:
+    """The stream's physical lines; the numbers of those holding a NUL or `UNDECODABLE` are appended to `bad`
+    before the reader gets to them."""
+    return itertools.chain.from_iterable(_checked_blocks(stream, bad))
+
+
+def _checked_blocks(stream: IO[str], bad: deque[int]) -> Iterator[list[str]]:
+    # `readlines(hint)` splits lines in C exactly like iterating the stream does (newline="": \n, \r, \r\n)
+    # and stops once it has `hint` characters: a block is about that big (plus one line), however short its lines.
+    first = 1
+    while block := stream.readlines(BLOCK_CHARS):
+        text = "".join(block)
+        if "\x00" in text or UNDECODABLE in text:  # rare: only then is each line looked at
+            bad.extend(number for number, line in enumerate(block, first) if _is_bad(line))
+        first += len(block)
+        yield block
+
+
+def _reader(lines: Iterable[str], settings: CsvSettings) -> Any:
     csv.field_size_limit(FIELD_SIZE_LIMIT)
     if settings.qualifier:
         return csv.reader(lines, delimiter=settings.delimiter, quotechar=settings.qualifier, doublequote=True)
@@ -80,7 +152,8 @@ class CsvSource:
 
     def __init__(self, stream: IO[str], settings: CsvSettings, label: str) -> None:
         self._settings = settings
-        self._reader = _reader(stream, settings)
+        self._bad: deque[int] = deque()  # lines with a NUL or undecodable bytes, not yet passed by the reader
+        self._reader = _reader(_checked_lines(stream, self._bad), settings)
         self.label = label
         self.rows_read = 0
         self.rejects: list[tuple[int, str]] = []
@@ -93,20 +166,24 @@ class CsvSource:
         if self._settings.header:
             if first is None:
                 raise RunFailure("BAD_HEADER", f"'{self.label}' is empty: no header row")
-            return resolve_by_header(first[1], mapping, table, self.label)
+            self._passed(first[0], self._reader.line_num)  # a bad name simply matches no mapped column
+            return resolve_by_header([storable(name) for name in first[1]], mapping, table, self.label)
         self._ahead = first
         # An empty headerless file simply has no rows (there is no header to be missing).
         width = len(first[1]) if first else max((_position_or_zero(m.source) for m in mapping), default=0)
         return resolve_by_position(width, mapping, table, self.label)
 
     def batches(self, plan: LoadPlan) -> Iterator[list[StagedRecord]]:
-        """Lists of `(line_no, field, …)` with trimmed values (empty → None); counts rows and field-count rejects.
+        """Lists of `(line_no, field, …)` with trimmed values (empty → None); counts rows and notes the rows
+        rejected while reading (wrong field count, characters PostgreSQL cannot store).
 
-        This loop runs once per record of the file, so it keeps to locals and C-level calls.
+        This loop runs once per record of the file, so it keeps to locals and C-level calls; `bad` is empty
+        for a clean file, so the one extra test per record is a truth test of an empty deque.
         """
         pick = _picker(plan.positions, plan.field_count)
         expected = plan.field_count
         reader = self._reader
+        bad = self._bad
         batch: list[StagedRecord] = []
         if self._ahead is not None:
             line, row = self._ahead
@@ -118,7 +195,9 @@ class CsvSource:
             for row in reader:
                 if row:  # a blank line is not a record
                     rows += 1
-                    if len(row) == expected:
+                    if bad and bad[0] <= reader.line_num and self._passed(start, reader.line_num):
+                        self.rejects.append((start, RejectReason.INVALID_DATA_FORMAT))
+                    elif len(row) == expected:
                         batch.append((start, *[v.strip() or None for v in pick(row)]))
                         if len(batch) >= BATCH_ROWS:
                             self.rows_read = rows
@@ -131,6 +210,13 @@ class CsvSource:
         if batch:
             yield batch
 
+    def _passed(self, start: int, end: int) -> bool:
+        """Forget the bad lines up to `end`; True when one of them is part of the record on `start`…`end`."""
+        hit = False
+        while self._bad and self._bad[0] <= end:
+            hit = self._bad.popleft() >= start or hit
+        return hit
+
     def _take(
         self,
         line: int,
@@ -140,10 +226,12 @@ class CsvSource:
         batch: list[StagedRecord],
     ) -> None:
         self.rows_read += 1
-        if len(row) != expected:
+        if self._passed(line, self._next_line - 1):
+            self.rejects.append((line, RejectReason.INVALID_DATA_FORMAT))
+        elif len(row) != expected:
             self.rejects.append((line, RejectReason.WRONG_FIELD_COUNT))
-            return
-        batch.append((line, *[v.strip() or None for v in pick(row)]))
+        else:
+            batch.append((line, *[v.strip() or None for v in pick(row)]))
 
     def _first_record(self) -> tuple[int, list[str]] | None:
         """The first non-blank record and the line it starts on."""
@@ -161,14 +249,11 @@ class CsvSource:
     def _translated_errors(self) -> Iterator[None]:
         try:
             yield
-        except UnicodeDecodeError as exc:
-            near = self._reader.line_num + 1
-            raise RunFailure(
-                "LOAD_FAILED", f"'{self.label}' is not valid {self._settings.encoding} (near line {near})"
-            ) from exc
-        except (csv.Error, OSError, EOFError, zipfile.BadZipFile) as exc:
-            near = self._reader.line_num
-            raise RunFailure("LOAD_FAILED", f"cannot read '{self.label}' near line {near}: {exc}") from exc
+        except Exception as exc:
+            failure = read_failure(exc, self.label, self._reader.line_num)
+            if failure is None:
+                raise
+            raise failure from exc
 
 
 class _LineCapture:
@@ -188,7 +273,8 @@ class _LineCapture:
 
 
 def raw_lines(path: Path, settings: CsvSettings, name: str, wanted: set[int]) -> dict[int, str]:
-    """The raw text of the records starting on the `wanted` lines (a second pass, only when rows were rejected)."""
+    """The raw text of the records starting on the `wanted` lines (a second pass, only when rows were rejected),
+    as PostgreSQL can store it (`storable`)."""
     found: dict[int, str] = {}
     if not wanted:
         return found
@@ -197,10 +283,10 @@ def raw_lines(path: Path, settings: CsvSettings, name: str, wanted: set[int]) ->
         capture = _LineCapture(stream)
         reader = _reader(capture, settings)
         start = 1
-        with contextlib.suppress(csv.Error, UnicodeDecodeError):
+        with contextlib.suppress(csv.Error):
             for _row in reader:
                 if start in wanted:
-                    found[start] = "".join(capture.current).rstrip("\r\n")
+                    found[start] = storable("".join(capture.current).rstrip("\r\n"))
                 capture.current.clear()
                 start = reader.line_num + 1
                 if start > last:

@@ -1,21 +1,23 @@
 """Downloading the source file from an external SFTP server, verifying its pinned host key.
 
-Every way this can go wrong becomes a `RunFailure` with a code users can act on. Messages name the server
-and path, never the credential.
+Every way this can go wrong becomes a `RunFailure` with a code users can act on, worded by `sftp_failures`
+from the exception's class: messages name the server and path, never a library's text or the credential.
+The library's exception stays the failure's `__cause__`, which the handler logs for operators.
 """
 
 from __future__ import annotations
 
-import asyncio
+import contextlib
 import logging
 import posixpath
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncssh
 
 from connect_events import SftpLocation
+from connect_runner.adapters.sftp_failures import Where, connect_failure, read_failure
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern, oldest
 from connect_runtime.vault import Credential
@@ -55,34 +57,46 @@ class SftpFiles:
         progress: Progress,
     ) -> FetchedFile:
         """Resolve `pattern` on the server and download the file into `work_dir` (named after `stem`)."""
-        where = f"{location.user}@{location.host}:{location.port}"
+        where = Where.of(location, pattern.path)
         try:
-            async with (
-                asyncssh.connect(**_options(location, credential, self._connect_timeout_s)) as conn,
-                conn.start_sftp_client() as sftp,
-            ):
+            async with _session(location, credential, self._connect_timeout_s, where) as sftp:
                 remote = await _resolve(sftp, pattern)
+                where = replace(where, path=remote)
                 size = int((await sftp.stat(remote)).size or 0)
                 local = work_dir / (stem + _suffix(remote))
                 await sftp.get(remote, local, progress_handler=lambda _s, _d, done, total: progress(done, total))
                 progress(size, size)
                 return FetchedFile(local_path=local, remote_path=remote, size=size)
-        except RunFailure:
-            raise
-        except asyncssh.HostKeyNotVerifiable as exc:
-            raise RunFailure(
-                "HOST_KEY_MISMATCH",
-                f"the host key of {location.host}:{location.port} does not match the pinned key "
-                f"({location.host_key_fingerprint}); if the server's key was changed on purpose, save the job again",
-            ) from exc
-        except asyncssh.PermissionDenied as exc:
-            raise RunFailure("AUTH_FAILED", f"{where} refused the stored credential") from exc
-        except asyncssh.SFTPNoSuchFile as exc:
-            raise RunFailure("FILE_NOT_FOUND", f"no file matching '{pattern.path}'") from exc
-        except asyncssh.SFTPError as exc:
-            raise RunFailure("LOAD_FAILED", f"cannot read '{pattern.path}' on {where}: {exc.reason}") from exc
-        except (OSError, TimeoutError, asyncssh.Error) as exc:
-            raise RunFailure("CONNECTION_FAILED", f"cannot connect to {where}: {_describe(exc)}") from exc
+        except (OSError, asyncssh.Error) as exc:
+            raise read_failure(exc, where) from exc
+
+
+@contextlib.asynccontextmanager
+async def _session(
+    location: SftpLocation, credential: Credential, timeout_s: float, where: Where
+) -> AsyncIterator[asyncssh.SFTPClient]:
+    """An SFTP session; failures to open it become `RunFailure`s here, those while using it in the caller."""
+    options = _options(location, credential, timeout_s)
+    try:
+        conn = await asyncssh.connect(**options)
+    except asyncssh.HostKeyNotVerifiable as exc:
+        raise RunFailure("HOST_KEY_MISMATCH", _mismatch(location)) from exc
+    except (OSError, asyncssh.Error, UnicodeError) as exc:
+        raise connect_failure(exc, where) from exc
+    async with conn:
+        try:
+            sftp = await conn.start_sftp_client()
+        except (OSError, asyncssh.Error) as exc:
+            raise connect_failure(exc, where) from exc
+        async with sftp:
+            yield sftp
+
+
+def _mismatch(location: SftpLocation) -> str:
+    return (
+        f"the host key of {location.host}:{location.port} does not match the pinned key "
+        f"({location.host_key_fingerprint}); if the server's key was changed on purpose, save the job again"
+    )
 
 
 def _options(location: SftpLocation, credential: Credential, timeout_s: float) -> dict[str, object]:
@@ -145,9 +159,3 @@ def _suffix(remote: str) -> str:
     """Keep the compression suffix so the reader knows how to open the local copy."""
     lowered = remote.lower()
     return next((s for s in (".gz", ".zip") if lowered.endswith(s)), ".csv")
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, asyncio.TimeoutError | TimeoutError):
-        return "timed out"
-    return str(exc) or type(exc).__name__

@@ -1,7 +1,7 @@
 """Which field of each record goes to which target column: resolved from the mapping and the header.
 
-Mapping errors are caught here, before anything is staged: a header without a mapped column fails the run
-with `BAD_HEADER`, a mapping that does not fit the table with `LOAD_FAILED`.
+Mapping errors are caught here, before anything is staged: a header without a mapped column, or naming one
+twice, fails the run with `BAD_HEADER`, a mapping that does not fit the table with `LOAD_FAILED`.
 """
 
 from __future__ import annotations
@@ -58,13 +58,23 @@ class LoadPlan:
 def resolve_by_header(
     header: Sequence[str], mapping: Sequence[ColumnMapping], table: TableSpec, file_label: str
 ) -> LoadPlan:
-    """Map sources by header name (case-insensitive, trimmed); the first of equal names wins."""
-    index: dict[str, int] = {}
-    for position, name in enumerate(header):
-        index.setdefault(name.strip().casefold(), position)
+    """Map sources by header name (case-insensitive, trimmed).
+
+    A mapped name the header holds twice is ambiguous (which one is meant?), so it fails the run like a
+    missing one; names repeated among unmapped columns do no harm, but are named when a column is missing,
+    since a repeated name is often the missing column misspelled.
+    """
+    index, repeated = _index(header)
+    wanted = dict.fromkeys(m.source.strip().casefold() for m in mapping)
+    ambiguous = [repeated[key] for key in wanted if key in repeated]
+    if ambiguous:
+        raise RunFailure("BAD_HEADER", _duplicate_message(ambiguous, file_label))
     missing = [m.source for m in mapping if m.source.strip().casefold() not in index]
     if missing:
-        raise RunFailure("BAD_HEADER", _missing_message(missing, header, file_label))
+        lacks = _lacking(missing, header)
+        if repeated:
+            raise RunFailure("BAD_HEADER", f"{_duplicate_message(list(repeated.values()), file_label)}, which {lacks}")
+        raise RunFailure("BAD_HEADER", f"header of '{file_label}' {lacks}")
     positions = [index[m.source.strip().casefold()] for m in mapping]
     return _plan(mapping, positions, table, len(header))
 
@@ -90,13 +100,31 @@ def _position(source: str) -> int:
     return int(text) - 1
 
 
-def _missing_message(missing: Sequence[str], header: Sequence[str], file_label: str) -> str:
+def _index(header: Sequence[str]) -> tuple[dict[str, int], dict[str, str]]:
+    """Position of each (casefolded, trimmed) name, and the non-blank names that repeat, as first spelled."""
+    index: dict[str, int] = {}
+    repeated: dict[str, str] = {}
+    for position, name in enumerate(header):
+        key = name.strip().casefold()
+        if key not in index:
+            index[key] = position
+        elif key:
+            repeated.setdefault(key, header[index[key]].strip())
+    return index, repeated
+
+
+def _duplicate_message(names: Sequence[str], file_label: str) -> str:
+    noun = "column" if len(names) == 1 else "columns"
+    return f"duplicate {noun} {', '.join(names)} in the header of '{file_label}'"
+
+
+def _lacking(missing: Sequence[str], header: Sequence[str]) -> str:
     names = ", ".join(f"'{m}'" for m in missing)
     found = ", ".join(h.strip() for h in header)
     if len(found) > HEADER_PREVIEW_CHARS:
         found = found[:HEADER_PREVIEW_CHARS] + "…"
     noun = "column" if len(missing) == 1 else "columns"
-    return f"header of '{file_label}' has no {noun} {names} (found: {found})"
+    return f"has no {noun} {names} (found: {found})"
 
 
 def _plan(mapping: Sequence[ColumnMapping], positions: Sequence[int], table: TableSpec, fields: int) -> LoadPlan:

@@ -72,19 +72,62 @@ def identify(raw: bytes, error: Exception) -> UnreadableRequest | None:
 
 
 def summarize(error: Exception) -> str:
-    """A short account of why decoding failed: field paths and messages, never the offending values."""
+    """A short account of why decoding failed: field paths and the kind of each problem in the runner's own
+    words, never the offending values nor a library's message."""
     if not isinstance(error, ValidationError):
-        return type(error).__name__
-    problems = [_problem(e["loc"], e["msg"]) for e in error.errors(include_url=False, include_input=False)]
+        return NOT_A_REQUEST
+    problems = [_problem(e["loc"], e["type"]) for e in error.errors(include_url=False, include_input=False)]
     more = len(problems) - MAX_PROBLEMS
     text = "; ".join(problems[:MAX_PROBLEMS])
     return f"{text} (and {more} more)" if more > 0 else text
 
 
-def _problem(loc: tuple[int | str, ...], message: str) -> str:
+NOT_A_REQUEST = "it matches no message this runner knows"
+# pydantic's error types (stable identifiers, unlike its messages) in words; anything else is "not valid".
+PROBLEM_WORDS = {
+    "missing": "missing",
+    "extra_forbidden": "not a field this runner knows",
+    "literal_error": "not a value this runner knows",
+    "enum": "not a value this runner knows",
+    "union_tag_invalid": "not a kind this runner knows",
+    "union_tag_not_found": "no kind given",
+    "int_type": "not a whole number",
+    "int_parsing": "not a whole number",
+    "int_from_float": "not a whole number",
+    "string_type": "not text",
+    "bool_type": "not true or false",
+    "bool_parsing": "not true or false",
+    "uuid_type": "not a UUID",
+    "uuid_parsing": "not a UUID",
+    "datetime_type": "not a date and time",
+    "datetime_parsing": "not a date and time",
+    "datetime_from_date_parsing": "not a date and time",
+    "string_too_long": "too long",
+    "string_too_short": "too short",
+    "too_long": "too long",
+    "too_short": "too short",
+    "greater_than": "out of range",
+    "greater_than_equal": "out of range",
+    "less_than": "out of range",
+    "less_than_equal": "out of range",
+}
+NOT_VALID = "not valid"
+
+
+def _problem(loc: tuple[int | str, ...], kind: str) -> str:
     # The union's discriminator value leads every path (`run.requested.payload...`); it says nothing new.
-    path = [str(part) for part in loc if part != REQUEST_TYPE]
-    return f"{'.'.join(path)}: {message}" if path else message
+    path = [_printable(str(part)) for part in loc if part != REQUEST_TYPE]
+    words = PROBLEM_WORDS.get(kind, NOT_VALID)
+    return f"{'.'.join(path)}: {words}" if path else words
+
+
+def _printable(part: str) -> str:
+    """A field name from the record as it may be shown: no control characters (NUL included), not too long."""
+    shown = "".join(c if c.isprintable() else "?" for c in part[:MAX_PART_CHARS])
+    return shown + "…" if len(part) > MAX_PART_CHARS else shown
+
+
+MAX_PART_CHARS = 64
 
 
 def _is_id(value: Any) -> TypeGuard[int]:

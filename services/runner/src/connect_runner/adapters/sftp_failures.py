@@ -1,0 +1,151 @@
+"""What can go wrong fetching a file over SFTP, in the runner's own words.
+
+asyncssh, the socket layer and the server describe problems in their own text, which is not ours to pass on:
+it may quote what it was given. So each kind of problem, told apart by the exception's class (and a number
+such as an errno, never its text), maps to a fixed sentence that names only the job's public settings: the
+server as `user@host:port` and the path. A problem this table does not know is reported in general words.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import asyncssh
+
+from connect_events import FailureCode, SftpLocation
+from connect_runner.domain.failures import RunFailure
+
+
+@dataclass(frozen=True)
+class Where:
+    """The public settings a sentence may name."""
+
+    host: str
+    port: int
+    user: str
+    path: str
+
+    @classmethod
+    def of(cls, location: SftpLocation, path: str) -> Where:
+        """`path`: the file asked for (date tokens rendered), not necessarily the job's pattern."""
+        return cls(host=location.host, port=location.port, user=location.user, path=path)
+
+    @property
+    def server(self) -> str:
+        return f"{self.user}@{self.host}:{self.port}"
+
+    def words(self) -> Mapping[str, object]:
+        return {"server": self.server, "host": self.host, "port": self.port, "user": self.user, "path": self.path}
+
+
+Rule = tuple[tuple[type[BaseException], ...], FailureCode, str]
+
+# Before the session is up: the connection, the key exchange, the login and starting SFTP. First match wins.
+CONNECT_RULES: tuple[Rule, ...] = (
+    ((asyncssh.PermissionDenied,), "AUTH_FAILED", "{server} refused the stored credential"),
+    ((asyncssh.IllegalUserName,), "AUTH_FAILED", "{server} does not accept the user name '{user}'"),
+    (
+        (asyncssh.KeyExchangeFailed, asyncssh.ProtocolNotSupported, asyncssh.CompressionError),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the server and the runner have no SSH algorithm or version in common",
+    ),
+    (
+        (asyncssh.ProtocolError, asyncssh.MACError),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the server does not speak SSH as expected (is it an SSH server?)",
+    ),
+    (
+        (asyncssh.ChannelOpenError, asyncssh.SFTPError, asyncssh.ServiceNotAvailable),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the server accepted the login but did not start an SFTP session",
+    ),
+    (
+        (asyncssh.ConnectionLost, asyncssh.DisconnectError),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the server closed the connection before the login completed",
+    ),
+    ((TimeoutError,), "CONNECTION_FAILED", "cannot connect to {server}: the server did not answer in time"),
+    (
+        (socket.gaierror,),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the host name '{host}' cannot be resolved",
+    ),
+    (
+        (ConnectionRefusedError,),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the server refused the connection (nothing listens on port {port})",
+    ),
+    ((ConnectionError,), "CONNECTION_FAILED", "cannot connect to {server}: the connection was reset"),
+    # Host names are encoded with the `idna` codec on the way to the resolver.
+    ((UnicodeError,), "CONNECTION_FAILED", "cannot connect to {server}: '{host}' is not a valid host name"),
+)
+# A network-level failure an errno tells more precisely (`OSError` that is none of the classes above).
+CONNECT_ERRNOS: Mapping[int, str] = {
+    errno.EHOSTUNREACH: "cannot connect to {server}: the host cannot be reached from the runner's network",
+    errno.ENETUNREACH: "cannot connect to {server}: the host cannot be reached from the runner's network",
+    errno.EADDRNOTAVAIL: "cannot connect to {server}: the address cannot be used from the runner's network",
+}
+CONNECT_FALLBACK = "cannot connect to {server}: the connection failed"
+
+# Once the session is up: finding, inspecting and downloading the file.
+READ_RULES: tuple[Rule, ...] = (
+    ((asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath), "FILE_NOT_FOUND", "no file matching '{path}'"),
+    (
+        (asyncssh.SFTPPermissionDenied,),
+        "LOAD_FAILED",
+        "cannot read '{path}' on {server}: the server does not let {user} read it",
+    ),
+    ((asyncssh.SFTPFileIsADirectory,), "LOAD_FAILED", "cannot read '{path}' on {server}: it is a folder"),
+    (
+        (asyncssh.SFTPNotADirectory, asyncssh.SFTPInvalidFilename, asyncssh.SFTPLinkLoop),
+        "LOAD_FAILED",
+        "cannot read '{path}' on {server}: the server does not accept it as a file path",
+    ),
+    (
+        (asyncssh.SFTPOpUnsupported,),
+        "LOAD_FAILED",
+        "cannot read '{path}' on {server}: the server does not support an SFTP operation the runner needs",
+    ),
+    (
+        (
+            asyncssh.SFTPConnectionLost,
+            asyncssh.SFTPNoConnection,
+            asyncssh.DisconnectError,
+            ConnectionError,
+            TimeoutError,
+        ),
+        "CONNECTION_FAILED",
+        "the connection to {server} was lost while reading '{path}'",
+    ),
+)
+READ_SFTP_FALLBACK = "cannot read '{path}' on {server}: the server reported an error (SFTP status {status})"
+# Writing the local copy: the runner's own disk, not the server.
+DISK_FULL = "the runner's download folder is full; '{path}' could not be saved"
+DISK_FAILED = "the runner could not save '{path}' in its download folder"
+READ_FALLBACK = "cannot read '{path}' on {server}: the transfer failed"
+
+
+def connect_failure(exc: BaseException, where: Where) -> RunFailure:
+    """A failure to open the SFTP session (host key mismatches are decided before, by the caller)."""
+    for types, code, sentence in CONNECT_RULES:
+        if isinstance(exc, types):
+            return RunFailure(code, sentence.format_map(where.words()))
+    by_errno = CONNECT_ERRNOS.get(exc.errno) if isinstance(exc, OSError) and exc.errno is not None else None
+    return RunFailure("CONNECTION_FAILED", (by_errno or CONNECT_FALLBACK).format_map(where.words()))
+
+
+def read_failure(exc: BaseException, where: Where) -> RunFailure:
+    """A failure once the session is up: the file cannot be found, read, or saved locally."""
+    words = where.words()
+    for types, code, sentence in READ_RULES:
+        if isinstance(exc, types):
+            return RunFailure(code, sentence.format_map(words))
+    if isinstance(exc, asyncssh.SFTPError):
+        return RunFailure("LOAD_FAILED", READ_SFTP_FALLBACK.format_map({**words, "status": int(exc.code)}))
+    if isinstance(exc, OSError):
+        disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
+        return RunFailure("INTERNAL", (DISK_FULL if disk_full else DISK_FAILED).format_map(words))
+    return RunFailure("LOAD_FAILED", READ_FALLBACK.format_map(words))
