@@ -1,12 +1,17 @@
-"""A fake scheduler for the gateway's integration tests: it answers commands on Kafka like the real one."""
+"""Helpers of the gateway's integration tests: a fake scheduler answering commands on Kafka like the real one,
+and waiting for a gateway process to be ready."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
+import subprocess
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import httpx
 from aiokafka import AIOKafkaProducer, TopicPartition
 
 from connect_events import (
@@ -64,3 +69,29 @@ class FakeScheduler:
         reply = self.decide(command)
         if reply is not None:
             await self.producer.send_and_wait(self.replies_topic, encode(reply), key=key)
+
+
+START_WAIT_S = 30.0
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
+    """The first 200 from `url`/readyz; fails when the process exits or does not get ready in time."""
+    deadline = time.monotonic() + START_WAIT_S
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1].decode()
+        try:
+            response = httpx.get(f"{url}/readyz", timeout=2.0)
+            if response.status_code == 200:
+                return response
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError("the gateway did not become ready")

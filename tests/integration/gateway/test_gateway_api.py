@@ -118,3 +118,27 @@ async def test_an_unreachable_sftp_host_sends_nothing(
 async def test_ready(client: httpx.AsyncClient) -> None:
     response = await client.get("/readyz")
     assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize("host", ["a..b", ".", "a" * 64, "a\u0095", "a\u0000b"])
+async def test_an_edit_of_an_unknown_job_with_a_bad_host_is_refused_up_front(
+    client: httpx.AsyncClient, scheduler: FakeScheduler, sftp_server: SftpServer, host: str
+) -> None:
+    before = len(scheduler.received)
+    body = job(sftp_server) | {"expected_version": 1}
+    body["source"]["host"] = host
+    response = await client.put("/api/v1/jobs/999999", json=body)
+    assert response.status_code == 422, response.text
+    assert [e["field"] for e in response.json()["errors"]] == ["source.host"]
+    assert len(scheduler.received) == before
+
+
+async def test_a_valid_edit_of_an_unknown_job_is_not_found(
+    client: httpx.AsyncClient, scheduler: FakeScheduler, sftp_server: SftpServer
+) -> None:
+    scheduler.decide = lambda c: rejected(c, "not_found", "job 999999 not found")
+    body = job(sftp_server) | {"expected_version": 1}
+    body["source"]["host_key"] = sftp_server.host_key  # with a new secret and key, nothing is read from the catalog
+    response = await client.put("/api/v1/jobs/999999", json=body)
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "not_found"

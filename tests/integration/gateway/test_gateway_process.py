@@ -4,26 +4,17 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
 
 from connect_gateway.domain.limits import MAX_BODY_BYTES
 from connect_runtime.vault import generate_key
+from tests.integration.gateway.gateway_it import free_port, wait_ready
 
 pytestmark = pytest.mark.integration
-START_WAIT_S = 30.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def test_serves_until_sigterm(kafka_bootstrap: str, database_url: str) -> None:
@@ -66,17 +57,3 @@ def test_exits_non_zero_when_it_cannot_start(database_url: str) -> None:
         [sys.executable, "-m", "connect_gateway"], env=env, capture_output=True, timeout=120, check=False
     )
     assert result.returncode == 3, result.stderr.decode()
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
-    deadline = time.monotonic() + START_WAIT_S
-    while time.monotonic() < deadline:
-        assert process.poll() is None, process.communicate()[1].decode()
-        try:
-            response = httpx.get(f"{url}/readyz", timeout=2.0)
-            if response.status_code == 200:
-                return response
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("the gateway did not become ready")

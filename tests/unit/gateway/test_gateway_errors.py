@@ -53,7 +53,9 @@ async def test_missing_and_mistyped_fields_are_named_by_dotted_path(world: World
     assert error["code"] == "validation_failed"
     fields = {e["field"]: e["message"] for e in error["errors"]}
     assert set(fields) == {"source.host", "source.port", "mapping[1].target", "source.colour"}
-    assert fields["source.host"] == "Field required"
+    assert fields["source.host"] == "is required"
+    assert fields["source.port"] == "must be a whole number"
+    assert fields["source.colour"] == "is not a field of this request"
     assert "source.port" in error["message"]
     assert user_private_key not in response.text and "twenty-two" not in response.text
     assert world.credentials.stored == {} and world.bus.sent == []

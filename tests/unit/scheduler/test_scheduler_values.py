@@ -39,7 +39,7 @@ BAD_HOSTS = {
     "label of 64": ("a" * 64, HOST),
     "NUL": (NUL, STORABLE),
     "C1 control": ("a\u0095", CONTROL),
-    "bracketed IPv6": ("[::1]", "an IPv6 address is given without brackets (e.g. 2001:db8::1)"),
+    "bracketed IPv6": ("[::1]", "give an IPv6 address without brackets (e.g. 2001:db8::1)"),
     "bad IPv4": ("300.1.1.1", "is not a valid IPv4 address"),
 }
 

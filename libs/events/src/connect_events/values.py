@@ -17,11 +17,25 @@ MAX_LABEL_LENGTH = 63
 
 _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 _DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
-# For documents (JSON Schema, OpenAPI): a DNS name, or characters of an IP literal. `host_problem` is the
-# exact rule (label lengths, total length, an all-numeric name must be a valid IPv4 address).
-HOST_PATTERN = rf"^(?:(?:{_LABEL}\.)*{_LABEL}\.?|[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?)$"
+# For documents (JSON Schema, OpenAPI): a DNS name (IPv4 addresses are names of digits here), or an IPv6
+# literal, which always holds a colon. `host_problem` is the exact rule (label lengths, total length, an
+# all-numeric name must be a valid IPv4 address); every host it accepts matches this pattern.
+HOST_PATTERN = rf"^(?:(?:{_LABEL}\.)*{_LABEL}\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?)$"
 # For documents: text without NUL and without other control characters (tab excepted).
 NO_CONTROL_PATTERN = r"^[^\u0000-\u0008\u000a-\u001f\u007f-\u009f]*$"
+
+# Spec §7.1: a job name is 1-100 characters from A-Z a-z 0-9, space and ! - = @ _ [ ] { }, not only spaces.
+_NAME_CHAR = r"A-Za-z0-9!\-=@_\[\]{}"
+JOB_NAME_PATTERN = rf"^[ {_NAME_CHAR}]*[{_NAME_CHAR}][ {_NAME_CHAR}]*$"
+MAX_JOB_NAME_LENGTH = 100
+JOB_NAME_RULE = "only letters, digits, spaces and ! - = @ _ [ ] { } are allowed"
+# Table and column names: PostgreSQL truncates identifiers beyond 63 bytes; ASCII keeps bytes == characters.
+IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
+IDENTIFIER_RULE = "must start with a letter and hold at most 63 letters, digits or underscores"
+
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?")  # a zone, if any, of letters and digits only
+_JOB_NAME = re.compile(JOB_NAME_PATTERN)
+_IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 STORABLE = "must not contain NUL characters or unpaired surrogates"
 CONTROL = "must not contain control characters (line breaks, NUL and the like)"
@@ -50,14 +64,32 @@ def control_problem(text: str) -> str | None:
     return None
 
 
+def job_name_problem(name: str) -> str | None:
+    """The job-name rule of spec §7.1; uniqueness needs the other jobs and is the scheduler's to check."""
+    if problem := control_problem(name):
+        return problem
+    if not name.strip():
+        return "a job needs a name"
+    if len(name) > MAX_JOB_NAME_LENGTH:
+        return f"must be at most {MAX_JOB_NAME_LENGTH} characters"
+    return None if _JOB_NAME.fullmatch(name) else JOB_NAME_RULE
+
+
+def identifier_problem(name: str) -> str | None:
+    """Why `name` cannot name a table or a column."""
+    if problem := control_problem(name):
+        return problem
+    return None if _IDENTIFIER.fullmatch(name) else IDENTIFIER_RULE
+
+
 def host_problem(host: str) -> str | None:
     """Why `host` is not a DNS name or an IP literal an SSH client can connect to."""
     if not host or not host.isascii():
         return HOST if host else "is required"
     if host.startswith("[") and host.endswith("]"):
-        return "an IPv6 address is given without brackets (e.g. 2001:db8::1)"
+        return "give an IPv6 address without brackets (e.g. 2001:db8::1)"
     if ":" in host:
-        return None if _is_ip(host) else "is not a valid IPv6 address"
+        return None if _IPV6.fullmatch(host) and _is_ip(host) else "is not a valid IPv6 address"
     if len(host.rstrip(".")) > MAX_HOST_LENGTH:
         return f"must be at most {MAX_HOST_LENGTH} characters"
     if not _DNS_NAME.fullmatch(host):

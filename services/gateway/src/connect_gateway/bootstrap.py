@@ -17,9 +17,7 @@ from connect_gateway.config import GatewaySettings
 from connect_gateway.ports import Deps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
-from connect_runtime.vault import VAULT_DATABASE, VAULT_DDL
-
-CATALOG_DATABASE = "catalog"
+from connect_runtime.vault import VAULT_DDL
 
 
 @asynccontextmanager
@@ -29,7 +27,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
     async with AsyncExitStack() as stack:
         catalog = await _catalog_pool(settings)
         stack.push_async_callback(catalog.close)
-        vault_pool = await open_pool(await ensure_database(settings.database_url, VAULT_DATABASE), VAULT_DDL)
+        vault_pool = await open_pool(await ensure_database(settings.database_url, settings.vault_database), VAULT_DDL)
         stack.push_async_callback(vault_pool.close)
         producer = make_producer(settings.kafka_bootstrap_servers)
         await producer.start()
@@ -49,7 +47,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
 
 async def _catalog_pool(settings: GatewaySettings) -> asyncpg.Pool:
     # The catalog service owns the schema; the gateway only reads, and the session enforces it.
-    dsn = await ensure_database(settings.database_url, CATALOG_DATABASE)
+    dsn = await ensure_database(settings.database_url, settings.catalog_database)
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,

@@ -1,7 +1,8 @@
 """Use cases behind the write endpoints: build a command, send it, and say what came of it.
 
-The gateway validates only the request's shape, the secret and the host key; every rule about jobs and
-tables is the scheduler's, which answers each command with one reply.
+The request schema has already refused values the API documents as invalid (`domain.rules`); here the
+secret and the host key are checked. Every rule that needs state (unique names, existing tables and
+columns) is the scheduler's, which answers each command with one reply.
 """
 
 from __future__ import annotations

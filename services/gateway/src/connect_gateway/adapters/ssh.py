@@ -1,14 +1,22 @@
-"""Reads an SFTP server's host key with one SSH handshake (no login), to pin it on save."""
+"""Reads an SFTP server's host key with one SSH handshake (no login), to pin it on save.
+
+Whatever goes wrong becomes `HostUnreachableError` with a reason in our words: the request schema already
+refuses hosts that are not DNS names or IP literals, but a name that still cannot be encoded or looked up
+(Python's IDNA codec raises `UnicodeError`, a NUL raises `ValueError`) must never surface as a 500.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import socket
 
 import asyncssh
 
 from connect_gateway.ports import HostUnreachableError
+
+log = logging.getLogger(__name__)
 
 
 class SshHostKeyScanner:
@@ -25,19 +33,25 @@ class SshHostKeyScanner:
                 key = await asyncssh.get_server_host_key(host, port, config=None)
         except TimeoutError:
             raise HostUnreachableError(f"no SSH handshake within {self._timeout_s:g} s") from None
-        except (OSError, asyncssh.Error) as exc:
-            raise HostUnreachableError(_describe(exc)) from exc
+        except Exception as exc:
+            raise HostUnreachableError(describe(exc)) from exc
         if key is None:
             raise HostUnreachableError("the server presented no host key")
         return key.export_public_key("openssh").decode().strip()
 
 
-def _describe(exc: BaseException) -> str:
-    """A short reason; asyncio's own text for a refused connection repeats the address."""
+def describe(exc: Exception) -> str:
+    """Why the handshake failed, in our words (library texts may change, quote the host or carry bytes)."""
     if isinstance(exc, socket.gaierror):
-        return exc.strerror or str(exc)
+        return "the host name cannot be resolved"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
     if isinstance(exc, OSError) and exc.errno:
-        return os.strerror(exc.errno)
+        return os.strerror(exc.errno).lower()  # the operating system's fixed text for a network condition
+    if isinstance(exc, asyncssh.ConnectionLost):
+        return "the server closed the connection during the SSH handshake"
     if isinstance(exc, asyncssh.Error):
-        return exc.reason or type(exc).__name__
-    return str(exc) or type(exc).__name__
+        return "the server did not complete an SSH handshake"
+    # Not a network condition: a name the resolver cannot take (IDNA, NUL), or an asyncssh surprise.
+    log.warning("host-key scan failed", extra={"error_type": type(exc).__name__})
+    return "the host name cannot be looked up"

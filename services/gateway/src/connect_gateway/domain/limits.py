@@ -1,6 +1,6 @@
 """Size limits of requests, so nothing valid-looking overflows a database column or the message bus.
 
-The scheduler owns the business rules (a name of at most 100 characters, identifiers of at most 63); these
+The business rules (a job name of at most 100 characters, identifiers of at most 63) are in `rules`; these
 caps only keep absurd input from turning into a misleading "unavailable" further down.
 """
 
@@ -14,15 +14,17 @@ MAX_BODY_BYTES = 1024 * 1024
 # the scheduler derives from a command carry the same definition plus a slightly larger envelope.
 MAX_COMMAND_BYTES = 1_000_000
 
-MAX_NAME = 200
 MAX_DESCRIPTION = 4000
 MAX_MAPPINGS = 1000
 MAX_MAPPING_NAME = 200
 MAX_COLUMNS = 1000
 MAX_IDENTIFIER = 63  # PostgreSQL truncates longer identifiers
-MAX_HOST = 255
+MAX_HOST = 254  # 253 characters of a DNS name and its optional trailing root dot
 MAX_USER = 255
 MAX_PATH = 1024
 MAX_PRIVATE_KEY = 16384
 MAX_PASSWORD = 1024
 MAX_HOST_KEY = 8192  # an OpenSSH line of a 16384-bit RSA key is about 2,800 characters
+MAX_SEARCH = 100
+MAX_ACTOR = 100
+MAX_IDEMPOTENCY_KEY = 200

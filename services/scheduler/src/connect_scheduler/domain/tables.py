@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from connect_events import ColumnSpec, ColumnType, DefineTable, Event, FieldError, TableDefined, TableSpec
 from connect_events.tables import TableDefinedPayload
-from connect_events.values import control_problem
+from connect_events.values import control_problem, identifier_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
 from connect_scheduler.domain.rejection import Rejected, invalid
 
-# Postgres truncates identifiers beyond 63 bytes; ASCII-only keeps bytes == characters.
-IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,62}")
-IDENTIFIER_RULE = "must start with a letter and hold at most 63 letters, digits or underscores"
 MAX_TEXT_LENGTH = 65535
 MAX_PRECISION = 38
 
@@ -70,11 +66,8 @@ def validate_table(spec: TableSpec) -> list[FieldError]:
 def _identifier_errors(field: str, name: str) -> list[FieldError]:
     # Checked again here although the gateway does (any producer may send a command); the shared rule's
     # words say what is wrong without quoting a value that may hold NUL or line breaks.
-    if problem := control_problem(name):
-        return [FieldError(field=field, message=problem)]
-    if IDENTIFIER.fullmatch(name):
-        return []
-    return [FieldError(field=field, message=f"{name!r} is not a valid name: it {IDENTIFIER_RULE}")]
+    problem = identifier_problem(name)
+    return [] if problem is None else [FieldError(field=field, message=problem)]
 
 
 def _label(spec: TableSpec, *, quoted: bool = False) -> str:

@@ -8,7 +8,6 @@ these rules gets only that error (the other rules would only repeat it), and no 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from connect_events import (
@@ -20,11 +19,8 @@ from connect_events import (
     SftpLocation,
     TableSpec,
 )
-from connect_events.values import control_problem, host_problem, storable_problem
+from connect_events.values import control_problem, host_problem, job_name_problem, storable_problem
 
-# Spec §7.1: 1-100 characters from A-Z a-z 0-9, space and ! - = @ _ [ ] { }.
-JOB_NAME = re.compile(r"[A-Za-z0-9 !\-=@_\[\]{}]+")
-MAX_NAME_LENGTH = 100
 MAX_DESCRIPTION_LENGTH = 4000
 MAX_PORT = 65535
 
@@ -48,16 +44,7 @@ def text_errors(field: str, value: str, problem: Callable[[str], str | None] = c
 
 def name_errors(name: str) -> list[FieldError]:
     """The job-name rule; uniqueness needs the other jobs and is checked by the caller."""
-    if unfit := text_errors("name", name):
-        return unfit
-    if not name.strip():
-        return [FieldError(field="name", message="a job needs a name")]
-    if len(name) > MAX_NAME_LENGTH:
-        return [FieldError(field="name", message=f"at most {MAX_NAME_LENGTH} characters")]
-    if not JOB_NAME.fullmatch(name):
-        message = "only letters, digits, spaces and ! - = @ _ [ ] { } are allowed"
-        return [FieldError(field="name", message=message)]
-    return []
+    return text_errors("name", name, job_name_problem)
 
 
 def _description_errors(description: str) -> list[FieldError]:

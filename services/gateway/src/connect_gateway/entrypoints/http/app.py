@@ -36,6 +36,8 @@ def create_app(deps: Deps | DepsProvider, max_body_bytes: int = MAX_BODY_BYTES) 
         docs_url=None,  # served by `docs.install`, without a CDN
         redoc_url=None,
         openapi_url=OPENAPI_URL,
+        # A trailing slash names no resource of this API: 404, not an undocumented 307 to the other spelling.
+        redirect_slashes=False,
         lifespan=None if isinstance(deps, Deps) else _lifespan(deps),
     )
     if isinstance(deps, Deps):

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import Depends, Header, Request
 
+from connect_gateway.entrypoints.http.fields import Actor
 from connect_gateway.ports import Deps
 
 DEFAULT_ACTOR = "api"
@@ -19,9 +20,7 @@ def get_deps(request: Request) -> Deps:
 
 
 def get_actor(
-    x_connect_user: Annotated[
-        str | None, Header(max_length=100, description="Who acts (until authentication exists)")
-    ] = None,
+    x_connect_user: Annotated[Actor | None, Header(description="Who acts (until authentication exists)")] = None,
 ) -> str:
     """The acting user: the `X-Connect-User` header, else the fixed API user."""
     return (x_connect_user or "").strip() or DEFAULT_ACTOR

@@ -6,7 +6,7 @@ Error messages never echo the submitted values: a request may carry a private ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -16,7 +16,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connect_events import FieldError
 from connect_gateway.domain.errors import ErrorCode, Refusal
+from connect_gateway.entrypoints.http.methods import allowed_methods
 from connect_gateway.entrypoints.http.schemas import ErrorBody, ErrorItem
+from connect_gateway.entrypoints.http.wording import field_path, json_reason, sentence
 from connect_gateway.ports import ReadModelsUnavailableError
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 STATUS: dict[ErrorCode, int] = {
     "validation_failed": 422,
     "malformed_request": 422,
+    "method_not_allowed": 405,
     "payload_too_large": 413,
     "not_found": 404,
     "conflict": 409,
@@ -32,7 +35,6 @@ STATUS: dict[ErrorCode, int] = {
     "unavailable": 503,
     "internal": 500,
 }
-_LOCATIONS = ("body", "query", "path", "header", "cookie")
 
 
 def error_response(code: ErrorCode, message: str, errors: Iterable[FieldError] = ()) -> JSONResponse:
@@ -46,17 +48,6 @@ def refusal_response(refusal: Refusal) -> JSONResponse:
     return error_response(refusal.code, refusal.message, refusal.errors)
 
 
-def field_path(loc: Sequence[int | str]) -> str:
-    """`("body", "mapping", 2, "target")` -> `mapping[2].target`."""
-    parts = list(loc[1:] if loc and loc[0] in _LOCATIONS else loc)
-    path = ""
-    for part in parts:
-        path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{part}"
-    if path:
-        return path
-    return str(loc[0]) if loc else "body"
-
-
 async def _on_refusal(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refusal)
     return refusal_response(exc)
@@ -67,19 +58,22 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     errors: list[dict[str, Any]] = list(exc.errors())
     broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if broken is not None:
-        message = await _json_problem(request, broken)
-        return error_response("malformed_request", message, [FieldError(field="body", message=message)])
+        return malformed(await _json_problem(request, broken))
     if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
-        message = "the request body must be a JSON object (Content-Type: application/json)"
-        return error_response("malformed_request", message, [FieldError(field="body", message=message)])
-    items = [FieldError(field=field_path(tuple(e.get("loc", ()))), message=str(e.get("msg"))) for e in errors]
+        return malformed("the request body must be a JSON object (Content-Type: application/json)")
+    items = [FieldError(field=field_path(tuple(e.get("loc", ()))), message=sentence(e)) for e in errors]
     summary = "; ".join(f"{i.field}: {i.message}" for i in items[:3]) + ("; …" if len(items) > 3 else "")
     return error_response("validation_failed", f"invalid request: {summary}", items)
 
 
+def malformed(message: str) -> JSONResponse:
+    """A body that cannot be read as JSON at all: 422, naming the body."""
+    return error_response("malformed_request", message, [FieldError(field="body", message=message)])
+
+
 async def _json_problem(request: Request, error: dict[str, Any]) -> str:
     """Where the JSON breaks, as line and column, and why."""
-    reason = str(error.get("ctx", {}).get("error", "invalid JSON"))
+    reason = json_reason(str(error.get("ctx", {}).get("error", "")))
     loc = error.get("loc", ())
     position = loc[1] if len(loc) > 1 and isinstance(loc[1], int) else None
     if position is None:
@@ -90,13 +84,35 @@ async def _json_problem(request: Request, error: dict[str, Any]) -> str:
     return f"malformed JSON body at line {line} column {column} (char {position}): {reason}"
 
 
-async def _on_http_error(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
         return error_response("not_found", "no such resource")
+    if exc.status_code == 405:
+        return _method_not_allowed(request, exc)
+    if exc.status_code == 400:
+        # FastAPI's only 400: a JSON body it could not decode for a reason other than JSON syntax.
+        return malformed(_unreadable_body(exc.__cause__))
     code: ErrorCode = "malformed_request" if exc.status_code < 500 else "internal"
     body = ErrorBody(code=code, message=str(exc.detail))
     return JSONResponse(body.model_dump(mode="json"), status_code=exc.status_code, headers=exc.headers)
+
+
+def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    methods = allowed_methods(request.app, request.url.path)
+    allow = ", ".join(methods) if methods else (exc.headers or {}).get("Allow", "")
+    message = f"{request.method} is not allowed here" + (f"; this path takes {allow}" if allow else "")
+    response = error_response("method_not_allowed", message)
+    response.headers["Allow"] = allow
+    return response
+
+
+def _unreadable_body(cause: BaseException | None) -> str:
+    if isinstance(cause, UnicodeDecodeError):
+        return f"the request body is not UTF-8 text (invalid byte at offset {cause.start})"
+    if isinstance(cause, RecursionError):
+        return "the JSON body is nested too deeply"
+    return "the request body cannot be read as JSON"
 
 
 async def _on_unavailable(_request: Request, exc: Exception) -> JSONResponse:

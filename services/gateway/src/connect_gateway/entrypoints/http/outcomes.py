@@ -16,10 +16,19 @@ from connect_gateway.entrypoints.http.schemas import ErrorBody, PendingOut
 from connect_gateway.handlers import Accepted, Outcome, Pending
 
 _ERROR = {"model": ErrorBody}
-# Documented on every route, so the OpenAPI document shows one error shape throughout.
-COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
-    422: {**_ERROR, "description": "Malformed request or invalid fields"},
+# What any route can answer, even one without parameters: documented everywhere, one error shape throughout.
+BASIC_RESPONSES: dict[int | str, dict[str, Any]] = {
+    405: {
+        **_ERROR,
+        "description": "The path does not take this method",
+        "headers": {"Allow": {"description": "The methods the path takes", "schema": {"type": "string"}}},
+    },
+    413: {**_ERROR, "description": "The request body is larger than 1 MiB"},
     500: {**_ERROR, "description": "Internal error"},
+}
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    **BASIC_RESPONSES,
+    422: {**_ERROR, "description": "Malformed request or invalid fields"},
     503: {**_ERROR, "description": "A dependency is unavailable; nothing was stored"},
 }
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {

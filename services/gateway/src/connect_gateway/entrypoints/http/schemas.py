@@ -1,19 +1,36 @@
 """Request and response bodies of the REST API.
 
 These are not the event contract: `mapping.py` converts explicitly, so the API and the events evolve apart.
-Requests forbid unknown fields, so a misspelt field is an error instead of a silently ignored value.
+Requests forbid unknown fields, so a misspelt field is an error instead of a silently ignored value, and
+take each value only in the JSON type their schema states.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, Secret, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic.config import JsonDict
 
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain.errors import ErrorCode
+from connect_gateway.entrypoints.http.fields import (
+    ColumnSize,
+    Description,
+    Host,
+    HostKeyLine,
+    Identifier,
+    JobName,
+    Password,
+    Port,
+    PrivateKey,
+    SourceColumn,
+    SourcePath,
+    User,
+    Version,
+)
 
 ColumnTypeName = Literal["text", "integer", "number", "boolean", "date", "timestamp"]
 DelimiterChar = Literal[",", ";", "\t", "|"]
@@ -23,19 +40,15 @@ WriteModeName = Literal["merge", "append", "overwrite"]
 JobStateName = Literal["active", "inactive"]
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "stopped", "skipped"]
 
-Identifier = Annotated[str, StringConstraints(max_length=lim.MAX_IDENTIFIER)]
-MappingName = Annotated[str, StringConstraints(max_length=lim.MAX_MAPPING_NAME)]
-# A size of a column; the scheduler checks the real range, this only keeps the number an int.
-ColumnSize = Annotated[int, Field(ge=-lim.MAX_INT, le=lim.MAX_INT)]
-# Secret[...] keeps the value out of reprs and, unlike SecretStr, reports a too-long value like any string.
-PrivateKey = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PRIVATE_KEY)]]
-Password = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PASSWORD)]]
-
 
 class RequestBody(BaseModel):
-    """Base of request bodies."""
+    """Base of request bodies: strict, so a value is taken only in the JSON type the schema states.
 
-    model_config = ConfigDict(extra="forbid")
+    Lax mode would take `false` or `"2"` for an integer and `1` or `"yes"` for a boolean: a request the
+    OpenAPI document calls invalid would be accepted.
+    """
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ResponseBody(BaseModel):
@@ -100,7 +113,7 @@ class TableIn(RequestBody):
     """A custom table to define."""
 
     name: Identifier
-    columns: list[ColumnIn] = Field(max_length=lim.MAX_COLUMNS)
+    columns: list[ColumnIn] = Field(min_length=1, max_length=lim.MAX_COLUMNS)
     primary_key: list[Identifier] = Field(max_length=lim.MAX_COLUMNS)
 
 
@@ -131,24 +144,44 @@ class TableCreatedOut(ResponseBody):
     url: str
 
 
-class SourceIn(RequestBody):
-    """An external SFTP file; exactly one of `private_key` and `password` (optional on update)."""
+class SourceFields(RequestBody):
+    """An external SFTP file and the secret to log in with."""
 
-    host: str = Field(min_length=1, max_length=lim.MAX_HOST)
-    port: int = Field(default=22, ge=1, le=65535)
-    user: str = Field(min_length=1, max_length=lim.MAX_USER)
-    path: str = Field(min_length=1, max_length=lim.MAX_PATH)
+    host: Host = Field(description="A DNS name or an IP address (IPv6 without brackets)")
+    port: Port = 22
+    user: User
+    path: SourcePath = Field(
+        description="Sent to the SFTP server as given: a relative path is relative to the directory the server "
+        "starts the session in (usually the user's home), and the server resolves `..`. The file name may "
+        "hold `*` and the date tokens %YYYY% %MM% %DD% %HH% %MI% %SS%"
+    )
     private_key: PrivateKey | None = Field(
         default=None,
         description="OpenSSH or PEM, without passphrase; on update, required again when host, port or user changes",
         json_schema_extra={"format": "password", "writeOnly": True},
     )
     password: Password | None = Field(default=None, json_schema_extra={"format": "password", "writeOnly": True})
-    host_key: str | None = Field(
-        default=None,
-        max_length=lim.MAX_HOST_KEY,
-        description="The server's public host key line; read from the server when omitted",
+    host_key: HostKeyLine | None = Field(
+        default=None, description="The server's public host key line; read from the server when omitted"
     )
+
+
+def _given(*names: str) -> JsonDict:
+    """A secret counts as given when it is a string: `null` is the same as leaving it out."""
+    return {"required": list(names), "properties": {name: {"type": "string"} for name in names}}
+
+
+class SourceIn(SourceFields):
+    """Where a new job's file comes from: exactly one of `private_key` and `password`."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [_given("private_key"), _given("password")]})
+
+
+class SourceUpdateIn(SourceFields):
+    """Where an edited job's file comes from: at most one of `private_key` and `password`; none keeps the
+    stored secret."""
+
+    model_config = ConfigDict(json_schema_extra={"not": _given("private_key", "password")})
 
 
 class FileIn(RequestBody):
@@ -172,32 +205,34 @@ class TargetIn(RequestBody):
 class MappingIn(RequestBody):
     """Source column (header name, or 1-based position without a header) to target column."""
 
-    source: MappingName
-    target: MappingName
+    source: SourceColumn
+    target: Identifier
 
 
 class JobFields(RequestBody):
     """The fields of an *import custom table* job."""
 
-    name: str = Field(max_length=lim.MAX_NAME)
-    description: str = Field(default="", max_length=lim.MAX_DESCRIPTION)
+    name: JobName
+    description: Description = ""
     type: Literal["import_custom_table"]
-    source: SourceIn
+    source: SourceFields
     file: FileIn = FileIn()
     target: TargetIn
-    mapping: list[MappingIn] = Field(max_length=lim.MAX_MAPPINGS)
+    mapping: list[MappingIn] = Field(min_length=1, max_length=lim.MAX_MAPPINGS)
 
 
 class JobIn(JobFields):
     """A job to create; `activate` also activates it when it has no errors."""
 
+    source: SourceIn
     activate: bool = False
 
 
 class JobUpdateIn(JobFields):
     """A job's full replacement, based on `expected_version` (a stale one is refused with 409)."""
 
-    expected_version: int = Field(ge=1, le=lim.MAX_INT)
+    source: SourceUpdateIn
+    expected_version: Version
 
 
 class JobWrittenOut(ResponseBody):
@@ -213,8 +248,12 @@ class RunStartedOut(ResponseBody):
 
     job_id: int
     run_id: int
-    run: str
+    run: str = Field(description="`JobID.RunID`")
     status_url: str
+
+
+class RunNowOut(RootModel[RunStartedOut | PendingOut]):
+    """What run-now answers with 202: the run requested, or `pending` when no decision arrived in time."""
 
 
 class SourceOut(ResponseBody):

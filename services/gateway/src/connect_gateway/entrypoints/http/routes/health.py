@@ -10,10 +10,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from connect_gateway.entrypoints.http.dependencies import DepsDep
+from connect_gateway.entrypoints.http.outcomes import BASIC_RESPONSES
 from connect_gateway.entrypoints.http.schemas import HealthOut
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["health"])
+router = APIRouter(tags=["health"], responses=BASIC_RESPONSES)
 CHECK_TIMEOUT_S = 2.0
 
 

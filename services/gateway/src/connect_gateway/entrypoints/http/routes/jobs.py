@@ -14,6 +14,7 @@ from connect_gateway.domain.limits import MAX_ID, MAX_INT
 from connect_gateway.domain.paths import JOB_PATHS
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.dependencies import ActorDep, DepsDep
+from connect_gateway.entrypoints.http.fields import IdempotencyKey, SearchText
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,
     COMMON_RESPONSES,
@@ -28,6 +29,7 @@ from connect_gateway.entrypoints.http.schemas import (
     JobSummaryOut,
     JobUpdateIn,
     JobWrittenOut,
+    RunNowOut,
     RunStartedOut,
 )
 from connect_gateway.handlers import Accepted, Outcome
@@ -68,7 +70,7 @@ async def create_job(body: JobIn, deps: DepsDep, actor: ActorDep) -> JSONRespons
 async def list_jobs(
     deps: DepsDep,
     state: JobStateName | None = None,
-    q: Annotated[str | None, Query(max_length=100, description="Part of the name")] = None,
+    q: Annotated[SearchText | None, Query(description="Part of the name")] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
 ) -> list[JobSummaryOut]:
@@ -126,14 +128,17 @@ async def delete_job(
     "/{job_id}/run",
     status_code=202,
     response_model=None,
-    responses={202: {"model": RunStartedOut, "description": "Run requested (or pending)"}, **COMMAND_RESPONSES},
+    responses={
+        **COMMAND_RESPONSES,
+        202: {"model": RunNowOut, "description": "Run requested, or pending when not decided in time"},
+    },
 )
 async def run_job(
     job_id: JobId,
     deps: DepsDep,
     actor: ActorDep,
     idempotency_key: Annotated[
-        str | None, Header(max_length=200, description="A retried request with this key starts no second run")
+        IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
     ] = None,
 ) -> JSONResponse:
     """Run a job now, regardless of its schedule."""

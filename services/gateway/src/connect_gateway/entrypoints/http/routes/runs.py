@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.limits import MAX_ID
 from connect_gateway.domain.runs import parse_run_key
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.dependencies import DepsDep
+from connect_gateway.entrypoints.http.fields import RunKey
 from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES
 from connect_gateway.entrypoints.http.schemas import ErrorBody, RunLogOut, RunOut, RunStatusName
 from connect_gateway.read_models import RunQuery
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=COMMON_RESPONSES)
-NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody}}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such run"}}
+RunPath = Annotated[RunKey, Path(description="`JobID.RunID`, e.g. 1042.7")]
 
 
 @router.get("")
@@ -33,7 +35,7 @@ async def list_runs(
 
 
 @router.get("/{run}", responses=NOT_FOUND)
-async def get_run(run: str, deps: DepsDep) -> RunOut:
+async def get_run(run: RunPath, deps: DepsDep) -> RunOut:
     """One run, named `JobID.RunID` (e.g. `1042.7`)."""
     job_id, run_id = parse_run_key(run)
     record = await deps.reads.get_run(job_id, run_id)
@@ -43,7 +45,7 @@ async def get_run(run: str, deps: DepsDep) -> RunOut:
 
 
 @router.get("/{run}/log", responses=NOT_FOUND)
-async def get_run_log(run: str, deps: DepsDep) -> RunLogOut:
+async def get_run_log(run: RunPath, deps: DepsDep) -> RunLogOut:
     """A run's execution log, oldest entry first."""
     job_id, run_id = parse_run_key(run)
     lines = await deps.reads.run_log(job_id, run_id)

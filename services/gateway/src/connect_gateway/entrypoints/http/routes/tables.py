@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Path
 from fastapi.responses import JSONResponse
 
 from connect_gateway import handlers
@@ -10,6 +12,7 @@ from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.paths import TABLE_PATHS
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.dependencies import ActorDep, DepsDep
+from connect_gateway.entrypoints.http.fields import Identifier
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,
     COMMON_RESPONSES,
@@ -41,9 +44,9 @@ async def list_tables(deps: DepsDep) -> list[TableOut]:
 
 
 @router.get("/{name}", responses={404: {"model": ErrorBody}})
-async def get_table(name: str, deps: DepsDep) -> TableOut:
+async def get_table(name: Annotated[Identifier, Path(description="The table's name")], deps: DepsDep) -> TableOut:
     """One table (the name is case-insensitive)."""
     record = await deps.reads.get_table(name)
     if record is None:
-        raise Refusal("not_found", f"table {name!r} not found")
+        raise Refusal("not_found", f"table {name} not found")
     return mapping.table_out(record)

@@ -1,0 +1,58 @@
+"""The string types of request values: length limits, plus the rule each is checked against and documents.
+
+Multi-line text (description, private key, password) only has to be storable; every other string is a
+single line; names, identifiers and hosts follow their own rules (`domain.rules`).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BeforeValidator, Field, Secret, StringConstraints
+
+from connect_gateway.domain import limits as lim
+from connect_gateway.domain import rules
+from connect_gateway.domain.runs import RUN_KEY_PATTERN, run_key_problem
+from connect_gateway.entrypoints.http.value_rule import Rule
+
+TEXT = Rule(rules.text_problem, rules.STORABLE_PATTERN)
+LINE = Rule(rules.line_problem, rules.LINE_PATTERN)
+IDENTIFIER = Rule(rules.identifier_problem, rules.IDENTIFIER_PATTERN)
+
+Identifier = Annotated[str, StringConstraints(max_length=lim.MAX_IDENTIFIER), IDENTIFIER]
+JobName = Annotated[
+    str, StringConstraints(max_length=rules.MAX_JOB_NAME), Rule(rules.job_name_problem, rules.JOB_NAME_PATTERN)
+]
+Description = Annotated[str, StringConstraints(max_length=lim.MAX_DESCRIPTION), TEXT]
+SourceColumn = Annotated[str, StringConstraints(max_length=lim.MAX_MAPPING_NAME), LINE]
+Host = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=lim.MAX_HOST),
+    Rule(rules.source_host_problem, rules.HOST_PATTERN),
+]
+User = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_USER), LINE]
+SourcePath = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_PATH), LINE]
+HostKeyLine = Annotated[str, StringConstraints(max_length=lim.MAX_HOST_KEY), LINE]
+# Secret[...] keeps the value out of reprs and, unlike SecretStr, reports a too-long value like any string.
+PrivateKey = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PRIVATE_KEY), TEXT]]
+Password = Secret[Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_PASSWORD), TEXT]]
+
+
+def _integral(value: object) -> object:
+    """JSON Schema's `integer` includes 22.0; strict validation would refuse it, so it becomes 22 first."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+# JSON integers: bools and strings stay refused (strict bodies), an integral number like 22.0 is taken.
+# (The limits come before the validator, so they stay `minimum`/`maximum` of the integer in the schema.)
+INTEGRAL = BeforeValidator(_integral)
+Port = Annotated[int, Field(ge=1, le=65535), INTEGRAL]
+Version = Annotated[int, Field(ge=1, le=lim.MAX_INT), INTEGRAL]
+# A size of a column; the scheduler checks the real range, this only keeps the number an int.
+ColumnSize = Annotated[int, Field(ge=-lim.MAX_INT, le=lim.MAX_INT), INTEGRAL]
+
+# Query, path and header values.
+SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]
+RunKey = Annotated[str, Rule(run_key_problem, RUN_KEY_PATTERN)]
+Actor = Annotated[str, StringConstraints(max_length=lim.MAX_ACTOR), LINE]
+IdempotencyKey = Annotated[str, StringConstraints(max_length=lim.MAX_IDEMPOTENCY_KEY), LINE]

@@ -1,0 +1,109 @@
+"""The gateway process reads the catalog and vault databases the shared settings name, and refuses bad values
+as they arrive through a real HTTP server (percent-decoded paths and queries, raw header bytes)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import uuid4
+
+import asyncpg
+import httpx
+import pytest
+
+from connect_events import ColumnSpec, ColumnType, TableSpec
+from connect_runtime.db import ensure_database
+from connect_runtime.settings import database_dsn
+from connect_runtime.vault import generate_key
+from tests.integration.gateway.gateway_it import free_port, wait_ready
+
+pytestmark = pytest.mark.integration
+
+# Read, not imported: services never import each other, but the gateway must match the catalog's tables.
+SCHEMA = Path(__file__).parents[3] / "services/catalog/src/connect_catalog/adapters/schema.sql"
+
+
+@pytest.fixture(scope="module")
+async def names(database_url: str) -> AsyncIterator[tuple[str, str]]:
+    """(catalog, vault) database names no other service uses; the catalog holds one table, `Blue`."""
+    suffix = uuid4().hex[:8]
+    catalog, vault = f"gwcatalog_{suffix}", f"gwvault_{suffix}"
+    pool = await asyncpg.create_pool(await ensure_database(database_url, catalog), min_size=1, max_size=1)
+    try:
+        await pool.execute(SCHEMA.read_text())
+        spec = TableSpec(name="Blue", columns=(ColumnSpec(name="ID", type=ColumnType.INTEGER),), primary_key=("ID",))
+        await pool.execute(
+            "INSERT INTO tables VALUES ($1, $2::jsonb, $3, $4)",
+            spec.name,
+            spec.model_dump_json(),
+            datetime.now(UTC),
+            "it",
+        )
+    finally:
+        await pool.close()
+    yield catalog, vault
+    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
+    try:
+        for name in (catalog, vault):
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+@pytest.fixture(scope="module")
+def gateway(kafka_bootstrap: str, database_url: str, names: tuple[str, str]) -> Iterator[str]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": database_url,
+        "CONNECT_VAULT_KEY": generate_key(),
+        "GATEWAY_PORT": str(port),
+        "CATALOG_DATABASE": names[0],
+        "VAULT_DATABASE": names[1],
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "connect_gateway"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_ready(url, process)
+        yield url
+    finally:
+        process.send_signal(signal.SIGTERM)
+        _, stderr = process.communicate(timeout=30)
+    assert "Traceback" not in stderr.decode()
+
+
+async def test_reads_the_databases_the_settings_name(gateway: str, names: tuple[str, str], database_url: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as api:
+        tables = (await api.get("/api/v1/tables")).json()
+    assert [t["name"] for t in tables] == ["Blue"]
+    vault = await asyncpg.connect(database_dsn(database_url, names[1]))
+    try:
+        assert await vault.fetchval("SELECT count(*) FROM credentials") == 0  # created there, not in `vault`
+    finally:
+        await vault.close()
+
+
+async def test_bad_values_through_the_real_server_are_named(gateway: str) -> None:
+    async with httpx.AsyncClient(base_url=gateway) as api:
+        answers = {
+            "q": await api.get("/api/v1/jobs?q=%00"),
+            "name": await api.get("/api/v1/tables/a%00b"),
+            "run": await api.get("/api/v1/runs/1.2%0A"),
+            "x-connect-user": await api.post("/api/v1/jobs/5/run", headers={"X-Connect-User": b"ann\x85"}),
+            "body": await api.post(
+                "/api/v1/jobs", content=b'{"name": "\xff"}', headers={"Content-Type": "application/json"}
+            ),
+        }
+        options = await api.options("/api/v1/jobs/24")
+    for field, answer in answers.items():
+        assert answer.status_code == 422, (field, answer.text)
+        assert [e["field"] for e in answer.json()["errors"]] == [field]
+    assert (options.status_code, options.headers["allow"]) == (405, "DELETE, GET, PUT")

@@ -1,0 +1,34 @@
+"""The gateway reads the database names from the same variables as the services that own them."""
+
+from __future__ import annotations
+
+import pytest
+
+from connect_catalog.config import CatalogSettings
+from connect_gateway.config import GatewaySettings
+from connect_runner.config import RunnerSettings
+from connect_runtime.vault import generate_key
+
+
+def test_database_names_default_to_the_owners_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CATALOG_DATABASE", raising=False)
+    monkeypatch.delenv("VAULT_DATABASE", raising=False)
+    settings = GatewaySettings(CONNECT_VAULT_KEY=generate_key())
+    assert (settings.catalog_database, settings.vault_database) == ("catalog", "vault")
+
+
+def test_database_names_come_from_the_shared_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALOG_DATABASE", "catalog_blue")
+    monkeypatch.setenv("VAULT_DATABASE", "vault_blue")
+    monkeypatch.setenv("CONNECT_VAULT_KEY", generate_key())
+    settings = GatewaySettings()
+    assert (settings.catalog_database, settings.vault_database) == ("catalog_blue", "vault_blue")
+
+
+def test_the_defaults_are_those_of_the_catalog_and_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("CATALOG_DATABASE", "VAULT_DATABASE"):
+        monkeypatch.delenv(name, raising=False)
+    key = generate_key()
+    gateway = GatewaySettings(CONNECT_VAULT_KEY=key)
+    assert gateway.catalog_database == CatalogSettings().database
+    assert gateway.vault_database == RunnerSettings(CONNECT_VAULT_KEY=key).vault_database
