@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import socket
 import subprocess
 import time
@@ -22,6 +23,7 @@ from connect_events import (
 )
 from connect_gateway.ports import Reply
 from connect_runtime.kafka import make_consumer
+from connect_runtime.vault import generate_key
 from tests.unit.gateway.gateway_fakes import accepted
 
 
@@ -72,6 +74,18 @@ class FakeScheduler:
 
 
 START_WAIT_S = 30.0
+
+
+def gateway_env(kafka_bootstrap: str, database_url: str, port: int, **settings: str) -> dict[str, str]:
+    """The environment of a gateway process on the test infrastructure, listening on `port`."""
+    return {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "DATABASE_URL": database_url,
+        "CONNECT_VAULT_KEY": generate_key(),
+        "GATEWAY_PORT": str(port),
+        **settings,
+    }
 
 
 def free_port() -> int:

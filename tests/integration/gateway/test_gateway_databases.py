@@ -3,7 +3,6 @@ as they arrive through a real HTTP server (percent-decoded paths and queries, ra
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -19,8 +18,7 @@ import pytest
 from connect_events import ColumnSpec, ColumnType, TableSpec
 from connect_runtime.db import ensure_database
 from connect_runtime.settings import database_dsn
-from connect_runtime.vault import generate_key
-from tests.integration.gateway.gateway_it import free_port, wait_ready
+from tests.integration.gateway.gateway_it import free_port, gateway_env, wait_ready
 
 pytestmark = pytest.mark.integration
 
@@ -58,15 +56,7 @@ async def names(database_url: str) -> AsyncIterator[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def gateway(kafka_bootstrap: str, database_url: str, names: tuple[str, str]) -> Iterator[str]:
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "DATABASE_URL": database_url,
-        "CONNECT_VAULT_KEY": generate_key(),
-        "GATEWAY_PORT": str(port),
-        "CATALOG_DATABASE": names[0],
-        "VAULT_DATABASE": names[1],
-    }
+    env = gateway_env(kafka_bootstrap, database_url, port, CATALOG_DATABASE=names[0], VAULT_DATABASE=names[1])
     process = subprocess.Popen(
         [sys.executable, "-m", "connect_gateway"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )

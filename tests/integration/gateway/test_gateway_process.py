@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -11,21 +10,14 @@ import httpx
 import pytest
 
 from connect_gateway.domain.limits import MAX_BODY_BYTES
-from connect_runtime.vault import generate_key
-from tests.integration.gateway.gateway_it import free_port, wait_ready
+from tests.integration.gateway.gateway_it import free_port, gateway_env, wait_ready
 
 pytestmark = pytest.mark.integration
 
 
 def test_serves_until_sigterm(kafka_bootstrap: str, database_url: str) -> None:
     port = free_port()
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "DATABASE_URL": database_url,
-        "CONNECT_VAULT_KEY": generate_key(),
-        "GATEWAY_PORT": str(port),
-    }
+    env = gateway_env(kafka_bootstrap, database_url, port)
     process = subprocess.Popen(
         [sys.executable, "-m", "connect_gateway"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -46,13 +38,7 @@ def test_serves_until_sigterm(kafka_bootstrap: str, database_url: str) -> None:
 
 
 def test_exits_non_zero_when_it_cannot_start(database_url: str) -> None:
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",  # nothing listens there
-        "DATABASE_URL": database_url,
-        "CONNECT_VAULT_KEY": generate_key(),
-        "GATEWAY_PORT": str(free_port()),
-    }
+    env = gateway_env(f"127.0.0.1:{free_port()}", database_url, free_port())  # no broker listens there
     result = subprocess.run(
         [sys.executable, "-m", "connect_gateway"], env=env, capture_output=True, timeout=120, check=False
     )
