@@ -130,6 +130,22 @@ async def test_the_rules_the_server_enforces_are_patterns_in_the_document(docume
     assert string_schema(parameter(document, "/api/v1/jobs", "q"))["pattern"] == rules.LINE_PATTERN
 
 
+def integer_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """The integer branch of an optional field's `anyOf`."""
+    return next((s for s in schema.get("anyOf", []) if s.get("type") == "integer"), schema)
+
+
+async def test_the_ranges_of_a_table_definition_are_in_the_document(document: dict[str, Any]) -> None:
+    table = schema_of(document, "TableIn")["properties"]
+    assert table["columns"]["minItems"] == 1 and table["primary_key"]["minItems"] == 1
+    column = schema_of(document, "ColumnIn")["properties"]
+    ranges = {name: integer_schema(column[name]) for name in ("max_length", "precision", "scale")}
+    assert (ranges["max_length"]["minimum"], ranges["max_length"]["maximum"]) == (1, 65535)
+    assert (ranges["precision"]["minimum"], ranges["precision"]["maximum"]) == (1, 38)
+    assert (ranges["scale"]["minimum"], ranges["scale"]["maximum"]) == (0, 38)
+    assert schema_of(document, "MappingIn")["properties"]["source"]["minLength"] == 1
+
+
 async def test_exactly_one_secret_on_create_and_not_both_on_update(document: dict[str, Any]) -> None:
     create = schema_of(document, "SourceIn")
     assert create["oneOf"] == [

@@ -31,6 +31,9 @@ MAX_JOB_NAME_LENGTH = 100
 JOB_NAME_RULE = "only letters, digits, spaces and ! - = @ _ [ ] { } are allowed"
 # Table and column names: PostgreSQL truncates identifiers beyond 63 bytes; ASCII keeps bytes == characters.
 IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
+# Column sizes a table definition may use (PostgreSQL's varchar and numeric limits, kept portable).
+MAX_TEXT_LENGTH = 65535
+MAX_PRECISION = 38
 IDENTIFIER_RULE = "must start with a letter and hold at most 63 letters, digits or underscores"
 
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?")  # a zone, if any, of letters and digits only

@@ -7,13 +7,10 @@ from dataclasses import dataclass
 
 from connect_events import ColumnSpec, ColumnType, DefineTable, Event, FieldError, TableDefined, TableSpec
 from connect_events.tables import TableDefinedPayload
-from connect_events.values import control_problem, identifier_problem
+from connect_events.values import MAX_PRECISION, MAX_TEXT_LENGTH, control_problem, identifier_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
 from connect_scheduler.domain.rejection import Rejected, invalid
-
-MAX_TEXT_LENGTH = 65535
-MAX_PRECISION = 38
 
 
 @dataclass(frozen=True)

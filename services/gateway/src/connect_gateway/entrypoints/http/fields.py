@@ -10,6 +10,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, Secret, StringConstraints
 
+from connect_events.values import MAX_PRECISION, MAX_TEXT_LENGTH
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain import rules
 from connect_gateway.domain.runs import RUN_KEY_PATTERN, run_key_problem
@@ -24,7 +25,7 @@ JobName = Annotated[
     str, StringConstraints(max_length=rules.MAX_JOB_NAME), Rule(rules.job_name_problem, rules.JOB_NAME_PATTERN)
 ]
 Description = Annotated[str, StringConstraints(max_length=lim.MAX_DESCRIPTION), TEXT]
-SourceColumn = Annotated[str, StringConstraints(max_length=lim.MAX_MAPPING_NAME), LINE]
+SourceColumn = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_MAPPING_NAME), LINE]
 Host = Annotated[
     str,
     StringConstraints(min_length=1, max_length=lim.MAX_HOST),
@@ -48,8 +49,11 @@ def _integral(value: object) -> object:
 INTEGRAL = BeforeValidator(_integral)
 Port = Annotated[int, Field(ge=1, le=65535), INTEGRAL]
 Version = Annotated[int, Field(ge=1, le=lim.MAX_INT), INTEGRAL]
-# A size of a column; the scheduler checks the real range, this only keeps the number an int.
-ColumnSize = Annotated[int, Field(ge=-lim.MAX_INT, le=lim.MAX_INT), INTEGRAL]
+# Column sizes: the ranges the scheduler enforces (whether a size fits the column's type, and a scale within
+# its precision, are the scheduler's to check: JSON Schema cannot relate two fields).
+MaxLength = Annotated[int, Field(ge=1, le=MAX_TEXT_LENGTH), INTEGRAL]
+Precision = Annotated[int, Field(ge=1, le=MAX_PRECISION), INTEGRAL]
+Scale = Annotated[int, Field(ge=0, le=MAX_PRECISION), INTEGRAL]
 
 # Query, path and header values.
 SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]

@@ -17,15 +17,17 @@ from pydantic.config import JsonDict
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain.errors import ErrorCode
 from connect_gateway.entrypoints.http.fields import (
-    ColumnSize,
     Description,
     Host,
     HostKeyLine,
     Identifier,
     JobName,
+    MaxLength,
     Password,
     Port,
+    Precision,
     PrivateKey,
+    Scale,
     SourceColumn,
     SourcePath,
     User,
@@ -104,9 +106,9 @@ class ColumnIn(RequestBody):
 
     name: Identifier
     type: ColumnTypeName
-    max_length: ColumnSize | None = None
-    precision: ColumnSize | None = None
-    scale: ColumnSize | None = None
+    max_length: MaxLength | None = None
+    precision: Precision | None = None
+    scale: Scale | None = None
 
 
 class TableIn(RequestBody):
@@ -114,7 +116,7 @@ class TableIn(RequestBody):
 
     name: Identifier
     columns: list[ColumnIn] = Field(min_length=1, max_length=lim.MAX_COLUMNS)
-    primary_key: list[Identifier] = Field(max_length=lim.MAX_COLUMNS)
+    primary_key: list[Identifier] = Field(min_length=1, max_length=lim.MAX_COLUMNS)
 
 
 class ColumnOut(ResponseBody):
