@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from connect_events.values import FILLED_LINE_PATTERN
 from connect_gateway.domain import rules
 from connect_gateway.domain.runs import run_key_problem
 from tests.unit.gateway.gateway_fakes import World
@@ -120,11 +121,11 @@ async def test_the_rules_the_server_enforces_are_patterns_in_the_document(docume
         parameter(document, "/api/v1/tables/{name}", "name"),
     ]
     assert all(s["pattern"] == rules.IDENTIFIER_PATTERN for s in identifiers)
-    assert parameter(document, "/api/v1/runs/{run}", "run")["pattern"] == r"^[1-9][0-9]{0,18}\.[1-9][0-9]{0,9}$"
+    assert parameter(document, "/api/v1/runs/{run}", "run")["pattern"] == r"^[1-9][0-9]{0,17}\.[1-9][0-9]{0,8}$"
     source = schema_of(document, "SourceIn")["properties"]
     assert source["host"]["pattern"] == rules.HOST_PATTERN and source["host"]["maxLength"] == 254
     for name in ("user", "path"):
-        assert source[name]["pattern"] == rules.LINE_PATTERN
+        assert source[name]["pattern"] == FILLED_LINE_PATTERN
     assert string_schema(source["host_key"])["pattern"] == rules.LINE_PATTERN
     assert string_schema(source["password"])["pattern"] == rules.STORABLE_PATTERN
     assert string_schema(parameter(document, "/api/v1/jobs", "q"))["pattern"] == rules.LINE_PATTERN

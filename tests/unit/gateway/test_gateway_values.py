@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connect_events.values import CONTROL, HOST, STORABLE
+from connect_events.values import BLANK, CONTROL, HOST, STORABLE
 from connect_gateway.domain.rules import IDENTIFIER_RULE, JOB_NAME_RULE
 from tests.unit.gateway.gateway_fakes import World, accepted, job_body
 
@@ -138,6 +138,13 @@ async def test_unstorable_table_strings_are_named(world: World, path: str, bad: 
 async def test_single_line_values_refuse_control_characters(world: World, path: str, bad: str) -> None:
     response = await send(world.client, "POST", "/api/v1/jobs", set_path(job(), path, bad))
     assert_refused(world, response, field_of(path), CONTROL)
+
+
+@pytest.mark.parametrize("path", ["source.user", "source.path", "mapping.0.source"])
+@pytest.mark.parametrize("bad", [" ", "\t", "a\u2028b"], ids=["space", "tab", "line-separator"])
+async def test_user_path_and_source_column_must_say_something_on_one_line(world: World, path: str, bad: str) -> None:
+    response = await send(world.client, "POST", "/api/v1/jobs", set_path(job(), path, bad))
+    assert_refused(world, response, field_of(path), CONTROL if "\u2028" in bad else BLANK)
 
 
 async def test_a_description_may_span_lines_but_not_hold_nul(world: World) -> None:

@@ -193,3 +193,11 @@ async def test_strict_values_still_take_what_json_schema_calls_an_integer(world:
     table = {"name": "T", "columns": [{"name": "C", "type": "text", "max_length": False}], "primary_key": ["C"]}
     refused = await world.client.post("/api/v1/tables", json=table)
     assert [e["field"] for e in refused.json()["errors"]] == ["columns[0].max_length"]
+
+
+async def test_an_unpaired_surrogate_in_a_field_name_is_named_as_such(world: World) -> None:
+    body = b'{"name": "T", "\\ud800": 1, "columns": [], "primary_key": []}'
+    response = await world.client.post("/api/v1/tables", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["code"] == "malformed_request"
+    assert "unpaired surrogate" in response.json()["message"]

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ipaddress
 import re
-import unicodedata
 
 MAX_HOST_LENGTH = 253  # RFC 1035: a full domain name in text form, without the root's trailing dot
 MAX_LABEL_LENGTH = 63
@@ -20,9 +19,12 @@ _DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 # For documents (JSON Schema, OpenAPI): a DNS name (IPv4 addresses are names of digits here), or an IPv6
 # literal, which always holds a colon. `host_problem` is the exact rule (label lengths, total length, an
 # all-numeric name must be a valid IPv4 address); every host it accepts matches this pattern.
-HOST_PATTERN = rf"^(?:(?:{_LABEL}\.)*{_LABEL}\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]+)?)$"
-# For documents: text without NUL and without other control characters (tab excepted).
-NO_CONTROL_PATTERN = r"^[^\u0000-\u0008\u000a-\u001f\u007f-\u009f]*$"
+HOST_PATTERN = rf"^(?:(?:{_LABEL}\.)*{_LABEL}\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]{{1,15}})?)$"
+# For documents: text without NUL and without other control characters or line separators (tab excepted).
+_CONTROL_CHARS = r"\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029"
+NO_CONTROL_PATTERN = rf"^[^{_CONTROL_CHARS}]*$"
+# The same, and not blank: at least one character that is not white space.
+FILLED_LINE_PATTERN = rf"^[^{_CONTROL_CHARS}]*[^\s{_CONTROL_CHARS}][^{_CONTROL_CHARS}]*$"
 
 # Spec §7.1: a job name is 1-100 characters from A-Z a-z 0-9, space and ! - = @ _ [ ] { }, not only spaces.
 _NAME_CHAR = r"A-Za-z0-9!\-=@_\[\]{}"
@@ -36,12 +38,16 @@ MAX_TEXT_LENGTH = 65535
 MAX_PRECISION = 38
 IDENTIFIER_RULE = "must start with a letter and hold at most 63 letters, digits or underscores"
 
-_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]+)?")  # a zone, if any, of letters and digits only
+# A zone, if any, is an interface name: letters and digits, at most 15 (Linux's IFNAMSIZ less its NUL).
+_IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]{1,15})?")
+# Unicode's control characters (category Cc) but tab, and U+2028/U+2029, line breaks to every Unicode reader.
+_CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
 _JOB_NAME = re.compile(JOB_NAME_PATTERN)
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
 STORABLE = "must not contain NUL characters or unpaired surrogates"
 CONTROL = "must not contain control characters (line breaks, NUL and the like)"
+BLANK = "must not be blank"
 HOST = "must be a DNS name (letters, digits and hyphens, labels separated by dots) or an IP address"
 
 
@@ -62,9 +68,12 @@ def control_problem(text: str) -> str | None:
     problem = storable_problem(text)
     if problem is not None:
         return problem
-    if any(unicodedata.category(c) == "Cc" and c != "\t" for c in text):
-        return CONTROL
-    return None
+    return CONTROL if _CONTROL.search(text) else None
+
+
+def filled_line_problem(text: str) -> str | None:
+    """Why `text` is unfit for a single-line value that must say something (a user, a path, a column)."""
+    return control_problem(text) or (BLANK if not text.strip() else None)
 
 
 def job_name_problem(name: str) -> str | None:
@@ -91,10 +100,10 @@ def host_problem(host: str) -> str | None:
         return HOST if host else "is required"
     if host.startswith("[") and host.endswith("]"):
         return "give an IPv6 address without brackets (e.g. 2001:db8::1)"
-    if ":" in host:
-        return None if _IPV6.fullmatch(host) and _is_ip(host) else "is not a valid IPv6 address"
     if len(host.rstrip(".")) > MAX_HOST_LENGTH:
         return f"must be at most {MAX_HOST_LENGTH} characters"
+    if ":" in host:
+        return None if _IPV6.fullmatch(host) and _is_ip(host) else "is not a valid IPv6 address"
     if not _DNS_NAME.fullmatch(host):
         return HOST
     last = host.rstrip(".").rsplit(".", 1)[-1]

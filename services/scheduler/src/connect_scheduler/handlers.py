@@ -44,6 +44,7 @@ from connect_runtime.retry import TRANSIENT_ERRORS
 from connect_scheduler.adapters import event_store, handled_commands, job_names
 from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream, table_stream
 from connect_scheduler.adapters.job_names import NameTakenError
+from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.jobs import (
     JobState,
     decide_activate_job,
@@ -66,6 +67,9 @@ log = logging.getLogger(__name__)
 # Domain events use indices 0, 1, ...; the reply's id is fixed per command and distinct from all of them,
 # so a re-handled command's reply de-duplicates downstream.
 REPLY_INDEX = -1
+# A reply's size stays far below Kafka's 1 MiB record limit, whatever the command held.
+MAX_REPLY_ERRORS = 100
+MAX_REPLY_TEXT = 500
 # In our own words: the exception's text may carry a database message or a value of the command.
 INTERNAL_MESSAGE = "the scheduler could not handle this command; nothing was stored (the failure is logged)"
 
@@ -133,14 +137,11 @@ async def _claim(conn: Conn, causation: Causation) -> bool:
 
 def causation_of(command: Command, now: datetime | None = None) -> Causation:
     """Envelope metadata for everything `command` causes; `now` defaults to when it was issued."""
-    occurred_at = now or command.issued_at
-    if occurred_at.tzinfo is None:  # a naive timestamp on the wire is UTC
-        occurred_at = occurred_at.replace(tzinfo=UTC)
     return Causation(
         actor=command.actor,
         correlation_id=command.correlation_id,
         causation_id=command.command_id,
-        occurred_at=occurred_at,
+        occurred_at=now or occurred_at(command.issued_at, fallback=datetime.now(UTC)),
     )
 
 
@@ -154,8 +155,8 @@ async def _decide(conn: Conn, command: Command, causation: Causation) -> tuple[S
         return [], rejected(command, causation, rejection.code, rejection.message, rejection.errors)
     except ConcurrencyError as exc:
         # Decided on state another writer changed meanwhile: refuse rather than overwrite (invariant 4).
-        message = f"changed concurrently, try again ({exc})"
-        return [], rejected(command, causation, "conflict", message)
+        log.info("concurrent change", extra={**_log_fields(command), "error": str(exc)})
+        return [], rejected(command, causation, "conflict", "changed concurrently by another command; try again")
     except Exception as exc:
         # The savepoint has rolled back whatever the handler wrote. A failure of the infrastructure says
         # nothing about the command: the consumer retries it. Any other would fail on every retry, and
@@ -211,10 +212,28 @@ def _rejected(
         command_id=causation.causation_id,
         command_type=command_type,
         code=code,
-        message=message,
-        errors=tuple(errors),
+        message=_bounded(message),
+        errors=_bounded_errors(errors),
     )
     return CommandRejected(**_reply_envelope(causation), payload=payload)
+
+
+def _bounded(text: str) -> str:
+    return text if len(text) <= MAX_REPLY_TEXT else text[: MAX_REPLY_TEXT - 1] + "…"
+
+
+def _bounded_errors(errors: Sequence[FieldError]) -> tuple[FieldError, ...]:
+    """At most `MAX_REPLY_ERRORS` errors of bounded length, the last saying how many more there were.
+
+    A command the bus took must get a reply the bus takes too: a rejection listing (and quoting) each of a
+    thousand long mapping targets could outgrow Kafka's record limit, and the relay would retry it forever,
+    holding up every reply behind it.
+    """
+    kept = [FieldError(field=_bounded(e.field), message=_bounded(e.message)) for e in errors[:MAX_REPLY_ERRORS]]
+    if len(errors) > MAX_REPLY_ERRORS:
+        more = len(errors) - MAX_REPLY_ERRORS + 1
+        kept[-1] = FieldError(field=kept[-1].field, message=f"… and {more} more errors")
+    return tuple(kept)
 
 
 def _reply_envelope(causation: Causation) -> dict[str, Any]:

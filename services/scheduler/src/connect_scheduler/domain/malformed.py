@@ -21,6 +21,7 @@ from pydantic_core import ErrorDetails
 
 from connect_events import COMMANDS_TOPIC, FieldError, message_classes
 from connect_events.values import control_problem
+from connect_scheduler.domain.envelope import occurred_at
 
 UNKNOWN = "unknown"
 MAX_ACTOR_LENGTH = 200
@@ -90,7 +91,7 @@ def identify_malformed(value: bytes, error: ValidationError, received_at: dateti
         command_type=tag or UNKNOWN,
         actor=_actor(fields.get("actor")),
         correlation_id=_uuid(fields.get("correlation_id")) or command_id,
-        issued_at=_aware(fields.get("issued_at")) or received_at,
+        issued_at=occurred_at(_aware(fields.get("issued_at")) or received_at, fallback=received_at),
         message=describe(errors),
         errors=errors[:MAX_FIELD_ERRORS],
     )

@@ -82,7 +82,7 @@ def _columns_errors(columns: tuple[ColumnSpec, ...]) -> list[FieldError]:
     for i, column in enumerate(columns):
         field = f"table.columns[{i}]"
         errors += _identifier_errors(f"{field}.name", column.name)
-        if column.name.lower() in seen:
+        if column.name.lower() in seen and not control_problem(column.name):  # never quote an unprintable name
             errors.append(FieldError(field=f"{field}.name", message=f"column {column.name} is defined twice"))
         seen.add(column.name.lower())
         errors += _type_errors(field, column)

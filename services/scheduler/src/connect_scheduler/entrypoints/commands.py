@@ -9,6 +9,7 @@ from pydantic import ValidationError
 from connect_events import COMMANDS_TOPIC, Command, decode
 from connect_runtime.db import Conn
 from connect_runtime.offsets import Record
+from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.malformed import identify_malformed
 from connect_scheduler.handlers import handle_command, reject_malformed
 
@@ -40,7 +41,12 @@ async def on_command_record(conn: Conn, record: Record) -> None:
 
 def record_time(record: Record) -> datetime:
     """When the record was produced (Kafka's timestamp, in milliseconds); the same on every redelivery."""
+    now = datetime.now(UTC)
     timestamp = record.timestamp
     if not isinstance(timestamp, int) or timestamp < 0:
-        return datetime.now(UTC)
-    return datetime.fromtimestamp(timestamp / 1000, UTC)
+        return now
+    try:  # a producer sets the timestamp: it may be beyond what a datetime can hold
+        produced = datetime.fromtimestamp(timestamp / 1000, UTC)
+    except (OverflowError, OSError, ValueError):
+        return now
+    return occurred_at(produced, fallback=now)

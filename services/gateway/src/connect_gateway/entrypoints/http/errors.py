@@ -59,6 +59,8 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if broken is not None:
         return malformed(await _json_problem(request, broken))
+    if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "string_unicode" for e in errors):
+        return malformed("a field name in the body holds an unpaired surrogate")
     if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
         return malformed("the request body must be a JSON object (Content-Type: application/json)")
     items = [FieldError(field=field_path(tuple(e.get("loc", ()))), message=sentence(e)) for e in errors]

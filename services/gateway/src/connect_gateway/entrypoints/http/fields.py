@@ -10,7 +10,7 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, Secret, StringConstraints
 
-from connect_events.values import MAX_PRECISION, MAX_TEXT_LENGTH
+from connect_events.values import FILLED_LINE_PATTERN, MAX_PRECISION, MAX_TEXT_LENGTH, filled_line_problem
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain import rules
 from connect_gateway.domain.runs import RUN_KEY_PATTERN, run_key_problem
@@ -18,6 +18,7 @@ from connect_gateway.entrypoints.http.value_rule import Rule
 
 TEXT = Rule(rules.text_problem, rules.STORABLE_PATTERN)
 LINE = Rule(rules.line_problem, rules.LINE_PATTERN)
+FILLED_LINE = Rule(filled_line_problem, FILLED_LINE_PATTERN)  # a single line that is not blank
 IDENTIFIER = Rule(rules.identifier_problem, rules.IDENTIFIER_PATTERN)
 
 Identifier = Annotated[str, StringConstraints(max_length=lim.MAX_IDENTIFIER), IDENTIFIER]
@@ -25,14 +26,14 @@ JobName = Annotated[
     str, StringConstraints(max_length=rules.MAX_JOB_NAME), Rule(rules.job_name_problem, rules.JOB_NAME_PATTERN)
 ]
 Description = Annotated[str, StringConstraints(max_length=lim.MAX_DESCRIPTION), TEXT]
-SourceColumn = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_MAPPING_NAME), LINE]
+SourceColumn = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_MAPPING_NAME), FILLED_LINE]
 Host = Annotated[
     str,
     StringConstraints(min_length=1, max_length=lim.MAX_HOST),
     Rule(rules.source_host_problem, rules.HOST_PATTERN),
 ]
-User = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_USER), LINE]
-SourcePath = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_PATH), LINE]
+User = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_USER), FILLED_LINE]
+SourcePath = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_PATH), FILLED_LINE]
 HostKeyLine = Annotated[str, StringConstraints(max_length=lim.MAX_HOST_KEY), LINE]
 # Secret[...] keeps the value out of reprs and, unlike SecretStr, reports a too-long value like any string.
 PrivateKey = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PRIVATE_KEY), TEXT]]
