@@ -184,3 +184,9 @@ def test_the_sentences_name_the_public_settings_intact() -> None:
 def test_failures_in_plain_words(exc: Exception, code: str, message: str) -> None:
     failure = describe_failure(exc, REQUEST)
     assert (failure.code, failure.message) == (code, message)
+
+
+def test_a_client_side_database_error_is_a_runner_bug_not_a_lost_connection() -> None:
+    bug = asyncpg.exceptions._base.DataError("invalid input for query argument $1")
+    assert describe_failure(bug, REQUEST).code == "INTERNAL"
+    assert describe_failure(asyncpg.InterfaceError("connection is closed"), REQUEST).code == "LOAD_FAILED"

@@ -145,8 +145,23 @@ async def test_stopping_during_an_outage_leaves_the_work_undone_without_raising(
     retries = Retries(stopping, STEADY, sleep=stop_on_third_nap)
 
     assert not await retries.transient(work, "retrying")
-    assert not await retries.bounded(work, "retrying")  # already stopping: one try, then left undone
-    assert work.calls == 5
+    assert work.calls == 3  # no try after the back-off the stop cut short
+    assert not await retries.bounded(work, "retrying")  # already stopping: no try at all
+    assert work.calls == 3
+
+
+async def test_a_stop_during_the_back_off_before_the_last_attempt_dead_letters_nothing() -> None:
+    stopping = asyncio.Event()
+    work = Script(ValueError("one"), ValueError("two"), ValueError("three"))
+
+    async def stop_on_second_nap(seconds: float) -> None:
+        if seconds and work.calls == 2:
+            stopping.set()
+
+    retries = Retries(stopping, STEADY, sleep=stop_on_second_nap)
+
+    assert not await retries.bounded(work, "retrying")  # left for the next owner, not raised to be dead-lettered
+    assert work.calls == 2
 
 
 async def test_stopping_before_the_attempts_ran_out_does_not_hand_the_failure_back() -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
 
 from connect_events import ALL_TOPICS
 
@@ -62,3 +64,21 @@ def make_consumer(bootstrap: str, group_id: str | None, **kwargs: object) -> AIO
         auto_offset_reset="earliest",
         **kwargs,
     )
+
+
+MAX_ERROR_HEADER_CHARS = 1000  # the error's text in a dead letter's headers; the record itself may be near the limit
+
+
+async def send_dead_letter(producer: AIOKafkaProducer, record: Any, error: BaseException, group: str) -> None:
+    """Put `record` on the dead-letter topic with where it came from and why it could not be handled.
+
+    A record that, with these headers, is over the bus's size limit would be refused on every try and hold its
+    consumer up for good: its dead letter then keeps the source and the error but not the value.
+    """
+    source = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "group": group}
+    headers = [("error", str(error)[:MAX_ERROR_HEADER_CHARS].encode()), ("source", json.dumps(source).encode())]
+    try:
+        await producer.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers)
+    except MessageSizeTooLargeError:
+        dropped = [*headers, ("value_dropped", b"the record was too large to dead-letter whole")]
+        await producer.send_and_wait(DEAD_LETTER_TOPIC, value=None, key=record.key, headers=dropped)

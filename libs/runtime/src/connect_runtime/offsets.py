@@ -12,7 +12,6 @@ on: it is never silently acknowledged.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
@@ -22,7 +21,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
 
 from connect_runtime.db import Conn
-from connect_runtime.kafka import DEAD_LETTER_TOPIC, make_consumer
+from connect_runtime.kafka import make_consumer, send_dead_letter
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, Retries, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -126,10 +125,16 @@ class TransactionalConsumer:
         try:
             await self._retries.bounded(lambda: self._apply(record), "record handling failed; retrying", where)
         except Exception as exc:  # the handler's own failure, every time: data for the dead-letter topic
-            # Dead-lettering is plumbing only: no failure of it is the record's, so it is never given up.
+            # Dead-lettering is plumbing only: no failure of it is the record's, so it is never given up. Sending
+            # and moving past the record are retried apart, so a lost database never sends the letter twice.
+            send = partial(send_dead_letter, self._dead_letters, record, exc, self._group)
+            if not await self._retries.transient(
+                send, "dead-lettering failed; retrying", where, errors=INFRASTRUCTURE_ERRORS
+            ):
+                return  # stopping: the record is handled again by whoever runs next
             await self._retries.transient(
-                partial(self._dead_letter, record, exc),
-                "dead-lettering failed; retrying",
+                partial(self._skip, record),
+                "storing a dead letter's offset failed; retrying",
                 where,
                 errors=INFRASTRUCTURE_ERRORS,
             )
@@ -152,10 +157,8 @@ class TransactionalConsumer:
         stored: int = await conn.fetchval(LOCK_OFFSET, *key)
         return bool(stored > record.offset)
 
-    async def _dead_letter(self, record: Record, error: Exception) -> None:
-        source = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "group": self._group}
-        headers = [("error", str(error).encode()), ("source", json.dumps(source).encode())]
-        await self._dead_letters.send_and_wait(DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers)
+    async def _skip(self, record: Record) -> None:
+        """Store the offset past a dead-lettered record, so the partition moves on."""
         async with self._pool.acquire() as conn, conn.transaction():
             if not await self._already_applied(conn, record):
                 await self._save(conn, record)

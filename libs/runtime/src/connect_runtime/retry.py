@@ -17,10 +17,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Hashable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Hashable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aiokafka.errors import KafkaError
@@ -91,6 +91,10 @@ class RetryPolicy:
 RETRY = RetryPolicy()
 
 
+class _Stopped(Exception):
+    """The service began stopping during a back-off: the next try does not happen."""
+
+
 class _WhenStopping(stop_base):
     """Give up once the service is stopping: the work left undone is redone by whoever runs next."""
 
@@ -108,7 +112,7 @@ class Retries:
         """`sleep` replaces the wait between tries (tests record it instead of waiting)."""
         self._stopping = stopping
         self._policy = policy
-        self._sleep = sleep or self._unless_stopping
+        self._wait = sleep or self._unless_stopping
 
     async def transient(
         self,
@@ -125,7 +129,7 @@ class Retries:
         """
         stop = _WhenStopping(self._stopping)
         retrying = self._retrying(retry_if_exception_type(errors), stop, _left_undone, message, context)
-        return bool(await retrying(_completed, work))
+        return await self._unless_stopped(retrying(_completed, work))
 
     async def bounded(self, work: Work, message: str, context: Mapping[str, object] = NO_CONTEXT) -> bool:
         """Run `work`, retrying transient errors as `transient` does and any other failure up to `max_attempts`
@@ -136,7 +140,25 @@ class Retries:
         """
         stop = stop_after_attempt(self._policy.max_attempts) | _WhenStopping(self._stopping)
         retrying = self._retrying(retry_if_exception_type(Exception), stop, self._out_of_attempts, message, context)
-        return bool(await retrying(self.transient, work, message, context))
+        return await self._unless_stopped(retrying(self.transient, work, message, context))
+
+    async def _unless_stopped(self, attempts: Coroutine[Any, Any, object]) -> bool:
+        """Run `attempts` unless the service is stopping: no first try then, and no further try once a stop
+        has cut a back-off short (`_sleep` raises `_Stopped`), so a stopping service neither dead-letters
+        work that might still pass nor waits on a connection that is away."""
+        if self._stopping.is_set():
+            attempts.close()  # never awaited
+            return False
+        try:
+            return bool(await attempts)
+        except _Stopped:
+            return False
+
+    async def _sleep(self, seconds: float) -> None:
+        """The back-off between two tries; ends the retrying when the service began stopping meanwhile."""
+        await self._wait(seconds)
+        if self._stopping.is_set():
+            raise _Stopped
 
     def _retrying(
         self,

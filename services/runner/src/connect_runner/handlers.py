@@ -175,7 +175,9 @@ def describe_failure(exc: Exception, request: RunRequested) -> RunFailure:
         return exc
     if isinstance(exc, asyncpg.PostgresError):
         return database_failure(exc, request.payload.table.name)
-    if isinstance(exc, asyncpg.InterfaceError | ConnectionError):
+    # asyncpg's plain InterfaceError is a connection that closed under the run; its subclasses (a wrong argument
+    # type, a client configuration or feature error) are runner bugs and must read as unexpected, outline logged.
+    if type(exc) is asyncpg.InterfaceError or isinstance(exc, ConnectionError):
         return connection_lost()
     return RunFailure("INTERNAL", UNEXPECTED.format(run=request.aggregate_id))
 
@@ -193,7 +195,7 @@ def _log_cause(exc: Exception, failure: RunFailure, request: RunRequested, secre
         "run": request.aggregate_id,
         "code": failure.code,
         "error_type": type_name(cause),
-        "detail": secrets.withhold(str(cause)),
+        "detail": _detail(cause, secrets),
     }
     if isinstance(exc, RunFailure):
         log.info("cause of the run's failure", extra=details)
@@ -201,6 +203,15 @@ def _log_cause(exc: Exception, failure: RunFailure, request: RunRequested, secre
         log.warning("load failed", extra={**details, "sqlstate": getattr(exc, "sqlstate", None)})
     else:
         log.error("run failed unexpectedly", extra={**details, "traceback": exception_outline(exc)})
+
+
+def _detail(cause: BaseException, secrets: _Secrets) -> str:
+    """A library's message for the log: PostgreSQL's as it is (the server never saw the credential), any
+    other's withheld once a credential was read, whatever it says (withholding only the messages that contain
+    the credential would tell which ones do)."""
+    if isinstance(cause, asyncpg.PostgresError):
+        return str(cause)
+    return secrets.withhold(str(cause))
 
 
 @contextlib.asynccontextmanager

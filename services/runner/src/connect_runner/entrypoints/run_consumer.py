@@ -19,7 +19,6 @@ dead-letter topic. Any `await` may let a rebalance take a partition away: its re
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable, Coroutine, Sequence
@@ -33,7 +32,7 @@ from aiokafka.structs import ConsumerRecord
 
 from connect_events import RUNS_TOPIC, RunRequested, decode
 from connect_runner.domain.unreadable import UnreadableRequest, identify
-from connect_runtime.kafka import DEAD_LETTER_TOPIC
+from connect_runtime.kafka import send_dead_letter
 from connect_runtime.retry import RETRY, Backoffs, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -198,13 +197,9 @@ class RunConsumer:
         log.error("undecodable record", extra={"partition": record.partition, "offset": record.offset})
         if self._dead_letters is None:
             return True
-        source = {"topic": record.topic, "partition": record.partition, "offset": record.offset, "group": "runner"}
-        headers = [("error", str(error).encode()), ("source", json.dumps(source).encode())]
         try:
             async with asyncio.timeout(DEAD_LETTER_TIMEOUT_S):
-                await self._dead_letters.send_and_wait(
-                    DEAD_LETTER_TOPIC, value=record.value, key=record.key, headers=headers
-                )
+                await send_dead_letter(self._dead_letters, record, error, "runner")
         except Exception as exc:  # Kafka unreachable, producer closing: the runner must go on either way
             log.warning(
                 "record not dead-lettered; it will be retried",
