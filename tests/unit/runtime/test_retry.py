@@ -219,3 +219,17 @@ def test_a_key_is_held_back_for_a_growing_wait_until_it_passes() -> None:
     backoffs.passed("p0")
     assert not backoffs.holding("p0")
     assert backoffs.failed("p0") == 0.5
+
+
+@pytest.mark.parametrize(
+    "error",
+    [asyncpg.ReadOnlySQLTransactionError, asyncpg.CrashShutdownError, asyncpg.IdleSessionTimeoutError],
+    ids=["failover", "crash", "idle-timeout"],
+)
+async def test_a_database_failover_or_restart_is_never_given_up(error: type[Exception]) -> None:
+    retries, _naps = _retries()
+    work = Script(*(error("away") for _ in range(10)))
+
+    assert await retries.bounded(work, "retrying")  # ten failures, not three: the record is fine
+
+    assert work.calls == 11
