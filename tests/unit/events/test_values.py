@@ -89,7 +89,9 @@ def test_nul_and_lone_surrogates_are_not_storable(text: str) -> None:
     assert storable_problem(text) is not None
 
 
-@pytest.mark.parametrize("text", ["a\nb", "a\rb", "\x7f", "\x85", "\x1b[31m", "a\u2028b", "a\u2029b"])
+@pytest.mark.parametrize(
+    "text", ["a\nb", "a\rb", "\x7f", "\x85", "\x1b[31m", "a\u2028b", "a\u2029b", "evil\u202egnp.csv"]
+)
 def test_single_line_values_refuse_control_characters(text: str) -> None:
     assert control_problem(text) is not None
 
@@ -113,3 +115,4 @@ def test_filled_line_rule_agrees_with_its_documented_pattern(text: str) -> None:
 
 def test_tabs_and_ordinary_unicode_are_fine_on_one_line() -> None:
     assert control_problem("Büro\tÜbersicht — 東京") is None
+    assert control_problem("\u05e9\u05dd\u200f") is None  # a right-to-left mark in a Hebrew header is fine

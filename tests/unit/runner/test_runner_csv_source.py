@@ -80,6 +80,17 @@ def test_a_nul_in_a_field_rejects_that_row_and_the_rest_loads() -> None:
     assert source.rows_read == 2
 
 
+def test_a_bad_first_row_of_a_headerless_file_does_not_set_its_width() -> None:
+    # Review of issue 5: the width came from the first record even when that one was rejected, so a stray
+    # delimiter in it turned every good row into a wrong field count.
+    settings = CsvSettings(header=False)
+    records, source = _read("1,A\x00nn,extra\n2,Bob\n3,Cy\n", settings, mapping(("1", "id"), ("2", "name")))
+
+    assert records == [(2, "2", "Bob"), (3, "3", "Cy")]
+    assert source.rejects == [(1, "INVALID_DATA_FORMAT")]
+    assert source.rows_read == 3
+
+
 def test_bytes_invalid_in_the_encoding_reject_their_row_by_the_line_it_starts_on(tmp_path: Path) -> None:
     path = tmp_path / "people.csv"
     # Line 2 holds a stray byte; the record on lines 3-4 has one inside its quoted value; line 5 is fine.

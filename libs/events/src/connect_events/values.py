@@ -20,8 +20,9 @@ _DNS_NAME = re.compile(rf"(?:{_LABEL}\.)*{_LABEL}\.?")
 # literal, which always holds a colon. `host_problem` is the exact rule (label lengths, total length, an
 # all-numeric name must be a valid IPv4 address); every host it accepts matches this pattern.
 HOST_PATTERN = rf"^(?:(?:{_LABEL}\.)*{_LABEL}\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:%[A-Za-z0-9_.-]{{1,15}})?)$"
-# For documents: text without NUL and without other control characters or line separators (tab excepted).
-_CONTROL_CHARS = r"\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029"
+# For documents: text without NUL, other control characters, line separators or the bidirectional embedding,
+# override and isolate controls, which make a value display as something else (tab excepted).
+_CONTROL_CHARS = r"\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 NO_CONTROL_PATTERN = rf"^[^{_CONTROL_CHARS}]*$"
 # The same, and not blank: at least one character that is not white space.
 FILLED_LINE_PATTERN = rf"^[^{_CONTROL_CHARS}]*[^\s{_CONTROL_CHARS}][^{_CONTROL_CHARS}]*$"
@@ -40,7 +41,8 @@ IDENTIFIER_RULE = "must start with a letter and hold at most 63 letters, digits 
 
 # A zone, if any, is an interface name: letters and digits, at most 15 (Linux's IFNAMSIZ less its NUL).
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]{1,15})?")
-# Unicode's control characters (category Cc) but tab, and U+2028/U+2029, line breaks to every Unicode reader.
+# Unicode's control characters (category Cc) but tab, U+2028/U+2029 (line breaks to every Unicode reader), and
+# the bidirectional controls that reorder how a value is shown.
 _CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
 _JOB_NAME = re.compile(JOB_NAME_PATTERN)
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)

@@ -168,6 +168,12 @@ class CsvSource:
                 raise RunFailure("BAD_HEADER", f"'{self.label}' is empty: no header row")
             self._passed(first[0], self._reader.line_num)  # a bad name simply matches no mapped column
             return resolve_by_header([storable(name) for name in first[1]], mapping, table, self.label)
+        # A record PostgreSQL could not store says nothing about the file's width: the first good one does (else
+        # one bad first row with a stray delimiter would turn every other row into a wrong field count).
+        while first is not None and self._passed(first[0], self._next_line - 1):
+            self.rows_read += 1
+            self.rejects.append((first[0], RejectReason.INVALID_DATA_FORMAT))
+            first = self._first_record()
         self._ahead = first
         # An empty headerless file simply has no rows (there is no header to be missing).
         width = len(first[1]) if first else max((_position_or_zero(m.source) for m in mapping), default=0)
@@ -234,8 +240,8 @@ class CsvSource:
             batch.append((line, *[v.strip() or None for v in pick(row)]))
 
     def _first_record(self) -> tuple[int, list[str]] | None:
-        """The first non-blank record and the line it starts on."""
-        start = 1
+        """The next non-blank record (the first, at the start) and the line it starts on."""
+        start = self._next_line
         with self._translated_errors():
             for row in self._reader:
                 line, start = start, self._reader.line_num + 1
