@@ -8,14 +8,16 @@ these fixtures, so `pytest tests/unit` starts nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
+from aiokafka import AIOKafkaProducer
 
 from connect_devstack.app import sftp_parts
+from connect_runtime.kafka import make_producer
 from tests.infra import infra_environment
 
 
@@ -75,3 +77,12 @@ def sftp_server_of(infra: dict[str, str]) -> SftpServer:
 def unique() -> str:
     """A short unique suffix for names that tests must not share."""
     return uuid4().hex[:8]
+
+
+@pytest.fixture
+async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A started producer on the broker of the tests that ask (e2e tests get theirs: `kafka_bootstrap`)."""
+    producer = make_producer(kafka_bootstrap)
+    await producer.start()
+    yield producer
+    await producer.stop()

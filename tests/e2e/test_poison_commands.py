@@ -7,13 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
-import pytest
 from aiokafka import AIOKafkaProducer
 
 from connect_events import (
@@ -28,15 +26,6 @@ from connect_events import (
 from connect_gateway.domain.errors import REJECTION
 
 REPLY_TIMEOUT_S = 60.0
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    """A producer of its own: the commands below bypass the gateway."""
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def decision(api: httpx.AsyncClient, command_id: UUID) -> dict[str, Any]:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 from uuid import uuid4
 
@@ -16,10 +15,11 @@ from aiokafka.errors import KafkaConnectionError
 
 from connect_runtime import offsets
 from connect_runtime.db import Conn, ensure_database, open_pool
-from connect_runtime.kafka import DEAD_LETTER_TOPIC, ensure_topics, make_producer
+from connect_runtime.kafka import DEAD_LETTER_TOPIC, ensure_topics
 from connect_runtime.offsets import OFFSETS_DDL, TransactionalConsumer
 from connect_runtime.retry import RetryPolicy
 from tests.kafka_records import read_topics
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -34,14 +34,6 @@ async def pool(database_url: str, unique: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await open_pool(dsn, OFFSETS_DDL + APPLIED_DDL)
     yield pool
     await pool.close()
-
-
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
 
 
 async def _topic(bootstrap: str, producer: AIOKafkaProducer, values: list[str]) -> str:
@@ -60,13 +52,6 @@ async def _record(conn: Conn, record: Any) -> None:
         record.offset,
         record.value.decode(),
     )
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.1)
 
 
 @contextlib.asynccontextmanager
@@ -110,7 +95,7 @@ async def test_records_below_the_stored_offset_are_never_applied_again(
 
     monkeypatch.setattr(offsets._SeekToStored, "on_partitions_assigned", no_seek)
     async with _consuming(_consumer(kafka_bootstrap, topic, pool, producer, _record)):
-        await _until(lambda: _stored(pool, topic, 5))
+        await until(lambda: _stored(pool, topic, 5))
     rows = await pool.fetch("SELECT record_offset FROM applied ORDER BY record_offset")
     assert [r["record_offset"] for r in rows] == [3, 4]
 
@@ -133,7 +118,7 @@ async def test_a_database_outage_is_retried_until_it_passes(
         await _record(conn, record)
 
     async with _consuming(_consumer(kafka_bootstrap, topic, pool, producer, flaky)):
-        await _until(lambda: _stored(pool, topic, 1))
+        await until(lambda: _stored(pool, topic, 1))
     assert await _count(pool) == 1
     assert await _dead_letters(kafka_bootstrap, topic) == []
 
@@ -144,7 +129,7 @@ async def test_a_record_that_keeps_failing_goes_to_the_dead_letter_topic(
     topic = await _topic(kafka_bootstrap, producer, ["poison", "fine"])
 
     async with _consuming(_consumer(kafka_bootstrap, topic, pool, producer, _picky)):
-        await _until(lambda: _stored(pool, topic, 2))
+        await until(lambda: _stored(pool, topic, 2))
     assert [r["value"] for r in await pool.fetch("SELECT value FROM applied")] == ["fine"]
     assert await _dead_letters(kafka_bootstrap, topic) == [(b"poison", b"cannot read this record")]
 
@@ -177,7 +162,7 @@ async def test_a_dead_letter_that_cannot_be_sent_yet_is_retried_not_lost(
     away = _BrokerAwayAtFirst(producer, failures=2)
 
     async with _consuming(_consumer(kafka_bootstrap, topic, pool, away, _picky)):
-        await _until(lambda: _stored(pool, topic, 2))
+        await until(lambda: _stored(pool, topic, 2))
     assert away.attempts == 3
     assert await _dead_letters(kafka_bootstrap, topic) == [(b"poison", b"cannot read this record")]
 

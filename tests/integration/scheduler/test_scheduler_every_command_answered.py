@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -30,7 +29,7 @@ from connect_events import (
 )
 from connect_events.values import STORABLE
 from connect_runtime.db import Conn
-from connect_runtime.kafka import DEAD_LETTER_TOPIC, ensure_topics, make_producer
+from connect_runtime.kafka import DEAD_LETTER_TOPIC, ensure_topics
 from connect_runtime.messages import Causation
 from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.retry import RetryPolicy
@@ -50,6 +49,7 @@ from tests.integration.scheduler.scheduler_commands import (
     update_job,
 )
 from tests.kafka_records import read_topics
+from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
@@ -263,21 +263,6 @@ class TestCrashingHandlers:
 # Through the real consumer on Kafka: offsets, replies and dead letters commit as the service does it.
 
 
-@pytest.fixture
-async def producer(kafka_bootstrap: str) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(kafka_bootstrap)
-    await producer.start()
-    yield producer
-    await producer.stop()
-
-
-async def _until(check: Callable[[], Awaitable[bool]], timeout_s: float = 30) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not await check():
-        assert time.monotonic() < deadline, f"condition not met in {timeout_s}s"
-        await asyncio.sleep(0.1)
-
-
 async def test_the_consumer_answers_poison_and_crashes_once_and_dead_letters_what_names_nobody(
     kafka_bootstrap: str, pool: asyncpg.Pool, conn: Conn, producer: AIOKafkaProducer
 ) -> None:
@@ -302,7 +287,7 @@ async def test_the_consumer_answers_poison_and_crashes_once_and_dead_letters_wha
     task = asyncio.create_task(consumer.run())
     try:
         stored = "SELECT next_offset FROM consumer_offsets WHERE topic = $1"
-        await _until(lambda: _equals(pool.fetchval(stored, topic), len(values)))
+        await until(lambda: _equals(pool.fetchval(stored, topic), len(values)))
     finally:
         consumer.stop()
         await asyncio.wait_for(task, 15)

@@ -13,10 +13,11 @@ from pydantic import BaseModel
 
 from connect_catalog.domain.changes import Change, RecordCommandOutcome
 from connect_catalog.domain.projection import project
-from connect_catalog.domain.storable import REPLACEMENT, storable, storable_text
+from connect_catalog.domain.storable import storable
 from connect_catalog.domain.views import Snapshot
 from connect_events import CommandRejectedPayload, Event, FieldError
-from connect_events.values import storable_problem
+from connect_events.values import REPLACEMENT_CHARACTER as REPLACEMENT
+from connect_events.values import storable_problem, storable_text
 from tests.unit.catalog import catalog_builders as b
 
 NUL = "\x00"

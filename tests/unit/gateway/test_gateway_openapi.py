@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from connect_events import values as rules
 from connect_events.values import FILLED_LINE_PATTERN
-from connect_gateway.domain import rules
 from connect_gateway.domain.runs import run_key_problem
 from tests.unit.gateway.gateway_fakes import World
 
@@ -126,9 +126,9 @@ async def test_the_rules_the_server_enforces_are_patterns_in_the_document(docume
     assert source["host"]["pattern"] == rules.HOST_PATTERN and source["host"]["maxLength"] == 254
     for name in ("user", "path"):
         assert source[name]["pattern"] == FILLED_LINE_PATTERN
-    assert string_schema(source["host_key"])["pattern"] == rules.LINE_PATTERN
+    assert string_schema(source["host_key"])["pattern"] == rules.NO_CONTROL_PATTERN
     assert string_schema(source["password"])["pattern"] == rules.STORABLE_PATTERN
-    assert string_schema(parameter(document, "/api/v1/jobs", "q"))["pattern"] == rules.LINE_PATTERN
+    assert string_schema(parameter(document, "/api/v1/jobs", "q"))["pattern"] == rules.NO_CONTROL_PATTERN
 
 
 def integer_schema(schema: dict[str, Any]) -> dict[str, Any]:
@@ -199,8 +199,8 @@ SAMPLES = [
     [
         (rules.JOB_NAME_PATTERN, rules.job_name_problem, 100),
         (rules.IDENTIFIER_PATTERN, rules.identifier_problem, 63),
-        (rules.HOST_PATTERN, rules.source_host_problem, 254),
-        (rules.LINE_PATTERN, rules.line_problem, None),
+        (rules.HOST_PATTERN, rules.host_problem, 254),
+        (rules.NO_CONTROL_PATTERN, rules.control_problem, None),
         (r"^[1-9][0-9]{0,18}\.[1-9][0-9]{0,9}$", run_key_problem, None),
     ],
 )

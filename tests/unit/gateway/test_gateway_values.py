@@ -14,8 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from connect_events.values import BLANK, CONTROL, HOST, STORABLE
-from connect_gateway.domain.rules import IDENTIFIER_RULE, JOB_NAME_RULE
+from connect_events.values import BLANK, CONTROL, HOST, IDENTIFIER_RULE, JOB_NAME_RULE, STORABLE
 from tests.unit.gateway.gateway_fakes import World, accepted, job_body
 
 BAD_HOSTS = ["a..b", ".", "a" * 64, "a\u0095", "a\u0000b", "-a.example.com", "[::1]", "999", "fe80::1%a b"]

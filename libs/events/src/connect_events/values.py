@@ -24,6 +24,9 @@ HOST_PATTERN = rf"^(?:(?:{_LABEL}\.)*{_LABEL}\.?|[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*(?:
 # override and isolate controls, which make a value display as something else (tab excepted).
 _CONTROL_CHARS = r"\u0000-\u0008\u000a-\u001f\u007f-\u009f\u2028\u2029\u202a-\u202e\u2066-\u2069"
 NO_CONTROL_PATTERN = rf"^[^{_CONTROL_CHARS}]*$"
+# For documents: text PostgreSQL can store (no NUL); unpaired surrogates cannot be written in a pattern, the
+# check refuses them.
+STORABLE_PATTERN = r"^[^\u0000]*$"
 # The same, and not blank: at least one character that is not white space.
 FILLED_LINE_PATTERN = rf"^[^{_CONTROL_CHARS}]*[^\s{_CONTROL_CHARS}][^{_CONTROL_CHARS}]*$"
 
@@ -47,6 +50,10 @@ _CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
 _JOB_NAME = re.compile(JOB_NAME_PATTERN)
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
 
+REPLACEMENT_CHARACTER = "\ufffd"
+# In a Python str every surrogate is unpaired: a valid pair is one code point, never two surrogates.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
 STORABLE = "must not contain NUL characters or unpaired surrogates"
 CONTROL = "must not contain control characters (line breaks, NUL and the like)"
 BLANK = "must not be blank"
@@ -63,6 +70,12 @@ def storable_problem(text: str) -> str | None:
         except UnicodeEncodeError:
             return STORABLE
     return None
+
+
+def storable_text(text: str) -> str:
+    """`text` as every store can hold it: NUL and unpaired surrogates replaced by U+FFFD (which says that
+    something unreadable stood there); `text` itself when it already is."""
+    return text if storable_problem(text) is None else _UNSTORABLE.sub(REPLACEMENT_CHARACTER, text)
 
 
 def control_problem(text: str) -> str | None:
@@ -98,6 +111,8 @@ def identifier_problem(name: str) -> str | None:
 
 def host_problem(host: str) -> str | None:
     """Why `host` is not a DNS name or an IP literal an SSH client can connect to."""
+    if problem := control_problem(host):
+        return problem
     if not host or not host.isascii():
         return HOST if host else "is required"
     if host.startswith("[") and host.endswith("]"):

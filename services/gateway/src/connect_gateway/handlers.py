@@ -1,6 +1,6 @@
 """Use cases behind the write endpoints: build a command, send it, and say what came of it.
 
-The request schema has already refused values the API documents as invalid (`domain.rules`); here the
+The request schema has already refused values the API documents as invalid (`connect_events.values`); here the
 secret and the host key are checked. Every rule that needs state (unique names, existing tables and
 columns) is the scheduler's, which answers each command with one reply.
 """

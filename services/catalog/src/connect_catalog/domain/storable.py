@@ -9,23 +9,13 @@ something unreadable stood there) before the projection turns the event into row
 
 from __future__ import annotations
 
-import re
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
-from connect_events.values import storable_problem
-
-REPLACEMENT = "\ufffd"
-# In a Python str every surrogate is unpaired: a valid pair is one code point, never two surrogates.
-_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+from connect_events.values import storable_problem, storable_text
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def storable_text(text: str) -> str:
-    """`text` with NUL and unpaired surrogates replaced by U+FFFD."""
-    return text if storable_problem(text) is None else _UNSTORABLE.sub(REPLACEMENT, text)
 
 
 def storable(message: M) -> M:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from connect_events import ColumnMapping, CsvSettings, TableSpec
+from connect_events.values import storable_text
 from connect_runner.adapters.file_failures import (
     FIELD_SIZE_LIMIT,
     archive_failure,
@@ -44,7 +45,6 @@ BLOCK_CHARS = 64 * 1024  # lines are read (and searched for bad characters) in b
 StagedRecord = tuple[Any, ...]
 
 UNDECODABLE = "\udcff"
-REPLACEMENT = "\ufffd"
 DECODE_ERRORS = "connect-runner-undecodable"
 ZIP_ENCRYPTED_FLAG = 0x1
 
@@ -57,11 +57,6 @@ def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
 
 
 codecs.register_error(DECODE_ERRORS, _mark_undecodable)
-
-
-def storable(text: str) -> str:
-    """`text` as PostgreSQL can store it: NUL and undecodable bytes shown as U+FFFD."""
-    return text.replace("\x00", REPLACEMENT).replace(UNDECODABLE, REPLACEMENT)
 
 
 def _is_bad(line: str) -> bool:
@@ -167,7 +162,7 @@ class CsvSource:
             if first is None:
                 raise RunFailure("BAD_HEADER", f"'{self.label}' is empty: no header row")
             self._passed(first[0], self._reader.line_num)  # a bad name simply matches no mapped column
-            return resolve_by_header([storable(name) for name in first[1]], mapping, table, self.label)
+            return resolve_by_header([storable_text(name) for name in first[1]], mapping, table, self.label)
         # A record PostgreSQL could not store says nothing about the file's width: the first good one does (else
         # one bad first row with a stray delimiter would turn every other row into a wrong field count).
         while first is not None and self._passed(first[0], self._next_line - 1):
@@ -292,7 +287,7 @@ def raw_lines(path: Path, settings: CsvSettings, name: str, wanted: set[int]) ->
         with contextlib.suppress(csv.Error):
             for _row in reader:
                 if start in wanted:
-                    found[start] = storable("".join(capture.current).rstrip("\r\n"))
+                    found[start] = storable_text("".join(capture.current).rstrip("\r\n"))
                 capture.current.clear()
                 start = reader.line_num + 1
                 if start > last:

@@ -22,6 +22,7 @@ from connect_events import (
     RunStartedPayload,
     RunSucceeded,
 )
+from connect_events.values import storable_text
 from connect_runtime.messages import Causation
 
 ACTOR = "runner"
@@ -144,21 +145,3 @@ def run_failed(
         error=storable_text(error[:MAX_ERROR_CHARS]),
     )
     return RunFailed(**_envelope(request, version, now), payload=payload)
-
-
-def storable_text(text: str) -> str:
-    """`text` as every store and peer can hold it: NUL and unpaired surrogates become U+FFFD.
-
-    The runner's sentences only quote the job's settings and the file's own names, which are checked or made
-    storable before; this is the last line, so that no failure is ever refused by the catalog's database."""
-    if "\x00" not in text and (text.isascii() or not _has_surrogate(text)):
-        return text
-    return "".join("\ufffd" if c == "\x00" or "\ud800" <= c <= "\udfff" else c for c in text)
-
-
-def _has_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False

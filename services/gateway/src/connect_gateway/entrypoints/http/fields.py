@@ -1,7 +1,8 @@
 """The string types of request values: length limits, plus the rule each is checked against and documents.
 
 Multi-line text (description, private key, password) only has to be storable; every other string is a
-single line; names, identifiers and hosts follow their own rules (`domain.rules`).
+single line; names, identifiers and hosts follow their own rules (`connect_events.values`, which the scheduler
+applies to commands again).
 """
 
 from __future__ import annotations
@@ -10,27 +11,26 @@ from typing import Annotated
 
 from pydantic import BeforeValidator, Field, Secret, StringConstraints
 
-from connect_events.values import FILLED_LINE_PATTERN, MAX_PRECISION, MAX_TEXT_LENGTH, filled_line_problem
+from connect_events import values as v
 from connect_gateway.domain import limits as lim
-from connect_gateway.domain import rules
 from connect_gateway.domain.runs import RUN_KEY_PATTERN, run_key_problem
 from connect_gateway.entrypoints.http.value_rule import Rule
 
-TEXT = Rule(rules.text_problem, rules.STORABLE_PATTERN)
-LINE = Rule(rules.line_problem, rules.LINE_PATTERN)
-FILLED_LINE = Rule(filled_line_problem, FILLED_LINE_PATTERN)  # a single line that is not blank
-IDENTIFIER = Rule(rules.identifier_problem, rules.IDENTIFIER_PATTERN)
+TEXT = Rule(v.storable_problem, v.STORABLE_PATTERN)
+LINE = Rule(v.control_problem, v.NO_CONTROL_PATTERN)
+FILLED_LINE = Rule(v.filled_line_problem, v.FILLED_LINE_PATTERN)  # a single line that is not blank
+IDENTIFIER = Rule(v.identifier_problem, v.IDENTIFIER_PATTERN)
 
 Identifier = Annotated[str, StringConstraints(max_length=lim.MAX_IDENTIFIER), IDENTIFIER]
 JobName = Annotated[
-    str, StringConstraints(max_length=rules.MAX_JOB_NAME), Rule(rules.job_name_problem, rules.JOB_NAME_PATTERN)
+    str, StringConstraints(max_length=v.MAX_JOB_NAME_LENGTH), Rule(v.job_name_problem, v.JOB_NAME_PATTERN)
 ]
 Description = Annotated[str, StringConstraints(max_length=lim.MAX_DESCRIPTION), TEXT]
 SourceColumn = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_MAPPING_NAME), FILLED_LINE]
 Host = Annotated[
     str,
     StringConstraints(min_length=1, max_length=lim.MAX_HOST),
-    Rule(rules.source_host_problem, rules.HOST_PATTERN),
+    Rule(v.host_problem, v.HOST_PATTERN),
 ]
 User = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_USER), FILLED_LINE]
 SourcePath = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_PATH), FILLED_LINE]
@@ -52,9 +52,9 @@ Port = Annotated[int, Field(ge=1, le=65535), INTEGRAL]
 Version = Annotated[int, Field(ge=1, le=lim.MAX_INT), INTEGRAL]
 # Column sizes: the ranges the scheduler enforces (whether a size fits the column's type, and a scale within
 # its precision, are the scheduler's to check: JSON Schema cannot relate two fields).
-MaxLength = Annotated[int, Field(ge=1, le=MAX_TEXT_LENGTH), INTEGRAL]
-Precision = Annotated[int, Field(ge=1, le=MAX_PRECISION), INTEGRAL]
-Scale = Annotated[int, Field(ge=0, le=MAX_PRECISION), INTEGRAL]
+MaxLength = Annotated[int, Field(ge=1, le=v.MAX_TEXT_LENGTH), INTEGRAL]
+Precision = Annotated[int, Field(ge=1, le=v.MAX_PRECISION), INTEGRAL]
+Scale = Annotated[int, Field(ge=0, le=v.MAX_PRECISION), INTEGRAL]
 
 # Query, path and header values.
 SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]
