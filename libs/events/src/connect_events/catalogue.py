@@ -8,6 +8,7 @@ from pydantic import TypeAdapter
 
 from connect_events.commands import COMMANDS_TOPIC, REPLIES_TOPIC, AnyCommand, AnyReply
 from connect_events.envelope import Command, Event, Message
+from connect_events.identity import IDENTITY_TOPIC, AnyUserEvent
 from connect_events.jobs import JOBS_TOPIC, AnyJobEvent
 from connect_events.runs import RUNS_TOPIC, AnyRunEvent
 from connect_events.tables import TABLES_TOPIC, AnyTableEvent
@@ -19,9 +20,10 @@ TOPIC_UNIONS: dict[str, Any] = {
     JOBS_TOPIC: AnyJobEvent,
     TABLES_TOPIC: AnyTableEvent,
     RUNS_TOPIC: AnyRunEvent,
+    IDENTITY_TOPIC: AnyUserEvent,
 }
 
-EVENT_TOPICS: tuple[str, ...] = (JOBS_TOPIC, TABLES_TOPIC, RUNS_TOPIC, REPLIES_TOPIC)
+EVENT_TOPICS: tuple[str, ...] = (JOBS_TOPIC, TABLES_TOPIC, RUNS_TOPIC, REPLIES_TOPIC, IDENTITY_TOPIC)
 ALL_TOPICS: tuple[str, ...] = (COMMANDS_TOPIC, *EVENT_TOPICS)
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {topic: TypeAdapter(union) for topic, union in TOPIC_UNIONS.items()}

@@ -41,6 +41,9 @@ IDENTIFIER_PATTERN = r"^[A-Za-z][A-Za-z0-9_]{0,62}$"
 MAX_TEXT_LENGTH = 65535
 MAX_PRECISION = 38
 IDENTIFIER_RULE = "must start with a letter and hold at most 63 letters, digits or underscores"
+# User names are the users' ids in every event's `actor`: lower case, so one person cannot exist twice by case.
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._@-]{0,63}$"
+USERNAME_RULE = "must be 1 to 64 lower-case letters, digits or . _ @ -, starting with a letter or digit"
 
 # A zone, if any, is an interface name: letters and digits, at most 15 (Linux's IFNAMSIZ less its NUL).
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]{1,15})?")
@@ -49,6 +52,7 @@ _IPV6 = re.compile(r"[0-9A-Fa-f:.]+(?:%[A-Za-z0-9_.-]{1,15})?")
 _CONTROL = re.compile(f"[{_CONTROL_CHARS}]")
 _JOB_NAME = re.compile(JOB_NAME_PATTERN)
 _IDENTIFIER = re.compile(IDENTIFIER_PATTERN)
+_USERNAME = re.compile(USERNAME_PATTERN)
 
 REPLACEMENT_CHARACTER = "\ufffd"
 # In a Python str every surrogate is unpaired: a valid pair is one code point, never two surrogates.
@@ -107,6 +111,13 @@ def identifier_problem(name: str) -> str | None:
     if problem := control_problem(name):
         return problem
     return None if _IDENTIFIER.fullmatch(name) else IDENTIFIER_RULE
+
+
+def username_problem(name: str) -> str | None:
+    """Why `name` cannot be a user name."""
+    if problem := control_problem(name):
+        return problem
+    return None if _USERNAME.fullmatch(name) else USERNAME_RULE
 
 
 def host_problem(host: str) -> str | None:

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from pydantic import Field, SecretStr
 
+from connect_gateway.domain.identity.access import DocsAccess
+from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_runtime.settings import ServiceSettings
 from connect_runtime.vault import VAULT_DATABASE
 
+# The gateway's own database: users, API tokens, sessions, login failures and the identity outbox (ADR 0008).
+IDENTITY_DATABASE = "identity"
 # The catalog service's default; services never import each other, so the name is repeated here and the
 # setting is read under the same variable the catalog reads.
 CATALOG_DATABASE = "catalog"
@@ -44,3 +50,28 @@ class GatewaySettings(ServiceSettings):
         description="The credential vault's database (the same variable the runner reads)",
     )
     vault_key: SecretStr = Field(alias="CONNECT_VAULT_KEY", description="Fernet key of the credential vault")
+    identity_database: str = Field(
+        default=IDENTITY_DATABASE,
+        alias="IDENTITY_DATABASE",
+        description="The gateway's own database of users, tokens, sessions and login failures",
+    )
+    identity_pool_size: int = Field(default=10, alias="GATEWAY_IDENTITY_POOL_SIZE")
+    session_idle_s: float = Field(
+        default=1800.0, gt=0, alias="GATEWAY_SESSION_IDLE_S", description="A session unused this long ends"
+    )
+    session_absolute_s: float = Field(
+        default=43200.0, gt=0, alias="GATEWAY_SESSION_ABSOLUTE_S", description="A session ends this long after login"
+    )
+    docs: DocsAccess = Field(
+        default=DocsAccess.PUBLIC,
+        alias="GATEWAY_DOCS",
+        description="Who may read /docs and /openapi.json: public, authenticated or off",
+    )
+    argon2_time_cost: int = Field(default=3, ge=1, alias="GATEWAY_ARGON2_TIME_COST")
+    argon2_memory_kib: int = Field(default=65536, ge=8192, alias="GATEWAY_ARGON2_MEMORY_KIB")
+
+    def session_policy(self) -> SessionPolicy:
+        """Idle and absolute session expiry."""
+        return SessionPolicy(
+            idle=timedelta(seconds=self.session_idle_s), absolute=timedelta(seconds=self.session_absolute_s)
+        )

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, Protocol
 from uuid import UUID
 
-from connect_events import Command, CommandAccepted, CommandRejected
+from connect_events import Command, CommandAccepted, CommandRejected, Role, UserEvent
+from connect_gateway.domain.identity.sessions import SessionPolicy
+from connect_gateway.domain.identity.throttle import Failures
+from connect_gateway.domain.identity.users import UserState
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.read_models import (
     CommandRecord,
@@ -115,6 +121,153 @@ class ReadStore(Protocol):
 
 
 @dataclass(frozen=True)
+class UserRecord:
+    """A user as the API shows it (never its password hash)."""
+
+    username: str
+    role: Role
+    enabled: bool
+    version: int
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    last_login_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TokenRecord:
+    """An API token as the API shows it (never its secret or digest)."""
+
+    token_id: str
+    username: str
+    name: str
+    created_at: datetime
+    created_by: str
+    expires_at: datetime
+    last_used_at: datetime | None = None
+    revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Principal:
+    """Who is calling, as authenticated for this request."""
+
+    username: str
+    role: Role
+    via: Literal["session", "token"]
+    credential_id: str  # the session digest or the token id: what logout or revocation ends
+    csrf_digest: str | None = None  # sessions only: the digest the `X-CSRF-Token` header must match
+
+
+@dataclass(frozen=True)
+class IdentitySecrets:
+    """Secret material stored beside identity events and never inside them (both are digests or hashes)."""
+
+    password_hash: str | None = None
+    token_digest: str | None = None
+
+
+class IdentityChange(Protocol):
+    """One transaction over one user: load (locked), decide elsewhere, commit the events."""
+
+    async def load(self, username: str) -> UserState:
+        """The user's state, locked until the change ends; `version` 0 when there is no such user."""
+        ...
+
+    async def enabled_admins(self) -> int:
+        """How many enabled admins there are (locked, so two demotions cannot both pass)."""
+        ...
+
+    async def commit(self, events: Sequence[UserEvent], secrets: IdentitySecrets) -> None:
+        """Apply `events` to the stored state (ending sessions where they say so) and queue them for the topic.
+
+        Raises `IdentityConflictError` when the user changed since `load` (another change committed first).
+        """
+        ...
+
+
+class IdentityConflictError(Exception):
+    """The user changed between load and commit; nothing was stored."""
+
+
+class IdentityStore(Protocol):
+    """Users, API tokens, sessions and login failures (the gateway's own database)."""
+
+    def change(self) -> AbstractAsyncContextManager[IdentityChange]:
+        """A transaction for one identity change; leaving it without `commit` stores nothing."""
+        ...
+
+    async def ping(self) -> None:
+        """Raise when the identity database cannot be reached."""
+        ...
+
+    async def get_user(self, username: str) -> UserRecord | None:
+        """One user."""
+        ...
+
+    async def list_users(self) -> list[UserRecord]:
+        """All users, by name."""
+        ...
+
+    async def password_hash(self, username: str) -> tuple[UserRecord, str] | None:
+        """The user and its password hash, for login only."""
+        ...
+
+    async def set_password_hash(self, username: str, old_hash: str, new_hash: str) -> None:
+        """Replace a hash by a stronger one of the same password (after login); no-op if it changed meanwhile."""
+        ...
+
+    async def list_tokens(self, username: str | None) -> list[TokenRecord]:
+        """A user's tokens (all users' when None), newest first."""
+        ...
+
+    async def get_token(self, token_id: str) -> TokenRecord | None:
+        """One token."""
+        ...
+
+    async def token_principal(self, token_digest: str, now: datetime) -> Principal | None:
+        """The principal of a valid token (not revoked, not expired, user enabled); records its use."""
+        ...
+
+    async def start_session(self, username: str, session_digest: str, csrf_digest: str, now: datetime) -> None:
+        """Record a new session and the user's login time."""
+        ...
+
+    async def session_principal(self, session_digest: str, now: datetime, policy: SessionPolicy) -> Principal | None:
+        """The principal of a live session (user enabled, not idle or too old); records activity."""
+        ...
+
+    async def end_session(self, session_digest: str) -> None:
+        """Forget a session (logout)."""
+        ...
+
+    async def failures(self, subjects: Sequence[str]) -> dict[str, Failures]:
+        """The failed-login state of each subject that has one."""
+        ...
+
+    async def record_failure(self, subjects: Sequence[str], now: datetime) -> dict[str, Failures]:
+        """Count one more failed login for each subject (per `throttle.after_failure`); the states after it."""
+        ...
+
+    async def clear_failures(self, subject: str) -> None:
+        """Forget a subject's failures (an account after a successful login)."""
+        ...
+
+
+class PasswordHasher(Protocol):
+    """Slow password hashing (argon2id); calls may block, so the handler runs them in a thread."""
+
+    def hash(self, password: str) -> str:
+        """A new salted hash of `password`."""
+        ...
+
+    def verify(self, password: str, hashed: str) -> tuple[bool, str | None]:
+        """Whether `password` matches, and a re-hash when the stored one uses weaker parameters."""
+        ...
+
+
+@dataclass(frozen=True)
 class Deps:
     """Everything the HTTP layer and the use cases use; `bootstrap.connect` builds the real ones."""
 
@@ -122,4 +275,7 @@ class Deps:
     reads: ReadStore
     credentials: CredentialStore
     host_keys: HostKeyScanner
+    identity: IdentityStore
+    hasher: PasswordHasher
     reply_timeout_s: float = 10.0
+    session_policy: SessionPolicy = field(default_factory=SessionPolicy)

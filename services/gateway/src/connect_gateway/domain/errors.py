@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from connect_events import FieldError, RejectionCode
 
 ErrorCode = Literal[
     "validation_failed",
+    "unauthenticated",
+    "forbidden",
+    "csrf_failed",
+    "too_many_requests",
     "not_found",
     "conflict",
     "invalid_state",
@@ -34,11 +38,18 @@ REJECTION: dict[RejectionCode, ErrorCode] = {
 class Refusal(Exception):
     """A request the gateway (or the scheduler, through its reply) refused; nothing was stored."""
 
-    def __init__(self, code: ErrorCode, message: str, errors: Iterable[FieldError] = ()) -> None:
+    def __init__(
+        self,
+        code: ErrorCode,
+        message: str,
+        errors: Iterable[FieldError] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.code: ErrorCode = code
         self.message = message
         self.errors: tuple[FieldError, ...] = tuple(errors)
+        self.headers: dict[str, str] = dict(headers or {})  # WWW-Authenticate, Retry-After
 
 
 def invalid(field: str, message: str) -> Refusal:

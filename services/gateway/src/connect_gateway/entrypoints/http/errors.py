@@ -6,7 +6,7 @@ Error messages never echo the submitted values: a request may carry a private ke
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +25,10 @@ log = logging.getLogger(__name__)
 
 STATUS: dict[ErrorCode, int] = {
     "validation_failed": 422,
+    "unauthenticated": 401,
+    "forbidden": 403,
+    "csrf_failed": 403,
+    "too_many_requests": 429,
     "malformed_request": 422,
     "method_not_allowed": 405,
     "payload_too_large": 413,
@@ -37,15 +41,17 @@ STATUS: dict[ErrorCode, int] = {
 }
 
 
-def error_response(code: ErrorCode, message: str, errors: Iterable[FieldError] = ()) -> JSONResponse:
+def error_response(
+    code: ErrorCode, message: str, errors: Iterable[FieldError] = (), headers: Mapping[str, str] | None = None
+) -> JSONResponse:
     """The error body with the status its code implies."""
     body = ErrorBody(code=code, message=message, errors=[ErrorItem(field=e.field, message=e.message) for e in errors])
-    return JSONResponse(body.model_dump(mode="json"), status_code=STATUS[code])
+    return JSONResponse(body.model_dump(mode="json"), status_code=STATUS[code], headers=headers)
 
 
 def refusal_response(refusal: Refusal) -> JSONResponse:
     """A refusal as an HTTP response."""
-    return error_response(refusal.code, refusal.message, refusal.errors)
+    return error_response(refusal.code, refusal.message, refusal.errors, refusal.headers)
 
 
 async def _on_refusal(_request: Request, exc: Exception) -> JSONResponse:

@@ -1,0 +1,223 @@
+"""Use cases of identity: users, passwords, API tokens, login, logout and who a request comes from.
+
+The gateway owns identity (ADR 0008): a disabled user, a changed role or a revoked token must be refused on
+the very next request, which a change travelling through Kafka and a projection could not promise. Every
+change is still a command decided by pure rules (`domain.identity.users`) whose events reach
+`connect.identity` through the identity database's outbox, like every other change of Connect.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+from connect_events import Role, UserEvent
+from connect_gateway.domain.errors import Refusal, invalid
+from connect_gateway.domain.identity import throttle
+from connect_gateway.domain.identity.passwords import password_problem
+from connect_gateway.domain.identity.sessions import SessionPolicy
+from connect_gateway.domain.identity.tokens import digest, looks_like_session, looks_like_token, token_secret
+from connect_gateway.domain.identity.users import (
+    ChangePassword,
+    Context,
+    CreateUser,
+    IdentityRefusedError,
+    IssueToken,
+    RevokeToken,
+    UserCommand,
+    decide,
+)
+from connect_gateway.ports import (
+    Deps,
+    IdentityConflictError,
+    IdentitySecrets,
+    PasswordHasher,
+    Principal,
+    TokenRecord,
+)
+
+log = logging.getLogger(__name__)
+
+WRONG_LOGIN = "the user name or the password is wrong"
+DEFAULT_TOKEN_LIFE = timedelta(days=90)
+
+
+@dataclass(frozen=True)
+class Login:
+    """A new session: its id for the cookie and its CSRF token (both shown once, stored as digests)."""
+
+    principal: Principal
+    session_id: str
+    csrf_token: str
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token just issued: the record and the secret, which is never shown again."""
+
+    record: TokenRecord
+    secret: str
+
+
+def now() -> datetime:
+    """The current time (one place, so a use case reads one clock)."""
+    return datetime.now(UTC)
+
+
+async def change_user(
+    deps: Deps, username: str, command: UserCommand, actor: str, secrets_: IdentitySecrets | None = None
+) -> list[UserEvent]:
+    """Decide `command` against the user's latest state and store its events, in one transaction."""
+    try:
+        async with deps.identity.change() as tx:
+            state = await tx.load(username)
+            context = Context(actor, now(), uuid4(), uuid4(), await tx.enabled_admins())
+            events = decide(state, command, context)
+            if events:
+                await tx.commit(events, secrets_ or IdentitySecrets())
+    except IdentityRefusedError as exc:
+        code = "validation_failed" if exc.code == "invalid_request" else exc.code
+        if exc.field is not None and code == "validation_failed":
+            raise invalid(exc.field, exc.message) from exc
+        raise Refusal(code, exc.message) from exc  # type: ignore[arg-type]
+    except IdentityConflictError as exc:
+        raise Refusal("conflict", f"user {username} changed at the same time; retry") from exc
+    for event in events:
+        log.info("identity changed", extra={"type": getattr(event, "type", ""), "username": username, "actor": actor})
+    return events
+
+
+async def create_user(deps: Deps, username: str, role: Role, password: str, actor: str) -> None:
+    """Create a user whose password passes the rule; the hash is stored, never the password."""
+    _check_password(password, username)
+    hashed = await asyncio.to_thread(deps.hasher.hash, password)
+    await change_user(deps, username, CreateUser(role), actor, IdentitySecrets(password_hash=hashed))
+
+
+async def change_password(
+    deps: Deps, username: str, password: str, actor: Principal, current_password: str | None
+) -> None:
+    """Set a password: your own with the current one, anyone's as an admin. The user's sessions end."""
+    own = actor.username == username
+    if not own and actor.role is not Role.ADMIN:
+        raise Refusal("forbidden", "only an admin may set another user's password")
+    if own:
+        if current_password is None:
+            raise invalid("current_password", "is required to change your own password")
+        if not await _password_matches(deps, username, current_password):
+            raise invalid("current_password", "is not your current password")
+    _check_password(password, username)
+    hashed = await asyncio.to_thread(deps.hasher.hash, password)
+    await change_user(deps, username, ChangePassword(), actor.username, IdentitySecrets(password_hash=hashed))
+
+
+def _check_password(password: str, username: str) -> None:
+    if problem := password_problem(password, username):
+        raise invalid("password", problem)
+
+
+async def issue_token(
+    deps: Deps, username: str, name: str, expires_at: datetime | None, actor: Principal
+) -> IssuedToken:
+    """Issue an API token to `username` (yourself, or anyone as an admin); its secret is returned once."""
+    _own_or_admin(actor, username, "issue tokens to")
+    secret = token_secret(secrets.token_urlsafe(32))
+    token_id = uuid4().hex
+    expiry = expires_at or now() + DEFAULT_TOKEN_LIFE
+    command = IssueToken(token_id=token_id, name=name, expires_at=expiry)
+    await change_user(deps, username, command, actor.username, IdentitySecrets(token_digest=digest(secret)))
+    record = await deps.identity.get_token(token_id)
+    if record is None:
+        raise Refusal("internal", "the token was issued but cannot be read back")
+    return IssuedToken(record, secret)
+
+
+async def revoke_token(deps: Deps, token_id: str, actor: Principal) -> TokenRecord:
+    """Revoke a token of yours (or anyone's as an admin); refused from the next request on."""
+    record = await deps.identity.get_token(token_id)
+    # Someone else's token is "not found" to a non-admin: its existence is not theirs to learn.
+    if record is None or (record.username != actor.username and actor.role is not Role.ADMIN):
+        raise Refusal("not_found", f"token {token_id} not found")
+    await change_user(deps, record.username, RevokeToken(token_id), actor.username)
+    revoked = await deps.identity.get_token(token_id)
+    return revoked or record
+
+
+def _own_or_admin(actor: Principal, username: str, what: str) -> None:
+    if actor.username != username and actor.role is not Role.ADMIN:
+        raise Refusal("forbidden", f"only an admin may {what} another user")
+
+
+async def login(deps: Deps, username: str, password: str, address: str) -> Login:
+    """Check a password under the brute-force rules and start a session with a fresh id."""
+    name = username.strip().lower()
+    subjects = [throttle.account_subject(name), throttle.address_subject(address)]
+    _refuse_while_locked(await deps.identity.failures(subjects), now())
+    if not await _password_matches(deps, name, password):
+        after = await deps.identity.record_failure(subjects, now())
+        log.info("login failed", extra={"username": name, "address": address})
+        _refuse_while_locked(after, now(), WRONG_LOGIN + "; ")
+        raise Refusal("unauthenticated", WRONG_LOGIN)
+    await deps.identity.clear_failures(subjects[0])
+    session_id, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    await deps.identity.start_session(name, digest(session_id), digest(csrf_token), now())
+    user = await deps.identity.get_user(name)
+    assert user is not None
+    log.info("login", extra={"username": name, "address": address})
+    principal = Principal(name, user.role, "session", digest(session_id), digest(csrf_token))
+    return Login(principal, session_id, csrf_token)
+
+
+def _refuse_while_locked(failures: dict[str, throttle.Failures], at: datetime, prefix: str = "") -> None:
+    wait = max((throttle.wait_for(f, at) for f in failures.values()), default=timedelta(0))
+    if wait > timedelta(0):
+        seconds = max(1, int(wait.total_seconds() + 0.999))
+        raise Refusal(
+            "too_many_requests",
+            f"{prefix}too many failed logins; try again in {seconds} s",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+# A real argon2id hash of a random password: an unknown user costs the same time as a wrong password.
+_DUMMY: dict[int, str] = {}
+
+
+async def _password_matches(deps: Deps, username: str, password: str) -> bool:
+    found = await deps.identity.password_hash(username)
+    hashed = found[1] if found is not None else _dummy_hash(deps.hasher)
+    ok, rehashed = await asyncio.to_thread(deps.hasher.verify, password, hashed)
+    if found is None or not found[0].enabled:
+        return False
+    if ok and rehashed is not None:
+        await deps.identity.set_password_hash(username, hashed, rehashed)
+    return ok
+
+
+def _dummy_hash(hasher: PasswordHasher) -> str:
+    key = id(hasher)
+    if key not in _DUMMY:
+        _DUMMY[key] = hasher.hash(secrets.token_urlsafe(24))
+    return _DUMMY[key]
+
+
+async def logout(deps: Deps, principal: Principal) -> None:
+    """End the session the request came with (a token is revoked instead, by its own endpoint)."""
+    if principal.via == "session":
+        await deps.identity.end_session(principal.credential_id)
+        log.info("logout", extra={"username": principal.username})
+
+
+async def authenticate(
+    deps: Deps, session_id: str | None, bearer: str | None, policy: SessionPolicy
+) -> Principal | None:
+    """The principal of a bearer token, else of a session cookie; None when neither is valid."""
+    if bearer is not None:
+        return await deps.identity.token_principal(digest(bearer), now()) if looks_like_token(bearer) else None
+    if session_id is not None and looks_like_session(session_id):
+        return await deps.identity.session_principal(digest(session_id), now(), policy)
+    return None
