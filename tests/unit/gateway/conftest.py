@@ -1,4 +1,4 @@
-"""Fixtures: an HTTP client over the gateway app wired to in-memory fakes."""
+"""Fixtures: an HTTP client over the gateway app wired to in-memory fakes, with one user per role."""
 
 from __future__ import annotations
 
@@ -8,9 +8,20 @@ import asyncssh
 import httpx
 import pytest
 
+from connect_events import Role
+from connect_gateway import identity
 from connect_gateway.entrypoints.http.app import create_app
-from connect_gateway.ports import Deps
-from tests.unit.gateway.gateway_fakes import FakeBus, FakeCredentials, FakeHostKeys, FakeReads, World
+from connect_gateway.ports import Deps, Principal
+from tests.unit.gateway.gateway_fakes import (
+    PASSWORD,
+    USERS,
+    FakeBus,
+    FakeCredentials,
+    FakeHostKeys,
+    FakeReads,
+    World,
+)
+from tests.unit.gateway.identity_fake import FastHasher, InMemoryIdentityStore
 
 
 @pytest.fixture(scope="session")
@@ -23,13 +34,35 @@ def user_private_key() -> str:
     return asyncssh.generate_private_key("ssh-ed25519").export_private_key("openssh").decode()
 
 
+async def seed_users(deps: Deps) -> dict[Role, str]:
+    """One user per role (`USERS`), each with an API token; returns the tokens."""
+    tokens: dict[Role, str] = {}
+    for role, name in USERS.items():
+        await identity.create_user(deps, name, role, PASSWORD, "tests:fixture")
+        issuer = Principal(name, role, "token", "fixture")
+        tokens[role] = (await identity.issue_token(deps, name, "tests", None, issuer)).secret
+    return tokens
+
+
 @pytest.fixture
 async def world(server_key: asyncssh.SSHKey) -> AsyncIterator[World]:
     bus = FakeBus()
     credentials = FakeCredentials()
     host_keys = FakeHostKeys(key=server_key.export_public_key("openssh").decode().strip())
     reads = FakeReads()
-    deps = Deps(commands=bus, reads=reads, credentials=credentials, host_keys=host_keys, reply_timeout_s=0.5)
-    transport = httpx.ASGITransport(app=create_app(deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
-        yield World(bus, credentials, host_keys, reads, client)
+    store = InMemoryIdentityStore()
+    deps = Deps(
+        commands=bus,
+        reads=reads,
+        credentials=credentials,
+        host_keys=host_keys,
+        identity=store,
+        hasher=FastHasher(),
+        reply_timeout_s=0.5,
+    )
+    tokens = await seed_users(deps)
+    app = create_app(deps)
+    headers = {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
+        yield World(bus, credentials, host_keys, reads, client, store, tokens, app)

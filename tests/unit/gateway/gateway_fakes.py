@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
+from fastapi import FastAPI
 
 from connect_events import (
     Command,
@@ -20,10 +21,12 @@ from connect_events import (
     ImportCustomTable,
     JobDefinition,
     RejectionCode,
+    Role,
     SftpLocation,
 )
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.ports import HostUnreachableError, Reply
+from tests.unit.gateway.identity_fake import InMemoryIdentityStore
 from connect_gateway.read_models import (
     CommandRecord,
     JobQuery,
@@ -186,7 +189,28 @@ class World:
     credentials: FakeCredentials
     host_keys: FakeHostKeys
     reads: FakeReads
-    client: httpx.AsyncClient
+    client: httpx.AsyncClient  # authenticated as the admin `ada`
+    identity: InMemoryIdentityStore
+    tokens: dict[Role, str]  # an API token of one user per role
+    app: FastAPI
+    user_private_key: str = ""  # set by tests that create jobs
+
+    def client_as(self, role: Role | None, **kwargs: Any) -> httpx.AsyncClient:
+        """Another client on the same app: with a token of `role`'s user, or anonymous when None."""
+        headers = {"Authorization": f"Bearer {self.tokens[role]}"} if role is not None else {}
+        return httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=self.app), base_url="http://gateway.test", headers=headers, **kwargs
+        )
+
+
+# The users every gateway unit test has, one per role, with API tokens (names say the role).
+USERS: dict[Role, str] = {
+    Role.VIEWER: "vera",
+    Role.OPERATOR: "otto",
+    Role.DATA_DIRECTOR: "dora",
+    Role.ADMIN: "ada",
+}
+PASSWORD = "a long enough test password"
 
 
 def job_body(private_key: str | None = None, **changes: Any) -> dict[str, Any]:

@@ -1,53 +1,86 @@
-"""The FastAPI application: routes, the one error shape, and where its dependencies come from."""
+"""The FastAPI application: routes, who may call them, the one error shape, and where dependencies come from."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
+from connect_gateway.domain.identity.access import DOCS_ROUTES, DocsAccess, rules
 from connect_gateway.domain.limits import MAX_BODY_BYTES
-from connect_gateway.entrypoints.http import docs, errors
+from connect_gateway.entrypoints.http import docs, errors, openapi
+from connect_gateway.entrypoints.http.auth import authorize
 from connect_gateway.entrypoints.http.body_limit import BodyLimit
-from connect_gateway.entrypoints.http.routes import commands, health, jobs, runs, tables
+from connect_gateway.entrypoints.http.routes import commands, health, jobs, login, runs, tables, tokens, users
+from connect_gateway.entrypoints.http.security_headers import SecurityHeaders
 from connect_gateway.ports import Deps
 
 DepsProvider = Callable[[], AbstractAsyncContextManager[Deps]]
 
 DESCRIPTION = """Connect moves bulk data into and out of the audience store.
 
+Every endpoint but `/healthz`, `/readyz` and the login needs credentials: an API token
+(`Authorization: Bearer cnt_…`, from `POST /api/v1/tokens`) or the session cookie of
+`POST /api/v1/auth/login`, with the login's CSRF token in `X-CSRF-Token` on every change made with the cookie.
+Roles: *viewer* reads; *operator* also runs jobs; *data director* also creates, edits and deletes jobs and
+tables; *admin* also manages users and other users' tokens. 401 without valid credentials, 403 with a role
+that may not do it.
+
 Writes become commands decided by the scheduler: 201/200 when accepted, 202 `pending` when no decision
 arrived in time (its `status_url`, `/api/v1/commands/{command_id}`, shows the decision once made).
 Every error has the shape `{code, message, errors: [{field, message}]}`; bodies over 1 MiB are refused (413).
-Secrets (SFTP private keys, passwords) are write-only: they are stored encrypted and never returned.
+Secrets (SFTP private keys, passwords, tokens) are write-only: stored encrypted or hashed, never returned.
 """
 
-
 OPENAPI_URL = "/openapi.json"
+ROUTERS = (login, users, tokens, tables, jobs, runs, commands, health)
 
 
-def create_app(deps: Deps | DepsProvider, max_body_bytes: int = MAX_BODY_BYTES) -> FastAPI:
+class RouteWithoutRuleError(RuntimeError):
+    """A route has no entry in the access table (or an entry names no route)."""
+
+
+def create_app(
+    deps: Deps | DepsProvider, max_body_bytes: int = MAX_BODY_BYTES, docs_access: DocsAccess = DocsAccess.PUBLIC
+) -> FastAPI:
     """The app over ready-made `deps` (tests), or over a provider the lifespan enters (the process)."""
     app = FastAPI(
         title="Connect API",
         version="1",
         description=DESCRIPTION,
-        docs_url=None,  # served by `docs.install`, without a CDN
+        docs_url=None,  # served by `docs.install`, without a CDN, under the access table
         redoc_url=None,
-        openapi_url=OPENAPI_URL,
+        openapi_url=None,
         # A trailing slash names no resource of this API: 404, not an undocumented 307 to the other spelling.
         redirect_slashes=False,
         lifespan=None if isinstance(deps, Deps) else _lifespan(deps),
+        dependencies=[Depends(authorize)],
     )
     if isinstance(deps, Deps):
         app.state.deps = deps
+    app.state.access_rules = rules(docs_access)
     errors.install(app)
-    docs.install(app, OPENAPI_URL)
+    if docs_access is not DocsAccess.OFF:
+        docs.install(app, OPENAPI_URL)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
-    for module in (tables, jobs, runs, commands, health):
+    app.add_middleware(SecurityHeaders, page_prefixes=(docs.DOCS_URL, docs.ASSETS, docs.INIT))
+    for module in ROUTERS:
         app.include_router(module.router)
+    openapi.install(app, app.state.access_rules)
+    _check_rules(app, docs_access)
     return app
+
+
+def _check_rules(app: FastAPI, docs_access: DocsAccess) -> None:
+    """Every operation has a rule and every rule an operation: a new route without one fails here."""
+    served = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops}
+    if docs_access is not DocsAccess.OFF:
+        served |= set(DOCS_ROUTES)
+    ruled = set(app.state.access_rules)
+    if served != ruled:
+        missing, stale = sorted(served - ruled), sorted(ruled - served)
+        raise RouteWithoutRuleError(f"routes without an access rule: {missing}; rules without a route: {stale}")
 
 
 def _lifespan(provide: DepsProvider) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:

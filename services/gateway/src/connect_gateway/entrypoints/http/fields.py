@@ -59,5 +59,12 @@ Scale = Annotated[int, Field(ge=0, le=v.MAX_PRECISION), INTEGRAL]
 # Query, path and header values.
 SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]
 RunKey = Annotated[str, Rule(run_key_problem, RUN_KEY_PATTERN)]
-Actor = Annotated[str, StringConstraints(max_length=lim.MAX_ACTOR), LINE]
+Username = Annotated[str, StringConstraints(max_length=64), Rule(v.username_problem, v.USERNAME_PATTERN)]
+# Login takes the name as typed (any case, surrounding spaces); it is lower-cased before the lookup.
+LoginName = Annotated[str, StringConstraints(min_length=1, max_length=100), LINE]
+# Checked against the password rule by the use case, so the refusal can name the rule, not a pattern.
+NewPassword = Secret[Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_LOGIN_PASSWORD), TEXT]]
+LoginPassword = Secret[Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_LOGIN_PASSWORD), TEXT]]
+TokenName = Annotated[str, StringConstraints(min_length=1, max_length=100), FILLED_LINE]
+TokenId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 IdempotencyKey = Annotated[str, StringConstraints(max_length=lim.MAX_IDEMPOTENCY_KEY), LINE]

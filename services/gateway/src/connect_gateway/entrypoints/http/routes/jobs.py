@@ -13,7 +13,8 @@ from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.limits import MAX_ID, MAX_INT
 from connect_gateway.domain.paths import JOB_PATHS
 from connect_gateway.entrypoints.http import mapping
-from connect_gateway.entrypoints.http.dependencies import ActorDep, DepsDep
+from connect_gateway.entrypoints.http.auth import ActorDep
+from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.fields import IdempotencyKey, SearchText
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,

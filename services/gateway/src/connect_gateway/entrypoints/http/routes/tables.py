@@ -11,7 +11,8 @@ from connect_gateway import handlers
 from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.paths import TABLE_PATHS
 from connect_gateway.entrypoints.http import mapping
-from connect_gateway.entrypoints.http.dependencies import ActorDep, DepsDep
+from connect_gateway.entrypoints.http.auth import ActorDep
+from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.fields import Identifier
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,

@@ -1,0 +1,57 @@
+"""The OpenAPI document states each operation's access rule: its security schemes, roles, 401 and 403.
+
+Generated from the same access table `authorize` checks, so the document cannot drift from the behaviour
+(and schema-driven clients and fuzzers know which calls need credentials).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+from connect_gateway.domain.identity.access import Access
+from connect_gateway.domain.identity.roles import ORDER
+
+ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
+SCHEMES = {
+    "token": {"type": "http", "scheme": "bearer", "description": "An API token from POST /api/v1/tokens"},
+    "session": {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": "connect_session",
+        "description": "The session of POST /api/v1/auth/login; changes also need the X-CSRF-Token header",
+    },
+}
+
+
+def install(app: FastAPI, access: dict[tuple[str, str], Access]) -> None:
+    """Replace `app.openapi` by a generator that adds the access rules."""
+
+    def generate() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            annotate(document, access)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = generate  # type: ignore[method-assign]  # FastAPI's documented way to customise it
+
+
+def annotate(document: dict[str, Any], access: dict[tuple[str, str], Access]) -> None:
+    """Add security requirements, the roles and the 401/403 answers to each operation that needs them."""
+    document.setdefault("components", {}).setdefault("securitySchemes", {}).update(SCHEMES)
+    for path, operations in document.get("paths", {}).items():
+        for method, operation in operations.items():
+            rule = access.get((method.upper(), path))
+            if rule is None or rule.roles is None:
+                continue
+            operation["security"] = [{"token": []}, {"session": []}]
+            roles = ", ".join(r.value for r in ORDER if r in rule.roles)
+            operation["description"] = f"{operation.get('description', '')}\n\nRoles: {roles}.".strip()
+            responses = operation.setdefault("responses", {})
+            responses.setdefault("401", {"description": "No valid credentials", **ERROR_REF})
+            responses.setdefault(
+                "403", {"description": "The role may not do this, or the CSRF token is missing", **ERROR_REF}
+            )
