@@ -1,4 +1,8 @@
-"""The whole stack for end-to-end tests: the infrastructure plus the four services as real processes."""
+"""The whole stack for end-to-end tests: the infrastructure plus the four services as real processes.
+
+The session's admin is created like `make up` creates it (`python -m connect_gateway create-admin` with a
+password file); `api` calls as that admin with an API token, and `role_client` makes users of other roles.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,21 @@ import base64
 import os
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx
 import pytest
 
-from connect_devstack import _proc
-from connect_devstack.services import Services, service_env
+from connect_devstack import _proc, demo
+from connect_devstack.app import ADMIN_PASSWORD_FILE, generate_password, read_secret, write_secret
+from connect_devstack.services import Services, create_admin, service_env
 from tests.conftest import SftpServer, sftp_server_of
+from tests.e2e.helpers import UserClient, user_client
 from tests.infra import infra_environment
+
+ADMIN = "admin"
 
 
 @pytest.fixture(scope="session")
@@ -57,6 +66,7 @@ def services(e2e_infra: dict[str, str]) -> Iterator[Services]:
     apps = Services(state, env)
     try:
         apps.start()
+        _create_admin(apps)
         yield apps
     finally:
         apps.stop()
@@ -66,11 +76,49 @@ def services(e2e_infra: dict[str, str]) -> Iterator[Services]:
             shutil.rmtree(state, ignore_errors=True)
 
 
+def _create_admin(apps: Services) -> None:
+    """The first admin, through the gateway's command line, its password in a 0600 file of the state dir."""
+    password_file = apps.state_dir / ADMIN_PASSWORD_FILE
+    write_secret(password_file, generate_password(ADMIN))
+    create_admin(apps.env, ADMIN, password_file, reset=False)
+
+
+@pytest.fixture(scope="session")
+def admin_login(services: Services) -> tuple[str, str]:
+    """(user name, password) of the session's admin."""
+    password = read_secret(services.state_dir / ADMIN_PASSWORD_FILE)
+    assert password is not None
+    return ADMIN, password
+
+
+@pytest.fixture(scope="session")
+def admin_token(services: Services, admin_login: tuple[str, str]) -> str:
+    """An API token of the admin, issued through the API: log in, `POST /api/v1/tokens` with cookie + CSRF."""
+    session = demo.login(services.gateway_url, *admin_login)
+    token = demo.issue_token(services.gateway_url, session, "e2e admin")  # the gateway's default life
+    demo.logout(services.gateway_url, session)
+    return token
+
+
 @pytest.fixture
-async def api(services: Services) -> AsyncIterator[httpx.AsyncClient]:
-    """An HTTP client on the gateway."""
-    async with httpx.AsyncClient(base_url=services.gateway_url, timeout=30) as client:
+async def api(services: Services, admin_token: str) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client on the gateway, calling as the admin (`Authorization: Bearer <admin_token>`)."""
+    headers = demo.bearer(admin_token)
+    async with httpx.AsyncClient(base_url=services.gateway_url, timeout=30, headers=headers) as client:
         yield client
+
+
+@pytest.fixture
+async def role_client(
+    services: Services, api: httpx.AsyncClient
+) -> AsyncIterator[Callable[[str], Awaitable[UserClient]]]:
+    """`await role_client("operator")`: a new user of that role and a client calling with its API token."""
+    async with AsyncExitStack() as stack:
+
+        async def make(role: str) -> UserClient:
+            return await stack.enter_async_context(user_client(services.gateway_url, api, role))
+
+        yield make
 
 
 @pytest.fixture

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import httpx
 
@@ -88,3 +93,47 @@ async def wait_for_run(api: httpx.AsyncClient, run: str, statuses: set[str], tim
                 return dict(last)
         await asyncio.sleep(0.2)
     raise AssertionError(f"run {run} did not reach {statuses} in {timeout}s; last seen: {last}")
+
+
+@dataclass(frozen=True)
+class UserClient:
+    """A user made for a test and a client that calls as that user (`Authorization: Bearer <token>`)."""
+
+    client: httpx.AsyncClient
+    username: str
+    password: str
+    token: str
+
+
+def new_password(username: str) -> str:
+    """A random password that passes the gateway's rule for `username`."""
+    while True:
+        password = secrets.token_urlsafe(18)
+        if username not in password.lower():
+            return password
+
+
+async def create_user(admin_api: httpx.AsyncClient, role: str, username: str | None = None) -> tuple[str, str]:
+    """`POST /api/v1/users` as an admin: a new user of `role`; (user name, password)."""
+    name = username or f"{role.replace('_', '-')}-{uuid4().hex[:8]}"
+    password = new_password(name)
+    answer = await admin_api.post("/api/v1/users", json={"username": name, "password": password, "role": role})
+    assert answer.status_code == 201, answer.text
+    return name, password
+
+
+async def issue_token(admin_api: httpx.AsyncClient, username: str, name: str = "e2e") -> str:
+    """`POST /api/v1/tokens` as an admin: an API token of `username`; its secret."""
+    answer = await admin_api.post("/api/v1/tokens", json={"name": name, "username": username})
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["token"])
+
+
+@asynccontextmanager
+async def user_client(base_url: str, admin_api: httpx.AsyncClient, role: str) -> AsyncIterator[UserClient]:
+    """A new user of `role` (made by `admin_api`, an admin's client) and a client calling with its token."""
+    username, password = await create_user(admin_api, role)
+    token = await issue_token(admin_api, username)
+    headers = {"Authorization": f"Bearer {token}"}
+    async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
+        yield UserClient(client, username, password, token)

@@ -21,6 +21,7 @@ from connect_runtime.vault import CredentialNotFoundError, Vault, generate_key
 from tests.conftest import SftpServer
 from tests.integration.gateway.gateway_it import FakeScheduler
 from tests.unit.gateway.gateway_fakes import accepted, rejected
+from tests.unit.gateway.identity_fake import FastHasher, InMemoryIdentityStore, seed_admin
 
 pytestmark = pytest.mark.integration
 VAULT_KEY = generate_key()
@@ -33,10 +34,13 @@ async def client(bus: KafkaCommandBus, vault_pool: asyncpg.Pool) -> AsyncIterato
         reads=PgReadStore(vault_pool),  # only pinged here; the reads have their own integration test
         credentials=VaultCredentials(vault_pool, VAULT_KEY),
         host_keys=SshHostKeyScanner(timeout_s=5.0),
+        identity=InMemoryIdentityStore(),  # PostgreSQL's identity store has its own contract test
+        hasher=FastHasher(),
         reply_timeout_s=2.0,
     )
+    headers = {"Authorization": f"Bearer {await seed_admin(deps)}"}
     transport = httpx.ASGITransport(app=create_app(deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
         yield client
 
 

@@ -29,6 +29,7 @@ from connect_gateway.read_models import CommandRecord, JobQuery, RunQuery
 from connect_runtime.db import ensure_database
 from connect_runtime.settings import database_dsn
 from tests.unit.gateway.gateway_fakes import FakeBus, FakeCredentials, FakeHostKeys
+from tests.unit.gateway.identity_fake import FastHasher, InMemoryIdentityStore, seed_admin
 
 pytestmark = pytest.mark.integration
 
@@ -183,10 +184,16 @@ async def test_commands(catalog: asyncpg.Pool) -> None:
 
 async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
     deps = Deps(
-        commands=FakeBus(), reads=PgReadStore(catalog), credentials=FakeCredentials(), host_keys=FakeHostKeys("")
+        commands=FakeBus(),
+        reads=PgReadStore(catalog),
+        credentials=FakeCredentials(),
+        host_keys=FakeHostKeys(""),
+        identity=InMemoryIdentityStore(),
+        hasher=FastHasher(),
     )
+    headers = {"Authorization": f"Bearer {await seed_admin(deps)}"}
     transport = httpx.ASGITransport(app=create_app(deps))
-    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test") as client:
+    async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
         too_big = await client.get("/api/v1/jobs/100000000000000000000")  # beyond bigint: not "unavailable"
         assert too_big.status_code == 422
         assert [e["field"] for e in too_big.json()["errors"]] == ["job_id"]

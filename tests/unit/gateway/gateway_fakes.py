@@ -26,7 +26,6 @@ from connect_events import (
 )
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.ports import HostUnreachableError, Reply
-from tests.unit.gateway.identity_fake import InMemoryIdentityStore
 from connect_gateway.read_models import (
     CommandRecord,
     JobQuery,
@@ -37,6 +36,7 @@ from connect_gateway.read_models import (
     RunRecord,
     TableRecord,
 )
+from tests.unit.gateway.identity_fake import InMemoryIdentityStore
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 

@@ -19,6 +19,7 @@ from connect_gateway.domain.identity.access import DOCS_ROUTES, ROUTES, DocsAcce
 from connect_gateway.entrypoints.http.app import create_app
 from connect_gateway.read_models import CommandRecord, LogLine, TableRecord
 from tests.unit.gateway.gateway_fakes import NOW, PASSWORD, USERS, World, accepted, job_body, stored_job
+from tests.unit.gateway.test_gateway_job_edits import update_body
 from tests.unit.gateway.test_gateway_tables_and_reads import TABLE, run
 
 PRINCIPALS: tuple[Role | None, ...] = (None, Role.VIEWER, Role.OPERATOR, Role.DATA_DIRECTOR, Role.ADMIN)
@@ -104,12 +105,14 @@ async def _create_job(world: World, _role: Role | None) -> Call:
 
 async def _update_job(world: World, _role: Role | None) -> Call:
     stored_job(world)
-    return Call("PUT", "/api/v1/jobs/7", job_body(world.user_private_key, expected_version=3, activate=None))
+    return Call("PUT", "/api/v1/jobs/7", update_body())
 
 
 async def _own_password(_world: World, role: Role | None) -> Call:
     name = USERS[role or Role.VIEWER]
-    return Call("PUT", f"/api/v1/users/{name}/password", {"password": "violet-harbour-tram-42", "current_password": PASSWORD})
+    return Call(
+        "PUT", f"/api/v1/users/{name}/password", {"password": "violet-harbour-tram-42", "current_password": PASSWORD}
+    )
 
 
 async def _revoke_own(world: World, role: Role | None) -> Call:
@@ -191,3 +194,13 @@ async def test_matrix(world: World, user_private_key: str, route: tuple[str, str
 
 def test_rules_name_only_served_routes() -> None:
     assert set(ROUTES) <= set(served_routes())
+
+
+def test_a_route_without_a_rule_fails_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
+    from connect_gateway.entrypoints.http import app as app_module
+
+    missing = dict(ROUTES)
+    del missing[("POST", "/api/v1/jobs/{job_id}/run")]
+    monkeypatch.setattr(app_module, "rules", lambda _docs: missing)
+    with pytest.raises(app_module.RouteWithoutRuleError, match="/api/v1/jobs/{job_id}/run"):
+        create_app(lambda: None)  # type: ignore[arg-type, return-value]

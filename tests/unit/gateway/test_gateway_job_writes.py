@@ -12,6 +12,7 @@ from connect_events import (
     DeactivateJob,
     DeleteJob,
     FieldError,
+    Role,
     RunJobNow,
     UpdateJob,
 )
@@ -25,14 +26,14 @@ async def test_create_job_maps_the_body_to_a_create_job_command(
 
     response = await world.client.post(
         "/api/v1/jobs", json=job_body(user_private_key), headers={"X-Connect-User": "ann"}
-    )
+    )  # a forged actor header, ignored: the actor is the token's user
 
     assert response.status_code == 201, response.text
     assert response.json() == {"job_id": 42, "version": 2, "url": "/api/v1/jobs/42"}
     assert response.headers["location"] == "/api/v1/jobs/42"
     [command] = world.bus.sent
     assert isinstance(command, CreateJob)
-    assert command.actor == "ann"
+    assert command.actor == "ada"
     assert command.partition_key == "new"
     assert command.payload.activate is True
     definition = command.payload.definition
@@ -58,11 +59,12 @@ async def test_create_job_maps_the_body_to_a_create_job_command(
     assert user_private_key not in response.text
 
 
-async def test_each_command_gets_fresh_ids_and_the_default_actor(world: World) -> None:
-    await world.client.post("/api/v1/jobs/3/activate")
-    await world.client.post("/api/v1/jobs/3/activate")
+async def test_each_command_gets_fresh_ids_and_the_callers_name_as_actor(world: World) -> None:
+    async with world.client_as(Role.DATA_DIRECTOR) as dora:
+        await dora.post("/api/v1/jobs/3/activate")
+        await dora.post("/api/v1/jobs/3/activate")
     first, second = world.bus.sent
-    assert first.actor == "api"
+    assert first.actor == second.actor == "dora"
     assert first.command_id != second.command_id
     assert first.correlation_id != second.correlation_id
 

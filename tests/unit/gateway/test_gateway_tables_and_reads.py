@@ -163,5 +163,6 @@ async def test_health_and_readiness(world: World) -> None:
     assert not_ready.json()["checks"] == {
         "catalog": "ConnectionRefusedError",
         "vault": "ok",
+        "identity": "ok",
         "replies": "reply listener not running",
     }

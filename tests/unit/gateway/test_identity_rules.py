@@ -160,7 +160,15 @@ class TestUserAggregate:
 class TestPasswords:
     @pytest.mark.parametrize(
         "password",
-        ["short", "Password123!", "qwertyuiop12", "123456789012", "aaaaaaaaaaaaaaaa", "abababababab", "xx-bob-secret-xx"],
+        [
+            "short",
+            "Password123!",
+            "qwertyuiop12",
+            "123456789012",
+            "aaaaaaaaaaaaaaaa",
+            "abababababab",
+            "xx-bob-secret-xx",
+        ],
     )
     def test_weak_passwords_are_refused(self, password: str) -> None:
         assert password_problem(password, "bob") is not None
@@ -233,4 +241,6 @@ class TestAccessTable:
         assert ("GET", "/docs") not in rules(DocsAccess.OFF)
 
     def test_user_management_is_for_admins(self) -> None:
-        assert all(rule is ADMIN for (m, p), rule in ROUTES.items() if p.startswith("/api/v1/users") and "password" not in p)
+        assert all(
+            rule is ADMIN for (m, p), rule in ROUTES.items() if p.startswith("/api/v1/users") and "password" not in p
+        )

@@ -1,18 +1,37 @@
-"""`make up` / `make down`: the infrastructure, Connect's four services and the demo, on loopback."""
+"""`make up` / `make down`: the infrastructure, Connect's four services, the first admin and the demo, on loopback.
+
+The admin's password and the demo API token are kept in the state dir (git-ignored, mode 0600) and reused by
+the next `make up`: the password is made once, the token again only when the gateway no longer accepts it.
+"""
 
 from __future__ import annotations
 
 import base64
 import os
+import secrets
 import time
 import urllib.parse
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import NamedTuple
 
 from connect_devstack import _proc, demo, services, stack
 
 VAULT_KEY_FILE = "vault.key"
 DEFAULT_GATEWAY_PORT = 8080
+ADMIN = "admin"
+ADMIN_PASSWORD_FILE = "admin.password"
+DEMO_TOKEN_FILE = "demo.token"
+DEMO_TOKEN_NAME = "make up demo"
+DEMO_TOKEN_DAYS = 30
+
+
+class Access(NamedTuple):
+    """How the user of `make up` gets in: the admin's password and an API token of the admin."""
+
+    password: str
+    token: str
 
 
 def sftp_parts(url: str) -> tuple[str, int, str, Path, Path]:
@@ -37,6 +56,66 @@ def vault_key(state_dir: Path) -> str:
     return path.read_text().strip()
 
 
+def read_secret(path: Path) -> str | None:
+    """The secret kept in `path`; None when the file is missing or blank."""
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return text or None
+
+
+def write_secret(path: Path, secret: str) -> None:
+    """Write `secret` as one line readable by its owner only (0600 from creation on, never wider meanwhile)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(secret + "\n")
+
+
+def generate_password(username: str) -> str:
+    """24 random URL-safe characters that pass the gateway's password rule for `username`."""
+    while True:
+        password = secrets.token_urlsafe(18)
+        if username.lower() not in password.lower() and len(set(password)) >= 4:
+            return password
+
+
+def admin_password(state_dir: Path) -> tuple[str, bool]:
+    """The admin's password, made once per state dir; True when it was (re)made just now."""
+    path = state_dir / ADMIN_PASSWORD_FILE
+    if (password := read_secret(path)) is not None:
+        return password, False
+    password = generate_password(ADMIN)
+    write_secret(path, password)
+    return password, True
+
+
+def ensure_admin(state_dir: Path, env: Mapping[str, str]) -> str:
+    """Create the admin with the state dir's password (a new password is also set on an existing admin)."""
+    password, fresh = admin_password(state_dir)
+    services.create_admin(env, ADMIN, state_dir / ADMIN_PASSWORD_FILE, reset=fresh)
+    return password
+
+
+def demo_token(state_dir: Path, base_url: str, password: str) -> str:
+    """The kept demo API token while the gateway accepts it; else a new one, issued after logging in."""
+    path = state_dir / DEMO_TOKEN_FILE
+    token = read_secret(path)
+    if token is not None and demo.token_valid(base_url, token):
+        return token
+    try:
+        session = demo.login(base_url, ADMIN, password)
+    except RuntimeError as exc:
+        hint = f"delete {state_dir / ADMIN_PASSWORD_FILE} and run make up again to give {ADMIN} a new password"
+        raise RuntimeError(f"{exc}; {hint}") from exc
+    expires_at = datetime.now(UTC) + timedelta(days=DEMO_TOKEN_DAYS)
+    token = demo.issue_token(base_url, session, DEMO_TOKEN_NAME, expires_at)
+    demo.logout(base_url, session)
+    write_secret(path, token)
+    return token
+
+
 def gateway_port(environ: Mapping[str, str]) -> int:
     """`GATEWAY_PORT`, else the usual 8080 when it is free, else any free port."""
     if "GATEWAY_PORT" in environ:
@@ -52,11 +131,13 @@ def up(state_dir: Path, environ: Mapping[str, str]) -> str:
     env = services.service_env(infra, gateway_port=gateway_port(environ), vault_key=vault_key(state_dir))
     apps = services.Services(state_dir, env)
     apps.start()
+    password = ensure_admin(state_dir, env)
+    access = Access(password, demo_token(state_dir, apps.gateway_url, password))
     host, port, user, data_dir, key = sftp_parts(infra["SFTP_TEST_URL"])
     job_id = demo.seed(
-        apps.gateway_url, host=host, port=port, user=user, private_key=key.read_text(), data_dir=data_dir
+        apps.gateway_url, access.token, host=host, port=port, user=user, private_key=key.read_text(), data_dir=data_dir
     )
-    return _banner(apps.gateway_url, job_id, data_dir, time.monotonic() - began)
+    return _banner(apps.gateway_url, state_dir, access, job_id, data_dir, time.monotonic() - began)
 
 
 def stop(state_dir: Path) -> None:
@@ -65,16 +146,25 @@ def stop(state_dir: Path) -> None:
     stack.down(state_dir)
 
 
-def _banner(url: str, job_id: int, data_dir: Path, seconds: float) -> str:
+def _shown(path: Path) -> Path:
+    """`path` relative to the current directory when it is below it (shorter in the banner)."""
+    return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
+
+
+def _banner(url: str, state_dir: Path, access: Access, job_id: int, data_dir: Path, seconds: float) -> str:
+    state = _shown(state_dir)
     return f"""
 Connect is up ({seconds:.1f}s).
-  API           {url}/api/v1
+  Address       {url}  (the API under {url}/api/v1)
   OpenAPI docs  {url}/docs
-  Login         none yet: the local API is open (user accounts arrive with access control)
-  Logs          .devstack/services/*.log
+  Login         {ADMIN} / {access.password}  (password kept in {state / ADMIN_PASSWORD_FILE})
+  API token     {access.token}  ({ADMIN}'s, {DEMO_TOKEN_DAYS} days; kept in {state / DEMO_TOKEN_FILE})
+  Logs          {state / "services"}/*.log
 
+Every API call sends the token as `Authorization: Bearer <token>`.
 The demo job {job_id} merges {data_dir}/upload/demo_contacts.csv into table demo_contacts. Run it:
-  curl -s -X POST {url}/api/v1/jobs/{job_id}/run
-  curl -s {url}/api/v1/runs?job_id={job_id}
+  export CONNECT_TOKEN={access.token}
+  curl -s -H "Authorization: Bearer $CONNECT_TOKEN" -X POST {url}/api/v1/jobs/{job_id}/run
+  curl -s -H "Authorization: Bearer $CONNECT_TOKEN" "{url}/api/v1/runs?job_id={job_id}"
 Stop everything with: make down
 """

@@ -1,4 +1,8 @@
-"""The demo `make up` seeds: a CSV on the SFTP peer, a custom table and an active import job."""
+"""The demo `make up` seeds (a CSV on the SFTP peer, a custom table, an active import job) and the API calls
+that get it an API token: log in with a password, issue a token with the session cookie and CSRF header.
+
+Stdlib only (`urllib`), like the rest of devstack.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,17 @@ import json
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from email.message import Message
+from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
+# The gateway's names (devstack imports nothing of Connect: it must work before anything else is installed).
+SESSION_COOKIE = "connect_session"
+CSRF_HEADER = "X-CSRF-Token"
 DEMO_TABLE = "demo_contacts"
 DEMO_JOB = "Demo contacts import"
 DEMO_ROWS = [
@@ -62,31 +74,95 @@ def job_body(*, host: str, port: int, user: str, private_key: str, path: Path) -
     }
 
 
-def call(base_url: str, method: str, path: str, body: dict[str, Any] | None = None) -> tuple[int, Any]:
+def call(
+    base_url: str, method: str, path: str, body: dict[str, Any] | None = None, headers: Mapping[str, str] | None = None
+) -> tuple[int, Any]:
     """One JSON request; returns (status, decoded body)."""
+    status, decoded, _ = _send(base_url, method, path, body, headers)
+    return status, decoded
+
+
+def _send(
+    base_url: str, method: str, path: str, body: dict[str, Any] | None, headers: Mapping[str, str] | None
+) -> tuple[int, Any, Message]:
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(
-        f"{base_url}{path}", data=data, method=method, headers={"Content-Type": "application/json"}
+        f"{base_url}{path}", data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})}
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as answer:
-            return answer.status, json.loads(answer.read() or b"null")
+            return answer.status, json.loads(answer.read() or b"null"), answer.headers
     except urllib.error.HTTPError as exc:
-        return exc.code, json.loads(exc.read() or b"null")
+        return exc.code, json.loads(exc.read() or b"null"), exc.headers
 
 
-def seed(base_url: str, *, host: str, port: int, user: str, private_key: str, data_dir: Path) -> int:
-    """Create the demo table and job (once); returns the job id."""
+def bearer(token: str) -> dict[str, str]:
+    """The header an API token is sent in."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@dataclass(frozen=True)
+class Session:
+    """A login: the session cookie and the CSRF token every change made with it must send."""
+
+    cookie: str
+    csrf_token: str
+
+    def headers(self) -> dict[str, str]:
+        """The headers of a change made with this session."""
+        return {"Cookie": f"{SESSION_COOKIE}={self.cookie}", CSRF_HEADER: self.csrf_token}
+
+
+def login(base_url: str, username: str, password: str) -> Session:
+    """Log in with a password (`POST /api/v1/auth/login`)."""
+    body = {"username": username, "password": password}
+    status, answer, headers = _send(base_url, "POST", "/api/v1/auth/login", body, None)
+    if status != 200:
+        raise RuntimeError(f"logging in as {username} failed: {status} {answer}")
+    cookies = SimpleCookie()
+    for line in headers.get_all("Set-Cookie") or []:
+        cookies.load(line)
+    if SESSION_COOKIE not in cookies:
+        raise RuntimeError(f"logging in as {username} set no {SESSION_COOKIE} cookie")
+    return Session(cookies[SESSION_COOKIE].value, str(answer["csrf_token"]))
+
+
+def logout(base_url: str, session: Session) -> None:
+    """End a session (best effort: it expires by itself anyway)."""
+    call(base_url, "POST", "/api/v1/auth/logout", None, session.headers())
+
+
+def issue_token(base_url: str, session: Session, name: str, expires_at: datetime | None = None) -> str:
+    """Issue an API token to the logged-in user (`POST /api/v1/tokens`); its secret, shown only now.
+
+    Without `expires_at` the gateway's default life applies.
+    """
+    body = {"name": name} if expires_at is None else {"name": name, "expires_at": expires_at.isoformat()}
+    status, answer = call(base_url, "POST", "/api/v1/tokens", body, session.headers())
+    if status != 201:
+        raise RuntimeError(f"issuing the API token {name!r} failed: {status} {answer}")
+    return str(answer["token"])
+
+
+def token_valid(base_url: str, token: str) -> bool:
+    """Whether the gateway accepts `token` (`GET /api/v1/auth/session` answers 200)."""
+    status, _ = call(base_url, "GET", "/api/v1/auth/session", None, bearer(token))
+    return status == 200
+
+
+def seed(base_url: str, token: str, *, host: str, port: int, user: str, private_key: str, data_dir: Path) -> int:
+    """Create the demo table and job (once) with the API token `token`; returns the job id."""
     path = write_demo_file(data_dir)
-    status, body = call(base_url, "POST", "/api/v1/tables", table_body())
+    auth = bearer(token)
+    status, body = call(base_url, "POST", "/api/v1/tables", table_body(), auth)
     if status not in (200, 201, 409):
         raise RuntimeError(f"defining the demo table failed: {status} {body}")
-    _, jobs = call(base_url, "GET", "/api/v1/jobs?q=" + urllib.parse.quote(DEMO_JOB))
+    _, jobs = call(base_url, "GET", "/api/v1/jobs?q=" + urllib.parse.quote(DEMO_JOB), None, auth)
     for job in jobs or []:
         if job.get("name") == DEMO_JOB:
             return int(job["job_id"])
     job = job_body(host=host, port=port, user=user, private_key=private_key, path=path)
-    status, body = call(base_url, "POST", "/api/v1/jobs", job)
+    status, body = call(base_url, "POST", "/api/v1/jobs", job, auth)
     if status != 201:
         raise RuntimeError(f"creating the demo job failed: {status} {body}")
     return int(body["job_id"])

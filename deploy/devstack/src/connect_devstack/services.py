@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 SERVICES: tuple[str, ...] = ("scheduler", "catalog", "runner", "gateway")
 READY_TIMEOUT_S = 60.0
+CLI_TIMEOUT_S = 120.0
 
 
 class Service:
@@ -133,6 +134,28 @@ def wait_ready(base_url: str, timeout: float = READY_TIMEOUT_S) -> None:
             last = str(exc)
         time.sleep(0.2)
     raise RuntimeError(f"gateway at {base_url} not ready after {timeout:.0f}s: {last}")
+
+
+def create_admin_argv(username: str, password_file: Path, *, reset: bool) -> list[str]:
+    """`python -m connect_gateway create-admin` reading the password from `password_file` (never from argv)."""
+    argv = [sys.executable, "-m", "connect_gateway", "create-admin", "--username", username]
+    return [*argv, "--password-file", str(password_file), *(["--reset-password"] if reset else [])]
+
+
+def create_admin(env: Mapping[str, str], username: str, password_file: Path, *, reset: bool) -> None:
+    """Create the admin `username` (or with `reset` give it the file's password) with the services' env."""
+    result = subprocess.run(
+        create_admin_argv(username, password_file, reset=reset),
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_S,
+        check=False,
+    )
+    if result.returncode != 0:
+        tail = "\n".join(result.stderr.strip().splitlines()[-5:])
+        raise RuntimeError(f"creating the admin {username} failed (exit {result.returncode}):\n{tail}")
 
 
 def stop_recorded(state_dir: Path) -> None:

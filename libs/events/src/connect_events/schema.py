@@ -23,6 +23,10 @@ TOPIC_DESCRIPTIONS = {
     "connect.jobs": "Every change of a job definition or state. Keyed by job id.",
     "connect.tables": "Custom table definitions. Keyed by lower-cased table name.",
     "connect.runs": "Run lifecycle: requested, started, progressed and exactly one terminal event. Keyed by job id.",
+    "connect.identity": (
+        "Users, roles and API tokens: created, role changed, disabled, enabled, password changed, token issued "
+        "and revoked; never a password, hash or token secret. Keyed by user name."
+    ),
 }
 
 

@@ -1,52 +1,15 @@
-"""`connect-gateway` / `python -m connect_gateway`: serve the REST API until SIGTERM."""
+"""`connect-gateway` / `python -m connect_gateway`: serve the REST API (no arguments), or run a subcommand."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import sys
-from collections.abc import Iterator
 
-import uvicorn
-
-from connect_gateway import bootstrap
-from connect_gateway.config import GatewaySettings
-from connect_gateway.entrypoints.http.app import create_app
-from connect_runtime.lifecycle import run_until_stopped
-from connect_runtime.logs import configure_logging
-
-STARTUP_FAILED = 3  # uvicorn's own exit code for a failed startup
-
-
-class _Server(uvicorn.Server):
-    """uvicorn without its own signal handling, which re-raises SIGTERM after shutdown (exit 143)."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        yield
+from connect_gateway.entrypoints import cli
 
 
 def main() -> None:
-    """Serve; on SIGTERM/SIGINT stop accepting, let requests finish, then close (the lifespan's exit)."""
-    settings = GatewaySettings()
-    configure_logging("gateway", settings.log_level)
-    app = create_app(lambda: bootstrap.connect(settings))
-    config = uvicorn.Config(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,  # keep the JSON logging configured above
-        lifespan="on",
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-    )
-    server = _Server(config)
-
-    def stop() -> None:
-        server.should_exit = True
-
-    asyncio.run(run_until_stopped([server.serve()], stop))
-    if not server.started:
-        sys.exit(STARTUP_FAILED)  # the lifespan could not connect; uvicorn has logged why
+    """Entry point of the `connect-gateway` script; `connect-gateway --help` lists the subcommands."""
+    sys.exit(cli.run(sys.argv[1:]))
 
 
 if __name__ == "__main__":

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 import asyncpg
+from aiokafka import AIOKafkaProducer
 
 from connect_events import REPLIES_TOPIC
 from connect_gateway.adapters.catalog import PgReadStore
 from connect_gateway.adapters.command_bus import KafkaCommandBus
+from connect_gateway.adapters.identity_sql import IDENTITY_DDL
+from connect_gateway.adapters.identity_store import PgIdentityStore
+from connect_gateway.adapters.passwords import Argon2PasswordHasher
 from connect_gateway.adapters.replies import ReplyListener
 from connect_gateway.adapters.ssh import SshHostKeyScanner
 from connect_gateway.adapters.vault import VaultCredentials
@@ -17,21 +23,28 @@ from connect_gateway.config import GatewaySettings
 from connect_gateway.ports import Deps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
+from connect_runtime.outbox import OutboxRelay
 from connect_runtime.vault import VAULT_DDL
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
 async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
-    """Pools, producer and a *ready* reply listener; everything closes in reverse order on exit."""
+    """Pools, producer, the identity outbox relay and a *ready* reply listener; all close in reverse order on exit."""
     await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
     async with AsyncExitStack() as stack:
         catalog = await _catalog_pool(settings)
         stack.push_async_callback(catalog.close)
         vault_pool = await open_pool(await ensure_database(settings.database_url, settings.vault_database), VAULT_DDL)
         stack.push_async_callback(vault_pool.close)
+        identity_dsn, identity_pool = await _identity_pool(settings)
+        stack.push_async_callback(identity_pool.close)
         producer = make_producer(settings.kafka_bootstrap_servers)
         await producer.start()
         stack.push_async_callback(producer.stop)
+        # Stopped before the producer: its last flush of the outbox still has a producer to send with.
+        await stack.enter_async_context(_relaying(identity_dsn, producer))
         replies = ReplyListener(make_consumer(settings.kafka_bootstrap_servers, None))
         # Before the first command can be sent: positions at the current end of every partition.
         await replies.start(await producer.partitions_for(REPLIES_TOPIC))
@@ -41,8 +54,50 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
             reads=PgReadStore(catalog),
             credentials=VaultCredentials(vault_pool, settings.vault_key.get_secret_value()),
             host_keys=SshHostKeyScanner(settings.host_key_timeout_s),
+            identity=PgIdentityStore(identity_pool),
+            hasher=Argon2PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib),
             reply_timeout_s=settings.reply_timeout_s,
+            session_policy=settings.session_policy(),
         )
+
+
+@asynccontextmanager
+async def open_identity(settings: GatewaySettings) -> AsyncIterator[PgIdentityStore]:
+    """The identity store alone, for the command line: no Kafka, no relay.
+
+    Events it commits wait in the identity outbox until a running gateway's relay publishes them.
+    """
+    _dsn, pool = await _identity_pool(settings)
+    try:
+        yield PgIdentityStore(pool)
+    finally:
+        await pool.close()
+
+
+async def _identity_pool(settings: GatewaySettings) -> tuple[str, asyncpg.Pool]:
+    """The identity database's DSN and a pool on it, its tables created when missing."""
+    dsn = await ensure_database(settings.database_url, settings.identity_database)
+    return dsn, await open_pool(dsn, IDENTITY_DDL, max_size=settings.identity_pool_size)
+
+
+@asynccontextmanager
+async def _relaying(dsn: str, producer: AIOKafkaProducer) -> AsyncIterator[None]:
+    """Publish the identity outbox to `connect.identity` while the context lasts (one relay per database)."""
+    relay = OutboxRelay(dsn, producer)
+    task = asyncio.create_task(relay.run(), name="identity-outbox-relay")
+    task.add_done_callback(_report_relay_end)
+    try:
+        yield
+    finally:
+        relay.stop()
+        # The relay retries lost connections itself; anything else it raised was logged when it ended.
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _report_relay_end(task: asyncio.Task[None]) -> None:
+    # Not only at shutdown: a relay that died early leaves identity events in the outbox until a restart.
+    if not task.cancelled() and task.exception() is not None:
+        log.error("identity outbox relay stopped", exc_info=task.exception())
 
 
 async def _catalog_pool(settings: GatewaySettings) -> asyncpg.Pool:

@@ -34,6 +34,7 @@ from connect_gateway.domain.identity.users import (
 from connect_gateway.ports import (
     Deps,
     IdentityConflictError,
+    IdentityDeps,
     IdentitySecrets,
     PasswordHasher,
     Principal,
@@ -69,7 +70,7 @@ def now() -> datetime:
 
 
 async def change_user(
-    deps: Deps, username: str, command: UserCommand, actor: str, secrets_: IdentitySecrets | None = None
+    deps: IdentityDeps, username: str, command: UserCommand, actor: str, secrets_: IdentitySecrets | None = None
 ) -> list[UserEvent]:
     """Decide `command` against the user's latest state and store its events, in one transaction."""
     try:
@@ -91,7 +92,7 @@ async def change_user(
     return events
 
 
-async def create_user(deps: Deps, username: str, role: Role, password: str, actor: str) -> None:
+async def create_user(deps: IdentityDeps, username: str, role: Role, password: str, actor: str) -> None:
     """Create a user whose password passes the rule; the hash is stored, never the password."""
     _check_password(password, username)
     hashed = await asyncio.to_thread(deps.hasher.hash, password)
@@ -110,9 +111,14 @@ async def change_password(
             raise invalid("current_password", "is required to change your own password")
         if not await _password_matches(deps, username, current_password):
             raise invalid("current_password", "is not your current password")
+    await set_password(deps, username, password, actor.username)
+
+
+async def set_password(deps: IdentityDeps, username: str, password: str, actor: str) -> None:
+    """Replace a user's password (it must pass the rule); the user's sessions end."""
     _check_password(password, username)
     hashed = await asyncio.to_thread(deps.hasher.hash, password)
-    await change_user(deps, username, ChangePassword(), actor.username, IdentitySecrets(password_hash=hashed))
+    await change_user(deps, username, ChangePassword(), actor, IdentitySecrets(password_hash=hashed))
 
 
 def _check_password(password: str, username: str) -> None:

@@ -191,6 +191,10 @@ class IdentityConflictError(Exception):
     """The user changed between load and commit; nothing was stored."""
 
 
+class IdentityUnavailableError(Exception):
+    """The identity database cannot answer (its own text goes to the log, never to a caller)."""
+
+
 class IdentityStore(Protocol):
     """Users, API tokens, sessions and login failures (the gateway's own database)."""
 
@@ -264,6 +268,20 @@ class PasswordHasher(Protocol):
 
     def verify(self, password: str, hashed: str) -> tuple[bool, str | None]:
         """Whether `password` matches, and a re-hash when the stored one uses weaker parameters."""
+        ...
+
+
+class IdentityDeps(Protocol):
+    """What the identity use cases need: `Deps` in the server, just these two in `create-admin`."""
+
+    @property
+    def identity(self) -> IdentityStore:
+        """The identity store."""
+        ...
+
+    @property
+    def hasher(self) -> PasswordHasher:
+        """The password hasher."""
         ...
 
 

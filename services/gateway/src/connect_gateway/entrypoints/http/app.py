@@ -6,8 +6,9 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import Depends, FastAPI
+from fastapi.routing import APIRoute
 
-from connect_gateway.domain.identity.access import DOCS_ROUTES, DocsAccess, rules
+from connect_gateway.domain.identity.access import DOCS_ROUTES, Access, DocsAccess, rules
 from connect_gateway.domain.limits import MAX_BODY_BYTES
 from connect_gateway.entrypoints.http import docs, errors, openapi
 from connect_gateway.entrypoints.http.auth import authorize
@@ -68,16 +69,18 @@ def create_app(
     for module in ROUTERS:
         app.include_router(module.router)
     openapi.install(app, app.state.access_rules)
-    _check_rules(app, docs_access)
+    _check_rules(docs_access, app.state.access_rules)
     return app
 
 
-def _check_rules(app: FastAPI, docs_access: DocsAccess) -> None:
+def _check_rules(docs_access: DocsAccess, ruled_routes: dict[tuple[str, str], Access]) -> None:
     """Every operation has a rule and every rule an operation: a new route without one fails here."""
-    served = {(m.upper(), path) for path, ops in app.openapi()["paths"].items() for m in ops}
+    # From the routers, not the OpenAPI document: generating that costs more than building the whole app.
+    routes = (r for module in ROUTERS for r in module.router.routes if isinstance(r, APIRoute))
+    served = {(method, route.path) for route in routes for method in route.methods}
     if docs_access is not DocsAccess.OFF:
         served |= set(DOCS_ROUTES)
-    ruled = set(app.state.access_rules)
+    ruled = set(ruled_routes)
     if served != ruled:
         missing, stale = sorted(served - ruled), sorted(ruled - served)
         raise RouteWithoutRuleError(f"routes without an access rule: {missing}; rules without a route: {stale}")

@@ -19,7 +19,7 @@ from connect_gateway.domain.errors import ErrorCode, Refusal
 from connect_gateway.entrypoints.http.methods import allowed_methods
 from connect_gateway.entrypoints.http.schemas import ErrorBody, ErrorItem
 from connect_gateway.entrypoints.http.wording import field_path, json_reason, sentence
-from connect_gateway.ports import ReadModelsUnavailableError
+from connect_gateway.ports import IdentityUnavailableError, ReadModelsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +128,11 @@ async def _on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     return error_response("unavailable", "the read models cannot be reached; retry later")
 
 
+async def _on_identity_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+    log.warning("identity database unavailable", extra={"error": str(exc)})
+    return error_response("unavailable", "the identity database cannot be reached; retry later")
+
+
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error", exc_info=exc)
     return error_response("internal", "internal error")
@@ -139,4 +144,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     app.add_exception_handler(ReadModelsUnavailableError, _on_unavailable)
+    app.add_exception_handler(IdentityUnavailableError, _on_identity_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

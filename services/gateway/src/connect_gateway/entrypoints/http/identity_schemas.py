@@ -78,7 +78,11 @@ class TokenIn(RequestBody):
     """A new API token; for yourself unless an admin names another `username`."""
 
     name: TokenName
-    expires_at: AwareDatetime | None = Field(default=None, description="Default: in 90 days; at most 366 days")
+    # JSON has no datetime type: an ISO 8601 string with its offset is the one form taken (strict mode would
+    # refuse every string).
+    expires_at: AwareDatetime | None = Field(
+        default=None, strict=False, description="Default: in 90 days; at most 366 days"
+    )
     username: Username | None = None
 
 

@@ -26,10 +26,11 @@ async def healthz() -> HealthOut:
 
 @router.get("/readyz", response_model=HealthOut, responses={503: {"model": HealthOut}})
 async def readyz(deps: DepsDep) -> JSONResponse:
-    """The catalog and vault databases answer and the reply listener holds its positions."""
+    """The catalog, vault and identity databases answer and the reply listener holds its positions."""
     checks = {
         "catalog": await _check(deps.reads.ping),
         "vault": await _check(deps.credentials.ping),
+        "identity": await _check(deps.identity.ping),
         "replies": "ok" if deps.commands.ready() else "reply listener not running",
     }
     ok = all(v == "ok" for v in checks.values())
