@@ -77,7 +77,7 @@ def _check_rules(docs_access: DocsAccess, ruled_routes: dict[tuple[str, str], Ac
     """Every operation has a rule and every rule an operation: a new route without one fails here."""
     # From the routers, not the OpenAPI document: generating that costs more than building the whole app.
     routes = (r for module in ROUTERS for r in module.router.routes if isinstance(r, APIRoute))
-    served = {(method, route.path) for route in routes for method in route.methods}
+    served = {(method, route.path) for route in routes for method in route.methods or ()}
     if docs_access is not DocsAccess.OFF:
         served |= set(DOCS_ROUTES)
     ruled = set(ruled_routes)
