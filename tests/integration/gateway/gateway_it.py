@@ -11,10 +11,14 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import httpx
 from aiokafka import AIOKafkaProducer, TopicPartition
 
+from connect_devstack import demo
+from connect_devstack.app import generate_password, write_secret
+from connect_devstack.services import create_admin
 from connect_events import (
     COMMANDS_TOPIC,
     Command,
@@ -109,3 +113,15 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
             pass
         time.sleep(0.2)
     raise AssertionError("the gateway did not become ready")
+
+
+def admin_token(env: dict[str, str], url: str, state_dir: Path) -> str:
+    """An admin made with `create-admin` in the gateway's identity database, and an API token of it."""
+    password_file = state_dir / "admin.password"
+    write_secret(password_file, generate_password("it-admin"))
+    create_admin(env, "it-admin", password_file, reset=False)
+    session = demo.login(url, "it-admin", password_file.read_text().strip())
+    try:
+        return demo.issue_token(url, session, "integration test")
+    finally:
+        demo.logout(url, session)

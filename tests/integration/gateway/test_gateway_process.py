@@ -23,7 +23,7 @@ def test_serves_until_sigterm(kafka_bootstrap: str, database_url: str) -> None:
     )
     try:
         ready = wait_ready(f"http://127.0.0.1:{port}", process)
-        assert ready.json()["checks"] == {"catalog": "ok", "vault": "ok", "replies": "ok"}
+        assert ready.json()["checks"] == {"catalog": "ok", "vault": "ok", "identity": "ok", "replies": "ok"}
         docs = httpx.get(f"http://127.0.0.1:{port}/openapi.json")
         assert "/api/v1/jobs" in docs.json()["paths"]
         huge = httpx.post(f"http://127.0.0.1:{port}/api/v1/jobs", content=b" " * (MAX_BODY_BYTES + 1))

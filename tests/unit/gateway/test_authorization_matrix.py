@@ -205,3 +205,15 @@ def test_a_route_without_a_rule_fails_the_app(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setattr(app_module, "rules", lambda _docs: missing)
     with pytest.raises(app_module.RouteWithoutRuleError, match=re.escape("/api/v1/jobs/{job_id}/run")):
         create_app(lambda: None)  # type: ignore[arg-type, return-value]
+
+
+async def test_a_lost_identity_database_is_503_in_our_words(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    from connect_gateway.ports import IdentityUnavailableError
+
+    async def down(*_args: object) -> None:
+        raise IdentityUnavailableError("ConnectionRefusedError: connect call failed ('127.0.0.1', 5432)")
+
+    monkeypatch.setattr(world.identity, "token_principal", down)
+    answer = await world.client.get("/api/v1/jobs")
+    assert answer.status_code == 503
+    assert answer.json()["message"] == "the identity database cannot be reached; retry later"
