@@ -9,14 +9,14 @@ from __future__ import annotations
 import contextlib
 import itertools
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import httpx
 import schemathesis
 from schemathesis.hooks import GLOBAL_HOOK_DISPATCHER
 
-from tests.e2e.fuzz_seed import EXAMPLE_VERSION, REQUEST_TIMEOUT_S, SeedData
+from tests.e2e.fuzz_seed import EXAMPLE_VERSION, NAME_FIELDS, REQUEST_TIMEOUT_S, Caller, SeedData
 
 SEED = 20_240_917
 # Per operation, in the fuzzing phase (positive and negative together); the examples and coverage phases
@@ -31,12 +31,22 @@ SETTLE_TIMEOUT_S = 10.0
 SETTLE_POLL_S = 0.05
 # Share of generated values taken from the seed data where a binding names it (the rest stay generated).
 SEED_VALUE_PROBABILITY = 0.5
+LOGIN_PATH = "/api/v1/auth/login"
+# What would lock the run out if aimed at its own credential: revoking its token, demoting or disabling it.
+REVOKE_PATH = "/api/v1/tokens/{token_id}"
+DEMOTE_PATHS = {"/api/v1/users/{username}/role", "/api/v1/users/{username}/disable"}
 
-# Refusals the schema cannot express: a job on a table that does not exist (404); a duplicate table or job
-# name, a stale `expected_version`, a job that is not in a state to run (409); a mapping to a column the
-# table lacks, a key column that is not a column, a source host that cannot be reached to pin its key
-# (422). 5xx is left to `not_a_server_error`, so that a server error is reported once, not twice.
+# Refusals the schema cannot express: a job on a table that does not exist, a user or token that does not
+# (404); a duplicate table, job or user name, a stale `expected_version`, a job that is not in a state to
+# run, the last enabled admin disabled or demoted, a token for a disabled user or one too many (409); a
+# mapping to a column the table lacks, a key column that is not a column, a source host that cannot be
+# reached to pin its key, a password the password rule refuses, your own password changed without the
+# current one (422). 5xx is left to `not_a_server_error`, so that a server error is reported once, not twice.
 POSITIVE_ACCEPTED_STATUSES = ["2xx", "404", "409", "422", "5xx"]
+# A login with a well-formed name and password the run cannot know: wrong (401), and after 20 failures from
+# one address within 15 minutes, throttled (429). The fuzz gateway keeps its own identity database, so this
+# lock-out reaches no other test (and the run itself calls with an API token, which logins do not affect).
+LOGIN_ACCEPTED_STATUSES = [*POSITIVE_ACCEPTED_STATUSES, "401", "429"]
 
 CHECKS: dict[str, dict[str, Any]] = {
     "not_a_server_error": {},
@@ -51,17 +61,21 @@ CHECKS: dict[str, dict[str, Any]] = {
     "allow_header_conformance": {},
     "use_after_free": {},
     "ensure_resource_availability": {},
-    # No authentication exists yet (`x-connect-user` only names who acts), so there is nothing to bypass.
-    "ignored_auth": {"enabled": False},
+    "ignored_auth": {},
+    # Jobs, tables and runs are shared by every user of the workspace (access is by role, not by owner), so
+    # one identity reading what another created is the intended behaviour; tokens are per user, but a
+    # token's id never appears in another user's answers.
     "object_level_authorization": {"enabled": False},
 }
 
 
-def config(base_url: str, seed: SeedData, positive_only: Sequence[str] = ()) -> schemathesis.Config:
+def config(caller: Caller, seed: SeedData, positive_only: Sequence[str] = ()) -> schemathesis.Config:
     """Fixed seed, derandomized generation, bounded examples, every applicable check, all four phases."""
     return schemathesis.Config.from_dict(
         {
-            "base-url": base_url,
+            "base-url": caller.base_url,
+            # Every request as the caller (an admin); `ignored_auth` sends each operation once without it too.
+            "headers": caller.headers,
             # `deterministic` derandomizes the examples, coverage and fuzzing phases; the stateful phase draws
             # its scenarios from this seed (an explicit seed takes precedence there).
             "seed": SEED,
@@ -96,19 +110,25 @@ def config(base_url: str, seed: SeedData, positive_only: Sequence[str] = ()) -> 
 
 
 def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
-    """Deletes aim at a job of their own; operations that take any string get no negative fuzzing."""
+    """Deletes aim at a job of their own; logins may be refused; operations that take any string get no
+    negative fuzzing."""
     deletes = {
         "include-method": "DELETE",
         "include-path": "/api/v1/jobs/{job_id}",
         "parameters": {"path.job_id": _from_seed("doomed_job")},
     }
+    login = {
+        "include-method": "POST",
+        "include-path": LOGIN_PATH,
+        "checks": {"positive_data_acceptance": {"expected-statuses": LOGIN_ACCEPTED_STATUSES}},
+    }
     if not positive_only:
-        return [deletes]
+        return [deletes, login]
     positive = {
         "include-operation-id": list(positive_only),
         "phases": {"fuzzing": {"generation": {"mode": "positive"}}},
     }
-    return [deletes, positive]
+    return [deletes, login, positive]
 
 
 def _seed_bindings(seed: SeedData) -> dict[str, Any]:
@@ -122,6 +142,8 @@ def _seed_bindings(seed: SeedData) -> dict[str, Any]:
         "host": [seed.sftp.host],
         "port": [seed.sftp.port],
         "user": [seed.sftp.user],
+        "username": [seed.stand_in_admin],
+        "token": [seed.stand_in_token_id],
     }
     bindings = {
         "path.job_id": "job",
@@ -134,6 +156,8 @@ def _seed_bindings(seed: SeedData) -> dict[str, Any]:
         "body.source.host": "host",
         "body.source.port": "port",
         "body.source.user": "user",
+        "path.username": "username",
+        "path.token_id": "token",
     }
     return {
         "dictionaries": {name: {"values": values} for name, values in dictionaries.items()},
@@ -146,28 +170,31 @@ def _from_seed(dictionary: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def fuzz_schema(base_url: str, seed: SeedData) -> Iterator[Any]:
+def fuzz_schema(caller: Caller, seed: SeedData) -> Iterator[Any]:
     """The served OpenAPI document plus valid request examples, with the hooks below installed.
 
     The examples only add starting points (the served schemas are tested as they are): without a valid
     body to vary, nearly every generated write fails on a rule the schema cannot state and never reaches
     the code behind it.
     """
-    document = httpx.get(f"{base_url}/openapi.json", timeout=REQUEST_TIMEOUT_S).raise_for_status().json()
+    base_url, headers = caller.base_url, caller.headers
+    document = httpx.get(f"{base_url}/openapi.json", headers=headers, timeout=REQUEST_TIMEOUT_S)
+    document = document.raise_for_status().json()
     for (method, path), body in seed.examples.items():
         operation = document["paths"].get(path, {}).get(method)
         if operation is not None:
             operation["requestBody"]["content"]["application/json"]["examples"] = {"seed": {"value": body}}
-    schema = schemathesis.openapi.from_dict(document, config=config(base_url, seed, _without_invalid_input(document)))
+    schema = schemathesis.openapi.from_dict(document, config=config(caller, seed, _without_invalid_input(document)))
     names = itertools.count(1)
-    settle = ReadModelWait(base_url)
+    settle = ReadModelWait(base_url, headers)
 
     @schema.hook
     def map_case(context: Any, case: Any) -> Any:
         # Variants of an example keep its name; a fresh one lets each reach more than the duplicate check.
-        name = case.body.get("name") if isinstance(case.body, dict) else None
-        if isinstance(name, str) and name in seed.example_names:
-            case.body = {**case.body, "name": f"{name}_{next(names)}"}
+        for field in NAME_FIELDS:
+            name = case.body.get(field) if isinstance(case.body, dict) else None
+            if isinstance(name, str) and name in seed.example_names:
+                case.body = {**case.body, field: f"{name}_{next(names)}"}
         return case
 
     @schema.hook
@@ -175,11 +202,12 @@ def fuzz_schema(base_url: str, seed: SeedData) -> Iterator[Any]:
         settle(case.method, response)
 
     def before_call(context: Any, case: Any, kwargs: Any) -> None:
+        spare_the_caller(case, caller, seed)
         # An edit names the version it is based on; like a client, read it just before sending the edit.
         body = case.body if isinstance(case.body, dict) else {}
         job_id = (case.path_parameters or {}).get("job_id")
         if str(body.get("name")).startswith(seed.edit_example_name) and body.get("expected_version") == EXAMPLE_VERSION:
-            answer = httpx.get(f"{base_url}/api/v1/jobs/{job_id}", timeout=REQUEST_TIMEOUT_S)
+            answer = httpx.get(f"{base_url}/api/v1/jobs/{job_id}", headers=headers, timeout=REQUEST_TIMEOUT_S)
             if answer.status_code == 200:
                 case.body = body | {"expected_version": answer.json()["version"]}
 
@@ -189,6 +217,21 @@ def fuzz_schema(base_url: str, seed: SeedData) -> Iterator[Any]:
         yield schema
     finally:
         GLOBAL_HOOK_DISPATCHER.unregister(before_call)
+
+
+def spare_the_caller(case: Any, caller: Caller, seed: SeedData) -> None:
+    """Aim a request that would revoke the caller's token, or demote or disable its admin, at a stand-in.
+
+    The stateful links feed every token id `GET /api/v1/tokens` lists to the revocation, and every user name
+    `GET /api/v1/users` lists to the role change and disabling; the admin is not the last one once the run
+    has created others. Either would leave the rest of the run refused (401, 403). The stand-ins (a second
+    token of the caller's, a second admin) take those requests, so the operations are still exercised.
+    """
+    parameters = case.path_parameters or {}
+    if case.operation.path == REVOKE_PATH and parameters.get("token_id") == seed.caller_token_id:
+        case.path_parameters = parameters | {"token_id": seed.stand_in_token_id}
+    elif case.operation.path in DEMOTE_PATHS and parameters.get("username") == caller.username:
+        case.path_parameters = parameters | {"username": seed.stand_in_admin}
 
 
 def _without_invalid_input(document: dict[str, Any]) -> list[str]:
@@ -218,8 +261,9 @@ class ReadModelWait:
     without this wait they would report the documented eventual consistency as a defect.
     """
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: Mapping[str, str]) -> None:
         self._base_url = base_url
+        self._headers = dict(headers)
 
     def __call__(self, method: str, response: Any) -> None:
         if method.upper() in {"GET", "HEAD", "OPTIONS"} or not 200 <= response.status_code < 300:
@@ -240,8 +284,11 @@ class ReadModelWait:
 
     def _wait(self, url: str, done: Callable[[httpx.Response], bool]) -> None:
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
-        while time.monotonic() < deadline and not done(httpx.get(self._base_url + url, timeout=REQUEST_TIMEOUT_S)):
+        while time.monotonic() < deadline and not done(self._get(url)):
             time.sleep(SETTLE_POLL_S)
+
+    def _get(self, url: str) -> httpx.Response:
+        return httpx.get(self._base_url + url, headers=self._headers, timeout=REQUEST_TIMEOUT_S)
 
 
 def _at_least(answer: httpx.Response, version: Any) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -217,3 +218,18 @@ async def test_a_lost_identity_database_is_503_in_our_words(world: World, monkey
     answer = await world.client.get("/api/v1/jobs")
     assert answer.status_code == 503
     assert answer.json()["message"] == "the identity database cannot be reached; retry later"
+
+
+@pytest.mark.parametrize("expiry", [1893456000, "1893456000", "tomorrow", True])
+async def test_a_token_expiry_is_iso_text_only(world: World, expiry: object) -> None:
+    answer = await world.client.post("/api/v1/tokens", json={"name": "n", "expires_at": expiry})
+    assert answer.status_code == 422, answer.text
+    assert [e["field"] for e in answer.json()["errors"]] == ["expires_at"]
+
+
+async def test_a_token_expiry_in_iso_text_is_taken(world: World) -> None:
+    answer = await world.client.post("/api/v1/tokens", json={"name": "n", "expires_at": "2099-01-31T00:00:00Z"})
+    assert answer.status_code == 422  # beyond 366 days: refused by the rule, naming the field
+    assert answer.json()["errors"][0]["field"] == "expires_at"
+    soon = (NOW.now(UTC) + timedelta(days=10)).isoformat()
+    assert (await world.client.post("/api/v1/tokens", json={"name": "n", "expires_at": soon})).status_code == 201

@@ -7,14 +7,16 @@ applies to commands again).
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
 
-from pydantic import BeforeValidator, Field, Secret, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, Field, Secret, StringConstraints
+from pydantic_core import PydanticCustomError
 
 from connect_events import values as v
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain.runs import RUN_KEY_PATTERN, run_key_problem
-from connect_gateway.entrypoints.http.value_rule import Rule
+from connect_gateway.entrypoints.http.value_rule import RULE_ERROR, Rule
 
 TEXT = Rule(v.storable_problem, v.STORABLE_PATTERN)
 LINE = Rule(v.control_problem, v.NO_CONTROL_PATTERN)
@@ -40,6 +42,17 @@ PrivateKey = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PRIVATE_
 Password = Secret[Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_PASSWORD), TEXT]]
 
 
+_ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
+ISO_DATE_TIME_RULE = "must be a date and time in ISO 8601 with its offset, e.g. 2027-01-31T00:00:00Z"
+
+
+def _iso_text(value: object) -> object:
+    """JSON has no datetime: ISO 8601 text is the one form taken (lax parsing would take Unix seconds too)."""
+    if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
+        raise PydanticCustomError(RULE_ERROR, "{problem}", {"problem": ISO_DATE_TIME_RULE})
+    return value
+
+
 def _integral(value: object) -> object:
     """JSON Schema's `integer` includes 22.0; strict validation would refuse it, so it becomes 22 first."""
     return int(value) if isinstance(value, float) and value.is_integer() else value
@@ -55,6 +68,8 @@ Version = Annotated[int, Field(ge=1, le=lim.MAX_INT), INTEGRAL]
 MaxLength = Annotated[int, Field(ge=1, le=v.MAX_TEXT_LENGTH), INTEGRAL]
 Precision = Annotated[int, Field(ge=1, le=v.MAX_PRECISION), INTEGRAL]
 Scale = Annotated[int, Field(ge=0, le=v.MAX_PRECISION), INTEGRAL]
+
+IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
 
 # Query, path and header values.
 SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]

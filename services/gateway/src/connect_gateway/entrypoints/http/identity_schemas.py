@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from connect_events import Role
 from connect_gateway.entrypoints.http.fields import (
+    IsoDateTime,
     LoginName,
     LoginPassword,
     NewPassword,
@@ -78,11 +79,7 @@ class TokenIn(RequestBody):
     """A new API token; for yourself unless an admin names another `username`."""
 
     name: TokenName
-    # JSON has no datetime type: an ISO 8601 string with its offset is the one form taken (strict mode would
-    # refuse every string).
-    expires_at: AwareDatetime | None = Field(
-        default=None, strict=False, description="Default: in 90 days; at most 366 days"
-    )
+    expires_at: IsoDateTime | None = Field(default=None, description="Default: in 90 days; at most 366 days")
     username: Username | None = None
 
 

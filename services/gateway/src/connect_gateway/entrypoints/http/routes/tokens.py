@@ -56,7 +56,12 @@ async def list_tokens(
     "",
     status_code=201,
     response_model=None,
-    responses={201: {"model": IssuedTokenOut}, 403: {"model": ErrorBody}, 409: {"model": ErrorBody}},
+    responses={
+        201: {"model": IssuedTokenOut},
+        403: {"model": ErrorBody, "description": "Only an admin may issue tokens to another user"},
+        404: {"model": ErrorBody, "description": "No such user"},
+        409: {"model": ErrorBody, "description": "The user is disabled or holds the most tokens allowed"},
+    },
 )
 async def issue_token(body: TokenIn, deps: DepsDep, principal: PrincipalDep) -> Response:
     """Issue an API token; its secret is in this answer only (it is stored hashed)."""
