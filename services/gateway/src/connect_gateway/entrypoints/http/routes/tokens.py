@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Response
@@ -21,21 +22,8 @@ router = APIRouter(prefix="/api/v1/tokens", tags=["access"], responses=COMMON_RE
 
 
 def token_out(token: TokenRecord) -> TokenOut:
-    """The API form of a token (no secret)."""
-    return TokenOut(**_fields(token))
-
-
-def _fields(token: TokenRecord) -> dict[str, object]:
-    return {
-        "token_id": token.token_id,
-        "username": token.username,
-        "name": token.name,
-        "created_at": token.created_at,
-        "created_by": token.created_by,
-        "expires_at": token.expires_at,
-        "last_used_at": token.last_used_at,
-        "revoked_at": token.revoked_at,
-    }
+    """The API form of a token (the record holds no secret: the same fields, shown as they are)."""
+    return TokenOut(**asdict(token))
 
 
 @router.get("")
@@ -67,7 +55,7 @@ async def issue_token(body: TokenIn, deps: DepsDep, principal: PrincipalDep) -> 
     """Issue an API token; its secret is in this answer only (it is stored hashed)."""
     owner = body.username or principal.username
     issued = await identity.issue_token(deps, owner, body.name, body.expires_at, principal)
-    out = IssuedTokenOut(**_fields(issued.record), token=issued.secret)
+    out = IssuedTokenOut(**asdict(issued.record), token=issued.secret)
     return json_response(out, 201)
 
 
