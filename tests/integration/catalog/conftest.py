@@ -13,7 +13,7 @@ from connect_catalog.adapters.schema import ensure_schema
 from connect_catalog.bootstrap import prepare
 from connect_catalog.config import CatalogSettings
 from connect_runtime.kafka import make_producer
-from connect_runtime.settings import database_dsn
+from tests.databases import drop_databases
 
 
 @pytest.fixture(scope="module")
@@ -26,11 +26,7 @@ async def catalog_settings(kafka_bootstrap: str, database_url: str) -> AsyncIter
         CATALOG_CONSUMER_GROUP=f"catalog-test-{suffix}",
     )
     yield settings
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{settings.database}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(database_url, settings.database)
 
 
 @pytest.fixture(scope="module")

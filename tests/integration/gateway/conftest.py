@@ -11,10 +11,9 @@ from aiokafka import AIOKafkaProducer
 
 from connect_gateway.adapters.command_bus import KafkaCommandBus
 from connect_gateway.adapters.replies import ReplyListener
-from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
-from connect_runtime.settings import database_dsn
 from connect_runtime.vault import VAULT_DDL
+from tests.databases import throwaway_pool
 from tests.integration.gateway.gateway_it import FakeScheduler
 from tests.unit.gateway.gateway_fakes import accepted
 
@@ -72,12 +71,5 @@ def bus(producer: AIOKafkaProducer, listener: ReplyListener, topics: tuple[str, 
 
 @pytest.fixture(scope="module")
 async def vault_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    name = f"vault_{uuid4().hex[:8]}"
-    pool = await open_pool(await ensure_database(database_url, name), VAULT_DDL, max_size=4)
-    yield pool
-    await pool.close()
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with throwaway_pool(database_url, f"vault_{uuid4().hex[:8]}", VAULT_DDL) as pool:
+        yield pool

@@ -28,6 +28,7 @@ from connect_gateway.ports import Deps, ReadModelsUnavailableError
 from connect_gateway.read_models import CommandRecord, JobQuery, RunQuery
 from connect_runtime.db import ensure_database
 from connect_runtime.settings import database_dsn
+from tests.databases import drop_databases
 from tests.unit.gateway.gateway_fakes import FakeBus, FakeCredentials, FakeHostKeys
 from tests.unit.gateway.identity_fake import FastHasher, InMemoryIdentityStore, seed_admin
 
@@ -61,11 +62,7 @@ async def catalog(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     await seed(pool)
     yield pool
     await pool.close()
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(database_url, name)
 
 
 async def seed(pool: asyncpg.Pool) -> None:

@@ -19,6 +19,7 @@ from connect_devstack import demo
 from connect_events import ColumnSpec, ColumnType, TableSpec
 from connect_runtime.db import ensure_database
 from connect_runtime.settings import database_dsn
+from tests.databases import drop_databases
 from tests.integration.gateway.gateway_it import admin_token, free_port, gateway_env, wait_ready
 
 pytestmark = pytest.mark.integration
@@ -46,12 +47,7 @@ async def names(database_url: str) -> AsyncIterator[tuple[str, str, str]]:
     finally:
         await pool.close()
     yield catalog, vault, identity
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        for name in (catalog, vault, identity):
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(database_url, catalog, vault, identity)
 
 
 @pytest.fixture(scope="module")

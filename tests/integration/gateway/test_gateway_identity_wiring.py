@@ -16,6 +16,7 @@ from connect_gateway.adapters.passwords import Argon2PasswordHasher
 from connect_gateway.config import GatewaySettings
 from connect_runtime.settings import database_dsn
 from connect_runtime.vault import generate_key
+from tests.databases import drop_databases
 from tests.kafka_records import read_topics
 from tests.polling import until
 from tests.unit.gateway.identity_contract import create
@@ -38,12 +39,7 @@ async def settings(kafka_bootstrap: str, database_url: str) -> AsyncIterator[Gat
         GATEWAY_ARGON2_MEMORY_KIB=8192,
         **names,
     )
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        for name in names.values():
-            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(database_url, *names.values())
 
 
 async def test_the_command_line_queues_and_a_gateway_relays(settings: GatewaySettings, kafka_bootstrap: str) -> None:

@@ -15,8 +15,8 @@ from connect_events import IDENTITY_TOPIC, Role, TokenIssued, UserCreated, decod
 from connect_gateway.adapters.identity_sql import IDENTITY_DDL
 from connect_gateway.adapters.identity_store import PgIdentityStore
 from connect_gateway.ports import IdentityStore, IdentityUnavailableError
-from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.settings import database_dsn
+from tests.databases import throwaway_pool
 from tests.unit.gateway.identity_contract import CHECKS, HASH, Check, check_id, create, issue
 from tests.unit.gateway.identity_fake import InMemoryIdentityStore
 
@@ -26,15 +26,8 @@ TABLES = "users, tokens, sessions, login_failures, outbox"
 
 @pytest.fixture(scope="module")
 async def identity_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
-    name = f"identity_{uuid4().hex[:8]}"
-    pool = await open_pool(await ensure_database(database_url, name), IDENTITY_DDL, max_size=4)
-    yield pool
-    await pool.close()
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    async with throwaway_pool(database_url, f"identity_{uuid4().hex[:8]}", IDENTITY_DDL) as pool:
+        yield pool
 
 
 @pytest.fixture

@@ -15,20 +15,12 @@ from connect_runner.adapters.schema import RUNNER_DDL
 from connect_runner.adapters.sftp import SftpFiles
 from connect_runner.handlers import RunDeps
 from connect_runtime.db import ensure_database, open_pool
-from connect_runtime.settings import database_dsn
 from connect_runtime.vault import VAULT_DDL, Credential, Vault, generate_key
 from tests.conftest import SftpServer
+from tests.databases import drop_databases
 from tests.integration.runner.runner_it import RunnerWorld
 
 _job_ids = itertools.count(1000)
-
-
-async def _drop(database_url: str, name: str) -> None:
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +29,7 @@ async def audience_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
     pool = await open_pool(await ensure_database(database_url, name), RUNNER_DDL, max_size=6)
     yield pool
     await pool.close()
-    await _drop(database_url, name)
+    await drop_databases(database_url, name)
 
 
 @pytest.fixture(scope="module")
@@ -46,7 +38,7 @@ async def vault(database_url: str) -> AsyncIterator[Vault]:
     pool = await open_pool(await ensure_database(database_url, name), VAULT_DDL, max_size=2)
     yield Vault(pool, generate_key())
     await pool.close()
-    await _drop(database_url, name)
+    await drop_databases(database_url, name)
 
 
 @pytest.fixture(scope="module")

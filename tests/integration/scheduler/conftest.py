@@ -9,8 +9,8 @@ import asyncpg
 import pytest
 
 from connect_runtime.db import Conn
-from connect_runtime.settings import database_dsn
 from connect_scheduler.bootstrap import prepare_database
+from tests.databases import drop_databases
 
 RESET = """
 TRUNCATE events, job_names, outbox, consumer_offsets, handled_commands;
@@ -22,11 +22,7 @@ UPDATE counters SET value = 0;
 async def scheduler_dsn(database_url: str) -> AsyncIterator[str]:
     name = f"sched_{uuid4().hex[:8]}"
     yield await prepare_database(database_url, name)
-    admin = await asyncpg.connect(database_dsn(database_url, "postgres"))
-    try:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await admin.close()
+    await drop_databases(database_url, name)
 
 
 @pytest.fixture(scope="module")
