@@ -169,14 +169,14 @@ class IdentitySecrets:
 
 
 class IdentityChange(Protocol):
-    """One transaction over one user: load (locked), decide elsewhere, commit the events."""
+    """One transaction, serialised with every other change: load, decide elsewhere, commit the events."""
 
     async def load(self, username: str) -> UserState:
-        """The user's state, locked until the change ends; `version` 0 when there is no such user."""
+        """The user's state, which no other change moves before this one ends; `version` 0 when there is none."""
         ...
 
     async def enabled_admins(self) -> int:
-        """How many enabled admins there are (locked, so two demotions cannot both pass)."""
+        """How many enabled admins there are (no other change runs meanwhile, so two demotions cannot both pass)."""
         ...
 
     async def commit(self, events: Sequence[UserEvent], secrets: IdentitySecrets) -> None:

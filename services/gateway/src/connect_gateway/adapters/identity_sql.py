@@ -55,18 +55,17 @@ CREATE TABLE IF NOT EXISTS login_failures (
 
 PING = "SELECT 1"
 
-# One identity change at a time per database. Why: every change locks its user's row and then, to count
-# admins, the admins' rows; two changes of two admins would each hold one and wait for the other (a
-# deadlock). Identity changes are rare admin actions, so queueing them costs nothing that matters.
+# One identity change at a time per database: what a change reads (its user, the count of enabled admins)
+# cannot move before it commits, without row locks that two changes of two admins could take in opposite
+# orders (a deadlock). Identity changes are rare admin actions, so queueing them costs nothing that matters;
+# logins and requests never take this lock. The version compare-and-set stays as the last guard.
 CHANGE_LOCK_ID = 7_100_002
 LOCK_CHANGES = "SELECT pg_advisory_xact_lock($1)"
 
-# NO KEY UPDATE: the lock the later UPDATE takes anyway; unlike FOR UPDATE it lets a login insert a
-# session (a foreign-key check) of a user being changed without waiting for the change.
-LOAD_USER = "SELECT role, enabled, version FROM users WHERE username = $1 FOR NO KEY UPDATE"
+LOAD_USER = "SELECT role, enabled, version FROM users WHERE username = $1"
 # Expired tokens count as revoked: revoking one is an accepted no-op, and it no longer counts as active.
 LOAD_TOKENS = "SELECT token_id, revoked_at IS NULL AND expires_at > now() AS active FROM tokens WHERE username = $1"
-LOCK_ENABLED_ADMINS = "SELECT username FROM users WHERE role = $1 AND enabled FOR NO KEY UPDATE"
+COUNT_ENABLED_ADMINS = "SELECT count(*) FROM users WHERE role = $1 AND enabled"
 
 INSERT_USER = """
 INSERT INTO users (username, role, enabled, version, password_hash, created_at, created_by, updated_at, updated_by)

@@ -9,11 +9,10 @@ same transaction, so the table state and `connect.identity` never disagree. A lo
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager, suppress
+from contextlib import asynccontextmanager, contextmanager
 from datetime import datetime
 
 import asyncpg
-from asyncpg.transaction import Transaction
 
 from connect_events import (
     Role,
@@ -61,20 +60,11 @@ class PgIdentityStore:
 
     @asynccontextmanager
     async def change(self) -> AsyncIterator[IdentityChange]:
-        """One transaction for one identity change; it commits only when `commit` was called and succeeded."""
+        """One transaction for one identity change, after every other change (the advisory lock)."""
         with _database_errors():
-            async with self._pool.acquire() as conn:
-                tx = conn.transaction()
-                await tx.start()
-                change = PgIdentityChange(conn)
-                try:
-                    await conn.execute(sql.LOCK_CHANGES, sql.CHANGE_LOCK_ID)
-                    yield change
-                except BaseException:
-                    await _roll_back(tx)
-                    raise
-                # Not committed (or a commit that failed half-way and was caught): the partial writes go too.
-                await (tx.commit() if change.committed else tx.rollback())
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(sql.LOCK_CHANGES, sql.CHANGE_LOCK_ID)
+                yield PgIdentityChange(conn)
 
     async def ping(self) -> None:
         """Raise when the identity database cannot answer."""
@@ -168,14 +158,13 @@ class PgIdentityStore:
 
 
 class PgIdentityChange:
-    """The `IdentityChange` of one transaction; `committed` once `commit` wrote everything."""
+    """The `IdentityChange` of one transaction."""
 
     def __init__(self, conn: Conn) -> None:
         self._conn = conn
-        self.committed = False
 
     async def load(self, username: str) -> UserState:
-        """The user's state, its row locked until the transaction ends; version 0 when there is no such user."""
+        """The user's state (no other change can run until this one ends); version 0 when there is no such user."""
         row = await self._conn.fetchrow(sql.LOAD_USER, username)
         if row is None:
             return UserState(username)
@@ -190,15 +179,17 @@ class PgIdentityChange:
         )
 
     async def enabled_admins(self) -> int:
-        """How many enabled admins there are, their rows locked so no other change demotes one meanwhile."""
-        return len(await self._conn.fetch(sql.LOCK_ENABLED_ADMINS, Role.ADMIN.value))
+        """How many enabled admins there are (no other change can demote one before this one ends)."""
+        count: int = await self._conn.fetchval(sql.COUNT_ENABLED_ADMINS, Role.ADMIN.value)
+        return count
 
     async def commit(self, events: Sequence[UserEvent], secrets: IdentitySecrets) -> None:
         """Apply `events` to the tables and queue them in the outbox; `IdentityConflictError` when the user moved on."""
-        for event in events:
-            await _apply(self._conn, event, secrets)
-        await outbox.append(self._conn, events)
-        self.committed = True
+        # A savepoint: a commit that fails half-way (and is caught) leaves none of its writes behind.
+        async with self._conn.transaction():
+            for event in events:
+                await _apply(self._conn, event, secrets)
+            await outbox.append(self._conn, events)
 
 
 async def _apply(conn: Conn, event: UserEvent, secrets: IdentitySecrets) -> None:
@@ -270,13 +261,6 @@ def _required(value: str | None, problem: str) -> str:
     if value is None:
         raise ValueError(problem)
     return value
-
-
-async def _roll_back(tx: Transaction) -> None:
-    # The error that got us here is the one to report; a rollback on a lost connection adds nothing, and the
-    # pool discards (or resets) the connection on release either way.
-    with suppress(*_UNAVAILABLE, asyncpg.PostgresError):
-        await tx.rollback()
 
 
 @contextmanager
