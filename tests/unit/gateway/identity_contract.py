@@ -297,11 +297,13 @@ async def check_login_failures(store: IdentityStore) -> None:
     assert expected[account].locked_until == t0 + timedelta(seconds=5 + 2)
     assert expected[address].locked_until is None
     assert await store.failures([account, address, "address:elsewhere"]) == expected
-    await store.clear_failures(account)
-    assert await store.failures([account, address]) == {address: expected[address]}
+    await store.login_succeeded(account, address)
+    taken_back = Failures(5, t0, None)  # the address's sixth attempt proved right: five failures remain
+    assert await store.failures([account, address]) == {address: taken_back}
     fresh = t0 + throttle.ADDRESS.window + timedelta(seconds=1)  # a new window starts the count over
     assert await store.record_failure([address], fresh) == {address: Failures(1, fresh, None)}
-    await store.clear_failures("account:never")
+    await store.login_succeeded("account:never", "address:never")
+    assert await store.failures(["account:never", "address:never"]) == {}
 
 
 async def check_enabled_admins(store: IdentityStore) -> None:

@@ -173,9 +173,11 @@ class InMemoryIdentityStore:
             self.login_failures[subject] = throttle.after_failure(subject, self.login_failures.get(subject), now)
         return {s: self.login_failures[s] for s in sorted(set(subjects))}
 
-    async def clear_failures(self, subject: str) -> None:
-        """Forget a subject's failures."""
-        self.login_failures.pop(subject, None)
+    async def login_succeeded(self, account: str, address: str) -> None:
+        """Forget the account's failures; take this attempt back from the address's count."""
+        self.login_failures.pop(account, None)
+        if (before := self.login_failures.get(address)) is not None:
+            self.login_failures[address] = replace(before, count=max(before.count - 1, 0))
 
     def state(self, username: str, now: datetime) -> UserState:
         """What `IdentityChange.load` returns: expired tokens count as revoked."""

@@ -39,6 +39,7 @@ from connect_gateway.ports import (
     PasswordHasher,
     Principal,
     TokenRecord,
+    UserRecord,
 )
 
 log = logging.getLogger(__name__)
@@ -100,17 +101,19 @@ async def create_user(deps: IdentityDeps, username: str, role: Role, password: s
 
 
 async def change_password(
-    deps: Deps, username: str, password: str, actor: Principal, current_password: str | None
+    deps: Deps, username: str, password: str, actor: Principal, current_password: str | None, address: str
 ) -> None:
     """Set a password: your own with the current one, anyone's as an admin. The user's sessions end."""
-    own = actor.username == username
-    if not own and actor.role is not Role.ADMIN:
-        raise Refusal("forbidden", "only an admin may set another user's password")
-    if own:
+    _own_or_admin(actor, username, "set the password of")
+    if actor.username == username:
         if current_password is None:
             raise invalid("current_password", "is required to change your own password")
-        if not await _password_matches(deps, username, current_password):
-            raise invalid("current_password", "is not your current password")
+        try:
+            await check_password(deps, username, current_password, address)
+        except Refusal as exc:
+            if exc.code != "unauthenticated":
+                raise  # throttled: 429 with Retry-After, like a login
+            raise invalid("current_password", "is not your current password") from exc
     await set_password(deps, username, password, actor.username)
 
 
@@ -160,54 +163,69 @@ def _own_or_admin(actor: Principal, username: str, what: str) -> None:
 
 async def login(deps: Deps, username: str, password: str, address: str) -> Login:
     """Check a password under the brute-force rules and start a session with a fresh id."""
-    name = username.strip().lower()
-    subjects = [throttle.account_subject(name), throttle.address_subject(address)]
-    _refuse_while_locked(await deps.identity.failures(subjects), now())
-    if not await _password_matches(deps, name, password):
-        after = await deps.identity.record_failure(subjects, now())
-        log.info("login failed", extra={"username": name, "address": address})
-        _refuse_while_locked(after, now(), WRONG_LOGIN + "; ")
-        raise Refusal("unauthenticated", WRONG_LOGIN)
-    await deps.identity.clear_failures(subjects[0])
+    user = await check_password(deps, username.strip().lower(), password, address)
     session_id, csrf_token = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-    await deps.identity.start_session(name, digest(session_id), digest(csrf_token), now())
-    user = await deps.identity.get_user(name)
-    assert user is not None
-    log.info("login", extra={"username": name, "address": address})
-    principal = Principal(name, user.role, "session", digest(session_id), digest(csrf_token))
+    await deps.identity.start_session(user.username, digest(session_id), digest(csrf_token), now())
+    log.info("login", extra={"username": user.username, "address": address})
+    principal = Principal(user.username, user.role, "session", digest(session_id), digest(csrf_token))
     return Login(principal, session_id, csrf_token)
 
 
-def _refuse_while_locked(failures: dict[str, throttle.Failures], at: datetime, prefix: str = "") -> None:
+async def check_password(deps: IdentityDeps, username: str, password: str, address: str) -> UserRecord:
+    """The enabled user whose password this is, under the brute-force rules (login and password change).
+
+    The attempt is counted as a failure *before* the password is checked and taken back when it proves right:
+    counted after, a burst of parallel guesses would all pass the lock check before the first failure is
+    recorded. An attempt past the free ones is refused without a check.
+    """
+    account, address_ = throttle.account_subject(username), throttle.address_subject(address)
+    _refuse_while_locked(await deps.identity.failures([account, address_]), now())
+    _refuse_while_locked(await deps.identity.record_failure([account, address_], now()), now())
+    user, right = await _verify(deps, username, password)
+    if user is None or not right:
+        # The name only when it is a user's: a password typed into the name field must not reach the log.
+        log.info("wrong password", extra={"username": username if user is not None else "?"})
+        raise Refusal("unauthenticated", WRONG_LOGIN)
+    await deps.identity.login_succeeded(account, address_)
+    return user
+
+
+def _refuse_while_locked(failures: dict[str, throttle.Failures], at: datetime) -> None:
     wait = max((throttle.wait_for(f, at) for f in failures.values()), default=timedelta(0))
     if wait > timedelta(0):
         seconds = max(1, int(wait.total_seconds() + 0.999))
         raise Refusal(
             "too_many_requests",
-            f"{prefix}too many failed logins; try again in {seconds} s",
+            f"too many failed logins; try again in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
 
 
-# A real argon2id hash of a random password: an unknown user costs the same time as a wrong password.
+# Per hasher, a real hash of a random password: an unknown user costs the same time as a wrong password.
 _DUMMY: dict[int, str] = {}
 
 
-async def _password_matches(deps: Deps, username: str, password: str) -> bool:
+async def _verify(deps: IdentityDeps, username: str, password: str) -> tuple[UserRecord | None, bool]:
+    """The user (if any), and whether `password` is its password and it is enabled.
+
+    A right password whose hash was made with weaker settings is hashed again with the current ones.
+    """
     found = await deps.identity.password_hash(username)
-    hashed = found[1] if found is not None else _dummy_hash(deps.hasher)
+    hashed = found[1] if found is not None else await _dummy_hash(deps.hasher)
     ok, rehashed = await asyncio.to_thread(deps.hasher.verify, password, hashed)
-    if found is None or not found[0].enabled:
-        return False
-    if ok and rehashed is not None:
+    if found is None:
+        return None, False
+    user = found[0]
+    if ok and user.enabled and rehashed is not None:
         await deps.identity.set_password_hash(username, hashed, rehashed)
-    return ok
+    return user, ok and user.enabled
 
 
-def _dummy_hash(hasher: PasswordHasher) -> str:
+async def _dummy_hash(hasher: PasswordHasher) -> str:
     key = id(hasher)
     if key not in _DUMMY:
-        _DUMMY[key] = hasher.hash(secrets.token_urlsafe(24))
+        # Hashing blocks for a fifth of a second: in a thread, like every other hash, not on the event loop.
+        _DUMMY[key] = await asyncio.to_thread(hasher.hash, secrets.token_urlsafe(24))
     return _DUMMY[key]
 
 

@@ -254,8 +254,8 @@ class IdentityStore(Protocol):
         """Count one more failed login for each subject (per `throttle.after_failure`); the states after it."""
         ...
 
-    async def clear_failures(self, subject: str) -> None:
-        """Forget a subject's failures (an account after a successful login)."""
+    async def login_succeeded(self, account: str, address: str) -> None:
+        """A login proved right: forget the account's failures, take this attempt back from the address's."""
         ...
 
 

@@ -134,3 +134,4 @@ INSERT INTO login_failures (subject, count, window_started_at) VALUES ($1, 0, $2
 LOCK_FAILURES = "SELECT count, window_started_at, locked_until FROM login_failures WHERE subject = $1 FOR UPDATE"
 SET_FAILURES = "UPDATE login_failures SET count = $2, window_started_at = $3, locked_until = $4 WHERE subject = $1"
 CLEAR_FAILURES = "DELETE FROM login_failures WHERE subject = $1"
+TAKE_BACK_ATTEMPT = "UPDATE login_failures SET count = greatest(count - 1, 0) WHERE subject = $1"

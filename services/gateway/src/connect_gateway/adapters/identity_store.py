@@ -151,10 +151,12 @@ class PgIdentityStore:
                 # Sorted: two logins failing at once lock the same rows in the same order (no deadlock).
                 return {subject: await _count_failure(conn, subject, now) for subject in sorted(set(subjects))}
 
-    async def clear_failures(self, subject: str) -> None:
-        """Forget a subject's failures (an account after a successful login)."""
+    async def login_succeeded(self, account: str, address: str) -> None:
+        """Forget the account's failures; take this attempt back from the address's count."""
         with _database_errors():
-            await self._pool.execute(sql.CLEAR_FAILURES, subject)
+            async with self._pool.acquire() as conn, conn.transaction():
+                await conn.execute(sql.CLEAR_FAILURES, account)
+                await conn.execute(sql.TAKE_BACK_ATTEMPT, address)
 
 
 class PgIdentityChange:

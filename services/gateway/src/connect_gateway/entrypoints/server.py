@@ -29,7 +29,7 @@ def serve() -> int:
     """Serve; on SIGTERM/SIGINT stop accepting, let requests finish, then close (the lifespan's exit)."""
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level)
-    app = create_app(lambda: bootstrap.connect(settings))
+    app = create_app(lambda: bootstrap.connect(settings), docs_access=settings.docs)
     config = uvicorn.Config(
         app,
         host=settings.host,

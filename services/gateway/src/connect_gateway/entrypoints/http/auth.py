@@ -29,11 +29,22 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="connect"'}
 
 
+UNKNOWN_ADDRESS = "unknown"
+
+
 def route_key(request: Request) -> tuple[str, str]:
-    """(method, path template) of the route that matched, as the access table names it."""
-    route = request.scope.get("route")
-    path = route.path if isinstance(route, APIRoute) else request.url.path
-    return ("GET" if request.method == "HEAD" else request.method, path)
+    """(method, path template) of the route that matched, as the access table names it.
+
+    Only API routes run dependencies, and they take exactly their declared methods (HEAD and OPTIONS are 405
+    before any dependency runs), so the request's method and the route's template are the key.
+    """
+    route: APIRoute = request.scope["route"]
+    return request.method, route.path
+
+
+def client_address(request: Request) -> str:
+    """The client's address, which login throttling counts failures for."""
+    return request.client.host if request.client else UNKNOWN_ADDRESS
 
 
 async def authorize(request: Request) -> None:

@@ -6,15 +6,13 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from connect_gateway import identity
-from connect_gateway.entrypoints.http.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep
+from connect_gateway.entrypoints.http.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, client_address
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.identity_schemas import LoginIn, SessionOut
-from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES
+from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES, json_response
 from connect_gateway.entrypoints.http.schemas import ErrorBody
 
 router = APIRouter(prefix="/api/v1/auth", tags=["access"], responses=COMMON_RESPONSES)
-
-UNKNOWN_ADDRESS = "unknown"
 
 
 @router.post(
@@ -34,8 +32,7 @@ async def log_in(body: LoginIn, request: Request, deps: DepsDep) -> JSONResponse
 
     Every change made with the cookie must send the CSRF token in `X-CSRF-Token`. Scripts use API tokens.
     """
-    address = request.client.host if request.client else UNKNOWN_ADDRESS
-    login = await identity.login(deps, body.username, body.password.get_secret_value(), address)
+    login = await identity.login(deps, body.username, body.password.get_secret_value(), client_address(request))
     policy = deps.session_policy
     expires_at = identity.now() + policy.absolute
     out = SessionOut(
@@ -45,7 +42,7 @@ async def log_in(body: LoginIn, request: Request, deps: DepsDep) -> JSONResponse
         csrf_token=login.csrf_token,
         expires_at=expires_at,
     )
-    response = JSONResponse(out.model_dump(mode="json"))
+    response = json_response(out, 200)
     secure = request.url.scheme == "https"
     max_age = int(policy.absolute.total_seconds())
     response.set_cookie(

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from connect_gateway import identity
 from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.identity.users import ChangeRole, Disable, Enable, UserCommand
-from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep
+from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep, client_address
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.fields import Username
 from connect_gateway.entrypoints.http.identity_schemas import PasswordIn, RoleIn, UserIn, UserOut, role_of
@@ -96,8 +96,11 @@ async def enable_user(username: UsernamePath, deps: DepsDep, actor: ActorDep) ->
 
 
 @router.put("/{username}/password", status_code=204, response_class=Response, responses=CHANGED)
-async def change_password(username: UsernamePath, body: PasswordIn, deps: DepsDep, principal: PrincipalDep) -> Response:
+async def change_password(
+    username: UsernamePath, body: PasswordIn, request: Request, deps: DepsDep, principal: PrincipalDep
+) -> Response:
     """Set a password: your own (with `current_password`), or anyone's as an admin. The user's sessions end."""
     current = body.current_password.get_secret_value() if body.current_password is not None else None
-    await identity.change_password(deps, username, body.password.get_secret_value(), principal, current)
+    address = client_address(request)
+    await identity.change_password(deps, username, body.password.get_secret_value(), principal, current, address)
     return Response(status_code=204)
