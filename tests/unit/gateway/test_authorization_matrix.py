@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -194,10 +194,6 @@ async def test_matrix(world: World, user_private_key: str, route: tuple[str, str
         assert not world.bus.sent  # a refused caller sends no command
 
 
-def test_rules_name_only_served_routes() -> None:
-    assert set(ROUTES) <= set(served_routes())
-
-
 def test_a_route_without_a_rule_fails_the_app(monkeypatch: pytest.MonkeyPatch) -> None:
     from connect_gateway.entrypoints.http import app as app_module
 
@@ -227,9 +223,9 @@ async def test_a_token_expiry_is_iso_text_only(world: World, expiry: object) -> 
     assert [e["field"] for e in answer.json()["errors"]] == ["expires_at"]
 
 
-async def test_a_token_expiry_in_iso_text_is_taken(world: World) -> None:
+async def test_a_token_expiry_in_iso_text_is_taken_within_its_limit(world: World) -> None:
     answer = await world.client.post("/api/v1/tokens", json={"name": "n", "expires_at": "2099-01-31T00:00:00Z"})
     assert answer.status_code == 422  # beyond 366 days: refused by the rule, naming the field
     assert answer.json()["errors"][0]["field"] == "expires_at"
-    soon = (NOW.now(UTC) + timedelta(days=10)).isoformat()
+    soon = (datetime.now(UTC) + timedelta(days=10)).isoformat()
     assert (await world.client.post("/api/v1/tokens", json={"name": "n", "expires_at": soon})).status_code == 201

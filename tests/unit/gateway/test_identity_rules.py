@@ -22,7 +22,7 @@ from connect_events import (
 )
 from connect_gateway.domain.identity import throttle
 from connect_gateway.domain.identity.access import ADMIN, PUBLIC, ROUTES, DocsAccess, rules
-from connect_gateway.domain.identity.passwords import MIN_LENGTH, password_problem
+from connect_gateway.domain.identity.passwords import password_problem
 from connect_gateway.domain.identity.roles import at_least
 from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_gateway.domain.identity.tokens import digest, looks_like_token, token_secret
@@ -69,7 +69,7 @@ class TestUserAggregate:
     def test_bad_or_reserved_names_are_refused_naming_the_field(self, name: str) -> None:
         with pytest.raises(IdentityRefusedError) as refused:
             decide(UserState(name), CreateUser(Role.VIEWER), ctx())
-        assert (refused.value.code, refused.value.field) == ("invalid_request", "username")
+        assert (refused.value.code, refused.value.field) == ("validation_failed", "username")
 
     def test_create_twice_is_a_conflict(self) -> None:
         with pytest.raises(IdentityRefusedError) as refused:
@@ -176,10 +176,6 @@ class TestPasswords:
     def test_a_long_uncommon_password_passes(self) -> None:
         assert password_problem("violet-harbour-tram-42", "bob") is None
 
-    @given(st.text(min_size=MIN_LENGTH, max_size=40))
-    def test_the_rule_never_raises(self, password: str) -> None:
-        password_problem(password, "bob")
-
 
 class TestThrottle:
     def test_account_locks_after_the_free_failures_and_grows(self) -> None:
@@ -232,7 +228,7 @@ class TestAccessTable:
         assert at_least(Role.OPERATOR) == {Role.OPERATOR, Role.DATA_DIRECTOR, Role.ADMIN}
 
     def test_only_health_and_login_are_open(self) -> None:
-        open_routes = {key for key, rule in ROUTES.items() if rule is PUBLIC}
+        open_routes = {key for key, rule in ROUTES.items() if rule.public}
         assert open_routes == {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/login")}
 
     def test_docs_follow_the_setting(self) -> None:

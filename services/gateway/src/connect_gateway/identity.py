@@ -82,10 +82,9 @@ async def change_user(
             if events:
                 await tx.commit(events, secrets_ or IdentitySecrets())
     except IdentityRefusedError as exc:
-        code = "validation_failed" if exc.code == "invalid_request" else exc.code
-        if exc.field is not None and code == "validation_failed":
+        if exc.field is not None:
             raise invalid(exc.field, exc.message) from exc
-        raise Refusal(code, exc.message) from exc  # type: ignore[arg-type]
+        raise Refusal(exc.code, exc.message) from exc
     except IdentityConflictError as exc:
         raise Refusal("conflict", f"user {username} changed at the same time; retry") from exc
     for event in events:

@@ -26,5 +26,4 @@ MAX_PRIVATE_KEY = 16384
 MAX_PASSWORD = 1024
 MAX_HOST_KEY = 8192  # an OpenSSH line of a 16384-bit RSA key is about 2,800 characters
 MAX_SEARCH = 100
-MAX_LOGIN_PASSWORD = 256  # the password rule's own maximum: anything longer cannot match a stored hash
 MAX_IDEMPOTENCY_KEY = 200

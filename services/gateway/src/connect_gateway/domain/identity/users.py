@@ -6,8 +6,9 @@ is one ordered stream. No clock, no randomness and no I/O here: the handler pass
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from typing import Any, Literal
 from uuid import UUID
 
 from connect_events import (
@@ -36,12 +37,16 @@ MAX_TOKEN_NAME_LENGTH = 100
 MAX_TOKEN_LIFE = timedelta(days=366)
 
 
+# The API's codes: a validation refusal always names its field.
+RefusalCode = Literal["not_found", "conflict", "validation_failed"]
+
+
 class IdentityRefusedError(Exception):
     """The command cannot be applied; nothing changes."""
 
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+    def __init__(self, code: RefusalCode, message: str, field: str | None = None) -> None:
         super().__init__(message)
-        self.code = code  # not_found | conflict | invalid_request
+        self.code: RefusalCode = code
         self.message = message
         self.field = field
 
@@ -161,16 +166,15 @@ def evolve(state: UserState, event: UserEvent) -> UserState:
     return _replace(state, version)
 
 
-def _replace(state: UserState, version: int, **changes: object) -> UserState:
-    values = {**state.__dict__, "version": version, **changes}
-    return UserState(**values)
+def _replace(state: UserState, version: int, **changes: Any) -> UserState:
+    return replace(state, version=version, **changes)
 
 
 def _create(state: UserState, command: CreateUser, ctx: Context) -> list[UserEvent]:
     if problem := username_problem(state.username):
-        raise IdentityRefusedError("invalid_request", f"the user name {problem}", "username")
+        raise IdentityRefusedError("validation_failed", f"the user name {problem}", "username")
     if state.username in RESERVED_NAMES:
-        raise IdentityRefusedError("invalid_request", "this user name is reserved for Connect itself", "username")
+        raise IdentityRefusedError("validation_failed", "this user name is reserved for Connect itself", "username")
     if state.exists:
         raise IdentityRefusedError("conflict", f"user {state.username} already exists", "username")
     payload = UserCreatedPayload(username=state.username, role=command.role)
@@ -202,10 +206,10 @@ def _issue(state: UserState, command: IssueToken, ctx: Context) -> list[UserEven
     if not state.enabled:
         raise IdentityRefusedError("conflict", f"user {state.username} is disabled")
     if problem := token_name_problem(command.name):
-        raise IdentityRefusedError("invalid_request", f"the token name {problem}", "name")
+        raise IdentityRefusedError("validation_failed", f"the token name {problem}", "name")
     if command.expires_at <= ctx.now or command.expires_at > ctx.now + MAX_TOKEN_LIFE:
         limit = MAX_TOKEN_LIFE.days
-        raise IdentityRefusedError("invalid_request", f"must be in the future and within {limit} days", "expires_at")
+        raise IdentityRefusedError("validation_failed", f"must be in the future and within {limit} days", "expires_at")
     if len(state.active_tokens) >= MAX_ACTIVE_TOKENS:
         raise IdentityRefusedError(
             "conflict", f"a user holds at most {MAX_ACTIVE_TOKENS} tokens; revoke one that is no longer used"

@@ -123,14 +123,17 @@ def _unreadable_body(cause: BaseException | None) -> str:
     return "the request body cannot be read as JSON"
 
 
+# What cannot be reached, by the port error that says so (its own text goes to the log only).
+UNREACHABLE: dict[type[Exception], str] = {
+    ReadModelsUnavailableError: "the read models",
+    IdentityUnavailableError: "the identity database",
+}
+
+
 async def _on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    log.warning("read models unavailable", extra={"error": str(exc)})
-    return error_response("unavailable", "the read models cannot be reached; retry later")
-
-
-async def _on_identity_unavailable(_request: Request, exc: Exception) -> JSONResponse:
-    log.warning("identity database unavailable", extra={"error": str(exc)})
-    return error_response("unavailable", "the identity database cannot be reached; retry later")
+    what = next(name for kind, name in UNREACHABLE.items() if isinstance(exc, kind))
+    log.warning("%s unavailable", what, extra={"error": str(exc)})
+    return error_response("unavailable", f"{what} cannot be reached; retry later")
 
 
 async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
@@ -143,6 +146,6 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(Refusal, _on_refusal)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
-    app.add_exception_handler(ReadModelsUnavailableError, _on_unavailable)
-    app.add_exception_handler(IdentityUnavailableError, _on_identity_unavailable)
+    for unavailable in UNREACHABLE:
+        app.add_exception_handler(unavailable, _on_unavailable)
     app.add_exception_handler(Exception, _on_unexpected)

@@ -15,6 +15,8 @@ from pydantic_core import PydanticCustomError
 
 from connect_events import values as v
 from connect_gateway.domain import limits as lim
+from connect_gateway.domain.identity.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
+from connect_gateway.domain.identity.users import MAX_TOKEN_NAME_LENGTH
 from connect_gateway.domain.runs import RUN_KEY_PATTERN, run_key_problem
 from connect_gateway.entrypoints.http.value_rule import RULE_ERROR, Rule
 
@@ -74,12 +76,12 @@ IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso
 # Query, path and header values.
 SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]
 RunKey = Annotated[str, Rule(run_key_problem, RUN_KEY_PATTERN)]
-Username = Annotated[str, StringConstraints(max_length=64), Rule(v.username_problem, v.USERNAME_PATTERN)]
+Username = Annotated[str, Rule(v.username_problem, v.USERNAME_PATTERN)]  # the pattern bounds its length
 # Login takes the name as typed (any case, surrounding spaces); it is lower-cased before the lookup.
 LoginName = Annotated[str, StringConstraints(min_length=1, max_length=100), LINE]
-# Checked against the password rule by the use case, so the refusal can name the rule, not a pattern.
-NewPassword = Secret[Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_LOGIN_PASSWORD), TEXT]]
-LoginPassword = Secret[Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_LOGIN_PASSWORD), TEXT]]
-TokenName = Annotated[str, StringConstraints(min_length=1, max_length=100), FILLED_LINE]
+# A new one is checked against the password rule by the use case, so the refusal can name the rule; nothing
+# longer than the rule's maximum can be a password.
+UserPassword = Secret[Annotated[str, StringConstraints(min_length=1, max_length=MAX_PASSWORD_LENGTH), TEXT]]
+TokenName = Annotated[str, StringConstraints(min_length=1, max_length=MAX_TOKEN_NAME_LENGTH), FILLED_LINE]
 TokenId = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{32}$")]
 IdempotencyKey = Annotated[str, StringConstraints(max_length=lim.MAX_IDEMPOTENCY_KEY), LINE]

@@ -11,10 +11,9 @@ from connect_events import Role
 from connect_gateway.entrypoints.http.fields import (
     IsoDateTime,
     LoginName,
-    LoginPassword,
-    NewPassword,
     TokenName,
     Username,
+    UserPassword,
 )
 from connect_gateway.entrypoints.http.schemas import RequestBody, ResponseBody
 
@@ -25,7 +24,7 @@ class LoginIn(RequestBody):
     """A user name and password."""
 
     username: LoginName
-    password: LoginPassword
+    password: UserPassword
 
 
 class SessionOut(ResponseBody):
@@ -44,7 +43,7 @@ class UserIn(RequestBody):
     """A new user."""
 
     username: Username
-    password: NewPassword = Field(description="At least 12 characters, not a common password")
+    password: UserPassword = Field(description="At least 12 characters, not a common password")
     role: RoleName
 
 
@@ -57,8 +56,8 @@ class RoleIn(RequestBody):
 class PasswordIn(RequestBody):
     """A new password; `current_password` is required to change your own."""
 
-    password: NewPassword
-    current_password: LoginPassword | None = None
+    password: UserPassword
+    current_password: UserPassword | None = None
 
 
 class UserOut(ResponseBody):

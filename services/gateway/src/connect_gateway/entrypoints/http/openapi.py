@@ -13,6 +13,7 @@ from fastapi.openapi.utils import get_openapi
 
 from connect_gateway.domain.identity.access import Access
 from connect_gateway.domain.identity.roles import ORDER
+from connect_gateway.entrypoints.http.auth import SESSION_COOKIE
 
 ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
 SCHEMES = {
@@ -20,7 +21,7 @@ SCHEMES = {
     "session": {
         "type": "apiKey",
         "in": "cookie",
-        "name": "connect_session",
+        "name": SESSION_COOKIE,
         "description": "The session of POST /api/v1/auth/login; changes also need the X-CSRF-Token header",
     },
 }
