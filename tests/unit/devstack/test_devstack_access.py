@@ -135,3 +135,19 @@ def _never(*args: object) -> demo.Session:
 
 def _refused(*args: object) -> demo.Session:
     raise RuntimeError("logging in as admin failed: 401")
+
+
+def test_a_new_password_that_could_not_be_set_is_not_kept(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refused(env: object, user: str, path: Path, *, reset: bool) -> None:
+        raise RuntimeError("creating the admin admin failed (exit 1)")
+
+    monkeypatch.setattr(app.services, "create_admin", refused)
+    with pytest.raises(RuntimeError):
+        app.ensure_admin(tmp_path, {})
+    assert not (tmp_path / app.ADMIN_PASSWORD_FILE).exists()
+
+
+def test_the_vault_key_is_made_once_owner_only(tmp_path: Path) -> None:
+    key = app.vault_key(tmp_path)
+    assert app.vault_key(tmp_path) == key
+    assert (tmp_path / app.VAULT_KEY_FILE).stat().st_mode & 0o777 == 0o600

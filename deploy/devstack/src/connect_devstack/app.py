@@ -50,10 +50,10 @@ def sftp_parts(url: str) -> tuple[str, int, str, Path, Path]:
 def vault_key(state_dir: Path) -> str:
     """The local vault key, made once per state dir (a Fernet key: 32 random bytes, URL-safe base64)."""
     path = state_dir / VAULT_KEY_FILE
-    if not path.exists():
-        path.write_text(base64.urlsafe_b64encode(os.urandom(32)).decode())
-        path.chmod(0o600)
-    return path.read_text().strip()
+    if (key := read_secret(path)) is None:
+        key = base64.urlsafe_b64encode(os.urandom(32)).decode()
+        write_secret(path, key)
+    return key
 
 
 def read_secret(path: Path) -> str | None:
@@ -94,7 +94,12 @@ def admin_password(state_dir: Path) -> tuple[str, bool]:
 def ensure_admin(state_dir: Path, env: Mapping[str, str]) -> str:
     """Create the admin with the state dir's password (a new password is also set on an existing admin)."""
     password, fresh = admin_password(state_dir)
-    services.create_admin(env, ADMIN, state_dir / ADMIN_PASSWORD_FILE, reset=fresh)
+    try:
+        services.create_admin(env, ADMIN, state_dir / ADMIN_PASSWORD_FILE, reset=fresh)
+    except RuntimeError:
+        if fresh:  # never set: the next `make up` makes another and sets it, instead of trusting this one
+            (state_dir / ADMIN_PASSWORD_FILE).unlink(missing_ok=True)
+        raise
     return password
 
 

@@ -32,6 +32,7 @@ from connect_gateway.entrypoints import server
 from connect_gateway.ports import (
     IdentityDeps,
     IdentityStore,
+    IdentityUnavailableError,
     PasswordHasher,
 )
 from connect_runtime.logs import configure_logging
@@ -220,7 +221,7 @@ async def _create_admin(settings: GatewaySettings, request: AdminRequest) -> Out
             return await create_admin(IdentityOnly(store, hasher), request)
     except Refusal as exc:
         raise CliError(exc.message, USAGE if exc.code == "validation_failed" else FAILED) from exc
-    except (OSError, asyncpg.PostgresError) as exc:
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, IdentityUnavailableError) as exc:
         what = f"the identity database cannot be used ({type(exc).__name__}); check DATABASE_URL"
         raise CliError(what, FAILED) from exc
 
