@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import io
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
-from connect_events import Role, UserEvent
+from connect_events import Role
 from connect_events.values import username_problem
+from connect_gateway import identity
 from connect_gateway.domain.identity.passwords import password_problem
-from connect_gateway.domain.identity.users import UserState, evolve
+from connect_gateway.domain.identity.users import ChangeRole, Disable
 from connect_gateway.entrypoints import cli
-from connect_gateway.ports import IdentitySecrets, UserRecord
+from connect_gateway.ports import UserRecord
+from tests.unit.gateway.identity_fake import FastHasher, InMemoryIdentityStore
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
 GOOD = "tangerine-otter-47-quay"
@@ -133,85 +134,70 @@ def test_without_a_password_option_one_is_generated() -> None:
 # -- the use-case path ---------------------------------------------------------------------------------------
 
 
-class FakeHasher:
-    def hash(self, password: str) -> str:
-        return f"hashed:{password}"
-
-    def verify(self, password: str, hashed: str) -> tuple[bool, str | None]:
-        return hashed == self.hash(password), None
-
-
-class FakeIdentity:
-    """Users only: what `create_admin` and `identity.change_user` touch."""
-
-    def __init__(self) -> None:
-        self.states: dict[str, UserState] = {}
-        self.hashes: dict[str, str] = {}
-        self.events: list[UserEvent] = []
-
-    @asynccontextmanager
-    async def change(self) -> AsyncIterator[FakeIdentity]:
-        yield self
-
-    async def load(self, username: str) -> UserState:
-        return self.states.get(username, UserState(username))
-
-    async def enabled_admins(self) -> int:
-        return sum(1 for s in self.states.values() if s.enabled and s.role is Role.ADMIN)
-
-    async def commit(self, events: Sequence[UserEvent], secrets: IdentitySecrets) -> None:
-        for event in events:
-            name = event.aggregate_id
-            self.states[name] = evolve(self.states.get(name, UserState(name)), event)
-            self.events.append(event)
-            if secrets.password_hash is not None:
-                self.hashes[name] = secrets.password_hash
-
-    async def get_user(self, username: str) -> UserRecord | None:
-        state = self.states.get(username)
-        if state is None:
-            return None
-        return UserRecord(username, state.role, state.enabled, state.version, AT, "x", AT, "x")
+@pytest.fixture
+def store() -> InMemoryIdentityStore:
+    return InMemoryIdentityStore()
 
 
 @pytest.fixture
-def store() -> FakeIdentity:
-    return FakeIdentity()
+def deps(store: InMemoryIdentityStore) -> cli.IdentityOnly:
+    return cli.IdentityOnly(store, FastHasher())
+
+
+async def password_is(store: InMemoryIdentityStore, username: str, password: str) -> bool:
+    found = await store.password_hash(username)
+    return found is not None and FastHasher().verify(password, found[1])[0]
+
+
+async def user(store: InMemoryIdentityStore, username: str) -> UserRecord:
+    found = await store.get_user(username)
+    assert found is not None
+    return found
 
 
 def admin(password: str = GOOD, *, reset: bool = False) -> cli.AdminRequest:
     return cli.AdminRequest("admin", password, generated=False, reset=reset)
 
 
-async def test_creates_an_enabled_admin_as_the_cli_actor(store: FakeIdentity) -> None:
-    outcome = await cli.create_admin(cli.IdentityOnly(store, FakeHasher()), admin())  # type: ignore[arg-type]
+async def test_creates_an_enabled_admin_as_the_cli_actor(store: InMemoryIdentityStore, deps: cli.IdentityOnly) -> None:
+    outcome = await cli.create_admin(deps, admin())
     assert outcome is cli.Outcome.CREATED
-    assert store.states["admin"].role is Role.ADMIN and store.states["admin"].enabled
-    assert store.hashes["admin"] == f"hashed:{GOOD}"
-    assert [e.actor for e in store.events] == [cli.ACTOR]
+    made = await user(store, "admin")
+    assert made.role is Role.ADMIN and made.enabled
+    assert await password_is(store, "admin", GOOD)
+    assert [e.actor for e in store.published] == [cli.ACTOR]
 
 
-async def test_an_existing_user_is_left_alone_without_reset(store: FakeIdentity) -> None:
-    deps = cli.IdentityOnly(store, FakeHasher())  # type: ignore[arg-type]
+async def test_an_existing_user_is_left_alone_without_reset(
+    store: InMemoryIdentityStore, deps: cli.IdentityOnly
+) -> None:
     await cli.create_admin(deps, admin())
     assert await cli.create_admin(deps, admin("plum-harbour-glacier-19")) is cli.Outcome.EXISTS
-    assert store.hashes["admin"] == f"hashed:{GOOD}" and len(store.events) == 1
+    assert await password_is(store, "admin", GOOD) and len(store.published) == 1
 
 
-async def test_reset_sets_the_password_and_makes_an_enabled_admin(store: FakeIdentity) -> None:
-    deps = cli.IdentityOnly(store, FakeHasher())  # type: ignore[arg-type]
+async def test_reset_sets_the_password_and_makes_an_enabled_admin(
+    store: InMemoryIdentityStore, deps: cli.IdentityOnly
+) -> None:
     await cli.create_admin(deps, admin())
-    store.states["admin"] = UserState("admin", Role.VIEWER, enabled=False, version=3)
+    await identity.create_user(deps, "second", Role.ADMIN, GOOD, "tests")  # so `admin` may lose its role
+    await identity.change_user(deps, "admin", ChangeRole(Role.VIEWER), "tests")
+    await identity.change_user(deps, "admin", Disable(), "tests")
+    store.published.clear()
     outcome = await cli.create_admin(deps, admin("plum-harbour-glacier-19", reset=True))
     assert outcome is cli.Outcome.RESET
-    assert store.states["admin"].role is Role.ADMIN and store.states["admin"].enabled
-    assert store.hashes["admin"] == "hashed:plum-harbour-glacier-19"
-    assert [e.type for e in store.events[1:]] == ["user.password_changed", "user.enabled", "user.role_changed"]
-    assert {e.actor for e in store.events} == {cli.ACTOR}
+    made = await user(store, "admin")
+    assert made.role is Role.ADMIN and made.enabled
+    assert await password_is(store, "admin", "plum-harbour-glacier-19")
+    types = [getattr(e, "type") for e in store.published]  # noqa: B009 - every concrete event has one
+    assert types == ["user.password_changed", "user.enabled", "user.role_changed"]
+    assert {e.actor for e in store.published} == {cli.ACTOR}
 
 
-async def test_reset_of_an_enabled_admin_changes_only_the_password(store: FakeIdentity) -> None:
-    deps = cli.IdentityOnly(store, FakeHasher())  # type: ignore[arg-type]
+async def test_reset_of_an_enabled_admin_changes_only_the_password(
+    store: InMemoryIdentityStore, deps: cli.IdentityOnly
+) -> None:
     await cli.create_admin(deps, admin())
     await cli.create_admin(deps, admin("plum-harbour-glacier-19", reset=True))
-    assert [e.type for e in store.events] == ["user.created", "user.password_changed"]
+    types = [getattr(e, "type") for e in store.published]  # noqa: B009 - every concrete event has one
+    assert types == ["user.created", "user.password_changed"]
