@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from connect_devstack import _proc, demo
-from connect_devstack.app import ADMIN_PASSWORD_FILE, generate_password, read_secret, write_secret
-from connect_devstack.services import Services, create_admin, service_env
+from connect_devstack.services import Services, service_env
+from tests.admins import new_admin
 from tests.conftest import SftpServer, sftp_server_of
 from tests.e2e.helpers import UserClient, user_client
 from tests.infra import infra_environment
@@ -66,7 +66,6 @@ def services(e2e_infra: dict[str, str]) -> Iterator[Services]:
     apps = Services(state, env)
     try:
         apps.start()
-        _create_admin(apps)
         yield apps
     finally:
         apps.stop()
@@ -76,28 +75,22 @@ def services(e2e_infra: dict[str, str]) -> Iterator[Services]:
             shutil.rmtree(state, ignore_errors=True)
 
 
-def _create_admin(apps: Services) -> None:
-    """The first admin, through the gateway's command line, its password in a 0600 file of the state dir."""
-    password_file = apps.state_dir / ADMIN_PASSWORD_FILE
-    write_secret(password_file, generate_password(ADMIN))
-    create_admin(apps.env, ADMIN, password_file, reset=False)
+@pytest.fixture(scope="session")
+def admin(services: Services) -> tuple[str, str]:
+    """(password, API token) of the session's admin (`tests.admins.new_admin`)."""
+    return new_admin(services.env, services.gateway_url, services.state_dir, ADMIN, "e2e admin")
 
 
 @pytest.fixture(scope="session")
-def admin_login(services: Services) -> tuple[str, str]:
+def admin_login(admin: tuple[str, str]) -> tuple[str, str]:
     """(user name, password) of the session's admin."""
-    password = read_secret(services.state_dir / ADMIN_PASSWORD_FILE)
-    assert password is not None
-    return ADMIN, password
+    return ADMIN, admin[0]
 
 
 @pytest.fixture(scope="session")
-def admin_token(services: Services, admin_login: tuple[str, str]) -> str:
-    """An API token of the admin, issued through the API: log in, `POST /api/v1/tokens` with cookie + CSRF."""
-    session = demo.login(services.gateway_url, *admin_login)
-    token = demo.issue_token(services.gateway_url, session, "e2e admin")  # the gateway's default life
-    demo.logout(services.gateway_url, session)
-    return token
+def admin_token(admin: tuple[str, str]) -> str:
+    """An API token of the session's admin."""
+    return admin[1]
 
 
 @pytest.fixture

@@ -12,6 +12,8 @@ from typing import Any
 import asyncpg
 import httpx
 
+from connect_devstack import demo
+from connect_devstack.app import generate_password
 from connect_runtime.settings import database_dsn
 from tests.conftest import SftpServer
 from tests.e2e.helpers import (
@@ -19,7 +21,6 @@ from tests.e2e.helpers import (
     create,
     create_user,
     job_body,
-    new_password,
     table_body,
     wait_for_run,
     write_csv,
@@ -47,7 +48,7 @@ class Caller:
     @property
     def headers(self) -> dict[str, str]:
         """The header every request of the run sends."""
-        return {"Authorization": f"Bearer {self.token}"}
+        return demo.bearer(self.token)
 
 
 @dataclass(frozen=True)
@@ -175,7 +176,7 @@ def _job_example(name: str, table: str, sftp: SftpServer, path: Path) -> dict[st
 
 def _user_example(username: str) -> dict[str, Any]:
     # A password that passes the rule: few generated ones do (12 characters, not a common one).
-    return {"username": username, "password": new_password(username), "role": "viewer"}
+    return {"username": username, "password": generate_password(username), "role": "viewer"}
 
 
 def _edit_example(name: str, table: str, sftp: SftpServer, path: Path) -> dict[str, Any]:

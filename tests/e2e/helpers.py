@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,6 +13,8 @@ from uuid import uuid4
 
 import httpx
 
+from connect_devstack import demo
+from connect_devstack.app import generate_password
 from tests.conftest import SftpServer
 
 TERMINAL = {"succeeded", "failed", "stopped", "skipped"}
@@ -105,18 +106,10 @@ class UserClient:
     token: str
 
 
-def new_password(username: str) -> str:
-    """A random password that passes the gateway's rule for `username`."""
-    while True:
-        password = secrets.token_urlsafe(18)
-        if username not in password.lower():
-            return password
-
-
 async def create_user(admin_api: httpx.AsyncClient, role: str, username: str | None = None) -> tuple[str, str]:
     """`POST /api/v1/users` as an admin: a new user of `role`; (user name, password)."""
     name = username or f"{role.replace('_', '-')}-{uuid4().hex[:8]}"
-    password = new_password(name)
+    password = generate_password(name)
     answer = await admin_api.post("/api/v1/users", json={"username": name, "password": password, "role": role})
     assert answer.status_code == 201, answer.text
     return name, password
@@ -134,6 +127,6 @@ async def user_client(base_url: str, admin_api: httpx.AsyncClient, role: str) ->
     """A new user of `role` (made by `admin_api`, an admin's client) and a client calling with its token."""
     username, password = await create_user(admin_api, role)
     token = await issue_token(admin_api, username)
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = demo.bearer(token)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
         yield UserClient(client, username, password, token)

@@ -21,9 +21,9 @@ from uuid import uuid4
 
 import pytest
 
-from connect_devstack import _proc, demo
-from connect_devstack.app import ADMIN_PASSWORD_FILE, generate_password, read_secret, write_secret
-from connect_devstack.services import Service, Services, create_admin, gateway_url, wait_ready
+from connect_devstack import _proc
+from connect_devstack.services import Service, Services, gateway_url, wait_ready
+from tests.admins import new_admin
 from tests.conftest import SftpServer
 from tests.e2e import fuzz_harness, fuzz_report, fuzz_seed
 
@@ -70,14 +70,7 @@ def fuzz_gateway(services: Services) -> Iterator[fuzz_seed.Caller]:
 def _caller(base_url: str, env: dict[str, str], state: Path) -> fuzz_seed.Caller:
     """The fuzz gateway's admin, made like `make up` makes one (the command line, a password file in the state
     dir), and an API token of it issued through the API: log in, `POST /api/v1/tokens`, log out."""
-    password_file = state / ADMIN_PASSWORD_FILE
-    write_secret(password_file, generate_password(FUZZ_ADMIN))
-    create_admin(env, FUZZ_ADMIN, password_file, reset=False)
-    password = read_secret(password_file)
-    assert password is not None
-    session = demo.login(base_url, FUZZ_ADMIN, password)
-    token = demo.issue_token(base_url, session, "fuzz run")
-    demo.logout(base_url, session)
+    _password, token = new_admin(env, base_url, state, FUZZ_ADMIN, "fuzz run")
     return fuzz_seed.Caller(base_url, FUZZ_ADMIN, token)
 
 

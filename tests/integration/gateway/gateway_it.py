@@ -16,9 +16,6 @@ from pathlib import Path
 import httpx
 from aiokafka import AIOKafkaProducer, TopicPartition
 
-from connect_devstack import demo
-from connect_devstack.app import generate_password, write_secret
-from connect_devstack.services import create_admin
 from connect_events import (
     COMMANDS_TOPIC,
     Command,
@@ -28,6 +25,7 @@ from connect_events import (
 from connect_gateway.ports import Reply
 from connect_runtime.kafka import make_consumer
 from connect_runtime.vault import generate_key
+from tests.admins import new_admin
 from tests.unit.gateway.gateway_fakes import accepted
 
 
@@ -117,11 +115,4 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> httpx.Response:
 
 def admin_token(env: dict[str, str], url: str, state_dir: Path) -> str:
     """An admin made with `create-admin` in the gateway's identity database, and an API token of it."""
-    password_file = state_dir / "admin.password"
-    write_secret(password_file, generate_password("it-admin"))
-    create_admin(env, "it-admin", password_file, reset=False)
-    session = demo.login(url, "it-admin", password_file.read_text().strip())
-    try:
-        return demo.issue_token(url, session, "integration test")
-    finally:
-        demo.logout(url, session)
+    return new_admin(env, url, state_dir, "it-admin", "integration test")[1]

@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 
+from connect_devstack import demo
 from connect_events import CreateJob, FieldError
 from connect_gateway.adapters.catalog import PgReadStore
 from connect_gateway.adapters.command_bus import KafkaCommandBus
@@ -38,7 +39,7 @@ async def client(bus: KafkaCommandBus, vault_pool: asyncpg.Pool) -> AsyncIterato
         hasher=FastHasher(),
         reply_timeout_s=2.0,
     )
-    headers = {"Authorization": f"Bearer {await seed_admin(deps)}"}
+    headers = demo.bearer(await seed_admin(deps))
     transport = httpx.ASGITransport(app=create_app(deps))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
         yield client

@@ -12,6 +12,7 @@ import asyncpg
 import httpx
 import pytest
 
+from connect_devstack import demo
 from connect_events import (
     ColumnMapping,
     ColumnSpec,
@@ -188,7 +189,7 @@ async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
         identity=InMemoryIdentityStore(),
         hasher=FastHasher(),
     )
-    headers = {"Authorization": f"Bearer {await seed_admin(deps)}"}
+    headers = demo.bearer(await seed_admin(deps))
     transport = httpx.ASGITransport(app=create_app(deps))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
         too_big = await client.get("/api/v1/jobs/100000000000000000000")  # beyond bigint: not "unavailable"
