@@ -47,6 +47,9 @@ POSITIVE_ACCEPTED_STATUSES = ["2xx", "404", "409", "422", "5xx"]
 # one address within 15 minutes, throttled (429). The fuzz gateway keeps its own identity database, so this
 # lock-out reaches no other test (and the run itself calls with an API token, which logins do not affect).
 LOGIN_ACCEPTED_STATUSES = [*POSITIVE_ACCEPTED_STATUSES, "401", "429"]
+# Changing your own password checks the current one under the same throttle: wrong (422), then throttled (429).
+PASSWORD_PATH = "/api/v1/users/{username}/password"
+PASSWORD_ACCEPTED_STATUSES = [*POSITIVE_ACCEPTED_STATUSES, "429"]
 
 CHECKS: dict[str, dict[str, Any]] = {
     "not_a_server_error": {},
@@ -110,8 +113,8 @@ def config(caller: Caller, seed: SeedData, positive_only: Sequence[str] = ()) ->
 
 
 def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
-    """Deletes aim at a job of their own; logins may be refused; operations that take any string get no
-    negative fuzzing."""
+    """Deletes aim at a job of their own; logins and password checks may be refused or throttled; operations
+    that take any string get no negative fuzzing."""
     deletes = {
         "include-method": "DELETE",
         "include-path": "/api/v1/jobs/{job_id}",
@@ -122,13 +125,18 @@ def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
         "include-path": LOGIN_PATH,
         "checks": {"positive_data_acceptance": {"expected-statuses": LOGIN_ACCEPTED_STATUSES}},
     }
+    password = {
+        "include-method": "PUT",
+        "include-path": PASSWORD_PATH,
+        "checks": {"positive_data_acceptance": {"expected-statuses": PASSWORD_ACCEPTED_STATUSES}},
+    }
     if not positive_only:
-        return [deletes, login]
+        return [deletes, login, password]
     positive = {
         "include-operation-id": list(positive_only),
         "phases": {"fuzzing": {"generation": {"mode": "positive"}}},
     }
-    return [deletes, login, positive]
+    return [deletes, login, password, positive]
 
 
 def _seed_bindings(seed: SeedData) -> dict[str, Any]:

@@ -52,3 +52,9 @@ async def test_the_docs_follow_their_setting(world: World, setting: DocsAccess, 
         for path in ("/docs", "/openapi.json"):
             assert (await client.get(path)).status_code == anonymous, path
             assert (await client.get(path, headers=token)).status_code == viewer, path
+
+
+async def test_both_throttled_operations_document_429(world: World) -> None:
+    paths = world.app.openapi()["paths"]
+    for operation in (paths["/api/v1/auth/login"]["post"], paths["/api/v1/users/{username}/password"]["put"]):
+        assert "Retry-After" in operation["responses"]["429"]["headers"]

@@ -195,7 +195,7 @@ def _refuse_while_locked(failures: dict[str, throttle.Failures], at: datetime) -
         seconds = max(1, int(wait.total_seconds() + 0.999))
         raise Refusal(
             "too_many_requests",
-            f"too many failed logins; try again in {seconds} s",
+            f"too many failed password checks; try again in {seconds} s",
             headers={"Retry-After": str(seconds)},
         )
 

@@ -40,6 +40,15 @@ COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+THROTTLED: dict[int | str, dict[str, Any]] = {
+    429: {
+        **_ERROR,
+        "description": "Too many failed password checks for this account or address",
+        "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
+    }
+}
+
+
 def json_response(body: BaseModel, status: int, location: str | None = None) -> JSONResponse:
     """`body` as JSON, with a `Location` header when given."""
     headers = {"Location": location} if location else None

@@ -9,7 +9,7 @@ from connect_gateway import identity
 from connect_gateway.entrypoints.http.auth import CSRF_COOKIE, SESSION_COOKIE, PrincipalDep, client_address
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.identity_schemas import LoginIn, SessionOut
-from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES, json_response
+from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES, THROTTLED, json_response
 from connect_gateway.entrypoints.http.schemas import ErrorBody
 
 router = APIRouter(prefix="/api/v1/auth", tags=["access"], responses=COMMON_RESPONSES)
@@ -20,11 +20,7 @@ router = APIRouter(prefix="/api/v1/auth", tags=["access"], responses=COMMON_RESP
     response_model=SessionOut,
     responses={
         401: {"model": ErrorBody, "description": "The user name or the password is wrong (the same for both)"},
-        429: {
-            "model": ErrorBody,
-            "description": "Too many failed logins for this account or address",
-            "headers": {"Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}},
-        },
+        **THROTTLED,
     },
 )
 async def log_in(body: LoginIn, request: Request, deps: DepsDep) -> JSONResponse:

@@ -13,7 +13,7 @@ from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep, client
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.fields import Username
 from connect_gateway.entrypoints.http.identity_schemas import PasswordIn, RoleIn, UserIn, UserOut, role_of
-from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES, json_response
+from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES, THROTTLED, json_response
 from connect_gateway.entrypoints.http.schemas import ErrorBody
 from connect_gateway.ports import Deps, UserRecord
 
@@ -95,7 +95,7 @@ async def enable_user(username: UsernamePath, deps: DepsDep, actor: ActorDep) ->
     return await _change(deps, username, Enable(), actor)
 
 
-@router.put("/{username}/password", status_code=204, response_class=Response, responses=CHANGED)
+@router.put("/{username}/password", status_code=204, response_class=Response, responses={**CHANGED, **THROTTLED})
 async def change_password(
     username: UsernamePath, body: PasswordIn, request: Request, deps: DepsDep, principal: PrincipalDep
 ) -> Response:
