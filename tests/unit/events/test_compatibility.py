@@ -29,8 +29,8 @@ def _runs() -> dict[str, Any]:
 def test_an_added_optional_field_and_message_are_compatible() -> None:
     new = _runs()
     new["$defs"]["RunCounts"]["properties"]["skipped"] = {"type": "integer", "default": 0}
-    new["$defs"]["RunSkipped"] = {"properties": {}}
-    new["discriminator"]["mapping"]["run.skipped"] = "#/$defs/RunSkipped"
+    new["$defs"]["RunArchived"] = {"properties": {}}
+    new["discriminator"]["mapping"]["run.archived"] = "#/$defs/RunArchived"
     assert breaking_changes(_runs(), new) == []
 
 

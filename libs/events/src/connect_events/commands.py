@@ -50,6 +50,18 @@ class JobCommandPayload(JobTarget):
     expected_version: int | None = None
 
 
+class CopyJobPayload(JobTarget):
+    """The inactive job to copy and the copy's name."""
+
+    name: str
+
+
+class StopRunPayload(JobTarget):
+    """The run (`JobID.RunID`) to stop."""
+
+    run_id: int
+
+
 class RunJobNowPayload(JobTarget):
     """The job to run; a repeated `idempotency_key` returns the first run instead of a second one."""
 
@@ -128,14 +140,31 @@ class RunJobNow(JobCommand):
     payload: RunJobNowPayload
 
 
+class CopyJob(JobCommand):
+    """Copy an inactive, non-partner job under a new Job ID and the given name; the copy is inactive."""
+
+    type: Literal["job.copy"] = "job.copy"
+    schema_version: Literal[1] = 1
+    payload: CopyJobPayload
+
+
+class StopRun(JobCommand):
+    """Ask a queued or running run of a job to stop."""
+
+    type: Literal["run.stop"] = "run.stop"
+    schema_version: Literal[1] = 1
+    payload: StopRunPayload
+
+
 AnyCommand = Annotated[
-    DefineTable | CreateJob | UpdateJob | ActivateJob | DeactivateJob | DeleteJob | RunJobNow,
+    DefineTable | CreateJob | UpdateJob | ActivateJob | DeactivateJob | DeleteJob | RunJobNow | CopyJob | StopRun,
     Field(discriminator="type"),
 ]
 
 
 class CommandAcceptedPayload(Payload):
-    """What the accepted command produced: the aggregate it touched and, for run-now, the run."""
+    """What the accepted command produced: the aggregate it touched, for run-now the run, and the validation
+    errors a definition was saved with (it stays an inactive draft until they are fixed)."""
 
     command_id: UUID
     command_type: str
@@ -143,12 +172,31 @@ class CommandAcceptedPayload(Payload):
     target_id: str
     target_version: int
     run_id: int | None = None
+    errors: tuple[FieldError, ...] = ()
 
 
 # `malformed`: the record names a command but does not decode as one (the errors name the failing fields).
 # `internal`: the scheduler failed to decide the command for a reason of its own; nothing was stored.
 # Codes are only ever added (ADR 0005): a consumer must treat one it does not know as a refusal.
 RejectionCode = Literal["validation", "not_found", "conflict", "invalid_state", "malformed", "internal"]
+
+# The precise reason of a refusal, for clients that act on it (the REST API's `reason`); only ever added to.
+RefusalReason = Literal[
+    "JOB_NOT_FOUND",
+    "JOB_DELETED",
+    "JOB_INACTIVE",
+    "JOB_RUNNING",
+    "JOB_HAS_ERRORS",
+    "NAME_TAKEN",
+    "STALE_VERSION",
+    "COPY_REQUIRES_INACTIVE",
+    "PARTNER_JOB_NOT_RUNNABLE",
+    "PARTNER_JOB_NOT_COPYABLE",
+    "TABLE_NOT_FOUND",
+    "RUN_NOT_FOUND",
+    "RUN_NOT_RUNNING",
+    "EXPIRED",
+]
 
 
 class CommandRejectedPayload(Payload):
@@ -159,6 +207,7 @@ class CommandRejectedPayload(Payload):
     code: RejectionCode
     message: str
     errors: tuple[FieldError, ...] = ()
+    reason: RefusalReason | None = None
 
 
 class ReplyEvent(Event):

@@ -7,8 +7,9 @@ field) so that a later capability can store a definition that still has errors a
 from __future__ import annotations
 
 from datetime import datetime
+from datetime import time as TimeOfDay
 from enum import StrEnum
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from pydantic import Field
@@ -107,8 +108,58 @@ class OnDemand(Message):
     kind: Literal["on_demand"] = "on_demand"
 
 
-# Later schedule kinds join a union discriminated by `kind`.
-Schedule = OnDemand
+class TimedSchedule(Message):
+    """What every timed schedule has: an IANA time zone, and the optional 15-minute start window (the run
+    starts at a random minute of the 15 minutes that begin at the scheduled time)."""
+
+    time_zone: str = "UTC"
+    start_window: bool = False
+
+
+class OneTime(TimedSchedule):
+    """Once, at a wall-clock date-time in the schedule's time zone."""
+
+    kind: Literal["one_time"] = "one_time"
+    at: datetime = Field(description="Local date-time in `time_zone` (an offset, if given, is converted to it)")
+
+
+class Daily(TimedSchedule):
+    """Every day at a wall-clock time."""
+
+    kind: Literal["daily"] = "daily"
+    time: TimeOfDay
+
+
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+
+
+class Weekly(TimedSchedule):
+    """On the chosen weekdays at a wall-clock time."""
+
+    kind: Literal["weekly"] = "weekly"
+    days: tuple[Weekday, ...]
+    time: TimeOfDay
+
+
+class Monthly(TimedSchedule):
+    """On a day of the month (or its last day) at a wall-clock time; a day past a month's end runs on that
+    month's last day."""
+
+    kind: Literal["monthly"] = "monthly"
+    day: int | Literal["last"]
+    time: TimeOfDay
+
+
+class Cron(TimedSchedule):
+    """A five-field cron expression (minute hour day-of-month month day-of-week) in the time zone."""
+
+    kind: Literal["cron"] = "cron"
+    expression: str
+
+
+# Discriminated by `kind`; later kinds join additively.
+Schedule = Annotated[OnDemand | OneTime | Daily | Weekly | Monthly | Cron, Field(discriminator="kind")]
+RECURRING_KINDS = frozenset({"daily", "weekly", "monthly", "cron"})
 
 
 class JobDefinition(Message):

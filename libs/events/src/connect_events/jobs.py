@@ -2,27 +2,36 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
 from connect_events.definitions import JobDefinition
-from connect_events.envelope import Event, Payload
+from connect_events.envelope import Event, FieldError, Payload
 
 JOBS_TOPIC = "connect.jobs"
 
 
 class JobRef(Payload):
-    """Payload naming just the job."""
+    """Payload naming the job; on activation and deactivation also its next fire (None: none scheduled)."""
 
     job_id: int
+    next_run_at: datetime | None = None
 
 
 class JobDefined(Payload):
-    """Payload carrying the job's whole definition after the change."""
+    """Payload carrying the job's whole definition after the change.
+
+    `errors` are the validation errors the definition was saved with (a draft: the job stays inactive until
+    they are fixed); `next_run_at` the job's next fire once it is active; `copied_from` the job it copies.
+    """
 
     job_id: int
     definition: JobDefinition
+    errors: tuple[FieldError, ...] = ()
+    next_run_at: datetime | None = None
+    copied_from: int | None = None
 
 
 class JobDeletedPayload(Payload):

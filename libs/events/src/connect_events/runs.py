@@ -1,13 +1,19 @@
-"""Run events (topic `connect.runs`, keyed by job id so one job's runs stay ordered).
+"""Run events (topic `connect.runs`, keyed by job id so one job's runs stay ordered), and the run's one state
+machine: `RunStatus`, the `TERMINAL` set and the `TRANSITIONS` table every service that reads runs uses.
 
-The aggregate is the run, `JobID.RunID`. The scheduler writes version 1 (`run.requested`); the runner
-numbers its own events from 2 upwards in its ledger, across restarts. Progress is best-effort; exactly one
-terminal event (`run.succeeded`, `run.failed`, `run.stopped`) exists per run.
+The aggregate is the run, `JobID.RunID`. Who writes what (ADR 0009): the scheduler writes version 1, either
+`run.requested` or, for a fire that met a running run, `run.skipped` (born terminal); the runner numbers its
+own events from 2 upwards in its ledger, across restarts (`run.started`, `run.progressed` and exactly one of
+`run.succeeded`, `run.failed`, `run.stopped`). A stop is asked for by `run.stop_requested`, an event of its
+own aggregate (`run_stop`, written by the scheduler) so the run's versions keep one writer.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from enum import StrEnum
+from types import MappingProxyType
 from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
@@ -26,7 +32,42 @@ FailureCode = Literal[
     "TARGET_MISSING",
     "LOAD_FAILED",
     "INTERNAL",
+    "RUNNER_LOST",
 ]
+
+
+class RunStatus(StrEnum):
+    """A run's status: *queued*, *running*, then exactly one terminal status."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    SKIPPED = "skipped"
+
+
+TERMINAL: frozenset[RunStatus] = frozenset(
+    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.SKIPPED}
+)
+
+TRANSITIONS: Mapping[RunStatus | None, frozenset[RunStatus]] = MappingProxyType(
+    {
+        # A run is born queued (requested) or skipped (its fire met a running run).
+        None: frozenset({RunStatus.QUEUED, RunStatus.SKIPPED}),
+        # A queued run may end without starting: its request was unreadable, or it was stopped first.
+        RunStatus.QUEUED: frozenset({RunStatus.RUNNING, RunStatus.FAILED, RunStatus.STOPPED}),
+        # Running -> running is a new attempt (a restarted runner took the run up again).
+        RunStatus.RUNNING: frozenset({RunStatus.RUNNING, RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED}),
+        **{status: frozenset() for status in TERMINAL},
+    }
+)
+"""Which status may follow which; a terminal status is final."""
+
+
+def can_transition(current: RunStatus | None, to: RunStatus) -> bool:
+    """Whether a run in `current` (None: no run yet) may move to `to`."""
+    return to in TRANSITIONS[current]
 
 
 def run_key(job_id: int, run_id: int) -> str:
@@ -41,14 +82,34 @@ class RunPayload(Payload):
     run_id: int
 
 
-class RunRequestedPayload(RunPayload):
-    """Everything the runner needs, frozen at request time, so edits apply to the next run only."""
+Trigger = Literal["manual", "schedule", "group"]
 
-    trigger: Literal["manual", "schedule", "group"] = "manual"
+
+class RunRequestedPayload(RunPayload):
+    """Everything the runner needs, frozen at request time, so edits apply to the next run only.
+
+    For a scheduled fire, `scheduled_for` is the fire time it stands for, `missed_fires` how many earlier
+    fires passed while the scheduler was down (they are not run), and `next_run_at` the job's next fire.
+    """
+
+    trigger: Trigger = "manual"
     idempotency_key: str | None = None
     job_version: int
     definition: JobDefinition
     table: TableSpec
+    scheduled_for: datetime | None = None
+    missed_fires: int = 0
+    next_run_at: datetime | None = None
+
+
+class RunSkippedPayload(RunPayload):
+    """A fire that met a running run of the same job: recorded, not queued."""
+
+    trigger: Trigger = "schedule"
+    job_name: str
+    scheduled_for: datetime
+    running_run_id: int
+    next_run_at: datetime | None = None
 
 
 class RunStartedPayload(RunPayload):
@@ -81,6 +142,10 @@ class RunFailedPayload(RunEndedPayload):
 
     code: FailureCode
     error: str
+
+
+class RunStopRequestedPayload(RunPayload):
+    """Which run a user asked to stop."""
 
 
 class RunEvent(Event):
@@ -143,9 +208,56 @@ class RunStopped(RunEvent):
     payload: RunEndedPayload
 
 
-TERMINAL_RUN_EVENTS: tuple[type[RunEvent], ...] = (RunSucceeded, RunFailed, RunStopped)
+class RunSkipped(RunEvent):
+    """A scheduled fire found the job still running: the run is recorded as skipped and never executes."""
+
+    type: Literal["run.skipped"] = "run.skipped"
+    schema_version: Literal[1] = 1
+    payload: RunSkippedPayload
+
+
+class RunStopRequested(Event):
+    """A user asked a queued or running run to stop; its own aggregate (`run_stop`), keyed by the job id."""
+
+    # The run's own versions are numbered by the runner alone, so the request is a separate aggregate
+    # (`run_stop`, id `JobID.RunID`, version 1); keyed by job id it follows the run's request in order.
+    TOPIC: ClassVar[str] = RUNS_TOPIC
+    aggregate_type: Literal["run_stop"] = "run_stop"
+    type: Literal["run.stop_requested"] = "run.stop_requested"
+    schema_version: Literal[1] = 1
+    payload: RunStopRequestedPayload
+
+    @property
+    def partition_key(self) -> str:
+        """The job id, like the run's own events."""
+        return self.aggregate_id.split(".", 1)[0]
+
+
+TERMINAL_RUN_EVENTS: tuple[type[RunEvent], ...] = (RunSucceeded, RunFailed, RunStopped, RunSkipped)
+
+EVENT_STATUS: Mapping[str, RunStatus] = MappingProxyType(
+    {
+        "run.requested": RunStatus.QUEUED,
+        "run.skipped": RunStatus.SKIPPED,
+        "run.started": RunStatus.RUNNING,
+        "run.succeeded": RunStatus.SUCCEEDED,
+        "run.failed": RunStatus.FAILED,
+        "run.stopped": RunStatus.STOPPED,
+    }
+)
+"""The status each run event moves its run to; `run.progressed` and `run.stop_requested` move none."""
+
+
+def status_after(current: RunStatus | None, event: RunEvent | RunStopRequested) -> RunStatus | None:
+    """The run's status after `event`, or None when the event does not move it (progress, a stop request, or
+    an event the table forbids here: a duplicate, a late one after the end)."""
+    to = EVENT_STATUS.get(getattr(event, "type"))  # noqa: B009 - every concrete event pins `type`
+    if to is None or not can_transition(current, to):
+        return None
+    return to
+
 
 AnyRunEvent = Annotated[
-    RunRequested | RunStarted | RunProgressed | RunSucceeded | RunFailed | RunStopped,
+    RunRequested | RunStarted | RunProgressed | RunSucceeded | RunFailed | RunStopped | RunSkipped | RunStopRequested,
     Field(discriminator="type"),
 ]
