@@ -196,6 +196,8 @@ RefusalReason = Literal[
     "RUN_NOT_FOUND",
     "RUN_NOT_RUNNING",
     "EXPIRED",
+    "INVALID_VALUE",
+    "TABLE_EXISTS",
 ]
 
 
