@@ -8,6 +8,7 @@ from pydantic import TypeAdapter
 
 from connect_events.commands import COMMANDS_TOPIC, REPLIES_TOPIC, AnyCommand, AnyReply
 from connect_events.envelope import Command, Event, Message
+from connect_events.groups import GROUPS_TOPIC, AnyGroupEvent
 from connect_events.identity import IDENTITY_TOPIC, AnyUserEvent
 from connect_events.jobs import JOBS_TOPIC, AnyJobEvent
 from connect_events.runs import RUNS_TOPIC, AnyRunEvent
@@ -20,10 +21,11 @@ TOPIC_UNIONS: dict[str, Any] = {
     JOBS_TOPIC: AnyJobEvent,
     TABLES_TOPIC: AnyTableEvent,
     RUNS_TOPIC: AnyRunEvent,
+    GROUPS_TOPIC: AnyGroupEvent,
     IDENTITY_TOPIC: AnyUserEvent,
 }
 
-EVENT_TOPICS: tuple[str, ...] = (JOBS_TOPIC, TABLES_TOPIC, RUNS_TOPIC, REPLIES_TOPIC, IDENTITY_TOPIC)
+EVENT_TOPICS: tuple[str, ...] = (JOBS_TOPIC, TABLES_TOPIC, RUNS_TOPIC, GROUPS_TOPIC, REPLIES_TOPIC, IDENTITY_TOPIC)
 ALL_TOPICS: tuple[str, ...] = (COMMANDS_TOPIC, *EVENT_TOPICS)
 
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {topic: TypeAdapter(union) for topic, union in TOPIC_UNIONS.items()}

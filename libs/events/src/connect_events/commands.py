@@ -13,6 +13,7 @@ from pydantic import Field
 
 from connect_events.definitions import JobDefinition, TableSpec
 from connect_events.envelope import Command, Event, FieldError, Payload
+from connect_events.groups import GroupDefinition
 
 COMMANDS_TOPIC = "connect.commands"
 REPLIES_TOPIC = "connect.replies"
@@ -156,8 +157,109 @@ class StopRun(JobCommand):
     payload: StopRunPayload
 
 
+class GroupTarget(Payload):
+    """Base of payloads of commands on one existing group."""
+
+    group_id: int
+
+
+class CreateGroupPayload(Payload):
+    """The new group's definition."""
+
+    definition: GroupDefinition
+
+
+class UpdateGroupPayload(GroupTarget):
+    """The replacement definition and the group version it was based on (a stale one is refused)."""
+
+    expected_version: int
+    definition: GroupDefinition
+
+
+class GroupCommandPayload(GroupTarget):
+    """Names the group; `expected_version`, when given, must be the current one."""
+
+    expected_version: int | None = None
+
+
+class RunGroupNowPayload(GroupTarget):
+    """The group to run; a repeated `idempotency_key` returns the first group run."""
+
+    idempotency_key: str | None = None
+
+
+class StopGroupRunPayload(GroupTarget):
+    """The group run (`GroupID.RunID`) to stop."""
+
+    run_id: int
+
+
+class GroupCommand(Command):
+    """Base of commands on one group, keyed by `group:<id>` (commands of one group are handled in order)."""
+
+    payload: GroupTarget
+
+    @property
+    def partition_key(self) -> str:
+        """The group id, apart from job ids."""
+        return f"group:{self.payload.group_id}"
+
+
+class CreateGroup(Command):
+    """Create a group (it gets the next Group ID)."""
+
+    type: Literal["group.create"] = "group.create"
+    schema_version: Literal[1] = 1
+    payload: CreateGroupPayload
+
+
+class UpdateGroup(GroupCommand):
+    """Replace a group's definition."""
+
+    type: Literal["group.update"] = "group.update"
+    schema_version: Literal[1] = 1
+    payload: UpdateGroupPayload
+
+
+class DeleteGroup(GroupCommand):
+    """Delete a group; its jobs stay."""
+
+    type: Literal["group.delete"] = "group.delete"
+    schema_version: Literal[1] = 1
+    payload: GroupCommandPayload
+
+
+class RunGroupNow(GroupCommand):
+    """Start a run of a group now."""
+
+    type: Literal["group.run_now"] = "group.run_now"
+    schema_version: Literal[1] = 1
+    payload: RunGroupNowPayload
+
+
+class StopGroupRun(GroupCommand):
+    """Ask a running group run to stop."""
+
+    type: Literal["group_run.stop"] = "group_run.stop"
+    schema_version: Literal[1] = 1
+    payload: StopGroupRunPayload
+
+
 AnyCommand = Annotated[
-    DefineTable | CreateJob | UpdateJob | ActivateJob | DeactivateJob | DeleteJob | RunJobNow | CopyJob | StopRun,
+    DefineTable
+    | CreateJob
+    | UpdateJob
+    | ActivateJob
+    | DeactivateJob
+    | DeleteJob
+    | RunJobNow
+    | CopyJob
+    | StopRun
+    | CreateGroup
+    | UpdateGroup
+    | DeleteGroup
+    | RunGroupNow
+    | StopGroupRun,
     Field(discriminator="type"),
 ]
 
@@ -198,6 +300,15 @@ RefusalReason = Literal[
     "EXPIRED",
     "INVALID_VALUE",
     "TABLE_EXISTS",
+    "GROUP_NOT_FOUND",
+    "GROUP_RUNNING",
+    "GROUP_TOO_SMALL",
+    "GROUP_MEMBER_NOT_FOUND",
+    "GROUP_MEMBER_INACTIVE",
+    "GROUP_MEMBER_NOT_ON_DEMAND",
+    "GROUP_MEMBER_IN_OTHER_GROUP",
+    "GROUP_MEMBER_REPEATED",
+    "JOB_IN_GROUP",
 ]
 
 

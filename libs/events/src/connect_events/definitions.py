@@ -162,6 +162,24 @@ Schedule = Annotated[OnDemand | OneTime | Daily | Weekly | Monthly | Cron, Field
 RECURRING_KINDS = frozenset({"daily", "weekly", "monthly", "cron"})
 
 
+class RetryPolicy(Message):
+    """How often a run is tried again after a transient failure (network, server unavailable); data errors are
+    never retried. `attempts` counts the first one; the n-th wait is `initial_backoff_s * multiplier**(n-1)`."""
+
+    attempts: int = 1
+    initial_backoff_s: int = 60
+    multiplier: float = 2.0
+
+
+class Notifications(Message):
+    """Who hears about a run's end: on success and/or failure, by email and/or a signed webhook (JSON POST)."""
+
+    on_success: bool = False
+    on_failure: bool = False
+    emails: tuple[str, ...] = ()
+    webhook_url: str | None = None
+
+
 class JobDefinition(Message):
     """Everything a user saves about a job."""
 
@@ -170,6 +188,8 @@ class JobDefinition(Message):
     settings: JobSettings
     schedule: Schedule = OnDemand()
     expires_at: datetime | None = None
+    retry: RetryPolicy = RetryPolicy()
+    notifications: Notifications = Notifications()
 
 
 class RunCounts(Message):

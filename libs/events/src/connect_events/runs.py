@@ -89,7 +89,8 @@ class RunRequestedPayload(RunPayload):
     """Everything the runner needs, frozen at request time, so edits apply to the next run only.
 
     For a scheduled fire, `scheduled_for` is the fire time it stands for, `missed_fires` how many earlier
-    fires passed while the scheduler was down (they are not run), and `next_run_at` the job's next fire.
+    fires passed while the scheduler was down (they are not run), and `next_run_at` the job's next fire. A
+    member run of a group run names it (`group_id`, `group_run_id`).
     """
 
     trigger: Trigger = "manual"
@@ -100,6 +101,8 @@ class RunRequestedPayload(RunPayload):
     scheduled_for: datetime | None = None
     missed_fires: int = 0
     next_run_at: datetime | None = None
+    group_id: int | None = None
+    group_run_id: int | None = None
 
 
 class RunSkippedPayload(RunPayload):
@@ -110,6 +113,8 @@ class RunSkippedPayload(RunPayload):
     scheduled_for: datetime
     running_run_id: int
     next_run_at: datetime | None = None
+    group_id: int | None = None
+    group_run_id: int | None = None
 
 
 class RunStartedPayload(RunPayload):
@@ -127,6 +132,15 @@ class RunProgressedPayload(RunPayload):
     bytes_transferred: int
     total_bytes: int | None = None
     stage: str
+
+
+class RunAttemptFailedPayload(RunPayload):
+    """An attempt failed transiently and the retry policy tries again at `retry_at` (the run stays running)."""
+
+    attempt: int
+    code: FailureCode
+    error: str
+    retry_at: datetime
 
 
 class RunEndedPayload(RunPayload):
@@ -182,6 +196,14 @@ class RunProgressed(RunEvent):
     type: Literal["run.progressed"] = "run.progressed"
     schema_version: Literal[1] = 1
     payload: RunProgressedPayload
+
+
+class RunAttemptFailed(RunEvent):
+    """One attempt of a running run failed transiently; another attempt follows after the back-off."""
+
+    type: Literal["run.attempt_failed"] = "run.attempt_failed"
+    schema_version: Literal[1] = 1
+    payload: RunAttemptFailedPayload
 
 
 class RunSucceeded(RunEvent):
@@ -245,7 +267,8 @@ EVENT_STATUS: Mapping[str, RunStatus] = MappingProxyType(
         "run.stopped": RunStatus.STOPPED,
     }
 )
-"""The status each run event moves its run to; `run.progressed` and `run.stop_requested` move none."""
+"""The status each run event moves its run to; `run.progressed`, `run.attempt_failed` (the run stays running)
+and `run.stop_requested` move none."""
 
 
 def status_after(current: RunStatus | None, event: RunEvent | RunStopRequested) -> RunStatus | None:
@@ -258,6 +281,14 @@ def status_after(current: RunStatus | None, event: RunEvent | RunStopRequested) 
 
 
 AnyRunEvent = Annotated[
-    RunRequested | RunStarted | RunProgressed | RunSucceeded | RunFailed | RunStopped | RunSkipped | RunStopRequested,
+    RunRequested
+    | RunStarted
+    | RunProgressed
+    | RunAttemptFailed
+    | RunSucceeded
+    | RunFailed
+    | RunStopped
+    | RunSkipped
+    | RunStopRequested,
     Field(discriminator="type"),
 ]

@@ -22,7 +22,14 @@ TOPIC_DESCRIPTIONS = {
     "connect.replies": "The scheduler's answer to each command, matched by correlation id.",
     "connect.jobs": "Every change of a job definition or state. Keyed by job id.",
     "connect.tables": "Custom table definitions. Keyed by lower-cased table name.",
-    "connect.runs": "Run lifecycle: requested, started, progressed and exactly one terminal event. Keyed by job id.",
+    "connect.runs": (
+        "Run lifecycle: requested (or skipped), started, progressed, attempts failed, stop requested and exactly one "
+        "terminal event. Keyed by job id."
+    ),
+    "connect.groups": (
+        "Group definitions (created, updated, deleted) and group runs (requested, member requested, stop requested, "
+        "ended). Keyed by group id."
+    ),
     "connect.identity": (
         "Users, roles and API tokens: created, role changed, disabled, enabled, password changed, token issued "
         "and revoked; never a password, hash or token secret. Keyed by user name."
