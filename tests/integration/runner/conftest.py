@@ -11,9 +11,10 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
+from connect_runner.adapters.ledger import PgRunLedger
 from connect_runner.adapters.schema import RUNNER_DDL
 from connect_runner.adapters.sftp import SftpFiles
-from connect_runner.handlers import RunDeps
+from connect_runner.ports import RunDeps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.vault import VAULT_DDL, Credential, Vault, generate_key
 from tests.conftest import SftpServer
@@ -53,6 +54,7 @@ async def key_ref(vault: Vault, sftp_server: SftpServer) -> UUID:
 def deps(audience_pool: asyncpg.Pool, vault: Vault, tmp_path: Path) -> RunDeps:
     return RunDeps(
         pool=audience_pool,
+        ledger=PgRunLedger(audience_pool),
         vault=vault,
         files=SftpFiles(connect_timeout_s=10),
         work_dir=tmp_path,

@@ -19,7 +19,9 @@ from connect_events import (
     TableSpec,
     decode,
 )
-from connect_runner.handlers import RunDeps, execute_run
+from connect_runner.domain.run import Attempt, BeginAttempt, decide
+from connect_runner.handlers import execute_run
+from connect_runner.ports import RunDeps
 from connect_runtime.vault import Credential, CredentialKind, Vault
 from tests.conftest import SftpServer
 from tests.unit.runner.runner_builders import location, people_table, run_request
@@ -122,6 +124,16 @@ class RunnerWorld:
     async def execute(self, request: RunRequested, deps: RunDeps | None = None) -> RunEvent:
         """Execute `request` with this world's deps (or `deps`)."""
         return await execute_run(request, deps or self.deps)
+
+    async def crashed_attempt(self, request: RunRequested, runner: str = "gone:1") -> Attempt:
+        """An attempt that a runner began and never ended (it was killed): recorded, nothing else."""
+        ledger = self.deps.ledger
+        async with ledger.transaction() as tx:
+            state = await ledger.load(tx, request)
+            command = BeginAttempt(runner=runner, now=request.occurred_at, max_attempts=self.deps.max_attempts + 1)
+            state = await ledger.record(tx, state, decide(state, command))
+        assert state.attempt is not None
+        return state.attempt
 
     async def credential(self, kind: CredentialKind, secret: str) -> UUID:
         """Store another credential in the vault; returns its reference."""

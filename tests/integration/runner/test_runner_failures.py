@@ -122,7 +122,6 @@ async def test_unreachable_server_fails_with_connection_failed(world: RunnerWorl
 
 
 async def test_a_crashed_attempt_is_redone_from_scratch_with_the_next_versions(world: RunnerWorld) -> None:
-    from connect_runner.adapters import ledger
     from connect_runner.domain.plan import resolve_by_header
     from connect_runner.domain.statements import Staging, create_staging
     from tests.unit.runner.runner_builders import PEOPLE_MAPPING
@@ -131,7 +130,7 @@ async def test_a_crashed_attempt_is_redone_from_scratch_with_the_next_versions(w
     path = world.put("people.csv", ANN)
     request = world.request(1, path, table)
     # A runner took the run, staged part of it and was SIGKILLed: no terminal event, leftover staging.
-    crashed = await ledger.begin_attempt(world.pool, request, "gone:1", request.occurred_at)
+    crashed = await world.crashed_attempt(request)
     plan = resolve_by_header(PEOPLE_HEADER.strip().split(","), PEOPLE_MAPPING, table, path)
     await world.pool.execute(create_staging(Staging(world.job_id, 1, crashed.number), plan))
 

@@ -14,7 +14,6 @@ import asyncpg
 import pytest
 
 from connect_events import RUNS_TOPIC, RunRequested, SftpLocation, TableSpec, decode, encode
-from connect_runner.adapters import ledger
 from connect_runner.adapters.sftp import FetchedFile, Progress
 from connect_runner.adapters.staging import drop_ended_staging
 from connect_runner.adapters.tables import ensure_table
@@ -62,7 +61,7 @@ async def test_a_run_whose_attempts_all_stopped_midway_fails_without_loading(wor
     request = _offline(world, table)
     # Three runners took the run and were killed (e.g. out of memory) midway, the last one while staging.
     for _ in range(3):
-        crashed = await ledger.begin_attempt(world.pool, request, "gone:1", request.occurred_at)
+        crashed = await world.crashed_attempt(request)
     plan = resolve_by_header(PEOPLE_HEADER.strip().split(","), PEOPLE_MAPPING, table, "/x.csv")
     await world.pool.execute(create_staging(Staging(world.job_id, 1, crashed.number), plan))
     files = _Files("must not be called")
@@ -145,7 +144,7 @@ async def test_a_load_stuck_behind_a_lock_fails_at_the_run_time_limit(world: Run
 async def test_an_unexpected_error_quoting_the_credential_is_told_in_the_runners_words(
     world: RunnerWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.ERROR, logger="connect_runner.handlers")
+    caplog.set_level(logging.ERROR, logger="connect_runner")
 
     event = failed(await world.execute(_offline(world), replace(world.deps, files=_Files("raise"))))
 

@@ -15,6 +15,8 @@ from connect_events import (
     JobDefinition,
     RunRequested,
     RunRequestedPayload,
+    RunStopRequested,
+    RunStopRequestedPayload,
     SftpLocation,
     TableSpec,
     run_key,
@@ -114,4 +116,17 @@ def run_request(
         actor="tester",
         correlation_id=uuid4(),
         payload=payload,
+    )
+
+
+def stop_request(job_id: int, run_id: int, *, at: datetime = REQUESTED_AT, actor: str = "ada") -> RunStopRequested:
+    """A user's request to stop run `job_id.run_id`, as the scheduler emits it."""
+    return RunStopRequested(
+        event_id=uuid4(),
+        aggregate_id=run_key(job_id, run_id),
+        aggregate_version=1,
+        occurred_at=at,
+        actor=actor,
+        correlation_id=uuid4(),
+        payload=RunStopRequestedPayload(job_id=job_id, run_id=run_id),
     )

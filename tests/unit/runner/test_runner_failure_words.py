@@ -24,7 +24,7 @@ from connect_runner.adapters.db_failures import database_failure
 from connect_runner.adapters.file_failures import read_failure as file_failure
 from connect_runner.adapters.sftp_failures import Where, connect_failure, read_failure
 from connect_runner.domain.failures import RunFailure
-from connect_runner.handlers import describe_failure
+from connect_runner.run_failures import describe_failure
 from tests.unit.runner.runner_builders import location, run_request
 
 WHERE = Where(host="127.0.0.1", port=43639, user="root", path="/in/people.csv")

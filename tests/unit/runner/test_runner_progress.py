@@ -1,45 +1,52 @@
-"""Progress is published at most once per interval, only when it changed, and never fails the run."""
+"""The ticker ticks every interval (the heartbeat), with the progress only when it changed, and never fails
+the run."""
 
 from __future__ import annotations
 
 import asyncio
 
-from connect_runner.progress import Snapshot, Tracker, reporting
+from connect_runner.domain.run import Snapshot
+from connect_runner.progress import Tracker, reporting
 
 
-async def test_changes_are_published_once_per_interval_and_failures_are_ignored() -> None:
+async def test_changes_are_reported_once_and_failures_are_ignored() -> None:
     tracker = Tracker()
-    published: list[Snapshot] = []
+    ticks: asyncio.Queue[Snapshot | None] = asyncio.Queue()
     calls = 0
 
-    async def emit(snapshot: Snapshot) -> None:
+    async def tick(snapshot: Snapshot | None) -> None:
         nonlocal calls
         calls += 1
         if calls == 1:
             raise RuntimeError("database hiccup")
-        published.append(snapshot)
+        ticks.put_nowait(snapshot)
 
-    async with reporting(tracker, emit, interval_s=0.01):
-        tracker.transferred(10, 100)
-        await asyncio.sleep(0.05)  # first publish fails; nothing changed since, so nothing is retried
+    tracker.transferred(10, 100)
+    async with reporting(tracker, tick, interval_s=0.01):
+        # The first report failed; nothing changed since, so the next ticks only beat.
+        assert [await ticks.get(), await ticks.get()] == [None, None]
         tracker.transferred(100, 100)
         tracker.loading(5000)
-        await asyncio.sleep(0.05)
+        reported = await ticks.get()
+        while reported is None:  # ticks already on their way when the tracker changed
+            reported = await ticks.get()
+        after = await ticks.get()
 
-    assert published == [Snapshot(stage="load", rows_read=5000, bytes_done=100, total_bytes=100)]
-    assert calls == 2
+    assert reported == Snapshot(stage="load", rows_read=5000, bytes_done=100, total_bytes=100)
+    assert after is None  # reported once
 
 
 async def test_the_ticker_stops_with_the_block() -> None:
-    tracker = Tracker()
-    published: list[Snapshot] = []
+    ticked = asyncio.Event()
 
-    async def emit(snapshot: Snapshot) -> None:
-        published.append(snapshot)
+    async def tick(snapshot: Snapshot | None) -> None:
+        ticked.set()
 
-    async with reporting(tracker, emit, interval_s=0.01):
-        pass
-    tracker.loading(1)
-    await asyncio.sleep(0.03)
+    def tickers() -> list[asyncio.Task[object]]:
+        return [t for t in asyncio.all_tasks() if getattr(t.get_coro(), "__name__", "") == "_tick"]
 
-    assert published == []
+    async with reporting(Tracker(), tick, interval_s=0.01):
+        await ticked.wait()
+        assert len(tickers()) == 1
+
+    assert tickers() == []  # finished, not merely cancelled: nothing ticks after the block

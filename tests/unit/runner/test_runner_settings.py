@@ -37,3 +37,23 @@ def test_the_runner_is_named_after_its_host_without_a_process_id(monkeypatch: py
 
     monkeypatch.setenv("RUNNER_NAME", "runner-a")
     assert runner_name(RunnerSettings(**KEY)) == "runner-a"  # type: ignore[arg-type]
+
+
+def test_lost_runs_are_abandoned_after_ten_minutes_and_looked_for_every_half_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = RunnerSettings(**KEY)  # type: ignore[arg-type]
+    assert (settings.abandon_after_s, settings.reap_interval_s) == (600.0, 30.0)
+
+    monkeypatch.setenv("RUNNER_ABANDON_AFTER_S", "5")
+    monkeypatch.setenv("RUNNER_REAP_INTERVAL_S", "0.5")
+    settings = RunnerSettings(**KEY)  # type: ignore[arg-type]
+    assert (settings.abandon_after_s, settings.reap_interval_s) == (5.0, 0.5)
+
+
+def test_stop_requests_have_a_consumer_group_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RUNNER_CONSUMER_GROUP", "runner-eu")
+    assert RunnerSettings(**KEY).stops_consumer_group == "runner-eu-stops"  # type: ignore[arg-type]
+
+    monkeypatch.setenv("RUNNER_STOPS_CONSUMER_GROUP", "stops")
+    assert RunnerSettings(**KEY).stops_consumer_group == "stops"  # type: ignore[arg-type]

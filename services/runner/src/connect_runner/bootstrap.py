@@ -9,19 +9,24 @@ import socket
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from functools import partial
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from connect_events import TABLES_TOPIC
+from connect_events import RUNS_TOPIC, TABLES_TOPIC
+from connect_runner.adapters.ledger import PgRunLedger
 from connect_runner.adapters.schema import RUNNER_DDL
 from connect_runner.adapters.sftp import SftpFiles
 from connect_runner.adapters.staging import drop_ended_staging
 from connect_runner.adapters.work_dir import claimed_work_dir
 from connect_runner.config import RunnerSettings
+from connect_runner.entrypoints.reaper import Reaper
 from connect_runner.entrypoints.run_consumer import RunConsumer
+from connect_runner.entrypoints.stop_records import handle_stop_record
 from connect_runner.entrypoints.table_records import handle_table_record
-from connect_runner.handlers import RunDeps, execute_run, fail_unreadable
+from connect_runner.handlers import execute_run, fail_unreadable, reap_lost_runs
+from connect_runner.ports import RunDeps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
 from connect_runtime.lifecycle import run_until_stopped
@@ -73,6 +78,8 @@ class Runner:
 
     runs: RunConsumer
     tables: TransactionalConsumer
+    stops: TransactionalConsumer
+    reaper: Reaper
     relay: OutboxRelay
     deps: RunDeps
 
@@ -90,8 +97,10 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
         await _sweep_staging(pool)
         name = runner_name(settings)
         log.info("runner started", extra={"runner": name, "pid": os.getpid(), "work_dir": str(work_dir)})
+        ledger = PgRunLedger(pool)
         deps = RunDeps(
             pool=pool,
+            ledger=ledger,
             vault=Vault(vault_pool, settings.vault_key.get_secret_value()),
             files=SftpFiles(),
             work_dir=work_dir,
@@ -100,6 +109,7 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
             max_attempts=settings.max_attempts,
             run_timeout_s=settings.run_timeout_s,
             lock_timeout_s=settings.lock_timeout_s,
+            abandon_after_s=settings.abandon_after_s,
         )
         yield Runner(
             runs=_run_consumer(settings, deps, producer),
@@ -111,6 +121,15 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
                 handler=handle_table_record,
                 dead_letters=producer,
             ),
+            stops=TransactionalConsumer(
+                bootstrap=settings.kafka_bootstrap_servers,
+                group=settings.stops_consumer_group,
+                topics=[RUNS_TOPIC],
+                pool=pool,
+                handler=partial(handle_stop_record, ledger),
+                dead_letters=producer,
+            ),
+            reaper=Reaper(lambda: reap_lost_runs(deps), settings.reap_interval_s),
             relay=OutboxRelay(databases.audience, producer),
             deps=deps,
         )
@@ -153,10 +172,14 @@ def _run_consumer(settings: RunnerSettings, deps: RunDeps, producer: AIOKafkaPro
 
 
 async def serve(settings: RunnerSettings) -> None:
-    """Run until SIGTERM/SIGINT: stop taking runs, let running ones finish (or cancel them after the grace
-    period, so they are redelivered), then stop the relay once no more terminal events can appear."""
+    """Reap lost runs, then run until SIGTERM/SIGINT: stop taking runs, let running ones finish (or cancel them
+    after the grace period, so they are redelivered), then stop the relay once no more terminal events can
+    appear."""
     databases = await prepare(settings)
     async with runner(settings, databases) as parts:
+        # Before any request is taken: a run left by a runner that died while none was alive ends lost, and its
+        # redelivered request then finds it ended.
+        await parts.reaper.reap_once()
         # Everything built so far lives as long as the process: keep it out of the collector's full scans,
         # which a load's millions of short-lived row tuples would otherwise trigger again and again.
         gc.freeze()
@@ -170,5 +193,8 @@ async def serve(settings: RunnerSettings) -> None:
         def stop() -> None:
             parts.runs.stop()
             parts.tables.stop()
+            parts.stops.stop()
+            parts.reaper.stop()
 
-        await run_until_stopped([runs_then_relay(), parts.tables.run(), parts.relay.run()], stop)
+        tasks = [runs_then_relay(), parts.tables.run(), parts.stops.run(), parts.reaper.run(), parts.relay.run()]
+        await run_until_stopped(tasks, stop)

@@ -8,9 +8,11 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from connect_runner.adapters.schema import AUDIENCE_DATABASE
-from connect_runner.handlers import LOCK_TIMEOUT_S, MAX_ATTEMPTS, RUN_TIMEOUT_S
+from connect_runner.ports import ABANDON_AFTER_S, LOCK_TIMEOUT_S, MAX_ATTEMPTS, RUN_TIMEOUT_S
 from connect_runtime.settings import ServiceSettings
 from connect_runtime.vault import VAULT_DATABASE
+
+REAP_INTERVAL_S = 30.0
 
 
 class RunnerSettings(ServiceSettings):
@@ -46,6 +48,18 @@ class RunnerSettings(ServiceSettings):
         alias="RUNNER_LOCK_TIMEOUT_S",
         description="how long a load waits for another writer to release the target table before it fails",
     )
+    abandon_after_s: float = Field(
+        default=ABANDON_AFTER_S,
+        gt=0,
+        alias="RUNNER_ABANDON_AFTER_S",
+        description="a run whose runner gave no sign of life for this many seconds fails as lost (RUNNER_LOST)",
+    )
+    reap_interval_s: float = Field(
+        default=REAP_INTERVAL_S,
+        gt=0,
+        alias="RUNNER_REAP_INTERVAL_S",
+        description="how often each runner looks for lost runs (and once at start)",
+    )
     work_mem: str = Field(
         default="256MB", alias="RUNNER_WORK_MEM", description="PostgreSQL work_mem for the set-based checks"
     )
@@ -56,3 +70,11 @@ class RunnerSettings(ServiceSettings):
     vault_database: str = Field(default=VAULT_DATABASE, alias="VAULT_DATABASE")
     consumer_group: str = Field(default="runner", alias="RUNNER_CONSUMER_GROUP")
     tables_consumer_group: str = Field(default="runner-tables", alias="RUNNER_TABLES_CONSUMER_GROUP")
+    stops_group: str | None = Field(
+        default=None, alias="RUNNER_STOPS_CONSUMER_GROUP", description="default: the consumer group + `-stops`"
+    )
+
+    @property
+    def stops_consumer_group(self) -> str:
+        """The group recording stop requests; its own, since the run consumer pauses a running run's partition."""
+        return self.stops_group or f"{self.consumer_group}-stops"

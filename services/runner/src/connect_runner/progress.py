@@ -1,4 +1,4 @@
-"""Best-effort live progress: the run updates a tracker cheaply; a ticker publishes it at most once a second."""
+"""Live progress and heartbeat: the run updates a tracker cheaply; a ticker reports it once a second."""
 
 from __future__ import annotations
 
@@ -6,21 +6,16 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
+
+from connect_runner.domain.run import Snapshot
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 1.0
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Progress at one moment."""
-
-    stage: str = "transfer"
-    rows_read: int = 0
-    bytes_done: int = 0
-    total_bytes: int | None = None
+Tick = Callable[[Snapshot | None], Awaitable[None]]
+"""Called every interval with the progress, or None when nothing changed since the last report."""
 
 
 class Tracker:
@@ -44,11 +39,9 @@ class Tracker:
 
 
 @contextlib.asynccontextmanager
-async def reporting(
-    tracker: Tracker, emit: Callable[[Snapshot], Awaitable[None]], interval_s: float = PROGRESS_INTERVAL_S
-) -> AsyncIterator[None]:
-    """Publish the tracker while the block runs; stopped before the terminal event so none follows it."""
-    task = asyncio.create_task(_tick(tracker, emit, interval_s))
+async def reporting(tracker: Tracker, tick: Tick, interval_s: float = PROGRESS_INTERVAL_S) -> AsyncIterator[None]:
+    """Tick while the block runs; stopped before the terminal event so no progress follows it."""
+    task = asyncio.create_task(_tick(tracker, tick, interval_s))
     try:
         yield
     finally:
@@ -57,14 +50,13 @@ async def reporting(
         await asyncio.wait({task})
 
 
-async def _tick(tracker: Tracker, emit: Callable[[Snapshot], Awaitable[None]], interval_s: float) -> None:
-    published = 0
+async def _tick(tracker: Tracker, tick: Tick, interval_s: float) -> None:
+    reported = 0
     while True:
         await asyncio.sleep(interval_s)
-        if tracker.changes == published:
-            continue
-        published = tracker.changes
+        changes = tracker.changes
         try:
-            await emit(tracker.snapshot)
-        except Exception as exc:  # progress is best-effort; the run goes on without it
-            log.warning("progress not published", extra={"error": str(exc)})
+            await tick(tracker.snapshot if changes != reported else None)
+        except Exception as exc:  # best-effort: a missed tick is made up by the next one
+            log.warning("progress not reported", extra={"error": str(exc)})
+        reported = changes  # a failed report is not retried: the next change is reported instead

@@ -1,112 +1,190 @@
-"""The run ledger: which runs ended (with their terminal event), attempt numbers and event versions.
+"""The run ledger in the audience database: `RunLedger[Conn]` on `run_attempts`, `run_ledger` and `run_stops`.
 
-The terminal event, its ledger row and the load itself commit in one transaction, and a request whose run
-is already in the ledger is not executed again: together this is what makes a run's effect exactly-once.
+The run's lock is a transaction-level advisory lock on its `JobID.RunID`. The terminal event, its ledger row and
+the load itself commit in one transaction under it, and a run that is in the ledger is not executed again:
+together this is what makes a run's effect exactly-once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid5
 
 import asyncpg
 
-from connect_events import RUNS_TOPIC, RunEvent, RunFailed, RunStopped, RunSucceeded, decode, encode
-from connect_runner.domain.events import RunOrigin, run_started
+from connect_events import EVENT_STATUS, RUNS_TOPIC, RunStatus, RunStopRequested, decode, encode, run_key
+from connect_runner.domain.events import Origin, RunNumbers, RunOrigin
+from connect_runner.domain.run import (
+    FIRST_VERSION,
+    TERMINAL_EVENTS,
+    Attempt,
+    Decision,
+    RunState,
+    StopRequest,
+    Terminal,
+    apply,
+)
+from connect_runner.domain.unreadable import FALLBACK_NAMESPACE
+from connect_runner.ports import LedgerConflictError
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 
-FIND_TERMINAL = "SELECT terminal_event FROM run_ledger WHERE job_id = $1 AND run_id = $2"
-# Version 1 is the request; the first attempt's RunStarted is version 2.
-BEGIN_ATTEMPT = """
-INSERT INTO run_attempts AS a (job_id, run_id, attempt, next_seq) VALUES ($1, $2, 1, 3)
-ON CONFLICT (job_id, run_id) DO UPDATE SET attempt = a.attempt + 1, next_seq = a.next_seq + 1
-RETURNING attempt, next_seq - 1 AS version
-"""
-# A run that ends without any attempt (its request could not be read) numbers its events from 2 as well.
-OPEN_VERSIONS = """
-INSERT INTO run_attempts (job_id, run_id, attempt, next_seq) VALUES ($1, $2, 0, 2) ON CONFLICT DO NOTHING
-"""
-NEXT_VERSION = """
-UPDATE run_attempts SET next_seq = next_seq + 1 WHERE job_id = $1 AND run_id = $2 RETURNING next_seq - 1
-"""
-# Serialises attempts of one run (a revoked runner may still be finishing while the new owner starts).
 LOCK_RUN = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
+TRY_LOCK_RUN = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
+# Attempts recorded by older runners kept no start time: their heartbeat (or the end) stands in for it.
+LOAD_RUN = """
+SELECT a.attempt, a.next_seq, a.runner, coalesce(a.started_at, a.heartbeat_at, l.finished_at) AS started_at,
+       a.heartbeat_at, l.terminal_event, s.requested_at, s.actor
+FROM (VALUES ($1::bigint, $2::bigint)) AS r (job_id, run_id)
+LEFT JOIN run_attempts a ON a.job_id = r.job_id AND a.run_id = r.run_id
+LEFT JOIN run_ledger l ON l.job_id = r.job_id AND l.run_id = r.run_id
+LEFT JOIN run_stops s ON s.job_id = r.job_id AND s.run_id = r.run_id
+"""
+# The guard on `next_seq` refuses a state that is not the run's any more (it was not loaded under the lock).
+SAVE_RUN = """
+INSERT INTO run_attempts AS a
+    (job_id, run_id, attempt, next_seq, runner, started_at, heartbeat_at, request_id, correlation_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+ON CONFLICT (job_id, run_id) DO UPDATE SET
+    attempt = EXCLUDED.attempt, next_seq = EXCLUDED.next_seq, runner = EXCLUDED.runner,
+    started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
+    request_id = EXCLUDED.request_id, correlation_id = EXCLUDED.correlation_id
+WHERE a.next_seq = $10
+RETURNING 1
+"""
 INSERT_LEDGER = """
 INSERT INTO run_ledger (job_id, run_id, status, counts, finished_at, terminal_event)
 VALUES ($1, $2, $3, $4::jsonb, $5, $6)
 """
+FIND_TERMINAL = "SELECT terminal_event FROM run_ledger WHERE job_id = $1 AND run_id = $2"
+INSERT_STOP = """
+INSERT INTO run_stops (job_id, run_id, requested_at, actor) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+"""
+FIND_SILENT = """
+SELECT a.job_id, a.run_id, a.request_id, a.correlation_id
+FROM run_attempts a
+WHERE a.heartbeat_at < $1 AND a.attempt > 0
+  AND NOT EXISTS (SELECT 1 FROM run_ledger l WHERE l.job_id = a.job_id AND l.run_id = a.run_id)
+ORDER BY a.heartbeat_at
+LIMIT $2
+"""
 
-Terminal = RunSucceeded | RunFailed | RunStopped
+
+class PgRunLedger:
+    """`RunLedger` on the audience database; a transaction is a pooled connection inside `BEGIN … COMMIT`."""
+
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Conn]:
+        """A pooled connection in a transaction: committed when the block ends, rolled back if it raises."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            yield conn
+
+    async def load(self, tx: Conn, origin: RunOrigin) -> RunState:
+        """Wait for the run's lock, then read it."""
+        await tx.execute(LOCK_RUN, origin.aggregate_id)
+        return await self._read(tx, Origin.of(origin))
+
+    async def try_load(self, tx: Conn, origin: RunOrigin) -> RunState | None:
+        """Read the run if its lock is free now."""
+        if not await tx.fetchval(TRY_LOCK_RUN, origin.aggregate_id):
+            return None
+        return await self._read(tx, Origin.of(origin))
+
+    async def record(self, tx: Conn, state: RunState, decision: Decision) -> RunState:
+        """Save the state after `decision`, its ledger row if it ended the run, and queue its events."""
+        after = apply(state, decision)
+        if after == state:
+            return state
+        numbers, attempt = state.origin.payload, after.attempt
+        saved = await tx.fetchval(
+            SAVE_RUN,
+            numbers.job_id,
+            numbers.run_id,
+            attempt.number if attempt else 0,
+            after.next_version,
+            attempt.runner if attempt else None,
+            attempt.started_at if attempt else None,
+            after.heartbeat_at,
+            state.origin.event_id,
+            state.origin.correlation_id,
+            state.next_version,
+        )
+        if saved is None:
+            raise LedgerConflictError(f"run {state.origin.aggregate_id} changed since it was loaded")
+        if after.terminal is not None and state.terminal is None:
+            await _insert_ledger(tx, after.terminal, after.status)
+        await outbox.append(tx, decision.events)
+        return after
+
+    async def record_stop(self, tx: Conn, request: RunStopRequested) -> Terminal | None:
+        """Keep the first stop request of a run that has not ended."""
+        numbers = request.payload
+        await tx.execute(LOCK_RUN, run_key(numbers.job_id, numbers.run_id))
+        data = await tx.fetchval(FIND_TERMINAL, numbers.job_id, numbers.run_id)
+        if data is not None:
+            return _terminal(data)
+        await tx.execute(INSERT_STOP, numbers.job_id, numbers.run_id, request.occurred_at, request.actor)
+        return None
+
+    async def silent(self, since: datetime, limit: int) -> list[Origin]:
+        """Runs whose latest heartbeat is older than `since`, from the request ids kept with the attempt."""
+        rows = await self._pool.fetch(FIND_SILENT, since, limit)
+        return [_stored_origin(r["job_id"], r["run_id"], r["request_id"], r["correlation_id"]) for r in rows]
+
+    async def _read(self, tx: Conn, origin: Origin) -> RunState:
+        row = await tx.fetchrow(LOAD_RUN, origin.payload.job_id, origin.payload.run_id)
+        assert row is not None, "the query always returns its one row"
+        terminal = None if row["terminal_event"] is None else _terminal(row["terminal_event"])
+        return RunState(
+            origin=origin,
+            status=_status(row, terminal),
+            next_version=row["next_seq"] or FIRST_VERSION,
+            attempt=_attempt(row),
+            heartbeat_at=row["heartbeat_at"],
+            stop=None if row["requested_at"] is None else StopRequest(row["requested_at"], row["actor"]),
+            terminal=terminal,
+        )
 
 
-@dataclass(frozen=True)
-class Attempt:
-    """One execution of a run by one runner."""
-
-    number: int
-    started_at: datetime
+def _status(row: Any, terminal: Terminal | None) -> RunStatus:
+    if terminal is not None:
+        return EVENT_STATUS[terminal.type]
+    return RunStatus.RUNNING if (row["attempt"] or 0) > 0 else RunStatus.QUEUED
 
 
-def _decode(data: bytes) -> RunEvent:
-    event = decode(RUNS_TOPIC, data)
-    assert isinstance(event, RunEvent)
+def _attempt(row: Any) -> Attempt | None:
+    if not row["attempt"]:
+        return None  # no row yet, or a run that ended without an attempt (its request was unreadable)
+    return Attempt(number=row["attempt"], runner=row["runner"], started_at=row["started_at"])
+
+
+def _terminal(data: bytes) -> Terminal:
+    event = decode(RUNS_TOPIC, bytes(data))
+    assert isinstance(event, TERMINAL_EVENTS), "the ledger holds terminal events only"
     return event
 
 
-async def find_terminal(conn: Conn | asyncpg.Pool, job_id: int, run_id: int) -> RunEvent | None:
-    """The run's terminal event when it already ended."""
-    data = await conn.fetchval(FIND_TERMINAL, job_id, run_id)
-    return None if data is None else _decode(bytes(data))
-
-
-async def begin_attempt(pool: asyncpg.Pool, request: RunOrigin, runner: str, now: datetime) -> Attempt:
-    """Number a new attempt and queue its RunStarted, in one transaction."""
-    async with pool.acquire() as conn, conn.transaction():
-        row = await conn.fetchrow(BEGIN_ATTEMPT, request.payload.job_id, request.payload.run_id)
-        assert row is not None
-        event = run_started(request, row["version"], row["attempt"], runner, now)
-        await outbox.append(conn, [event])
-    return Attempt(number=row["attempt"], started_at=now)
-
-
-async def open_versions(conn: Conn, request: RunOrigin) -> None:
-    """Make sure the run's versions can be numbered although no attempt began (inside the caller's transaction)."""
-    await conn.execute(OPEN_VERSIONS, request.payload.job_id, request.payload.run_id)
-
-
-async def next_version(conn: Conn, request: RunOrigin) -> int:
-    """Reserve the run's next event version (inside the caller's transaction)."""
-    version: int | None = await conn.fetchval(NEXT_VERSION, request.payload.job_id, request.payload.run_id)
-    assert version is not None, "begin_attempt or open_versions creates the row first"
-    return version
-
-
-async def append_event(pool: asyncpg.Pool, request: RunOrigin, build: Callable[[int], RunEvent]) -> None:
-    """Queue a non-terminal event (progress) with the next version."""
-    async with pool.acquire() as conn, conn.transaction():
-        await outbox.append(conn, [build(await next_version(conn, request))])
-
-
-async def lock_run(conn: Conn, request: RunOrigin) -> RunEvent | None:
-    """Inside the terminal transaction: wait for other attempts, then return the terminal event if one won."""
-    await conn.execute(LOCK_RUN, request.aggregate_id)
-    return await find_terminal(conn, request.payload.job_id, request.payload.run_id)
-
-
-async def record_terminal(conn: Conn, request: RunOrigin, build: Callable[[int], Terminal]) -> Terminal:
-    """Queue the terminal event and write its ledger row (inside the caller's transaction, after `lock_run`)."""
-    event = build(await next_version(conn, request))
-    status = "failed" if isinstance(event, RunFailed) else "stopped" if isinstance(event, RunStopped) else "succeeded"
-    await conn.execute(
+async def _insert_ledger(tx: Conn, terminal: Terminal, status: RunStatus) -> None:
+    await tx.execute(
         INSERT_LEDGER,
-        request.payload.job_id,
-        request.payload.run_id,
-        status,
-        event.payload.counts.model_dump_json(),
-        event.payload.finished_at,
-        encode(event),
+        terminal.payload.job_id,
+        terminal.payload.run_id,
+        str(status),
+        terminal.payload.counts.model_dump_json(),
+        terminal.payload.finished_at,
+        encode(terminal),
     )
-    await outbox.append(conn, [event])
-    return event
+
+
+def _stored_origin(job_id: int, run_id: int, request_id: UUID | None, correlation_id: UUID | None) -> Origin:
+    """The origin kept with the attempt; attempts of older runners kept none, so stand-in ids are derived
+    (fixed per run, so every reaper derives the same event ids)."""
+    aggregate_id = run_key(job_id, run_id)
+    event_id = request_id or uuid5(FALLBACK_NAMESPACE, aggregate_id)
+    return Origin(event_id, aggregate_id, correlation_id or event_id, RunNumbers(job_id=job_id, run_id=run_id))

@@ -1,4 +1,5 @@
-"""The runner's tables in the audience database: ledger, attempts, rejects, outbox, consumer offsets."""
+"""The runner's tables in the audience database: ledger, attempts, stop requests, rejects, outbox, consumer
+offsets. Changes are additive (`ADD COLUMN IF NOT EXISTS`), so a database of an older runner is upgraded in place."""
 
 from __future__ import annotations
 
@@ -36,4 +37,27 @@ CREATE TABLE IF NOT EXISTS run_rejects (
 CREATE SCHEMA IF NOT EXISTS "{STAGING_SCHEMA}";
 """
 
-RUNNER_DDL = LEDGER_DDL + OUTBOX_DDL + OFFSETS_DDL
+# The latest attempt's runner and start, its heartbeat (NULL once the run ended) and the request's ids, so the
+# reaper can end a run without its request. Rows of older runners get the upgrade's time as their heartbeat:
+# a run left unfinished then is reaped `abandon_after_s` later; those of ended runs are cleared at once.
+ATTEMPTS_DDL = """
+ALTER TABLE run_attempts
+    ADD COLUMN IF NOT EXISTS runner         text,
+    ADD COLUMN IF NOT EXISTS started_at     timestamptz,
+    ADD COLUMN IF NOT EXISTS heartbeat_at   timestamptz DEFAULT now(),
+    ADD COLUMN IF NOT EXISTS request_id     uuid,
+    ADD COLUMN IF NOT EXISTS correlation_id uuid;
+CREATE INDEX IF NOT EXISTS run_attempts_heartbeat ON run_attempts (heartbeat_at) WHERE heartbeat_at IS NOT NULL;
+UPDATE run_attempts a SET heartbeat_at = NULL
+WHERE a.heartbeat_at IS NOT NULL
+  AND EXISTS (SELECT 1 FROM run_ledger l WHERE l.job_id = a.job_id AND l.run_id = a.run_id);
+CREATE TABLE IF NOT EXISTS run_stops (
+    job_id       bigint      NOT NULL,
+    run_id       bigint      NOT NULL,
+    requested_at timestamptz NOT NULL,
+    actor        text        NOT NULL,
+    PRIMARY KEY (job_id, run_id)
+);
+"""
+
+RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + OUTBOX_DDL + OFFSETS_DDL

@@ -6,6 +6,7 @@ follow 2, 3, … across attempts and restarts. Event ids are `uuid5(request id, 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, TypedDict
 from uuid import UUID
@@ -20,6 +21,7 @@ from connect_events import (
     RunProgressedPayload,
     RunStarted,
     RunStartedPayload,
+    RunStopped,
     RunSucceeded,
 )
 from connect_events.values import storable_text
@@ -53,6 +55,30 @@ class RunOrigin(Protocol):
 
     @property
     def payload(self) -> RunIds: ...
+
+
+@dataclass(frozen=True)
+class RunNumbers:
+    """Job and run id (`RunIds`)."""
+
+    job_id: int
+    run_id: int
+
+
+@dataclass(frozen=True)
+class Origin:
+    """A `RunOrigin` as a plain value: the run and the ids of the request its events derive from."""
+
+    event_id: UUID
+    aggregate_id: str
+    correlation_id: UUID
+    payload: RunNumbers
+
+    @classmethod
+    def of(cls, origin: RunOrigin) -> Origin:
+        """The value of any `RunOrigin` (a `RunRequested`, an unreadable request)."""
+        numbers = RunNumbers(job_id=origin.payload.job_id, run_id=origin.payload.run_id)
+        return cls(origin.event_id, origin.aggregate_id, origin.correlation_id, numbers)
 
 
 class _Envelope(TypedDict):
@@ -122,6 +148,18 @@ def run_succeeded(
         finished_at=now,
     )
     return RunSucceeded(**_envelope(request, version, now), payload=payload)
+
+
+def run_stopped(request: RunOrigin, version: int, counts: RunCounts, started_at: datetime, now: datetime) -> RunStopped:
+    """The run stopped on request before its final commit, with its counters so far."""
+    payload = RunEndedPayload(
+        job_id=request.payload.job_id,
+        run_id=request.payload.run_id,
+        counts=counts,
+        started_at=started_at,
+        finished_at=now,
+    )
+    return RunStopped(**_envelope(request, version, now), payload=payload)
 
 
 def run_failed(

@@ -14,20 +14,13 @@ from uuid import UUID, uuid5
 from pydantic import ValidationError
 
 from connect_events import run_key
+from connect_runner.domain.events import RunNumbers
 
 REQUEST_TYPE = "run.requested"
 ERROR_PREFIX = "this runner cannot read the run request: "
 MAX_PROBLEMS = 3
 # Derives stand-in ids when the record's own are unreadable; fixed, so every redelivery derives the same ones.
 FALLBACK_NAMESPACE = UUID("5f0b7c1e-7d43-4f6e-9a55-1c2b8e0f4a21")
-
-
-@dataclass(frozen=True)
-class RunNumbers:
-    """Job and run id, read from the record's payload."""
-
-    job_id: int
-    run_id: int
 
 
 @dataclass(frozen=True)

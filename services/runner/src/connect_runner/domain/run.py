@@ -1,0 +1,334 @@
+"""One run as the runner sees it: `RunState`, built by `evolve` from the run's events, and `decide`, the rules
+for what the runner records next. Pure: the clock comes in with each command, and every move is checked
+against the contract's one transition table (`connect_events.TRANSITIONS`, via `status_after`).
+
+The runner writes the run's versions 2, 3, … (`run.requested` is 1), across attempts and restarts (ADR 0009).
+An ended run stays ended: every command on it decides nothing, and the handler returns the stored event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+
+from connect_events import (
+    FailureCode,
+    RunCounts,
+    RunEvent,
+    RunFailed,
+    RunProgressed,
+    RunStarted,
+    RunStatus,
+    RunStopped,
+    RunStopRequested,
+    RunSucceeded,
+    status_after,
+)
+from connect_runner.domain import events
+from connect_runner.domain.events import Origin
+
+FIRST_VERSION = 2
+"""The runner's first event of a run; version 1 is the scheduler's request."""
+
+Terminal = RunSucceeded | RunFailed | RunStopped
+TERMINAL_EVENTS = (RunSucceeded, RunFailed, RunStopped)
+
+
+class RunRuleError(Exception):
+    """A command or event the run's rules forbid in its state: a bug in the caller, never a user's doing."""
+
+
+class IllegalTransitionError(RunRuleError):
+    """An event would move the run along a transition the contract's table forbids."""
+
+    def __init__(self, current: RunStatus, event: RunEvent) -> None:
+        super().__init__(f"{type(event).__name__} cannot follow status {current} (run {event.aggregate_id})")
+
+
+class OutOfOrderError(RunRuleError):
+    """An event does not carry the run's next version."""
+
+    def __init__(self, expected: int, event: RunEvent) -> None:
+        super().__init__(f"{type(event).__name__} has version {event.aggregate_version}, expected {expected}")
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One execution of the run by one runner; `runner` is None for attempts recorded before it was kept."""
+
+    number: int
+    runner: str | None
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class StopRequest:
+    """Who asked the run to stop, and when."""
+
+    requested_at: datetime
+    actor: str
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """An attempt's progress at one moment."""
+
+    stage: str = "transfer"
+    rows_read: int = 0
+    bytes_done: int = 0
+    total_bytes: int | None = None
+
+
+@dataclass(frozen=True)
+class RunState:
+    """What the runner knows of a run: a run it holds a request for and has recorded nothing of is queued."""
+
+    origin: Origin
+    status: RunStatus = RunStatus.QUEUED
+    next_version: int = FIRST_VERSION
+    attempt: Attempt | None = None  # the latest
+    heartbeat_at: datetime | None = None  # the latest attempt's last sign of life; None once the run ended
+    stop: StopRequest | None = None
+    terminal: Terminal | None = None
+
+
+def evolve(state: RunState, event: RunEvent | RunStopRequested) -> RunState:
+    """The state after `event`. A stop request after the end changes nothing; run events must come in
+    version order and move the run only as the transition table allows."""
+    if isinstance(event, RunStopRequested):
+        if state.terminal is not None or state.stop is not None:
+            return state
+        return replace(state, stop=StopRequest(requested_at=event.occurred_at, actor=event.actor))
+    if event.aggregate_version != state.next_version:
+        raise OutOfOrderError(state.next_version, event)
+    state = replace(state, status=_moved(state.status, event), next_version=state.next_version + 1)
+    if isinstance(event, RunStarted):
+        started = event.payload
+        attempt = Attempt(number=started.attempt, runner=started.runner, started_at=started.started_at)
+        return replace(state, attempt=attempt, heartbeat_at=started.started_at)
+    if isinstance(event, TERMINAL_EVENTS):
+        return replace(state, terminal=event, heartbeat_at=None)
+    return state
+
+
+def _moved(current: RunStatus, event: RunEvent) -> RunStatus:
+    if isinstance(event, RunProgressed):
+        if current is not RunStatus.RUNNING:  # no progress before a start or after the end
+            raise IllegalTransitionError(current, event)
+        return current
+    after = status_after(current, event)
+    if after is None:
+        raise IllegalTransitionError(current, event)
+    return after
+
+
+@dataclass(frozen=True)
+class BeginAttempt:
+    """A runner takes the run up: its first attempt, or a new one after an earlier attempt stopped midway."""
+
+    runner: str
+    now: datetime
+    max_attempts: int
+
+
+@dataclass(frozen=True)
+class Tick:
+    """Attempt `attempt` is alive; `progress` is set when it got further since the last tick."""
+
+    attempt: int
+    now: datetime
+    progress: Snapshot | None = None
+
+
+@dataclass(frozen=True)
+class Succeed:
+    """The load is written in the final transaction; record its success (the caller checked `must_stop`)."""
+
+    started_at: datetime
+    counts: RunCounts
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Fail:
+    """The run cannot succeed; the target was not changed."""
+
+    started_at: datetime
+    counts: RunCounts
+    code: FailureCode
+    error: str
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Stop:
+    """The attempt stopped working because a stop was requested; `counts` are its counters so far."""
+
+    started_at: datetime
+    counts: RunCounts
+    now: datetime
+
+
+@dataclass(frozen=True)
+class Reap:
+    """End the run if its latest attempt has given no sign of life for `abandon_after`."""
+
+    now: datetime
+    abandon_after: timedelta
+
+
+Command = BeginAttempt | Tick | Succeed | Fail | Stop | Reap
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to record: events (versioned from the state decided on) and the attempt's heartbeat."""
+
+    events: tuple[RunEvent, ...] = ()
+    heartbeat_at: datetime | None = None
+
+
+NOTHING = Decision()
+
+
+def decide(state: RunState, command: Command) -> Decision:
+    """What the runner records for `command` in `state`; nothing once the run has ended."""
+    if state.terminal is not None:
+        return NOTHING
+    match command:
+        case BeginAttempt():
+            return _begin(state, command)
+        case Tick():
+            return _tick(state, command)
+        case Succeed():
+            return _succeed(state, command)
+        case Fail():
+            return _emit(state, lambda v: _failed(state, v, command))
+        case Stop():
+            return _stop(state, command)
+        case Reap():
+            return _reap(state, command)
+
+
+def apply(state: RunState, decision: Decision) -> RunState:
+    """The state once `decision` is recorded: what a ledger stores."""
+    for event in decision.events:
+        state = evolve(state, event)
+    if decision.heartbeat_at is not None and state.terminal is None:
+        state = replace(state, heartbeat_at=decision.heartbeat_at)
+    return state
+
+
+def must_stop(state: RunState) -> bool:
+    """Whether an attempt must stop working: a stop was requested, or the run ended elsewhere (reaped)."""
+    return state.terminal is not None or state.stop is not None
+
+
+def _begin(state: RunState, command: BeginAttempt) -> Decision:
+    origin, now = state.origin, command.now
+    if state.stop is not None:
+        # Stopped before it started (or before a new attempt): it ends at once and never starts.
+        return _emit(state, lambda v: events.run_stopped(origin, v, RunCounts(), now, now))
+    number = (state.attempt.number if state.attempt else 0) + 1
+
+    def started(version: int) -> RunEvent:
+        return events.run_started(origin, version, number, command.runner, now)
+
+    if number <= command.max_attempts:
+        return _emit(state, started)
+
+    def given_up(version: int) -> RunEvent:
+        return events.run_failed(origin, version, RunCounts(), now, now, code="INTERNAL", error=gave_up(number - 1))
+
+    return _emit(state, started, given_up)
+
+
+def gave_up(tried: int) -> str:
+    """Every earlier attempt stopped midway without ending the run; another would most likely do the same (and
+    take its partition down with it, e.g. out of memory), so the run fails without being loaded again."""
+    return f"gave up after {tried} attempts: the runner stopped during each of them"
+
+
+def _tick(state: RunState, command: Tick) -> Decision:
+    if state.attempt is None or state.attempt.number != command.attempt:
+        return NOTHING  # a newer attempt owns the run's progress and heartbeat
+    progress = command.progress
+    if progress is None or state.stop is not None:
+        return Decision(heartbeat_at=command.now)
+    origin = state.origin
+
+    def progressed(version: int) -> RunEvent:
+        return events.run_progressed(
+            origin,
+            version,
+            command.now,
+            stage=progress.stage,
+            rows_read=progress.rows_read,
+            bytes_done=progress.bytes_done,
+            total_bytes=progress.total_bytes,
+        )
+
+    return _emit(state, progressed, heartbeat_at=command.now)
+
+
+def _succeed(state: RunState, command: Succeed) -> Decision:
+    if state.stop is not None:
+        raise RunRuleError(f"run {state.origin.aggregate_id} must stop: its load may not commit")
+    origin = state.origin
+    return _emit(state, lambda v: events.run_succeeded(origin, v, command.counts, command.started_at, command.now))
+
+
+def _failed(state: RunState, version: int, command: Fail) -> RunFailed:
+    return events.run_failed(
+        state.origin, version, command.counts, command.started_at, command.now, code=command.code, error=command.error
+    )
+
+
+def _stop(state: RunState, command: Stop) -> Decision:
+    if state.stop is None:
+        raise RunRuleError(f"run {state.origin.aggregate_id} was not asked to stop")
+    origin = state.origin
+    return _emit(state, lambda v: events.run_stopped(origin, v, command.counts, command.started_at, command.now))
+
+
+def _reap(state: RunState, command: Reap) -> Decision:
+    attempt, heartbeat_at = state.attempt, state.heartbeat_at
+    if state.status is not RunStatus.RUNNING or attempt is None or heartbeat_at is None:
+        return NOTHING
+    silence = command.now - heartbeat_at
+    if silence < command.abandon_after:
+        return NOTHING
+    error = lost(attempt, silence)
+
+    def failed(version: int) -> RunEvent:
+        return events.run_failed(
+            state.origin, version, RunCounts(), attempt.started_at, command.now, code="RUNNER_LOST", error=error
+        )
+
+    return _emit(state, failed)
+
+
+def lost(attempt: Attempt, silence: timedelta) -> str:
+    """Why a run was given up as lost: which runner went silent, and for how long. A runner that is alive
+    reports every second, so a silence this long means it died (or lost its database) mid-run; without this
+    the run would show *Running* for ever."""
+    runner = f"runner {attempt.runner}" if attempt.runner else "its runner"
+    return f"the run was lost: {runner} gave no sign of life for {_duration(silence)} (attempt {attempt.number})"
+
+
+def _duration(span: timedelta) -> str:
+    minutes, seconds = divmod(int(span.total_seconds()), 60)
+    if not minutes:
+        return f"{seconds} s"
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
+
+
+def _emit(state: RunState, *builds: Callable[[int], RunEvent], heartbeat_at: datetime | None = None) -> Decision:
+    """Number the events from the state's next version, each checked by `evolve` against the table."""
+    built: list[RunEvent] = []
+    for build in builds:
+        event = build(state.next_version)
+        state = evolve(state, event)
+        built.append(event)
+    return Decision(tuple(built), heartbeat_at)

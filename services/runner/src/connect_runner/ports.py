@@ -1,0 +1,115 @@
+"""What the runner's use cases need from the outside, and `RunDeps`, which `bootstrap` fills with the real ones.
+
+The run ledger's PostgreSQL adapter (`adapters/ledger.py`) and the in-memory fake of the unit tests keep one
+contract (`tests/unit/runner/ledger_contract.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+import asyncpg
+
+from connect_events import RunStopRequested, SftpLocation
+from connect_runner.adapters.sftp import FetchedFile, Progress
+from connect_runner.domain.events import Origin, RunOrigin
+from connect_runner.domain.file_pattern import FilePattern
+from connect_runner.domain.run import Decision, RunState, Terminal
+from connect_runner.progress import PROGRESS_INTERVAL_S
+from connect_runtime.db import Conn
+from connect_runtime.vault import Credential
+
+Tx = TypeVar("Tx")
+
+
+class LedgerConflictError(Exception):
+    """A decision was recorded on a state that is no longer the run's (it was not loaded under the run's lock
+    in this transaction): nothing of it is stored."""
+
+
+class RunLedger(Protocol[Tx]):
+    """Where the runner keeps each run: its attempts, versions, heartbeat, stop request and terminal event.
+
+    Every change happens in a transaction that holds the run's lock, so other attempts, the reaper and stop
+    requests queue behind it: this is why a run ends exactly once, and why a stop recorded before the final
+    commit always wins and one recorded after it changes nothing.
+    """
+
+    def transaction(self) -> AbstractAsyncContextManager[Tx]:
+        """A transaction: what is recorded in it (and the caller's own writes in it) commits at its end, or
+        nothing does; the run locks it took are released then."""
+
+    async def load(self, tx: Tx, origin: RunOrigin) -> RunState:
+        """Take the run's lock for the rest of the transaction (waiting for whoever holds it), then read it."""
+
+    async def try_load(self, tx: Tx, origin: RunOrigin) -> RunState | None:
+        """`load`, or None at once when another transaction holds the run's lock (its owner is busy)."""
+
+    async def record(self, tx: Tx, state: RunState, decision: Decision) -> RunState:
+        """Store `decision`, taken on `state` as loaded in `tx`: its events (queued for publishing), the run's
+        next version, attempt and heartbeat, and the ledger row of a terminal event. Returns the new state."""
+
+    async def record_stop(self, tx: Tx, request: RunStopRequested) -> Terminal | None:
+        """Note that the run was asked to stop (under its lock). When it had already ended, nothing changes
+        and its terminal event is returned."""
+
+    async def silent(self, since: datetime, limit: int) -> list[Origin]:
+        """Up to `limit` runs that have not ended and whose latest attempt gave no sign of life since `since`,
+        the longest silent first."""
+
+
+class CredentialReader(Protocol):
+    """The vault, as the runner uses it."""
+
+    async def read(self, credential_id: UUID) -> Credential:
+        """Decrypt one credential."""
+
+
+class FileFetcher(Protocol):
+    """Where source files come from (SFTP in production)."""
+
+    async def fetch(
+        self,
+        location: SftpLocation,
+        credential: Credential,
+        pattern: FilePattern,
+        work_dir: Path,
+        stem: str,
+        progress: Progress,
+    ) -> FetchedFile:
+        """Download the file matching `pattern` into `work_dir`."""
+
+
+MAX_ATTEMPTS = 3
+RUN_TIMEOUT_S = 3600.0
+LOCK_TIMEOUT_S = 60.0
+ABANDON_AFTER_S = 600.0
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class RunDeps:
+    """What the run use cases need; `bootstrap` builds the real ones, tests may swap any."""
+
+    pool: asyncpg.Pool
+    ledger: RunLedger[Conn]
+    vault: CredentialReader
+    files: FileFetcher
+    work_dir: Path
+    runner: str
+    clock: Callable[[], datetime] = field(default=_utc_now)
+    progress_interval_s: float = PROGRESS_INTERVAL_S
+    work_mem: str = "256MB"
+    max_attempts: int = MAX_ATTEMPTS
+    run_timeout_s: float = RUN_TIMEOUT_S
+    lock_timeout_s: float = LOCK_TIMEOUT_S
+    abandon_after_s: float = ABANDON_AFTER_S

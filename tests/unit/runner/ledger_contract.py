@@ -1,0 +1,206 @@
+"""What every `RunLedger` must do: the checks both the in-memory fake and `PgRunLedger` pass.
+
+Each check gets an empty ledger. Changes go through the run's rules (`decide`) as the use cases make them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from connect_events import RunCounts, RunRequested, RunStatus, RunStopped, RunSucceeded
+from connect_runner.domain.events import Origin
+from connect_runner.domain.run import (
+    Attempt,
+    BeginAttempt,
+    Command,
+    Decision,
+    Fail,
+    RunState,
+    Snapshot,
+    StopRequest,
+    Succeed,
+    Tick,
+    decide,
+)
+from connect_runner.ports import LedgerConflictError, RunLedger
+from tests.unit.runner.runner_builders import location, run_request, stop_request
+
+Ledger = RunLedger[Any]
+Check = Callable[[Ledger], Awaitable[None]]
+T0 = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
+COUNTS = RunCounts(rows_read=3, inserted=2, updated=1, bytes_transferred=99)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def request(run_id: int = 1, job_id: int = 42) -> RunRequested:
+    return run_request(job_id, run_id, source=location("/x.csv"))
+
+
+def begin(seconds: float = 0, runner: str = "host-a") -> BeginAttempt:
+    return BeginAttempt(runner=runner, now=at(seconds), max_attempts=3)
+
+
+async def run(ledger: Ledger, origin: RunRequested, command: Command) -> tuple[RunState, Decision]:
+    """What the use cases do: load under the run's lock, decide, record, in one transaction."""
+    async with ledger.transaction() as tx:
+        state = await ledger.load(tx, origin)
+        decision = decide(state, command)
+        return await ledger.record(tx, state, decision), decision
+
+
+async def read(ledger: Ledger, origin: RunRequested) -> RunState:
+    async with ledger.transaction() as tx:
+        state: RunState = await ledger.load(tx, origin)
+        return state
+
+
+async def check_an_unknown_run_is_queued(ledger: Ledger) -> None:
+    req = request()
+    assert await read(ledger, req) == RunState(Origin.of(req))
+
+
+async def check_recorded_states_are_read_back(ledger: Ledger) -> None:
+    req = request()
+    started, _ = await run(ledger, req, begin(runner="host-a"))
+    assert started.attempt == Attempt(1, "host-a", T0)
+    assert await read(ledger, req) == started
+
+    progressed, decision = await run(ledger, req, Tick(1, at(1), Snapshot(stage="load", rows_read=10)))
+    assert len(decision.events) == 1
+    assert (progressed.next_version, progressed.heartbeat_at) == (4, at(1))
+    assert await read(ledger, req) == progressed
+
+    again, _ = await run(ledger, req, begin(60, runner="host-b"))
+    assert (again.attempt, again.next_version, again.heartbeat_at) == (Attempt(2, "host-b", at(60)), 5, at(60))
+    assert await read(ledger, req) == again
+
+
+async def check_an_ended_run_keeps_its_terminal_event(ledger: Ledger) -> None:
+    req = request()
+    await run(ledger, req, begin())
+    ended, decision = await run(ledger, req, Succeed(T0, COUNTS, at(5)))
+    [succeeded] = decision.events
+    assert isinstance(succeeded, RunSucceeded)
+
+    stored = await read(ledger, req)
+    assert stored == ended
+    assert (stored.status, stored.terminal, stored.heartbeat_at) == (RunStatus.SUCCEEDED, succeeded, None)
+    later, decision = await run(ledger, req, begin(10))
+    assert decision == Decision() and later == stored
+
+
+async def check_a_run_can_end_without_an_attempt(ledger: Ledger) -> None:
+    req = request()
+    ended, decision = await run(ledger, req, Fail(T0, RunCounts(), "INTERNAL", "unreadable", T0))
+    assert await read(ledger, req) == ended
+    assert (ended.status, ended.attempt, ended.next_version) == (RunStatus.FAILED, None, 3)
+    assert ended.terminal == decision.events[0]
+
+
+async def check_a_transaction_that_fails_stores_nothing(ledger: Ledger) -> None:
+    req = request()
+    with pytest.raises(RuntimeError):
+        async with ledger.transaction() as tx:
+            state = await ledger.load(tx, req)
+            await ledger.record(tx, state, decide(state, begin()))
+            await ledger.record_stop(tx, stop_request(42, 1))
+            raise RuntimeError("after recording")
+    assert await read(ledger, req) == RunState(Origin.of(req))
+
+
+async def check_a_decision_on_a_stale_state_is_refused(ledger: Ledger) -> None:
+    req = request()
+    stale, _ = await run(ledger, req, begin())
+    current, _ = await run(ledger, req, begin(60))
+    with pytest.raises(LedgerConflictError):
+        async with ledger.transaction() as tx:
+            await ledger.load(tx, req)
+            await ledger.record(tx, stale, decide(stale, Tick(1, at(61), Snapshot(rows_read=1))))
+    assert await read(ledger, req) == current
+
+
+async def check_transactions_on_one_run_take_turns(ledger: Ledger) -> None:
+    req = request()
+    results = await asyncio.gather(*(run(ledger, req, begin(i)) for i in range(3)))
+    assert sorted(state.attempt.number for state, _ in results if state.attempt) == [1, 2, 3]
+    assert (await read(ledger, req)).next_version == 5
+
+
+async def check_try_load_gives_way_while_the_run_is_locked(ledger: Ledger) -> None:
+    req, other = request(1), request(2)
+    async with ledger.transaction() as holder:
+        await ledger.load(holder, req)
+        async with ledger.transaction() as tx:
+            assert await ledger.try_load(tx, req) is None
+            assert await ledger.try_load(tx, other) == RunState(Origin.of(other))
+    async with ledger.transaction() as tx:
+        assert await ledger.try_load(tx, req) == RunState(Origin.of(req))
+
+
+async def check_stop_requests_are_kept_until_the_run_ends(ledger: Ledger) -> None:
+    req = request()
+    async with ledger.transaction() as tx:
+        assert await ledger.record_stop(tx, stop_request(42, 1, at=at(1), actor="ada")) is None
+    async with ledger.transaction() as tx:
+        assert await ledger.record_stop(tx, stop_request(42, 1, at=at(2), actor="bob")) is None
+    assert (await read(ledger, req)).stop == StopRequest(at(1), "ada")
+
+    stopped, decision = await run(ledger, req, begin(3))
+    [event] = decision.events
+    assert isinstance(event, RunStopped) and stopped.status is RunStatus.STOPPED
+    assert await read(ledger, req) == stopped
+    async with ledger.transaction() as tx:
+        assert await ledger.record_stop(tx, stop_request(42, 1, at=at(4))) == event
+
+
+async def check_a_stop_after_the_end_changes_nothing(ledger: Ledger) -> None:
+    req = request()
+    await run(ledger, req, begin())
+    ended, decision = await run(ledger, req, Succeed(T0, COUNTS, at(5)))
+    async with ledger.transaction() as tx:
+        assert await ledger.record_stop(tx, stop_request(42, 1, at=at(6))) == decision.events[0]
+    assert await read(ledger, req) == ended
+    assert ended.stop is None
+
+
+async def check_silent_runs_are_those_whose_heartbeat_is_old(ledger: Ledger) -> None:
+    beating, quiet, ended, queued = request(1), request(2), request(3), request(4)
+    await run(ledger, beating, begin(0))
+    await run(ledger, quiet, begin(10))
+    await run(ledger, ended, begin(0))
+    await run(ledger, ended, Fail(T0, RunCounts(), "LOAD_FAILED", "refused", at(1)))
+    await run(ledger, queued, Fail(T0, RunCounts(), "INTERNAL", "unreadable", T0))
+    await run(ledger, beating, Tick(1, at(100)))
+
+    assert await ledger.silent(at(50), 10) == [Origin.of(quiet)]
+    assert await ledger.silent(at(200), 10) == [Origin.of(quiet), Origin.of(beating)]
+    assert await ledger.silent(at(200), 1) == [Origin.of(quiet)]
+    assert await ledger.silent(at(5), 10) == []
+
+
+CHECKS: list[Check] = [
+    check_an_unknown_run_is_queued,
+    check_recorded_states_are_read_back,
+    check_an_ended_run_keeps_its_terminal_event,
+    check_a_run_can_end_without_an_attempt,
+    check_a_transaction_that_fails_stores_nothing,
+    check_a_decision_on_a_stale_state_is_refused,
+    check_transactions_on_one_run_take_turns,
+    check_try_load_gives_way_while_the_run_is_locked,
+    check_stop_requests_are_kept_until_the_run_ends,
+    check_a_stop_after_the_end_changes_nothing,
+    check_silent_runs_are_those_whose_heartbeat_is_old,
+]
+
+
+def check_id(check: Check) -> str:
+    """The test id of a check: its name without the prefix."""
+    return check.__name__.removeprefix("check_")
