@@ -91,6 +91,7 @@ async def test_a_database_of_an_older_runner_is_upgraded_in_place(database_url: 
             state = await read(ledger, request(1, job_id=7))
             assert state.status is RunStatus.RUNNING and state.next_version == 4
             assert state.attempt == Attempt(1, None, state.heartbeat_at)  # the upgrade's time stands in
+            assert (state.failed_attempts, state.retry_at) == (0, None)
         finally:
             await upgraded.close()
     finally:

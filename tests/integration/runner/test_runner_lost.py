@@ -194,7 +194,9 @@ async def test_a_run_whose_runner_died_ends_failed_runner_lost_via_the_next_runn
 
     await until(redelivered_and_committed, timeout_s=90)
     assert await pool.fetchval("SELECT attempt FROM run_attempts WHERE job_id = $1", job_id) == 1
-    assert await table_rows(pool, table) == []
+    # Unchanged: empty, or not even created when the runner was killed during the transfer (a loaded machine).
+    created = await pool.fetchval("SELECT to_regclass($1)", f'custom."{table.name}"')
+    assert created is None or await table_rows(pool, table) == []
 
     async def published() -> bool:
         return bool(await _terminal_types(kafka_bootstrap, request.aggregate_id))

@@ -12,7 +12,15 @@ from typing import Any
 
 import pytest
 
-from connect_events import RunCounts, RunRequested, RunStatus, RunStopped, RunSucceeded
+from connect_events import (
+    RetryPolicy,
+    RunAttemptFailed,
+    RunCounts,
+    RunRequested,
+    RunStatus,
+    RunStopped,
+    RunSucceeded,
+)
 from connect_runner.domain.events import Origin
 from connect_runner.domain.run import (
     Attempt,
@@ -186,6 +194,28 @@ async def check_silent_runs_are_those_whose_heartbeat_is_old(ledger: Ledger) -> 
     assert await ledger.silent(at(5), 10) == []
 
 
+async def check_failed_attempts_and_the_wait_are_read_back(ledger: Ledger) -> None:
+    req = request()
+    await run(ledger, req, begin())
+    retry = RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=2.0)
+    refused = Fail(T0, RunCounts(), "CONNECTION_FAILED", "refused", at(5), transient=True, retry=retry)
+
+    waiting, decision = await run(ledger, req, refused)
+    [failed] = decision.events
+    assert isinstance(failed, RunAttemptFailed) and failed.aggregate_version == 3
+    assert (waiting.status, waiting.failed_attempts, waiting.retry_at) == (RunStatus.RUNNING, 1, at(65))
+    assert await read(ledger, req) == waiting
+
+    beating, _ = await run(ledger, req, Tick(1, at(30)))
+    assert await read(ledger, req) == beating
+    assert await ledger.silent(at(30), 10) == []
+    assert await ledger.silent(at(31), 10) == [Origin.of(req)]  # a wait whose runner died is silent too
+
+    again, _ = await run(ledger, req, begin(65, runner="host-b"))
+    assert (again.attempt, again.failed_attempts, again.retry_at) == (Attempt(2, "host-b", at(65)), 1, None)
+    assert await read(ledger, req) == again
+
+
 CHECKS: list[Check] = [
     check_an_unknown_run_is_queued,
     check_recorded_states_are_read_back,
@@ -198,6 +228,7 @@ CHECKS: list[Check] = [
     check_stop_requests_are_kept_until_the_run_ends,
     check_a_stop_after_the_end_changes_nothing,
     check_silent_runs_are_those_whose_heartbeat_is_old,
+    check_failed_attempts_and_the_wait_are_read_back,
 ]
 
 

@@ -276,6 +276,9 @@ BUILDS: dict[str, Callable[[int], RunEvent]] = {
     "progressed": lambda v: events.run_progressed(
         ORIGIN, v, T0, stage="load", rows_read=1, bytes_done=1, total_bytes=None
     ),
+    "attempt_failed": lambda v: events.run_attempt_failed(
+        ORIGIN, v, 1, T0, code="CONNECTION_FAILED", error="refused", retry_at=T0
+    ),
     "succeeded": lambda v: events.run_succeeded(ORIGIN, v, COUNTS, T0, T0),
     "failed": lambda v: events.run_failed(ORIGIN, v, RunCounts(), T0, T0, code="INTERNAL", error="x"),
     "stopped": lambda v: events.run_stopped(ORIGIN, v, RunCounts(), T0, T0),
@@ -292,7 +295,7 @@ class TestEvolveFollowsTheTransitionTable:
     @pytest.mark.parametrize("status", STATUSES, ids=str)
     @pytest.mark.parametrize("kind", BUILDS, ids=str)
     def test_each_event_in_each_status_moves_as_the_table_says(self, status: RunStatus, kind: str) -> None:
-        state = RunState(ORIGIN, status=status, next_version=5)
+        state = RunState(ORIGIN, status=status, next_version=5, attempt=Attempt(1, "host-a", T0))
         event = BUILDS[kind](5)
         allowed = can_transition(status, MOVES[kind]) if kind in MOVES else status is RunStatus.RUNNING
 

@@ -34,7 +34,10 @@ class RunnerSettings(ServiceSettings):
         default=MAX_ATTEMPTS,
         ge=1,
         alias="RUNNER_MAX_ATTEMPTS",
-        description="attempts a run may start; one more (the runner stopped during each) fails it instead",
+        description=(
+            "attempts of a run that may die with their runner (killed, cancelled); the next one fails the run"
+            " instead. Attempts that failed transiently count against the job's retry policy, not this"
+        ),
     )
     run_timeout_s: float = Field(
         default=RUN_TIMEOUT_S,

@@ -6,7 +6,9 @@ acts (the pipeline: transfer, stage, load) and records. `execute_run` is idempot
 returns its stored terminal event and does nothing else) and its effect on the audience store is all-or-nothing
 (the writes, the rejects, the ledger row and the terminal event commit in one transaction). Every way out of
 it records a terminal event: a failure of any kind, the time limit, a stop, and giving up on a run whose
-earlier attempts all stopped midway.
+earlier attempts all stopped midway. Only an attempt that failed transiently, with the job's retry policy
+wanting another, records `run.attempt_failed` instead; `execute_run` then waits for the next attempt and
+begins it.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from datetime import timedelta
 from typing import TypeVar
 
 from connect_events import (
+    RunAttemptFailed,
     RunCounts,
     RunEvent,
     RunFailed,
     RunRequested,
     RunStatus,
+    RunStopped,
     RunStopRequested,
     RunSucceeded,
     TableDefined,
@@ -60,38 +64,69 @@ Tx = TypeVar("Tx")
 
 
 async def execute_run(request: RunRequested, deps: RunDeps) -> RunEvent:
-    """Execute the run once; returns its terminal event (the stored one when the run had already ended)."""
-    state, decision = await _decide(deps, request, BeginAttempt(deps.runner, deps.clock(), deps.max_attempts))
-    attempt = state.attempt.number if state.attempt else 0
-    staging = Staging(request.payload.job_id, request.payload.run_id, attempt)
-    if state.terminal is not None:
-        _log_not_started(request, decision, state)
-        if decision.events:  # it ended just now (given up, stopped): earlier attempts may have left staging
-            await clean_up(deps, staging, run_ended=True)
-        return state.terminal
-    assert state.attempt is not None, "a run that did not end has begun an attempt"
-    ended = False
-    try:
-        event = await _attempt(request, state.attempt, staging, deps)
-        ended = True
-        return event
-    finally:
-        await clean_up(deps, staging, run_ended=ended)
+    """Execute the run until it ends: an attempt, and after one that failed transiently the wait and the next
+    attempt, as `decide` says. Returns its terminal event (the stored one when the run had already ended).
+
+    A request redelivered while the run waits for its next attempt (its runner stopped during the wait) finds
+    the wait in the ledger and waits out the rest of it."""
+    while True:
+        state, decision = await _decide(deps, request, BeginAttempt(deps.runner, deps.clock(), deps.max_attempts))
+        if state.terminal is not None:
+            _log_not_started(request, decision, state)
+            if decision.events:  # it ended just now (given up, stopped): earlier attempts may have left staging
+                attempt = state.attempt.number if state.attempt else 0
+                await clean_up(deps, Staging(request.payload.job_id, request.payload.run_id, attempt), run_ended=True)
+            return state.terminal
+        assert state.attempt is not None, "a run that did not end has begun an attempt"
+        if state.retry_at is None:  # a new attempt began
+            state = await _attempt(request, state.attempt, deps)
+            if state.terminal is not None:
+                return state.terminal
+        await _wait(request, state, deps)
 
 
 def _log_not_started(request: RunRequested, decision: Decision, state: RunState) -> None:
     run = {"run": request.aggregate_id}
     if not decision.events:
         log.info("run already ended; nothing to do", extra=run)
-    elif state.status is RunStatus.STOPPED:
+    elif state.attempt is None:
         log.info("run stopped before it started", extra=run)
-    else:
-        tried = state.attempt.number - 1 if state.attempt else 0
-        log.error("run given up", extra={**run, "attempts": tried})
+    elif state.status is RunStatus.STOPPED:
+        log.info("run stopped between attempts", extra=run)
+    else:  # given up: the attempt just begun is not one of those that died
+        log.error("run given up", extra={**run, "attempts": state.unfinished_attempts - 1})
 
 
-async def _attempt(request: RunRequested, attempt: Attempt, staging: Staging, deps: RunDeps) -> RunEvent:
-    """Transfer, stage, check and load within the time limit; a stop ends it stopped, a failure failed."""
+async def _wait(request: RunRequested, state: RunState, deps: RunDeps) -> None:
+    """Wait until the run's next attempt is due, beating as an attempt does (so the reaper does not take the
+    waiting run for lost); back early when the run must stop, for `BeginAttempt` to end it."""
+    assert state.attempt is not None and state.retry_at is not None
+    attempt = state.attempt.number
+    log.info("next attempt waits", extra={"run": request.aggregate_id, "attempt": attempt, "at": str(state.retry_at)})
+    while state.retry_at is not None and not must_stop(state):
+        remaining_s = (state.retry_at - deps.clock()).total_seconds()
+        if remaining_s <= 0:
+            return
+        await deps.sleep(min(remaining_s, deps.progress_interval_s))
+        state, _ = await _decide(deps, request, Tick(attempt, deps.clock()))
+
+
+async def _attempt(request: RunRequested, attempt: Attempt, deps: RunDeps) -> RunState:
+    """One attempt, and what it leaves behind cleaned up: all the run's staging once the run ended, else this
+    attempt's own (it failed and another follows, or it was cancelled)."""
+    staging = Staging(request.payload.job_id, request.payload.run_id, attempt.number)
+    ended = False
+    try:
+        state = await _try(request, attempt, staging, deps)
+        ended = state.terminal is not None
+        return state
+    finally:
+        await clean_up(deps, staging, run_ended=ended)
+
+
+async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: RunDeps) -> RunState:
+    """Transfer, stage, check and load within the time limit; a stop ends it stopped, a failure failed (or, when
+    transient and the policy has attempts left, the attempt failed)."""
     tracker = Tracker()
     secrets = Secrets()
     log.info("run started", extra={"run": request.aggregate_id, "attempt": attempt.number})
@@ -104,10 +139,11 @@ async def _attempt(request: RunRequested, attempt: Attempt, staging: Staging, de
             return await _commit(request, attempt, prepared, deps)
     except StopRequested:
         return await _end(deps, request, Stop(attempt.started_at, _so_far(tracker), deps.clock()))
-    except Exception as exc:  # any failure ends the run, told in the runner's own words
+    except Exception as exc:  # any failure ends the attempt, told in the runner's own words
         failure = describe_failure(exc, request)
         log_cause(exc, failure, request, secrets)
-    fail = Fail(attempt.started_at, _so_far(tracker), failure.code, failure.message, deps.clock())
+    counts, retry = _so_far(tracker), request.payload.definition.retry
+    fail = Fail(attempt.started_at, counts, failure.code, failure.message, deps.clock(), failure.transient, retry)
     return await _end(deps, request, fail)
 
 
@@ -140,7 +176,7 @@ class _Watch:
         return state
 
 
-async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, deps: RunDeps) -> RunEvent:
+async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, deps: RunDeps) -> RunState:
     """One transaction under the run's lock: target rows, rejects, ledger row and terminal event — or none of
     them. A stop recorded before it wins (nothing is written); one recorded after it waits for the lock, then
     finds the run ended and changes nothing."""
@@ -153,13 +189,12 @@ async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, d
         counts = await write_load(conn, request, prepared, deps)
         state = await deps.ledger.record(conn, state, decide(state, Succeed(attempt.started_at, counts, deps.clock())))
     clock.lap("loaded", **counts.model_dump())
-    assert state.terminal is not None
-    return state.terminal
+    return state
 
 
-async def _end(deps: RunDeps, origin: RunOrigin, command: Fail | Stop) -> RunEvent:
-    """Record the run's failure or stop (ledger row and terminal event, one transaction); the target was not
-    changed. A run that already ended keeps its end, which is returned."""
+async def _end(deps: RunDeps, origin: RunOrigin, command: Fail | Stop) -> RunState:
+    """Record the attempt's failure or stop (ledger row and terminal event, or the failed attempt, in one
+    transaction); the target was not changed. A run that already ended keeps its end."""
     async with deps.ledger.transaction() as tx:
         state = await deps.ledger.load(tx, origin)
         return await _record_end(deps.ledger, tx, origin, state, command)
@@ -167,18 +202,26 @@ async def _end(deps: RunDeps, origin: RunOrigin, command: Fail | Stop) -> RunEve
 
 async def _record_end(
     ledger: RunLedger[Tx], tx: Tx, origin: RunOrigin, state: RunState, command: Fail | Stop
-) -> RunEvent:
+) -> RunState:
     decision = decide(state, command)
     state = await ledger.record(tx, state, decision)
-    assert state.terminal is not None
+    _log_end(origin, state, decision)
+    return state
+
+
+def _log_end(origin: RunOrigin, state: RunState, decision: Decision) -> None:
     run = {"run": origin.aggregate_id}
-    if not decision.events:
-        log.info("run had already ended", extra={**run, "status": str(state.status)})
-    elif isinstance(command, Stop):
-        log.info("run stopped", extra={**run, "rows_read": command.counts.rows_read})
-    else:
-        log.info("run failed", extra={**run, "code": command.code, "error": command.error})
-    return state.terminal
+    match decision.events:
+        case ():
+            log.info("run had already ended", extra={**run, "status": str(state.status)})
+        case (RunAttemptFailed(payload=failed),):
+            log.warning(
+                "attempt failed; the run tries again", extra={**run, "attempt": failed.attempt, "error": failed.error}
+            )
+        case (RunFailed(payload=failed),):
+            log.info("run failed", extra={**run, "code": failed.code, "error": failed.error})
+        case (RunStopped(payload=stopped),):
+            log.info("run stopped", extra={**run, "rows_read": stopped.counts.rows_read})
 
 
 async def _decide(deps: RunDeps, origin: RunOrigin, command: Command) -> tuple[RunState, Decision]:
@@ -193,9 +236,10 @@ async def fail_unreadable(request: UnreadableRequest, deps: RunDeps) -> RunEvent
     """End the run of a request this runner cannot decode (RunFailed, INTERNAL, with the reason), once: the
     ledger row makes a redelivered request return the stored event. No attempt began, so no RunStarted."""
     now = deps.clock()
-    event = await _end(deps, request, Fail(now, RunCounts(), "INTERNAL", request.error, now))
+    state = await _end(deps, request, Fail(now, RunCounts(), "INTERNAL", request.error, now))
     log.error("run request unreadable", extra={"run": request.aggregate_id, "error": request.error})
-    return event
+    assert state.terminal is not None, "a failure that is not transient ends the run"
+    return state.terminal
 
 
 async def record_stop(ledger: RunLedger[Tx], tx: Tx, request: RunStopRequested) -> None:

@@ -6,7 +6,8 @@ contract (`tests/unit/runner/ledger_contract.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +35,8 @@ class LedgerConflictError(Exception):
 
 
 class RunLedger(Protocol[Tx]):
-    """Where the runner keeps each run: its attempts, versions, heartbeat, stop request and terminal event.
+    """Where the runner keeps each run: its attempts (the latest, and how many failed), versions, heartbeat,
+    the time of the next attempt while it waits for one, stop request and terminal event.
 
     Every change happens in a transaction that holds the run's lock, so other attempts, the reaper and stop
     requests queue behind it: this is why a run ends exactly once, and why a stop recorded before the final
@@ -53,7 +55,8 @@ class RunLedger(Protocol[Tx]):
 
     async def record(self, tx: Tx, state: RunState, decision: Decision) -> RunState:
         """Store `decision`, taken on `state` as loaded in `tx`: its events (queued for publishing), the run's
-        next version, attempt and heartbeat, and the ledger row of a terminal event. Returns the new state."""
+        next version, attempt, failed attempts, next attempt's time and heartbeat, and the ledger row of a
+        terminal event. Returns the new state."""
 
     async def record_stop(self, tx: Tx, request: RunStopRequested) -> Terminal | None:
         """Note that the run was asked to stop (under its lock). When it had already ended, nothing changes
@@ -98,7 +101,8 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class RunDeps:
-    """What the run use cases need; `bootstrap` builds the real ones, tests may swap any."""
+    """What the run use cases need; `bootstrap` builds the real ones, tests may swap any (`clock` and `sleep`
+    together: the wait before a retried attempt sleeps until the clock reaches its time)."""
 
     pool: asyncpg.Pool
     ledger: RunLedger[Conn]
@@ -107,6 +111,7 @@ class RunDeps:
     work_dir: Path
     runner: str
     clock: Callable[[], datetime] = field(default=_utc_now)
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
     progress_interval_s: float = PROGRESS_INTERVAL_S
     work_mem: str = "256MB"
     max_attempts: int = MAX_ATTEMPTS

@@ -25,7 +25,8 @@ UNEXPECTED = "an unexpected error in the runner stopped the run; its log has the
 def describe_failure(exc: Exception, request: RunRequested) -> RunFailure:
     """What a failure means for the run, worded from its kind alone: the runner's own `RunFailure`s as they
     are, database errors by SQLSTATE, anything else as unexpected. No exception's text is passed on, so none
-    can carry the credential (or a server's message quoting data) into `RunFailed.error`."""
+    can carry the credential (or a server's message quoting data) into `RunFailed.error`. Transient are only
+    what the mappings say (a refused or lost connection, a server unavailable); an unexpected error is not."""
     if isinstance(exc, RunFailure):
         return exc
     if isinstance(exc, asyncpg.PostgresError):
@@ -83,7 +84,9 @@ def _detail(cause: BaseException, secrets: Secrets) -> str:
 @contextlib.asynccontextmanager
 async def time_limit(seconds: float, tracker: Tracker) -> AsyncIterator[None]:
     """Fail the run once it has taken `seconds`: a server that stops answering, or a load stuck behind some
-    other lock, must not hold the run (and its partition) forever. Cleanup and the failure itself run after."""
+    other lock, must not hold the run (and its partition) forever. Cleanup and the failure itself run after.
+    Not transient: an attempt that took this long would take as long again, and retrying it would multiply the
+    bound (a server that went silent is noticed sooner, by the SSH keepalives, as a lost connection)."""
     limit = asyncio.timeout(seconds)
     try:
         async with limit:

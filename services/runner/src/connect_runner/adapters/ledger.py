@@ -37,7 +37,7 @@ TRY_LOCK_RUN = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
 # Attempts recorded by older runners kept no start time: their heartbeat (or the end) stands in for it.
 LOAD_RUN = """
 SELECT a.attempt, a.next_seq, a.runner, coalesce(a.started_at, a.heartbeat_at, l.finished_at) AS started_at,
-       a.heartbeat_at, l.terminal_event, s.requested_at, s.actor
+       a.heartbeat_at, a.failed_attempts, a.retry_at, l.terminal_event, s.requested_at, s.actor
 FROM (VALUES ($1::bigint, $2::bigint)) AS r (job_id, run_id)
 LEFT JOIN run_attempts a ON a.job_id = r.job_id AND a.run_id = r.run_id
 LEFT JOIN run_ledger l ON l.job_id = r.job_id AND l.run_id = r.run_id
@@ -46,12 +46,14 @@ LEFT JOIN run_stops s ON s.job_id = r.job_id AND s.run_id = r.run_id
 # The guard on `next_seq` refuses a state that is not the run's any more (it was not loaded under the lock).
 SAVE_RUN = """
 INSERT INTO run_attempts AS a
-    (job_id, run_id, attempt, next_seq, runner, started_at, heartbeat_at, request_id, correlation_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    (job_id, run_id, attempt, next_seq, runner, started_at, heartbeat_at, request_id, correlation_id,
+     failed_attempts, retry_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $11, $12)
 ON CONFLICT (job_id, run_id) DO UPDATE SET
     attempt = EXCLUDED.attempt, next_seq = EXCLUDED.next_seq, runner = EXCLUDED.runner,
     started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
-    request_id = EXCLUDED.request_id, correlation_id = EXCLUDED.correlation_id
+    request_id = EXCLUDED.request_id, correlation_id = EXCLUDED.correlation_id,
+    failed_attempts = EXCLUDED.failed_attempts, retry_at = EXCLUDED.retry_at
 WHERE a.next_seq = $10
 RETURNING 1
 """
@@ -114,6 +116,8 @@ class PgRunLedger:
             state.origin.event_id,
             state.origin.correlation_id,
             state.next_version,
+            after.failed_attempts,
+            after.retry_at,
         )
         if saved is None:
             raise LedgerConflictError(f"run {state.origin.aggregate_id} changed since it was loaded")
@@ -149,6 +153,8 @@ class PgRunLedger:
             heartbeat_at=row["heartbeat_at"],
             stop=None if row["requested_at"] is None else StopRequest(row["requested_at"], row["actor"]),
             terminal=terminal,
+            failed_attempts=row["failed_attempts"] or 0,
+            retry_at=row["retry_at"],
         )
 
 

@@ -60,4 +60,11 @@ CREATE TABLE IF NOT EXISTS run_stops (
 );
 """
 
-RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + OUTBOX_DDL + OFFSETS_DDL
+# How many of the run's attempts failed transiently, and, while it waits for the next one, when that begins.
+RETRIES_DDL = """
+ALTER TABLE run_attempts
+    ADD COLUMN IF NOT EXISTS failed_attempts int NOT NULL DEFAULT 0,
+    ADD COLUMN IF NOT EXISTS retry_at        timestamptz;
+"""
+
+RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + OUTBOX_DDL + OFFSETS_DDL

@@ -4,6 +4,11 @@ asyncssh, the socket layer and the server describe problems in their own text, w
 it may quote what it was given. So each kind of problem, told apart by the exception's class (and a number
 such as an errno, never its text), maps to a fixed sentence that names only the job's public settings: the
 server as `user@host:port` and the path. A problem this table does not know is reported in general words.
+
+Each rule also says whether the failure is transient (`RunFailure.transient`: the job's retry policy may try
+again): a connection that is refused, reset, lost or unanswered, a network that cannot reach the host, a name
+server that cannot answer now. A refused login, a host key, a server that is not SFTP, a missing or unreadable
+file, and the runner's own disk are not: another attempt would meet them again.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import errno
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import asyncssh
 
@@ -41,46 +47,70 @@ class Where:
         return {"server": self.server, "host": self.host, "port": self.port, "user": self.user, "path": self.path}
 
 
-Rule = tuple[tuple[type[BaseException], ...], FailureCode, str]
+class Rule(NamedTuple):
+    """Exceptions of these types fail the attempt with this code and sentence."""
+
+    types: tuple[type[BaseException], ...]
+    code: FailureCode
+    sentence: str
+    transient: bool = False
+
+    def failure(self, words: Mapping[str, object], *, transient: bool = False) -> RunFailure:
+        """The failure, transient when the rule or the caller says so."""
+        return RunFailure(self.code, self.sentence.format_map(words), transient=self.transient or transient)
+
 
 # Before the session is up: the connection, the key exchange, the login and starting SFTP. First match wins.
 CONNECT_RULES: tuple[Rule, ...] = (
-    ((asyncssh.PermissionDenied,), "AUTH_FAILED", "{server} refused the stored credential"),
-    ((asyncssh.IllegalUserName,), "AUTH_FAILED", "{server} does not accept the user name '{user}'"),
-    (
+    Rule((asyncssh.PermissionDenied,), "AUTH_FAILED", "{server} refused the stored credential"),
+    Rule((asyncssh.IllegalUserName,), "AUTH_FAILED", "{server} does not accept the user name '{user}'"),
+    Rule(
         (asyncssh.KeyExchangeFailed, asyncssh.ProtocolNotSupported, asyncssh.CompressionError),
         "CONNECTION_FAILED",
         "cannot connect to {server}: the server and the runner have no SSH algorithm or version in common",
     ),
-    (
+    Rule(
         (asyncssh.ProtocolError, asyncssh.MACError),
         "CONNECTION_FAILED",
         "cannot connect to {server}: the server does not speak SSH as expected (is it an SSH server?)",
     ),
-    (
+    Rule(
         (asyncssh.ChannelOpenError, asyncssh.SFTPError, asyncssh.ServiceNotAvailable),
         "CONNECTION_FAILED",
         "cannot connect to {server}: the server accepted the login but did not start an SFTP session",
     ),
-    (
+    # A server that is starting, restarting or full (sshd's MaxStartups) closes connections before the login.
+    Rule(
         (asyncssh.ConnectionLost, asyncssh.DisconnectError),
         "CONNECTION_FAILED",
         "cannot connect to {server}: the server closed the connection before the login completed",
+        transient=True,
     ),
-    ((TimeoutError,), "CONNECTION_FAILED", "cannot connect to {server}: the server did not answer in time"),
-    (
+    Rule(
+        (TimeoutError,),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the server did not answer in time",
+        transient=True,
+    ),
+    Rule(
         (socket.gaierror,),
         "CONNECTION_FAILED",
         "cannot connect to {server}: the host name '{host}' cannot be resolved",
     ),
-    (
+    Rule(
         (ConnectionRefusedError,),
         "CONNECTION_FAILED",
         "cannot connect to {server}: the server refused the connection (nothing listens on port {port})",
+        transient=True,
     ),
-    ((ConnectionError,), "CONNECTION_FAILED", "cannot connect to {server}: the connection was reset"),
+    Rule(
+        (ConnectionError,),
+        "CONNECTION_FAILED",
+        "cannot connect to {server}: the connection was reset",
+        transient=True,
+    ),
     # Host names are encoded with the `idna` codec on the way to the resolver.
-    ((UnicodeError,), "CONNECTION_FAILED", "cannot connect to {server}: '{host}' is not a valid host name"),
+    Rule((UnicodeError,), "CONNECTION_FAILED", "cannot connect to {server}: '{host}' is not a valid host name"),
 )
 # A network-level failure an errno tells more precisely (`OSError` that is none of the classes above).
 CONNECT_ERRNOS: Mapping[int, str] = {
@@ -89,27 +119,29 @@ CONNECT_ERRNOS: Mapping[int, str] = {
     errno.EADDRNOTAVAIL: "cannot connect to {server}: the address cannot be used from the runner's network",
 }
 CONNECT_FALLBACK = "cannot connect to {server}: the connection failed"
+# The resolver's "try again later": its server did not answer (a name it does not know is no such failure).
+NAME_SERVER_BUSY = socket.EAI_AGAIN
 
 # Once the session is up: finding, inspecting and downloading the file.
 READ_RULES: tuple[Rule, ...] = (
-    ((asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath), "FILE_NOT_FOUND", "no file matching '{path}'"),
-    (
+    Rule((asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath), "FILE_NOT_FOUND", "no file matching '{path}'"),
+    Rule(
         (asyncssh.SFTPPermissionDenied,),
         "LOAD_FAILED",
         "cannot read '{path}' on {server}: the server does not let {user} read it",
     ),
-    ((asyncssh.SFTPFileIsADirectory,), "LOAD_FAILED", "cannot read '{path}' on {server}: it is a folder"),
-    (
+    Rule((asyncssh.SFTPFileIsADirectory,), "LOAD_FAILED", "cannot read '{path}' on {server}: it is a folder"),
+    Rule(
         (asyncssh.SFTPNotADirectory, asyncssh.SFTPInvalidFilename, asyncssh.SFTPLinkLoop),
         "LOAD_FAILED",
         "cannot read '{path}' on {server}: the server does not accept it as a file path",
     ),
-    (
+    Rule(
         (asyncssh.SFTPOpUnsupported,),
         "LOAD_FAILED",
         "cannot read '{path}' on {server}: the server does not support an SFTP operation the runner needs",
     ),
-    (
+    Rule(
         (
             asyncssh.SFTPConnectionLost,
             asyncssh.SFTPNoConnection,
@@ -119,6 +151,7 @@ READ_RULES: tuple[Rule, ...] = (
         ),
         "CONNECTION_FAILED",
         "the connection to {server} was lost while reading '{path}'",
+        transient=True,
     ),
 )
 READ_SFTP_FALLBACK = "cannot read '{path}' on {server}: the server reported an error (SFTP status {status})"
@@ -130,19 +163,27 @@ READ_FALLBACK = "cannot read '{path}' on {server}: the transfer failed"
 
 def connect_failure(exc: BaseException, where: Where) -> RunFailure:
     """A failure to open the SFTP session (host key mismatches are decided before, by the caller)."""
-    for types, code, sentence in CONNECT_RULES:
-        if isinstance(exc, types):
-            return RunFailure(code, sentence.format_map(where.words()))
-    by_errno = CONNECT_ERRNOS.get(exc.errno) if isinstance(exc, OSError) and exc.errno is not None else None
-    return RunFailure("CONNECTION_FAILED", (by_errno or CONNECT_FALLBACK).format_map(where.words()))
+    words = where.words()
+    for rule in CONNECT_RULES:
+        if isinstance(exc, rule.types):
+            return rule.failure(words, transient=_name_server_busy(exc))
+    # Any other failure of the network on the way (unreachable, no address) may let another attempt through.
+    if not isinstance(exc, OSError):
+        return RunFailure("CONNECTION_FAILED", CONNECT_FALLBACK.format_map(words))
+    by_errno = CONNECT_ERRNOS.get(exc.errno) if exc.errno is not None else None
+    return RunFailure("CONNECTION_FAILED", (by_errno or CONNECT_FALLBACK).format_map(words), transient=True)
+
+
+def _name_server_busy(exc: BaseException) -> bool:
+    return isinstance(exc, socket.gaierror) and exc.errno == NAME_SERVER_BUSY
 
 
 def read_failure(exc: BaseException, where: Where) -> RunFailure:
     """A failure once the session is up: the file cannot be found, read, or saved locally."""
     words = where.words()
-    for types, code, sentence in READ_RULES:
-        if isinstance(exc, types):
-            return RunFailure(code, sentence.format_map(words))
+    for rule in READ_RULES:
+        if isinstance(exc, rule.types):
+            return rule.failure(words)
     if isinstance(exc, asyncssh.SFTPError):
         return RunFailure("LOAD_FAILED", READ_SFTP_FALLBACK.format_map({**words, "status": int(exc.code)}))
     if isinstance(exc, OSError):

@@ -13,6 +13,8 @@ from uuid import UUID
 
 from connect_events import (
     FailureCode,
+    RunAttemptFailed,
+    RunAttemptFailedPayload,
     RunCounts,
     RunEndedPayload,
     RunFailed,
@@ -134,6 +136,28 @@ def run_progressed(
         stage=stage,
     )
     return RunProgressed(**_envelope(request, version, now), payload=payload)
+
+
+def run_attempt_failed(
+    request: RunOrigin,
+    version: int,
+    attempt: int,
+    now: datetime,
+    *,
+    code: FailureCode,
+    error: str,
+    retry_at: datetime,
+) -> RunAttemptFailed:
+    """Attempt `attempt` failed transiently; the next one begins at `retry_at`."""
+    payload = RunAttemptFailedPayload(
+        job_id=request.payload.job_id,
+        run_id=request.payload.run_id,
+        attempt=attempt,
+        code=code,
+        error=storable_text(error[:MAX_ERROR_CHARS]),
+        retry_at=retry_at,
+    )
+    return RunAttemptFailed(**_envelope(request, version, now), payload=payload)
 
 
 def run_succeeded(

@@ -4,6 +4,14 @@ against the contract's one transition table (`connect_events.TRANSITIONS`, via `
 
 The runner writes the run's versions 2, 3, … (`run.requested` is 1), across attempts and restarts (ADR 0009).
 An ended run stays ended: every command on it decides nothing, and the handler returns the stored event.
+
+A run has attempts, numbered from 1 on `run.started`. An attempt ends in one of three ways: it ends the run
+(succeeded, failed, stopped); it *fails* transiently and the job's retry policy wants another one
+(`run.attempt_failed` with its `retry_at`; the run stays running and waits); or it *dies* with its runner
+(killed, cancelled by a rebalance or a drain) and records nothing, so the next `BeginAttempt` finds it. The two
+counts are kept apart: `RunState.failed_attempts` is what the policy's `attempts` limits, and the attempts
+that died (as a new one begins, all earlier attempts that did not fail: `RunState.unfinished_attempts`) are
+what `BeginAttempt.max_attempts` limits. A run thus makes at most `policy.attempts + max_attempts` attempts.
 """
 
 from __future__ import annotations
@@ -14,6 +22,8 @@ from datetime import datetime, timedelta
 
 from connect_events import (
     FailureCode,
+    RetryPolicy,
+    RunAttemptFailed,
     RunCounts,
     RunEvent,
     RunFailed,
@@ -27,6 +37,7 @@ from connect_events import (
 )
 from connect_runner.domain import events
 from connect_runner.domain.events import Origin
+from connect_runner.domain.retries import NO_RETRY, backoff, exhausted, retries_left
 
 FIRST_VERSION = 2
 """The runner's first event of a run; version 1 is the scheduler's request."""
@@ -82,7 +93,11 @@ class Snapshot:
 
 @dataclass(frozen=True)
 class RunState:
-    """What the runner knows of a run: a run it holds a request for and has recorded nothing of is queued."""
+    """What the runner knows of a run: a run it holds a request for and has recorded nothing of is queued.
+
+    `failed_attempts` counts the attempts that failed transiently (`run.attempt_failed`); `retry_at` is set
+    while the run waits for its next attempt after the latest one failed so.
+    """
 
     origin: Origin
     status: RunStatus = RunStatus.QUEUED
@@ -91,6 +106,14 @@ class RunState:
     heartbeat_at: datetime | None = None  # the latest attempt's last sign of life; None once the run ended
     stop: StopRequest | None = None
     terminal: Terminal | None = None
+    failed_attempts: int = 0
+    retry_at: datetime | None = None
+
+    @property
+    def unfinished_attempts(self) -> int:
+        """Attempts that neither failed nor ended the run: the latest while it runs, and those that died (when
+        a new attempt begins, every unfinished one has died: its runner stopped during it)."""
+        return (self.attempt.number if self.attempt else 0) - self.failed_attempts
 
 
 def evolve(state: RunState, event: RunEvent | RunStopRequested) -> RunState:
@@ -102,19 +125,25 @@ def evolve(state: RunState, event: RunEvent | RunStopRequested) -> RunState:
         return replace(state, stop=StopRequest(requested_at=event.occurred_at, actor=event.actor))
     if event.aggregate_version != state.next_version:
         raise OutOfOrderError(state.next_version, event)
-    state = replace(state, status=_moved(state.status, event), next_version=state.next_version + 1)
+    state = replace(state, status=_moved(state, event), next_version=state.next_version + 1)
     if isinstance(event, RunStarted):
         started = event.payload
         attempt = Attempt(number=started.attempt, runner=started.runner, started_at=started.started_at)
-        return replace(state, attempt=attempt, heartbeat_at=started.started_at)
+        return replace(state, attempt=attempt, heartbeat_at=started.started_at, retry_at=None)
+    if isinstance(event, RunAttemptFailed):
+        return replace(state, failed_attempts=state.failed_attempts + 1, retry_at=event.payload.retry_at)
     if isinstance(event, TERMINAL_EVENTS):
-        return replace(state, terminal=event, heartbeat_at=None)
+        return replace(state, terminal=event, heartbeat_at=None, retry_at=None)
     return state
 
 
-def _moved(current: RunStatus, event: RunEvent) -> RunStatus:
-    if isinstance(event, RunProgressed):
-        if current is not RunStatus.RUNNING:  # no progress before a start or after the end
+def _moved(state: RunState, event: RunEvent) -> RunStatus:
+    current = state.status
+    if isinstance(event, RunProgressed | RunAttemptFailed):
+        # Only an attempt that is working reports progress or fails: not before a start, not after the end,
+        # not while the run waits for its next attempt; and an attempt fails as itself.
+        working = current is RunStatus.RUNNING and state.retry_at is None
+        if not working or (isinstance(event, RunAttemptFailed) and not _is_latest(state, event.payload.attempt)):
             raise IllegalTransitionError(current, event)
         return current
     after = status_after(current, event)
@@ -123,9 +152,15 @@ def _moved(current: RunStatus, event: RunEvent) -> RunStatus:
     return after
 
 
+def _is_latest(state: RunState, attempt: int) -> bool:
+    return state.attempt is not None and state.attempt.number == attempt
+
+
 @dataclass(frozen=True)
 class BeginAttempt:
-    """A runner takes the run up: its first attempt, or a new one after an earlier attempt stopped midway."""
+    """A runner takes the run up: its first attempt, a new one after an earlier attempt died (at most
+    `max_attempts` may die), or the next one once the wait after a failed attempt is over. While the wait goes
+    on it only beats (a redelivered request: the rest of the wait is this runner's)."""
 
     runner: str
     now: datetime
@@ -152,13 +187,16 @@ class Succeed:
 
 @dataclass(frozen=True)
 class Fail:
-    """The run cannot succeed; the target was not changed."""
+    """The attempt failed; the target was not changed. A `transient` failure (the network, a server that is
+    unavailable) is tried again while `retry` has attempts left; any other ends the run."""
 
     started_at: datetime
     counts: RunCounts
     code: FailureCode
     error: str
     now: datetime
+    transient: bool = False
+    retry: RetryPolicy = NO_RETRY
 
 
 @dataclass(frozen=True)
@@ -204,7 +242,7 @@ def decide(state: RunState, command: Command) -> Decision:
         case Succeed():
             return _succeed(state, command)
         case Fail():
-            return _emit(state, lambda v: _failed(state, v, command))
+            return _fail(state, command)
         case Stop():
             return _stop(state, command)
         case Reap():
@@ -228,33 +266,37 @@ def must_stop(state: RunState) -> bool:
 def _begin(state: RunState, command: BeginAttempt) -> Decision:
     origin, now = state.origin, command.now
     if state.stop is not None:
-        # Stopped before it started (or before a new attempt): it ends at once and never starts.
-        return _emit(state, lambda v: events.run_stopped(origin, v, RunCounts(), now, now))
+        # Stopped before it started (or before a new attempt, or while waiting for one): it ends at once.
+        started_at = state.attempt.started_at if state.attempt else now
+        return _emit(state, lambda v: events.run_stopped(origin, v, RunCounts(), started_at, now))
+    if state.retry_at is not None and now < state.retry_at:
+        return Decision(heartbeat_at=now)  # the wait goes on, now on this runner
     number = (state.attempt.number if state.attempt else 0) + 1
 
     def started(version: int) -> RunEvent:
         return events.run_started(origin, version, number, command.runner, now)
 
-    if number <= command.max_attempts:
+    died = state.unfinished_attempts  # the attempt beginning now is not one of them yet
+    if died < command.max_attempts:
         return _emit(state, started)
 
     def given_up(version: int) -> RunEvent:
-        return events.run_failed(origin, version, RunCounts(), now, now, code="INTERNAL", error=gave_up(number - 1))
+        return events.run_failed(origin, version, RunCounts(), now, now, code="INTERNAL", error=gave_up(died))
 
     return _emit(state, started, given_up)
 
 
-def gave_up(tried: int) -> str:
-    """Every earlier attempt stopped midway without ending the run; another would most likely do the same (and
-    take its partition down with it, e.g. out of memory), so the run fails without being loaded again."""
-    return f"gave up after {tried} attempts: the runner stopped during each of them"
+def gave_up(died: int) -> str:
+    """`died` attempts stopped midway without ending the run; another would most likely do the same (and take
+    its partition down with it, e.g. out of memory), so the run fails without being loaded again."""
+    return f"gave up after {died} attempts: the runner stopped during each of them"
 
 
 def _tick(state: RunState, command: Tick) -> Decision:
     if state.attempt is None or state.attempt.number != command.attempt:
         return NOTHING  # a newer attempt owns the run's progress and heartbeat
     progress = command.progress
-    if progress is None or state.stop is not None:
+    if progress is None or state.stop is not None or state.retry_at is not None:
         return Decision(heartbeat_at=command.now)
     origin = state.origin
 
@@ -279,10 +321,31 @@ def _succeed(state: RunState, command: Succeed) -> Decision:
     return _emit(state, lambda v: events.run_succeeded(origin, v, command.counts, command.started_at, command.now))
 
 
-def _failed(state: RunState, version: int, command: Fail) -> RunFailed:
-    return events.run_failed(
-        state.origin, version, command.counts, command.started_at, command.now, code=command.code, error=command.error
-    )
+def _fail(state: RunState, command: Fail) -> Decision:
+    """A data error ends the run as it is; a transient failure waits for the next attempt while the policy has
+    one left, and ends the run saying how many attempts failed once it has none. A stop already requested
+    forbids the next attempt: the run ends stopped, as that attempt would have."""
+    origin, attempt, error = state.origin, state.attempt, command.error
+    counts, started_at, now = command.counts, command.started_at, command.now
+    if command.transient and attempt is not None:
+        failed = state.failed_attempts + 1
+        if retries_left(command.retry, failed) and state.stop is not None:
+            return _emit(state, lambda v: events.run_stopped(origin, v, counts, started_at, now))
+        if retries_left(command.retry, failed):
+            retry_at = now + backoff(command.retry, failed)
+
+            def attempt_failed(version: int) -> RunEvent:
+                return events.run_attempt_failed(
+                    origin, version, attempt.number, now, code=command.code, error=error, retry_at=retry_at
+                )
+
+            return _emit(state, attempt_failed)
+        error = exhausted(error, failed)
+
+    def failed_run(version: int) -> RunEvent:
+        return events.run_failed(origin, version, counts, started_at, now, code=command.code, error=error)
+
+    return _emit(state, failed_run)
 
 
 def _stop(state: RunState, command: Stop) -> Decision:
