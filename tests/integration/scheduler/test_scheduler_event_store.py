@@ -14,7 +14,7 @@ from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream,
 from connect_scheduler.adapters.job_names import NameTakenError
 from connect_scheduler.domain.jobs import decide_create_job
 from connect_scheduler.handlers import causation_of
-from tests.integration.scheduler.scheduler_commands import create_job, customers
+from tests.integration.scheduler.scheduler_commands import T0, create_job, customers
 
 pytestmark = pytest.mark.integration
 
@@ -24,7 +24,7 @@ STREAM = job_stream(7)
 def job_events(job_id: int = 7) -> list[Event]:
     """JobCreated + JobActivated, as a real create-and-activate command produces them."""
     cmd = create_job(activate=True)
-    return decide_create_job(job_id, cmd, customers(), None, causation_of(cmd))
+    return decide_create_job(job_id, cmd, customers(), None, T0, causation_of(cmd))
 
 
 class TestAppendAndLoad:

@@ -32,6 +32,7 @@ from connect_scheduler.domain.jobs import decide_create_job
 from connect_scheduler.entrypoints.commands import on_command_record
 from connect_scheduler.handlers import causation_of, handle_command
 from tests.integration.scheduler.scheduler_commands import (
+    T0,
     count,
     create_job,
     customers,
@@ -39,6 +40,7 @@ from tests.integration.scheduler.scheduler_commands import (
     definition,
     job_command,
     outbox,
+    run_ended,
     run_now,
     update_job,
     wait_blocked,
@@ -150,7 +152,10 @@ class TestRunNow:
     async def test_runs_are_numbered_1_2_3_and_keyed_by_job(self, conn: Conn) -> None:
         job_id = await given_active_job(conn)
 
-        replies = [await accept(conn, run_now(job_id)) for _ in range(3)]
+        replies = []
+        for run_id in (1, 2, 3):
+            replies.append(await accept(conn, run_now(job_id)))
+            await run_ended(conn, job_id, run_id)  # each ends before the next is asked for
 
         assert [r.payload.run_id for r in replies] == [1, 2, 3]
         assert {r.payload.target_version for r in replies} == {2}
@@ -176,20 +181,25 @@ class TestRunNow:
 
         rejected = await reject(conn, run_now(job_id))
 
-        assert (rejected.payload.code, rejected.payload.message) == ("invalid_state", f"job {job_id} is inactive")
+        assert (rejected.payload.code, rejected.payload.reason, rejected.payload.message) == (
+            "invalid_state",
+            "JOB_INACTIVE",
+            f"job {job_id} is inactive",
+        )
 
     async def test_an_unknown_job_is_not_found(self, conn: Conn) -> None:
-        assert (await reject(conn, run_now(404))).payload.code == "not_found"
+        rejected = await reject(conn, run_now(404))
+        assert (rejected.payload.code, rejected.payload.reason) == ("not_found", "JOB_NOT_FOUND")
 
 
 class TestRejected:
-    async def test_an_invalid_job_stores_nothing_but_the_reply(self, conn: Conn) -> None:
-        cmd = create_job(definition(table="Nope"))
+    async def test_a_job_that_cannot_be_kept_stores_nothing_but_the_reply(self, conn: Conn) -> None:
+        cmd = create_job(definition("bad/name", table="Nope"))
 
         rejected = await reject(conn, cmd)
 
-        assert rejected.payload.code == "validation"
-        assert [(e.field, e.message) for e in rejected.payload.errors] == [("settings.table", "no table named Nope")]
+        assert (rejected.payload.code, rejected.payload.reason) == ("validation", "JOB_HAS_ERRORS")
+        assert [e.field for e in rejected.payload.errors] == ["name", "settings.table"]
         assert [(topic, key, e) for topic, key, e in await outbox(conn)] == [
             ("connect.replies", str(cmd.command_id), rejected)
         ]
@@ -207,7 +217,7 @@ class TestRejected:
 
         rejected = await reject(conn, create_job(definition("NIGHTLY CUSTOMERS")))
 
-        assert rejected.payload.code == "validation"
+        assert (rejected.payload.code, rejected.payload.reason) == ("validation", "NAME_TAKEN")
         assert [(e.field, e.message) for e in rejected.payload.errors] == [
             ("name", "a job named NIGHTLY CUSTOMERS already exists")
         ]
@@ -218,7 +228,7 @@ class TestRejected:
 
         rejected = await reject(conn, update_job(job_id, 1, definition("Renamed")))
 
-        assert rejected.payload.code == "conflict"
+        assert (rejected.payload.code, rejected.payload.reason) == ("conflict", "STALE_VERSION")
         assert await event_store.load(conn, job_stream(job_id)) == before
         assert await job_names.name_owner(conn, "renamed") is None
 
@@ -237,14 +247,14 @@ class TestRejected:
 
         rejected = await reject(conn, job_command(ActivateJob, job_id))
 
-        assert rejected.payload.code == "validation"
+        assert (rejected.payload.code, rejected.payload.reason) == ("validation", "JOB_HAS_ERRORS")
         assert [e.field for e in rejected.payload.errors] == ["settings.table"]
 
     async def test_a_stream_written_concurrently_is_a_conflict_and_rolls_back(self, conn: Conn) -> None:
         await accept(conn, define_table())
         # Another writer already appended job 1's first event, but the id counter has not moved here.
         other = create_job(definition("Other writer"))
-        events = decide_create_job(1, other, customers(), None, causation_of(other))
+        events = decide_create_job(1, other, customers(), None, T0, causation_of(other))
         await event_store.append(conn, job_stream(1), 0, events)
         await conn.execute("TRUNCATE outbox")
         cmd = create_job()
@@ -270,16 +280,17 @@ class TestRedelivery:
         assert (await count(conn, "events"), await count(conn, "outbox")) == rows_before
 
     async def test_a_rejected_command_handled_before_is_not_decided_again(self, conn: Conn) -> None:
+        job_id = await given_active_job(conn)
         cmd = create_job()
-        first = await reject(conn, cmd)  # its table does not exist yet
+        first = await reject(conn, cmd)  # its name is taken
         # Meanwhile the state changed so that a second decision would accept it: it must not be taken.
-        await accept(conn, define_table())
+        await accept(conn, job_command(DeleteJob, job_id))
         await conn.execute("TRUNCATE outbox")
 
         async with conn.transaction():
             assert await handle_command(conn, cmd) is None
 
-        assert first.payload.code == "validation"
+        assert first.payload.reason == "NAME_TAKEN"
         assert (await count(conn, "outbox"), await count(conn, "job_names")) == (0, 0)
 
     @pytest.mark.parametrize("kind", ["accepted", "rejected"])

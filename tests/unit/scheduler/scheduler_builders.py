@@ -22,8 +22,14 @@ from connect_events import (
     JobDeleted,
     JobDeletedPayload,
     JobRef,
+    OnDemand,
     RunRequested,
     RunRequestedPayload,
+    RunSkipped,
+    RunSkippedPayload,
+    RunStopRequested,
+    RunStopRequestedPayload,
+    Schedule,
     SftpLocation,
     TableSpec,
     run_key,
@@ -32,6 +38,7 @@ from connect_runtime.messages import Causation
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 ACTOR = "alice"
+ON_DEMAND = OnDemand()
 CREDENTIAL = UUID("00000000-0000-0000-0000-0000000000c1")
 
 
@@ -84,6 +91,8 @@ def definition(
     header: bool = True,
     write_mode: str = "merge",
     description: str = "",
+    schedule: Schedule = ON_DEMAND,
+    expires_at: datetime | None = None,
     **source_overrides: Any,
 ) -> JobDefinition:
     settings = ImportCustomTable(
@@ -93,7 +102,9 @@ def definition(
         mapping=tuple(ColumnMapping(source=s, target=t) for s, t in mapping),
         write_mode=write_mode,  # type: ignore[arg-type]
     )
-    return JobDefinition(name=name, description=description, settings=settings)
+    return JobDefinition(
+        name=name, description=description, settings=settings, schedule=schedule, expires_at=expires_at
+    )
 
 
 def _event_meta(aggregate_id: str, version: int) -> dict[str, Any]:
@@ -137,6 +148,18 @@ def run_requested(job_id: int, run_id: int, key: str | None = None, job_version:
     return RunRequested(**_event_meta(run_key(job_id, run_id), 1), payload=payload)
 
 
-def active_job(job_id: int, *runs: RunRequested) -> list[Event]:
-    """History of a created and activated job, then `runs`."""
+def skipped(job_id: int, run_id: int, running_run_id: int) -> RunSkipped:
+    payload = RunSkippedPayload(
+        job_id=job_id, run_id=run_id, job_name="Nightly customers", scheduled_for=T0, running_run_id=running_run_id
+    )
+    return RunSkipped(**_event_meta(run_key(job_id, run_id), 1), payload=payload)
+
+
+def stop_requested(job_id: int, run_id: int) -> RunStopRequested:
+    payload = RunStopRequestedPayload(job_id=job_id, run_id=run_id)
+    return RunStopRequested(**_event_meta(run_key(job_id, run_id), 1), payload=payload)
+
+
+def active_job(job_id: int, *runs: Event) -> list[Event]:
+    """History of a created and activated job, then `runs` (its run events)."""
     return [created(job_id), activated(job_id, 2), *runs]

@@ -22,7 +22,7 @@ from connect_scheduler.domain.malformed import (
     identify_malformed,
     path,
 )
-from connect_scheduler.handlers import is_infrastructure_failure
+from connect_scheduler.handlers import COMMAND_HANDLERS, is_infrastructure_failure
 
 RECEIVED = datetime(2025, 3, 1, 9, 31, tzinfo=UTC)
 SECRET = "hunter2-do-not-echo"
@@ -168,8 +168,19 @@ def test_paths_and_words() -> None:
     assert explain("something_new") == "is not valid"
 
 
-def test_every_command_type_is_known() -> None:
-    assert {"job.create", "job.update", "table.define", "job.run_now"} <= COMMAND_TYPES
+def test_every_command_type_is_known_and_handled() -> None:
+    assert {"job.create", "job.copy", "job.run_now", "run.stop"} <= COMMAND_TYPES
+    assert {cls.model_fields["type"].default for cls in COMMAND_HANDLERS} == COMMAND_TYPES
+
+
+def test_a_stop_without_its_run_names_the_missing_field() -> None:
+    body = {**command(type="run.stop"), "payload": {"job_id": 12}}
+    found = identify(json.dumps(body).encode())
+    assert found is not None
+    assert (found.command_type, [(e.field, e.message) for e in found.errors]) == (
+        "run.stop",
+        [("payload.run_id", "is required")],
+    )
 
 
 INFRASTRUCTURE = {

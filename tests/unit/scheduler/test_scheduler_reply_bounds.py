@@ -10,8 +10,9 @@ import pytest
 
 from connect_events import ColumnSpec, ColumnType, DefineTable, DefineTablePayload, FieldError, TableSpec, encode
 from connect_scheduler.domain.envelope import occurred_at
+from connect_scheduler.domain.rejection import MAX_ERRORS
 from connect_scheduler.domain.tables import validate_table
-from connect_scheduler.handlers import MAX_REPLY_ERRORS, causation_of, rejected
+from connect_scheduler.handlers import causation_of, rejected
 from tests.unit.scheduler.scheduler_builders import customers, meta
 from tests.unit.scheduler.test_scheduler_malformed import command, identify
 
@@ -51,7 +52,7 @@ def test_a_rejection_stays_small_however_many_errors_the_command_has() -> None:
     cmd = DefineTable(**meta(), payload=DefineTablePayload(table=customers()))
     errors = [FieldError(field=f"settings.mapping[{i}].target", message="x" * 10_000) for i in range(5_000)]
     reply = rejected(cmd, causation_of(cmd), "validation", "m" * 100_000, errors)
-    assert len(reply.payload.errors) == MAX_REPLY_ERRORS
+    assert len(reply.payload.errors) == MAX_ERRORS
     assert "4901 more" in reply.payload.errors[-1].message
     assert len(encode(reply)) < 100_000
 

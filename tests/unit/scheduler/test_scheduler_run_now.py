@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from connect_events import Event, RunJobNow, RunJobNowPayload, RunRequested
-from connect_scheduler.domain.jobs import decide_run_job_now, fold, requested_run_id
+from connect_scheduler.domain import jobs
+from connect_scheduler.domain.jobs import fold
 from connect_scheduler.domain.rejection import Rejected
+from connect_scheduler.domain.run_control import decide_run_job_now, requested_run_id
 from tests.unit.scheduler.scheduler_builders import (
     ACTOR,
     T0,
@@ -20,6 +24,7 @@ from tests.unit.scheduler.scheduler_builders import (
     deleted,
     meta,
     run_requested,
+    skipped,
 )
 
 JOB = 42
@@ -29,8 +34,8 @@ def run_now(key: str | None = None) -> RunJobNow:
     return RunJobNow(**meta(), payload=RunJobNowPayload(job_id=JOB, idempotency_key=key))
 
 
-def when_run_now(history: list[Event], cmd: RunJobNow) -> list[Event]:
-    return decide_run_job_now(fold(history), cmd, customers(), causation(cmd))
+def when_run_now(history: list[Event], cmd: RunJobNow, running: int | None = None) -> list[Event]:
+    return decide_run_job_now(fold(history), cmd, customers(), running, T0, causation(cmd))
 
 
 class TestRunJobNow:
@@ -95,27 +100,80 @@ class TestRunJobNow:
         assert isinstance(event, RunRequested)
         assert event.payload.job_version == 4
 
+    def test_a_skipped_run_keeps_its_id(self) -> None:
+        [event] = when_run_now(active_job(JOB, run_requested(JOB, 1), skipped(JOB, 2, running_run_id=1)), run_now())
+        assert isinstance(event, RunRequested)
+        assert event.payload.run_id == 3
 
+    def test_a_repeated_key_answers_with_its_run_while_it_is_running(self) -> None:
+        assert when_run_now(active_job(JOB, run_requested(JOB, 1, "k1")), run_now("k1"), running=1) == []
+
+    def test_the_run_that_ended_lets_the_next_one_start(self) -> None:
+        [event] = when_run_now(active_job(JOB, run_requested(JOB, 1)), run_now(), running=None)
+        assert isinstance(event, RunRequested)
+        assert event.payload.run_id == 2
+
+
+EXPIRING = definition(expires_at=T0 + timedelta(minutes=1))
 REFUSED = {
-    "missing job": ([], "not_found", "job 42 does not exist"),
-    "deleted job": ([*active_job(JOB), deleted(JOB, 3)], "not_found", "job 42 was deleted"),
-    "never activated": ([created(JOB)], "invalid_state", "job 42 is inactive"),
-    "deactivated": ([*active_job(JOB), deactivated(JOB, 3)], "invalid_state", "job 42 is inactive"),
+    "missing job": ([], None, "not_found", "JOB_NOT_FOUND", "job 42 does not exist"),
+    "deleted job": ([*active_job(JOB), deleted(JOB, 3)], None, "not_found", "JOB_DELETED", "job 42 was deleted"),
+    "never activated": ([created(JOB)], None, "invalid_state", "JOB_INACTIVE", "job 42 is inactive"),
+    "deactivated": (
+        [*active_job(JOB), deactivated(JOB, 3)],
+        None,
+        "invalid_state",
+        "JOB_INACTIVE",
+        "job 42 is inactive",
+    ),
+    "running": (
+        active_job(JOB, run_requested(JOB, 1), run_requested(JOB, 2)),
+        2,
+        "invalid_state",
+        "JOB_RUNNING",
+        "job 42 is running (run 42.2)",
+    ),
 }
 
 
-@pytest.mark.parametrize(("history", "code", "message"), REFUSED.values(), ids=REFUSED.keys())
-def test_run_now_is_refused(history: list[Event], code: str, message: str) -> None:
+@pytest.mark.parametrize(("history", "running", "code", "reason", "message"), REFUSED.values(), ids=REFUSED.keys())
+def test_run_now_is_refused(history: list[Event], running: int | None, code: str, reason: str, message: str) -> None:
     with pytest.raises(Rejected) as caught:
-        when_run_now(history, run_now())
-    assert (caught.value.code, caught.value.message, caught.value.errors) == (code, message, ())
+        when_run_now(history, run_now(), running)
+    assert (caught.value.code, caught.value.reason, caught.value.message, caught.value.errors) == (
+        code,
+        reason,
+        message,
+        (),
+    )
 
 
 def test_a_job_whose_table_is_gone_cannot_run() -> None:
     cmd = run_now()
     with pytest.raises(Rejected) as caught:
-        decide_run_job_now(fold(active_job(JOB)), cmd, None, causation(cmd))
-    assert (caught.value.code, caught.value.message) == (
+        decide_run_job_now(fold(active_job(JOB)), cmd, None, None, T0, causation(cmd))
+    assert (caught.value.code, caught.value.reason, caught.value.message) == (
         "invalid_state",
+        "TABLE_NOT_FOUND",
         "table Customers of job 42 does not exist",
     )
+
+
+def test_a_job_past_its_expiration_cannot_run() -> None:
+    history = [created(JOB, EXPIRING), activated(JOB, 2)]
+    cmd = run_now()
+    assert len(decide_run_job_now(fold(history), cmd, customers(), None, T0, causation(cmd))) == 1
+    with pytest.raises(Rejected) as caught:
+        decide_run_job_now(fold(history), cmd, customers(), None, T0 + timedelta(minutes=1), causation(cmd))
+    assert (caught.value.code, caught.value.reason, caught.value.message) == (
+        "invalid_state",
+        "EXPIRED",
+        "job 42 has expired",
+    )
+
+
+def test_a_partner_job_cannot_be_run_by_hand(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(jobs, "PARTNER_KINDS", frozenset({"import_custom_table"}))
+    with pytest.raises(Rejected) as caught:
+        when_run_now(active_job(JOB), run_now())
+    assert (caught.value.code, caught.value.reason) == ("invalid_state", "PARTNER_JOB_NOT_RUNNABLE")

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time, timedelta, timezone
 from typing import Any
 
 import pytest
 
-from connect_events import JobDefinition, TableSpec
-from connect_scheduler.domain.validation import validate_job
-from tests.unit.scheduler.scheduler_builders import column, customers, definition
+from connect_events import Cron, Daily, JobDefinition, RetryPolicy, TableSpec
+from connect_events.values import STORABLE
+from connect_scheduler.domain.validation import (
+    expiration_errors,
+    job_errors,
+    retry_errors,
+    unstorable_errors,
+    validate_job,
+)
+from tests.unit.scheduler.scheduler_builders import T0, column, customers, definition
 
 
 def fields(job: JobDefinition, table: TableSpec | None = None) -> list[str]:
@@ -136,3 +144,67 @@ def test_an_unknown_table_still_checks_everything_else() -> None:
         "settings.table",
         "settings.mapping[1].target",
     ]
+
+
+class TestAtAGivenTime:
+    """`job_errors` adds what depends on the clock: the schedule's errors and the expiration's."""
+
+    def test_a_valid_definition_has_none(self) -> None:
+        job = definition(schedule=Daily(time=time(6, 30), time_zone="Europe/Paris"), expires_at=T0 + timedelta(days=1))
+        assert job_errors(job, customers(), T0) == []
+
+    def test_schedule_and_expiration_errors_follow_the_definitions_own(self) -> None:
+        job = definition(port=0, schedule=Cron(expression="61 * * * *"), expires_at=T0)
+        assert [e.field for e in job_errors(job, customers(), T0)] == [
+            "settings.source.port",
+            "schedule.expression",
+            "expires_at",
+        ]
+
+    def test_an_expiration_is_ahead_of_now(self) -> None:
+        ahead = T0 + timedelta(minutes=1)
+        assert expiration_errors(None, T0) == []
+        assert expiration_errors(ahead, T0) == []
+        assert [(e.field, e.message) for e in expiration_errors(ahead, ahead)] == [("expires_at", "is in the past")]
+
+    def test_an_expiration_in_another_offset_is_the_same_instant(self) -> None:
+        tokyo = (T0 + timedelta(minutes=1)).astimezone(timezone(timedelta(hours=9)))
+        assert expiration_errors(tokyo, T0) == []
+        assert len(expiration_errors(tokyo, T0 + timedelta(minutes=1))) == 1
+
+    def test_an_expiration_without_an_offset_is_refused(self) -> None:
+        [error] = expiration_errors(datetime(2030, 1, 1), T0)
+        assert (error.field, error.message) == ("expires_at", "give the expiration with its UTC offset")
+
+    def test_an_expiration_beyond_what_utc_can_hold_is_an_error_not_a_crash(self) -> None:
+        far_east = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14)))
+        assert [e.message for e in expiration_errors(far_east, T0)] == ["is out of range"]
+
+
+def test_unstorable_texts_are_named_at_any_depth() -> None:
+    job = definition(
+        "a\x00", mapping=(("id", "id"), ("email", "em\ud800")), schedule=Cron(expression="\x00", time_zone="UTC")
+    )
+    assert [(e.field, e.message) for e in unstorable_errors(job)] == [
+        ("name", STORABLE),
+        ("settings.mapping[1].target", STORABLE),
+        ("schedule.expression", STORABLE),
+    ]
+    assert unstorable_errors(definition(description="tab\tand line\nbreak")) == []
+
+
+@pytest.mark.parametrize(
+    ("policy", "fields"),
+    [
+        (RetryPolicy(), []),
+        (RetryPolicy(attempts=10, initial_backoff_s=21600, multiplier=10), []),
+        (RetryPolicy(attempts=0), ["retry.attempts"]),
+        (
+            RetryPolicy(attempts=11, initial_backoff_s=0, multiplier=0.5),
+            ["retry.attempts", "retry.initial_backoff_s", "retry.multiplier"],
+        ),
+        (RetryPolicy(multiplier=float("nan")), ["retry.multiplier"]),
+    ],
+)
+def test_the_retry_policy_is_bounded(policy: RetryPolicy, fields: list[str]) -> None:
+    assert [e.field for e in retry_errors(policy)] == fields

@@ -10,11 +10,13 @@ import pytest
 
 from connect_events import DefineTable, DefineTablePayload, RunJobNow, RunJobNowPayload, TableSpec
 from connect_events.values import CONTROL, HOST, STORABLE
-from connect_scheduler.domain.jobs import decide_run_job_now, fold
+from connect_scheduler.domain.jobs import fold
 from connect_scheduler.domain.rejection import Rejected
+from connect_scheduler.domain.run_control import decide_run_job_now
 from connect_scheduler.domain.tables import decide_define_table
 from connect_scheduler.domain.validation import envelope_errors, validate_job
 from tests.unit.scheduler.scheduler_builders import (
+    T0,
     active_job,
     causation,
     column,
@@ -154,6 +156,6 @@ def test_an_actor_that_cannot_be_stored_is_a_field_error() -> None:
 def test_an_idempotency_key_that_cannot_be_stored_is_refused() -> None:
     cmd = RunJobNow(**meta(), payload=RunJobNowPayload(job_id=7, idempotency_key=NUL))
     with pytest.raises(Rejected) as caught:
-        decide_run_job_now(fold(active_job(7)), cmd, customers(), causation(cmd))
+        decide_run_job_now(fold(active_job(7)), cmd, customers(), None, T0, causation(cmd))
     assert caught.value.code == "validation"
     assert [(e.field, e.message) for e in caught.value.errors] == [("idempotency_key", STORABLE)]

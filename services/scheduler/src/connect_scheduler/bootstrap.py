@@ -1,19 +1,28 @@
-"""The one place that builds real adapters: database, topics, producer, command consumer, outbox relay."""
+"""The one place that builds real adapters: database, topics, producer, command and run consumers, ticker,
+notifier and its senders, outbox relay."""
 
 from __future__ import annotations
 
 import logging
 from contextlib import suppress
 
-from connect_events import COMMANDS_TOPIC
+import httpx
+
+from connect_events import COMMANDS_TOPIC, RUNS_TOPIC
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.lifecycle import run_until_stopped
 from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.outbox import OutboxRelay
 from connect_scheduler.adapters.schema import SCHEDULER_DDL
+from connect_scheduler.adapters.smtp import SmtpSender, SmtpServer, no_smtp_server
+from connect_scheduler.adapters.webhook import WebhookSender, webhook_client
 from connect_scheduler.config import SchedulerSettings
+from connect_scheduler.domain.notifications import Channel
 from connect_scheduler.entrypoints.commands import on_command_record
+from connect_scheduler.entrypoints.notifier import Notifier, Sender
+from connect_scheduler.entrypoints.runs import on_run_record
+from connect_scheduler.entrypoints.ticker import Ticker, utc_now
 
 log = logging.getLogger(__name__)
 
@@ -27,10 +36,11 @@ async def prepare_database(server_url: str, database: str) -> str:
 
 
 async def run(settings: SchedulerSettings) -> None:
-    """Consume commands and relay the outbox until SIGTERM/SIGINT, then drain and close."""
+    """Consume commands and run events and relay the outbox until SIGTERM/SIGINT, then drain and close."""
     dsn = await prepare_database(settings.database_url, settings.database)
-    pool = await open_pool(dsn, max_size=4)
+    pool = await open_pool(dsn, max_size=5)
     producer = make_producer(settings.kafka_bootstrap_servers)
+    http = webhook_client()
     try:
         await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
         await producer.start()
@@ -42,24 +52,63 @@ async def run(settings: SchedulerSettings) -> None:
             handler=on_command_record,
             dead_letters=producer,
         )
+        runs = TransactionalConsumer(
+            bootstrap=settings.kafka_bootstrap_servers,
+            group=settings.runs_consumer_group,
+            topics=[RUNS_TOPIC],
+            pool=pool,
+            handler=on_run_record,
+            dead_letters=producer,
+        )
+        ticker = Ticker(pool, interval_s=settings.tick_interval_s, batch_size=settings.tick_batch_size)
+        notifier = Notifier(pool, notification_senders(settings, http))
         relay = OutboxRelay(dsn, producer)
 
         def stop() -> None:
             consumer.stop()
+            runs.stop()
+            ticker.stop()
+            notifier.stop()
             relay.stop()
 
         log.info(
             "scheduler started",
             extra={
                 "consumer_group": settings.consumer_group,
+                "runs_consumer_group": settings.runs_consumer_group,
                 "database": settings.database,
-                "topic": COMMANDS_TOPIC,
+                "topics": [COMMANDS_TOPIC, RUNS_TOPIC],
             },
         )
-        await run_until_stopped([consumer.run(), relay.run()], stop)
+        await run_until_stopped([consumer.run(), runs.run(), ticker.run(), notifier.run(), relay.run()], stop)
     finally:
         # The relay has flushed what it sent; anything still in the outbox is published on next start.
         with suppress(Exception):
             await producer.stop()
+        await http.aclose()
         await pool.close()
         log.info("scheduler stopped")
+
+
+def notification_senders(settings: SchedulerSettings, http: httpx.AsyncClient) -> dict[Channel, Sender]:
+    """The email and webhook senders the settings describe; says at start what will not be sent or signed."""
+    if settings.smtp_host is None:
+        log.warning("no SMTP server is configured (CONNECT_SMTP_HOST): email notifications will fail")
+        email: Sender = no_smtp_server
+    else:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        server = SmtpServer(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            sender=settings.smtp_from,
+            user=settings.smtp_user,
+            password=password,
+            starttls=settings.smtp_starttls,
+        )
+        email = SmtpSender(server, settings.public_url)
+    # An empty key would sign with nothing: it counts as none.
+    key = settings.webhook_signing_key.get_secret_value().encode() if settings.webhook_signing_key else None
+    if not key:
+        log.warning("no webhook signing key is configured (CONNECT_WEBHOOK_SIGNING_KEY): webhooks are sent unsigned")
+        key = None
+    return {"email": email, "webhook": WebhookSender(http, settings.public_url, key, utc_now)}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -25,64 +24,62 @@ from connect_events import (
     CommandAcceptedPayload,
     CommandRejected,
     CommandRejectedPayload,
+    CopyJob,
+    CreateGroup,
     CreateJob,
     DeactivateJob,
     DefineTable,
+    DeleteGroup,
     DeleteJob,
     Event,
     FieldError,
+    RefusalReason,
     RejectionCode,
     ReplyEvent,
+    RunGroupNow,
     RunJobNow,
+    StopGroupRun,
+    StopRun,
     TableSpec,
+    UpdateGroup,
     UpdateJob,
 )
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
 from connect_runtime.retry import TRANSIENT_ERRORS
-from connect_scheduler.adapters import event_store, handled_commands, job_names
+from connect_scheduler import group_handlers
+from connect_scheduler.adapters import due, event_store, group_members, handled_commands, job_names
 from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream, table_stream
 from connect_scheduler.adapters.job_names import NameTakenError
+from connect_scheduler.adapters.run_view import run_in_progress
 from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.jobs import (
     JobState,
     decide_activate_job,
+    decide_copy_job,
     decide_create_job,
     decide_deactivate_job,
     decide_delete_job,
-    decide_run_job_now,
     decide_update_job,
     fold,
     name_taken_late,
-    requested_run_id,
+    saved_errors,
 )
 from connect_scheduler.domain.malformed import MalformedCommand
-from connect_scheduler.domain.rejection import Rejected
+from connect_scheduler.domain.rejection import Rejected, bounded_errors, bounded_text
+from connect_scheduler.domain.run_control import decide_run_job_now, decide_stop_run, requested_run_id
 from connect_scheduler.domain.tables import decide_define_table, fold_table
 from connect_scheduler.domain.validation import envelope_errors
+from connect_scheduler.outcome import Outcome
 
 log = logging.getLogger(__name__)
 
 # Domain events use indices 0, 1, ...; the reply's id is fixed per command and distinct from all of them,
 # so a re-handled command's reply de-duplicates downstream.
 REPLY_INDEX = -1
-# A reply's size stays far below Kafka's 1 MiB record limit, whatever the command held.
-MAX_REPLY_ERRORS = 100
-MAX_REPLY_TEXT = 500
 # In our own words: the exception's text may carry a database message or a value of the command.
 INTERNAL_MESSAGE = "the scheduler could not handle this command; nothing was stored (the failure is logged)"
-
-
-@dataclass(frozen=True)
-class Outcome:
-    """What an accepted command produced, for its events and its `CommandAccepted` reply."""
-
-    events: Sequence[Event]
-    target_type: str
-    target_id: str
-    target_version: int
-    run_id: int | None = None
 
 
 async def handle_command(conn: Conn, command: Command, now: datetime | None = None) -> ReplyEvent | None:
@@ -147,16 +144,18 @@ def causation_of(command: Command, now: datetime | None = None) -> Causation:
 
 async def _decide(conn: Conn, command: Command, causation: Causation) -> tuple[Sequence[Event], ReplyEvent]:
     if errors := envelope_errors(command):
-        return [], rejected(command, causation, "validation", f"the command has {len(errors)} error(s)", errors)
+        message = f"the command has {len(errors)} error(s)"
+        return [], rejected(command, causation, "validation", message, errors, "INVALID_VALUE")
     try:
         async with conn.transaction():
             outcome = await COMMAND_HANDLERS[type(command)](conn, command, causation)
     except Rejected as rejection:
-        return [], rejected(command, causation, rejection.code, rejection.message, rejection.errors)
+        return [], rejected(command, causation, rejection.code, rejection.message, rejection.errors, rejection.reason)
     except ConcurrencyError as exc:
         # Decided on state another writer changed meanwhile: refuse rather than overwrite (invariant 4).
         log.info("concurrent change", extra={**_log_fields(command), "error": str(exc)})
-        return [], rejected(command, causation, "conflict", "changed concurrently by another command; try again")
+        message = "changed concurrently by another command; try again"
+        return [], rejected(command, causation, "conflict", message, reason="STALE_VERSION")
     except Exception as exc:
         # The savepoint has rolled back whatever the handler wrote. A failure of the infrastructure says
         # nothing about the command: the consumer retries it. Any other would fail on every retry, and
@@ -186,6 +185,7 @@ def accepted(command: Command, causation: Causation, outcome: Outcome) -> Comman
         target_id=outcome.target_id,
         target_version=outcome.target_version,
         run_id=outcome.run_id,
+        errors=bounded_errors(outcome.errors),
     )
     return CommandAccepted(**_reply_envelope(causation), payload=payload)
 
@@ -196,9 +196,10 @@ def rejected(
     code: RejectionCode,
     message: str,
     errors: Sequence[FieldError] = (),
+    reason: RefusalReason | None = None,
 ) -> CommandRejected:
     """The reply to a refused command."""
-    return _rejected(_command_type(command), causation, code, message, errors)
+    return _rejected(_command_type(command), causation, code, message, errors, reason)
 
 
 def _rejected(
@@ -207,33 +208,17 @@ def _rejected(
     code: RejectionCode,
     message: str,
     errors: Sequence[FieldError] = (),
+    reason: RefusalReason | None = None,
 ) -> CommandRejected:
     payload = CommandRejectedPayload(
         command_id=causation.causation_id,
         command_type=command_type,
         code=code,
-        message=_bounded(message),
-        errors=_bounded_errors(errors),
+        message=bounded_text(message),
+        errors=bounded_errors(errors),
+        reason=reason,
     )
     return CommandRejected(**_reply_envelope(causation), payload=payload)
-
-
-def _bounded(text: str) -> str:
-    return text if len(text) <= MAX_REPLY_TEXT else text[: MAX_REPLY_TEXT - 1] + "…"
-
-
-def _bounded_errors(errors: Sequence[FieldError]) -> tuple[FieldError, ...]:
-    """At most `MAX_REPLY_ERRORS` errors of bounded length, the last saying how many more there were.
-
-    A command the bus took must get a reply the bus takes too: a rejection listing (and quoting) each of a
-    thousand long mapping targets could outgrow Kafka's record limit, and the relay would retry it forever,
-    holding up every reply behind it.
-    """
-    kept = [FieldError(field=_bounded(e.field), message=_bounded(e.message)) for e in errors[:MAX_REPLY_ERRORS]]
-    if len(errors) > MAX_REPLY_ERRORS:
-        more = len(errors) - MAX_REPLY_ERRORS + 1
-        kept[-1] = FieldError(field=kept[-1].field, message=f"… and {more} more errors")
-    return tuple(kept)
 
 
 def _reply_envelope(causation: Causation) -> dict[str, Any]:
@@ -264,10 +249,8 @@ async def create_job(conn: Conn, cmd: CreateJob, causation: Causation) -> Outcom
     owner = await job_names.name_owner(conn, definition.name)
     table = await load_table(conn, definition.settings.table)
     job_id = await job_names.next_job_id(conn)
-    events = decide_create_job(job_id, cmd, table, owner, causation)
-    after = await _append_job(conn, job_id, 0, None, events)
-    await _claim_name(conn, job_id, definition.name, new=True)
-    return _job_outcome(after, events)
+    events = decide_create_job(job_id, cmd, table, owner, causation.occurred_at, causation)
+    return await _store_definition(conn, job_id, 0, None, events, new=True)
 
 
 async def update_job(conn: Conn, cmd: UpdateJob, causation: Causation) -> Outcome:
@@ -276,31 +259,40 @@ async def update_job(conn: Conn, cmd: UpdateJob, causation: Causation) -> Outcom
     state, version = await load_job(conn, job_id)
     owner = await job_names.name_owner(conn, definition.name)
     table = await load_table(conn, definition.settings.table)
-    events = decide_update_job(state, cmd, table, owner, causation)
-    after = await _append_job(conn, job_id, version, state, events)
-    await _claim_name(conn, job_id, definition.name, new=False)
-    return _job_outcome(after, events)
+    group_id = await group_members.group_of(conn, job_id)
+    events = decide_update_job(state, cmd, table, owner, causation.occurred_at, causation, group_id)
+    return await _store_definition(conn, job_id, version, state, events, new=False)
+
+
+async def copy_job(conn: Conn, cmd: CopyJob, causation: Causation) -> Outcome:
+    """Copy a job under the next job id and the given name."""
+    state, _ = await load_job(conn, cmd.payload.job_id)
+    owner = await job_names.name_owner(conn, cmd.payload.name)
+    table = await _job_table(conn, state)
+    job_id = await job_names.next_job_id(conn)
+    events = decide_copy_job(state, cmd, job_id, table, owner, causation.occurred_at, causation)
+    return await _store_definition(conn, job_id, 0, None, events, new=True)
 
 
 async def activate_job(conn: Conn, cmd: ActivateJob, causation: Causation) -> Outcome:
-    """Activate a job, validating it against its table as it is now."""
+    """Activate a job, validating it against its table and the clock as they are now."""
     state, version = await load_job(conn, cmd.payload.job_id)
     table = await _job_table(conn, state)
-    events = decide_activate_job(state, cmd, table, causation)
+    events = decide_activate_job(state, cmd, table, causation.occurred_at, causation)
     return _job_outcome(await _append_job(conn, cmd.payload.job_id, version, state, events), events)
 
 
 async def deactivate_job(conn: Conn, cmd: DeactivateJob, causation: Causation) -> Outcome:
     """Deactivate a job."""
     state, version = await load_job(conn, cmd.payload.job_id)
-    events = decide_deactivate_job(state, cmd, causation)
+    events = decide_deactivate_job(state, cmd, causation, await group_members.group_of(conn, cmd.payload.job_id))
     return _job_outcome(await _append_job(conn, cmd.payload.job_id, version, state, events), events)
 
 
 async def delete_job(conn: Conn, cmd: DeleteJob, causation: Causation) -> Outcome:
-    """Delete a job and free its name for reuse."""
+    """Delete a job and free its name for reuse (its id never is)."""
     state, version = await load_job(conn, cmd.payload.job_id)
-    events = decide_delete_job(state, cmd, causation)
+    events = decide_delete_job(state, cmd, causation, await group_members.group_of(conn, cmd.payload.job_id))
     after = await _append_job(conn, cmd.payload.job_id, version, state, events)
     await job_names.release_name(conn, cmd.payload.job_id)
     return _job_outcome(after, events)
@@ -310,9 +302,18 @@ async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation) -> Outco
     """Request a run with the job's definition and its table's current spec; reply with the run id."""
     state, version = await load_job(conn, cmd.payload.job_id)
     table = await _job_table(conn, state)
-    events = decide_run_job_now(state, cmd, table, causation)
+    running = await _running(conn, state)
+    events = decide_run_job_now(state, cmd, table, running, causation.occurred_at, causation)
     after = await _append_job(conn, cmd.payload.job_id, version, state, events)
     return Outcome(events, "job", str(after.job_id), after.version, run_id=requested_run_id(after, cmd))
+
+
+async def stop_run(conn: Conn, cmd: StopRun, causation: Causation) -> Outcome:
+    """Ask a run in progress to stop; the runner ends it *Stopped* (or says it had already committed)."""
+    state, version = await load_job(conn, cmd.payload.job_id)
+    events = decide_stop_run(state, cmd, await _running(conn, state), causation)
+    after = await _append_job(conn, cmd.payload.job_id, version, state, events)
+    return Outcome(events, "job", str(after.job_id), after.version, run_id=cmd.payload.run_id)
 
 
 async def load_job(conn: Conn, job_id: int) -> tuple[JobState | None, int]:
@@ -334,12 +335,21 @@ async def _job_table(conn: Conn, state: JobState | None) -> TableSpec | None:
     return await load_table(conn, state.definition.settings.table)
 
 
-async def _claim_name(conn: Conn, job_id: int, name: str, *, new: bool) -> None:
-    """Claim the name checked free before deciding; if another job took it since, refuse as if it was seen."""
+async def _running(conn: Conn, state: JobState | None) -> int | None:
+    return None if state is None else await run_in_progress(conn, state)
+
+
+async def _store_definition(
+    conn: Conn, job_id: int, version: int, state: JobState | None, events: Sequence[Event], *, new: bool
+) -> Outcome:
+    """Append a saved definition's events and claim its name; if another job took the name since it was
+    checked, refuse as if it had been seen taken."""
+    after = await _append_job(conn, job_id, version, state, events)
     try:
-        await job_names.claim_name(conn, job_id, name)
+        await job_names.claim_name(conn, job_id, after.definition.name)
     except NameTakenError as exc:
-        raise name_taken_late(name, None if new else job_id) from exc
+        raise name_taken_late(after.definition.name, saved_errors(events), None if new else job_id) from exc
+    return _job_outcome(after, events)
 
 
 async def _append_job(
@@ -348,11 +358,14 @@ async def _append_job(
     await event_store.append(conn, job_stream(job_id), version, events)
     after = fold(events, state)
     assert after is not None, "an accepted job command leaves a job"
+    if events:
+        # The due row follows the job in the same transaction, so no ticker fires on a stale schedule.
+        await due.reschedule(conn, after, events[-1].occurred_at)
     return after
 
 
 def _job_outcome(job: JobState, events: Sequence[Event]) -> Outcome:
-    return Outcome(events, "job", str(job.job_id), job.version)
+    return Outcome(events, "job", str(job.job_id), job.version, errors=saved_errors(events))
 
 
 def _command_type(command: Command) -> str:
@@ -371,11 +384,13 @@ def _log_fields(command: Command) -> dict[str, object]:
 def _log_reply(command: Command, reply: ReplyEvent) -> None:
     fields = _log_fields(command)
     if isinstance(reply, CommandRejected):
-        fields.update(code=reply.payload.code, reason=reply.payload.message, errors=len(reply.payload.errors))
+        refused = reply.payload
+        fields.update(code=refused.code, refusal=refused.reason, reason=refused.message, errors=len(refused.errors))
         log.info("command rejected", extra=fields)
     elif isinstance(reply, CommandAccepted):
         p = reply.payload
         fields.update(target=f"{p.target_type}:{p.target_id}", version=p.target_version, run_id=p.run_id)
+        fields.update(errors=len(p.errors))
         log.info("command accepted", extra=fields)
 
 
@@ -389,4 +404,11 @@ COMMAND_HANDLERS: dict[type[Command], CommandHandler] = {
     DeactivateJob: deactivate_job,
     DeleteJob: delete_job,
     RunJobNow: run_job_now,
+    CopyJob: copy_job,
+    StopRun: stop_run,
+    CreateGroup: group_handlers.create_group,
+    UpdateGroup: group_handlers.update_group,
+    DeleteGroup: group_handlers.delete_group,
+    RunGroupNow: group_handlers.run_group_now,
+    StopGroupRun: group_handlers.stop_group_run,
 }

@@ -1,6 +1,7 @@
 """The event store: one stream per aggregate in PostgreSQL, with optimistic concurrency.
 
-Streams are `job:<id>` (the job's events and the `RunRequested` events of its runs) and
+Streams are `job:<id>` (the job's events and the run events the scheduler writes for it: requested,
+skipped, stop requested) and
 `table:<lower name>`. `(stream_id, stream_version)` is the primary key, so two writers that loaded the
 same version cannot both append: the second gets `ConcurrencyError` and nothing of its own is stored.
 Everything here runs on the caller's connection, inside the caller's transaction.

@@ -1,9 +1,15 @@
-"""DDL of the `scheduler` database: event store, job names, handled commands, id counters, outbox and offsets."""
+"""DDL of the `scheduler` database: event store, job names, handled commands, id counters, the run view,
+notifications, groups (names, members, member runs, due rows), outbox and offsets."""
 
 from __future__ import annotations
 
 from connect_runtime.offsets import OFFSETS_DDL
 from connect_runtime.outbox import OUTBOX_DDL
+from connect_scheduler.adapters.due import JOB_SCHEDULES_DDL
+from connect_scheduler.adapters.group_due import GROUP_SCHEDULES_DDL
+from connect_scheduler.adapters.group_members import GROUP_MEMBERS_DDL
+from connect_scheduler.adapters.group_store import GROUP_NAMES_DDL
+from connect_scheduler.adapters.notifications import NOTIFICATIONS_DDL
 
 DATABASE = "scheduler"
 
@@ -39,4 +45,25 @@ CREATE TABLE IF NOT EXISTS counters (
 INSERT INTO counters (name, value) VALUES ('job_id', 0) ON CONFLICT (name) DO NOTHING;
 """
 
-SCHEDULER_DDL = EVENT_STORE_DDL + OUTBOX_DDL + OFFSETS_DDL
+# Each run's status as read from connect.runs: see adapters/run_view.py.
+RUN_STATUS_DDL = """
+CREATE TABLE IF NOT EXISTS run_status (
+    job_id     bigint      NOT NULL,
+    run_id     bigint      NOT NULL,
+    status     text        NOT NULL,
+    updated_at timestamptz NOT NULL,
+    PRIMARY KEY (job_id, run_id)
+);
+"""
+
+SCHEDULER_DDL = (
+    EVENT_STORE_DDL
+    + GROUP_NAMES_DDL
+    + GROUP_MEMBERS_DDL
+    + RUN_STATUS_DDL
+    + NOTIFICATIONS_DDL
+    + JOB_SCHEDULES_DDL
+    + GROUP_SCHEDULES_DDL
+    + OUTBOX_DDL
+    + OFFSETS_DDL
+)

@@ -1,18 +1,22 @@
 """The job aggregate: fold its events into `JobState`, and decide what each job command produces.
 
-A job's stream also holds the `RunRequested` events the scheduler emitted for it, so run ids and
-idempotency keys are decided against the same state (and the same optimistic lock) as edits. The job's
-`version` counts job events only: it is what clients send back as `expected_version`.
+A job's stream also holds the run events the scheduler emitted for it (`RunRequested`, `RunSkipped`,
+`RunStopRequested`), so run ids, idempotency keys and stops are decided against the same state (and the same
+optimistic lock) as edits (run-now and stop: `domain/run_control.py`). The job's `version` counts job events
+only: it is what clients send back as `expected_version`. Decisions that depend on time take `now`, the
+scheduler's clock for the command.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from datetime import datetime
 from types import MappingProxyType
 
 from connect_events import (
     ActivateJob,
+    CopyJob,
     CreateJob,
     DeactivateJob,
     DeleteJob,
@@ -27,23 +31,32 @@ from connect_events import (
     JobDeletedPayload,
     JobRef,
     JobUpdated,
-    RunJobNow,
+    OnDemand,
+    RefusalReason,
     RunRequested,
-    RunRequestedPayload,
+    RunSkipped,
+    RunStopRequested,
     TableSpec,
     UpdateJob,
-    run_key,
 )
-from connect_events.values import storable_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
-from connect_scheduler.domain.rejection import Rejected, invalid
-from connect_scheduler.domain.validation import text_errors, validate_job
+from connect_scheduler.domain.rejection import Rejected, bounded_errors, invalid
+from connect_scheduler.domain.schedules import next_fire
+from connect_scheduler.domain.validation import job_errors, unstorable_errors
+
+# Settings kinds of partner jobs (jobs a partner set up): they can be neither run by hand nor copied. None of
+# the job kinds so far is one.
+PARTNER_KINDS: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
 class JobState:
-    """What decisions about one job need to know."""
+    """What decisions about one job need to know.
+
+    `last_run_id` is the last run id handed out (requested or skipped); `last_requested_run_id` the last run
+    that was requested, the only one that can be in progress (a skipped run never executes).
+    """
 
     job_id: int
     definition: JobDefinition
@@ -51,7 +64,9 @@ class JobState:
     active: bool = False
     deleted: bool = False
     last_run_id: int = 0
+    last_requested_run_id: int = 0
     idempotency_keys: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    stops_requested: frozenset[int] = frozenset()
 
 
 class UnexpectedEventError(ValueError):
@@ -75,14 +90,19 @@ def evolve(state: JobState | None, event: Event) -> JobState:
             return replace(state, version=state.version + 1, active=False, deleted=True)
         case RunRequested():
             return _run_requested(state, event)
+        case RunSkipped():
+            return replace(state, last_run_id=event.payload.run_id)
+        case RunStopRequested():
+            return replace(state, stops_requested=state.stops_requested | {event.payload.run_id})
     raise UnexpectedEventError(f"a job stream cannot hold {type(event).__name__}")
 
 
 def _run_requested(state: JobState, event: RunRequested) -> JobState:
     keys = dict(state.idempotency_keys)
+    run_id = event.payload.run_id
     if event.payload.idempotency_key is not None:
-        keys[event.payload.idempotency_key] = event.payload.run_id
-    return replace(state, last_run_id=event.payload.run_id, idempotency_keys=MappingProxyType(keys))
+        keys[event.payload.idempotency_key] = run_id
+    return replace(state, last_run_id=run_id, last_requested_run_id=run_id, idempotency_keys=MappingProxyType(keys))
 
 
 def fold(events: Iterable[Event], state: JobState | None = None) -> JobState | None:
@@ -92,18 +112,26 @@ def fold(events: Iterable[Event], state: JobState | None = None) -> JobState | N
     return state
 
 
+def is_partner(definition: JobDefinition) -> bool:
+    """Whether a partner set the job up (spec §7.1: such jobs are neither run by hand nor copied)."""
+    return definition.settings.kind in PARTNER_KINDS
+
+
 def decide_create_job(
-    job_id: int, cmd: CreateJob, table: TableSpec | None, name_owner: int | None, causation: Causation
+    job_id: int, cmd: CreateJob, table: TableSpec | None, name_owner: int | None, now: datetime, causation: Causation
 ) -> list[Event]:
-    """A new job `job_id`, activated too when asked; `name_owner` holds the name case-insensitively."""
+    """A new job `job_id`, a draft when its definition has errors; activated too when asked and it has none.
+
+    `name_owner` holds the name case-insensitively.
+    """
     definition = cmd.payload.definition
-    _require_valid(definition, table, _name_taken(definition.name, name_owner, job_id), _subject(None))
+    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None))
     aggregate = str(job_id)
-    events: list[Event] = [
-        JobCreated(**envelope(causation, 0, aggregate, 1), payload=JobDefined(job_id=job_id, definition=definition))
-    ]
-    if cmd.payload.activate:
-        events.append(JobActivated(**envelope(causation, 1, aggregate, 2), payload=JobRef(job_id=job_id)))
+    payload = JobDefined(job_id=job_id, definition=definition, errors=errors)
+    events: list[Event] = [JobCreated(**envelope(causation, 0, aggregate, 1), payload=payload)]
+    if cmd.payload.activate and not errors:
+        ref = JobRef(job_id=job_id, next_run_at=next_fire(definition.schedule, now))
+        events.append(JobActivated(**envelope(causation, 1, aggregate, 2), payload=ref))
     return events
 
 
@@ -112,105 +140,159 @@ def decide_update_job(
     cmd: UpdateJob,
     table: TableSpec | None,
     name_owner: int | None,
+    now: datetime,
     causation: Causation,
+    group_id: int | None = None,
 ) -> list[Event]:
-    """Replace the definition of a job at the version the edit was based on."""
-    job = _live(state, cmd.payload.job_id)
+    """Replace the definition of a job at the version the edit was based on.
+
+    An inactive job may become a draft; an active one only takes a definition without errors, since it keeps
+    firing (deactivate it first to keep a draft). A member of group `group_id` stays on demand.
+    """
+    job = live_job(state, cmd.payload.job_id)
     _expect_version(job, cmd.payload.expected_version)
     definition = cmd.payload.definition
-    _require_valid(definition, table, _name_taken(definition.name, name_owner, job.job_id), _subject(job.job_id))
-    payload = JobDefined(job_id=job.job_id, definition=definition)
+    if not isinstance(definition.schedule, OnDemand):
+        _not_in_group(job, group_id, "give it a schedule")
+    errors = _draft_errors(definition, table, name_owner, job.job_id, now, _subject(job.job_id))
+    if errors and job.active:
+        message = f"job {job.job_id} is active and the new definition has {len(errors)} error(s); deactivate it first"
+        raise invalid(message, errors, "JOB_HAS_ERRORS")
+    next_run_at = next_fire(definition.schedule, now) if job.active else None
+    payload = JobDefined(job_id=job.job_id, definition=definition, errors=errors, next_run_at=next_run_at)
     return [JobUpdated(**_next(job, causation), payload=payload)]
 
 
-def decide_activate_job(
-    state: JobState | None, cmd: ActivateJob, table: TableSpec | None, causation: Causation
+def decide_copy_job(
+    state: JobState | None,
+    cmd: CopyJob,
+    job_id: int,
+    table: TableSpec | None,
+    name_owner: int | None,
+    now: datetime,
+    causation: Causation,
 ) -> list[Event]:
-    """Activate a job whose definition is valid against its table today; already active: nothing to do."""
-    job = _live(state, cmd.payload.job_id)
+    """A new inactive job `job_id` with an inactive, non-partner job's definition under the given name.
+
+    Its errors are found afresh: the table or the clock may have changed since the original was saved.
+    """
+    source = live_job(state, cmd.payload.job_id)
+    if is_partner(source.definition):
+        message = f"job {source.job_id} is a partner job and cannot be copied"
+        raise Rejected("invalid_state", message, reason="PARTNER_JOB_NOT_COPYABLE")
+    if source.active:
+        message = f"job {source.job_id} is active; only an inactive job can be copied"
+        raise Rejected("invalid_state", message, reason="COPY_REQUIRES_INACTIVE")
+    definition = source.definition.model_copy(update={"name": cmd.payload.name})
+    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None))
+    payload = JobDefined(job_id=job_id, definition=definition, errors=errors, copied_from=source.job_id)
+    return [JobCreated(**envelope(causation, 0, str(job_id), 1), payload=payload)]
+
+
+def decide_activate_job(
+    state: JobState | None, cmd: ActivateJob, table: TableSpec | None, now: datetime, causation: Causation
+) -> list[Event]:
+    """Activate a job without errors against its table and the clock today; already active: nothing to do."""
+    job = live_job(state, cmd.payload.job_id)
     _expect_version(job, cmd.payload.expected_version)
     if job.active:
         return []
-    _require_valid(job.definition, table, [], _subject(job.job_id))
-    return [JobActivated(**_next(job, causation), payload=JobRef(job_id=job.job_id))]
+    if errors := job_errors(job.definition, table, now):
+        raise invalid(f"job {job.job_id} has {len(errors)} error(s); fix them to activate it", errors, "JOB_HAS_ERRORS")
+    ref = JobRef(job_id=job.job_id, next_run_at=next_fire(job.definition.schedule, now))
+    return [JobActivated(**_next(job, causation), payload=ref)]
 
 
-def decide_deactivate_job(state: JobState | None, cmd: DeactivateJob, causation: Causation) -> list[Event]:
-    """Deactivate a job; already inactive: nothing to do."""
-    job = _live(state, cmd.payload.job_id)
+def decide_deactivate_job(
+    state: JobState | None, cmd: DeactivateJob, causation: Causation, group_id: int | None = None
+) -> list[Event]:
+    """Deactivate a job that is in no group (`group_id`); already inactive: nothing to do."""
+    job = live_job(state, cmd.payload.job_id)
     _expect_version(job, cmd.payload.expected_version)
     if not job.active:
         return []
+    _not_in_group(job, group_id, "deactivate it")
     return [JobDeactivated(**_next(job, causation), payload=JobRef(job_id=job.job_id))]
 
 
-def decide_delete_job(state: JobState | None, cmd: DeleteJob, causation: Causation) -> list[Event]:
-    """Delete a job by a user's request; its runs and loaded data stay."""
-    job = _live(state, cmd.payload.job_id)
+def decide_delete_job(
+    state: JobState | None, cmd: DeleteJob, causation: Causation, group_id: int | None = None
+) -> list[Event]:
+    """Delete a job in no group (`group_id`) by a user's request; a run in progress finishes, its runs and
+    loaded data stay."""
+    job = live_job(state, cmd.payload.job_id)
     _expect_version(job, cmd.payload.expected_version)
+    _not_in_group(job, group_id, "delete it")
     return [JobDeleted(**_next(job, causation), payload=JobDeletedPayload(job_id=job.job_id, reason="user"))]
 
 
-def decide_run_job_now(
-    state: JobState | None, cmd: RunJobNow, table: TableSpec | None, causation: Causation
-) -> list[Event]:
-    """Request the next run of an active job, freezing its definition and table for the runner.
-
-    A repeated idempotency key asks for the run it started before, so nothing new happens.
-    """
-    job = _live(state, cmd.payload.job_id)
-    key = cmd.payload.idempotency_key
-    if key is not None and (unfit := text_errors("idempotency_key", key, storable_problem)):
-        raise invalid(f"the run request for job {job.job_id} has 1 error(s)", unfit)
-    if key is not None and key in job.idempotency_keys:
-        return []
-    if not job.active:
-        raise Rejected("invalid_state", f"job {job.job_id} is inactive")
-    if table is None:
-        raise Rejected("invalid_state", f"table {job.definition.settings.table} of job {job.job_id} does not exist")
-    run_id = job.last_run_id + 1
-    payload = RunRequestedPayload(
-        job_id=job.job_id,
-        run_id=run_id,
-        trigger="manual",
-        idempotency_key=key,
-        job_version=job.version,
-        definition=job.definition,
-        table=table,
-    )
-    return [RunRequested(**envelope(causation, 0, run_key(job.job_id, run_id), 1), payload=payload)]
+def saved_errors(events: Sequence[Event]) -> tuple[FieldError, ...]:
+    """The validation errors a definition among `events` was saved with (none: no definition saved)."""
+    return next((e.payload.errors for e in events if isinstance(e, JobCreated | JobUpdated)), ())
 
 
-def requested_run_id(state: JobState, cmd: RunJobNow) -> int:
-    """The run a run-now command stands for, once its events are folded into `state`."""
-    key = cmd.payload.idempotency_key
-    if key is not None:
-        return state.idempotency_keys[key]
-    return state.last_run_id
-
-
-def _live(state: JobState | None, job_id: int) -> JobState:
+def existing_job(state: JobState | None, job_id: int) -> JobState:
+    """The job, deleted or not; refused when it never existed."""
     if state is None:
-        raise Rejected("not_found", f"job {job_id} does not exist")
-    if state.deleted:
-        raise Rejected("not_found", f"job {job_id} was deleted")
+        raise Rejected("not_found", f"job {job_id} does not exist", reason="JOB_NOT_FOUND")
     return state
+
+
+def live_job(state: JobState | None, job_id: int) -> JobState:
+    """The job; refused when it never existed or was deleted."""
+    job = existing_job(state, job_id)
+    if job.deleted:
+        raise Rejected("not_found", f"job {job_id} was deleted", reason="JOB_DELETED")
+    return job
 
 
 def _expect_version(job: JobState, expected: int | None) -> None:
     """Optimistic concurrency for edits: a change based on an older version is refused, not merged."""
     if expected is not None and expected != job.version:
-        raise Rejected("conflict", f"job {job.job_id} is at version {job.version}, not {expected}")
+        message = f"job {job.job_id} is at version {job.version}, not {expected}"
+        raise Rejected("conflict", message, reason="STALE_VERSION")
 
 
-def name_taken_late(name: str, job_id: int | None = None) -> Rejected:
-    """The refusal of a valid definition whose name another job claimed after the name was checked.
+def _not_in_group(job: JobState, group_id: int | None, change: str) -> None:
+    """A group's members stay active, on demand and defined (spec §7.3): a change that breaks its group waits
+    until the job has left it, so a group never fails for a member changed under it."""
+    if group_id is not None:
+        message = f"job {job.job_id} is a member of group {group_id}; remove it from the group to {change}"
+        raise Rejected("invalid_state", message, reason="JOB_IN_GROUP")
 
-    Answers exactly as if the name had been found taken (a create when `job_id` is None, else an update):
-    the definition passed every other rule, so the name is its only error.
+
+def _draft_errors(
+    definition: JobDefinition,
+    table: TableSpec | None,
+    name_owner: int | None,
+    job_id: int,
+    now: datetime,
+    subject: str,
+) -> tuple[FieldError, ...]:
+    """The errors `definition` is saved with; refused with every error when it cannot be saved at all.
+
+    A name is what users find a job by, so a job without a valid, unique one is not kept; nor is a text
+    PostgreSQL cannot hold.
     """
-    errors = [_name_taken_error(name)]
-    return invalid(f"{_subject(job_id)} has {len(errors)} error(s)", errors)
+    taken = _name_taken(definition.name, name_owner, job_id)
+    errors = job_errors(definition, table, now) + taken
+    named = {e.field for e in errors}
+    unstorable = unstorable_errors(definition)
+    if "name" in named or unstorable:
+        all_errors = errors + [e for e in unstorable if e.field not in named]
+        reason: RefusalReason = "NAME_TAKEN" if taken else "JOB_HAS_ERRORS"
+        raise invalid(f"{subject} has {len(all_errors)} error(s)", all_errors, reason)
+    return bounded_errors(errors)
+
+
+def name_taken_late(name: str, errors: Sequence[FieldError], job_id: int | None = None) -> Rejected:
+    """The refusal of a definition whose name another job claimed after the name was checked.
+
+    Answers exactly as if the name had been found taken (a create or copy when `job_id` is None, else an
+    update): `errors`, the ones it was about to be saved with, and the taken name.
+    """
+    all_errors = [*errors, _name_taken_error(name)]
+    return invalid(f"{_subject(job_id)} has {len(all_errors)} error(s)", all_errors, "NAME_TAKEN")
 
 
 def _name_taken(name: str, owner: int | None, job_id: int) -> list[FieldError]:
@@ -226,12 +308,6 @@ def _name_taken_error(name: str) -> FieldError:
 def _subject(job_id: int | None) -> str:
     """How a rejection names the job: a new one has no id the client knows yet."""
     return "the job" if job_id is None else f"job {job_id}"
-
-
-def _require_valid(definition: JobDefinition, table: TableSpec | None, extra: list[FieldError], subject: str) -> None:
-    errors = validate_job(definition, table) + extra
-    if errors:
-        raise invalid(f"{subject} has {len(errors)} error(s)", errors)
 
 
 def _next(job: JobState, causation: Causation) -> dict[str, object]:

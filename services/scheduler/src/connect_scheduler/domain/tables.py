@@ -45,7 +45,7 @@ def decide_define_table(state: TableState | None, cmd: DefineTable, causation: C
     """Define a new table, or refuse: `conflict` when it exists, `validation` listing every error."""
     spec = cmd.payload.table
     if state is not None:
-        raise Rejected("conflict", f"a table named {state.spec.name} already exists")
+        raise Rejected("conflict", f"a table named {state.spec.name} already exists", reason="TABLE_EXISTS")
     errors = validate_table(spec)
     if errors:
         raise invalid(f"{_label(spec, quoted=True)} has {len(errors)} error(s)", errors)

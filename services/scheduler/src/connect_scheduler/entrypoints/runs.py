@@ -1,0 +1,62 @@
+"""Adapter from a `connect.runs` record to the scheduler's view of runs, the notifications their ends owe and
+the group runs their ends move on, inside the consumer's transaction."""
+
+from __future__ import annotations
+
+from connect_events import (
+    RUNS_TOPIC,
+    TERMINAL,
+    RunEndedPayload,
+    RunEvent,
+    RunRequested,
+    RunStatus,
+    RunStopRequested,
+    decode,
+)
+from connect_runtime.db import Conn
+from connect_runtime.offsets import Record
+from connect_scheduler.adapters import notifications, run_view
+from connect_scheduler.domain.notifications import deliveries, job_run_notice, keeps
+from connect_scheduler.group_handlers import on_member_end
+
+
+class PoisonRunRecordError(ValueError):
+    """A record on the runs topic that is not a run event; it goes to the dead-letter topic."""
+
+
+async def on_run_record(conn: Conn, record: Record) -> None:
+    """Decode one run event, move its run's status and queue what its end owes; an event the transition table
+    refuses changes nothing.
+
+    A record that does not decode raises: it is retried, then dead-lettered with its error.
+    """
+    if record.value is None:
+        raise PoisonRunRecordError(f"empty record at offset {record.offset}")
+    event = decode(RUNS_TOPIC, record.value)
+    if not isinstance(event, RunEvent | RunStopRequested):
+        raise PoisonRunRecordError(f"{type(event).__name__} is not a run event")
+    status = await run_view.apply(conn, event)
+    if status is not None:
+        await _follow_notifications(conn, event, status)
+    if status in TERMINAL and isinstance(event, RunEvent):
+        await on_member_end(conn, event, status)
+
+
+async def _follow_notifications(conn: Conn, event: RunEvent | RunStopRequested, status: RunStatus) -> None:
+    """A request keeps its frozen settings when they may notify; its end queues the deliveries they ask for.
+
+    Both happen only when the run's status moved, so a redelivered event decides nothing twice.
+    """
+    if isinstance(event, RunRequested):
+        request = event.payload
+        settings = request.definition.notifications
+        if keeps(settings):
+            await notifications.keep_settings(conn, request.job_id, request.run_id, request.definition.name, settings)
+        return
+    ended: object = getattr(event, "payload")  # noqa: B009 - every concrete run event has one
+    if not isinstance(ended, RunEndedPayload):  # a start, a retry, a skip (the run never ran)
+        return
+    kept = await notifications.take_settings(conn, ended.job_id, ended.run_id)
+    if kept is not None:
+        name, settings = kept
+        await notifications.enqueue(conn, job_run_notice(name, status, ended), deliveries(settings, status))

@@ -1,0 +1,209 @@
+"""The scheduler's clock: every instance runs a ticker that records the fires and expirations that came due.
+
+A tick is one transaction: it claims up to a batch of due rows (rows another instance holds are skipped), and
+records what each leads to (`domain/fires.py`) in the job's stream and the outbox, moving each row on. The
+batch is first recorded in one savepoint; if any job spoils it, each job is recorded again in a savepoint of
+its own, so one bad job never holds up the rest. A job that met a concurrent change (an edit, another
+instance) is looked at again on the next tick; one whose fire fails on its own `RETRY_AFTER_S` later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from connect_events import TableSpec
+from connect_runtime import outbox
+from connect_runtime.db import Conn
+from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, TRANSIENT_ERRORS, Retries, RetryPolicy
+from connect_scheduler.adapters import due, event_store, group_due, job_names
+from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream
+from connect_scheduler.adapters.run_view import run_in_progress
+from connect_scheduler.domain.fires import Decision, Due, decide_due, fire_is_due
+from connect_scheduler.domain.jobs import JobState
+from connect_scheduler.entrypoints.group_ticker import tick_groups
+from connect_scheduler.handlers import load_job, load_table
+
+log = logging.getLogger(__name__)
+
+TICK_INTERVAL_S = 1.0  # the pause after a tick that found less than a full batch
+BATCH_SIZE = 500  # due rows claimed per tick (one transaction)
+RETRY_AFTER_S = 60.0  # a job whose fire failed on its own is looked at again this much later, not every tick
+# Another writer holds the job: the row stays due and the next tick tries again.
+CONTENTION: tuple[type[Exception], ...] = (
+    ConcurrencyError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.LockNotAvailableError,
+)
+
+Clock = Callable[[], datetime]
+Recorded = list[tuple[Due, Decision]]
+
+
+def utc_now() -> datetime:
+    """The wall clock, in UTC."""
+    return datetime.now(UTC)
+
+
+class Ticker:
+    """Ticks until `stop()`: at once again after a full batch, else when the next row wakes, at most `interval_s`
+    later (the interval also catches rows another instance set back or let go)."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        interval_s: float = TICK_INTERVAL_S,
+        batch_size: int = BATCH_SIZE,
+        clock: Clock = utc_now,
+        retry: RetryPolicy = RETRY,
+    ) -> None:
+        self._pool = pool
+        self._interval_s = interval_s
+        self._batch_size = batch_size
+        self._clock = clock
+        self._stopping = asyncio.Event()
+        self._retries = Retries(self._stopping, retry)
+
+    def stop(self) -> None:
+        """Finish the current tick and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Tick until stopped; a lost database connection is retried, never fatal."""
+        while not self._stopping.is_set():
+            await self._retries.transient(
+                self._step, "scheduler ticker interrupted; trying again", errors=INFRASTRUCTURE_ERRORS
+            )
+
+    async def _step(self) -> None:
+        async with self._pool.acquire() as conn:
+            claimed = await tick(conn, self._clock(), self._batch_size)
+            groups = await tick_groups(conn, self._clock(), self._batch_size)  # groups: entrypoints/group_ticker.py
+            if self._batch_size in (claimed, groups):
+                return
+            wakes = [wake for wake in (await due.next_wake(conn), await group_due.next_wake(conn)) if wake]
+            pause_s = self._pause_s(min(wakes, default=None))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), timeout=pause_s)
+
+    def _pause_s(self, next_wake: datetime | None) -> float:
+        """Until the next row wakes, so fires start on time, but at most `interval_s`.
+
+        A row that woke already is one another instance holds, or one left for the next tick after
+        contention: the interval is soon enough for either.
+        """
+        if next_wake is None:
+            return self._interval_s
+        ahead_s = (next_wake - self._clock()).total_seconds()
+        return min(ahead_s, self._interval_s) if ahead_s > 0 else self._interval_s
+
+
+async def tick(conn: Conn, now: datetime, batch_size: int) -> int:
+    """Record what the due rows lead to at `now`, in one transaction; returns how many rows were claimed."""
+    async with conn.transaction():
+        claimed = await due.claim(conn, now, batch_size)
+        if not claimed:
+            return 0
+        recorded = await _record_batch(conn, claimed, now)
+        events = [event for _, decision in recorded for event in decision.events]
+        await outbox.append(conn, events)
+        await due.store(conn, [(row.job_id, decision.slot) for row, decision in recorded])
+    _log(recorded, len(claimed))
+    return len(claimed)
+
+
+async def _record_batch(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
+    """All of `claimed` in one savepoint; if that fails, each row in a savepoint of its own."""
+    try:
+        async with conn.transaction():
+            return await _record(conn, claimed, now)
+    except Exception as exc:
+        _raise_if_connection_lost(conn, exc)
+        if len(claimed) == 1:
+            await _set_aside(conn, claimed[0], now, exc)
+            return []
+    recorded: Recorded = []
+    for row in claimed:
+        try:
+            async with conn.transaction():
+                recorded += await _record(conn, [row], now)
+        except Exception as exc:
+            _raise_if_connection_lost(conn, exc)
+            await _set_aside(conn, row, now, exc)
+    return recorded
+
+
+async def _record(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
+    """Decide each row against its job and append the events to the job's stream."""
+    tables: dict[str, TableSpec | None] = {}
+    recorded: Recorded = []
+    for row in claimed:
+        job, version = await load_job(conn, row.job_id)
+        decision = await _decide(conn, job, row, now, tables)
+        await event_store.append(conn, job_stream(row.job_id), version, decision.events)
+        if decision.outcome == "expired":
+            await job_names.release_name(conn, row.job_id)
+        recorded.append((row, decision))
+    return recorded
+
+
+async def _decide(
+    conn: Conn, job: JobState | None, row: Due, now: datetime, tables: dict[str, TableSpec | None]
+) -> Decision:
+    """Asks the run view and the table only when a fire is due; tables are read once per batch."""
+    if job is None or not fire_is_due(job, row, now):
+        return decide_due(job, row, None, None, now)
+    running = await run_in_progress(conn, job)
+    name = job.definition.settings.table.lower()
+    if running is None and name not in tables:
+        tables[name] = await load_table(conn, name)
+    return decide_due(job, row, tables.get(name), running, now)
+
+
+def _raise_if_connection_lost(conn: Conn, exc: Exception) -> None:
+    """A lost connection fails the tick (its transaction is gone); contention and bugs stay with their job."""
+    if not isinstance(exc, CONTENTION) and (isinstance(exc, TRANSIENT_ERRORS) or conn.is_closed()):
+        raise exc
+
+
+async def _set_aside(conn: Conn, row: Due, now: datetime, exc: Exception) -> None:
+    """Leave the row due for the next tick after contention; push it back `RETRY_AFTER_S` after a failure."""
+    fields = {"job_id": row.job_id, "fire_at": row.slot.fire_at.isoformat() if row.slot.fire_at else None}
+    if isinstance(exc, CONTENTION):
+        log.info("job changed concurrently; its due work waits for the next tick", extra=fields)
+        return
+    log.error("could not record the job's due work; trying again later", exc_info=exc, extra=fields)
+    await due.postpone(conn, row.job_id, now + timedelta(seconds=RETRY_AFTER_S))
+
+
+def _log(recorded: Recorded, claimed: int) -> None:
+    for row, decision in recorded:
+        _log_decision(row, decision)
+    outcomes: Counter[str] = Counter(decision.outcome for _, decision in recorded)
+    log.info("tick", extra={"claimed": claimed, **outcomes})
+
+
+def _log_decision(row: Due, decision: Decision) -> None:
+    fields: dict[str, object] = {
+        "job_id": row.job_id,
+        "fire_at": row.slot.fire_at.isoformat() if row.slot.fire_at else None,
+    }
+    if decision.events:
+        fields["event_aggregate"] = decision.events[0].aggregate_id
+    if decision.outcome == "table_missing":
+        log.warning("scheduled fire not run: the job's table does not exist", extra=fields)
+    elif decision.missed_fires:
+        fields["missed_fires"] = decision.missed_fires
+        log.warning("scheduled fires were missed while the scheduler was down; one run stands for them", extra=fields)
+    elif decision.outcome == "skipped":
+        log.info("scheduled fire skipped: the job's previous run is still in progress", extra=fields)
+    elif decision.outcome == "expired":
+        log.info("job expired and deleted", extra=fields)
