@@ -113,12 +113,17 @@ def config(caller: Caller, seed: SeedData, positive_only: Sequence[str] = ()) ->
 
 
 def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
-    """Deletes aim at a job of their own; logins and password checks may be refused or throttled; operations
-    that take any string get no negative fuzzing."""
+    """Deletes (one or several) aim at a job of their own; logins and password checks may be refused or
+    throttled; operations that take any string get no negative fuzzing."""
     deletes = {
         "include-method": "DELETE",
         "include-path": "/api/v1/jobs/{job_id}",
         "parameters": {"path.job_id": _from_seed("doomed_job")},
+    }
+    multi_delete = {
+        "include-method": "POST",
+        "include-path": "/api/v1/jobs/delete",
+        "parameters": {"body.job_ids.*": _from_seed("doomed_job")},
     }
     login = {
         "include-method": "POST",
@@ -131,12 +136,12 @@ def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
         "checks": {"positive_data_acceptance": {"expected-statuses": PASSWORD_ACCEPTED_STATUSES}},
     }
     if not positive_only:
-        return [deletes, login, password]
+        return [deletes, multi_delete, login, password]
     positive = {
         "include-operation-id": list(positive_only),
         "phases": {"fuzzing": {"generation": {"mode": "positive"}}},
     }
-    return [deletes, login, password, positive]
+    return [deletes, multi_delete, login, password, positive]
 
 
 def _seed_bindings(seed: SeedData) -> dict[str, Any]:

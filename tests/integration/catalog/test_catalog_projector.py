@@ -126,7 +126,7 @@ async def test_projects_command_outcomes(
     assert await command_row(db, accepted.payload.command_id) == {
         "command_id": accepted.payload.command_id, "command_type": "job.run_now", "status": "accepted",
         "target_type": "job", "target_id": str(job), "target_version": 2, "run_id": 3, "code": None,
-        "message": None, "errors": [], "replied_at": T0,
+        "message": None, "errors": [], "replied_at": T0, "reason": None,
     }  # fmt: skip
     row = await command_row(db, refused.payload.command_id)
     assert row is not None

@@ -35,9 +35,12 @@ from tests.unit.catalog.catalog_builders import (
     run_failed,
     run_progressed,
     run_requested,
+    run_skipped,
     run_started,
+    run_stop_requested,
     run_stopped,
     run_succeeded,
+    scheduled_run_requested,
     table_defined,
 )
 
@@ -50,6 +53,8 @@ READ_MODELS = {
     # seq is a sequence number: only the order of a run's lines matters, not its values.
     "run_log": "SELECT job_id, run_id, at, level, message FROM run_log ORDER BY job_id, run_id, seq",
     "commands": "SELECT * FROM commands ORDER BY command_id",
+    "job_history": "SELECT * FROM job_history ORDER BY job_id, version",
+    "job_next_runs": "SELECT * FROM job_next_runs ORDER BY job_id",
     "processed_events": "SELECT event_id FROM processed_events ORDER BY event_id",
 }
 
@@ -73,7 +78,8 @@ def history(job: int, other: int) -> list[Any]:
         run_succeeded(job_id=job, run_id=1, started_at=retry_at, version=5),
         run_progressed(job_id=job, run_id=1, rows=77, version=6),
         duplicate, run_started(job_id=job, run_id=2), duplicate, run_failed(job_id=job, run_id=2),
-        run_requested(job, 3), run_stopped(job_id=job, run_id=3), run_requested(job, 4),
+        run_requested(job, 3), run_stop_requested(job, 3), run_stopped(job_id=job, run_id=3),
+        scheduled_run_requested(job, 4, missed_fires=2, next_run_at=retry_at), run_skipped(job, 5, running_run_id=4),
     ]  # fmt: skip
 
 
@@ -87,6 +93,8 @@ async def test_a_rebuild_yields_the_live_tables_and_the_projector_continues(
     live = await read_models(db)
     assert (job, 4) in {(r[0], r[1]) for r in live["runs"]}
     assert str(job) in {r[4] for r in live["commands"]}
+    assert [r[1] for r in live["job_history"] if r[0] == job] == [1, 2, 3, 4]
+    assert job in {r[0] for r in live["job_next_runs"]}
 
     result = await rebuild(catalog_settings)
 
@@ -101,7 +109,7 @@ async def test_a_rebuild_yields_the_live_tables_and_the_projector_continues(
     await publish(producer, run_started(job_id=job, run_id=4), run_succeeded(job_id=job, run_id=4))
     async with running(catalog_settings, catalog_dsn):
         await eventually(lambda: run_row(db, job, 4), lambda row: row is not None and row["status"] == "succeeded")
-    assert len(await log_lines(db, job, 4)) == 3
+    assert len(await log_lines(db, job, 4)) == 4  # requested, fires missed, started, succeeded
     assert len(await log_lines(db, job, 2)) == 3
 
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
@@ -24,9 +25,10 @@ from connect_events import (
     TableSpec,
 )
 from connect_gateway.adapters.catalog import PgReadStore
+from connect_gateway.domain.listing import Sort
 from connect_gateway.entrypoints.http.app import create_app
 from connect_gateway.ports import Deps, ReadModelsUnavailableError
-from connect_gateway.read_models import CommandRecord, JobQuery, RunQuery
+from connect_gateway.read_models import CommandRecord, HistoryQuery, JobQuery, Page, RunQuery
 from connect_runtime.db import ensure_database
 from connect_runtime.settings import database_dsn
 from tests.databases import drop_databases
@@ -71,32 +73,57 @@ async def seed(pool: asyncpg.Pool) -> None:
     await pool.execute(
         "INSERT INTO tables VALUES ($1, $2::jsonb, $3, $4)", spec.name, spec.model_dump_json(), T0, "ann"
     )
-    jobs = [(1, "Stores 100%", "active", False), (2, "Stores_daily", "inactive", False), (3, "Gone", "inactive", True)]
-    for job_id, name, state, deleted in jobs:
+    jobs = [
+        (1, "Stores 100%", "active", False, "daily", T0 + timedelta(hours=2)),
+        (2, "Stores_daily", "inactive", False, "on_demand", None),
+        (3, "Gone", "inactive", True, "on_demand", None),
+        (4, "stores weekly", "active", False, "weekly", T0 + timedelta(hours=1)),
+    ]
+    errors = json.dumps([{"field": "settings.table", "message": "no table named Nope"}])
+    for job_id, name, state, deleted, schedule_type, next_run_at in jobs:
         await pool.execute(
             """INSERT INTO jobs (job_id, name, description, job_type, state, schedule_type, definition, version,
-                   created_at, created_by, updated_at, updated_by, deleted, last_run_id)
-               VALUES ($1, $2, '', 'import_custom_table', $3, 'on_demand', $4::jsonb, 2,
-                       $5, 'ann', $5, 'bob', $6, 1)""",
+                   created_at, created_by, updated_at, updated_by, deleted, last_run_id, previous_run_at, errors)
+               VALUES ($1, $2, '', 'import_custom_table', $3, $7, $4::jsonb, 2,
+                       $5, 'ann', $5, 'bob', $6, 1, $5, $8::jsonb)""",
             job_id,
             name,
             state,
             definition(name).model_dump_json(),
             T0,
             deleted,
+            schedule_type,
+            errors if job_id == 2 else "[]",
         )
-    for job_id, run_id, status, minutes in [(1, 1, "succeeded", 0), (1, 2, "failed", 10), (3, 1, "succeeded", 5)]:
+        await pool.execute("INSERT INTO job_next_runs VALUES ($1, $2, $3)", job_id, next_run_at, T0)
+    for version, what in [(1, "created"), (2, "updated"), (3, "deleted")]:
+        await pool.execute(
+            """INSERT INTO job_history (job_id, version, at, actor, what, reason, changed)
+               VALUES (3, $1, $2, 'dora', $3, $4, $5::jsonb)""",
+            version,
+            T0 + timedelta(minutes=version),
+            what,
+            "user" if what == "deleted" else None,
+            json.dumps(["settings.mapping"] if what == "updated" else []),
+        )
+    for job_id, run_id, status, minutes in [
+        (1, 1, "succeeded", 0),
+        (1, 2, "failed", 10),
+        (3, 1, "succeeded", 5),
+        (4, 1, "running", 7),
+    ]:
         await pool.execute(
             """INSERT INTO runs (job_id, run_id, job_name, status, trigger, attempt, rows_read, inserted,
                    requested_at, started_at, finished_at, duration_ms, error_code, error)
                VALUES ($1, $2, 'job', $3, 'manual', 1, 10, 9,
-                       $4, $4, $4::timestamptz + interval '2 seconds', 2000, $5, $6)""",
+                       $4, $4, $4::timestamptz + interval '2 seconds', $7, $5, $6)""",
             job_id,
             run_id,
             status,
             T0 + timedelta(minutes=minutes),
             "LOAD_FAILED" if status == "failed" else None,
             "boom" if status == "failed" else None,
+            None if status == "running" else 2000,
         )
     await pool.execute(
         """INSERT INTO commands (command_id, command_type, status, target_type, target_id, target_version,
@@ -127,32 +154,87 @@ async def test_tables(catalog: asyncpg.Pool) -> None:
     assert await store.get_table("nope") is None
 
 
+def ids(page: Page[Any]) -> list[Any]:
+    return [getattr(row, "job_id", None) or row.version for row in page.items]
+
+
 async def test_jobs(catalog: asyncpg.Pool) -> None:
     store = PgReadStore(catalog)
-    assert [j.job_id for j in await store.list_jobs(JobQuery())] == [1, 2]  # deleted job 3 hidden
-    assert [j.job_id for j in await store.list_jobs(JobQuery(state="inactive"))] == [2]
-    assert [j.job_id for j in await store.list_jobs(JobQuery(q="100%"))] == [1]  # % is literal
-    assert [j.job_id for j in await store.list_jobs(JobQuery(q="s_1"))] == []  # _ is literal, not "any char"
-    assert [j.job_id for j in await store.list_jobs(JobQuery(q="s_d"))] == [2]
-    assert [j.job_id for j in await store.list_jobs(JobQuery(q="STORES"))] == [1, 2]
-    assert [j.job_id for j in await store.list_jobs(JobQuery(limit=1, offset=1))] == [2]
+    assert ids(await store.list_jobs(JobQuery())) == [1, 2, 4]  # deleted job 3 hidden
+    assert ids(await store.list_jobs(JobQuery(state="inactive"))) == [2]
+    assert ids(await store.list_jobs(JobQuery(q="100%"))) == [1]  # % is literal
+    assert ids(await store.list_jobs(JobQuery(q="s_1"))) == []  # _ is literal, not "any char"
+    assert ids(await store.list_jobs(JobQuery(q="s_d"))) == [2]
+    assert ids(await store.list_jobs(JobQuery(q="STORES"))) == [1, 2, 4]
+    assert ids(await store.list_jobs(JobQuery(schedule_type="weekly"))) == [4]
     job = await store.get_job(1)
     assert job is not None
     assert (job.version, job.updated_by, job.last_run_id) == (2, "bob", 1)
+    assert (job.next_run_at, job.previous_run_at) == (T0 + timedelta(hours=2), T0)
+    assert (job.running_run_id, job.errors) == (None, ())
+    draft = await store.get_job(2)
+    assert draft is not None and draft.errors == (FieldError(field="settings.table", message="no table named Nope"),)
+    running = await store.get_job(4)
+    assert running is not None and running.running_run_id == 1
     assert (job.definition.name, job.definition.settings.table) == ("Stores 100%", "Stores")  # from jsonb
     assert job.definition.settings.source.host_key_fingerprint == "SHA256:abc"
     assert await store.get_job(3) is None
 
 
+@pytest.mark.parametrize(
+    ("sort", "expected"),
+    [
+        (Sort("job_id"), [1, 2, 4]),
+        (Sort("name", descending=True), None),
+        (Sort("next_run_at"), [4, 1, 2]),  # none scheduled: last
+        (Sort("next_run_at", descending=True), [2, 1, 4]),
+    ],
+)
+async def test_jobs_sorted_and_paged_one_row_at_a_time(
+    catalog: asyncpg.Pool, sort: Sort, expected: list[int] | None
+) -> None:
+    if expected is None:  # names: whatever order the database's collation gives, without case
+        rows = await catalog.fetch("SELECT job_id FROM jobs WHERE NOT deleted ORDER BY lower(name) DESC, job_id DESC")
+        expected = [r["job_id"] for r in rows]
+    store = PgReadStore(catalog)
+    seen: list[int] = []
+    page = await store.list_jobs(JobQuery(sort=sort, limit=1))
+    while True:
+        seen += ids(page)
+        if page.next is None or len(seen) > len(expected):  # a cursor that does not advance would loop
+            break
+        page = await store.list_jobs(JobQuery(sort=sort, after=page.next, limit=1))
+    assert seen == expected
+
+
+async def test_history_newest_first_also_of_a_deleted_job(catalog: asyncpg.Pool) -> None:
+    store = PgReadStore(catalog)
+    first = await store.job_history(3, HistoryQuery(limit=2))
+    assert first is not None and ids(first) == [3, 2] and first.next is not None
+    assert first.items[1].changed == ("settings.mapping",) and first.items[0].reason == "user"
+    rest = await store.job_history(3, HistoryQuery(after=first.next, limit=2))
+    assert rest is not None and (ids(rest), rest.next) == ([1], None)
+    assert await store.job_history(1, HistoryQuery()) == Page([])  # a job from before the history: none yet
+    assert await store.job_history(99, HistoryQuery()) is None
+
+
 async def test_runs_and_log(catalog: asyncpg.Pool) -> None:
     store = PgReadStore(catalog)
-    runs = await store.list_runs(RunQuery())
-    assert [(r.job_id, r.run_id) for r in runs] == [(1, 2), (3, 1), (1, 1)]
-    assert [r.job_deleted for r in runs] == [False, True, False]
+    runs = (await store.list_runs(RunQuery())).items
+    assert [(r.job_id, r.run_id) for r in runs] == [(1, 2), (4, 1), (3, 1), (1, 1)]
+    assert [r.job_deleted for r in runs] == [False, False, True, False]
+    assert runs[0].job_type == "import_custom_table"
     failed = runs[0]
     assert (failed.error_code, failed.error, failed.duration_ms) == ("LOAD_FAILED", "boom", 2000)
     assert (failed.counts.rows_read, failed.counts.inserted) == (10, 9)
-    assert [r.run_id for r in await store.list_runs(RunQuery(job_id=1, status="succeeded"))] == [1]
+    assert [r.run_id for r in (await store.list_runs(RunQuery(job_id=1, status="succeeded"))).items] == [1]
+    window = RunQuery(since=T0 + timedelta(minutes=5), until=T0 + timedelta(minutes=10))
+    assert [(r.job_id, r.run_id) for r in (await store.list_runs(window)).items] == [(4, 1), (3, 1)]
+    by_duration = RunQuery(sort=Sort("duration_ms", descending=True), limit=2)
+    page = await store.list_runs(by_duration)
+    rest = await store.list_runs(RunQuery(sort=by_duration.sort, after=page.next, limit=2))
+    # A run still going has no duration: it sorts as the longest; equal ones by JobID.RunID.
+    assert [(r.job_id, r.run_id) for r in page.items + rest.items] == [(4, 1), (3, 1), (1, 2), (1, 1)]
     assert await store.get_run(1, 3) is None
     assert [line.message for line in await store.run_log(1, 2)] == ["file found", "loaded"]
     await store.ping()
@@ -196,7 +278,11 @@ async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
         assert too_big.status_code == 422
         assert [e["field"] for e in too_big.json()["errors"]] == ["job_id"]
         assert (await client.get("/api/v1/jobs/9223372036854775807")).status_code == 404
-        assert (await client.get("/api/v1/runs?offset=9223372036854775808")).status_code == 422
+        assert (await client.get("/api/v1/runs?job_id=9223372036854775808")).status_code == 422
+        listed = await client.get("/api/v1/jobs", params={"sort": "-next_run_at", "limit": 2})
+        assert [j["job_id"] for j in listed.json()] == [2, 1]
+        rest = await client.get(listed.links["next"]["url"])
+        assert [j["job_id"] for j in rest.json()] == [4] and "link" not in rest.headers
         ran = await client.get(f"/api/v1/commands/{RAN}")
         assert ran.status_code == 200
         assert (ran.json()["status"], ran.json()["url"]) == ("accepted", "/api/v1/runs/1.3")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Literal
 from uuid import UUID, uuid4, uuid5
 
 from connect_events import (
@@ -24,6 +25,8 @@ from connect_events import (
     JobDeletedPayload,
     JobRef,
     JobUpdated,
+    RunAttemptFailed,
+    RunAttemptFailedPayload,
     RunCounts,
     RunEndedPayload,
     RunFailed,
@@ -32,9 +35,13 @@ from connect_events import (
     RunProgressedPayload,
     RunRequested,
     RunRequestedPayload,
+    RunSkipped,
+    RunSkippedPayload,
     RunStarted,
     RunStartedPayload,
     RunStopped,
+    RunStopRequested,
+    RunStopRequestedPayload,
     RunSucceeded,
     SftpLocation,
     TableDefined,
@@ -78,25 +85,45 @@ def _envelope(aggregate_id: str, version: int, at: datetime) -> dict[str, object
     }  # fmt: skip
 
 
-def job_created(job_id: int = JOB_ID, name: str = "Nightly orders", at: datetime = T0) -> JobCreated:
-    return JobCreated(**_envelope(str(job_id), 1, at), payload=JobDefined(job_id=job_id, definition=definition(name)))
+def job_created(
+    job_id: int = JOB_ID,
+    name: str = "Nightly orders",
+    at: datetime = T0,
+    *,
+    errors: tuple[FieldError, ...] = (),
+    copied_from: int | None = None,
+) -> JobCreated:
+    payload = JobDefined(job_id=job_id, definition=definition(name), errors=errors, copied_from=copied_from)
+    return JobCreated(**_envelope(str(job_id), 1, at), payload=payload)
 
 
-def job_updated(job_id: int = JOB_ID, version: int = 2, name: str = "Renamed", at: datetime = T0) -> JobUpdated:
-    payload = JobDefined(job_id=job_id, definition=definition(name, "edited"))
+def job_updated(
+    job_id: int = JOB_ID,
+    version: int = 2,
+    name: str = "Renamed",
+    at: datetime = T0,
+    *,
+    new: JobDefinition | None = None,
+    next_run_at: datetime | None = None,
+) -> JobUpdated:
+    payload = JobDefined(job_id=job_id, definition=new or definition(name, "edited"), next_run_at=next_run_at)
     return JobUpdated(**_envelope(str(job_id), version, at), payload=payload)
 
 
-def job_activated(job_id: int = JOB_ID, version: int = 2, at: datetime = T0) -> JobActivated:
-    return JobActivated(**_envelope(str(job_id), version, at), payload=JobRef(job_id=job_id))
+def job_activated(
+    job_id: int = JOB_ID, version: int = 2, at: datetime = T0, next_run_at: datetime | None = None
+) -> JobActivated:
+    return JobActivated(**_envelope(str(job_id), version, at), payload=JobRef(job_id=job_id, next_run_at=next_run_at))
 
 
 def job_deactivated(job_id: int = JOB_ID, version: int = 3, at: datetime = T0) -> JobDeactivated:
     return JobDeactivated(**_envelope(str(job_id), version, at), payload=JobRef(job_id=job_id))
 
 
-def job_deleted(job_id: int = JOB_ID, version: int = 4, at: datetime = T0) -> JobDeleted:
-    payload = JobDeletedPayload(job_id=job_id, reason="expired")
+def job_deleted(
+    job_id: int = JOB_ID, version: int = 4, at: datetime = T0, reason: Literal["user", "expired"] = "expired"
+) -> JobDeleted:
+    payload = JobDeletedPayload(job_id=job_id, reason=reason)
     return JobDeleted(**_envelope(str(job_id), version, at), payload=payload)
 
 
@@ -107,6 +134,53 @@ def table_defined(name: str = "Orders", at: datetime = T0) -> TableDefined:
 def run_requested(job_id: int = JOB_ID, run_id: int = RUN_ID, at: datetime = T0) -> RunRequested:
     payload = RunRequestedPayload(job_id=job_id, run_id=run_id, job_version=1, definition=definition(), table=table())
     return RunRequested(**_envelope(run_key(job_id, run_id), 1, at), payload=payload)
+
+
+def scheduled_run_requested(
+    job_id: int = JOB_ID,
+    run_id: int = RUN_ID,
+    at: datetime = T0,
+    *,
+    scheduled_for: datetime = T0,
+    missed_fires: int = 0,
+    next_run_at: datetime | None = None,
+    group_run: tuple[int, int] | None = None,
+) -> RunRequested:
+    """A scheduled fire at `scheduled_for`, saying the job's next one (a member of `group_run`, if given)."""
+    group_id, group_run_id = group_run or (None, None)
+    payload = RunRequestedPayload(
+        job_id=job_id, run_id=run_id, trigger="schedule", job_version=1, definition=definition(), table=table(),
+        scheduled_for=scheduled_for, missed_fires=missed_fires, next_run_at=next_run_at, group_id=group_id,
+        group_run_id=group_run_id,
+    )  # fmt: skip
+    return RunRequested(**_envelope(run_key(job_id, run_id), 1, at), payload=payload)
+
+
+def run_skipped(
+    job_id: int = JOB_ID,
+    run_id: int = RUN_ID,
+    running_run_id: int = RUN_ID - 1,
+    at: datetime = T0,
+    next_run_at: datetime | None = None,
+) -> RunSkipped:
+    payload = RunSkippedPayload(
+        job_id=job_id, run_id=run_id, job_name="Nightly orders", scheduled_for=at, running_run_id=running_run_id,
+        next_run_at=next_run_at,
+    )  # fmt: skip
+    return RunSkipped(**_envelope(run_key(job_id, run_id), 1, at), payload=payload)
+
+
+def run_attempt_failed(attempt: int = 1, job_id: int = JOB_ID, run_id: int = RUN_ID) -> RunAttemptFailed:
+    payload = RunAttemptFailedPayload(
+        job_id=job_id, run_id=run_id, attempt=attempt, code="CONNECTION_FAILED", error="connection refused",
+        retry_at=T0 + timedelta(minutes=1),
+    )  # fmt: skip
+    return RunAttemptFailed(**_envelope(run_key(job_id, run_id), 3, T0), payload=payload)
+
+
+def run_stop_requested(job_id: int = JOB_ID, run_id: int = RUN_ID, at: datetime = T0) -> RunStopRequested:
+    payload = RunStopRequestedPayload(job_id=job_id, run_id=run_id)
+    return RunStopRequested(**_envelope(run_key(job_id, run_id), 1, at), payload=payload)
 
 
 def run_started(

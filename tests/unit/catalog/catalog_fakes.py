@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -15,14 +17,17 @@ from connect_catalog.domain.changes import (
     LogLine,
     MarkJobDeleted,
     RecordCommandOutcome,
+    RecordHistory,
     RecordProgress,
     SetJobState,
     SetLastRun,
+    SetNextRun,
     StartAttempt,
     UpdateJobDefinition,
     UpsertTable,
 )
-from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot, Subject
+from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
+from connect_events import RunStatus
 
 
 @dataclass
@@ -33,6 +38,8 @@ class InMemoryReadModel:
     runs: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     log: list[LogLine] = field(default_factory=list)
     commands: dict[UUID, dict[str, Any]] = field(default_factory=dict)
+    next_runs: dict[int, tuple[datetime | None, datetime]] = field(default_factory=dict)
+    history: dict[tuple[int, int], RecordHistory] = field(default_factory=dict)
 
     async def mark_processed(self, event_id: UUID) -> bool:
         if event_id in self.processed:
@@ -44,7 +51,7 @@ class InMemoryReadModel:
         job = self.jobs.get(subject.job_id) if subject.job_id is not None else None
         run = self.runs.get(subject.run) if subject.run is not None else None
         return Snapshot(
-            job=None if job is None else JobView(job["version"]),
+            job=None if job is None else JobView(job["version"], json.loads(job["definition_json"])),
             run=None if run is None else RunView(RunStatus(run["status"]), run["attempt"]),
         )
 
@@ -56,6 +63,7 @@ class InMemoryReadModel:
         match change:
             case InsertJob():
                 last = max((r for j, r in self.runs if j == change.job_id), default=None)
+                latest = {} if last is None else self.runs[(change.job_id, last)]
                 self.jobs.setdefault(
                     change.job_id,
                     {
@@ -69,6 +77,8 @@ class InMemoryReadModel:
                         "deleted": False,
                         "deleted_reason": None,
                         "last_run_id": last,
+                        "previous_run_at": latest.get("scheduled_for") or latest.get("requested_at"),
+                        "copied_from": change.copied_from,
                     },
                 )
             case UpdateJobDefinition():
@@ -97,8 +107,15 @@ class InMemoryReadModel:
                     updated_by=change.by,
                 )
             case SetLastRun():
-                if (job := self.jobs.get(change.job_id)) is not None:
-                    job["last_run_id"] = max(job["last_run_id"] or 0, change.run_id)
+                job = self.jobs.get(change.job_id)
+                if job is not None and (job["last_run_id"] is None or job["last_run_id"] < change.run_id):
+                    job.update(last_run_id=change.run_id, previous_run_at=change.requested_for)
+            case SetNextRun():
+                known = self.next_runs.get(change.job_id)
+                if known is None or known[1] <= change.as_of:
+                    self.next_runs[change.job_id] = (change.next_run_at, change.as_of)
+            case RecordHistory():
+                self.history.setdefault((change.job_id, change.version), change)
             case UpsertTable():
                 self.tables[change.name] = {"spec": change.spec_json, "at": change.at, "by": change.by}
             case InsertRun():
@@ -106,10 +123,11 @@ class InMemoryReadModel:
                     (change.job_id, change.run_id),
                     {
                         "job_name": change.job_name,
-                        "status": "queued",
+                        "status": change.status.value,
                         "trigger": change.trigger,
                         "attempt": 0,
                         "requested_at": change.requested_at,
+                        "scheduled_for": change.scheduled_for,
                         "rows_read": 0,
                     },
                 )

@@ -15,13 +15,17 @@ from tests.unit.catalog.catalog_builders import (
     command_rejected,
     job_activated,
     job_created,
+    job_deactivated,
     job_deleted,
     job_updated,
     run_failed,
     run_progressed,
     run_requested,
+    run_skipped,
     run_started,
+    run_stop_requested,
     run_succeeded,
+    scheduled_run_requested,
     table_defined,
 )
 from tests.unit.catalog.catalog_fakes import InMemoryReadModel
@@ -107,6 +111,57 @@ async def test_last_run_id_does_not_depend_on_topic_order() -> None:
     await feed(runs_first, *requests, created)
     await feed(jobs_first, created, *requests)
     assert runs_first.jobs[JOB_ID]["last_run_id"] == jobs_first.jobs[JOB_ID]["last_run_id"] == 2
+
+
+async def test_previous_run_does_not_depend_on_topic_order() -> None:
+    runs_first, jobs_first = InMemoryReadModel(), InMemoryReadModel()
+    fire = T0 + timedelta(hours=1)
+    created, requests = job_created(), [run_requested(run_id=1), scheduled_run_requested(run_id=2, scheduled_for=fire)]
+    await feed(runs_first, *requests, created)
+    await feed(jobs_first, created, *requests)
+    assert runs_first.jobs[JOB_ID]["previous_run_at"] == jobs_first.jobs[JOB_ID]["previous_run_at"] == fire
+
+
+async def test_the_next_fire_is_the_newest_statement_whatever_the_topic_order() -> None:
+    in_order, runs_first = InMemoryReadModel(), InMemoryReadModel()
+    activated = job_activated(version=2, at=T0, next_run_at=T0 + timedelta(hours=1))
+    fired = scheduled_run_requested(
+        run_id=1, at=T0 + timedelta(hours=1), scheduled_for=T0 + timedelta(hours=1), next_run_at=T0 + timedelta(hours=2)
+    )
+    deactivated = job_deactivated(version=3, at=T0 + timedelta(hours=1, minutes=5))
+    await feed(in_order, job_created(), activated, fired, deactivated)
+    await feed(runs_first, fired, job_created(), activated, deactivated)
+    assert in_order.next_runs[JOB_ID][0] is None and runs_first.next_runs[JOB_ID][0] is None
+    later = InMemoryReadModel()
+    await feed(later, job_created(), fired, activated)  # the activation is older than the fire: the fire stands
+    assert later.next_runs[JOB_ID][0] == T0 + timedelta(hours=2)
+
+
+async def test_a_job_history_lists_every_change_with_who_and_what() -> None:
+    model = InMemoryReadModel()
+    await feed(model, job_created(), job_updated(version=2, name="Renamed"), job_activated(version=3),
+               job_deactivated(version=4), job_deleted(version=5, reason="user"))  # fmt: skip
+    entries = [model.history[(JOB_ID, v)] for v in range(1, 6)]
+    assert [(e.what, e.by, e.reason) for e in entries] == [
+        ("created", "alice", None), ("updated", "alice", None), ("activated", "alice", None),
+        ("deactivated", "alice", None), ("deleted", "alice", "user"),
+    ]  # fmt: skip
+    assert entries[1].changed == ("description", "name")
+
+
+async def test_a_skipped_fire_is_a_finished_run_that_never_starts() -> None:
+    model = InMemoryReadModel()
+    await feed(model, run_requested(run_id=1), run_started(run_id=1), run_skipped(run_id=2, running_run_id=1),
+               run_started(run_id=2))  # fmt: skip
+    assert model.runs[(JOB_ID, 2)]["status"] == "skipped"
+    assert [line.message for line in model.log if line.run_id == 2] == [f"Skipped: run {JOB_ID}.1 was still running"]
+
+
+async def test_a_stop_request_is_logged_and_changes_no_status() -> None:
+    model = InMemoryReadModel()
+    await feed(model, run_requested(), run_started(), run_stop_requested())
+    assert model.runs[KEY]["status"] == "running"
+    assert messages(model)[-1] == "Stop requested by alice"
 
 
 async def test_tables_are_projected() -> None:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from typing import Literal
 
 import pytest
 
@@ -14,17 +15,19 @@ from connect_catalog.domain.changes import (
     LogLine,
     MarkJobDeleted,
     RecordCommandOutcome,
+    RecordHistory,
     RecordProgress,
     SetJobState,
     SetLastRun,
+    SetNextRun,
     StartAttempt,
     UpdateJobDefinition,
     UpsertTable,
 )
 from connect_catalog.domain.projection import project, subject_of
 from connect_catalog.domain.runs import duration_ms
-from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot, Subject
-from connect_events import JobDefinition, TableSpec
+from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
+from connect_events import TERMINAL, Daily, FieldError, JobDefinition, RunStatus, TableSpec
 from tests.unit.catalog.catalog_builders import (
     COUNTS,
     JOB_ID,
@@ -32,24 +35,31 @@ from tests.unit.catalog.catalog_builders import (
     T0,
     command_accepted,
     command_rejected,
+    definition,
     job_activated,
     job_created,
     job_deactivated,
     job_deleted,
     job_updated,
+    run_attempt_failed,
     run_failed,
     run_progressed,
     run_requested,
+    run_skipped,
     run_started,
+    run_stop_requested,
     run_stopped,
     run_succeeded,
+    scheduled_run_requested,
     table_defined,
 )
 
 NO_ROWS = Snapshot()
 QUEUED = Snapshot(run=RunView(RunStatus.QUEUED, 0))
 RUNNING = Snapshot(run=RunView(RunStatus.RUNNING, 1))
-ENDED = [Snapshot(run=RunView(status, 1)) for status in (RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED)]
+ENDED = [Snapshot(run=RunView(status, 1)) for status in sorted(TERMINAL)]
+STORED = definition().model_dump(mode="json")  # the stored definition an edit is compared with
+LATER = T0 + timedelta(days=1)
 
 
 class TestSubject:
@@ -78,9 +88,11 @@ class TestSubject:
 class TestJobCreated:
     def test_inserts_the_job_from_its_definition(self) -> None:
         event = job_created(name="Nightly orders")
-        (change,) = project(event, NO_ROWS)
+        change, next_run, history = project(event, NO_ROWS)
         assert isinstance(change, InsertJob)
-        assert (change.job_id, change.version, change.at, change.by) == (JOB_ID, 1, T0, "alice")
+        assert (change.job_id, change.version, change.at, change.by, change.copied_from) == (
+            JOB_ID, 1, T0, "alice", None,
+        )  # fmt: skip
         fields = change.fields
         assert (fields.name, fields.job_type, fields.schedule_type) == (
             "Nightly orders",
@@ -88,6 +100,20 @@ class TestJobCreated:
             "on_demand",
         )
         assert JobDefinition.model_validate_json(fields.definition_json) == event.payload.definition
+        assert json.loads(fields.errors_json) == []
+        assert next_run == SetNextRun(JOB_ID, None, T0)
+        assert history == RecordHistory(JOB_ID, 1, T0, "alice", "created")
+
+    def test_a_draft_keeps_its_errors(self) -> None:
+        errors = (FieldError(field="settings.table", message="no table named Nope"),)
+        change = project(job_created(errors=errors), NO_ROWS)[0]
+        assert isinstance(change, InsertJob)
+        assert json.loads(change.fields.errors_json) == [{"field": "settings.table", "message": "no table named Nope"}]
+
+    def test_a_copy_names_the_job_it_copies_in_its_row_and_its_history(self) -> None:
+        change, _, history = project(job_created(copied_from=41), NO_ROWS)
+        assert isinstance(change, InsertJob) and change.copied_from == 41
+        assert history == RecordHistory(JOB_ID, 1, T0, "alice", "copied", copied_from=41)
 
     def test_an_existing_job_is_not_created_again(self) -> None:
         assert project(job_created(), Snapshot(job=JobView(1))) == ()
@@ -95,9 +121,18 @@ class TestJobCreated:
 
 class TestJobUpdated:
     def test_replaces_definition_name_description_and_version(self) -> None:
-        (change,) = project(job_updated(version=2, name="Renamed"), Snapshot(job=JobView(1)))
+        change = project(job_updated(version=2, name="Renamed"), Snapshot(job=JobView(1, STORED)))[0]
         assert isinstance(change, UpdateJobDefinition)
         assert (change.fields.name, change.fields.description, change.version) == ("Renamed", "edited", 2)
+
+    def test_history_names_the_fields_the_edit_changed(self) -> None:
+        new = definition("Renamed").model_copy(update={"schedule": Daily(time=time(6, 30))})
+        _, _, history = project(job_updated(version=2, new=new), Snapshot(job=JobView(1, STORED)))
+        assert history == RecordHistory(JOB_ID, 2, T0, "alice", "updated", changed=("name", "schedule"))
+
+    def test_says_the_next_fire_the_edit_gives(self) -> None:
+        _, next_run, _ = project(job_updated(version=2, next_run_at=LATER), Snapshot(job=JobView(1, STORED)))
+        assert next_run == SetNextRun(JOB_ID, LATER, T0)
 
     @pytest.mark.parametrize("current", [None, JobView(2), JobView(5)], ids=["unknown", "same", "newer"])
     def test_is_ignored_unless_it_moves_the_job_forward(self, current: JobView | None) -> None:
@@ -106,21 +141,33 @@ class TestJobUpdated:
 
 class TestJobState:
     @pytest.mark.parametrize(
-        ("event", "state"), [(job_activated(version=2), "active"), (job_deactivated(version=2), "inactive")]
+        ("event", "state", "what"),
+        [(job_activated(version=2), "active", "activated"), (job_deactivated(version=2), "inactive", "deactivated")],
     )
-    def test_sets_state_and_version(self, event: object, state: str) -> None:
+    def test_sets_state_and_version_and_records_it(self, event: object, state: str, what: str) -> None:
         assert project(event, Snapshot(job=JobView(1))) == (  # type: ignore[arg-type]
             SetJobState(JOB_ID, state, 2, T0, "alice"),  # type: ignore[arg-type]
+            SetNextRun(JOB_ID, None, T0),
+            RecordHistory(JOB_ID, 2, T0, "alice", what),  # type: ignore[arg-type]
         )
+
+    def test_activation_says_the_next_fire(self) -> None:
+        changes = project(job_activated(version=2, next_run_at=LATER), Snapshot(job=JobView(1)))
+        assert SetNextRun(JOB_ID, LATER, T0) in changes
 
     def test_a_redelivered_older_state_change_is_ignored(self) -> None:
         assert project(job_deactivated(version=2), Snapshot(job=JobView(3))) == ()
 
 
 class TestJobDeleted:
-    def test_marks_the_job_deleted_with_its_reason(self) -> None:
-        changes = project(job_deleted(version=4), Snapshot(job=JobView(3)))
-        assert changes == (MarkJobDeleted(JOB_ID, "expired", 4, T0, "alice"),)
+    @pytest.mark.parametrize("reason", ["user", "expired"])
+    def test_marks_the_job_deleted_with_its_reason(self, reason: Literal["user", "expired"]) -> None:
+        changes = project(job_deleted(version=4, reason=reason), Snapshot(job=JobView(3)))
+        assert changes == (
+            MarkJobDeleted(JOB_ID, reason, 4, T0, "alice"),
+            SetNextRun(JOB_ID, None, T0),
+            RecordHistory(JOB_ID, 4, T0, "alice", "deleted", reason=reason),
+        )
 
 
 class TestTableDefined:
@@ -134,13 +181,82 @@ class TestTableDefined:
 class TestRunRequested:
     def test_queues_the_run_moves_last_run_and_logs(self) -> None:
         assert project(run_requested(), NO_ROWS) == (
-            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "manual", T0),
-            SetLastRun(JOB_ID, RUN_ID),
+            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "manual", T0, RunStatus.QUEUED),
+            SetLastRun(JOB_ID, RUN_ID, T0),
             LogLine(JOB_ID, RUN_ID, T0, "INFO", "Run requested (manual)"),
         )
 
-    def test_an_existing_run_is_not_requested_again(self) -> None:
-        assert project(run_requested(), RUNNING) == ()
+    def test_a_scheduled_fire_counts_from_its_fire_time_and_says_the_next_one(self) -> None:
+        fire = T0 - timedelta(seconds=2)
+        event = scheduled_run_requested(scheduled_for=fire, next_run_at=LATER)
+        assert project(event, NO_ROWS) == (
+            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "schedule", T0, RunStatus.QUEUED, fire),
+            SetLastRun(JOB_ID, RUN_ID, fire),
+            LogLine(JOB_ID, RUN_ID, T0, "INFO", "Run requested (schedule)"),
+            SetNextRun(JOB_ID, LATER, T0),
+        )
+
+    def test_a_member_run_names_its_group_run(self) -> None:
+        change = project(scheduled_run_requested(group_run=(12, 3)), NO_ROWS)[0]
+        assert isinstance(change, InsertRun) and (change.group_id, change.group_run_id) == (12, 3)
+
+    def test_a_manual_run_leaves_the_next_fire_alone(self) -> None:
+        assert not any(isinstance(c, SetNextRun) for c in project(run_requested(), NO_ROWS))
+
+    @pytest.mark.parametrize(
+        ("missed", "line"),
+        [
+            (1, "1 scheduled run was missed while the scheduler was down; this run stands for them"),
+            (3, "3 scheduled runs were missed while the scheduler was down; this run stands for them"),
+        ],
+    )
+    def test_a_recovery_fire_says_how_many_fires_were_missed(self, missed: int, line: str) -> None:
+        changes = project(scheduled_run_requested(missed_fires=missed), NO_ROWS)
+        assert LogLine(JOB_ID, RUN_ID, T0, "WARN", line) in changes
+
+    @pytest.mark.parametrize("current", [QUEUED, RUNNING, *ENDED], ids=lambda s: s.run.status)
+    def test_an_existing_run_is_not_requested_again(self, current: Snapshot) -> None:
+        assert project(run_requested(), current) == ()
+
+
+class TestRunSkipped:
+    def test_records_a_skipped_run_naming_the_run_still_running(self) -> None:
+        assert project(run_skipped(run_id=8, running_run_id=7, next_run_at=LATER), NO_ROWS) == (
+            InsertRun(JOB_ID, 8, "Nightly orders", "schedule", T0, RunStatus.SKIPPED, T0),
+            SetLastRun(JOB_ID, 8, T0),
+            LogLine(JOB_ID, 8, T0, "WARN", f"Skipped: run {JOB_ID}.7 was still running"),
+            SetNextRun(JOB_ID, LATER, T0),
+        )
+
+    @pytest.mark.parametrize("current", [QUEUED, RUNNING, *ENDED], ids=lambda s: s.run.status)
+    def test_an_existing_run_is_not_skipped_again(self, current: Snapshot) -> None:
+        assert project(run_skipped(), current) == ()
+
+    @pytest.mark.parametrize(
+        "event", [run_started(), run_progressed(), run_succeeded(), run_failed(), run_stopped()], ids=lambda e: e.type
+    )
+    def test_nothing_moves_a_skipped_run(self, event: object) -> None:
+        skipped = Snapshot(run=RunView(RunStatus.SKIPPED, 0))
+        assert project(event, skipped) == ()  # type: ignore[arg-type]
+
+
+class TestRunStopRequested:
+    @pytest.mark.parametrize("current", [QUEUED, RUNNING], ids=["queued", "running"])
+    def test_logs_who_asked(self, current: Snapshot) -> None:
+        assert project(run_stop_requested(), current) == (
+            LogLine(JOB_ID, RUN_ID, T0, "INFO", "Stop requested by alice"),
+        )
+
+    @pytest.mark.parametrize("ended", ENDED, ids=lambda s: s.run.status)
+    def test_after_the_end_says_it_changed_nothing(self, ended: Snapshot) -> None:
+        line = "Stop requested by alice after the run had ended; nothing changed"
+        assert project(run_stop_requested(), ended) == (LogLine(JOB_ID, RUN_ID, T0, "INFO", line),)
+
+    def test_an_unknown_run_is_ignored(self) -> None:
+        assert project(run_stop_requested(), NO_ROWS) == ()
+
+    def test_names_its_run(self) -> None:
+        assert subject_of(run_stop_requested()) == Subject(run=(JOB_ID, RUN_ID))
 
 
 class TestRunStarted:
@@ -184,6 +300,16 @@ class TestRunProgressed:
         assert project(run_progressed(), ended) == ()
 
 
+class TestRunAttemptFailed:
+    def test_logs_the_failure_and_when_the_next_attempt_comes(self) -> None:
+        line = "Attempt 1 failed (CONNECTION_FAILED): connection refused; trying again at 2026-03-01T12:01:00+00:00"
+        assert project(run_attempt_failed(), RUNNING) == (LogLine(JOB_ID, RUN_ID, T0, "WARN", line),)
+
+    @pytest.mark.parametrize("current", [NO_ROWS, *ENDED], ids=lambda s: "unknown" if s.run is None else s.run.status)
+    def test_changes_nothing_of_a_run_that_ended_or_is_unknown(self, current: Snapshot) -> None:
+        assert project(run_attempt_failed(), current) == ()
+
+
 class TestRunEnded:
     def test_success_records_final_counts_duration_and_a_log_line(self) -> None:
         change, line = project(run_succeeded(started_at=T0), RUNNING)
@@ -217,8 +343,12 @@ class TestRunEnded:
         assert isinstance(change, EndRun) and change.status is RunStatus.STOPPED
         assert isinstance(line, LogLine) and line.level == "WARN" and line.message.startswith("Stopped: 10 rows read")
 
-    def test_a_run_that_never_started_can_end(self) -> None:
-        assert isinstance(project(run_failed(), QUEUED)[0], EndRun)
+    @pytest.mark.parametrize("event", [run_failed(), run_stopped()], ids=["failed", "stopped"])
+    def test_a_run_that_never_started_can_fail_or_stop(self, event: object) -> None:
+        assert isinstance(project(event, QUEUED)[0], EndRun)  # type: ignore[arg-type]
+
+    def test_a_run_that_never_started_cannot_succeed(self) -> None:
+        assert project(run_succeeded(), QUEUED) == ()  # the shared table: queued -> succeeded is not a move
 
     @pytest.mark.parametrize("event", [run_succeeded(), run_failed(), run_stopped()], ids=["ok", "failed", "stopped"])
     @pytest.mark.parametrize("ended", ENDED, ids=lambda s: s.run.status)
@@ -244,6 +374,22 @@ class TestReplies:
                 run_id=RUN_ID,
             ),
         )
+
+    def test_a_draft_saved_with_errors_keeps_them_with_its_acceptance(self) -> None:
+        errors = (FieldError(field="schedule.time_zone", message="no time zone Mars/Olympus"),)
+        event = command_accepted()
+        event = event.model_copy(update={"payload": event.payload.model_copy(update={"errors": errors})})
+        (change,) = project(event, NO_ROWS)
+        assert isinstance(change, RecordCommandOutcome)
+        assert json.loads(change.errors_json) == [
+            {"field": "schedule.time_zone", "message": "no time zone Mars/Olympus"}
+        ]
+
+    def test_a_refusal_keeps_its_precise_reason(self) -> None:
+        event = command_rejected()
+        event = event.model_copy(update={"payload": event.payload.model_copy(update={"reason": "NAME_TAKEN"})})
+        (change,) = project(event, NO_ROWS)
+        assert isinstance(change, RecordCommandOutcome) and change.reason == "NAME_TAKEN"
 
     def test_a_rejected_command_records_its_code_message_and_every_field_error(self) -> None:
         event = command_rejected()

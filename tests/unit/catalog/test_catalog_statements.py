@@ -10,7 +10,8 @@ from connect_catalog.adapters.schema import catalog_ddl
 from connect_catalog.adapters.store import statement
 from connect_catalog.domain.changes import Change
 from connect_catalog.domain.projection import project
-from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot
+from connect_catalog.domain.views import JobView, RunView, Snapshot
+from connect_events import RunStatus
 from tests.unit.catalog.catalog_builders import (
     command_accepted,
     command_rejected,
@@ -18,10 +19,13 @@ from tests.unit.catalog.catalog_builders import (
     job_created,
     job_deleted,
     job_updated,
+    run_attempt_failed,
     run_failed,
     run_progressed,
     run_requested,
+    run_skipped,
     run_started,
+    run_stop_requested,
     table_defined,
 )
 
@@ -34,7 +38,8 @@ def all_changes() -> list[Change]:
         (job_created(), Snapshot()), (job_updated(), JOB), (job_activated(), JOB), (job_deleted(), JOB),
         (table_defined(), Snapshot()), (run_requested(), Snapshot()), (run_started(), QUEUED),
         (run_progressed(), QUEUED), (run_failed(), QUEUED), (command_accepted(), Snapshot()),
-        (command_rejected(), Snapshot()),
+        (command_rejected(), Snapshot()), (run_skipped(), Snapshot()), (run_stop_requested(), QUEUED),
+        (run_attempt_failed(), Snapshot(run=RunView(RunStatus.RUNNING, 1))),
     ]  # fmt: skip
     return [change for event, current in given for change in project(event, current)]
 
@@ -48,10 +53,11 @@ def test_placeholders_match_parameters(change: Change) -> None:
 
 def test_every_change_type_has_a_statement() -> None:
     kinds = {type(c) for c in all_changes()}
-    assert len(kinds) == 12
+    assert len(kinds) == 14
 
 
 def test_ddl_includes_offsets_and_read_models() -> None:
     ddl = catalog_ddl()
-    for table in ("processed_events", "tables", "jobs", "runs", "run_log", "commands", "consumer_offsets"):
+    tables = ("processed_events", "tables", "jobs", "job_next_runs", "job_history", "runs", "run_log", "commands")
+    for table in (*tables, "consumer_offsets"):
         assert f"CREATE TABLE IF NOT EXISTS {table} " in ddl

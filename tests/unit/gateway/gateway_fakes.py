@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import httpx
@@ -20,18 +20,23 @@ from connect_events import (
     FieldError,
     ImportCustomTable,
     JobDefinition,
+    RefusalReason,
     RejectionCode,
     Role,
     SftpLocation,
 )
+from connect_gateway.domain.listing import LAST_INT, LAST_TIME, Position, Sort, Value
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.ports import HostUnreachableError, Reply
 from connect_gateway.read_models import (
     CommandRecord,
+    HistoryQuery,
+    HistoryRecord,
     JobQuery,
     JobRecord,
     JobSummary,
     LogLine,
+    Page,
     RunQuery,
     RunRecord,
     TableRecord,
@@ -41,8 +46,14 @@ from tests.unit.gateway.identity_fake import InMemoryIdentityStore
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
-def accepted(command: Command, target_id: str = "1", version: int = 1, run_id: int | None = None) -> Reply:
-    """The scheduler's acceptance of `command`."""
+def accepted(
+    command: Command,
+    target_id: str = "1",
+    version: int = 1,
+    run_id: int | None = None,
+    errors: tuple[FieldError, ...] = (),
+) -> Reply:
+    """The scheduler's acceptance of `command` (of a definition saved with `errors`, a draft)."""
     return CommandAccepted(
         event_id=uuid4(),
         aggregate_id=str(command.command_id),
@@ -58,12 +69,19 @@ def accepted(command: Command, target_id: str = "1", version: int = 1, run_id: i
             target_id=target_id,
             target_version=version,
             run_id=run_id,
+            errors=errors,
         ),
     )
 
 
-def rejected(command: Command, code: RejectionCode, message: str, errors: tuple[FieldError, ...] = ()) -> Reply:
-    """The scheduler's refusal of `command`."""
+def rejected(
+    command: Command,
+    code: RejectionCode,
+    message: str,
+    errors: tuple[FieldError, ...] = (),
+    reason: RefusalReason | None = None,
+) -> Reply:
+    """The scheduler's refusal of `command`, with its precise `reason`."""
     return CommandRejected(
         event_id=uuid4(),
         aggregate_id=str(command.command_id),
@@ -78,6 +96,7 @@ def rejected(command: Command, code: RejectionCode, message: str, errors: tuple[
             code=code,
             message=message,
             errors=errors,
+            reason=reason,
         ),
     )
 
@@ -132,6 +151,54 @@ class FakeHostKeys:
         return self.key
 
 
+T = TypeVar("T")
+
+# The sort values of each sortable column, as the SQL of `PgReadStore` computes them (a missing one is last).
+JOB_KEYS: dict[str, Callable[[JobSummary], Value]] = {
+    "job_id": lambda j: j.job_id,
+    "name": lambda j: j.name.lower(),
+    "type": lambda j: j.job_type,
+    "created_at": lambda j: j.created_at,
+    "created_by": lambda j: j.created_by,
+    "state": lambda j: j.state,
+    "next_run_at": lambda j: j.next_run_at or LAST_TIME,
+    "previous_run_at": lambda j: j.previous_run_at or LAST_TIME,
+    "schedule_type": lambda j: j.schedule_type,
+    "expires_at": lambda j: j.expires_at or LAST_TIME,
+}
+RUN_KEYS: dict[str, Callable[[RunRecord], Value]] = {
+    "run_key": lambda r: r.job_id,
+    "job_name": lambda r: r.job_name.lower(),
+    "requested_at": lambda r: r.requested_at,
+    "started_at": lambda r: r.started_at or LAST_TIME,
+    "duration_ms": lambda r: LAST_INT if r.duration_ms is None else r.duration_ms,
+    "status": lambda r: r.status,
+}
+
+
+def paged(
+    rows: Iterable[T],
+    key: Callable[[T], Value],
+    ids: Callable[[T], tuple[int, ...]],
+    sort: Sort,
+    after: Position | None,
+    limit: int,
+) -> Page[T]:
+    """Keyset paging in memory: (sort value, ids) order, rows after `after`, and where the page ended."""
+
+    def at(row: T) -> tuple[Any, ...]:
+        return (key(row), *ids(row))
+
+    ordered = sorted(rows, key=at, reverse=sort.descending)
+    if after is not None:
+        mark = (after.value, *after.ids)
+        ordered = [r for r in ordered if (at(r) < mark if sort.descending else at(r) > mark)]
+    if len(ordered) <= limit:
+        return Page(ordered)
+    last = ordered[limit - 1]
+    return Page(ordered[:limit], Position(sort, key(last), ids(last)))
+
+
 @dataclass
 class FakeReads:
     tables: list[TableRecord] = field(default_factory=list)
@@ -139,6 +206,7 @@ class FakeReads:
     runs: list[RunRecord] = field(default_factory=list)
     logs: dict[tuple[int, int], list[LogLine]] = field(default_factory=dict)
     commands: dict[UUID, CommandRecord] = field(default_factory=dict)
+    history: dict[int, list[HistoryRecord]] = field(default_factory=dict)
     down: bool = False
 
     async def ping(self) -> None:
@@ -151,25 +219,39 @@ class FakeReads:
     async def get_table(self, name: str) -> TableRecord | None:
         return next((t for t in self.tables if t.spec.name.lower() == name.lower()), None)
 
-    async def list_jobs(self, query: JobQuery) -> list[JobSummary]:
+    async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
         found = [
             j
-            for j in sorted(self.jobs, key=lambda j: j.job_id)
+            for j in self.jobs
             if (query.state is None or j.state == query.state)
             and (query.q is None or query.q.lower() in j.name.lower())
+            and (query.job_type is None or j.job_type == query.job_type)
+            and (query.schedule_type is None or j.schedule_type == query.schedule_type)
         ]
-        return list(found[query.offset : query.offset + query.limit])
+        key = JOB_KEYS[query.sort.column]
+        return paged(found, key, lambda j: (j.job_id,), query.sort, query.after, query.limit)
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         return next((j for j in self.jobs if j.job_id == job_id), None)
 
-    async def list_runs(self, query: RunQuery) -> list[RunRecord]:
+    async def job_history(self, job_id: int, query: HistoryQuery) -> Page[HistoryRecord] | None:
+        if job_id not in self.history:
+            return None
+        sort = Sort("version", descending=True)
+        return paged(self.history[job_id], lambda h: h.version, lambda _h: (), sort, query.after, query.limit)
+
+    async def list_runs(self, query: RunQuery) -> Page[RunRecord]:
         found = [
             r
-            for r in sorted(self.runs, key=lambda r: r.requested_at, reverse=True)
-            if (query.job_id is None or r.job_id == query.job_id) and (query.status is None or r.status == query.status)
+            for r in self.runs
+            if (query.job_id is None or r.job_id == query.job_id)
+            and (query.status is None or r.status == query.status)
+            and (query.q is None or query.q.lower() in r.job_name.lower())
+            and (query.since is None or r.requested_at >= query.since)
+            and (query.until is None or r.requested_at < query.until)
         ]
-        return found[query.offset : query.offset + query.limit]
+        key = RUN_KEYS[query.sort.column]
+        return paged(found, key, lambda r: (r.job_id, r.run_id), query.sort, query.after, query.limit)
 
     async def get_run(self, job_id: int, run_id: int) -> RunRecord | None:
         return next((r for r in self.runs if (r.job_id, r.run_id) == (job_id, run_id)), None)

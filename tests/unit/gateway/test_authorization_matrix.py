@@ -19,7 +19,7 @@ import pytest
 from connect_events import Role
 from connect_gateway.domain.identity.access import DOCS_ROUTES, ROUTES, DocsAccess, rules
 from connect_gateway.entrypoints.http.app import create_app
-from connect_gateway.read_models import CommandRecord, LogLine, TableRecord
+from connect_gateway.read_models import CommandRecord, HistoryRecord, LogLine, TableRecord
 from tests.unit.gateway.gateway_fakes import NOW, PASSWORD, USERS, World, accepted, job_body, stored_job
 from tests.unit.gateway.test_gateway_job_edits import update_body
 from tests.unit.gateway.test_gateway_tables_and_reads import TABLE, run
@@ -101,6 +101,21 @@ async def _run_now(world: World, _role: Role | None) -> Call:
     return Call("POST", "/api/v1/jobs/5/run")
 
 
+async def _copy(world: World, _role: Role | None) -> Call:
+    world.bus.answer = lambda c: accepted(c, target_id="8")
+    return Call("POST", "/api/v1/jobs/7/copy", {"name": "Import stores 2"})
+
+
+async def _stop(world: World, _role: Role | None) -> Call:
+    world.reads.runs.append(run(7, 2, "running", 0))
+    return Call("POST", "/api/v1/jobs/7/runs/2/stop")
+
+
+async def _history(world: World, _role: Role | None) -> Call:
+    world.reads.history[7] = [HistoryRecord(version=1, at=NOW, by="ann", what="created")]
+    return Call("GET", "/api/v1/jobs/7/history")
+
+
 async def _create_job(world: World, _role: Role | None) -> Call:
     return Call("POST", "/api/v1/jobs", job_body(world.user_private_key))
 
@@ -152,6 +167,10 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/v1/jobs/{job_id}/activate"): _fixed("POST", "/api/v1/jobs/7/activate"),
     ("POST", "/api/v1/jobs/{job_id}/deactivate"): _fixed("POST", "/api/v1/jobs/7/deactivate"),
     ("POST", "/api/v1/jobs/{job_id}/run"): _run_now,
+    ("POST", "/api/v1/jobs/{job_id}/runs/{run_id}/stop"): _stop,
+    ("POST", "/api/v1/jobs/{job_id}/copy"): _copy,
+    ("GET", "/api/v1/jobs/{job_id}/history"): _history,
+    ("POST", "/api/v1/jobs/delete"): _fixed("POST", "/api/v1/jobs/delete", {"job_ids": [7, 8]}),
     ("GET", "/api/v1/runs"): _fixed("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/{run}"): _run,
     ("GET", "/api/v1/runs/{run}/log"): _log,
@@ -190,7 +209,7 @@ async def test_matrix(world: World, user_private_key: str, route: tuple[str, str
     outcome = "2xx" if 200 <= answer.status_code < 300 else str(answer.status_code)
     assert outcome == expected(route, role), answer.text
     if outcome in ("401", "403"):
-        assert set(answer.json()) == {"code", "message", "errors"}
+        assert set(answer.json()) == {"code", "message", "errors", "reason"}
         assert not world.bus.sent  # a refused caller sends no command
 
 

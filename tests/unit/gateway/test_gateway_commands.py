@@ -36,7 +36,12 @@ async def test_pending_links_to_the_command_status(world: World) -> None:
 
     before = await world.client.get(f"/api/v1/commands/{command_id}")
     assert before.status_code == 404
-    assert before.json() == {"code": "not_found", "message": f"no reply yet for command {command_id}", "errors": []}
+    assert before.json() == {
+        "code": "not_found",
+        "message": f"no reply yet for command {command_id}",
+        "errors": [],
+        "reason": None,
+    }
 
     world.reads.commands[command_id] = record(command_id, "job.run_now", target_id="5", target_version=4, run_id=12)
     after = await world.client.get(response.json()["status_url"])
@@ -50,6 +55,7 @@ async def test_pending_links_to_the_command_status(world: World) -> None:
         "target_version": 4,
         "run_id": 12,
         "code": None,
+        "reason": None,
         "message": None,
         "errors": [],
         "replied_at": "2025-01-02T03:04:05Z",

@@ -9,7 +9,7 @@ from tests.unit.gateway.gateway_fakes import World, job_body
 
 
 def assert_error_shape(body: dict[str, Any]) -> None:
-    assert set(body) == {"code", "message", "errors"}
+    assert set(body) == {"code", "message", "errors", "reason"}
     assert all(set(e) == {"field", "message"} for e in body["errors"])
 
 
@@ -84,7 +84,7 @@ async def test_bad_query_and_path_parameters(world: World) -> None:
 async def test_unknown_route_and_method(world: World) -> None:
     missing = await world.client.get("/api/v1/nothing")
     assert missing.status_code == 404
-    assert missing.json() == {"code": "not_found", "message": "no such resource", "errors": []}
+    assert missing.json() == {"code": "not_found", "message": "no such resource", "errors": [], "reason": None}
     wrong = await world.client.patch("/api/v1/jobs")
     assert wrong.status_code == 405
     assert_error_shape(wrong.json())

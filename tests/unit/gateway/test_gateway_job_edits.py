@@ -30,6 +30,7 @@ async def test_a_lagging_read_model_is_a_conflict_to_retry(world: World) -> None
         "code": "conflict",
         "message": "job 7 is still being updated (read model at version 2, request based on 3); retry",
         "errors": [],
+        "reason": None,
     }
     assert world.bus.sent == []
 
@@ -39,7 +40,7 @@ async def test_an_edit_of_an_older_version_is_stale(world: World) -> None:
     response = await world.client.put("/api/v1/jobs/7", json=update_body())
     assert response.status_code == 409
     body = response.json()
-    assert body["code"] == "conflict" and body["errors"] == []
+    assert (body["code"], body["reason"], body["errors"]) == ("conflict", "STALE_VERSION", [])
     assert body["message"].startswith("job 7 is at version 4, not 3")
     assert world.bus.sent == []
 
@@ -74,6 +75,7 @@ async def test_a_new_login_needs_the_credential_again(world: World, change: dict
             {"field": "source.private_key", "message": CREDENTIAL_AGAIN},
             {"field": "source.password", "message": CREDENTIAL_AGAIN},
         ],
+        "reason": None,
     }
     assert world.bus.sent == [] and world.host_keys.asked == []
 

@@ -29,7 +29,13 @@ async def test_create_job_maps_the_body_to_a_create_job_command(
     )  # a forged actor header, ignored: the actor is the token's user
 
     assert response.status_code == 201, response.text
-    assert response.json() == {"job_id": 42, "version": 2, "url": "/api/v1/jobs/42"}
+    assert response.json() == {
+        "job_id": 42,
+        "version": 2,
+        "url": "/api/v1/jobs/42",
+        "state": "active",
+        "errors": [],
+    }
     assert response.headers["location"] == "/api/v1/jobs/42"
     [command] = world.bus.sent
     assert isinstance(command, CreateJob)
@@ -154,6 +160,7 @@ async def test_a_rejected_command_passes_the_field_errors_and_drops_the_credenti
             {"field": "name", "message": "already used by job 3"},
             {"field": "target.table", "message": "no such table"},
         ],
+        "reason": None,
     }
     assert world.credentials.stored == {}
     assert len(world.credentials.deleted) == 1
@@ -209,7 +216,12 @@ async def test_update_with_a_new_secret_vaults_it_and_a_stale_version_is_a_confl
     del body["activate"]
     response = await world.client.put("/api/v1/jobs/7", json=body)
     assert response.status_code == 409
-    assert response.json() == {"code": "conflict", "message": "job 7 is at version 4, not 3", "errors": []}
+    assert response.json() == {
+        "code": "conflict",
+        "message": "job 7 is at version 4, not 3",
+        "errors": [],
+        "reason": None,
+    }
     new_ref = world.bus.sent[0].payload.definition.settings.source.credential_ref  # type: ignore[attr-defined]
     assert new_ref != UUID("00000000-0000-0000-0000-00000000000a")
     assert world.credentials.deleted == [new_ref]
@@ -238,7 +250,7 @@ async def test_lifecycle_commands(world: World) -> None:
     assert (await world.client.post("/api/v1/jobs/5/deactivate")).status_code == 200
     deleted = await world.client.delete("/api/v1/jobs/5")
     assert deleted.status_code == 200
-    assert deleted.json() == {"job_id": 5, "version": 9, "url": "/api/v1/jobs/5"}
+    assert deleted.json() == {"job_id": 5, "version": 9, "url": "/api/v1/jobs/5", "state": None, "errors": []}
     activate, deactivate, delete = world.bus.sent
     assert isinstance(activate, ActivateJob) and activate.payload.expected_version == 8
     assert isinstance(deactivate, DeactivateJob) and deactivate.payload.expected_version is None
@@ -267,7 +279,7 @@ async def test_unknown_job_is_not_found(world: World) -> None:
     world.bus.answer = lambda c: rejected(c, "not_found", "job 5 not found")
     response = await world.client.post("/api/v1/jobs/5/deactivate")
     assert response.status_code == 404
-    assert response.json() == {"code": "not_found", "message": "job 5 not found", "errors": []}
+    assert response.json() == {"code": "not_found", "message": "job 5 not found", "errors": [], "reason": None}
 
 
 async def test_pending_run(world: World) -> None:

@@ -108,7 +108,17 @@ async def test_read_a_job_without_secrets(world: World) -> None:
     }
     assert "credential_ref" not in response.text
     assert job["target"]["table"] == "Stores"
-    assert job["schedule"] == {"kind": "on_demand"}
+    assert job["schedule"] == {
+        "kind": "on_demand",
+        "time_zone": None,
+        "start_window": None,
+        "at": None,
+        "time": None,
+        "days": None,
+        "day": None,
+        "expression": None,
+    }
+    assert (job["errors"], job["has_errors"], job["group"], job["next_run_at"]) == ([], False, None, None)
     assert (await world.client.get("/api/v1/jobs/8")).status_code == 404
 
 

@@ -7,7 +7,9 @@ columns) is the scheduler's, which answers each command with one reply.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -17,6 +19,8 @@ from connect_events import (
     ActivateJob,
     Command,
     CommandRejected,
+    CopyJob,
+    CopyJobPayload,
     CreateJob,
     CreateJobPayload,
     DeactivateJob,
@@ -25,10 +29,13 @@ from connect_events import (
     DeleteJob,
     FieldError,
     JobCommandPayload,
+    RefusalReason,
     RejectionCode,
     RunJobNow,
     RunJobNowPayload,
     SftpLocation,
+    StopRun,
+    StopRunPayload,
     TableSpec,
     UpdateJob,
     UpdateJobPayload,
@@ -47,12 +54,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Accepted:
-    """The scheduler stored the command's events."""
+    """The scheduler stored the command's events; `errors` are those a definition was saved with (a draft)."""
 
     command_id: UUID
     target_id: str
     target_version: int
     run_id: int | None = None
+    errors: tuple[FieldError, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,7 @@ class Rejected:
     code: RejectionCode
     message: str
     errors: tuple[FieldError, ...] = ()
+    reason: RefusalReason | None = None
 
 
 @dataclass(frozen=True)
@@ -101,11 +110,11 @@ async def send(deps: Deps, command: Command) -> Outcome:
         return Pending(command.command_id)
     if isinstance(reply, CommandRejected):
         rejected = reply.payload
-        log.info("command rejected", extra={**ids, "code": rejected.code})
-        return Rejected(command.command_id, rejected.code, rejected.message, rejected.errors)
-    accepted = reply.payload
-    log.info("command accepted", extra={**ids, "target_id": accepted.target_id})
-    return Accepted(command.command_id, accepted.target_id, accepted.target_version, accepted.run_id)
+        log.info("command rejected", extra={**ids, "code": rejected.code, "reason": rejected.reason})
+        return Rejected(command.command_id, rejected.code, rejected.message, rejected.errors, rejected.reason)
+    a = reply.payload
+    log.info("command accepted", extra={**ids, "target_id": a.target_id})
+    return Accepted(command.command_id, a.target_id, a.target_version, a.run_id, a.errors)
 
 
 def check_size(command: Command) -> None:
@@ -170,10 +179,32 @@ async def delete_job(deps: Deps, job_id: int, expected_version: int | None, acto
     return await send(deps, DeleteJob(**envelope(actor), payload=payload))
 
 
+async def delete_jobs(deps: Deps, job_ids: Sequence[int], actor: str) -> list[Outcome | Refusal]:
+    """Delete several jobs, each by its own command, all sent at once; one job's refusal stops no other."""
+
+    async def one(job_id: int) -> Outcome | Refusal:
+        try:
+            return await delete_job(deps, job_id, None, actor)
+        except Refusal as refusal:  # not sent, not confirmed: this job's answer, not the request's
+            return refusal
+
+    return list(await asyncio.gather(*(one(job_id) for job_id in job_ids)))
+
+
+async def copy_job(deps: Deps, job_id: int, name: str, actor: str) -> Outcome:
+    """Copy an inactive job under a new Job ID and `name`; the copy is inactive."""
+    return await send(deps, CopyJob(**envelope(actor), payload=CopyJobPayload(job_id=job_id, name=name)))
+
+
 async def run_job_now(deps: Deps, job_id: int, idempotency_key: str | None, actor: str) -> Outcome:
     """Start a run now; a repeated idempotency key answers with the first run."""
     payload = RunJobNowPayload(job_id=job_id, idempotency_key=idempotency_key)
     return await send(deps, RunJobNow(**envelope(actor), payload=payload))
+
+
+async def stop_run(deps: Deps, job_id: int, run_id: int, actor: str) -> Outcome:
+    """Ask a queued or running run to stop; the run itself ends *Stopped* (or says the stop came too late)."""
+    return await send(deps, StopRun(**envelope(actor), payload=StopRunPayload(job_id=job_id, run_id=run_id)))
 
 
 async def _pin(deps: Deps, source: SourceDraft, current: SftpLocation | None) -> PinnedKey:

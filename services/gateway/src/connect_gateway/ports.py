@@ -16,10 +16,13 @@ from connect_gateway.domain.identity.users import UserState
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.read_models import (
     CommandRecord,
+    HistoryQuery,
+    HistoryRecord,
     JobQuery,
     JobRecord,
     JobSummary,
     LogLine,
+    Page,
     RunQuery,
     RunRecord,
     TableRecord,
@@ -95,16 +98,20 @@ class ReadStore(Protocol):
         """The table called `name` (case-insensitive)."""
         ...
 
-    async def list_jobs(self, query: JobQuery) -> list[JobSummary]:
-        """Jobs that are not deleted, by job id."""
+    async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
+        """A page of the jobs that are not deleted, in the query's order."""
         ...
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         """A job that is not deleted."""
         ...
 
-    async def list_runs(self, query: RunQuery) -> list[RunRecord]:
-        """Runs, newest first."""
+    async def job_history(self, job_id: int, query: HistoryQuery) -> Page[HistoryRecord] | None:
+        """A page of a job's history, newest first (deleted jobs too); None when the job never existed."""
+        ...
+
+    async def list_runs(self, query: RunQuery) -> Page[RunRecord]:
+        """A page of runs, in the query's order."""
         ...
 
     async def get_run(self, job_id: int, run_id: int) -> RunRecord | None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Generic, TypeVar
 from uuid import UUID
 
-from connect_events import FieldError, JobDefinition, RunCounts, TableSpec
+from connect_events import FieldError, JobDefinition, RefusalReason, RunCounts, TableSpec
+from connect_gateway.domain.listing import Kind, Position, Sort
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -20,7 +24,8 @@ class TableRecord:
 
 @dataclass(frozen=True)
 class JobSummary:
-    """One row of the All jobs list."""
+    """One row of the All jobs list; `errors` are a draft's validation errors (definition paths), and
+    `running_run_id` the job's queued or running run."""
 
     job_id: int
     name: str
@@ -35,9 +40,14 @@ class JobSummary:
     updated_at: datetime
     updated_by: str
     last_run_id: int | None
+    previous_run_at: datetime | None = None
+    next_run_at: datetime | None = None
+    errors: tuple[FieldError, ...] = ()
+    copied_from: int | None = None
+    running_run_id: int | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class JobRecord(JobSummary):
     """A job with its whole definition (which holds no secret, only `credential_ref`)."""
 
@@ -46,7 +56,8 @@ class JobRecord(JobSummary):
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run of a job."""
+    """One run of a job; `job_type` is None while the job itself is not projected yet; a member run names its
+    group run (`group_id`, `group_run_id`)."""
 
     job_id: int
     run_id: int
@@ -64,6 +75,23 @@ class RunRecord:
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None
+    job_type: str | None = None
+    scheduled_for: datetime | None = None
+    group_id: int | None = None
+    group_run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class HistoryRecord:
+    """One change of a job: who did what at which version; `changed` are the definition paths an edit changed."""
+
+    version: int
+    at: datetime
+    by: str
+    what: str
+    reason: str | None = None
+    copied_from: int | None = None
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,7 +107,8 @@ class LogLine:
 class CommandRecord:
     """The scheduler's reply to one command, as the catalog recorded it (`status`: accepted | rejected).
 
-    `code`, `message` and `errors` are the scheduler's (rejection code, definition field paths).
+    `code`, `message`, `reason` and `errors` are the scheduler's (rejection code, definition field paths); an
+    accepted definition saved with errors keeps them in `errors`.
     """
 
     command_id: UUID
@@ -93,23 +122,80 @@ class CommandRecord:
     message: str | None
     errors: tuple[FieldError, ...]
     replied_at: datetime
+    reason: RefusalReason | None = None
+
+
+# The sortable columns of each list and the kind of their values (domain.listing).
+JOB_SORTS: dict[str, Kind] = {
+    "job_id": "int",
+    "name": "text",
+    "type": "text",
+    "created_at": "time",
+    "created_by": "text",
+    "state": "text",
+    "next_run_at": "time",
+    "previous_run_at": "time",
+    "schedule_type": "text",
+    "expires_at": "time",
+}
+RUN_SORTS: dict[str, Kind] = {
+    "run_key": "int",
+    "job_name": "text",
+    "requested_at": "time",
+    "started_at": "time",
+    "duration_ms": "int",
+    "status": "text",
+}
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    """One page of a list, and where it ended when more rows follow (None: the last page)."""
+
+    items: list[T]
+    next: Position | None = None
 
 
 @dataclass(frozen=True)
 class JobQuery:
-    """Filters of the job list; `q` matches part of the name, case-insensitively."""
+    """Filters of the job list (deleted jobs are never listed); `q` matches part of the name, case-insensitively.
+
+    Rows come in `sort` order with the Job ID as tie-breaker, from after `after` when given.
+    """
 
     state: str | None = None
     q: str | None = None
+    job_type: str | None = None
+    schedule_type: str | None = None
+    sort: Sort = field(default_factory=lambda: Sort("job_id"))
+    after: Position | None = None
     limit: int = 100
-    offset: int = 0
 
 
 @dataclass(frozen=True)
 class RunQuery:
-    """Filters of the run list (newest first)."""
+    """Filters of the run list: a job, a status, part of the job's name, requested in [`since`, `until`).
+
+    Rows come in `sort` order with `JobID.RunID` as tie-breaker, from after `after` when given.
+    """
 
     job_id: int | None = None
     status: str | None = None
+    q: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sort: Sort = field(default_factory=lambda: Sort("requested_at", descending=True))
+    after: Position | None = None
     limit: int = 100
-    offset: int = 0
+
+
+@dataclass(frozen=True)
+class HistoryQuery:
+    """A page of a job's history, newest first, from before the version `after` names."""
+
+    after: Position | None = None
+    limit: int = 100
+
+
+HISTORY_SORT = Sort("version", descending=True)
+HISTORY_SORTS: dict[str, Kind] = {"version": "int"}

@@ -30,6 +30,32 @@ CREATE TABLE IF NOT EXISTS jobs (
     deleted_reason text,
     last_run_id    int                     -- previous run shown on the All jobs tab
 );
+-- Added with the job lifecycle (issue 7); ADD COLUMN IF NOT EXISTS upgrades a catalog created before it.
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS errors jsonb NOT NULL DEFAULT '[]';  -- a draft's [{"field", "message"}]
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS previous_run_at timestamptz;  -- last_run_id's scheduled_for or request time
+ALTER TABLE jobs ADD COLUMN IF NOT EXISTS copied_from bigint;           -- the job this one is a copy of
+
+-- The job's next fire, from whichever event said it last (job events on activation and edits, run events on
+-- each scheduled fire). Apart from `jobs` because a run may be projected before its job (other topic), and
+-- `as_of` keeps an older statement from replacing a newer one whatever order the topics are read in.
+CREATE TABLE IF NOT EXISTS job_next_runs (
+    job_id      bigint PRIMARY KEY,
+    next_run_at timestamptz,               -- NULL: nothing scheduled (inactive, on demand, one time done, deleted)
+    as_of       timestamptz NOT NULL       -- occurred_at of the event that said it
+);
+
+-- Who changed what and when, one entry per job event (the job's aggregate version).
+CREATE TABLE IF NOT EXISTS job_history (
+    job_id      bigint      NOT NULL,
+    version     int         NOT NULL,
+    at          timestamptz NOT NULL,
+    actor       text        NOT NULL,
+    what        text        NOT NULL,      -- created | copied | updated | activated | deactivated | deleted
+    reason      text,                      -- deleted: user | expired
+    copied_from bigint,                    -- copied: the job copied
+    changed     jsonb       NOT NULL DEFAULT '[]',  -- updated: dotted paths of the definition that changed
+    PRIMARY KEY (job_id, version)
+);
 
 CREATE TABLE IF NOT EXISTS runs (
     job_id            bigint      NOT NULL,
@@ -56,6 +82,9 @@ CREATE TABLE IF NOT EXISTS runs (
     PRIMARY KEY (job_id, run_id)
 );
 CREATE INDEX IF NOT EXISTS runs_requested_at ON runs (requested_at DESC);
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS scheduled_for timestamptz;  -- a scheduled fire: the time it stands for
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_id bigint;             -- a member run: its group run, shown as
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_run_id int;            -- GroupID.RunID
 
 CREATE TABLE IF NOT EXISTS run_log (
     job_id  bigint      NOT NULL,
@@ -79,6 +108,7 @@ CREATE TABLE IF NOT EXISTS commands (
     run_id         int,                   -- accepted run-now: the run
     code           text,                  -- rejected: validation | not_found | conflict | invalid_state
     message        text,
-    errors         jsonb       NOT NULL DEFAULT '[]',  -- rejected: [{"field", "message"}, ...]
+    errors         jsonb       NOT NULL DEFAULT '[]',  -- [{"field", "message"}, ...]: rejected, or a draft's
     replied_at     timestamptz NOT NULL
 );
+ALTER TABLE commands ADD COLUMN IF NOT EXISTS reason text;  -- rejected: connect_events.RefusalReason

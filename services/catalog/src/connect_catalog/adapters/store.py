@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from uuid import UUID
 
@@ -13,14 +14,17 @@ from connect_catalog.domain.changes import (
     LogLine,
     MarkJobDeleted,
     RecordCommandOutcome,
+    RecordHistory,
     RecordProgress,
     SetJobState,
     SetLastRun,
+    SetNextRun,
     StartAttempt,
     UpdateJobDefinition,
     UpsertTable,
 )
-from connect_catalog.domain.views import JobView, RunStatus, RunView, Snapshot, Subject
+from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
+from connect_events import RunStatus
 from connect_runtime.db import Conn
 
 MARK_PROCESSED = """
@@ -35,21 +39,22 @@ INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NO
 # serialises two jobs.
 JOB_LOCK_NAMESPACE = 7_100_020
 LOCK_JOB = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
-SELECT_JOB = "SELECT version FROM jobs WHERE job_id = $1 FOR UPDATE"
+SELECT_JOB = "SELECT version, definition FROM jobs WHERE job_id = $1 FOR UPDATE"
 SELECT_RUN = "SELECT status, attempt FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
 
-# last_run_id comes from `runs` too: job and run events travel on different topics, so a run may be
-# projected before its job, and the result must not depend on that order (a rebuild reads in another).
+# last_run_id and previous_run_at come from `runs` too: job and run events travel on different topics, so a
+# run may be projected before its job, and the result must not depend on that order (a rebuild reads in another).
 INSERT_JOB = """
-INSERT INTO jobs (job_id, name, description, job_type, schedule_type, definition, expires_at, version, state,
-                  created_at, created_by, updated_at, updated_by, last_run_id)
-VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8, 'inactive', $9, $10, $9, $10,
-        (SELECT max(run_id) FROM runs WHERE job_id = $1))
+INSERT INTO jobs (job_id, name, description, job_type, schedule_type, definition, expires_at, errors, version,
+                  state, created_at, created_by, updated_at, updated_by, copied_from, last_run_id, previous_run_at)
+VALUES ($1, $2, $3, $4, $5, $6::jsonb, $7, $8::jsonb, $9, 'inactive', $10, $11, $10, $11, $12,
+        (SELECT max(run_id) FROM runs WHERE job_id = $1),
+        (SELECT coalesce(scheduled_for, requested_at) FROM runs WHERE job_id = $1 ORDER BY run_id DESC LIMIT 1))
 ON CONFLICT (job_id) DO NOTHING
 """
 UPDATE_JOB_DEFINITION = """
 UPDATE jobs SET name = $2, description = $3, job_type = $4, schedule_type = $5, definition = $6::jsonb,
-                expires_at = $7, version = $8, updated_at = $9, updated_by = $10
+                expires_at = $7, errors = $8::jsonb, version = $9, updated_at = $10, updated_by = $11
 WHERE job_id = $1
 """
 SET_JOB_STATE = "UPDATE jobs SET state = $2, version = $3, updated_at = $4, updated_by = $5 WHERE job_id = $1"
@@ -57,15 +62,28 @@ MARK_JOB_DELETED = """
 UPDATE jobs SET deleted = true, deleted_reason = $2, version = $3, updated_at = $4, updated_by = $5
 WHERE job_id = $1
 """
-SET_LAST_RUN = "UPDATE jobs SET last_run_id = GREATEST(last_run_id, $2) WHERE job_id = $1"
+SET_LAST_RUN = """
+UPDATE jobs SET last_run_id = $2, previous_run_at = $3
+WHERE job_id = $1 AND (last_run_id IS NULL OR last_run_id < $2)
+"""
+SET_NEXT_RUN = """
+INSERT INTO job_next_runs (job_id, next_run_at, as_of) VALUES ($1, $2, $3)
+ON CONFLICT (job_id) DO UPDATE SET next_run_at = EXCLUDED.next_run_at, as_of = EXCLUDED.as_of
+WHERE job_next_runs.as_of <= EXCLUDED.as_of
+"""
+INSERT_HISTORY = """
+INSERT INTO job_history (job_id, version, at, actor, what, reason, copied_from, changed)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb)
+ON CONFLICT (job_id, version) DO NOTHING
+"""
 UPSERT_TABLE = """
 INSERT INTO tables (name, spec, defined_at, defined_by) VALUES ($1, $2::jsonb, $3, $4)
 ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, defined_at = EXCLUDED.defined_at,
                                  defined_by = EXCLUDED.defined_by
 """
 INSERT_RUN = """
-INSERT INTO runs (job_id, run_id, job_name, status, trigger, requested_at)
-VALUES ($1, $2, $3, 'queued', $4, $5)
+INSERT INTO runs (job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 ON CONFLICT (job_id, run_id) DO NOTHING
 """
 START_ATTEMPT = """
@@ -87,8 +105,8 @@ WHERE job_id = $1 AND run_id = $2
 # may already have read) stands.
 INSERT_COMMAND = """
 INSERT INTO commands (command_id, command_type, status, target_type, target_id, target_version, run_id,
-                      code, message, errors, replied_at)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11)
+                      code, message, errors, replied_at, reason)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11, $12)
 ON CONFLICT (command_id) DO NOTHING
 """
 INSERT_LOG_LINE = "INSERT INTO run_log (job_id, run_id, at, level, message) VALUES ($1, $2, $3, $4, $5)"
@@ -106,12 +124,17 @@ def statement(change: Change) -> Statement:
         case MarkJobDeleted():
             return MARK_JOB_DELETED, (change.job_id, change.reason, change.version, change.at, change.by)
         case SetLastRun():
-            return SET_LAST_RUN, (change.job_id, change.run_id)
+            return SET_LAST_RUN, (change.job_id, change.run_id, change.requested_for)
+        case SetNextRun():
+            return SET_NEXT_RUN, (change.job_id, change.next_run_at, change.as_of)
+        case RecordHistory():
+            return INSERT_HISTORY, _history_params(change)
         case UpsertTable():
             return UPSERT_TABLE, (change.name, change.spec_json, change.at, change.by)
         case InsertRun():
             run = (change.job_id, change.run_id)
-            return INSERT_RUN, (*run, change.job_name, change.trigger, change.requested_at)
+            row = (change.job_name, change.status.value, change.trigger, change.requested_at, change.scheduled_for)
+            return INSERT_RUN, (*run, *row, change.group_id, change.group_run_id)
         case StartAttempt():
             run = (change.job_id, change.run_id)
             return START_ATTEMPT, (*run, change.attempt, change.runner, change.started_at)
@@ -131,9 +154,16 @@ def statement(change: Change) -> Statement:
 
 def _job_definition(change: InsertJob | UpdateJobDefinition) -> Statement:
     f = change.fields
-    derived = (f.name, f.description, f.job_type, f.schedule_type, f.definition_json, f.expires_at)
-    sql = INSERT_JOB if isinstance(change, InsertJob) else UPDATE_JOB_DEFINITION
-    return sql, (change.job_id, *derived, change.version, change.at, change.by)
+    derived = (f.name, f.description, f.job_type, f.schedule_type, f.definition_json, f.expires_at, f.errors_json)
+    params = (change.job_id, *derived, change.version, change.at, change.by)
+    if isinstance(change, InsertJob):
+        return INSERT_JOB, (*params, change.copied_from)
+    return UPDATE_JOB_DEFINITION, params
+
+
+def _history_params(c: RecordHistory) -> tuple[object, ...]:
+    entry = (c.what, c.reason, c.copied_from, json.dumps(list(c.changed)))
+    return (c.job_id, c.version, c.at, c.by, *entry)
 
 
 def _end_run_params(c: EndRun) -> tuple[object, ...]:
@@ -145,7 +175,8 @@ def _end_run_params(c: EndRun) -> tuple[object, ...]:
 
 def _command_params(c: RecordCommandOutcome) -> tuple[object, ...]:
     target = (c.target_type, c.target_id, c.target_version, c.run_id)
-    return (c.command_id, c.command_type, c.status, *target, c.code, c.message, c.errors_json, c.replied_at)
+    refusal = (c.code, c.message, c.errors_json)
+    return (c.command_id, c.command_type, c.status, *target, *refusal, c.replied_at, c.reason)
 
 
 class PostgresReadModel:
@@ -164,8 +195,8 @@ class PostgresReadModel:
             await self._conn.execute(LOCK_JOB, JOB_LOCK_NAMESPACE, subject.job)
         job = run = None
         if subject.job_id is not None:
-            version = await self._conn.fetchval(SELECT_JOB, subject.job_id)
-            job = None if version is None else JobView(version)
+            found = await self._conn.fetchrow(SELECT_JOB, subject.job_id)
+            job = None if found is None else JobView(found["version"], json.loads(found["definition"]))
         if subject.run is not None:
             row = await self._conn.fetchrow(SELECT_RUN, *subject.run)
             run = None if row is None else RunView(RunStatus(row["status"]), row["attempt"])

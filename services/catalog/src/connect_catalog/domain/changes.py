@@ -7,16 +7,16 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID
 
-from connect_catalog.domain.views import RunStatus
-from connect_events import RunCounts
+from connect_events import RunCounts, RunStatus
 
 LogLevel = Literal["INFO", "WARN", "ERROR"]
 CommandStatus = Literal["accepted", "rejected"]
+HistoryWhat = Literal["created", "copied", "updated", "activated", "deactivated", "deleted"]
 
 
 @dataclass(frozen=True)
 class JobFields:
-    """The columns of a job derived from its definition."""
+    """The columns of a job derived from its definition and the validation errors it was saved with."""
 
     name: str
     description: str
@@ -24,17 +24,19 @@ class JobFields:
     schedule_type: str
     definition_json: str
     expires_at: datetime | None
+    errors_json: str = "[]"
 
 
 @dataclass(frozen=True)
 class InsertJob:
-    """A new job row, inactive."""
+    """A new job row, inactive; `copied_from` names the job it is a copy of."""
 
     job_id: int
     fields: JobFields
     version: int
     at: datetime
     by: str
+    copied_from: int | None = None
 
 
 @dataclass(frozen=True)
@@ -72,10 +74,34 @@ class MarkJobDeleted:
 
 @dataclass(frozen=True)
 class SetLastRun:
-    """The job's latest run id becomes at least `run_id`."""
+    """The job's latest run becomes `run_id` (requested for `requested_for`) unless a later one is known."""
 
     job_id: int
     run_id: int
+    requested_for: datetime
+
+
+@dataclass(frozen=True)
+class SetNextRun:
+    """The job's next fire as of `as_of` (None: none scheduled); an older statement never replaces a newer one."""
+
+    job_id: int
+    next_run_at: datetime | None
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class RecordHistory:
+    """One entry of a job's history: who did what at which version; `changed` lists an edit's fields."""
+
+    job_id: int
+    version: int
+    at: datetime
+    by: str
+    what: HistoryWhat
+    reason: str | None = None
+    copied_from: int | None = None
+    changed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -90,13 +116,18 @@ class UpsertTable:
 
 @dataclass(frozen=True)
 class InsertRun:
-    """A new run row, queued."""
+    """A new run row: queued, or skipped (born terminal); `scheduled_for` is the fire it stands for, and a
+    member run names its group run (`group_id`, `group_run_id`)."""
 
     job_id: int
     run_id: int
     job_name: str
     trigger: str
     requested_at: datetime
+    status: RunStatus = RunStatus.QUEUED
+    scheduled_for: datetime | None = None
+    group_id: int | None = None
+    group_run_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -150,7 +181,8 @@ class LogLine:
 
 @dataclass(frozen=True)
 class RecordCommandOutcome:
-    """A command's reply: what an accepted one touched, or why a refused one was refused."""
+    """A command's reply: what an accepted one touched (and the errors a draft was saved with), or why a
+    refused one was refused."""
 
     command_id: UUID
     command_type: str
@@ -163,6 +195,7 @@ class RecordCommandOutcome:
     code: str | None = None
     message: str | None = None
     errors_json: str = "[]"
+    reason: str | None = None
 
 
 Change = (
@@ -171,6 +204,8 @@ Change = (
     | SetJobState
     | MarkJobDeleted
     | SetLastRun
+    | SetNextRun
+    | RecordHistory
     | UpsertTable
     | InsertRun
     | StartAttempt

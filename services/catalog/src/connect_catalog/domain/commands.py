@@ -27,6 +27,7 @@ def project_reply(event: ReplyEvent) -> tuple[Change, ...]:
                 target_id=p.target_id,
                 target_version=p.target_version,
                 run_id=p.run_id,
+                errors_json=errors_json(p.errors),
             )
             return (accepted,)
         case CommandRejected(payload=p):
@@ -38,6 +39,7 @@ def project_reply(event: ReplyEvent) -> tuple[Change, ...]:
                 code=p.code,
                 message=p.message,
                 errors_json=errors_json(p.errors),
+                reason=p.reason,
             )
             return (rejected,)
     return ()

@@ -8,14 +8,14 @@ from connect_catalog.domain.jobs import project_job, project_table
 from connect_catalog.domain.runs import project_run
 from connect_catalog.domain.storable import storable
 from connect_catalog.domain.views import Snapshot, Subject
-from connect_events import Event, JobEvent, ReplyEvent, RunEvent, TableDefined
+from connect_events import Event, JobEvent, ReplyEvent, RunEvent, RunStopRequested, TableDefined
 
 
 def subject_of(event: Event) -> Subject:
     """The job or run rows whose current state decides what `event` changes (none for tables and replies)."""
     if isinstance(event, JobEvent):
         return Subject(job_id=int(getattr(event, "payload").job_id))  # noqa: B009 - every job event names it
-    if isinstance(event, RunEvent):
+    if isinstance(event, RunEvent | RunStopRequested):
         payload = getattr(event, "payload")  # noqa: B009 - every run event names its run
         return Subject(run=(int(payload.job_id), int(payload.run_id)))
     return Subject()
@@ -30,7 +30,7 @@ def project(event: Event, current: Snapshot) -> tuple[Change, ...]:
     event = storable(event)
     if isinstance(event, JobEvent):
         return project_job(event, current.job)
-    if isinstance(event, RunEvent):
+    if isinstance(event, RunEvent | RunStopRequested):
         return project_run(event, current.run)
     if isinstance(event, TableDefined):
         return project_table(event)

@@ -1,7 +1,8 @@
 """Projection rules for run events.
 
 Runs are keyed by job id, so a run's events arrive in order; but progress is best-effort and outbox
-relays may republish, so a terminal status is final: nothing arriving after it changes the run.
+relays may republish, so every status change goes through the shared state machine (`status_after`): a
+terminal status is final, and nothing arriving after it changes the run.
 """
 
 from __future__ import annotations
@@ -15,19 +16,26 @@ from connect_catalog.domain.changes import (
     LogLine,
     RecordProgress,
     SetLastRun,
+    SetNextRun,
     StartAttempt,
 )
-from connect_catalog.domain.views import RunStatus, RunView
+from connect_catalog.domain.views import RunView
 from connect_events import (
+    RunAttemptFailed,
     RunCounts,
     RunEndedPayload,
     RunEvent,
     RunFailed,
     RunProgressed,
     RunRequested,
+    RunSkipped,
     RunStarted,
+    RunStatus,
     RunStopped,
+    RunStopRequested,
     RunSucceeded,
+    run_key,
+    status_after,
 )
 
 
@@ -49,23 +57,55 @@ def counts_text(counts: RunCounts) -> str:
     )
 
 
+def missed_text(missed: int) -> str:
+    """The log line of a recovery fire that stands for the fires missed while the scheduler was down."""
+    fires = "1 scheduled run was" if missed == 1 else f"{missed} scheduled runs were"
+    return f"{fires} missed while the scheduler was down; this run stands for them"
+
+
+def status_of(run: RunView | None) -> RunStatus | None:
+    """The run's current status for the state machine (None: not projected yet)."""
+    return None if run is None else run.status
+
+
 def requested(event: RunRequested, run: RunView | None) -> tuple[Change, ...]:
-    """A new queued run; the job's latest run id moves up to it."""
-    if run is not None:
+    """A new queued run; the job's latest run moves up to it, and a scheduled fire says the job's next one."""
+    if status_after(status_of(run), event) is None:
         return ()
-    p = event.payload
-    at = event.occurred_at
-    return (
-        InsertRun(p.job_id, p.run_id, p.definition.name, p.trigger, at),
-        SetLastRun(p.job_id, p.run_id),
+    p, at = event.payload, event.occurred_at
+    scheduled_for = None if p.scheduled_for is None else utc(p.scheduled_for)
+    group = (p.group_id, p.group_run_id)
+    changes: list[Change] = [
+        InsertRun(p.job_id, p.run_id, p.definition.name, p.trigger, at, RunStatus.QUEUED, scheduled_for, *group),
+        SetLastRun(p.job_id, p.run_id, scheduled_for or at),
         LogLine(p.job_id, p.run_id, at, "INFO", f"Run requested ({p.trigger})"),
+    ]
+    if p.missed_fires > 0:
+        changes.append(LogLine(p.job_id, p.run_id, at, "WARN", missed_text(p.missed_fires)))
+    if scheduled_for is not None:
+        changes.append(SetNextRun(p.job_id, p.next_run_at, at))
+    return tuple(changes)
+
+
+def skipped(event: RunSkipped, run: RunView | None) -> tuple[Change, ...]:
+    """A fire that met a running run: recorded as a skipped run (it never executes), saying which run ran."""
+    if status_after(status_of(run), event) is None:
+        return ()
+    p, at = event.payload, event.occurred_at
+    scheduled_for, group = utc(p.scheduled_for), (p.group_id, p.group_run_id)
+    line = f"Skipped: run {run_key(p.job_id, p.running_run_id)} was still running"
+    return (
+        InsertRun(p.job_id, p.run_id, p.job_name, p.trigger, at, RunStatus.SKIPPED, scheduled_for, *group),
+        SetLastRun(p.job_id, p.run_id, scheduled_for),
+        LogLine(p.job_id, p.run_id, at, "WARN", line),
+        SetNextRun(p.job_id, p.next_run_at, at),
     )
 
 
 def started(event: RunStarted, run: RunView | None) -> tuple[Change, ...]:
     """A newer attempt began; an older or repeated attempt, or one after the end, changes nothing."""
     p = event.payload
-    if run is None or run.ended or p.attempt <= run.attempt:
+    if run is None or status_after(run.status, event) is None or p.attempt <= run.attempt:
         return ()
     return (
         StartAttempt(p.job_id, p.run_id, p.attempt, p.runner, utc(p.started_at)),
@@ -79,6 +119,16 @@ def progressed(event: RunProgressed, run: RunView | None) -> tuple[Change, ...]:
     if run is None or run.ended:
         return ()
     return (RecordProgress(p.job_id, p.run_id, p.rows_read, p.bytes_transferred, p.total_bytes, p.stage),)
+
+
+def attempt_failed(event: RunAttemptFailed, run: RunView | None) -> tuple[Change, ...]:
+    """A transient failure the retry policy answers with another attempt: the run stays running, its log says it."""
+    p = event.payload
+    if run is None or run.ended:
+        return ()
+    retry = utc(p.retry_at).isoformat(timespec="seconds")
+    text = f"Attempt {p.attempt} failed ({p.code}): {p.error}; trying again at {retry}"
+    return (LogLine(p.job_id, p.run_id, event.occurred_at, "WARN", text),)
 
 
 def end_run(p: RunEndedPayload, status: RunStatus, code: str | None = None, error: str | None = None) -> EndRun:
@@ -99,31 +149,46 @@ def end_run(p: RunEndedPayload, status: RunStatus, code: str | None = None, erro
 
 def ended(event: RunSucceeded | RunFailed | RunStopped, run: RunView | None) -> tuple[Change, ...]:
     """The run's one terminal status, with a closing log line; a second terminal event is ignored."""
-    if run is None or run.ended:
+    status = status_after(status_of(run), event)
+    if status is None:
         return ()
     p, at = event.payload, event.occurred_at
     match event:
         case RunFailed(payload=f):
-            change = end_run(f, RunStatus.FAILED, f.code, f.error)
             line = LogLine(p.job_id, p.run_id, at, "ERROR", f"Failed ({f.code}): {f.error}")
+            return (end_run(f, status, f.code, f.error), line)
         case RunStopped():
-            change = end_run(p, RunStatus.STOPPED)
             line = LogLine(p.job_id, p.run_id, at, "WARN", f"Stopped: {counts_text(p.counts)}")
         case _:
-            change = end_run(p, RunStatus.SUCCEEDED)
             line = LogLine(p.job_id, p.run_id, at, "INFO", f"Succeeded: {counts_text(p.counts)}")
-    return (change, line)
+    return (end_run(p, status), line)
 
 
-def project_run(event: RunEvent, run: RunView | None) -> tuple[Change, ...]:
-    """The changes a run event makes to the `runs`, `run_log` and `jobs` read models."""
+def stop_requested(event: RunStopRequested, run: RunView | None) -> tuple[Change, ...]:
+    """Who asked the run to stop, in its log; a request that came after the end says that it changed nothing."""
+    if run is None:
+        return ()
+    p, text = event.payload, f"Stop requested by {event.actor}"
+    if run.ended:
+        text += " after the run had ended; nothing changed"
+    return (LogLine(p.job_id, p.run_id, event.occurred_at, "INFO", text),)
+
+
+def project_run(event: RunEvent | RunStopRequested, run: RunView | None) -> tuple[Change, ...]:
+    """The changes a run event makes to the `runs`, `run_log`, `jobs` and `job_next_runs` read models."""
     match event:
         case RunRequested():
             return requested(event, run)
+        case RunSkipped():
+            return skipped(event, run)
         case RunStarted():
             return started(event, run)
         case RunProgressed():
             return progressed(event, run)
+        case RunAttemptFailed():
+            return attempt_failed(event, run)
         case RunSucceeded() | RunFailed() | RunStopped():
             return ended(event, run)
+        case RunStopRequested():
+            return stop_requested(event, run)
     return ()

@@ -2,32 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
-
-class RunStatus(StrEnum):
-    """A run's status as shown to users."""
-
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    STOPPED = "stopped"
-    SKIPPED = "skipped"
-
-
-# A run in one of these has ended for good: no later event may move it back.
-TERMINAL: frozenset[RunStatus] = frozenset(
-    {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED, RunStatus.SKIPPED}
-)
+from connect_events import TERMINAL, RunStatus
 
 
 @dataclass(frozen=True)
 class JobView:
-    """The projected job's aggregate version."""
+    """The projected job's aggregate version and its definition as stored (JSON), to tell what an edit changed."""
 
     version: int
+    definition: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -39,7 +26,7 @@ class RunView:
 
     @property
     def ended(self) -> bool:
-        """Whether the run reached a terminal status."""
+        """Whether the run reached a terminal status (the shared table allows nothing after one)."""
         return self.status in TERMINAL
 
 

@@ -4,19 +4,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 
-from connect_events import FieldError, JobDefinition, RunCounts, TableSpec
+from connect_events import TERMINAL, FieldError, JobDefinition, RunCounts, RunStatus, TableSpec
+from connect_gateway.domain.listing import LAST_INT, LAST_TIME, Kind, Position, Sort
 from connect_gateway.ports import ReadModelsUnavailableError
 from connect_gateway.read_models import (
+    HISTORY_SORT,
+    JOB_SORTS,
+    RUN_SORTS,
     CommandRecord,
+    HistoryQuery,
+    HistoryRecord,
     JobQuery,
     JobRecord,
     JobSummary,
     LogLine,
+    Page,
     RunQuery,
     RunRecord,
     TableRecord,
@@ -26,37 +34,96 @@ PING = "SELECT 1"
 LIST_TABLES = "SELECT name, spec, defined_at, defined_by FROM tables ORDER BY lower(name)"
 GET_TABLE = "SELECT name, spec, defined_at, defined_by FROM tables WHERE lower(name) = lower($1)"
 
-_JOB_COLUMNS = """job_id, name, description, job_type, state, schedule_type, version, expires_at,
-    created_at, created_by, updated_at, updated_by, last_run_id"""
-LIST_JOBS = f"""
-SELECT {_JOB_COLUMNS} FROM jobs
-WHERE NOT deleted
-  AND ($1::text IS NULL OR state = $1)
-  AND ($2::text IS NULL OR name ILIKE '%' || $2 || '%' ESCAPE '\\')
-ORDER BY job_id
-LIMIT $3 OFFSET $4
+# Sorting: every sort column is one fixed SQL expression (never text from the request), a missing value
+# standing in as the largest one (domain.listing.LAST_*); keyset paging compares (expression, ids) rows.
+# A missing time is 'infinity', which asyncpg sends for LAST_TIME (datetime.max) and reads back as a naive
+# datetime.max (see `_sort_value`).
+_LAST_TIME = "'infinity'::timestamptz"
+_CAST: dict[Kind, str] = {"int": "bigint", "text": "text", "time": "timestamptz"}
+_IN_PROGRESS = ", ".join(f"'{status.value}'" for status in RunStatus if status not in TERMINAL)
+
+_JOB_COLUMNS = f"""j.job_id, j.name, j.description, j.job_type, j.state, j.schedule_type, j.version,
+    j.expires_at, j.created_at, j.created_by, j.updated_at, j.updated_by, j.last_run_id, j.previous_run_at,
+    n.next_run_at, j.errors, j.copied_from,
+    (SELECT max(r.run_id) FROM runs r WHERE r.job_id = j.job_id AND r.status IN ({_IN_PROGRESS})) AS running_run_id"""
+_JOBS = "jobs j LEFT JOIN job_next_runs n ON n.job_id = j.job_id"
+JOB_ORDER: dict[str, str] = {
+    "job_id": "j.job_id",
+    "name": "lower(j.name)",
+    "type": "j.job_type",
+    "created_at": "j.created_at",
+    "created_by": "j.created_by",
+    "state": "j.state",
+    "next_run_at": f"coalesce(n.next_run_at, {_LAST_TIME})",
+    "previous_run_at": f"coalesce(j.previous_run_at, {_LAST_TIME})",
+    "schedule_type": "j.schedule_type",
+    "expires_at": f"coalesce(j.expires_at, {_LAST_TIME})",
+}
+
+
+def _list_jobs(column: str, descending: bool) -> str:
+    order, after, cast = JOB_ORDER[column], "<" if descending else ">", _CAST[JOB_SORTS[column]]
+    direction = "DESC" if descending else "ASC"
+    return f"""
+SELECT {_JOB_COLUMNS}, {order} AS sort_value FROM {_JOBS}
+WHERE NOT j.deleted
+  AND ($1::text IS NULL OR j.state = $1)
+  AND ($2::text IS NULL OR j.name ILIKE '%' || $2 || '%' ESCAPE '\\')
+  AND ($3::text IS NULL OR j.job_type = $3)
+  AND ($4::text IS NULL OR j.schedule_type = $4)
+  AND ($5::bigint IS NULL OR ({order}, j.job_id) {after} ($6::{cast}, $5))
+ORDER BY {order} {direction}, j.job_id {direction}
+LIMIT $7
 """
-GET_JOB = f"SELECT {_JOB_COLUMNS}, definition FROM jobs WHERE job_id = $1 AND NOT deleted"
+
+
+LIST_JOBS: dict[Sort, str] = {Sort(c, d): _list_jobs(c, d) for c in JOB_ORDER for d in (False, True)}
+GET_JOB = f"SELECT {_JOB_COLUMNS}, j.definition FROM {_JOBS} WHERE j.job_id = $1 AND NOT j.deleted"
+JOB_EXISTS = "SELECT EXISTS (SELECT 1 FROM jobs WHERE job_id = $1)"
+JOB_HISTORY = """
+SELECT version, at, actor, what, reason, copied_from, changed FROM job_history
+WHERE job_id = $1 AND ($2::int IS NULL OR version < $2)
+ORDER BY version DESC
+LIMIT $3
+"""
 
 _RUN_COLUMNS = """r.job_id, r.run_id, r.job_name, coalesce(j.deleted, false) AS job_deleted, r.status,
     r.trigger, r.attempt, r.rows_read, r.inserted, r.updated, r.unchanged, r.rejected, r.bytes_transferred,
     r.total_bytes, r.stage, r.error_code, r.error, r.requested_at, r.started_at, r.finished_at,
-    r.duration_ms"""
-LIST_RUNS = f"""
-SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN jobs j ON j.job_id = r.job_id
+    r.duration_ms, j.job_type, r.scheduled_for, r.group_id, r.group_run_id"""
+_RUNS = "runs r LEFT JOIN jobs j ON j.job_id = r.job_id"
+RUN_ORDER: dict[str, str] = {
+    "run_key": "r.job_id",
+    "job_name": "lower(r.job_name)",
+    "requested_at": "r.requested_at",
+    "started_at": f"coalesce(r.started_at, {_LAST_TIME})",
+    "duration_ms": f"coalesce(r.duration_ms, {LAST_INT})",
+    "status": "r.status",
+}
+
+
+def _list_runs(column: str, descending: bool) -> str:
+    order, after, cast = RUN_ORDER[column], "<" if descending else ">", _CAST[RUN_SORTS[column]]
+    direction = "DESC" if descending else "ASC"
+    return f"""
+SELECT {_RUN_COLUMNS}, {order} AS sort_value FROM {_RUNS}
 WHERE ($1::bigint IS NULL OR r.job_id = $1)
   AND ($2::text IS NULL OR r.status = $2)
-ORDER BY r.requested_at DESC, r.job_id DESC, r.run_id DESC
-LIMIT $3 OFFSET $4
+  AND ($3::text IS NULL OR r.job_name ILIKE '%' || $3 || '%' ESCAPE '\\')
+  AND ($4::timestamptz IS NULL OR r.requested_at >= $4)
+  AND ($5::timestamptz IS NULL OR r.requested_at < $5)
+  AND ($6::bigint IS NULL OR ({order}, r.job_id, r.run_id) {after} ($8::{cast}, $6, $7::int))
+ORDER BY {order} {direction}, r.job_id {direction}, r.run_id {direction}
+LIMIT $9
 """
-GET_RUN = f"""
-SELECT {_RUN_COLUMNS} FROM runs r LEFT JOIN jobs j ON j.job_id = r.job_id
-WHERE r.job_id = $1 AND r.run_id = $2
-"""
+
+
+LIST_RUNS: dict[Sort, str] = {Sort(c, d): _list_runs(c, d) for c in RUN_ORDER for d in (False, True)}
+GET_RUN = f"SELECT {_RUN_COLUMNS} FROM {_RUNS} WHERE r.job_id = $1 AND r.run_id = $2"
 RUN_LOG = "SELECT at, level, message FROM run_log WHERE job_id = $1 AND run_id = $2 ORDER BY seq"
 GET_COMMAND = """
 SELECT command_id, command_type, status, target_type, target_id, target_version, run_id, code, message,
-    errors, replied_at
+    errors, replied_at, reason
 FROM commands WHERE command_id = $1
 """
 
@@ -83,11 +150,14 @@ class PgReadStore:
         row = await self._guard(lambda: self._pool.fetchrow(GET_TABLE, name))
         return None if row is None else _table(row)
 
-    async def list_jobs(self, query: JobQuery) -> list[JobSummary]:
-        """Jobs that are not deleted, by job id."""
+    async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
+        """A page of the jobs that are not deleted, in the query's order (Job ID breaks ties)."""
         pattern = None if query.q is None else _like_escape(query.q)
-        rows = await self._guard(lambda: self._pool.fetch(LIST_JOBS, query.state, pattern, query.limit, query.offset))
-        return [JobSummary(**_job_fields(row)) for row in rows]
+        after_id, after_value = (None, None) if query.after is None else (query.after.ids[0], query.after.value)
+        filters = (query.state, pattern, query.job_type, query.schedule_type)
+        sql = LIST_JOBS[query.sort]
+        rows = await self._guard(lambda: self._pool.fetch(sql, *filters, after_id, after_value, query.limit + 1))
+        return _page(rows, query.limit, query.sort, ("job_id",), _job_summary)
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         """A job that is not deleted, with its definition."""
@@ -95,14 +165,26 @@ class PgReadStore:
         if row is None:
             return None
         definition = JobDefinition.model_validate(_json(row["definition"]))
-        return JobRecord(**_job_fields(row), definition=definition)
+        return JobRecord(**vars(_job_summary(row)), definition=definition)
 
-    async def list_runs(self, query: RunQuery) -> list[RunRecord]:
-        """Runs, newest first."""
-        rows = await self._guard(
-            lambda: self._pool.fetch(LIST_RUNS, query.job_id, query.status, query.limit, query.offset)
-        )
-        return [_run(row) for row in rows]
+    async def job_history(self, job_id: int, query: HistoryQuery) -> Page[HistoryRecord] | None:
+        """A page of a job's history, newest first; None when no such job was ever projected."""
+        before = None if query.after is None else query.after.value
+        rows = await self._guard(lambda: self._pool.fetch(JOB_HISTORY, job_id, before, query.limit + 1))
+        if not rows and query.after is None and not await self._guard(lambda: self._pool.fetchval(JOB_EXISTS, job_id)):
+            return None
+        return _page(rows, query.limit, HISTORY_SORT, (), _history, value="version")
+
+    async def list_runs(self, query: RunQuery) -> Page[RunRecord]:
+        """A page of runs, in the query's order (`JobID.RunID` breaks ties)."""
+        pattern = None if query.q is None else _like_escape(query.q)
+        after: tuple[object, ...] = (None, None, None)
+        if query.after is not None:
+            after = (*query.after.ids, query.after.value)
+        filters = (query.job_id, query.status, pattern, query.since, query.until)
+        sql = LIST_RUNS[query.sort]
+        rows = await self._guard(lambda: self._pool.fetch(sql, *filters, *after, query.limit + 1))
+        return _page(rows, query.limit, query.sort, ("job_id", "run_id"), _run)
 
     async def get_run(self, job_id: int, run_id: int) -> RunRecord | None:
         """One run."""
@@ -145,8 +227,49 @@ def _table(row: asyncpg.Record) -> TableRecord:
     )
 
 
-def _job_fields(row: asyncpg.Record) -> dict[str, Any]:
-    return {name: row[name] for name in JobSummary.__dataclass_fields__}
+def _page(
+    rows: list[asyncpg.Record],
+    limit: int,
+    sort: Sort,
+    ids: tuple[str, ...],
+    record: Callable[[asyncpg.Record], T],
+    value: str = "sort_value",
+) -> Page[T]:
+    """The first `limit` rows (one more was fetched to tell whether another page follows)."""
+    if len(rows) <= limit:
+        return Page([record(row) for row in rows])
+    last = rows[limit - 1]
+    position = Position(sort, _sort_value(last[value]), tuple(last[name] for name in ids))
+    return Page([record(row) for row in rows[:limit]], position)
+
+
+def _sort_value(value: Any) -> Any:
+    """The sort value as a cursor holds it: asyncpg reads a timestamptz 'infinity' as a naive datetime.max."""
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return LAST_TIME
+    return value
+
+
+def _field_errors(value: Any) -> tuple[FieldError, ...]:
+    # Only the two fields the API shows: anything else the catalog may add later is not ours to reject.
+    return tuple(FieldError(field=e["field"], message=e["message"]) for e in _json(value) or ())
+
+
+def _job_summary(row: asyncpg.Record) -> JobSummary:
+    fields = {name: row[name] for name in JobSummary.__dataclass_fields__ if name != "errors"}
+    return JobSummary(**fields, errors=_field_errors(row["errors"]))
+
+
+def _history(row: asyncpg.Record) -> HistoryRecord:
+    return HistoryRecord(
+        version=row["version"],
+        at=row["at"],
+        by=row["actor"],
+        what=row["what"],
+        reason=row["reason"],
+        copied_from=row["copied_from"],
+        changed=tuple(_json(row["changed"])),
+    )
 
 
 def _run(row: asyncpg.Record) -> RunRecord:
@@ -163,7 +286,5 @@ def _run(row: asyncpg.Record) -> RunRecord:
 
 
 def _command(row: asyncpg.Record) -> CommandRecord:
-    # Only the two fields the API shows: anything else the catalog may add later is not ours to reject.
-    errors = tuple(FieldError(field=e["field"], message=e["message"]) for e in _json(row["errors"]) or ())
     fields = {name: row[name] for name in CommandRecord.__dataclass_fields__ if name != "errors"}
-    return CommandRecord(**fields, errors=errors)
+    return CommandRecord(**fields, errors=_field_errors(row["errors"]))

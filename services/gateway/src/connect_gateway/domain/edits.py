@@ -25,6 +25,7 @@ def check_based_on(job_id: int, read_version: int, expected_version: int) -> Non
         raise Refusal(
             "conflict",
             f"job {job_id} is at version {read_version}, not {expected_version}; reload it and edit again",
+            reason="STALE_VERSION",
         )
 
 

@@ -1,11 +1,12 @@
-"""Why the gateway refuses a request: one machine code, a message and the failing fields."""
+"""Why the gateway refuses a request: one machine code, a precise reason when there is one, a message and the
+failing fields."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from typing import Literal
 
-from connect_events import FieldError, RejectionCode
+from connect_events import FieldError, RefusalReason, RejectionCode
 
 ErrorCode = Literal[
     "validation_failed",
@@ -44,12 +45,14 @@ class Refusal(Exception):
         message: str,
         errors: Iterable[FieldError] = (),
         headers: Mapping[str, str] | None = None,
+        reason: RefusalReason | None = None,
     ) -> None:
         super().__init__(message)
         self.code: ErrorCode = code
         self.message = message
         self.errors: tuple[FieldError, ...] = tuple(errors)
         self.headers: dict[str, str] = dict(headers or {})  # WWW-Authenticate, Retry-After
+        self.reason: RefusalReason | None = reason
 
 
 def invalid(field: str, message: str) -> Refusal:

@@ -3,9 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from uuid import UUID
 
-from connect_events import ColumnMapping, CsvSettings, ImportCustomTable, JobDefinition, SftpLocation
+from connect_events import (
+    ColumnMapping,
+    CsvSettings,
+    ImportCustomTable,
+    JobDefinition,
+    OnDemand,
+    Schedule,
+    SftpLocation,
+)
 from connect_events.definitions import WriteMode
 from connect_gateway.domain.host_keys import PinnedKey
 
@@ -33,7 +42,8 @@ class SourceDraft:
 
 @dataclass(frozen=True)
 class JobDraft:
-    """Everything about an *import custom table* job except what the gateway adds (key pin, secret ref)."""
+    """Everything about an *import custom table* job except what the gateway adds (key pin, secret ref); the
+    scheduler judges the schedule and the expiration (a definition with errors is saved as an inactive draft)."""
 
     name: str
     description: str
@@ -44,6 +54,8 @@ class JobDraft:
     write_mode: WriteMode
     insert_on_no_match: bool
     update_on_match: bool
+    schedule: Schedule = field(default_factory=OnDemand)
+    expires_at: datetime | None = None
 
     def definition(self, pinned: PinnedKey, credential_ref: UUID) -> JobDefinition:
         """The definition to send, with the pinned host key and the vault reference in place of the secret."""
@@ -65,4 +77,10 @@ class JobDraft:
             insert_on_no_match=self.insert_on_no_match,
             update_on_match=self.update_on_match,
         )
-        return JobDefinition(name=self.name, description=self.description, settings=settings)
+        return JobDefinition(
+            name=self.name,
+            description=self.description,
+            settings=settings,
+            schedule=self.schedule,
+            expires_at=self.expires_at,
+        )

@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from connect_events import FieldError
+from connect_events import FieldError, RefusalReason
 from connect_gateway.domain.errors import ErrorCode, Refusal
 from connect_gateway.entrypoints.http.methods import allowed_methods
 from connect_gateway.entrypoints.http.schemas import ErrorBody, ErrorItem
@@ -41,17 +41,60 @@ STATUS: dict[ErrorCode, int] = {
 }
 
 
+# The status of each precise refusal reason, whichever code it comes with: one reason is always one status
+# (the one of the code the scheduler files it under: a taken name is a `validation` error of the `name`
+# field, a missing table an `invalid_state` of the job). A reason added to the contract later and not listed
+# here falls back to its code's status.
+REASON_STATUS: dict[RefusalReason, int] = {
+    "JOB_NOT_FOUND": 404,
+    "JOB_DELETED": 404,
+    "RUN_NOT_FOUND": 404,
+    "TABLE_NOT_FOUND": 409,
+    "JOB_INACTIVE": 409,
+    "JOB_RUNNING": 409,
+    "JOB_HAS_ERRORS": 409,
+    "NAME_TAKEN": 422,
+    "STALE_VERSION": 409,
+    "COPY_REQUIRES_INACTIVE": 409,
+    "PARTNER_JOB_NOT_RUNNABLE": 409,
+    "PARTNER_JOB_NOT_COPYABLE": 409,
+    "RUN_NOT_RUNNING": 409,
+    "EXPIRED": 409,
+    "INVALID_VALUE": 422,
+    "TABLE_EXISTS": 409,
+    "GROUP_NOT_FOUND": 404,
+    "GROUP_RUNNING": 409,
+    "GROUP_TOO_SMALL": 422,
+    "GROUP_MEMBER_NOT_FOUND": 422,
+    "GROUP_MEMBER_REPEATED": 422,
+    "GROUP_MEMBER_INACTIVE": 409,
+    "GROUP_MEMBER_NOT_ON_DEMAND": 409,
+    "GROUP_MEMBER_IN_OTHER_GROUP": 409,
+    "JOB_IN_GROUP": 409,
+}
+
+
+def status_of(code: ErrorCode, reason: RefusalReason | None = None) -> int:
+    """The HTTP status of a refusal: its reason's when it has one, else its code's."""
+    return REASON_STATUS.get(reason, STATUS[code]) if reason is not None else STATUS[code]
+
+
 def error_response(
-    code: ErrorCode, message: str, errors: Iterable[FieldError] = (), headers: Mapping[str, str] | None = None
+    code: ErrorCode,
+    message: str,
+    errors: Iterable[FieldError] = (),
+    headers: Mapping[str, str] | None = None,
+    reason: RefusalReason | None = None,
 ) -> JSONResponse:
-    """The error body with the status its code implies."""
-    body = ErrorBody(code=code, message=message, errors=[ErrorItem(field=e.field, message=e.message) for e in errors])
-    return JSONResponse(body.model_dump(mode="json"), status_code=STATUS[code], headers=headers)
+    """The error body with the status its reason (or else its code) implies."""
+    items = [ErrorItem(field=e.field, message=e.message) for e in errors]
+    body = ErrorBody(code=code, message=message, errors=items, reason=reason)
+    return JSONResponse(body.model_dump(mode="json"), status_code=status_of(code, reason), headers=headers)
 
 
 def refusal_response(refusal: Refusal) -> JSONResponse:
     """A refusal as an HTTP response."""
-    return error_response(refusal.code, refusal.message, refusal.errors, refusal.headers)
+    return error_response(refusal.code, refusal.message, refusal.errors, refusal.headers, refusal.reason)
 
 
 async def _on_refusal(_request: Request, exc: Exception) -> JSONResponse:

@@ -8,9 +8,10 @@ applies to commands again).
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator, Field, Secret, StringConstraints
+from pydantic import AwareDatetime, BeforeValidator, Field, PlainValidator, Secret, StringConstraints, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 from connect_events import values as v
@@ -73,8 +74,59 @@ Scale = Annotated[int, Field(ge=0, le=v.MAX_PRECISION), INTEGRAL]
 
 IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
 
+# Schedules: the forms are checked here; whether a time zone exists, a cron expression parses or a date is
+# still ahead is the scheduler's to judge (a definition with such errors is saved as an inactive draft).
+SCHEDULE_KINDS = ("on_demand", "one_time", "daily", "weekly", "monthly", "cron")
+TIME_OF_DAY_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+LOCAL_DATE_TIME_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2})?(Z|[+-][0-9]{2}:[0-9]{2})?$"
+_TIME_OF_DAY = re.compile(TIME_OF_DAY_PATTERN)
+_LOCAL_DATE_TIME = re.compile(LOCAL_DATE_TIME_PATTERN)
+
+
+def time_of_day_problem(text: str) -> str | None:
+    """Why `text` is not a wall-clock time `HH:MM`."""
+    return None if _TIME_OF_DAY.match(text) else "must be a time of day as HH:MM (00:00 to 23:59), e.g. 06:30"
+
+
+def local_date_time_problem(text: str) -> str | None:
+    """Why `text` is not a date and time `YYYY-MM-DDTHH:MM` (an offset, if given, is converted to the zone)."""
+    problem = "must be a date and time as YYYY-MM-DDTHH:MM in the schedule's time zone, e.g. 2027-01-31T06:30"
+    if not _LOCAL_DATE_TIME.match(text):
+        return problem
+    try:
+        datetime.fromisoformat(text)
+    except ValueError:
+        return problem
+    return None
+
+
+TimeOfDayText = Annotated[str, Rule(time_of_day_problem, TIME_OF_DAY_PATTERN)]
+LocalDateTimeText = Annotated[str, Rule(local_date_time_problem, LOCAL_DATE_TIME_PATTERN)]
+TimeZoneName = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_TIME_ZONE), FILLED_LINE]
+CronExpression = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_CRON), FILLED_LINE]
+MONTH_DAY_RULE = "must be a day of the month from 1 to 31, or last"
+
+
+def _month_day(value: object) -> int | str:
+    """1..31 or "last", checked as one value (a union would name its members in the error's field path)."""
+    day = _integral(value)
+    if day == "last":
+        return "last"
+    if isinstance(day, int) and not isinstance(day, bool) and 1 <= day <= 31:
+        return day
+    raise PydanticCustomError(RULE_ERROR, "{problem}", {"problem": MONTH_DAY_RULE})
+
+
+MonthDay = Annotated[
+    int | str,
+    PlainValidator(_month_day),
+    WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 31}, {"const": "last"}]}),
+]
+JobIdValue = Annotated[int, Field(ge=1, le=lim.MAX_ID), INTEGRAL]
+
 # Query, path and header values.
 SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]
+Cursor = Annotated[str, StringConstraints(max_length=lim.MAX_CURSOR, pattern=r"^[A-Za-z0-9_-]*$")]
 RunKey = Annotated[str, Rule(run_key_problem, RUN_KEY_PATTERN)]
 Username = Annotated[str, Rule(v.username_problem, v.USERNAME_PATTERN)]  # the pattern bounds its length
 # Login takes the name as typed (any case, surrounding spaces); it is lower-cased before the lookup.

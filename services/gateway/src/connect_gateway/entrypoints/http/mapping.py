@@ -2,16 +2,39 @@
 
 from __future__ import annotations
 
+from datetime import datetime, time
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
 
-from connect_events import ColumnMapping, ColumnSpec, ColumnType, CsvSettings, TableSpec, run_key
+from connect_events import (
+    ColumnMapping,
+    ColumnSpec,
+    ColumnType,
+    Cron,
+    CsvSettings,
+    Daily,
+    Monthly,
+    OnDemand,
+    OneTime,
+    Schedule,
+    TableSpec,
+    Weekly,
+    run_key,
+)
 from connect_gateway.domain.errors import REJECTION
 from connect_gateway.domain.jobs import JobDraft, SourceDraft
-from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_errors
+from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_errors, to_request_path
 from connect_gateway.entrypoints.http import schemas as s
-from connect_gateway.read_models import CommandRecord, JobRecord, JobSummary, LogLine, RunRecord, TableRecord
+from connect_gateway.read_models import (
+    CommandRecord,
+    HistoryRecord,
+    JobRecord,
+    JobSummary,
+    LogLine,
+    RunRecord,
+    TableRecord,
+)
 
 API = "/api/v1"
 _API_CODES: dict[str, str] = {code: name for code, name in REJECTION.items()}
@@ -74,7 +97,44 @@ def job_draft(body: s.JobFields) -> JobDraft:
         write_mode=body.target.write_mode,
         insert_on_no_match=body.target.insert_on_no_match,
         update_on_match=body.target.update_on_match,
+        schedule=schedule(body.schedule),
+        expires_at=body.expires_at,
     )
+
+
+def schedule(body: s.OnDemandIn | s.OneTimeIn | s.DailyIn | s.WeeklyIn | s.MonthlyIn | s.CronIn) -> Schedule:
+    """The contract's schedule of the request's (times of day and local date-times parsed from their text)."""
+    if isinstance(body, s.OnDemandIn):
+        return OnDemand()
+    timed: dict[str, Any] = {"time_zone": body.time_zone, "start_window": body.start_window}
+    match body:
+        case s.OneTimeIn():
+            return OneTime(**timed, at=datetime.fromisoformat(body.at))
+        case s.DailyIn():
+            return Daily(**timed, time=time.fromisoformat(body.time))
+        case s.WeeklyIn():
+            return Weekly(**timed, days=tuple(body.days), time=time.fromisoformat(body.time))
+        case s.MonthlyIn():
+            return Monthly(**timed, day=body.day, time=time.fromisoformat(body.time))
+    return Cron(**timed, expression=body.expression)
+
+
+def schedule_out(schedule: Schedule) -> s.ScheduleOut:
+    """A schedule as the API shows it: its kind and that kind's fields."""
+    if isinstance(schedule, OnDemand):
+        return s.ScheduleOut(kind=schedule.kind)
+    out = s.ScheduleOut(kind=schedule.kind, time_zone=schedule.time_zone, start_window=schedule.start_window)
+    match schedule:
+        case OneTime():
+            return out.model_copy(update={"at": schedule.at.isoformat(timespec="minutes")})
+        case Daily() | Weekly() | Monthly():
+            shown: dict[str, Any] = {"time": schedule.time.strftime("%H:%M")}
+            if isinstance(schedule, Weekly):
+                shown["days"] = list(schedule.days)
+            if isinstance(schedule, Monthly):
+                shown["day"] = schedule.day
+            return out.model_copy(update=shown)
+    return out.model_copy(update={"expression": schedule.expression})
 
 
 def table_out(record: TableRecord) -> s.TableOut:
@@ -120,35 +180,47 @@ def job_out(job: JobRecord) -> s.JobOut:
             update_on_match=settings.update_on_match,
         ),
         mapping=[s.MappingOut(source=m.source, target=m.target) for m in settings.mapping],
-        schedule=s.ScheduleOut(kind=job.definition.schedule.kind),
+        schedule=schedule_out(job.definition.schedule),
+        errors=[s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
     )
 
 
 def _summary_fields(job: JobSummary) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
+        "group": None,
         "name": job.name,
         "description": job.description,
         "type": job.job_type,
-        "state": job.state,
-        "schedule_type": job.schedule_type,
-        "version": job.version,
-        "expires_at": job.expires_at,
         "created_at": job.created_at,
         "created_by": job.created_by,
+        "state": job.state,
+        "next_run_at": job.next_run_at,
+        "previous_run_at": job.previous_run_at,
+        "schedule_type": job.schedule_type,
+        "expires_at": job.expires_at,
+        "has_errors": bool(job.errors),
+        "running_run_id": job.running_run_id,
+        "version": job.version,
         "updated_at": job.updated_at,
         "updated_by": job.updated_by,
         "last_run": None if job.last_run_id is None else run_key(job.job_id, job.last_run_id),
+        "copied_from": job.copied_from,
     }
 
 
 def run_out(run: RunRecord) -> s.RunOut:
     """A run as the API shows it."""
+    key = run_key(run.job_id, run.run_id)
     return s.RunOut(
-        id=run_key(run.job_id, run.run_id),
+        id=key,
+        run_key=key,
+        group_run_key=_group_run_key(run),
+        group=run.group_id,
         job_id=run.job_id,
         run_id=run.run_id,
         job_name=run.job_name,
+        job_type=run.job_type,
         job_deleted=run.job_deleted,
         status=run.status,
         trigger=run.trigger,
@@ -157,6 +229,7 @@ def run_out(run: RunRecord) -> s.RunOut:
         total_bytes=run.total_bytes,
         stage=run.stage,
         requested_at=run.requested_at,
+        scheduled_for=run.scheduled_for,
         started_at=run.started_at,
         finished_at=run.finished_at,
         duration_ms=run.duration_ms,
@@ -165,6 +238,13 @@ def run_out(run: RunRecord) -> s.RunOut:
         url=run_url(run.job_id, run.run_id),
         log_url=f"{run_url(run.job_id, run.run_id)}/log",
     )
+
+
+def _group_run_key(run: RunRecord) -> str | None:
+    """`GroupID.RunID` of the group run `run` is a member of."""
+    if run.group_id is None or run.group_run_id is None:
+        return None
+    return run_key(run.group_id, run.group_run_id)
 
 
 def log_out(job_id: int, run_id: int, lines: list[LogLine]) -> s.RunLogOut:
@@ -188,10 +268,25 @@ def command_out(record: CommandRecord) -> s.CommandOut:
         target_version=record.target_version,
         run_id=record.run_id,
         code=None if record.code is None else _API_CODES.get(record.code, record.code),
+        reason=record.reason,
         message=record.message,
         errors=[s.ErrorItem(field=e.field, message=e.message) for e in errors],
         replied_at=record.replied_at,
         url=_target_url(record) if record.status == "accepted" else None,
+    )
+
+
+def history_out(entry: HistoryRecord) -> s.HistoryEntryOut:
+    """A history entry, the changed fields named as in the request (`mapping`, `target.table`)."""
+    changed = dict.fromkeys(to_request_path(path, JOB_PATHS) for path in entry.changed)  # ordered, no repeats
+    return s.HistoryEntryOut(
+        version=entry.version,
+        at=entry.at,
+        by=entry.by,
+        what=entry.what,
+        reason=entry.reason,
+        copied_from=entry.copied_from,
+        changed=list(changed),
     )
 
 

@@ -33,8 +33,12 @@ COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 COMMAND_RESPONSES: dict[int | str, dict[str, Any]] = {
     202: {"model": PendingOut, "description": "Sent, but not decided in time"},
-    404: {**_ERROR, "description": "No such job or table"},
-    409: {**_ERROR, "description": "Conflict (stale version, duplicate name) or invalid state"},
+    404: {**_ERROR, "description": "No such job or table (`reason` JOB_NOT_FOUND, JOB_DELETED)"},
+    409: {
+        **_ERROR,
+        "description": "Conflict or invalid state; `reason` says which, e.g. STALE_VERSION, JOB_RUNNING, "
+        "JOB_INACTIVE, JOB_HAS_ERRORS, COPY_REQUIRES_INACTIVE, PARTNER_JOB_NOT_RUNNABLE",
+    },
     413: {**_ERROR, "description": "The request (or the command it makes) is too large"},
     504: {**_ERROR, "description": "The message bus did not confirm the command in time"},
 }
@@ -65,4 +69,4 @@ def respond(
     if isinstance(outcome, Accepted):
         return on_accepted(outcome)
     errors = to_request_errors(outcome.errors, renames)
-    return error_response(REJECTION[outcome.code], outcome.message, errors)
+    return error_response(REJECTION[outcome.code], outcome.message, errors, reason=outcome.reason)

@@ -8,21 +8,28 @@ take each value only in the JSON type their schema states.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel
+from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
 from pydantic.config import JsonDict
+from pydantic_core import PydanticCustomError
 
+from connect_events import RefusalReason
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain.errors import ErrorCode
 from connect_gateway.entrypoints.http.fields import (
+    CronExpression,
     Description,
     Host,
     HostKeyLine,
     Identifier,
+    IsoDateTime,
+    JobIdValue,
     JobName,
+    LocalDateTimeText,
     MaxLength,
+    MonthDay,
     Password,
     Port,
     Precision,
@@ -30,9 +37,12 @@ from connect_gateway.entrypoints.http.fields import (
     Scale,
     SourceColumn,
     SourcePath,
+    TimeOfDayText,
+    TimeZoneName,
     User,
     Version,
 )
+from connect_gateway.entrypoints.http.value_rule import RULE_ERROR
 
 ColumnTypeName = Literal["text", "integer", "number", "boolean", "date", "timestamp"]
 DelimiterChar = Literal[",", ";", "\t", "|"]
@@ -41,6 +51,7 @@ EncodingName = Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"]
 WriteModeName = Literal["merge", "append", "overwrite"]
 JobStateName = Literal["active", "inactive"]
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "stopped", "skipped"]
+WeekdayName = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 
 
 class RequestBody(BaseModel):
@@ -65,11 +76,13 @@ class ErrorItem(ResponseBody):
 
 
 class ErrorBody(ResponseBody):
-    """Every error the API returns."""
+    """Every error the API returns; `reason` says precisely why the scheduler refused a command (e.g.
+    `JOB_RUNNING`, `STALE_VERSION`, `COPY_REQUIRES_INACTIVE`), null when `code` says all there is."""
 
     code: ErrorCode
     message: str
     errors: list[ErrorItem] = []
+    reason: RefusalReason | None = None
 
 
 class PendingOut(ResponseBody):
@@ -95,8 +108,9 @@ class CommandOut(ResponseBody):
     target_version: int | None
     run_id: int | None
     code: str | None
+    reason: RefusalReason | None
     message: str | None
-    errors: list[ErrorItem]
+    errors: list[ErrorItem] = Field(description="A refusal's field errors, or those an accepted draft was saved with")
     replied_at: datetime
     url: str | None
 
@@ -211,8 +225,85 @@ class MappingIn(RequestBody):
     target: Identifier
 
 
+def _examples(*examples: JsonDict) -> ConfigDict:
+    """A request body's examples for the OpenAPI document (strict and closed, like every request)."""
+    return ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": list(examples)})
+
+
+class OnDemandIn(RequestBody):
+    """Runs only when started by run-now, a group or the API."""
+
+    model_config = _examples({"kind": "on_demand"})
+
+    kind: Literal["on_demand"]
+
+
+class TimedIn(RequestBody):
+    """What every timed schedule has: an IANA time zone, and the optional 15-minute start window."""
+
+    time_zone: TimeZoneName = Field(default="UTC", description="An IANA time zone, e.g. Europe/Amsterdam")
+    start_window: bool = Field(
+        default=False, description="Start at a random minute of the 15 minutes that begin at the scheduled time"
+    )
+
+
+class OneTimeIn(TimedIn):
+    """Once, at a wall-clock date and time in the time zone."""
+
+    model_config = _examples({"kind": "one_time", "at": "2027-01-31T06:30", "time_zone": "Europe/Amsterdam"})
+
+    kind: Literal["one_time"]
+    at: LocalDateTimeText
+
+
+class DailyIn(TimedIn):
+    """Every day at a wall-clock time; a time a daylight-saving jump skips runs at the first minute after it."""
+
+    model_config = _examples({"kind": "daily", "time": "06:30", "time_zone": "Europe/Amsterdam"})
+
+    kind: Literal["daily"]
+    time: TimeOfDayText
+
+
+class WeeklyIn(TimedIn):
+    """On the chosen weekdays at a wall-clock time."""
+
+    model_config = _examples({"kind": "weekly", "days": ["mon", "thu"], "time": "22:00", "time_zone": "UTC"})
+
+    kind: Literal["weekly"]
+    days: list[WeekdayName] = Field(min_length=1, max_length=7)
+    time: TimeOfDayText
+
+
+class MonthlyIn(TimedIn):
+    """On a day of the month, or its last day, at a wall-clock time (a day past a month's end: its last day)."""
+
+    model_config = _examples({"kind": "monthly", "day": "last", "time": "23:30", "time_zone": "America/New_York"})
+
+    kind: Literal["monthly"]
+    day: MonthDay = Field(description="1 to 31, or last")
+    time: TimeOfDayText
+
+
+class CronIn(TimedIn):
+    """A five-field cron expression (minute hour day-of-month month day-of-week) in the time zone."""
+
+    model_config = _examples({"kind": "cron", "expression": "*/15 8-18 * * mon-fri", "time_zone": "Asia/Tokyo"})
+
+    kind: Literal["cron"]
+    expression: CronExpression
+
+
+ScheduleIn = Annotated[OnDemandIn | OneTimeIn | DailyIn | WeeklyIn | MonthlyIn | CronIn, Field(discriminator="kind")]
+
+
 class JobFields(RequestBody):
-    """The fields of an *import custom table* job."""
+    """The fields of an *import custom table* job.
+
+    The scheduler checks the whole definition (the table and its columns, the schedule's time zone and cron
+    expression, an expiration still ahead): a definition with errors is saved all the same, inactive, and
+    the answer lists its `errors`; it can be activated once they are fixed.
+    """
 
     name: JobName
     description: Description = ""
@@ -221,6 +312,8 @@ class JobFields(RequestBody):
     file: FileIn = FileIn()
     target: TargetIn
     mapping: list[MappingIn] = Field(min_length=1, max_length=lim.MAX_MAPPINGS)
+    schedule: ScheduleIn = Field(default_factory=lambda: OnDemandIn(kind="on_demand"))
+    expires_at: IsoDateTime | None = Field(default=None, description="When the job is deleted; null: never")
 
 
 class JobIn(JobFields):
@@ -237,12 +330,88 @@ class JobUpdateIn(JobFields):
     expected_version: Version
 
 
+class CopyIn(RequestBody):
+    """The copy's name; the copy gets a new Job ID and is inactive."""
+
+    model_config = _examples({"name": "Import stores (copy)"})
+
+    name: JobName
+
+
+class DeleteJobsIn(RequestBody):
+    """The jobs to delete, each at most once."""
+
+    model_config = _examples({"job_ids": [1042, 1043]})
+
+    job_ids: list[JobIdValue] = Field(
+        min_length=1, max_length=lim.MAX_BULK_DELETE, json_schema_extra={"uniqueItems": True}
+    )
+
+    @field_validator("job_ids")
+    @classmethod
+    def _each_once(cls, job_ids: list[int]) -> list[int]:
+        if len(set(job_ids)) != len(job_ids):
+            raise PydanticCustomError(RULE_ERROR, "{problem}", {"problem": "name each job once"})
+        return job_ids
+
+
 class JobWrittenOut(ResponseBody):
-    """A job was created or changed; `version` is what the next edit sends as `expected_version`."""
+    """A job was created or changed; `version` is what the next edit sends as `expected_version`.
+
+    `errors` are those the definition was saved with: a job with errors is an inactive draft until they are
+    fixed. `state` is the job's state when the change decides it (null when it does not: an edit without
+    errors keeps the state, a deleted job has none).
+    """
 
     job_id: int
     version: int
     url: str
+    state: JobStateName | None = None
+    errors: list[ErrorItem] = []
+
+
+class ResultErrorOut(ResponseBody):
+    """Why one job of a multi-job request was refused, in the shape of every error."""
+
+    code: ErrorCode
+    reason: RefusalReason | None = None
+    message: str
+
+
+class DeleteResultOut(ResponseBody):
+    """What came of deleting one job: deleted, refused (`error`), or not decided in time (`status_url`)."""
+
+    job_id: int
+    deleted: bool
+    error: ResultErrorOut | None = None
+    status_url: str | None = Field(default=None, description="When no decision arrived in time: where it will be")
+
+
+class DeleteJobsOut(ResponseBody):
+    """One result per requested job, in the request's order."""
+
+    results: list[DeleteResultOut]
+
+
+class StopRequestedOut(ResponseBody):
+    """The run was asked to stop; it ends *Stopped* (or, if it finished first, its log says the stop came late)."""
+
+    job_id: int
+    run_id: int
+    run: str = Field(description="`JobID.RunID`")
+    status_url: str
+
+
+class HistoryEntryOut(ResponseBody):
+    """One change of a job: its version, when, by whom, what; an edit names the fields it changed."""
+
+    version: int
+    at: datetime
+    by: str
+    what: str = Field(description="created | copied | updated | activated | deactivated | deleted")
+    reason: str | None = Field(description="deleted: user | expired")
+    copied_from: int | None = Field(description="copied: the job this one copies")
+    changed: list[str] = Field(description="updated: the changed fields, as the request names them")
 
 
 class RunStartedOut(ResponseBody):
@@ -295,37 +464,52 @@ class MappingOut(ResponseBody):
 
 
 class ScheduleOut(ResponseBody):
-    """When the job runs."""
+    """When the job runs: `kind` and the fields that kind has (the others are null)."""
 
-    kind: str
+    kind: str = Field(description="on_demand | one_time | daily | weekly | monthly | cron")
+    time_zone: str | None = None
+    start_window: bool | None = None
+    at: str | None = Field(default=None, description="one_time: local date and time")
+    time: str | None = Field(default=None, description="daily, weekly, monthly: HH:MM")
+    days: list[str] | None = Field(default=None, description="weekly")
+    day: int | Literal["last"] | None = Field(default=None, description="monthly")
+    expression: str | None = Field(default=None, description="cron")
 
 
 class JobSummaryOut(ResponseBody):
-    """A row of the job list."""
+    """A row of the All jobs tab: Job ID, Group, Name, Job type, Created on, By, Job state, Next run, Previous
+    run, Schedule type, Expiration date; and whether it has errors, and its run in progress."""
 
     job_id: int
+    group: int | None = Field(description="The job's Group ID; null until groups exist")
     name: str
     description: str
     type: str
-    state: str
-    schedule_type: str
-    version: int
-    expires_at: datetime | None
     created_at: datetime
     created_by: str
+    state: JobStateName
+    next_run_at: datetime | None = Field(description="The next scheduled fire; null when none is scheduled")
+    previous_run_at: datetime | None = Field(description="When the latest run was requested (its fire time)")
+    schedule_type: str = Field(description="on_demand | one_time | daily | weekly | monthly | cron")
+    expires_at: datetime | None
+    has_errors: bool
+    running_run_id: int | None = Field(description="The queued or running run, if any")
+    version: int
     updated_at: datetime
     updated_by: str
-    last_run: str | None
+    last_run: str | None = Field(description="The latest run, `JobID.RunID`")
+    copied_from: int | None
 
 
 class JobOut(JobSummaryOut):
-    """A job with its settings."""
+    """A job with its settings, and the errors it was saved with (fields named as in the request)."""
 
     source: SourceOut
     file: FileOut
     target: TargetOut
     mapping: list[MappingOut]
     schedule: ScheduleOut
+    errors: list[ErrorItem]
 
 
 class CountsOut(ResponseBody):
@@ -340,20 +524,26 @@ class CountsOut(ResponseBody):
 
 
 class RunOut(ResponseBody):
-    """One run, `id` being `JobID.RunID`."""
+    """One run; also a row of the Completed jobs tab: `JobID.RunID`, `GroupID.RunID`, Group, Name, Job type,
+    Start time, Duration, Run status and the counts."""
 
-    id: str
+    id: str = Field(description="`JobID.RunID` (the same as `run_key`)")
+    run_key: str = Field(description="`JobID.RunID`")
+    group_run_key: str | None = Field(description="`GroupID.RunID` of the group run this run is a member of")
+    group: int | None = Field(description="The Group ID of that group run")
     job_id: int
     run_id: int
     job_name: str
+    job_type: str | None
     job_deleted: bool
-    status: str
+    status: RunStatusName
     trigger: str
     attempt: int
     counts: CountsOut
     total_bytes: int | None
     stage: str | None
     requested_at: datetime
+    scheduled_for: datetime | None = Field(description="A scheduled fire: the time it stands for")
     started_at: datetime | None
     finished_at: datetime | None
     duration_ms: int | None

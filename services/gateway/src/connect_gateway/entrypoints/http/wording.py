@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connect_events.values import STORABLE
+from connect_gateway.entrypoints.http.fields import SCHEDULE_KINDS
 from connect_gateway.entrypoints.http.value_rule import RULE_ERROR
 
 GENERIC = "is not valid"
@@ -46,6 +47,9 @@ _SENTENCES: dict[str, str] = {
     "dict_type": _OBJECT,
     "list_type": "must be a JSON array",
     "none_required": "must be null",
+    # Discriminated unions (a schedule's `kind`); the context names our tags, never the value sent.
+    "union_tag_invalid": "must have a kind of {expected_tags}",
+    "union_tag_not_found": "must have a {discriminator}",
 }
 # Error type -> (bound, context key, unit) of a length limit.
 _LENGTHS: dict[str, tuple[str, str, str]] = {
@@ -85,13 +89,18 @@ def _length(bound: str, key: str, unit: str, context: Mapping[str, Any]) -> str:
 
 _LOCATIONS = ("body", "query", "path", "header", "cookie")
 MAX_KEY_SHOWN = 64
+# Fields holding a union discriminated by `kind`: pydantic puts the kind in the error's location
+# (`schedule.daily.time`), which the request does not have (`schedule.time`).
+_DISCRIMINATED: dict[str, frozenset[str]] = {"schedule": frozenset(SCHEDULE_KINDS)}
 
 
 def field_path(loc: Sequence[int | str]) -> str:
     """`("body", "mapping", 2, "target")` -> `mapping[2].target`; a key the client made up is shown escaped."""
     parts = list(loc[1:] if loc and loc[0] in _LOCATIONS else loc)
     path = ""
-    for part in parts:
+    for i, part in enumerate(parts):
+        if i > 0 and part in _DISCRIMINATED.get(str(parts[i - 1]), ()):
+            continue
         path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{_shown_key(part)}"
     if path:
         return path

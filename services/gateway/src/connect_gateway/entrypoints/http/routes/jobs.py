@@ -1,17 +1,19 @@
-"""`/api/v1/jobs`: create, edit, activate, deactivate, delete and run jobs; list and read them."""
+"""`/api/v1/jobs`: create, edit, copy, activate, deactivate, delete, run and stop jobs; list them, read one and
+its history."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from connect_events import run_key
 from connect_gateway import handlers
-from connect_gateway.domain.errors import Refusal
+from connect_gateway.domain.errors import REJECTION, Refusal
 from connect_gateway.domain.limits import MAX_ID, MAX_INT
-from connect_gateway.domain.paths import JOB_PATHS
+from connect_gateway.domain.listing import parse_sort, sort_pattern
+from connect_gateway.domain.paths import JOB_PATHS, to_request_errors
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.auth import ActorDep
 from connect_gateway.entrypoints.http.dependencies import DepsDep
@@ -22,34 +24,60 @@ from connect_gateway.entrypoints.http.outcomes import (
     json_response,
     respond,
 )
+from connect_gateway.entrypoints.http.paging import PAGED, CursorParam, Limit, link_next, position_of
 from connect_gateway.entrypoints.http.schemas import (
+    CopyIn,
+    DeleteJobsIn,
+    DeleteJobsOut,
+    DeleteResultOut,
     ErrorBody,
+    ErrorItem,
+    HistoryEntryOut,
     JobIn,
     JobOut,
     JobStateName,
     JobSummaryOut,
     JobUpdateIn,
     JobWrittenOut,
+    PendingOut,
+    ResultErrorOut,
     RunNowOut,
     RunStartedOut,
+    StopRequestedOut,
 )
-from connect_gateway.handlers import Accepted, Outcome
-from connect_gateway.read_models import JobQuery
+from connect_gateway.handlers import Accepted, Outcome, Pending, Rejected
+from connect_gateway.read_models import HISTORY_SORT, HISTORY_SORTS, JOB_SORTS, HistoryQuery, JobQuery
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=COMMON_RESPONSES)
 
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="The job's numeric Job ID")]
+RunId = Annotated[int, Path(ge=1, le=MAX_INT, description="The run's RunID (the part after the dot of `JobID.RunID`)")]
 ExpectedVersion = Annotated[
     int | None, Query(ge=1, le=MAX_INT, description="Refuse (409) unless this is the job's current version")
 ]
 WRITTEN = {200: {"model": JobWrittenOut, "description": "Done"}, **COMMAND_RESPONSES}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job"}}
+JobSort = Annotated[
+    str,
+    Query(
+        pattern=sort_pattern(JOB_SORTS),
+        description="A column of the list, `-` first for descending; the Job ID breaks ties",
+    ),
+]
 
 
-def _written(outcome: Outcome, status: int = 200, job_id: int | None = None) -> JSONResponse:
+def _written(
+    outcome: Outcome, status: int = 200, job_id: int | None = None, state: JobStateName | None = None
+) -> JSONResponse:
+    """The job the command wrote; one saved with errors is an inactive draft whatever was asked."""
+
     def accepted(a: Accepted) -> JSONResponse:
         jid = job_id if job_id is not None else int(a.target_id)
         url = mapping.job_url(jid)
-        body = JobWrittenOut(job_id=jid, version=a.target_version, url=url)
+        errors = [ErrorItem(field=e.field, message=e.message) for e in to_request_errors(a.errors, JOB_PATHS)]
+        body = JobWrittenOut(
+            job_id=jid, version=a.target_version, url=url, state="inactive" if errors else state, errors=errors
+        )
         return json_response(body, status, url if status == 201 else None)
 
     return respond(outcome, JOB_PATHS, accepted)
@@ -59,34 +87,93 @@ def _written(outcome: Outcome, status: int = 200, job_id: int | None = None) -> 
     "",
     status_code=201,
     response_model=None,
-    responses={201: {"model": JobWrittenOut, "description": "Created"}, **COMMAND_RESPONSES},
+    responses={
+        201: {"model": JobWrittenOut, "description": "Created (a draft when it has `errors`)"},
+        **COMMAND_RESPONSES,
+    },
 )
 async def create_job(body: JobIn, deps: DepsDep, actor: ActorDep) -> JSONResponse:
-    """Create a job; the SFTP host key is pinned and the secret stored in the vault, never returned."""
+    """Create a job; the SFTP host key is pinned and the secret stored in the vault, never returned.
+
+    A definition with errors is saved as an inactive draft: 201 with the `errors`, each naming its field.
+    """
     outcome = await handlers.create_job(deps, mapping.job_draft(body), body.activate, actor)
-    return _written(outcome, 201)
+    return _written(outcome, 201, state="active" if body.activate else "inactive")
 
 
-@router.get("")
+@router.get("", responses=PAGED)
 async def list_jobs(
+    request: Request,
+    response: Response,
     deps: DepsDep,
     state: JobStateName | None = None,
-    q: Annotated[SearchText | None, Query(description="Part of the name")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    job_type: Annotated[
+        str | None, Query(alias="type", pattern="^import_custom_table$", description="Job type")
+    ] = None,
+    schedule_type: Annotated[
+        str | None, Query(pattern="^(on_demand|one_time|daily|weekly|monthly|cron)$", description="Schedule type")
+    ] = None,
+    q: Annotated[SearchText | None, Query(description="Part of the name, any case")] = None,
+    sort: JobSort = "job_id",
+    limit: Limit = 100,
+    cursor: CursorParam = None,
 ) -> list[JobSummaryOut]:
-    """Jobs (not deleted) by Job ID."""
-    query = JobQuery(state=state, q=q or None, limit=limit, offset=offset)
-    return [mapping.job_summary_out(j) for j in await deps.reads.list_jobs(query)]
+    """The All jobs tab: jobs (not deleted), sorted, filtered and searched, a page at a time."""
+    order = parse_sort(sort, JOB_SORTS)
+    query = JobQuery(
+        state=state,
+        q=q or None,
+        job_type=job_type,
+        schedule_type=schedule_type,
+        sort=order,
+        after=position_of(cursor, order, JOB_SORTS, ids=1),
+        limit=limit,
+    )
+    page = await deps.reads.list_jobs(query)
+    link_next(request, response, page.next)
+    return [mapping.job_summary_out(j) for j in page.items]
 
 
-@router.get("/{job_id}", responses={404: {"model": ErrorBody}})
+@router.post("/delete", responses={200: {"model": DeleteJobsOut}})
+async def delete_jobs(body: DeleteJobsIn, deps: DepsDep, actor: ActorDep) -> DeleteJobsOut:
+    """Delete several jobs, each by its own command: 200 with one result per job, some may be refused."""
+    outcomes = await handlers.delete_jobs(deps, body.job_ids, actor)
+    return DeleteJobsOut(results=[_deleted(job_id, o) for job_id, o in zip(body.job_ids, outcomes, strict=True)])
+
+
+def _deleted(job_id: int, outcome: Outcome | Refusal) -> DeleteResultOut:
+    match outcome:
+        case Accepted():
+            return DeleteResultOut(job_id=job_id, deleted=True)
+        case Pending(command_id=command_id):
+            return DeleteResultOut(job_id=job_id, deleted=False, status_url=mapping.command_url(command_id))
+        case Rejected():
+            error = ResultErrorOut(code=REJECTION[outcome.code], reason=outcome.reason, message=outcome.message)
+            return DeleteResultOut(job_id=job_id, deleted=False, error=error)
+    error = ResultErrorOut(code=outcome.code, reason=outcome.reason, message=outcome.message)
+    return DeleteResultOut(job_id=job_id, deleted=False, error=error)
+
+
+@router.get("/{job_id}", responses=NOT_FOUND)
 async def get_job(job_id: JobId, deps: DepsDep) -> JobOut:
-    """A job's definition (without secrets) and its `version`."""
+    """A job's definition (without secrets), its `version`, and the `errors` it was saved with."""
     record = await deps.reads.get_job(job_id)
     if record is None:
-        raise Refusal("not_found", f"job {job_id} not found")
+        raise Refusal("not_found", f"job {job_id} not found", reason="JOB_NOT_FOUND")
     return mapping.job_out(record)
+
+
+@router.get("/{job_id}/history", responses={**PAGED, **NOT_FOUND})
+async def get_job_history(
+    request: Request, response: Response, job_id: JobId, deps: DepsDep, limit: Limit = 100, cursor: CursorParam = None
+) -> list[HistoryEntryOut]:
+    """Who changed the job, what and when, newest first (also after the job was deleted)."""
+    query = HistoryQuery(after=position_of(cursor, HISTORY_SORT, HISTORY_SORTS, ids=0), limit=limit)
+    page = await deps.reads.job_history(job_id, query)
+    if page is None:
+        raise Refusal("not_found", f"job {job_id} not found", reason="JOB_NOT_FOUND")
+    link_next(request, response, page.next)
+    return [mapping.history_out(entry) for entry in page.items]
 
 
 @router.put("/{job_id}", response_model=None, responses=WRITTEN)
@@ -94,19 +181,35 @@ async def update_job(job_id: JobId, body: JobUpdateIn, deps: DepsDep, actor: Act
     """Replace a job's definition; omit `private_key`/`password` to keep the stored secret.
 
     The secret must be given again when host, port or user changes. Keeping the stored secret or host key
-    needs the read model at `expected_version`: 409 `conflict` while it still catches up (retry).
+    needs the read model at `expected_version`: 409 `conflict` while it still catches up (retry). A
+    definition with errors is saved (200 with the `errors`) and leaves the job inactive.
     """
     draft = mapping.job_draft(body)
     outcome = await handlers.update_job(deps, job_id, body.expected_version, draft, actor)
     return _written(outcome, job_id=job_id)
 
 
+@router.post(
+    "/{job_id}/copy",
+    status_code=201,
+    response_model=None,
+    responses={201: {"model": JobWrittenOut, "description": "The copy, inactive"}, **COMMAND_RESPONSES},
+)
+async def copy_job(job_id: JobId, body: CopyIn, deps: DepsDep, actor: ActorDep) -> JSONResponse:
+    """Copy an inactive, non-partner job: the copy gets a new Job ID and `name`, and is inactive.
+
+    409 `COPY_REQUIRES_INACTIVE` for an active job; 422 `NAME_TAKEN` for a name in use.
+    """
+    return _written(await handlers.copy_job(deps, job_id, body.name, actor), 201, state="inactive")
+
+
 @router.post("/{job_id}/activate", response_model=None, responses=WRITTEN)
 async def activate_job(
     job_id: JobId, deps: DepsDep, actor: ActorDep, expected_version: ExpectedVersion = None
 ) -> JSONResponse:
-    """Activate a job (it needs a definition without errors)."""
-    return _written(await handlers.activate_job(deps, job_id, expected_version, actor), job_id=job_id)
+    """Activate a job (it needs a definition without errors: 409 `JOB_HAS_ERRORS` otherwise)."""
+    outcome = await handlers.activate_job(deps, job_id, expected_version, actor)
+    return _written(outcome, job_id=job_id, state="active")
 
 
 @router.post("/{job_id}/deactivate", response_model=None, responses=WRITTEN)
@@ -114,14 +217,15 @@ async def deactivate_job(
     job_id: JobId, deps: DepsDep, actor: ActorDep, expected_version: ExpectedVersion = None
 ) -> JSONResponse:
     """Deactivate a job: it never fires and cannot be run."""
-    return _written(await handlers.deactivate_job(deps, job_id, expected_version, actor), job_id=job_id)
+    outcome = await handlers.deactivate_job(deps, job_id, expected_version, actor)
+    return _written(outcome, job_id=job_id, state="inactive")
 
 
 @router.delete("/{job_id}", response_model=None, responses=WRITTEN)
 async def delete_job(
     job_id: JobId, deps: DepsDep, actor: ActorDep, expected_version: ExpectedVersion = None
 ) -> JSONResponse:
-    """Delete a job; its loaded data and run history stay."""
+    """Delete a job; its loaded data and run history stay, and its history says it was deleted."""
     return _written(await handlers.delete_job(deps, job_id, expected_version, actor), job_id=job_id)
 
 
@@ -142,7 +246,7 @@ async def run_job(
         IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
     ] = None,
 ) -> JSONResponse:
-    """Run a job now, regardless of its schedule."""
+    """Run a job now, regardless of its schedule (409 `JOB_RUNNING` while it runs, `JOB_INACTIVE` when inactive)."""
     outcome = await handlers.run_job_now(deps, job_id, idempotency_key, actor)
 
     def started(a: Accepted) -> JSONResponse:
@@ -153,3 +257,26 @@ async def run_job(
         return json_response(body, 202, url)
 
     return respond(outcome, JOB_PATHS, started)
+
+
+@router.post(
+    "/{job_id}/runs/{run_id}/stop",
+    status_code=202,
+    response_model=None,
+    responses={
+        **COMMAND_RESPONSES,
+        202: {"model": StopRequestedOut | PendingOut, "description": "Stop requested, or pending"},
+        404: {"model": ErrorBody, "description": "No such job or run (`reason` JOB_NOT_FOUND, RUN_NOT_FOUND)"},
+    },
+)
+async def stop_run(job_id: JobId, run_id: RunId, deps: DepsDep, actor: ActorDep) -> JSONResponse:
+    """Ask a queued or running run to stop; it ends *Stopped* with the target unchanged unless its load had
+    already committed (its log then says so). 409 `RUN_NOT_RUNNING` for a run that has ended."""
+    outcome = await handlers.stop_run(deps, job_id, run_id, actor)
+
+    def requested(_accepted: Accepted) -> JSONResponse:
+        url = mapping.run_url(job_id, run_id)
+        body = StopRequestedOut(job_id=job_id, run_id=run_id, run=run_key(job_id, run_id), status_url=url)
+        return json_response(body, 202, url)
+
+    return respond(outcome, JOB_PATHS, requested)
