@@ -265,8 +265,9 @@ AnyCommand = Annotated[
 
 
 class CommandAcceptedPayload(Payload):
-    """What the accepted command produced: the aggregate it touched, for run-now the run, and the validation
-    errors a definition was saved with (it stays an inactive draft until they are fixed)."""
+    """What the accepted command produced: the aggregate it touched, for run-now the run, the validation
+    errors a definition was saved with (it stays an inactive draft until they are fixed), and a job's state
+    after the command."""
 
     command_id: UUID
     command_type: str
@@ -275,6 +276,7 @@ class CommandAcceptedPayload(Payload):
     target_version: int
     run_id: int | None = None
     errors: tuple[FieldError, ...] = ()
+    state: Literal["active", "inactive"] | None = None
 
 
 # `malformed`: the record names a command but does not decode as one (the errors name the failing fields).

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 from connect_events import (
     ActivateJob,
@@ -186,6 +186,7 @@ def accepted(command: Command, causation: Causation, outcome: Outcome) -> Comman
         target_version=outcome.target_version,
         run_id=outcome.run_id,
         errors=bounded_errors(outcome.errors),
+        state=outcome.state,
     )
     return CommandAccepted(**_reply_envelope(causation), payload=payload)
 
@@ -365,7 +366,8 @@ async def _append_job(
 
 
 def _job_outcome(job: JobState, events: Sequence[Event]) -> Outcome:
-    return Outcome(events, "job", str(job.job_id), job.version, errors=saved_errors(events))
+    state: Literal["active", "inactive"] = "active" if job.active else "inactive"
+    return Outcome(events, "job", str(job.job_id), job.version, errors=saved_errors(events), state=state)
 
 
 def _command_type(command: Command) -> str:

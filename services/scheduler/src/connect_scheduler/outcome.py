@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from connect_events import Event, FieldError
 
@@ -19,3 +20,4 @@ class Outcome:
     target_version: int
     run_id: int | None = None
     errors: tuple[FieldError, ...] = ()
+    state: Literal["active", "inactive"] | None = None
