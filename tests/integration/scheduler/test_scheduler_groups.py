@@ -52,8 +52,8 @@ from connect_runtime.offsets import TransactionalConsumer
 from connect_scheduler.adapters import event_store
 from connect_scheduler.adapters.event_store import job_stream
 from connect_scheduler.adapters.group_store import group_stream
-from connect_scheduler.entrypoints.group_ticker import tick_groups
 from connect_scheduler.entrypoints.runs import on_run_record
+from connect_scheduler.entrypoints.ticker import GROUPS, tick
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     count,
@@ -336,9 +336,9 @@ class TestScheduledGroups:
         group_id = int(reply.payload.target_id)
         assert tuple(await db.fetchrow(GROUP_ROW, group_id)) == (TEN, None, TEN)
 
-        assert await tick_groups(db, TEN - timedelta(seconds=1), 10) == 0
-        assert await tick_groups(db, TEN, 10) == 1
-        assert await tick_groups(db, TEN, 10) == 0  # recorded once
+        assert await tick(db, GROUPS, TEN - timedelta(seconds=1), 10) == 0
+        assert await tick(db, GROUPS, TEN, 10) == 1
+        assert await tick(db, GROUPS, TEN, 10) == 0  # recorded once
 
         [_, requested, *_] = await stream(db, group_stream(group_id))
         assert isinstance(requested, GroupRunRequested)
@@ -348,13 +348,26 @@ class TestScheduledGroups:
         assert tuple(await db.fetchrow(GROUP_ROW, group_id)) == (TEN + timedelta(days=1), TEN, TEN + timedelta(days=1))
         assert [type(e) for e in await queued(db)][-3:] == [GroupRunRequested, RunRequested, GroupRunMemberRequested]
 
+    async def test_a_group_that_cannot_be_read_is_set_aside_and_the_others_fire(self, db: Conn) -> None:
+        jobs = await given_jobs(db, 4)
+        replies = [await accept(db, create_group(jobs[i : i + 2], f"Loads {i}", schedule=AT_TEN)) for i in (0, 2)]
+        broken, fine = (int(reply.payload.target_id) for reply in replies)
+        await db.execute("UPDATE events SET data = '{}'::jsonb WHERE stream_id = $1", group_stream(broken))
+
+        assert await tick(db, GROUPS, TEN, 10) == 2
+
+        requested = await db.fetch("SELECT stream_id FROM events WHERE type = 'group_run.requested'")
+        assert [r["stream_id"] for r in requested] == [group_stream(fine)]
+        assert await tick(db, GROUPS, TEN + timedelta(seconds=59), 10) == 0  # it waits a minute, not a tick
+        assert tuple(await db.fetchrow(GROUP_ROW, broken)) == (TEN, None, TEN + timedelta(seconds=60))
+
     async def test_an_expired_group_is_deleted_and_frees_its_jobs_and_name(self, db: Conn) -> None:
         jobs = await given_jobs(db)
         expires_at = T0 + timedelta(minutes=10)
         reply = await accept(db, create_group(jobs, expires_at=expires_at))
         group_id = int(reply.payload.target_id)
 
-        assert await tick_groups(db, expires_at, 10) == 1
+        assert await tick(db, GROUPS, expires_at, 10) == 1
 
         deleted = (await stream(db, group_stream(group_id)))[-1]
         assert isinstance(deleted, GroupDeleted)

@@ -1,6 +1,7 @@
 """Notifications end to end on real peers: run events on Kafka consumed into PostgreSQL queue the deliveries a
 run's end owes, exactly once, and the notifier sends them to a real SMTP server (aiosmtpd) and a local HTTP
-receiver, retrying a failure until it passes and giving up on a refusal."""
+receiver, retrying a failure until it passes and giving up on a refusal. A group run's end queues its group's
+deliveries wherever it is recorded (a member run's end, a run-now, a scheduled fire), apart from its members'."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import hmac
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email import message_from_bytes
 from email.message import Message
 from typing import Any
@@ -22,12 +24,19 @@ from aiokafka import AIOKafkaProducer
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from connect_events import (
+    CreateGroup,
+    CreateGroupPayload,
+    Cron,
     Event,
+    GroupDefinition,
     Notifications,
     RunCounts,
     RunEndedPayload,
     RunFailed,
     RunFailedPayload,
+    RunGroupNow,
+    RunGroupNowPayload,
+    RunStatus,
     RunSucceeded,
     encode,
     run_key,
@@ -36,17 +45,21 @@ from connect_runtime.db import Conn
 from connect_runtime.kafka import ensure_topics
 from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.retry import RetryPolicy
+from connect_scheduler.adapters import notifications
+from connect_scheduler.adapters.notifications import NOTIFICATIONS_DDL
 from connect_scheduler.adapters.smtp import SmtpSender, SmtpServer
 from connect_scheduler.adapters.webhook import WebhookSender
+from connect_scheduler.domain.notifications import GroupRunNotice, RunNotice
 from connect_scheduler.entrypoints.notifier import Notifier
 from connect_scheduler.entrypoints.runs import on_run_record
-from connect_scheduler.entrypoints.ticker import utc_now
+from connect_scheduler.entrypoints.ticker import GROUPS, tick, utc_now
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     create_job,
     define_table,
     definition,
     last_request,
+    meta,
     run_now,
     run_started,
 )
@@ -379,3 +392,135 @@ async def finished_after_a_round(conn: Conn, notifier: Notifier) -> bool:
     """One round of the notifier (what is due), then whether the one delivery is finished."""
     await notifier.deliver_due()
     return await all_finished(conn, 1)
+
+
+SILENT = Notifications()
+KEYS = "SELECT kind, job_id, run_id, channel FROM notifications ORDER BY kind, channel"
+GROUP_NOTICE = "SELECT notice FROM notifications WHERE kind = 'group'"
+TEN = datetime(2025, 3, 1, 10, 0, tzinfo=UTC)  # the first fire of AT_TEN after T0 (09:30)
+AT_TEN = Cron(expression="0 10 * * *", time_zone="UTC")
+
+
+async def given_group(
+    conn: Conn, settings: Notifications, first_job: Notifications = SILENT, **fields: Any
+) -> tuple[int, int, int]:
+    """Group "Morning loads" of two active on-demand jobs, notifying with `settings`, its first job with
+    `first_job`; returns the group's id and its jobs'."""
+    await accept(conn, define_table())
+    jobs = (definition("Load 1").model_copy(update={"notifications": first_job}), definition("Load 2"))
+    first, second = [int((await accept(conn, create_job(job, activate=True))).payload.target_id) for job in jobs]
+    group = GroupDefinition(name="Morning loads", members=(first, second), notifications=settings, **fields)
+    reply = await accept(conn, CreateGroup(**meta(), payload=CreateGroupPayload(definition=group)))
+    await conn.execute("TRUNCATE outbox")
+    return int(reply.payload.target_id), first, second
+
+
+def run_group(group_id: int) -> RunGroupNow:
+    return RunGroupNow(**meta(), payload=RunGroupNowPayload(group_id=group_id))
+
+
+async def test_a_failed_group_run_notifies_once_with_its_members_apart_from_its_members_own_run(
+    clean: Conn, mailbox: tuple[Mailbox, int], receiver: Receiver, notifier: Notifier
+) -> None:
+    conn, (box, _) = clean, mailbox
+    group_settings = Notifications(on_failure=True, emails=EMAILS, webhook_url=receiver.url)
+    group_id, first, second = await given_group(
+        conn, group_settings, Notifications(on_failure=True, webhook_url=receiver.url)
+    )
+    assert group_id == first  # group run 1.1 and job run 1.1 end together: neither stands for the other
+    await accept(conn, run_group(group_id))
+
+    failed = run_failed(first, 1)
+    await consume(conn, await last_request(conn), run_started(first, 1), failed, failed)
+    await conn.execute("UPDATE run_status SET status = 'running'")  # as if the first end had been lost
+    await consume(conn, failed)
+
+    assert [tuple(r) for r in await conn.fetch(KEYS)] == [
+        ("group", group_id, 1, "email"),
+        ("group", group_id, 1, "webhook"),
+        ("job", first, 1, "webhook"),
+    ]
+    assert await notifier.deliver_due() == 3
+    [(envelope, email)] = box.messages
+    assert sorted(envelope.rcpt_tos) == sorted(EMAILS)
+    assert email["Subject"] == f'Connect: group {group_id}.1 "Morning loads" failed'
+    text = email.get_payload(decode=True).decode().splitlines()  # type: ignore[union-attr]
+    assert text[4:8] == ["Members:", f"  {first}.1 failed", f"  {second} not started", "Error: too many rejected rows"]
+    assert text[-1] == f"Group run: {PUBLIC}/api/v1/groups/{group_id}/runs/1"
+    bodies = sorted((json.loads(body) for _, body in receiver.requests), key=lambda body: str(body["kind"]))
+    assert [(b["kind"], b["run"], b["status"]) for b in bodies] == [
+        ("group", f"{group_id}.1", "failed"),
+        ("job", f"{first}.1", "failed"),
+    ]
+    assert bodies[0]["members"] == [
+        {"job_id": first, "run_id": 1, "status": "failed"},
+        {"job_id": second, "run_id": None, "status": None},
+    ]
+
+
+async def test_a_group_run_that_succeeded_tells_only_who_asked_for_successes(clean: Conn) -> None:
+    conn = clean
+    group_id, first, second = await given_group(conn, Notifications(on_failure=True, emails=EMAILS))
+    await accept(conn, run_group(group_id))
+    await consume(conn, await last_request(conn), run_started(first, 1), run_succeeded(first, 1))
+    await consume(conn, await last_request(conn), run_started(second, 1), run_succeeded(second, 1))
+
+    assert await conn.fetch(KEYS) == []
+
+
+async def when_run_now(conn: Conn, group_id: int) -> None:
+    await accept(conn, run_group(group_id))
+
+
+async def when_its_fire_comes(conn: Conn, group_id: int) -> None:
+    assert await tick(conn, GROUPS, TEN, 10) == 1
+
+
+@pytest.mark.parametrize("start", [when_run_now, when_its_fire_comes], ids=["run now", "scheduled fire"])
+async def test_a_group_run_whose_first_member_cannot_start_notifies_with_its_end(clean: Conn, start: Any) -> None:
+    conn = clean
+    settings = Notifications(on_failure=True, webhook_url="http://hooks.test/")
+    group_id, first, second = await given_group(conn, settings, schedule=AT_TEN)
+    await accept(conn, run_now(first))  # the first member is running on its own
+
+    await start(conn, group_id)
+
+    notice = GroupRunNotice.model_validate_json(await conn.fetchval(GROUP_NOTICE))
+    assert (notice.run, notice.status) == (f"{group_id}.1", RunStatus.FAILED)
+    assert notice.error == f"member 1 could not start: job {first} is running (run {first}.1)"
+    assert [str(member) for member in notice.members] == [f"{first} not started", f"{second} not started"]
+
+
+async def test_a_queue_from_before_group_notifications_is_upgraded_in_place(clean: Conn) -> None:
+    conn = clean
+    job = RunNotice(
+        id=1, run_id=1, name="Load", status=RunStatus.FAILED, counts=RunCounts(), started_at=T0, finished_at=T0
+    )
+    group = GroupRunNotice(
+        id=1, run_id=1, name="Loads", status=RunStatus.FAILED, started_at=T0, finished_at=T0, members=()
+    )
+    upgrade = conn.transaction()
+    await upgrade.start()
+    try:
+        await conn.execute(QUEUE_BEFORE_GROUPS)
+        await conn.execute(OLD_ENQUEUE, uuid4(), list(EMAILS), job.model_dump_json())
+
+        await conn.execute(NOTIFICATIONS_DDL)
+        await conn.execute(NOTIFICATIONS_DDL)  # idempotent
+        await notifications.enqueue(conn, job, [("email", EMAILS)])  # the old row's key holds
+        await notifications.enqueue(conn, group, [("email", EMAILS)])
+
+        assert [tuple(r) for r in await conn.fetch(KEYS)] == [("group", 1, 1, "email"), ("job", 1, 1, "email")]
+    finally:
+        await upgrade.rollback()
+
+
+# The queue as it was before group notifications: no kind, keyed by (job_id, run_id, channel); and a job run's
+# delivery queued into it then.
+QUEUE_BEFORE_GROUPS = """
+ALTER TABLE notifications DROP COLUMN kind;
+ALTER TABLE notifications ADD CONSTRAINT notifications_job_id_run_id_channel_key UNIQUE (job_id, run_id, channel);
+"""
+OLD_ENQUEUE = """
+INSERT INTO notifications (delivery_id, job_id, run_id, channel, target, notice) VALUES ($1, 1, 1, 'email', $2, $3)
+"""

@@ -37,7 +37,7 @@ from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.outbox import OutboxRelay
 from connect_scheduler.adapters import event_store, job_names, run_view
 from connect_scheduler.adapters.event_store import job_stream
-from connect_scheduler.entrypoints.ticker import Ticker, tick
+from connect_scheduler.entrypoints.ticker import JOBS, Ticker, tick
 from connect_scheduler.handlers import handle_command, load_table
 from tests.integration.scheduler.scheduler_commands import (
     create_job,
@@ -154,11 +154,11 @@ class TestFires:
         job_id = await given_job(conn, T)
         first = T + timedelta(seconds=30)  # 09:01
 
-        assert await tick(conn, first + timedelta(milliseconds=200), 10) == 1
-        assert await tick(conn, first + MINUTE + timedelta(milliseconds=100), 10) == 1
+        assert await tick(conn, JOBS, first + timedelta(milliseconds=200), 10) == 1
+        assert await tick(conn, JOBS, first + MINUTE + timedelta(milliseconds=100), 10) == 1
         [first_run] = [e for e in await stream(conn, job_id) if isinstance(e, RunRequested)]
         await succeeded(conn, first_run, first + MINUTE + timedelta(seconds=5))
-        assert await tick(conn, first + 2 * MINUTE, 10) == 1
+        assert await tick(conn, JOBS, first + 2 * MINUTE, 10) == 1
 
         runs = [e for e in await stream(conn, job_id) if isinstance(e, RunRequested | RunSkipped)]
         assert [(type(e), e.payload.run_id, e.payload.scheduled_for) for e in runs] == [
@@ -174,8 +174,8 @@ class TestFires:
         job_id = await given_job(conn, T)
         back = T + timedelta(minutes=5)  # 09:05:30: the fires of 09:01 to 09:05 have passed
 
-        assert await tick(conn, back, 10) == 1
-        assert await tick(conn, back, 10) == 0
+        assert await tick(conn, JOBS, back, 10) == 1
+        assert await tick(conn, JOBS, back, 10) == 0
 
         [run] = [e for e in await stream(conn, job_id) if isinstance(e, RunRequested)]
         assert (run.payload.scheduled_for, run.payload.missed_fires) == (T + timedelta(seconds=30), 4)
@@ -190,7 +190,7 @@ class TestFires:
 
         async def instance(index: int) -> None:
             async with pool.acquire() as own:
-                while taken := await tick(own, now, 4):
+                while taken := await tick(own, JOBS, now, 4):
                     claimed[index] += taken
 
         await asyncio.gather(instance(0), instance(1))
@@ -208,11 +208,11 @@ class TestFires:
         )
         now = T + timedelta(seconds=31)
 
-        assert await tick(conn, now, 10) == 3
+        assert await tick(conn, JOBS, now, 10) == 3
 
         requested = await conn.fetch("SELECT stream_id FROM events WHERE type = 'run.requested'")
         assert sorted(r["stream_id"] for r in requested) == sorted(job_stream(j) for j in jobs if j != broken)
-        assert await tick(conn, now + timedelta(seconds=58), 10) == 0  # the broken job waits a minute, not a tick
+        assert await tick(conn, JOBS, now + timedelta(seconds=58), 10) == 0  # the broken job waits a minute, not a tick
         assert await row(conn, broken) == (now - timedelta(seconds=1), now - timedelta(seconds=1), None)
 
 
@@ -220,8 +220,8 @@ class TestExpiration:
     async def test_an_expired_job_is_deleted_with_reason_expired_and_frees_its_name(self, conn: Conn) -> None:
         job_id = await given_job(conn, T, Cron(expression="0 12 * * *"), expires_at=T + timedelta(seconds=20))
 
-        assert await tick(conn, T + timedelta(seconds=19), 10) == 0
-        assert await tick(conn, T + timedelta(seconds=20), 10) == 1
+        assert await tick(conn, JOBS, T + timedelta(seconds=19), 10) == 0
+        assert await tick(conn, JOBS, T + timedelta(seconds=20), 10) == 1
 
         last = (await stream(conn, job_id))[-1]
         assert isinstance(last, JobDeleted) and last.payload.reason == "expired"
@@ -253,10 +253,10 @@ class TestDueRowFollowsTheJob:
     async def test_a_command_issued_before_a_recorded_fire_does_not_bring_it_back(self, conn: Conn) -> None:
         job_id = await given_job(conn, T)
         fire = T + timedelta(seconds=30)
-        assert await tick(conn, fire + timedelta(seconds=1), 10) == 1
+        assert await tick(conn, JOBS, fire + timedelta(seconds=1), 10) == 1
 
         await accept(conn, job_command(DeactivateJob, job_id), T)  # issued before the fire, handled after it
         await accept(conn, job_command(ActivateJob, job_id), T)
 
         assert await row(conn, job_id) == (fire + MINUTE, fire + MINUTE, None)
-        assert await tick(conn, fire + timedelta(seconds=2), 10) == 0
+        assert await tick(conn, JOBS, fire + timedelta(seconds=2), 10) == 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
+from uuid import UUID, uuid5
 
 import pytest
 
@@ -20,17 +21,9 @@ from connect_events import (
     Schedule,
     TableSpec,
 )
-from connect_scheduler.domain.fires import (
-    SCHEDULER_ACTOR,
-    Decision,
-    Due,
-    Slot,
-    decide_due,
-    fire_causation,
-    fire_is_due,
-    slot,
-)
+from connect_scheduler.domain.fires import decide_due, fire_is_due, slot, timing
 from connect_scheduler.domain.jobs import JobState, fold
+from connect_scheduler.domain.slots import SCHEDULER_ACTOR, Decision, Due, Slot
 from tests.unit.scheduler.scheduler_builders import (
     activated,
     created,
@@ -69,7 +62,7 @@ def then(state: JobState, *events: Event) -> JobState:
 
 def due_row(state: JobState, at: datetime = NOON) -> Due:
     """The row of `state` as the ticker claims it when its fire at `at` has come (no start window)."""
-    return Due(job_id=state.job_id, slot=Slot(at, at, None))
+    return Due(id=state.job_id, slot=Slot(at, at, None))
 
 
 def fired(at: datetime) -> Slot:
@@ -78,7 +71,7 @@ def fired(at: datetime) -> Slot:
 
 
 def no_fire(expires_at: datetime | None = None) -> Due:
-    return Due(job_id=JOB, slot=Slot(None, None, expires_at))
+    return Due(id=JOB, slot=Slot(None, None, expires_at))
 
 
 def when_due(
@@ -214,7 +207,7 @@ class TestFire:
         later = when_due(state, due_row(state, NOON + MINUTE), NOON + MINUTE)
 
         assert one.events[0].event_id == other.events[0].event_id != later.events[0].event_id
-        assert one.events[0].correlation_id == fire_causation(JOB, NOON, NOON).correlation_id
+        assert one.events[0].correlation_id == timing(state).fire_causation(NOON, NOON).correlation_id
 
     def test_a_fire_that_meets_a_running_run_is_recorded_skipped_not_queued(self) -> None:
         state = then(job(), run_requested(JOB, 1))
@@ -325,3 +318,14 @@ class TestExpiration:
         row = no_fire()
 
         assert when_due(state, row, NOON).events[0].event_id == when_due(state, row, NOON + MINUTE).events[0].event_id
+
+    def test_fire_and_expiry_ids_are_named_by_the_job_and_the_instant_alone(self) -> None:
+        state = job(expires_at=NOON + MINUTE)
+
+        [requested] = when_due(state, due_row(state), NOON).events
+        [deleted] = when_due(state, no_fire(NOON + MINUTE), NOON + MINUTE).events
+
+        fire_name = f"{JOB}@{NOON.isoformat()}"
+        assert requested.correlation_id == uuid5(UUID("6f1f6c52-34a8-4b83-9d0e-2f1b7c3a9e51"), fire_name)
+        expiry_name = f"{JOB}@{(NOON + MINUTE).isoformat()}"
+        assert deleted.correlation_id == uuid5(UUID("0c7e2d9a-8b5f-4e61-a3c4-5d2e8f1b6a70"), expiry_name)

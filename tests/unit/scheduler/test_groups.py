@@ -49,6 +49,7 @@ from tests.unit.scheduler.group_builders import (
     inactive_job,
     job,
     jobs_state,
+    member_requested,
     scheduled_job,
 )
 from tests.unit.scheduler.scheduler_builders import ACTOR, T0, active_job, causation, customers, definition, meta
@@ -359,6 +360,17 @@ class TestFold:
     def test_a_foreign_event_is_refused(self) -> None:
         with pytest.raises(UnexpectedEventError):
             fold([group_created(), *active_job(1)])
+
+    def test_a_group_run_keeps_the_run_of_each_member_requested_in_order(self) -> None:
+        history = [group_created(), group_run_requested(1), member_requested(1, 0, 1, 4, 2)]
+        state = fold([*history, member_requested(1, 1, 2, 9, 3)])
+
+        assert state is not None and state.run is not None
+        assert (state.run.member_runs, state.run.position, state.run.member_run_id) == ((4, 9), 1, 9)
+
+    def test_a_member_requested_out_of_order_is_refused(self) -> None:
+        with pytest.raises(UnexpectedEventError):
+            fold([group_created(), group_run_requested(1), member_requested(1, 1, 2, 9, 2)])
 
 
 JOB = 5

@@ -4,6 +4,7 @@ with its first member, a skip, an expiry), with an injected clock."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid5
 
 from connect_events import (
     Event,
@@ -14,15 +15,14 @@ from connect_events import (
     RunRequested,
     RunStatus,
 )
-from connect_scheduler.domain.fires import Slot
 from connect_scheduler.domain.group_fires import (
-    GroupDue,
     decide_group_due,
-    group_fire_causation,
     group_fire_is_due,
     group_slot,
+    group_timing,
 )
 from connect_scheduler.domain.groups import GroupState, fold
+from connect_scheduler.domain.slots import Due, Slot
 from tests.unit.scheduler.group_builders import (
     DAILY,
     GROUP,
@@ -46,8 +46,8 @@ def scheduled(*events: Event, **fields: object) -> GroupState:
     return state
 
 
-def due(fire_at: datetime | None = FIRE, due_at: datetime | None = FIRE) -> GroupDue:
-    return GroupDue(group_id=GROUP, slot=Slot(fire_at, due_at, None))
+def due(fire_at: datetime | None = FIRE, due_at: datetime | None = FIRE) -> Due:
+    return Due(id=GROUP, slot=Slot(fire_at, due_at, None))
 
 
 class TestGroupSlot:
@@ -99,7 +99,7 @@ class TestDecideGroupDue:
         decision = decide_group_due(state, due(), facts(1), now)
 
         requested, member_run, member = decision.events
-        causation = group_fire_causation(GROUP, FIRE, now)
+        causation = group_timing(scheduled()).fire_causation(FIRE, now)
         assert isinstance(requested, GroupRunRequested)
         assert (requested.aggregate_id, requested.event_id, requested.actor) == (
             "7.1",
@@ -167,6 +167,18 @@ class TestDecideGroupDue:
         assert (decision.outcome, decision.slot) == ("expired", None)
         again = decide_group_due(scheduled(expires_at=expires_at), due(), None, expires_at + timedelta(seconds=1))
         assert again.events[0].event_id == deleted.event_id
+
+    def test_fire_and_expiry_ids_are_named_by_the_group_and_the_instant_alone(self) -> None:
+        expires_at = FIRE + timedelta(minutes=1)
+        state = scheduled(expires_at=expires_at)
+
+        requested = decide_group_due(state, due(), facts(1), FIRE).events[0]
+        [deleted] = decide_group_due(state, due(), None, expires_at).events
+
+        fire_name = f"group:{GROUP}@{FIRE.isoformat()}"
+        assert requested.correlation_id == uuid5(UUID("3d0b8a6e-9c41-4f7a-b2d5-6e8f1a3c5b72"), fire_name)
+        expiry_name = f"{GROUP}@{expires_at.isoformat()}"
+        assert deleted.correlation_id == uuid5(UUID("a4e2c9d1-7b36-4a58-8f0e-1c9d3b5a7e64"), expiry_name)
 
     def test_a_row_not_yet_due_is_rescheduled(self) -> None:
         decision = decide_group_due(scheduled(), due(due_at=FIRE + timedelta(minutes=3)), None, FIRE)

@@ -1,5 +1,5 @@
-"""Notifications of a run's end (spec §7.5): which statuses notify which channels, the message, the webhook
-signature, and what a failed delivery leads to."""
+"""Notifications of a run's end, a job's or a group's (spec §7.5): which statuses notify which channels, the
+message, the webhook signature, and what a failed delivery leads to."""
 
 from __future__ import annotations
 
@@ -10,23 +10,35 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from connect_events import Notifications, RunCounts, RunEndedPayload, RunFailedPayload, RunStatus
+from connect_events import (
+    GroupRunEndedPayload,
+    Notifications,
+    RunCounts,
+    RunEndedPayload,
+    RunFailedPayload,
+    RunStatus,
+)
+from connect_scheduler.domain.groups import GroupState, fold
 from connect_scheduler.domain.notifications import (
     DELIVERED,
+    NOTICES,
     Attempt,
+    GroupRunNotice,
     RunNotice,
     deliveries,
     email_subject,
     email_text,
     format_duration,
+    group_run_notice,
     http_attempt,
     job_run_notice,
     keeps,
-    log_url,
+    link,
     next_step,
     signature,
     webhook_body,
 )
+from tests.unit.scheduler.group_builders import GROUP, group_created, group_run_requested, member_requested
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 PUBLIC = "https://connect.example.com/"
@@ -108,7 +120,7 @@ class TestMessage:
         assert email_subject(failed_notice()) == 'Connect: job 12.3 "Nightly" failed'
 
     def test_the_log_link_is_the_gateways_log_route(self) -> None:
-        assert log_url(PUBLIC, failed_notice()) == "https://connect.example.com/api/v1/runs/12.3/log"
+        assert link(PUBLIC, failed_notice()) == "https://connect.example.com/api/v1/runs/12.3/log"
 
     def test_email_text_names_run_status_counts_start_duration_error_and_log(self) -> None:
         assert email_text(failed_notice(), PUBLIC).splitlines() == [
@@ -147,10 +159,6 @@ class TestMessage:
             "log_url": "https://connect.example.com/api/v1/runs/12.3/log",
         }
 
-    def test_a_notice_survives_its_stored_form(self) -> None:
-        notice = failed_notice()
-        assert RunNotice.model_validate_json(notice.model_dump_json()) == notice
-
     @pytest.mark.parametrize(
         ("duration", "text"),
         [
@@ -166,6 +174,104 @@ class TestMessage:
     def test_a_clock_that_went_back_gives_no_negative_duration(self) -> None:
         notice = failed_notice().model_copy(update={"finished_at": T0 - timedelta(seconds=1)})
         assert notice.duration == timedelta(0)
+
+
+def group_after(*member_runs: int) -> GroupState:
+    """Group 7 of jobs 1, 2 and 3 in its run 1, its first members requested as runs `member_runs`."""
+    history = [group_created(), group_run_requested(1)]
+    history += [member_requested(1, i, i + 1, run_id, i + 2) for i, run_id in enumerate(member_runs)]
+    state = fold(history)
+    assert state is not None
+    return state
+
+
+def group_ended(status: RunStatus, error: str | None = None, **failed: int) -> GroupRunEndedPayload:
+    finished_at = T0 + timedelta(minutes=12)
+    return GroupRunEndedPayload(
+        group_id=GROUP, run_id=1, status=status, started_at=T0, finished_at=finished_at, error=error, **failed
+    )
+
+
+def failed_group_notice() -> GroupRunNotice:
+    ended = group_ended(RunStatus.FAILED, "the file was not found", failed_job_id=2, failed_run_id=9)
+    return group_run_notice(group_after(4, 9), ended, RunStatus.FAILED)
+
+
+class TestGroupRunMessage:
+    def test_names_the_group_run_and_each_member_run_with_how_it_ended(self) -> None:
+        notice = failed_group_notice()
+
+        assert (notice.kind, notice.run, notice.name, notice.status, notice.error) == (
+            "group",
+            f"{GROUP}.1",
+            "Morning loads",
+            RunStatus.FAILED,
+            "the file was not found",
+        )
+        assert [str(member) for member in notice.members] == ["1.4 succeeded", "2.9 failed", "3 not started"]
+
+    @pytest.mark.parametrize(
+        ("member_runs", "last", "status", "members"),
+        [
+            ((4, 9, 2), RunStatus.SUCCEEDED, RunStatus.SUCCEEDED, ["1.4 succeeded", "2.9 succeeded", "3.2 succeeded"]),
+            ((4,), RunStatus.STOPPED, RunStatus.STOPPED, ["1.4 stopped", "2 not started", "3 not started"]),
+            ((4,), RunStatus.SKIPPED, RunStatus.FAILED, ["1.4 skipped", "2 not started", "3 not started"]),
+            ((4, 9), RunStatus.SUCCEEDED, RunStatus.FAILED, ["1.4 succeeded", "2.9 succeeded", "3 not started"]),
+            ((), RunStatus.SUCCEEDED, RunStatus.FAILED, ["1 not started", "2 not started", "3 not started"]),
+        ],
+        ids=["all succeeded", "stopped", "member skipped", "next could not start", "first could not start"],
+    )
+    def test_members_before_the_last_started_succeeded_and_the_rest_never_started(
+        self, member_runs: tuple[int, ...], last: RunStatus, status: RunStatus, members: list[str]
+    ) -> None:
+        notice = group_run_notice(group_after(*member_runs), group_ended(status), last)
+        assert [str(member) for member in notice.members] == members
+
+    def test_subject(self) -> None:
+        assert email_subject(failed_group_notice()) == f'Connect: group {GROUP}.1 "Morning loads" failed'
+
+    def test_the_link_is_the_gateways_group_run_route(self) -> None:
+        assert link(PUBLIC, failed_group_notice()) == f"https://connect.example.com/api/v1/groups/{GROUP}/runs/1"
+
+    def test_email_text_names_run_status_start_duration_members_error_and_link(self) -> None:
+        assert email_text(failed_group_notice(), PUBLIC).splitlines() == [
+            f'Run {GROUP}.1 of group "Morning loads" failed.',
+            "",
+            "Started: 2025-03-01 09:30:00 UTC",
+            "Duration: 12 min 0 s",
+            "Members:",
+            "  1.4 succeeded",
+            "  2.9 failed",
+            "  3 not started",
+            "Error: the file was not found",
+            "",
+            f"Group run: https://connect.example.com/api/v1/groups/{GROUP}/runs/1",
+        ]
+
+    def test_the_webhook_body_holds_the_same_facts(self) -> None:
+        body = json.loads(webhook_body(failed_group_notice(), PUBLIC))
+        assert body == {
+            "kind": "group",
+            "id": GROUP,
+            "run_id": 1,
+            "run": f"{GROUP}.1",
+            "name": "Morning loads",
+            "status": "failed",
+            "members": [
+                {"job_id": 1, "run_id": 4, "status": "succeeded"},
+                {"job_id": 2, "run_id": 9, "status": "failed"},
+                {"job_id": 3, "run_id": None, "status": None},
+            ],
+            "started_at": "2025-03-01T09:30:00Z",
+            "finished_at": "2025-03-01T09:42:00Z",
+            "duration_s": 720.0,
+            "error": "the file was not found",
+            "group_run_url": f"https://connect.example.com/api/v1/groups/{GROUP}/runs/1",
+        }
+
+    @pytest.mark.parametrize("notice", [failed_notice(), failed_group_notice()], ids=["job", "group"])
+    def test_each_kind_of_notice_survives_its_stored_form(self, notice: RunNotice | GroupRunNotice) -> None:
+        assert NOTICES.validate_json(notice.model_dump_json()) == notice
 
 
 class TestSignature:

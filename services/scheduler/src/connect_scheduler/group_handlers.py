@@ -4,7 +4,8 @@ called by the runs consumer).
 
 Everything runs in the caller's transaction: a command's, or the runs consumer's with the record's offset.
 Group and group-run events go to the group's stream; a member's run request or stop goes to its job's stream
-(under the job's optimistic lock, like a run-now), and the member run is linked to its group run.
+(under the job's optimistic lock, like a run-now), and the member run is linked to its group run. Wherever a
+group run ends, the notifications its group asks for are queued with the end (spec §7.5).
 """
 
 from __future__ import annotations
@@ -33,12 +34,11 @@ from connect_events.runs import RunPayload
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
-from connect_scheduler.adapters import event_store, group_due, group_members, group_store
+from connect_scheduler.adapters import due, event_store, group_members, group_store, notifications
 from connect_scheduler.adapters.event_store import job_stream, table_stream
 from connect_scheduler.adapters.group_store import GroupNameTakenError, group_stream
 from connect_scheduler.adapters.run_view import run_in_progress
-from connect_scheduler.domain.fires import Decision
-from connect_scheduler.domain.group_fires import GroupDue, decide_group_due, group_fire_is_due
+from connect_scheduler.domain.group_fires import decide_group_due, group_fire_is_due
 from connect_scheduler.domain.group_runs import (
     MemberEnd,
     MemberFacts,
@@ -61,7 +61,9 @@ from connect_scheduler.domain.groups import (
 )
 from connect_scheduler.domain.jobs import JobState
 from connect_scheduler.domain.jobs import fold as fold_job
+from connect_scheduler.domain.notifications import deliveries, group_run_notice
 from connect_scheduler.domain.rejection import bounded_text
+from connect_scheduler.domain.slots import Decision, Due
 from connect_scheduler.domain.tables import fold_table
 from connect_scheduler.outcome import Outcome
 
@@ -108,7 +110,7 @@ async def run_group_now(conn: Conn, cmd: RunGroupNow, causation: Causation) -> O
     first = await _member_facts(conn, first_member(state))
     events = decide_run_group_now(state, cmd, _facts(first), causation.occurred_at, causation)
     after = await _store_run_events(conn, group_id, version, state, events, first)
-    _log_ended(events)
+    await _follow_ends(conn, after, events)
     return Outcome(events, "group", str(group_id), after.version, run_id=requested_group_run_id(after, cmd))
 
 
@@ -140,22 +142,22 @@ async def on_member_end(conn: Conn, event: RunEvent, status: RunStatus, now: dat
     events = decide_after_member(state, end, _facts(following), event.event_id, at)
     if not events:
         return
-    await _store_run_events(conn, group_id, version, state, events, following)
+    after = await _store_run_events(conn, group_id, version, state, events, following)
     await outbox.append(conn, events)
-    _log_ended(events)
+    await _follow_ends(conn, after, events, status)
 
 
-async def record_group_due(conn: Conn, row: GroupDue, now: datetime) -> Decision:
+async def record_group_due(conn: Conn, row: Due, now: datetime) -> Decision:
     """Record what a claimed group due row leads to at `now` (a fire, a skip, an expiry) in the group's stream
     and, for a started member, its job's; the caller queues the events and stores the row's next slot."""
-    state, version = await load_group(conn, row.group_id)
+    state, version = await load_group(conn, row.id)
     first = await _member_facts(conn, first_member(state)) if group_fire_is_due(state, row, now) else None
     decision = decide_group_due(state, row, _facts(first), now)
     if decision.events:
-        after = await _store_run_events(conn, row.group_id, version, state, decision.events, first)
+        after = await _store_run_events(conn, row.id, version, state, decision.events, first)
         if decision.outcome == "expired":
             await _leave(conn, after, now)
-        _log_ended(decision.events)
+        await _follow_ends(conn, after, decision.events)
     return decision
 
 
@@ -210,7 +212,7 @@ async def _store_definition(
     except GroupNameTakenError as exc:
         raise group_name_taken_late(after.definition.name, None if new else group_id) from exc
     await group_members.set_members(conn, group_id, after.definition.members)
-    await group_due.reschedule(conn, after, events[-1].occurred_at)
+    await due.reschedule_group(conn, after, events[-1].occurred_at)
     return Outcome(events, "group", str(group_id), after.version)
 
 
@@ -247,12 +249,19 @@ async def _leave(conn: Conn, group: GroupState, now: datetime) -> None:
     """A deleted group frees its name and its jobs, and wakes the scheduler no more."""
     await group_store.release_name(conn, group.group_id)
     await group_members.set_members(conn, group.group_id, ())
-    await group_due.reschedule(conn, group, now)
+    await due.reschedule_group(conn, group, now)
 
 
-def _log_ended(events: Sequence[Event]) -> None:
+async def _follow_ends(
+    conn: Conn, group: GroupState, events: Sequence[Event], last_member: RunStatus = RunStatus.SUCCEEDED
+) -> None:
+    """Log each group run end among `events` and queue the notifications the group's settings ask for, once
+    per group run and channel; `group` is the state after `events`, `last_member` how the member run last
+    started ended (`notifications.group_run_notice`)."""
     for event in events:
         if isinstance(event, GroupRunEnded):
             p = event.payload
             fields = {"group_run": event.aggregate_id, "status": p.status.value, "failed_job_id": p.failed_job_id}
             log.info("group run ended", extra=fields)
+            if owed := deliveries(group.definition.notifications, p.status):
+                await notifications.enqueue(conn, group_run_notice(group, p, last_member), owed)

@@ -2,10 +2,13 @@
 
 The runs consumer writes both in the transaction that stores its offset (`entrypoints/runs.py`): a run's
 request keeps its job name and frozen settings in `run_notice_settings`; its terminal event takes them back
-and queues one `notifications` row per channel, unique per (job, run, channel), so each delivery is decided
-exactly once however often the event is redelivered. The notifiers of all instances share the queue: a claim
-takes due rows with `FOR UPDATE SKIP LOCKED`, counts the attempt and leases the rows for `LEASE`, so the send
-happens outside any transaction and a row whose sender died is taken up again once its lease has run out.
+and queues one `notifications` row per channel. A group run's end queues its rows in the transaction that
+records it (`group_handlers.py`). Rows are unique per (kind, id, run, channel), so each delivery is decided
+exactly once however often an event is redelivered, and a job's run never stands for a group's.
+
+The notifiers of all instances share the queue: a claim takes due rows with `FOR UPDATE SKIP LOCKED`, counts
+the attempt and leases the rows for `LEASE`, so the send happens outside any transaction and a row whose
+sender died is taken up again once its lease has run out.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from uuid import UUID, uuid4
 
 from connect_events import Notifications
 from connect_runtime.db import Conn
-from connect_scheduler.domain.notifications import Channel, RunNotice
+from connect_scheduler.domain.notifications import NOTICES, AnyNotice, Channel
 
 LEASE = timedelta(minutes=5)  # longer than any send may take (the senders' timeouts are well under it)
 
@@ -31,10 +34,12 @@ CREATE TABLE IF NOT EXISTS run_notice_settings (
     PRIMARY KEY (job_id, run_id)
 );
 
--- One delivery per notified channel of an ended run. target: the addresses (email) or the URL (webhook).
+-- One delivery per notified channel of an ended run: a job's (kind 'job', job_id the job's id) or a group's
+-- (kind 'group', job_id the group's id). target: the addresses (email) or the URL (webhook).
 -- status: pending until delivered or failed; a pending row is due at next_attempt_at (also its lease's end).
 CREATE TABLE IF NOT EXISTS notifications (
     delivery_id     uuid        PRIMARY KEY,
+    kind            text        NOT NULL DEFAULT 'job',
     job_id          bigint      NOT NULL,
     run_id          bigint      NOT NULL,
     channel         text        NOT NULL,
@@ -45,9 +50,12 @@ CREATE TABLE IF NOT EXISTS notifications (
     next_attempt_at timestamptz NOT NULL DEFAULT now(),
     last_error      text,
     created_at      timestamptz NOT NULL DEFAULT now(),
-    finished_at     timestamptz,
-    UNIQUE (job_id, run_id, channel)
+    finished_at     timestamptz
 );
+-- A table from before group notifications gains its kind, and its key moves to (kind, job_id, run_id, channel).
+ALTER TABLE notifications ADD COLUMN IF NOT EXISTS kind text NOT NULL DEFAULT 'job';
+CREATE UNIQUE INDEX IF NOT EXISTS notifications_once ON notifications (kind, job_id, run_id, channel);
+ALTER TABLE notifications DROP CONSTRAINT IF EXISTS notifications_job_id_run_id_channel_key;
 CREATE INDEX IF NOT EXISTS notifications_due ON notifications (next_attempt_at) WHERE status = 'pending';
 """
 KEEP_SETTINGS = """
@@ -56,8 +64,9 @@ ON CONFLICT (job_id, run_id) DO NOTHING
 """
 TAKE_SETTINGS = "DELETE FROM run_notice_settings WHERE job_id = $1 AND run_id = $2 RETURNING job_name, settings"
 ENQUEUE = """
-INSERT INTO notifications (delivery_id, job_id, run_id, channel, target, notice) VALUES ($1, $2, $3, $4, $5, $6)
-ON CONFLICT (job_id, run_id, channel) DO NOTHING
+INSERT INTO notifications (delivery_id, kind, job_id, run_id, channel, target, notice)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
+ON CONFLICT (kind, job_id, run_id, channel) DO NOTHING
 """
 CLAIM = """
 UPDATE notifications SET attempts = attempts + 1, next_attempt_at = $3
@@ -91,7 +100,7 @@ class Delivery:
     delivery_id: UUID
     channel: Channel
     target: tuple[str, ...]
-    notice: RunNotice
+    notice: AnyNotice
     attempt: int
 
 
@@ -108,11 +117,10 @@ async def take_settings(conn: Conn, job_id: int, run_id: int) -> tuple[str, Noti
     return row["job_name"], Notifications.model_validate_json(row["settings"])
 
 
-async def enqueue(conn: Conn, notice: RunNotice, owed: Sequence[tuple[Channel, tuple[str, ...]]]) -> None:
+async def enqueue(conn: Conn, notice: AnyNotice, owed: Sequence[tuple[Channel, tuple[str, ...]]]) -> None:
     """Queue one delivery per channel of `notice`'s run, each at most once, due at once."""
-    rows = [
-        (uuid4(), notice.id, notice.run_id, channel, list(target), notice.model_dump_json()) for channel, target in owed
-    ]
+    stored = notice.model_dump_json()
+    rows = [(uuid4(), notice.kind, notice.id, notice.run_id, channel, list(target), stored) for channel, target in owed]
     if rows:
         await conn.executemany(ENQUEUE, rows)
 
@@ -126,7 +134,7 @@ async def claim(conn: Conn, now: datetime, limit: int) -> list[Delivery]:
             delivery_id=r["delivery_id"],
             channel=r["channel"],
             target=tuple(r["target"]),
-            notice=RunNotice.model_validate_json(r["notice"]),
+            notice=NOTICES.validate_json(r["notice"]),
             attempt=r["attempts"],
         )
         for r in rows

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from connect_runtime.offsets import OFFSETS_DDL
 from connect_runtime.outbox import OUTBOX_DDL
-from connect_scheduler.adapters.due import JOB_SCHEDULES_DDL
-from connect_scheduler.adapters.group_due import GROUP_SCHEDULES_DDL
+from connect_scheduler.adapters.due import SCHEDULES_DDL
 from connect_scheduler.adapters.group_members import GROUP_MEMBERS_DDL
 from connect_scheduler.adapters.group_store import GROUP_NAMES_DDL
 from connect_scheduler.adapters.notifications import NOTIFICATIONS_DDL
@@ -62,8 +61,7 @@ SCHEDULER_DDL = (
     + GROUP_MEMBERS_DDL
     + RUN_STATUS_DDL
     + NOTIFICATIONS_DDL
-    + JOB_SCHEDULES_DDL
-    + GROUP_SCHEDULES_DDL
+    + SCHEDULES_DDL
     + OUTBOX_DDL
     + OFFSETS_DDL
 )

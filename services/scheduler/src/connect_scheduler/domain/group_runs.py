@@ -35,11 +35,11 @@ from connect_events import (
 from connect_events.values import storable_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
-from connect_scheduler.domain.fires import SCHEDULER_ACTOR
 from connect_scheduler.domain.groups import GroupRunState, GroupState, evolve, existing_group, live_group
 from connect_scheduler.domain.jobs import JobState, live_job
 from connect_scheduler.domain.rejection import Rejected, invalid
 from connect_scheduler.domain.run_control import request_run, request_stop, require_runnable
+from connect_scheduler.domain.slots import SCHEDULER_ACTOR
 from connect_scheduler.domain.validation import expiration_errors, text_errors
 
 

@@ -58,16 +58,16 @@ Problems = list[tuple[FieldError, RefusalReason]]
 
 @dataclass(frozen=True)
 class GroupRunState:
-    """One group run: its members (frozen at request time), the member requested last (`position`, -1 before
-    the first; its run `member_run_id`), whether a stop was asked for, and how it ended (None: in progress)."""
+    """One group run: its members (frozen at request time), the runs of those requested so far in order
+    (`member_runs[i]` is the run of `members[i]`), whether a stop was asked for, and how it ended (None: in
+    progress)."""
 
     run_id: int
     members: tuple[int, ...]
     started_at: datetime
     correlation_id: UUID
     version: int = 1
-    position: int = -1
-    member_run_id: int | None = None
+    member_runs: tuple[int, ...] = ()
     stop_requested: bool = False
     ended: RunStatus | None = None
 
@@ -75,6 +75,16 @@ class GroupRunState:
     def in_progress(self) -> bool:
         """Whether the group run has not ended."""
         return self.ended is None
+
+    @property
+    def position(self) -> int:
+        """The member requested last (0-based); -1 before the first."""
+        return len(self.member_runs) - 1
+
+    @property
+    def member_run_id(self) -> int | None:
+        """The run of the member requested last, if any."""
+        return self.member_runs[-1] if self.member_runs else None
 
 
 @dataclass(frozen=True)
@@ -106,9 +116,7 @@ def evolve(state: GroupState | None, event: Event) -> GroupState:
         case GroupRunRequested():
             return _run_requested(state, event)
         case GroupRunMemberRequested():
-            p = event.payload
-            run = replace(_run_of(state, p.run_id), position=p.position, member_run_id=p.member_run_id)
-            return _with_run(state, run)
+            return _with_run(state, _member_requested(_run_of(state, event.payload.run_id), event))
         case GroupRunStopRequested():
             run = replace(_run_of(state, event.payload.run_id), stop_requested=True)
             return _with_run(replace(state, stops_requested=state.stops_requested | {run.run_id}), run)
@@ -128,6 +136,13 @@ def _run_requested(state: GroupState, event: GroupRunRequested) -> GroupState:
         run_id=p.run_id, members=p.members, started_at=event.occurred_at, correlation_id=event.correlation_id
     )
     return replace(state, last_run_id=p.run_id, idempotency_keys=MappingProxyType(keys), run=run)
+
+
+def _member_requested(run: GroupRunState, event: GroupRunMemberRequested) -> GroupRunState:
+    p = event.payload
+    if p.position != run.position + 1:
+        raise UnexpectedEventError(f"member {p.position + 1} requested after member {run.position + 1}")
+    return replace(run, member_runs=(*run.member_runs, p.member_run_id))
 
 
 def _run_of(state: GroupState, run_id: int) -> GroupRunState:

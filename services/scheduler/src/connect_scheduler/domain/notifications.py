@@ -3,8 +3,9 @@ the webhook signature, and what a failed delivery leads to.
 
 A run notifies when its settings ask for its outcome: *succeeded* by `on_success`, *failed* and *stopped* by
 `on_failure`; a *skipped* run never ran and notifies no one. Each channel is one delivery: one email to all of
-the addresses, one POST to the webhook. The message is built from a `RunNotice`, the facts of the ended run,
-so that group runs can reuse the same builders.
+the addresses, one POST to the webhook. The message is built from a notice, the facts of the ended run: a job
+run's (`RunNotice`, with its counts) or a group run's (`GroupRunNotice`, with its members), which a group sends
+once, after the group run ends (spec §7.5).
 """
 
 from __future__ import annotations
@@ -14,11 +15,20 @@ import hmac
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, TypeAdapter
 
-from connect_events import Notifications, RunCounts, RunEndedPayload, RunFailedPayload, RunStatus, run_key
+from connect_events import (
+    GroupRunEndedPayload,
+    Notifications,
+    RunCounts,
+    RunEndedPayload,
+    RunFailedPayload,
+    RunStatus,
+    run_key,
+)
+from connect_scheduler.domain.groups import GroupRunState, GroupState
 
 Channel = Literal["email", "webhook"]
 Step = Literal["delivered", "retry", "failed"]
@@ -38,19 +48,19 @@ COUNT_LABELS = (
     ("unchanged", "Unchanged"),
     ("rejected", "Rejected"),
 )
+# Each kind of notice's link: its label in an email and its field in a webhook's body.
+LINKS = {"job": ("Log", "log_url"), "group": ("Group run", "group_run_url")}
 
 
-class RunNotice(BaseModel):
-    """The facts a notification tells about one ended run."""
+class Notice(BaseModel):
+    """The facts every notification tells about one ended run, of a job or of a group."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["job"] = "job"  # group runs join here
     id: int
     run_id: int
     name: str
     status: RunStatus
-    counts: RunCounts
     started_at: datetime
     finished_at: datetime
     error: str | None = None
@@ -64,6 +74,40 @@ class RunNotice(BaseModel):
     def duration(self) -> timedelta:
         """From start to end; never negative, whatever clocks the runner had."""
         return max(self.finished_at - self.started_at, timedelta(0))
+
+
+class RunNotice(Notice):
+    """A job's ended run, with its counts."""
+
+    kind: Literal["job"] = "job"
+    counts: RunCounts
+
+
+class MemberNotice(BaseModel):
+    """A member of an ended group run: its job, and its run and how that ended (None: it never started)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    job_id: int
+    run_id: int | None = None
+    status: RunStatus | None = None
+
+    def __str__(self) -> str:
+        """E.g. `12.3 succeeded`, `14 not started`."""
+        if self.run_id is None or self.status is None:
+            return f"{self.job_id} not started"
+        return f"{run_key(self.job_id, self.run_id)} {self.status.value}"
+
+
+class GroupRunNotice(Notice):
+    """A group's ended run (`GroupID.RunID`), with its members in running order."""
+
+    kind: Literal["group"] = "group"
+    members: tuple[MemberNotice, ...]
+
+
+AnyNotice = RunNotice | GroupRunNotice
+NOTICES: TypeAdapter[AnyNotice] = TypeAdapter(Annotated[AnyNotice, Field(discriminator="kind")])
 
 
 @dataclass(frozen=True)
@@ -110,35 +154,75 @@ def job_run_notice(name: str, status: RunStatus, ended: RunEndedPayload) -> RunN
     )
 
 
-def log_url(public_url: str, notice: RunNotice) -> str:
-    """Where the gateway serves the run's execution log."""
-    return f"{public_url.rstrip('/')}/api/v1/runs/{notice.run}/log"
+def group_run_notice(
+    group: GroupState, ended: GroupRunEndedPayload, last_member: RunStatus = RunStatus.SUCCEEDED
+) -> GroupRunNotice:
+    """The notice of `group`'s run that ended as `ended` says, with every member it was requested with.
+
+    A group run moves on only after a success, so every member run before the last one started succeeded; the
+    last one ended `last_member` (the end that ended the group run, or a success when the next member could
+    not start); the rest never started.
+    """
+    run = group.run
+    assert run is not None and run.run_id == ended.run_id, "a group run that ran ends the group's last run"
+    members = tuple(_member_notice(run, position, last_member) for position in range(len(run.members)))
+    return GroupRunNotice(
+        id=ended.group_id,
+        run_id=ended.run_id,
+        name=group.definition.name,
+        status=ended.status,
+        started_at=ended.started_at,
+        finished_at=ended.finished_at,
+        error=ended.error,
+        members=members,
+    )
 
 
-def email_subject(notice: RunNotice) -> str:
-    """E.g. `Connect: job 12.3 "Nightly" failed`."""
+def _member_notice(run: GroupRunState, position: int, last_member: RunStatus) -> MemberNotice:
+    job_id = run.members[position]
+    if position > run.position:
+        return MemberNotice(job_id=job_id)
+    status = last_member if position == run.position else RunStatus.SUCCEEDED
+    return MemberNotice(job_id=job_id, run_id=run.member_runs[position], status=status)
+
+
+def link(public_url: str, notice: AnyNotice) -> str:
+    """Where the gateway serves what happened: a job run's execution log, or the group run."""
+    base = public_url.rstrip("/")
+    if isinstance(notice, GroupRunNotice):
+        return f"{base}/api/v1/groups/{notice.id}/runs/{notice.run_id}"
+    return f"{base}/api/v1/runs/{notice.run}/log"
+
+
+def email_subject(notice: AnyNotice) -> str:
+    """E.g. `Connect: job 12.3 "Nightly" failed`, `Connect: group 7.2 "Morning loads" succeeded`."""
     return f'Connect: {notice.kind} {notice.run} "{notice.name}" {notice.status.value}'
 
 
-def email_text(notice: RunNotice, public_url: str) -> str:
-    """The plain-text body: what ended how, when, for how long, its counts, its error and its log."""
+def email_text(notice: AnyNotice, public_url: str) -> str:
+    """The plain-text body: what ended how, when, for how long, its counts (a job's) or its members (a
+    group's), its error and its link."""
     lines = [
         f'Run {notice.run} of {notice.kind} "{notice.name}" {notice.status.value}.',
         "",
         f"Started: {notice.started_at.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC",
         f"Duration: {format_duration(notice.duration)}",
-        *(f"{label}: {getattr(notice.counts, field)}" for field, label in COUNT_LABELS),
     ]
+    if isinstance(notice, GroupRunNotice):
+        lines += ["Members:", *(f"  {member}" for member in notice.members)]
+    else:
+        lines += [f"{label}: {getattr(notice.counts, field)}" for field, label in COUNT_LABELS]
     if notice.error is not None:
         lines.append(f"Error: {notice.error}")
-    return "\n".join([*lines, "", f"Log: {log_url(public_url, notice)}", ""])
+    return "\n".join([*lines, "", f"{LINKS[notice.kind][0]}: {link(public_url, notice)}", ""])
 
 
-def webhook_body(notice: RunNotice, public_url: str) -> bytes:
+def webhook_body(notice: AnyNotice, public_url: str) -> bytes:
     """The JSON document POSTed to a webhook: the notice's facts, the run's display id, its duration in
-    seconds and its log link."""
+    seconds and its link (`log_url` of a job run, `group_run_url` of a group run)."""
     facts = notice.model_dump(mode="json")
-    facts.update(run=notice.run, duration_s=notice.duration.total_seconds(), log_url=log_url(public_url, notice))
+    facts.update(run=notice.run, duration_s=notice.duration.total_seconds())
+    facts[LINKS[notice.kind][1]] = link(public_url, notice)
     return json.dumps(facts, separators=(",", ":"), ensure_ascii=False).encode()
 
 

@@ -1,10 +1,13 @@
-"""The scheduler's clock: every instance runs a ticker that records the fires and expirations that came due.
+"""The scheduler's clock: every instance runs a ticker that records the fires and expirations that came due, of
+jobs and of groups.
 
-A tick is one transaction: it claims up to a batch of due rows (rows another instance holds are skipped), and
-records what each leads to (`domain/fires.py`) in the job's stream and the outbox, moving each row on. The
-batch is first recorded in one savepoint; if any job spoils it, each job is recorded again in a savepoint of
-its own, so one bad job never holds up the rest. A job that met a concurrent change (an edit, another
-instance) is looked at again on the next tick; one whose fire fails on its own `RETRY_AFTER_S` later.
+A tick takes each kind of due row in turn (`DueKind`: jobs, then groups), in a transaction per kind: it claims
+up to a batch of due rows (rows another instance holds are skipped), records what each leads to
+(`domain/fires.py`, `domain/group_fires.py`) in the streams and the outbox, and moves each row on. The batch
+is first recorded in one savepoint; if any row spoils it, each row is recorded again in a savepoint of its own,
+so one bad job or group never holds up the rest. A row that met a concurrent change (an edit, a member run's
+end, another instance) is looked at again on the next tick; one whose fire fails on its own `RETRY_AFTER_S`
+later.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
@@ -22,20 +26,22 @@ from connect_events import TableSpec
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, TRANSIENT_ERRORS, Retries, RetryPolicy
-from connect_scheduler.adapters import due, event_store, group_due, job_names
+from connect_scheduler.adapters import due, event_store, job_names
+from connect_scheduler.adapters.due import DueTable
 from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream
 from connect_scheduler.adapters.run_view import run_in_progress
-from connect_scheduler.domain.fires import Decision, Due, decide_due, fire_is_due
+from connect_scheduler.domain.fires import decide_due, fire_is_due
 from connect_scheduler.domain.jobs import JobState
-from connect_scheduler.entrypoints.group_ticker import tick_groups
+from connect_scheduler.domain.slots import Decision, Due, Kind
+from connect_scheduler.group_handlers import record_group_due
 from connect_scheduler.handlers import load_job, load_table
 
 log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0  # the pause after a tick that found less than a full batch
-BATCH_SIZE = 500  # due rows claimed per tick (one transaction)
-RETRY_AFTER_S = 60.0  # a job whose fire failed on its own is looked at again this much later, not every tick
-# Another writer holds the job: the row stays due and the next tick tries again.
+BATCH_SIZE = 500  # due rows claimed per tick and kind (one transaction)
+RETRY_AFTER_S = 60.0  # a row whose fire failed on its own is looked at again this much later, not every tick
+# Another writer holds the job or group (or a group's member): the row stays due and the next tick tries again.
 CONTENTION: tuple[type[Exception], ...] = (
     ConcurrencyError,
     asyncpg.DeadlockDetectedError,
@@ -50,6 +56,53 @@ Recorded = list[tuple[Due, Decision]]
 def utc_now() -> datetime:
     """The wall clock, in UTC."""
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class DueKind:
+    """One kind of due row: what its rows belong to, their table, and how claimed rows are recorded (their
+    events appended to their streams; the tick queues the events and stores the rows)."""
+
+    name: Kind
+    table: DueTable
+    record: Callable[[Conn, Sequence[Due], datetime], Awaitable[Recorded]]
+
+
+async def _record_jobs(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
+    """Decide each row against its job and append the events to the job's stream."""
+    tables: dict[str, TableSpec | None] = {}
+    recorded: Recorded = []
+    for row in claimed:
+        job, version = await load_job(conn, row.id)
+        decision = await _decide(conn, job, row, now, tables)
+        await event_store.append(conn, job_stream(row.id), version, decision.events)
+        if decision.outcome == "expired":
+            await job_names.release_name(conn, row.id)
+        recorded.append((row, decision))
+    return recorded
+
+
+async def _decide(
+    conn: Conn, job: JobState | None, row: Due, now: datetime, tables: dict[str, TableSpec | None]
+) -> Decision:
+    """Asks the run view and the table only when a fire is due; tables are read once per batch."""
+    if job is None or not fire_is_due(job, row, now):
+        return decide_due(job, row, None, None, now)
+    running = await run_in_progress(conn, job)
+    name = job.definition.settings.table.lower()
+    if running is None and name not in tables:
+        tables[name] = await load_table(conn, name)
+    return decide_due(job, row, tables.get(name), running, now)
+
+
+async def _record_groups(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
+    """Record each row in its group's stream and, for a member started, its job's (`group_handlers`)."""
+    return [(row, await record_group_due(conn, row, now)) for row in claimed]
+
+
+JOBS = DueKind("job", due.JOBS, _record_jobs)
+GROUPS = DueKind("group", due.GROUPS, _record_groups)
+KINDS = (JOBS, GROUPS)
 
 
 class Ticker:
@@ -85,11 +138,10 @@ class Ticker:
 
     async def _step(self) -> None:
         async with self._pool.acquire() as conn:
-            claimed = await tick(conn, self._clock(), self._batch_size)
-            groups = await tick_groups(conn, self._clock(), self._batch_size)  # groups: entrypoints/group_ticker.py
-            if self._batch_size in (claimed, groups):
+            claimed = [await tick(conn, kind, self._clock(), self._batch_size) for kind in KINDS]
+            if self._batch_size in claimed:
                 return
-            wakes = [wake for wake in (await due.next_wake(conn), await group_due.next_wake(conn)) if wake]
+            wakes = [wake for kind in KINDS if (wake := await due.next_wake(conn, kind.table))]
             pause_s = self._pause_s(min(wakes, default=None))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=pause_s)
@@ -106,96 +158,66 @@ class Ticker:
         return min(ahead_s, self._interval_s) if ahead_s > 0 else self._interval_s
 
 
-async def tick(conn: Conn, now: datetime, batch_size: int) -> int:
-    """Record what the due rows lead to at `now`, in one transaction; returns how many rows were claimed."""
+async def tick(conn: Conn, kind: DueKind, now: datetime, batch_size: int) -> int:
+    """Record what the due rows of `kind` lead to at `now`, in one transaction; returns how many were claimed."""
     async with conn.transaction():
-        claimed = await due.claim(conn, now, batch_size)
+        claimed = await due.claim(conn, kind.table, now, batch_size)
         if not claimed:
             return 0
-        recorded = await _record_batch(conn, claimed, now)
+        recorded = await _record_batch(conn, kind, claimed, now)
         events = [event for _, decision in recorded for event in decision.events]
         await outbox.append(conn, events)
-        await due.store(conn, [(row.job_id, decision.slot) for row, decision in recorded])
-    _log(recorded, len(claimed))
+        await due.store(conn, kind.table, [(row.id, decision.slot) for row, decision in recorded])
+    _log(kind, recorded, len(claimed))
     return len(claimed)
 
 
-async def _record_batch(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
+async def _record_batch(conn: Conn, kind: DueKind, claimed: Sequence[Due], now: datetime) -> Recorded:
     """All of `claimed` in one savepoint; if that fails, each row in a savepoint of its own."""
     try:
         async with conn.transaction():
-            return await _record(conn, claimed, now)
+            return await kind.record(conn, claimed, now)
     except Exception as exc:
         _raise_if_connection_lost(conn, exc)
         if len(claimed) == 1:
-            await _set_aside(conn, claimed[0], now, exc)
+            await _set_aside(conn, kind, claimed[0], now, exc)
             return []
     recorded: Recorded = []
     for row in claimed:
         try:
             async with conn.transaction():
-                recorded += await _record(conn, [row], now)
+                recorded += await kind.record(conn, [row], now)
         except Exception as exc:
             _raise_if_connection_lost(conn, exc)
-            await _set_aside(conn, row, now, exc)
+            await _set_aside(conn, kind, row, now, exc)
     return recorded
-
-
-async def _record(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
-    """Decide each row against its job and append the events to the job's stream."""
-    tables: dict[str, TableSpec | None] = {}
-    recorded: Recorded = []
-    for row in claimed:
-        job, version = await load_job(conn, row.job_id)
-        decision = await _decide(conn, job, row, now, tables)
-        await event_store.append(conn, job_stream(row.job_id), version, decision.events)
-        if decision.outcome == "expired":
-            await job_names.release_name(conn, row.job_id)
-        recorded.append((row, decision))
-    return recorded
-
-
-async def _decide(
-    conn: Conn, job: JobState | None, row: Due, now: datetime, tables: dict[str, TableSpec | None]
-) -> Decision:
-    """Asks the run view and the table only when a fire is due; tables are read once per batch."""
-    if job is None or not fire_is_due(job, row, now):
-        return decide_due(job, row, None, None, now)
-    running = await run_in_progress(conn, job)
-    name = job.definition.settings.table.lower()
-    if running is None and name not in tables:
-        tables[name] = await load_table(conn, name)
-    return decide_due(job, row, tables.get(name), running, now)
 
 
 def _raise_if_connection_lost(conn: Conn, exc: Exception) -> None:
-    """A lost connection fails the tick (its transaction is gone); contention and bugs stay with their job."""
+    """A lost connection fails the tick (its transaction is gone); contention and bugs stay with their row."""
     if not isinstance(exc, CONTENTION) and (isinstance(exc, TRANSIENT_ERRORS) or conn.is_closed()):
         raise exc
 
 
-async def _set_aside(conn: Conn, row: Due, now: datetime, exc: Exception) -> None:
+async def _set_aside(conn: Conn, kind: DueKind, row: Due, now: datetime, exc: Exception) -> None:
     """Leave the row due for the next tick after contention; push it back `RETRY_AFTER_S` after a failure."""
-    fields = {"job_id": row.job_id, "fire_at": row.slot.fire_at.isoformat() if row.slot.fire_at else None}
+    fields = _fields(kind, row)
     if isinstance(exc, CONTENTION):
-        log.info("job changed concurrently; its due work waits for the next tick", extra=fields)
+        log.info(f"{kind.name} changed concurrently; its due work waits for the next tick", extra=fields)
         return
-    log.error("could not record the job's due work; trying again later", exc_info=exc, extra=fields)
-    await due.postpone(conn, row.job_id, now + timedelta(seconds=RETRY_AFTER_S))
+    log.error(f"could not record the {kind.name}'s due work; trying again later", exc_info=exc, extra=fields)
+    await due.postpone(conn, kind.table, row.id, now + timedelta(seconds=RETRY_AFTER_S))
 
 
-def _log(recorded: Recorded, claimed: int) -> None:
+def _log(kind: DueKind, recorded: Recorded, claimed: int) -> None:
     for row, decision in recorded:
-        _log_decision(row, decision)
+        _log_decision(kind, row, decision)
     outcomes: Counter[str] = Counter(decision.outcome for _, decision in recorded)
-    log.info("tick", extra={"claimed": claimed, **outcomes})
+    log.info("tick", extra={"kind": kind.name, "claimed": claimed, **outcomes})
 
 
-def _log_decision(row: Due, decision: Decision) -> None:
-    fields: dict[str, object] = {
-        "job_id": row.job_id,
-        "fire_at": row.slot.fire_at.isoformat() if row.slot.fire_at else None,
-    }
+def _log_decision(kind: DueKind, row: Due, decision: Decision) -> None:
+    fields = _fields(kind, row)
     if decision.events:
         fields["event_aggregate"] = decision.events[0].aggregate_id
     if decision.outcome == "table_missing":
@@ -204,6 +226,11 @@ def _log_decision(row: Due, decision: Decision) -> None:
         fields["missed_fires"] = decision.missed_fires
         log.warning("scheduled fires were missed while the scheduler was down; one run stands for them", extra=fields)
     elif decision.outcome == "skipped":
-        log.info("scheduled fire skipped: the job's previous run is still in progress", extra=fields)
+        log.info(f"scheduled fire skipped: the {kind.name}'s previous run is still in progress", extra=fields)
     elif decision.outcome == "expired":
-        log.info("job expired and deleted", extra=fields)
+        log.info(f"{kind.name} expired and deleted", extra=fields)
+
+
+def _fields(kind: DueKind, row: Due) -> dict[str, object]:
+    """Log fields of a row: `job_id` or `group_id`, and its fire."""
+    return {f"{kind.name}_id": row.id, "fire_at": row.slot.fire_at.isoformat() if row.slot.fire_at else None}
