@@ -10,23 +10,33 @@ from typing import Any
 from uuid import UUID
 
 from connect_catalog.domain.changes import (
+    AddGroupRunMember,
     Change,
+    EndGroupRun,
     EndRun,
+    GroupLogLine,
+    InsertGroup,
+    InsertGroupRun,
     InsertJob,
     InsertRun,
     LogLine,
+    MarkGroupDeleted,
+    MarkGroupRunStopRequested,
     MarkJobDeleted,
     RecordCommandOutcome,
     RecordHistory,
     RecordProgress,
+    SetGroupLastRun,
+    SetGroupMembers,
     SetJobState,
     SetLastRun,
     SetNextRun,
     StartAttempt,
+    UpdateGroupDefinition,
     UpdateJobDefinition,
     UpsertTable,
 )
-from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
+from connect_catalog.domain.views import GroupRunView, GroupView, JobView, RunView, Snapshot, Subject
 from connect_events import RunStatus
 
 
@@ -40,6 +50,21 @@ class InMemoryReadModel:
     commands: dict[UUID, dict[str, Any]] = field(default_factory=dict)
     next_runs: dict[int, tuple[datetime | None, datetime]] = field(default_factory=dict)
     history: dict[tuple[int, int], RecordHistory] = field(default_factory=dict)
+    groups: dict[int, dict[str, Any]] = field(default_factory=dict)
+    group_members: dict[tuple[int, int], tuple[int, datetime]] = field(default_factory=dict)
+    group_runs: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
+    group_run_members: dict[tuple[int, int, int], tuple[int, int]] = field(default_factory=dict)
+    group_log: list[GroupLogLine] = field(default_factory=list)
+
+    def group_of(self, job_id: int) -> int | None:
+        """The job's group: its membership stated last (as the gateway's query reads it)."""
+        claims = [(as_of, g) for (g, j), (_, as_of) in self.group_members.items() if j == job_id]
+        return max(claims)[1] if claims else None
+
+    def members_of(self, group_id: int) -> list[int]:
+        """The group's members in running order."""
+        rows = sorted((p, j) for (g, j), (p, _) in self.group_members.items() if g == group_id)
+        return [j for _, j in rows]
 
     async def mark_processed(self, event_id: UUID) -> bool:
         if event_id in self.processed:
@@ -50,9 +75,13 @@ class InMemoryReadModel:
     async def load(self, subject: Subject) -> Snapshot:
         job = self.jobs.get(subject.job_id) if subject.job_id is not None else None
         run = self.runs.get(subject.run) if subject.run is not None else None
+        group = self.groups.get(subject.group_id) if subject.group_id is not None else None
+        group_run = self.group_runs.get(subject.group_run) if subject.group_run is not None else None
         return Snapshot(
             job=None if job is None else JobView(job["version"], json.loads(job["definition_json"])),
             run=None if run is None else RunView(RunStatus(run["status"]), run["attempt"]),
+            group=None if group is None else GroupView(group["version"]),
+            group_run=None if group_run is None else GroupRunView(RunStatus(group_run["status"]), group_run["version"]),
         )
 
     async def apply(self, changes: Sequence[Change]) -> None:
@@ -154,6 +183,44 @@ class InMemoryReadModel:
                 self.log.append(change)
             case RecordCommandOutcome():
                 self.commands.setdefault(change.command_id, asdict(change))
+            case _:
+                self._apply_group(change)
+
+    def _apply_group(self, change: Change) -> None:
+        match change:
+            case InsertGroup():
+                row = {**asdict(change.fields), "version": change.version, "created_by": change.by}
+                self.groups.setdefault(change.group_id, {**row, "deleted": False, "last_run_id": None})
+            case UpdateGroupDefinition():
+                self.groups[change.group_id].update(**asdict(change.fields), version=change.version)
+            case MarkGroupDeleted():
+                update = {"deleted": True, "deleted_reason": change.reason, "next_run_at": None}
+                self.groups[change.group_id].update(update, version=change.version)
+            case SetGroupMembers():
+                for key in [k for k in self.group_members if k[0] == change.group_id]:
+                    del self.group_members[key]
+                for position, job_id in enumerate(change.members):
+                    self.group_members[(change.group_id, job_id)] = (position, change.as_of)
+            case SetGroupLastRun():
+                group = self.groups.get(change.group_id)
+                if group is not None and (group["last_run_id"] is None or group["last_run_id"] < change.run_id):
+                    group.update(last_run_id=change.run_id, previous_run_at=change.requested_for)
+                    if change.scheduled:
+                        group["next_run_at"] = change.next_run_at
+            case InsertGroupRun():
+                name = change.group_name or self.groups.get(change.group_id, {}).get("name", "")
+                row = {**asdict(change), "group_name": name, "stop_requested": False}
+                self.group_runs.setdefault((change.group_id, change.run_id), row)
+            case AddGroupRunMember():
+                key = (change.group_id, change.run_id)
+                self.group_run_members.setdefault((*key, change.position), (change.job_id, change.member_run_id))
+                self.group_runs[key]["version"] = change.version
+            case MarkGroupRunStopRequested():
+                self.group_runs[(change.group_id, change.run_id)].update(stop_requested=True, version=change.version)
+            case EndGroupRun():
+                self.group_runs[(change.group_id, change.run_id)].update(asdict(change), status=change.status.value)
+            case GroupLogLine():
+                self.group_log.append(change)
 
     def _update_job(self, job_id: int, **values: Any) -> None:
         if job_id in self.jobs:

@@ -42,7 +42,13 @@ def messages(model: InMemoryReadModel) -> list[str]:
 
 
 async def test_every_projected_topic_has_a_handler() -> None:
-    assert set(PROJECTED_TOPICS) == {"connect.jobs", "connect.tables", "connect.runs", "connect.replies"}
+    assert set(PROJECTED_TOPICS) == {
+        "connect.jobs",
+        "connect.tables",
+        "connect.runs",
+        "connect.groups",
+        "connect.replies",
+    }
     assert all(HANDLERS[topic] is project_event for topic in PROJECTED_TOPICS)
 
 

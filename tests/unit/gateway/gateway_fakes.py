@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from uuid import UUID, uuid4
 
 import httpx
@@ -29,7 +29,13 @@ from connect_gateway.domain.listing import LAST_INT, LAST_TIME, Position, Sort, 
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.ports import HostUnreachableError, Reply
 from connect_gateway.read_models import (
+    GROUP_RUN_SORT,
     CommandRecord,
+    GroupQuery,
+    GroupRecord,
+    GroupRunQuery,
+    GroupRunRecord,
+    GroupSummary,
     HistoryQuery,
     HistoryRecord,
     JobQuery,
@@ -52,6 +58,8 @@ def accepted(
     version: int = 1,
     run_id: int | None = None,
     errors: tuple[FieldError, ...] = (),
+    state: Literal["active", "inactive"] | None = None,
+    target_type: str = "job",
 ) -> Reply:
     """The scheduler's acceptance of `command` (of a definition saved with `errors`, a draft)."""
     return CommandAccepted(
@@ -65,11 +73,12 @@ def accepted(
         payload=CommandAcceptedPayload(
             command_id=command.command_id,
             command_type=getattr(command, "type"),  # noqa: B009 - every concrete command has one
-            target_type="job",
+            target_type=target_type,
             target_id=target_id,
             target_version=version,
             run_id=run_id,
             errors=errors,
+            state=state,
         ),
     )
 
@@ -166,6 +175,16 @@ JOB_KEYS: dict[str, Callable[[JobSummary], Value]] = {
     "schedule_type": lambda j: j.schedule_type,
     "expires_at": lambda j: j.expires_at or LAST_TIME,
 }
+GROUP_KEYS: dict[str, Callable[[GroupSummary], Value]] = {
+    "group_id": lambda g: g.group_id,
+    "name": lambda g: g.name.lower(),
+    "created_at": lambda g: g.created_at,
+    "created_by": lambda g: g.created_by,
+    "next_run_at": lambda g: g.next_run_at or LAST_TIME,
+    "previous_run_at": lambda g: g.previous_run_at or LAST_TIME,
+    "schedule_type": lambda g: g.schedule_type,
+    "expires_at": lambda g: g.expires_at or LAST_TIME,
+}
 RUN_KEYS: dict[str, Callable[[RunRecord], Value]] = {
     "run_key": lambda r: r.job_id,
     "job_name": lambda r: r.job_name.lower(),
@@ -207,6 +226,9 @@ class FakeReads:
     logs: dict[tuple[int, int], list[LogLine]] = field(default_factory=dict)
     commands: dict[UUID, CommandRecord] = field(default_factory=dict)
     history: dict[int, list[HistoryRecord]] = field(default_factory=dict)
+    groups: list[GroupRecord] = field(default_factory=list)
+    group_runs: list[GroupRunRecord] = field(default_factory=list)
+    group_logs: dict[tuple[int, int], list[LogLine]] = field(default_factory=dict)
     down: bool = False
 
     async def ping(self) -> None:
@@ -261,6 +283,31 @@ class FakeReads:
 
     async def get_command(self, command_id: UUID) -> CommandRecord | None:
         return self.commands.get(command_id)
+
+    async def list_groups(self, query: GroupQuery) -> Page[GroupSummary]:
+        found = [
+            g
+            for g in self.groups
+            if (query.q is None or query.q.lower() in g.name.lower())
+            and (query.schedule_type is None or g.schedule_type == query.schedule_type)
+        ]
+        key = GROUP_KEYS[query.sort.column]
+        return paged(found, key, lambda g: (g.group_id,), query.sort, query.after, query.limit)
+
+    async def get_group(self, group_id: int) -> GroupRecord | None:
+        return next((g for g in self.groups if g.group_id == group_id), None)
+
+    async def list_group_runs(self, group_id: int, query: GroupRunQuery) -> Page[GroupRunRecord] | None:
+        if not any(g.group_id == group_id for g in self.groups):
+            return None
+        found = [r for r in self.group_runs if r.group_id == group_id and query.status in (None, r.status)]
+        return paged(found, lambda r: r.run_id, lambda _r: (), GROUP_RUN_SORT, query.after, query.limit)
+
+    async def get_group_run(self, group_id: int, run_id: int) -> GroupRunRecord | None:
+        return next((r for r in self.group_runs if (r.group_id, r.run_id) == (group_id, run_id)), None)
+
+    async def group_run_log(self, group_id: int, run_id: int) -> list[LogLine]:
+        return self.group_logs.get((group_id, run_id), [])
 
 
 @dataclass

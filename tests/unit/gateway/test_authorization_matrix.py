@@ -21,6 +21,7 @@ from connect_gateway.domain.identity.access import DOCS_ROUTES, ROUTES, DocsAcce
 from connect_gateway.entrypoints.http.app import create_app
 from connect_gateway.read_models import CommandRecord, HistoryRecord, LogLine, TableRecord
 from tests.unit.gateway.gateway_fakes import NOW, PASSWORD, USERS, World, accepted, job_body, stored_job
+from tests.unit.gateway.test_gateway_groups import group_body, stored_group, stored_group_run
 from tests.unit.gateway.test_gateway_job_edits import update_body
 from tests.unit.gateway.test_gateway_tables_and_reads import TABLE, run
 
@@ -116,6 +117,31 @@ async def _history(world: World, _role: Role | None) -> Call:
     return Call("GET", "/api/v1/jobs/7/history")
 
 
+async def _create_group(world: World, _role: Role | None) -> Call:
+    world.bus.answer = lambda c: accepted(c, target_id="31", target_type="group")
+    return Call("POST", "/api/v1/groups", group_body())
+
+
+async def _group(world: World, _role: Role | None) -> Call:
+    stored_group(world)
+    return Call("GET", "/api/v1/groups/31")
+
+
+async def _group_runs(world: World, _role: Role | None) -> Call:
+    stored_group_run(world)
+    return Call("GET", "/api/v1/groups/31/runs")
+
+
+async def _group_run(world: World, _role: Role | None) -> Call:
+    stored_group_run(world)
+    return Call("GET", "/api/v1/groups/31/runs/4")
+
+
+async def _run_group(world: World, _role: Role | None) -> Call:
+    world.bus.answer = lambda c: accepted(c, target_id="31", run_id=5, target_type="group")
+    return Call("POST", "/api/v1/groups/31/run")
+
+
 async def _create_job(world: World, _role: Role | None) -> Call:
     return Call("POST", "/api/v1/jobs", job_body(world.user_private_key))
 
@@ -175,6 +201,15 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v1/runs/{run}"): _run,
     ("GET", "/api/v1/runs/{run}/log"): _log,
     ("GET", "/api/v1/commands/{command_id}"): _command,
+    ("GET", "/api/v1/groups"): _fixed("GET", "/api/v1/groups"),
+    ("GET", "/api/v1/groups/{group_id}"): _group,
+    ("POST", "/api/v1/groups"): _create_group,
+    ("PUT", "/api/v1/groups/{group_id}"): _fixed("PUT", "/api/v1/groups/31", group_body(expected_version=1)),
+    ("DELETE", "/api/v1/groups/{group_id}"): _fixed("DELETE", "/api/v1/groups/31"),
+    ("POST", "/api/v1/groups/{group_id}/run"): _run_group,
+    ("POST", "/api/v1/groups/{group_id}/runs/{run_id}/stop"): _fixed("POST", "/api/v1/groups/31/runs/4/stop"),
+    ("GET", "/api/v1/groups/{group_id}/runs"): _group_runs,
+    ("GET", "/api/v1/groups/{group_id}/runs/{run_id}"): _group_run,
 }
 
 

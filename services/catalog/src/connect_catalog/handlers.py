@@ -10,7 +10,7 @@ from uuid import UUID
 from connect_catalog.domain.changes import Change
 from connect_catalog.domain.projection import project, subject_of
 from connect_catalog.domain.views import Snapshot, Subject
-from connect_events import JOBS_TOPIC, REPLIES_TOPIC, RUNS_TOPIC, TABLES_TOPIC, Event
+from connect_events import GROUPS_TOPIC, JOBS_TOPIC, REPLIES_TOPIC, RUNS_TOPIC, TABLES_TOPIC, Event
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +57,7 @@ HANDLERS: dict[str, EventHandler] = {
     JOBS_TOPIC: project_event,
     TABLES_TOPIC: project_event,
     RUNS_TOPIC: project_event,
+    GROUPS_TOPIC: project_event,
     REPLIES_TOPIC: project_event,
 }
 PROJECTED_TOPICS: tuple[str, ...] = tuple(HANDLERS)

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 from connect_events import (
@@ -21,22 +21,33 @@ from connect_events import (
     CommandRejected,
     CopyJob,
     CopyJobPayload,
+    CreateGroup,
+    CreateGroupPayload,
     CreateJob,
     CreateJobPayload,
     DeactivateJob,
     DefineTable,
     DefineTablePayload,
+    DeleteGroup,
     DeleteJob,
     FieldError,
+    GroupCommandPayload,
+    GroupDefinition,
     JobCommandPayload,
     RefusalReason,
     RejectionCode,
+    RunGroupNow,
+    RunGroupNowPayload,
     RunJobNow,
     RunJobNowPayload,
     SftpLocation,
+    StopGroupRun,
+    StopGroupRunPayload,
     StopRun,
     StopRunPayload,
     TableSpec,
+    UpdateGroup,
+    UpdateGroupPayload,
     UpdateJob,
     UpdateJobPayload,
     encode,
@@ -54,13 +65,15 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Accepted:
-    """The scheduler stored the command's events; `errors` are those a definition was saved with (a draft)."""
+    """The scheduler stored the command's events; `errors` are those a definition was saved with (a draft), and
+    `state` a job's state after a job command."""
 
     command_id: UUID
     target_id: str
     target_version: int
     run_id: int | None = None
     errors: tuple[FieldError, ...] = ()
+    state: Literal["active", "inactive"] | None = None
 
 
 @dataclass(frozen=True)
@@ -114,7 +127,7 @@ async def send(deps: Deps, command: Command) -> Outcome:
         return Rejected(command.command_id, rejected.code, rejected.message, rejected.errors, rejected.reason)
     a = reply.payload
     log.info("command accepted", extra={**ids, "target_id": a.target_id})
-    return Accepted(command.command_id, a.target_id, a.target_version, a.run_id, a.errors)
+    return Accepted(command.command_id, a.target_id, a.target_version, a.run_id, a.errors, a.state)
 
 
 def check_size(command: Command) -> None:
@@ -205,6 +218,37 @@ async def run_job_now(deps: Deps, job_id: int, idempotency_key: str | None, acto
 async def stop_run(deps: Deps, job_id: int, run_id: int, actor: str) -> Outcome:
     """Ask a queued or running run to stop; the run itself ends *Stopped* (or says the stop came too late)."""
     return await send(deps, StopRun(**envelope(actor), payload=StopRunPayload(job_id=job_id, run_id=run_id)))
+
+
+async def create_group(deps: Deps, definition: GroupDefinition, actor: str) -> Outcome:
+    """Create a group (it gets the next Group ID)."""
+    return await send(deps, CreateGroup(**envelope(actor), payload=CreateGroupPayload(definition=definition)))
+
+
+async def update_group(
+    deps: Deps, group_id: int, expected_version: int, definition: GroupDefinition, actor: str
+) -> Outcome:
+    """Replace a group's definition at the version the edit was based on."""
+    payload = UpdateGroupPayload(group_id=group_id, expected_version=expected_version, definition=definition)
+    return await send(deps, UpdateGroup(**envelope(actor), payload=payload))
+
+
+async def delete_group(deps: Deps, group_id: int, expected_version: int | None, actor: str) -> Outcome:
+    """Delete a group; its jobs stay."""
+    payload = GroupCommandPayload(group_id=group_id, expected_version=expected_version)
+    return await send(deps, DeleteGroup(**envelope(actor), payload=payload))
+
+
+async def run_group_now(deps: Deps, group_id: int, idempotency_key: str | None, actor: str) -> Outcome:
+    """Start a group run now; a repeated idempotency key answers with the first group run."""
+    payload = RunGroupNowPayload(group_id=group_id, idempotency_key=idempotency_key)
+    return await send(deps, RunGroupNow(**envelope(actor), payload=payload))
+
+
+async def stop_group_run(deps: Deps, group_id: int, run_id: int, actor: str) -> Outcome:
+    """Ask a group run in progress to stop: its running member is stopped, the rest never start."""
+    payload = StopGroupRunPayload(group_id=group_id, run_id=run_id)
+    return await send(deps, StopGroupRun(**envelope(actor), payload=payload))
 
 
 async def _pin(deps: Deps, source: SourceDraft, current: SftpLocation | None) -> PinnedKey:

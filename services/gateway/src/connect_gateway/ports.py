@@ -16,6 +16,11 @@ from connect_gateway.domain.identity.users import UserState
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.read_models import (
     CommandRecord,
+    GroupQuery,
+    GroupRecord,
+    GroupRunQuery,
+    GroupRunRecord,
+    GroupSummary,
     HistoryQuery,
     HistoryRecord,
     JobQuery,
@@ -124,6 +129,26 @@ class ReadStore(Protocol):
 
     async def get_command(self, command_id: UUID) -> CommandRecord | None:
         """The recorded reply to a command; None while none has been recorded."""
+        ...
+
+    async def list_groups(self, query: GroupQuery) -> Page[GroupSummary]:
+        """A page of the groups that are not deleted, in the query's order."""
+        ...
+
+    async def get_group(self, group_id: int) -> GroupRecord | None:
+        """A group that is not deleted."""
+        ...
+
+    async def list_group_runs(self, group_id: int, query: GroupRunQuery) -> Page[GroupRunRecord] | None:
+        """A page of a group's runs, newest first (deleted groups too); None when the group never existed."""
+        ...
+
+    async def get_group_run(self, group_id: int, run_id: int) -> GroupRunRecord | None:
+        """One group run with its members in order and their runs."""
+        ...
+
+    async def group_run_log(self, group_id: int, run_id: int) -> list[LogLine]:
+        """A group run's log entries in order."""
         ...
 
 

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from connect_events import FieldError, JobDefinition, RefusalReason, RunCounts, TableSpec
+from connect_events import FieldError, GroupDefinition, JobDefinition, RefusalReason, RunCounts, TableSpec
 from connect_gateway.domain.listing import Kind, Position, Sort
 
 T = TypeVar("T")
@@ -24,8 +24,8 @@ class TableRecord:
 
 @dataclass(frozen=True)
 class JobSummary:
-    """One row of the All jobs list; `errors` are a draft's validation errors (definition paths), and
-    `running_run_id` the job's queued or running run."""
+    """One row of the All jobs list; `errors` are a draft's validation errors (definition paths),
+    `running_run_id` the job's queued or running run, and `group_id` the group it is in."""
 
     job_id: int
     name: str
@@ -45,6 +45,7 @@ class JobSummary:
     errors: tuple[FieldError, ...] = ()
     copied_from: int | None = None
     running_run_id: int | None = None
+    group_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +80,66 @@ class RunRecord:
     scheduled_for: datetime | None = None
     group_id: int | None = None
     group_run_id: int | None = None
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    """One row of the Group jobs list; `running_run_id` is its group run in progress, if any."""
+
+    group_id: int
+    name: str
+    description: str
+    schedule_type: str
+    version: int
+    expires_at: datetime | None
+    created_at: datetime
+    created_by: str
+    updated_at: datetime
+    updated_by: str
+    next_run_at: datetime | None = None
+    previous_run_at: datetime | None = None
+    last_run_id: int | None = None
+    running_run_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupRecord(GroupSummary):
+    """A group with its whole definition (members in running order)."""
+
+    definition: GroupDefinition
+
+
+@dataclass(frozen=True)
+class GroupRunMember:
+    """A member of a group run, in running order: its run once started (`run_id`, its status; None before)."""
+
+    position: int
+    job_id: int
+    run_id: int | None = None
+    status: str | None = None
+    job_name: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupRunRecord:
+    """One group run (`GroupID.RunID`); `members` is filled when one group run is read, not in lists."""
+
+    group_id: int
+    run_id: int
+    group_name: str
+    status: str
+    trigger: str
+    requested_at: datetime
+    scheduled_for: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    stop_requested: bool
+    failed_job_id: int | None
+    failed_run_id: int | None
+    error: str | None
+    member_ids: tuple[int, ...] = ()
+    members: tuple[GroupRunMember, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -148,6 +209,20 @@ RUN_SORTS: dict[str, Kind] = {
 }
 
 
+GROUP_SORTS: dict[str, Kind] = {
+    "group_id": "int",
+    "name": "text",
+    "created_at": "time",
+    "created_by": "text",
+    "next_run_at": "time",
+    "previous_run_at": "time",
+    "schedule_type": "text",
+    "expires_at": "time",
+}
+GROUP_RUN_SORT = Sort("run_id", descending=True)
+GROUP_RUN_SORTS: dict[str, Kind] = {"run_id": "int"}
+
+
 @dataclass(frozen=True)
 class Page(Generic[T]):
     """One page of a list, and where it ended when more rows follow (None: the last page)."""
@@ -185,6 +260,29 @@ class RunQuery:
     since: datetime | None = None
     until: datetime | None = None
     sort: Sort = field(default_factory=lambda: Sort("requested_at", descending=True))
+    after: Position | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class GroupQuery:
+    """Filters of the group list (deleted groups are never listed); `q` matches part of the name.
+
+    Rows come in `sort` order with the Group ID as tie-breaker, from after `after` when given.
+    """
+
+    q: str | None = None
+    schedule_type: str | None = None
+    sort: Sort = field(default_factory=lambda: Sort("group_id"))
+    after: Position | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class GroupRunQuery:
+    """A page of a group's runs, newest first, from before the run `after` names; `status` filters."""
+
+    status: str | None = None
     after: Position | None = None
     limit: int = 100
 

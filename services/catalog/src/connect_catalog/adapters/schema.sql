@@ -112,3 +112,76 @@ CREATE TABLE IF NOT EXISTS commands (
     replied_at     timestamptz NOT NULL
 );
 ALTER TABLE commands ADD COLUMN IF NOT EXISTS reason text;  -- rejected: connect_events.RefusalReason
+
+-- Groups (topic connect.groups, issue 7). A group's events travel in order on one partition, so its rows
+-- follow its aggregate version; member runs and jobs live on other topics and are joined at read time.
+CREATE TABLE IF NOT EXISTS groups (
+    group_id        bigint PRIMARY KEY,
+    name            text        NOT NULL,
+    description     text        NOT NULL,
+    schedule_type   text        NOT NULL,   -- schedule.kind, e.g. on_demand
+    definition      jsonb       NOT NULL,   -- connect_events.GroupDefinition (members in running order)
+    version         int         NOT NULL,   -- group aggregate version; clients send it back as expected_version
+    expires_at      timestamptz,
+    next_run_at     timestamptz,            -- NULL: nothing scheduled
+    previous_run_at timestamptz,            -- the latest group run's fire time or request time
+    last_run_id     int,
+    created_at      timestamptz NOT NULL,
+    created_by      text        NOT NULL,
+    updated_at      timestamptz NOT NULL,
+    updated_by      text        NOT NULL,
+    deleted         boolean     NOT NULL DEFAULT false,
+    deleted_reason  text                    -- user | expired
+);
+
+-- Each live group's members in running order. A job is in at most one group, but groups travel on different
+-- partitions: one group's claim of a job may be read before another group's release of it, so a job's group
+-- is its row with the latest `as_of` (the time of the definition that named it).
+CREATE TABLE IF NOT EXISTS group_members (
+    group_id bigint      NOT NULL,
+    job_id   bigint      NOT NULL,
+    position int         NOT NULL,      -- 0-based running order
+    as_of    timestamptz NOT NULL,
+    PRIMARY KEY (group_id, job_id)
+);
+CREATE INDEX IF NOT EXISTS group_members_job ON group_members (job_id, as_of DESC);
+
+CREATE TABLE IF NOT EXISTS group_runs (
+    group_id        bigint      NOT NULL,
+    run_id          int         NOT NULL,
+    group_name      text        NOT NULL,
+    status          text        NOT NULL,  -- running | succeeded | failed | stopped | skipped
+    trigger         text        NOT NULL,  -- manual | schedule
+    members         jsonb       NOT NULL DEFAULT '[]',  -- job ids in running order, frozen at request time
+    version         int         NOT NULL,  -- group run aggregate version
+    requested_at    timestamptz NOT NULL,
+    scheduled_for   timestamptz,
+    started_at      timestamptz,
+    finished_at     timestamptz,
+    duration_ms     bigint,
+    stop_requested  boolean     NOT NULL DEFAULT false,
+    failed_job_id   bigint,
+    failed_run_id   int,
+    error           text,
+    PRIMARY KEY (group_id, run_id)
+);
+
+-- The member runs a group run started, in order (their statuses are the runs' own, joined at read time).
+CREATE TABLE IF NOT EXISTS group_run_members (
+    group_id      bigint NOT NULL,
+    run_id        int    NOT NULL,
+    position      int    NOT NULL,
+    job_id        bigint NOT NULL,
+    member_run_id int    NOT NULL,
+    PRIMARY KEY (group_id, run_id, position)
+);
+
+CREATE TABLE IF NOT EXISTS group_run_log (
+    group_id bigint      NOT NULL,
+    run_id   int         NOT NULL,
+    seq      bigserial,
+    at       timestamptz NOT NULL,
+    level    text        NOT NULL,  -- INFO | WARN | ERROR
+    message  text        NOT NULL,
+    PRIMARY KEY (group_id, run_id, seq)
+);

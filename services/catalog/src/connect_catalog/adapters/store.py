@@ -7,23 +7,33 @@ from collections.abc import Sequence
 from uuid import UUID
 
 from connect_catalog.domain.changes import (
+    AddGroupRunMember,
     Change,
+    EndGroupRun,
     EndRun,
+    GroupLogLine,
+    InsertGroup,
+    InsertGroupRun,
     InsertJob,
     InsertRun,
     LogLine,
+    MarkGroupDeleted,
+    MarkGroupRunStopRequested,
     MarkJobDeleted,
     RecordCommandOutcome,
     RecordHistory,
     RecordProgress,
+    SetGroupLastRun,
+    SetGroupMembers,
     SetJobState,
     SetLastRun,
     SetNextRun,
     StartAttempt,
+    UpdateGroupDefinition,
     UpdateJobDefinition,
     UpsertTable,
 )
-from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
+from connect_catalog.domain.views import GroupRunView, GroupView, JobView, RunView, Snapshot, Subject
 from connect_events import RunStatus
 from connect_runtime.db import Conn
 
@@ -111,12 +121,98 @@ ON CONFLICT (command_id) DO NOTHING
 """
 INSERT_LOG_LINE = "INSERT INTO run_log (job_id, run_id, at, level, message) VALUES ($1, $2, $3, $4, $5)"
 
+SELECT_GROUP = "SELECT version FROM groups WHERE group_id = $1 FOR UPDATE"
+SELECT_GROUP_RUN = "SELECT status, version FROM group_runs WHERE group_id = $1 AND run_id = $2 FOR UPDATE"
+INSERT_GROUP = """
+INSERT INTO groups (group_id, name, description, schedule_type, definition, expires_at, next_run_at, version,
+                    created_at, created_by, updated_at, updated_by)
+VALUES ($1, $2, $3, $4, $5::jsonb, $6, $7, $8, $9, $10, $9, $10)
+ON CONFLICT (group_id) DO NOTHING
+"""
+UPDATE_GROUP_DEFINITION = """
+UPDATE groups SET name = $2, description = $3, schedule_type = $4, definition = $5::jsonb, expires_at = $6,
+                  next_run_at = $7, version = $8, updated_at = $9, updated_by = $10
+WHERE group_id = $1
+"""
+MARK_GROUP_DELETED = """
+UPDATE groups SET deleted = true, deleted_reason = $2, next_run_at = NULL, version = $3, updated_at = $4,
+                  updated_by = $5
+WHERE group_id = $1
+"""
+# A job's group is its membership row with the latest `as_of` (see the schema): groups live on different
+# partitions, so one group may claim a job before another group's release of it is read.
+CLEAR_GROUP_MEMBERS = "DELETE FROM group_members WHERE group_id = $1"
+INSERT_GROUP_MEMBERS = """
+INSERT INTO group_members (group_id, job_id, position, as_of)
+SELECT $1, job_id, position - 1, $3 FROM unnest($2::bigint[]) WITH ORDINALITY AS m(job_id, position)
+ON CONFLICT (group_id, job_id) DO UPDATE SET position = EXCLUDED.position, as_of = EXCLUDED.as_of
+"""
+SET_GROUP_LAST_RUN = """
+UPDATE groups SET last_run_id = $2, previous_run_at = $3,
+                  next_run_at = CASE WHEN $5::boolean THEN $4 ELSE next_run_at END
+WHERE group_id = $1 AND (last_run_id IS NULL OR last_run_id < $2)
+"""
+INSERT_GROUP_RUN = """
+INSERT INTO group_runs (group_id, run_id, group_name, status, trigger, members, version, requested_at,
+                        scheduled_for, started_at)
+VALUES ($1, $2, coalesce($3, (SELECT name FROM groups WHERE group_id = $1), ''), $4, $5, $6::jsonb, $7, $8, $9, $8)
+ON CONFLICT (group_id, run_id) DO NOTHING
+"""
+ADD_GROUP_RUN_MEMBER = """
+INSERT INTO group_run_members (group_id, run_id, position, job_id, member_run_id) VALUES ($1, $2, $3, $4, $5)
+ON CONFLICT (group_id, run_id, position) DO NOTHING
+"""
+SET_GROUP_RUN_VERSION = "UPDATE group_runs SET version = $3 WHERE group_id = $1 AND run_id = $2"
+MARK_GROUP_RUN_STOP_REQUESTED = """
+UPDATE group_runs SET stop_requested = true, version = $3 WHERE group_id = $1 AND run_id = $2
+"""
+END_GROUP_RUN = """
+UPDATE group_runs SET version = $3, status = $4, started_at = $5, finished_at = $6, duration_ms = $7,
+                      failed_job_id = $8, failed_run_id = $9, error = $10
+WHERE group_id = $1 AND run_id = $2
+"""
+INSERT_GROUP_LOG_LINE = """
+INSERT INTO group_run_log (group_id, run_id, at, level, message) VALUES ($1, $2, $3, $4, $5)
+"""
+
 Statement = tuple[str, tuple[object, ...]]
 
 
-def statement(change: Change) -> Statement:
-    """The named SQL and its parameters that write `change`."""
+def statements(change: Change) -> tuple[Statement, ...]:
+    """The named SQL and parameters that write `change`, in order."""
     match change:
+        case SetGroupMembers():
+            members = list(change.members)
+            return (CLEAR_GROUP_MEMBERS, (change.group_id,)), (
+                INSERT_GROUP_MEMBERS,
+                (change.group_id, members, change.as_of),
+            )
+        case AddGroupRunMember():
+            run = (change.group_id, change.run_id)
+            member = (change.position, change.job_id, change.member_run_id)
+            return (ADD_GROUP_RUN_MEMBER, (*run, *member)), (SET_GROUP_RUN_VERSION, (*run, change.version))
+    return (statement(change),)
+
+
+def statement(change: Change) -> Statement:
+    """The named SQL and its parameters that write `change` (one statement)."""
+    match change:
+        case InsertGroup() | UpdateGroupDefinition():
+            return _group_definition(change)
+        case MarkGroupDeleted():
+            return MARK_GROUP_DELETED, (change.group_id, change.reason, change.version, change.at, change.by)
+        case SetGroupLastRun():
+            last = (change.run_id, change.requested_for, change.next_run_at, change.scheduled)
+            return SET_GROUP_LAST_RUN, (change.group_id, *last)
+        case InsertGroupRun():
+            return INSERT_GROUP_RUN, _group_run_params(change)
+        case MarkGroupRunStopRequested():
+            return MARK_GROUP_RUN_STOP_REQUESTED, (change.group_id, change.run_id, change.version)
+        case EndGroupRun():
+            return END_GROUP_RUN, _end_group_run_params(change)
+        case GroupLogLine():
+            run = (change.group_id, change.run_id)
+            return INSERT_GROUP_LOG_LINE, (*run, change.at, change.level, change.message)
         case InsertJob() | UpdateJobDefinition():
             return _job_definition(change)
         case SetJobState():
@@ -161,6 +257,24 @@ def _job_definition(change: InsertJob | UpdateJobDefinition) -> Statement:
     return UPDATE_JOB_DEFINITION, params
 
 
+def _group_definition(change: InsertGroup | UpdateGroupDefinition) -> Statement:
+    f = change.fields
+    derived = (f.name, f.description, f.schedule_type, f.definition_json, f.expires_at, f.next_run_at)
+    params = (change.group_id, *derived, change.version, change.at, change.by)
+    return (INSERT_GROUP if isinstance(change, InsertGroup) else UPDATE_GROUP_DEFINITION), params
+
+
+def _group_run_params(c: InsertGroupRun) -> tuple[object, ...]:
+    row = (c.group_name, c.status.value, c.trigger, json.dumps(list(c.members)), c.version)
+    return (c.group_id, c.run_id, *row, c.requested_at, c.scheduled_for)
+
+
+def _end_group_run_params(c: EndGroupRun) -> tuple[object, ...]:
+    times = (c.started_at, c.finished_at, c.duration_ms)
+    failure = (c.failed_job_id, c.failed_run_id, c.error)
+    return (c.group_id, c.run_id, c.version, c.status.value, *times, *failure)
+
+
 def _history_params(c: RecordHistory) -> tuple[object, ...]:
     entry = (c.what, c.reason, c.copied_from, json.dumps(list(c.changed)))
     return (c.job_id, c.version, c.at, c.by, *entry)
@@ -200,10 +314,22 @@ class PostgresReadModel:
         if subject.run is not None:
             row = await self._conn.fetchrow(SELECT_RUN, *subject.run)
             run = None if row is None else RunView(RunStatus(row["status"]), row["attempt"])
-        return Snapshot(job=job, run=run)
+        return Snapshot(job=job, run=run, group=await self._group(subject), group_run=await self._group_run(subject))
+
+    async def _group(self, subject: Subject) -> GroupView | None:
+        if subject.group_id is None:
+            return None
+        version = await self._conn.fetchval(SELECT_GROUP, subject.group_id)
+        return None if version is None else GroupView(version)
+
+    async def _group_run(self, subject: Subject) -> GroupRunView | None:
+        if subject.group_run is None:
+            return None
+        row = await self._conn.fetchrow(SELECT_GROUP_RUN, *subject.group_run)
+        return None if row is None else GroupRunView(RunStatus(row["status"]), row["version"])
 
     async def apply(self, changes: Sequence[Change]) -> None:
         """Write `changes` in order."""
         for change in changes:
-            sql, params = statement(change)
-            await self._conn.execute(sql, *params)
+            for sql, params in statements(change):
+                await self._conn.execute(sql, *params)

@@ -198,6 +198,137 @@ class RecordCommandOutcome:
     reason: str | None = None
 
 
+@dataclass(frozen=True)
+class GroupFields:
+    """The columns of a group derived from its definition, and its next fire (None: none scheduled)."""
+
+    name: str
+    description: str
+    schedule_type: str
+    definition_json: str
+    expires_at: datetime | None
+    next_run_at: datetime | None
+
+
+@dataclass(frozen=True)
+class InsertGroup:
+    """A new group row."""
+
+    group_id: int
+    fields: GroupFields
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class UpdateGroupDefinition:
+    """A group's definition (and the columns derived from it) was replaced."""
+
+    group_id: int
+    fields: GroupFields
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class MarkGroupDeleted:
+    """A group was deleted; its row stays so its group runs can say so, and its jobs leave it."""
+
+    group_id: int
+    reason: str
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class SetGroupMembers:
+    """The group's members in running order as of `as_of` (none: deleted); a job claimed by a later statement of
+    another group stays there, whatever order the groups' partitions are read in."""
+
+    group_id: int
+    members: tuple[int, ...]
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class SetGroupLastRun:
+    """The group's latest run becomes `run_id` (fired or requested at `requested_for`); a scheduled fire also
+    says the group's next one."""
+
+    group_id: int
+    run_id: int
+    requested_for: datetime
+    next_run_at: datetime | None = None
+    scheduled: bool = False
+
+
+@dataclass(frozen=True)
+class InsertGroupRun:
+    """A new group run row: running (its first member starts at once) or skipped (born ended, named after the
+    group: `group_name` None)."""
+
+    group_id: int
+    run_id: int
+    group_name: str | None
+    status: RunStatus
+    trigger: str
+    members: tuple[int, ...]
+    version: int
+    requested_at: datetime
+    scheduled_for: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AddGroupRunMember:
+    """The group run started its member at `position` (0-based) as run `job_id.member_run_id`."""
+
+    group_id: int
+    run_id: int
+    version: int
+    position: int
+    job_id: int
+    member_run_id: int
+
+
+@dataclass(frozen=True)
+class MarkGroupRunStopRequested:
+    """A user asked the group run to stop."""
+
+    group_id: int
+    run_id: int
+    version: int
+
+
+@dataclass(frozen=True)
+class EndGroupRun:
+    """A group run reached its final status; `failed_job_id` names the member that did not succeed."""
+
+    group_id: int
+    run_id: int
+    version: int
+    status: RunStatus
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+    failed_job_id: int | None = None
+    failed_run_id: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class GroupLogLine:
+    """One entry of a group run's log."""
+
+    group_id: int
+    run_id: int
+    at: datetime
+    level: LogLevel
+    message: str
+
+
 Change = (
     InsertJob
     | UpdateJobDefinition
@@ -213,4 +344,14 @@ Change = (
     | EndRun
     | LogLine
     | RecordCommandOutcome
+    | InsertGroup
+    | UpdateGroupDefinition
+    | MarkGroupDeleted
+    | SetGroupMembers
+    | SetGroupLastRun
+    | InsertGroupRun
+    | AddGroupRunMember
+    | MarkGroupRunStopRequested
+    | EndGroupRun
+    | GroupLogLine
 )

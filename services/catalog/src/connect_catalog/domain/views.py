@@ -31,11 +31,33 @@ class RunView:
 
 
 @dataclass(frozen=True)
+class GroupView:
+    """The projected group's aggregate version."""
+
+    version: int
+
+
+@dataclass(frozen=True)
+class GroupRunView:
+    """The projected group run's status and aggregate version."""
+
+    status: RunStatus
+    version: int
+
+    @property
+    def ended(self) -> bool:
+        """Whether the group run has ended (an ended status is final)."""
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
 class Subject:
     """Which rows an event touches, so the adapter loads exactly those before projecting."""
 
     job_id: int | None = None
     run: tuple[int, int] | None = None
+    group_id: int | None = None
+    group_run: tuple[int, int] | None = None
 
     @property
     def job(self) -> int | None:
@@ -51,3 +73,5 @@ class Snapshot:
 
     job: JobView | None = None
     run: RunView | None = None
+    group: GroupView | None = None
+    group_run: GroupRunView | None = None

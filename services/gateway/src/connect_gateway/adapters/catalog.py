@@ -4,20 +4,29 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
 
-from connect_events import TERMINAL, FieldError, JobDefinition, RunCounts, RunStatus, TableSpec
+from connect_events import TERMINAL, FieldError, GroupDefinition, JobDefinition, RunCounts, RunStatus, TableSpec
 from connect_gateway.domain.listing import LAST_INT, LAST_TIME, Kind, Position, Sort
 from connect_gateway.ports import ReadModelsUnavailableError
 from connect_gateway.read_models import (
+    GROUP_RUN_SORT,
+    GROUP_SORTS,
     HISTORY_SORT,
     JOB_SORTS,
     RUN_SORTS,
     CommandRecord,
+    GroupQuery,
+    GroupRecord,
+    GroupRunMember,
+    GroupRunQuery,
+    GroupRunRecord,
+    GroupSummary,
     HistoryQuery,
     HistoryRecord,
     JobQuery,
@@ -45,7 +54,9 @@ _IN_PROGRESS = ", ".join(f"'{status.value}'" for status in RunStatus if status n
 _JOB_COLUMNS = f"""j.job_id, j.name, j.description, j.job_type, j.state, j.schedule_type, j.version,
     j.expires_at, j.created_at, j.created_by, j.updated_at, j.updated_by, j.last_run_id, j.previous_run_at,
     n.next_run_at, j.errors, j.copied_from,
-    (SELECT max(r.run_id) FROM runs r WHERE r.job_id = j.job_id AND r.status IN ({_IN_PROGRESS})) AS running_run_id"""
+    (SELECT max(r.run_id) FROM runs r WHERE r.job_id = j.job_id AND r.status IN ({_IN_PROGRESS})) AS running_run_id,
+    (SELECT m.group_id FROM group_members m WHERE m.job_id = j.job_id
+     ORDER BY m.as_of DESC, m.group_id DESC LIMIT 1) AS group_id"""
 _JOBS = "jobs j LEFT JOIN job_next_runs n ON n.job_id = j.job_id"
 JOB_ORDER: dict[str, str] = {
     "job_id": "j.job_id",
@@ -127,6 +138,58 @@ SELECT command_id, command_type, status, target_type, target_id, target_version,
 FROM commands WHERE command_id = $1
 """
 
+# A job's group: the membership stated last (see the catalog's schema), so groups read in any order agree.
+_GROUP_COLUMNS = f"""g.group_id, g.name, g.description, g.schedule_type, g.version, g.expires_at, g.created_at,
+    g.created_by, g.updated_at, g.updated_by, g.next_run_at, g.previous_run_at, g.last_run_id,
+    (SELECT max(r.run_id) FROM group_runs r WHERE r.group_id = g.group_id AND r.status IN ({_IN_PROGRESS}))
+        AS running_run_id"""
+GROUP_ORDER: dict[str, str] = {
+    "group_id": "g.group_id",
+    "name": "lower(g.name)",
+    "created_at": "g.created_at",
+    "created_by": "g.created_by",
+    "next_run_at": f"coalesce(g.next_run_at, {_LAST_TIME})",
+    "previous_run_at": f"coalesce(g.previous_run_at, {_LAST_TIME})",
+    "schedule_type": "g.schedule_type",
+    "expires_at": f"coalesce(g.expires_at, {_LAST_TIME})",
+}
+
+
+def _list_groups(column: str, descending: bool) -> str:
+    order, after, cast = GROUP_ORDER[column], "<" if descending else ">", _CAST[GROUP_SORTS[column]]
+    direction = "DESC" if descending else "ASC"
+    return f"""
+SELECT {_GROUP_COLUMNS}, {order} AS sort_value FROM groups g
+WHERE NOT g.deleted
+  AND ($1::text IS NULL OR g.name ILIKE '%' || $1 || '%' ESCAPE '\\')
+  AND ($2::text IS NULL OR g.schedule_type = $2)
+  AND ($3::bigint IS NULL OR ({order}, g.group_id) {after} ($4::{cast}, $3))
+ORDER BY {order} {direction}, g.group_id {direction}
+LIMIT $5
+"""
+
+
+LIST_GROUPS: dict[Sort, str] = {Sort(c, d): _list_groups(c, d) for c in GROUP_ORDER for d in (False, True)}
+GET_GROUP = f"SELECT {_GROUP_COLUMNS}, g.definition FROM groups g WHERE g.group_id = $1 AND NOT g.deleted"
+GROUP_EXISTS = "SELECT EXISTS (SELECT 1 FROM groups WHERE group_id = $1)"
+_GROUP_RUN_COLUMNS = """group_id, run_id, group_name, status, trigger, requested_at, scheduled_for, started_at,
+    finished_at, duration_ms, stop_requested, failed_job_id, failed_run_id, error, members"""
+LIST_GROUP_RUNS = f"""
+SELECT {_GROUP_RUN_COLUMNS} FROM group_runs
+WHERE group_id = $1 AND ($2::text IS NULL OR status = $2) AND ($3::int IS NULL OR run_id < $3)
+ORDER BY run_id DESC
+LIMIT $4
+"""
+GET_GROUP_RUN = f"SELECT {_GROUP_RUN_COLUMNS} FROM group_runs WHERE group_id = $1 AND run_id = $2"
+# A member run's status is the run's own (connect.runs); until the catalog has read its request, it is queued.
+GROUP_RUN_MEMBERS = """
+SELECT m.position, m.job_id, m.member_run_id, coalesce(r.status, 'queued') AS status, r.job_name
+FROM group_run_members m LEFT JOIN runs r ON r.job_id = m.job_id AND r.run_id = m.member_run_id
+WHERE m.group_id = $1 AND m.run_id = $2
+ORDER BY m.position
+"""
+GROUP_RUN_LOG = "SELECT at, level, message FROM group_run_log WHERE group_id = $1 AND run_id = $2 ORDER BY seq"
+
 T = TypeVar("T")
 
 
@@ -200,6 +263,48 @@ class PgReadStore:
         """The recorded reply to a command; None while none has been recorded."""
         row = await self._guard(lambda: self._pool.fetchrow(GET_COMMAND, command_id))
         return None if row is None else _command(row)
+
+    async def list_groups(self, query: GroupQuery) -> Page[GroupSummary]:
+        """A page of the groups that are not deleted, in the query's order (Group ID breaks ties)."""
+        pattern = None if query.q is None else _like_escape(query.q)
+        after_id, after_value = (None, None) if query.after is None else (query.after.ids[0], query.after.value)
+        sql = LIST_GROUPS[query.sort]
+        rows = await self._guard(
+            lambda: self._pool.fetch(sql, pattern, query.schedule_type, after_id, after_value, query.limit + 1)
+        )
+        return _page(rows, query.limit, query.sort, ("group_id",), _group_summary)
+
+    async def get_group(self, group_id: int) -> GroupRecord | None:
+        """A group that is not deleted, with its definition."""
+        row = await self._guard(lambda: self._pool.fetchrow(GET_GROUP, group_id))
+        if row is None:
+            return None
+        definition = GroupDefinition.model_validate(_json(row["definition"]))
+        return GroupRecord(**vars(_group_summary(row)), definition=definition)
+
+    async def list_group_runs(self, group_id: int, query: GroupRunQuery) -> Page[GroupRunRecord] | None:
+        """A page of a group's runs, newest first; None when no such group was ever projected."""
+        before = None if query.after is None else query.after.value
+        rows = await self._guard(
+            lambda: self._pool.fetch(LIST_GROUP_RUNS, group_id, query.status, before, query.limit + 1)
+        )
+        if not rows and not await self._guard(lambda: self._pool.fetchval(GROUP_EXISTS, group_id)):
+            return None
+        return _page(rows, query.limit, GROUP_RUN_SORT, (), _group_run, value="run_id")
+
+    async def get_group_run(self, group_id: int, run_id: int) -> GroupRunRecord | None:
+        """One group run, with its members in running order and the runs of those that started."""
+        row = await self._guard(lambda: self._pool.fetchrow(GET_GROUP_RUN, group_id, run_id))
+        if row is None:
+            return None
+        started = await self._guard(lambda: self._pool.fetch(GROUP_RUN_MEMBERS, group_id, run_id))
+        run = _group_run(row)
+        return replace(run, members=_members(run.member_ids, started))
+
+    async def group_run_log(self, group_id: int, run_id: int) -> list[LogLine]:
+        """A group run's log entries in order."""
+        rows = await self._guard(lambda: self._pool.fetch(GROUP_RUN_LOG, group_id, run_id))
+        return [LogLine(at=row["at"], level=row["level"], message=row["message"]) for row in rows]
 
     @staticmethod
     async def _guard(query: Callable[[], Awaitable[T]]) -> T:
@@ -283,6 +388,26 @@ def _run(row: asyncpg.Record) -> RunRecord:
     )
     fields = {name: row[name] for name in RunRecord.__dataclass_fields__ if name != "counts"}
     return RunRecord(**fields, counts=counts)
+
+
+def _group_summary(row: asyncpg.Record) -> GroupSummary:
+    return GroupSummary(**{name: row[name] for name in GroupSummary.__dataclass_fields__})
+
+
+def _group_run(row: asyncpg.Record) -> GroupRunRecord:
+    fields = {name: row[name] for name in GroupRunRecord.__dataclass_fields__ if name not in ("member_ids", "members")}
+    return GroupRunRecord(**fields, member_ids=tuple(_json(row["members"])))
+
+
+def _members(member_ids: tuple[int, ...], started: list[asyncpg.Record]) -> tuple[GroupRunMember, ...]:
+    """Every member of the group run in order; those started with their run and its status."""
+    runs = {row["position"]: row for row in started}
+    return tuple(
+        GroupRunMember(position, job_id)
+        if (found := runs.get(position)) is None
+        else GroupRunMember(position, job_id, found["member_run_id"], found["status"], found["job_name"])
+        for position, job_id in enumerate(member_ids)
+    )
 
 
 def _command(row: asyncpg.Record) -> CommandRecord:

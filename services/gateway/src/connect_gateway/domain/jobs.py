@@ -11,7 +11,9 @@ from connect_events import (
     CsvSettings,
     ImportCustomTable,
     JobDefinition,
+    Notifications,
     OnDemand,
+    RetryPolicy,
     Schedule,
     SftpLocation,
 )
@@ -56,6 +58,8 @@ class JobDraft:
     update_on_match: bool
     schedule: Schedule = field(default_factory=OnDemand)
     expires_at: datetime | None = None
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    notifications: Notifications = field(default_factory=Notifications)
 
     def definition(self, pinned: PinnedKey, credential_ref: UUID) -> JobDefinition:
         """The definition to send, with the pinned host key and the vault reference in place of the secret."""
@@ -83,4 +87,6 @@ class JobDraft:
             settings=settings,
             schedule=self.schedule,
             expires_at=self.expires_at,
+            retry=self.retry,
+            notifications=self.notifications,
         )

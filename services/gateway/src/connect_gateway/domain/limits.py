@@ -32,3 +32,7 @@ MAX_CRON = 200
 MAX_CURSOR = 1000  # a cursor holds one sort value (a name is at most 100 characters) and two ids
 MAX_PAGE = 1000  # rows per page
 MAX_BULK_DELETE = 100  # jobs per multi-delete
+MAX_EMAILS = 100  # notification addresses per request (the scheduler's rule allows 20, naming the field)
+MAX_EMAIL = 320
+MAX_WEBHOOK_URL = 4000  # the scheduler's rule allows 2000, naming the field
+MAX_GROUP_MEMBERS = 1000  # per request (the scheduler's rule allows 100, naming the field)

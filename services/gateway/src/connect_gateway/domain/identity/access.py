@@ -80,6 +80,15 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/runs/{run}"): VIEWER,
     ("GET", "/api/v1/runs/{run}/log"): VIEWER,
     ("GET", "/api/v1/commands/{command_id}"): VIEWER,
+    ("GET", "/api/v1/groups"): VIEWER,
+    ("GET", "/api/v1/groups/{group_id}"): VIEWER,
+    ("POST", "/api/v1/groups"): DATA_DIRECTOR,
+    ("PUT", "/api/v1/groups/{group_id}"): DATA_DIRECTOR,
+    ("DELETE", "/api/v1/groups/{group_id}"): DATA_DIRECTOR,
+    ("POST", "/api/v1/groups/{group_id}/run"): OPERATOR,
+    ("POST", "/api/v1/groups/{group_id}/runs/{run_id}/stop"): OPERATOR,
+    ("GET", "/api/v1/groups/{group_id}/runs"): VIEWER,
+    ("GET", "/api/v1/groups/{group_id}/runs/{run_id}"): VIEWER,
 }
 
 

@@ -13,7 +13,7 @@ from connect_gateway.domain.limits import MAX_BODY_BYTES
 from connect_gateway.entrypoints.http import docs, errors, openapi
 from connect_gateway.entrypoints.http.auth import authorize
 from connect_gateway.entrypoints.http.body_limit import BodyLimit
-from connect_gateway.entrypoints.http.routes import commands, health, jobs, login, runs, tables, tokens, users
+from connect_gateway.entrypoints.http.routes import commands, groups, health, jobs, login, runs, tables, tokens, users
 from connect_gateway.entrypoints.http.security_headers import SecurityHeaders
 from connect_gateway.ports import Deps
 
@@ -35,7 +35,7 @@ Secrets (SFTP private keys, passwords, tokens) are write-only: stored encrypted 
 """
 
 OPENAPI_URL = "/openapi.json"
-ROUTERS = (login, users, tokens, tables, jobs, runs, commands, health)
+ROUTERS = (login, users, tokens, tables, jobs, groups, runs, commands, health)
 
 
 class RouteWithoutRuleError(RuntimeError):

@@ -14,12 +14,16 @@ from connect_events import (
     Cron,
     CsvSettings,
     Daily,
+    GroupDefinition,
     Monthly,
+    Notifications,
     OnDemand,
     OneTime,
+    RetryPolicy,
     Schedule,
     TableSpec,
     Weekly,
+    group_run_key,
     run_key,
 )
 from connect_gateway.domain.errors import REJECTION
@@ -28,6 +32,10 @@ from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_erro
 from connect_gateway.entrypoints.http import schemas as s
 from connect_gateway.read_models import (
     CommandRecord,
+    GroupRecord,
+    GroupRunMember,
+    GroupRunRecord,
+    GroupSummary,
     HistoryRecord,
     JobRecord,
     JobSummary,
@@ -53,6 +61,16 @@ def job_url(job_id: int) -> str:
 def run_url(job_id: int, run_id: int) -> str:
     """Where a run is read."""
     return f"{API}/runs/{run_key(job_id, run_id)}"
+
+
+def group_url(group_id: int) -> str:
+    """Where a group is read."""
+    return f"{API}/groups/{group_id}"
+
+
+def group_run_url(group_id: int, run_id: int) -> str:
+    """Where a group run is read."""
+    return f"{API}/groups/{group_id}/runs/{run_id}"
 
 
 def command_url(command_id: UUID) -> str:
@@ -99,6 +117,35 @@ def job_draft(body: s.JobFields) -> JobDraft:
         update_on_match=body.target.update_on_match,
         schedule=schedule(body.schedule),
         expires_at=body.expires_at,
+        retry=RetryPolicy(**body.retry.model_dump()),
+        notifications=notifications(body.notifications),
+    )
+
+
+def notifications(body: s.NotificationsIn) -> Notifications:
+    """The contract's notification settings of the request's."""
+    return Notifications(
+        on_success=body.on_success,
+        on_failure=body.on_failure,
+        emails=tuple(body.emails),
+        webhook_url=body.webhook_url,
+    )
+
+
+def notifications_out(settings: Notifications) -> s.NotificationsOut:
+    """Notification settings as the API shows them."""
+    return s.NotificationsOut(**{**settings.model_dump(), "emails": list(settings.emails)})
+
+
+def group_definition(body: s.GroupFields) -> GroupDefinition:
+    """The group definition a `CreateGroup` or `UpdateGroup` command carries."""
+    return GroupDefinition(
+        name=body.name,
+        description=body.description,
+        members=tuple(body.members),
+        schedule=schedule(body.schedule),
+        expires_at=body.expires_at,
+        notifications=notifications(body.notifications),
     )
 
 
@@ -181,6 +228,8 @@ def job_out(job: JobRecord) -> s.JobOut:
         ),
         mapping=[s.MappingOut(source=m.source, target=m.target) for m in settings.mapping],
         schedule=schedule_out(job.definition.schedule),
+        retry=s.RetryOut(**job.definition.retry.model_dump()),
+        notifications=notifications_out(job.definition.notifications),
         errors=[s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
     )
 
@@ -188,7 +237,7 @@ def job_out(job: JobRecord) -> s.JobOut:
 def _summary_fields(job: JobSummary) -> dict[str, Any]:
     return {
         "job_id": job.job_id,
-        "group": None,
+        "group": job.group_id,
         "name": job.name,
         "description": job.description,
         "type": job.job_type,
@@ -247,6 +296,98 @@ def _group_run_key(run: RunRecord) -> str | None:
     return run_key(run.group_id, run.group_run_id)
 
 
+def group_summary_out(group: GroupSummary) -> s.GroupSummaryOut:
+    """A row of the group list."""
+    return s.GroupSummaryOut(**_group_fields(group))
+
+
+def group_out(group: GroupRecord) -> s.GroupOut:
+    """A group with its members in running order."""
+    definition = group.definition
+    members = [
+        s.GroupMemberOut(position=i + 1, job_id=job_id, url=job_url(job_id))
+        for i, job_id in enumerate(definition.members)
+    ]
+    return s.GroupOut(
+        **_group_fields(group),
+        members=members,
+        schedule=schedule_out(definition.schedule),
+        notifications=notifications_out(definition.notifications),
+    )
+
+
+def _group_fields(group: GroupSummary) -> dict[str, Any]:
+    def key(run_id: int | None) -> str | None:
+        return None if run_id is None else group_run_key(group.group_id, run_id)
+
+    return {
+        "group_id": group.group_id,
+        "name": group.name,
+        "description": group.description,
+        "created_at": group.created_at,
+        "created_by": group.created_by,
+        "next_run_at": group.next_run_at,
+        "previous_run_at": group.previous_run_at,
+        "schedule_type": group.schedule_type,
+        "expires_at": group.expires_at,
+        "version": group.version,
+        "updated_at": group.updated_at,
+        "updated_by": group.updated_by,
+        "last_run": key(group.last_run_id),
+        "running_run": key(group.running_run_id),
+        "url": group_url(group.group_id),
+    }
+
+
+def group_run_out(run: GroupRunRecord) -> s.GroupRunOut:
+    """A group run as the group's run list shows it."""
+    failed_run = (
+        None
+        if run.failed_job_id is None or run.failed_run_id is None
+        else run_key(run.failed_job_id, run.failed_run_id)
+    )
+    return s.GroupRunOut(
+        id=group_run_key(run.group_id, run.run_id),
+        group_id=run.group_id,
+        run_id=run.run_id,
+        group_name=run.group_name,
+        status=run.status,
+        trigger=run.trigger,
+        requested_at=run.requested_at,
+        scheduled_for=run.scheduled_for,
+        started_at=run.started_at,
+        finished_at=run.finished_at,
+        duration_ms=run.duration_ms,
+        stop_requested=run.stop_requested,
+        failed_job_id=run.failed_job_id,
+        failed_run=failed_run,
+        error=run.error,
+        url=group_run_url(run.group_id, run.run_id),
+    )
+
+
+def group_run_detail_out(run: GroupRunRecord, lines: list[LogLine]) -> s.GroupRunDetailOut:
+    """A group run with its members (and their runs) in running order, and its log."""
+    return s.GroupRunDetailOut(
+        **group_run_out(run).model_dump(),
+        members=[_member_out(m) for m in run.members],
+        log=[s.LogLineOut(at=line.at, level=line.level, message=line.message) for line in lines],
+    )
+
+
+def _member_out(member: GroupRunMember) -> s.GroupRunMemberOut:
+    started = member.run_id is not None
+    key = run_key(member.job_id, member.run_id) if member.run_id is not None else None
+    return s.GroupRunMemberOut(
+        position=member.position + 1,
+        job_id=member.job_id,
+        run=key,
+        run_id=member.run_id,
+        status=member.status if started else None,
+        url=run_url(member.job_id, member.run_id) if member.run_id is not None else None,
+    )
+
+
 def log_out(job_id: int, run_id: int, lines: list[LogLine]) -> s.RunLogOut:
     """A run's log."""
     return s.RunLogOut(
@@ -291,12 +432,14 @@ def history_out(entry: HistoryRecord) -> s.HistoryEntryOut:
 
 
 def _target_url(record: CommandRecord) -> str | None:
-    """What an accepted command created or changed (nothing to link for a deleted job)."""
+    """What an accepted command created or changed (nothing to link for a deleted job or group)."""
     target = record.target_id
-    if target is None or record.command_type == "job.delete":
+    if target is None or record.command_type in ("job.delete", "group.delete"):
         return None
     if record.target_type == "table":
         return table_url(target)
+    if record.target_type == "group" and target.isdigit():
+        return group_url(int(target)) if record.run_id is None else group_run_url(int(target), record.run_id)
     if record.target_type != "job" or not target.isdigit():
         return None
     if record.run_id is not None:

@@ -296,6 +296,34 @@ class CronIn(TimedIn):
 
 ScheduleIn = Annotated[OnDemandIn | OneTimeIn | DailyIn | WeeklyIn | MonthlyIn | CronIn, Field(discriminator="kind")]
 
+EmailAddress = Annotated[str, Field(max_length=lim.MAX_EMAIL)]
+
+
+class NotificationsIn(RequestBody):
+    """Who hears about a run's end: on success and/or on failure, by email and/or a signed webhook (JSON POST,
+    HMAC-SHA256). The scheduler checks the addresses and the URL (at most 20 addresses, an http(s) URL)."""
+
+    model_config = _examples(
+        {"on_failure": True, "emails": ["ops@example.com"], "webhook_url": "https://hooks.example.com/connect"}
+    )
+
+    on_success: bool = False
+    on_failure: bool = False
+    emails: list[EmailAddress] = Field(default_factory=list, max_length=lim.MAX_EMAILS)
+    webhook_url: Annotated[str, Field(max_length=lim.MAX_WEBHOOK_URL)] | None = None
+
+
+class RetryIn(RequestBody):
+    """How often a run is tried again after a transient failure (network, server unavailable); data errors are
+    never retried. `attempts` counts the first; the n-th wait is `initial_backoff_s * multiplier**(n-1)`. The
+    scheduler checks the bounds (1–10 attempts, 1 s to 6 h, a multiplier from 1 to 10)."""
+
+    model_config = _examples({"attempts": 3, "initial_backoff_s": 60, "multiplier": 2.0})
+
+    attempts: Annotated[int, Field(ge=0, le=lim.MAX_INT)] = 1
+    initial_backoff_s: Annotated[int, Field(ge=0, le=lim.MAX_INT)] = 60
+    multiplier: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 2.0
+
 
 class JobFields(RequestBody):
     """The fields of an *import custom table* job.
@@ -314,6 +342,8 @@ class JobFields(RequestBody):
     mapping: list[MappingIn] = Field(min_length=1, max_length=lim.MAX_MAPPINGS)
     schedule: ScheduleIn = Field(default_factory=lambda: OnDemandIn(kind="on_demand"))
     expires_at: IsoDateTime | None = Field(default=None, description="When the job is deleted; null: never")
+    retry: RetryIn = Field(default_factory=RetryIn)
+    notifications: NotificationsIn = Field(default_factory=NotificationsIn)
 
 
 class JobIn(JobFields):
@@ -359,8 +389,7 @@ class JobWrittenOut(ResponseBody):
     """A job was created or changed; `version` is what the next edit sends as `expected_version`.
 
     `errors` are those the definition was saved with: a job with errors is an inactive draft until they are
-    fixed. `state` is the job's state when the change decides it (null when it does not: an edit without
-    errors keeps the state, a deleted job has none).
+    fixed. `state` is the job's state after the change (null for a deleted job).
     """
 
     job_id: int
@@ -481,7 +510,7 @@ class JobSummaryOut(ResponseBody):
     run, Schedule type, Expiration date; and whether it has errors, and its run in progress."""
 
     job_id: int
-    group: int | None = Field(description="The job's Group ID; null until groups exist")
+    group: int | None = Field(description="The Group ID of the group the job is in; null when in none")
     name: str
     description: str
     type: str
@@ -501,6 +530,23 @@ class JobSummaryOut(ResponseBody):
     copied_from: int | None
 
 
+class NotificationsOut(ResponseBody):
+    """Who hears about a run's end, and when."""
+
+    on_success: bool
+    on_failure: bool
+    emails: list[str]
+    webhook_url: str | None
+
+
+class RetryOut(ResponseBody):
+    """How a run is tried again after a transient failure."""
+
+    attempts: int
+    initial_backoff_s: int
+    multiplier: float
+
+
 class JobOut(JobSummaryOut):
     """A job with its settings, and the errors it was saved with (fields named as in the request)."""
 
@@ -509,6 +555,8 @@ class JobOut(JobSummaryOut):
     target: TargetOut
     mapping: list[MappingOut]
     schedule: ScheduleOut
+    retry: RetryOut
+    notifications: NotificationsOut
     errors: list[ErrorItem]
 
 
@@ -573,3 +621,142 @@ class HealthOut(ResponseBody):
 
     status: Literal["ok", "unavailable"]
     checks: dict[str, str] = {}
+
+
+class GroupFields(RequestBody):
+    """A group: at least two active, on-demand, non-partner jobs in running order, each in no other group.
+
+    The scheduler checks the rules and refuses a group that breaks one (nothing is saved), every error at once
+    with its field (`members[1]`) and the most precise `reason` (e.g. `GROUP_MEMBER_NOT_ON_DEMAND`).
+    """
+
+    name: JobName
+    description: Description = ""
+    members: list[JobIdValue] = Field(
+        max_length=lim.MAX_GROUP_MEMBERS, description="Job IDs in running order (at least 2, at most 100)"
+    )
+    schedule: ScheduleIn = Field(default_factory=lambda: OnDemandIn(kind="on_demand"))
+    expires_at: IsoDateTime | None = Field(default=None, description="When the group is deleted (its jobs stay)")
+    notifications: NotificationsIn = Field(
+        default_factory=NotificationsIn, description="Sent once, after a group run ends"
+    )
+
+
+class GroupIn(GroupFields):
+    """A group to create."""
+
+    model_config = _examples(
+        {
+            "name": "Nightly chain",
+            "description": "stores, then orders",
+            "members": [1042, 1043],
+            "schedule": {"kind": "daily", "time": "02:00", "time_zone": "Europe/Amsterdam"},
+            "notifications": {"on_failure": True, "emails": ["ops@example.com"]},
+        }
+    )
+
+
+class GroupUpdateIn(GroupFields):
+    """A group's full replacement, based on `expected_version` (a stale one is refused with 409 STALE_VERSION)."""
+
+    model_config = _examples({"name": "Nightly chain", "members": [1043, 1042], "expected_version": 1})
+
+    expected_version: Version
+
+
+class GroupWrittenOut(ResponseBody):
+    """A group was created or changed; `version` is what the next edit sends as `expected_version`."""
+
+    group_id: int
+    version: int
+    url: str
+
+
+class GroupSummaryOut(ResponseBody):
+    """A row of the Group jobs tab: Group ID, Created on, By, Name, Next run, Previous run, Schedule type,
+    Expiration date; and its latest and running group runs."""
+
+    group_id: int
+    name: str
+    description: str
+    created_at: datetime
+    created_by: str
+    next_run_at: datetime | None = Field(description="The next scheduled fire; null when none is scheduled")
+    previous_run_at: datetime | None = Field(description="When the latest group run was requested (its fire time)")
+    schedule_type: str = Field(description="on_demand | one_time | daily | weekly | monthly | cron")
+    expires_at: datetime | None
+    version: int
+    updated_at: datetime
+    updated_by: str
+    last_run: str | None = Field(description="The latest group run, `GroupID.RunID`")
+    running_run: str | None = Field(description="The group run in progress, `GroupID.RunID`")
+    url: str
+
+
+class GroupMemberOut(ResponseBody):
+    """A member job, in running order."""
+
+    position: int = Field(description="1 for the job that runs first")
+    job_id: int
+    url: str
+
+
+class GroupOut(GroupSummaryOut):
+    """A group with its members in running order, its schedule and its notifications."""
+
+    members: list[GroupMemberOut]
+    schedule: ScheduleOut
+    notifications: NotificationsOut
+
+
+class GroupRunStartedOut(ResponseBody):
+    """A group run was requested (its first member starts at once), or asked to stop."""
+
+    group_id: int
+    run_id: int
+    run: str = Field(description="`GroupID.RunID`")
+    status_url: str
+
+
+class GroupRunNowOut(RootModel[GroupRunStartedOut | PendingOut]):
+    """What group run-now answers with 202: the group run requested, or `pending` when no decision arrived."""
+
+
+class GroupRunMemberOut(ResponseBody):
+    """A member of a group run in running order: its run once started (`run` null: it never started)."""
+
+    position: int = Field(description="1 for the member that runs first")
+    job_id: int
+    run: str | None = Field(description="The member run, `JobID.RunID`")
+    run_id: int | None
+    status: RunStatusName | None = Field(description="The member run's status; null when it never started")
+    url: str | None
+
+
+class GroupRunOut(ResponseBody):
+    """One group run, `GroupID.RunID`: its status (running, then exactly one of succeeded, failed, stopped,
+    skipped), and for one that did not succeed the member that did not, with the error in words."""
+
+    id: str = Field(description="`GroupID.RunID`")
+    group_id: int
+    run_id: int
+    group_name: str
+    status: RunStatusName
+    trigger: str = Field(description="manual | schedule")
+    requested_at: datetime
+    scheduled_for: datetime | None = Field(description="A scheduled fire: the time it stands for")
+    started_at: datetime | None
+    finished_at: datetime | None
+    duration_ms: int | None
+    stop_requested: bool
+    failed_job_id: int | None = Field(description="The member that did not succeed")
+    failed_run: str | None = Field(description="Its run, `JobID.RunID` (null when it could not start)")
+    error: str | None
+    url: str
+
+
+class GroupRunDetailOut(GroupRunOut):
+    """A group run with its members in running order (and their runs) and its log."""
+
+    members: list[GroupRunMemberOut]
+    log: list[LogLineOut]

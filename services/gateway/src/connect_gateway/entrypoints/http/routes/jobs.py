@@ -67,17 +67,22 @@ JobSort = Annotated[
 
 
 def _written(
-    outcome: Outcome, status: int = 200, job_id: int | None = None, state: JobStateName | None = None
+    outcome: Outcome,
+    status: int = 200,
+    job_id: int | None = None,
+    state: JobStateName | None = None,
+    *,
+    deleted: bool = False,
 ) -> JSONResponse:
-    """The job the command wrote; one saved with errors is an inactive draft whatever was asked."""
+    """The job the command wrote, in the state the scheduler says it is in after the command (`state` when the
+    reply does not say: one saved with errors is an inactive draft whatever was asked); a deleted job has none."""
 
     def accepted(a: Accepted) -> JSONResponse:
         jid = job_id if job_id is not None else int(a.target_id)
         url = mapping.job_url(jid)
         errors = [ErrorItem(field=e.field, message=e.message) for e in to_request_errors(a.errors, JOB_PATHS)]
-        body = JobWrittenOut(
-            job_id=jid, version=a.target_version, url=url, state="inactive" if errors else state, errors=errors
-        )
+        after = None if deleted else a.state or ("inactive" if errors else state)
+        body = JobWrittenOut(job_id=jid, version=a.target_version, url=url, state=after, errors=errors)
         return json_response(body, status, url if status == 201 else None)
 
     return respond(outcome, JOB_PATHS, accepted)
@@ -226,7 +231,7 @@ async def delete_job(
     job_id: JobId, deps: DepsDep, actor: ActorDep, expected_version: ExpectedVersion = None
 ) -> JSONResponse:
     """Delete a job; its loaded data and run history stay, and its history says it was deleted."""
-    return _written(await handlers.delete_job(deps, job_id, expected_version, actor), job_id=job_id)
+    return _written(await handlers.delete_job(deps, job_id, expected_version, actor), job_id=job_id, deleted=True)
 
 
 @router.post(
