@@ -122,12 +122,13 @@ def group_run_ended(
     error: str | None = None,
     started_at: datetime = T0,
     group_id: int = GROUP_ID,
+    next_run_at: datetime | None = None,
 ) -> GroupRunEnded:
     failed_job_id, failed_run_id = failed or (None, None)
     payload = GroupRunEndedPayload(
         group_id=group_id, run_id=run_id, status=status, started_at=started_at,
         finished_at=started_at + timedelta(minutes=5), failed_job_id=failed_job_id, failed_run_id=failed_run_id,
-        error=error,
+        error=error, trigger="schedule" if next_run_at else None, next_run_at=next_run_at,
     )  # fmt: skip
     at = started_at + timedelta(minutes=5)
     return GroupRunEnded(**_envelope(group_run_key(group_id, run_id), version, at), payload=payload)

@@ -155,6 +155,14 @@ async def test_a_skipped_group_run_is_born_ended_under_the_groups_name() -> None
     assert model.groups[GROUP_ID]["last_run_id"] == GROUP_RUN_ID
 
 
+async def test_a_skipped_fire_moves_the_groups_next_run_on() -> None:
+    model = InMemoryReadModel()
+    skipped = group_run_ended(1, RunStatus.SKIPPED, started_at=T0, next_run_at=T0 + HOUR)
+    await feed(model, group_created(schedule=DAILY, next_run_at=T0), skipped)
+    group = model.groups[GROUP_ID]
+    assert (group["previous_run_at"], group["next_run_at"]) == (T0, T0 + HOUR)
+
+
 @pytest.mark.parametrize("status", sorted(TERMINAL))
 def test_an_ended_status_is_final(status: RunStatus) -> None:
     ended = Snapshot(group_run=GroupRunView(status, 3))

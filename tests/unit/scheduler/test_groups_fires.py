@@ -134,6 +134,7 @@ class TestDecideGroupDue:
         assert (skipped.aggregate_id, skipped.aggregate_version) == ("7.2", 1)
         p = skipped.payload
         assert (p.status, p.started_at, p.error) == (RunStatus.SKIPPED, FIRE, "group run 7.1 was still running")
+        assert (p.trigger, p.next_run_at) == ("schedule", NEXT)
         assert (decision.outcome, decision.slot) == ("skipped", Slot(NEXT, NEXT, None, last_fire_at=FIRE))
         after = fold([skipped], state)
         assert after is not None and after.run is not None

@@ -114,7 +114,8 @@ class GroupRunStopRequestedPayload(GroupRunPayload):
 
 
 class GroupRunEndedPayload(GroupRunPayload):
-    """How the group run ended; `failed_job_id` names the member that did not succeed, with its words."""
+    """How the group run ended; `failed_job_id` names the member that did not succeed, with its words. A skipped
+    run (born ended: its fire met a group run in progress) also says its trigger and the group's next fire."""
 
     status: RunStatus
     started_at: datetime
@@ -123,6 +124,8 @@ class GroupRunEndedPayload(GroupRunPayload):
     failed_run_id: int | None = None
     error: str | None = None
     errors: tuple[FieldError, ...] = ()
+    trigger: Trigger | None = None
+    next_run_at: datetime | None = None
 
 
 class GroupRunEvent(Event):

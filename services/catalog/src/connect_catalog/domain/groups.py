@@ -155,10 +155,10 @@ def _ended(event: GroupRunEnded, run: GroupRunView | None) -> tuple[Change, ...]
     started_at, finished_at = utc(p.started_at), utc(p.finished_at)
     changes: list[Change] = []
     if run is None:
-        born = InsertGroupRun(
-            p.group_id, p.run_id, None, status, "schedule", (), event.aggregate_version, at, started_at
-        )
-        changes += [born, SetGroupLastRun(p.group_id, p.run_id, started_at)]
+        trigger = p.trigger or "schedule"
+        born = InsertGroupRun(p.group_id, p.run_id, None, status, trigger, (), event.aggregate_version, at, started_at)
+        last = SetGroupLastRun(p.group_id, p.run_id, started_at, p.next_run_at, scheduled=p.trigger == "schedule")
+        changes += [born, last]
     end = EndGroupRun(
         p.group_id, p.run_id, event.aggregate_version, status, started_at, finished_at,
         duration_ms(started_at, finished_at), p.failed_job_id, p.failed_run_id, p.error,

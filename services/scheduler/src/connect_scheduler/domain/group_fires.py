@@ -80,5 +80,7 @@ def _skipped(group: GroupState, fire: Fire) -> GroupRunEnded:
         started_at=fire.at,
         finished_at=fire.causation.occurred_at,
         error=f"group run {running} was still running",
+        trigger="schedule",
+        next_run_at=fire.next_run_at,
     )
     return GroupRunEnded(**envelope(fire.causation, 0, group_run_key(group.group_id, run_id), 1), payload=payload)
