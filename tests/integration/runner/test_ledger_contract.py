@@ -57,7 +57,7 @@ async def test_a_terminal_event_commits_with_its_ledger_row_and_outbox_row(
 ) -> None:
     req = request()
     await run(pg_ledger, req, begin())
-    await run(pg_ledger, req, Succeed(T0, COUNTS, at(5)))
+    await run(pg_ledger, req, Succeed(1, T0, COUNTS, at(5)))
 
     rows = await ledger_pool.fetch("SELECT topic, key, value FROM outbox ORDER BY id")
     assert [(r["topic"], r["key"]) for r in rows] == [(RUNS_TOPIC, "42")] * 2

@@ -174,7 +174,7 @@ async def _waiting_for(pool: asyncpg.Pool, locktype: str) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM pg_locks WHERE NOT granted AND locktype = $1", locktype))
 
 
-async def test_a_stop_that_arrives_during_the_final_commit_waits_for_it_and_changes_nothing(
+async def test_a_stop_that_arrives_during_the_final_commit_is_kept_at_once_and_changes_nothing(
     world: RunnerWorld, stops: Stops, held_table: tuple[Any, asyncio.Event], caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="connect_runner")
@@ -183,12 +183,16 @@ async def test_a_stop_that_arrives_during_the_final_commit_waits_for_it_and_chan
     # The final transaction holds the run's lock and waits for the table.
     await until(lambda: _waiting_for(world.pool, "relation"))
 
-    sending = asyncio.create_task(stops.send(stop_request(world.job_id, 2, at=_now())))
-    await until(lambda: _waiting_for(world.pool, "advisory"))  # the stop waits for the run's lock
+    # The stops consumer handles it (its offset is stored) while the run's lock is still held.
+    await stops.send(stop_request(world.job_id, 2, at=_now()))
+    assert not running.done() and await _waiting_for(world.pool, "relation")
+    kept = "SELECT count(*) FROM run_stops WHERE job_id = $1 AND run_id = 2"
+    assert await world.pool.fetchval(kept, world.job_id) == 1
     release.set()
     event = await asyncio.wait_for(running, timeout=30)
-    await sending
 
+    # The commit read the run before the stop was kept: the stop changes nothing.
     assert succeeded(event).payload.counts.inserted == 1
     assert await world.names(table) == [(1, "Ann"), (2, "Bob")]
-    assert "stop arrived after the load committed; the run stays succeeded" in caplog.messages
+    assert await world.ledger_status(2) == "succeeded"
+    assert "stop recorded" in caplog.messages

@@ -42,6 +42,7 @@ Ledger = RunLedger[Any]
 Check = Callable[[Ledger], Awaitable[None]]
 T0 = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
 COUNTS = RunCounts(rows_read=3, inserted=2, updated=1, bytes_transferred=99)
+STOP_KEPT_WITHIN_S = 10.0
 
 
 def at(seconds: float) -> datetime:
@@ -94,7 +95,7 @@ async def check_recorded_states_are_read_back(ledger: Ledger) -> None:
 async def check_an_ended_run_keeps_its_terminal_event(ledger: Ledger) -> None:
     req = request()
     await run(ledger, req, begin())
-    ended, decision = await run(ledger, req, Succeed(T0, COUNTS, at(5)))
+    ended, decision = await run(ledger, req, Succeed(1, T0, COUNTS, at(5)))
     [succeeded] = decision.events
     assert isinstance(succeeded, RunSucceeded)
 
@@ -107,7 +108,7 @@ async def check_an_ended_run_keeps_its_terminal_event(ledger: Ledger) -> None:
 
 async def check_a_run_can_end_without_an_attempt(ledger: Ledger) -> None:
     req = request()
-    ended, decision = await run(ledger, req, Fail(T0, RunCounts(), "INTERNAL", "unreadable", T0))
+    ended, decision = await run(ledger, req, Fail(None, T0, RunCounts(), "INTERNAL", "unreadable", T0))
     assert await read(ledger, req) == ended
     assert (ended.status, ended.attempt, ended.next_version) == (RunStatus.FAILED, None, 3)
     assert ended.terminal == decision.events[0]
@@ -169,10 +170,25 @@ async def check_stop_requests_are_kept_until_the_run_ends(ledger: Ledger) -> Non
         assert await ledger.record_stop(tx, stop_request(42, 1, at=at(4))) == event
 
 
+async def check_stops_are_kept_while_a_run_is_locked(ledger: Ledger) -> None:
+    busy, other = request(1), request(2)
+    await run(ledger, busy, begin())
+    async with ledger.transaction() as final_commit:
+        state = await ledger.load(final_commit, busy)  # holds the busy run's lock, as a long final commit does
+        # Bounded, so a ledger that waits for the lock fails here instead of hanging the suite.
+        async with asyncio.timeout(STOP_KEPT_WITHIN_S), ledger.transaction() as tx:
+            assert await ledger.record_stop(tx, stop_request(42, 1, at=at(1), actor="ada")) is None
+            assert await ledger.record_stop(tx, stop_request(42, 2, at=at(1), actor="bob")) is None
+        ended = await ledger.record(final_commit, state, decide(state, Succeed(1, T0, COUNTS, at(2))))
+    # The commit read the run before the stop came: the stop changes nothing; the other run's stop is kept.
+    assert (await read(ledger, busy)).terminal == ended.terminal and ended.status is RunStatus.SUCCEEDED
+    assert (await read(ledger, other)).stop == StopRequest(at(1), "bob")
+
+
 async def check_a_stop_after_the_end_changes_nothing(ledger: Ledger) -> None:
     req = request()
     await run(ledger, req, begin())
-    ended, decision = await run(ledger, req, Succeed(T0, COUNTS, at(5)))
+    ended, decision = await run(ledger, req, Succeed(1, T0, COUNTS, at(5)))
     async with ledger.transaction() as tx:
         assert await ledger.record_stop(tx, stop_request(42, 1, at=at(6))) == decision.events[0]
     assert await read(ledger, req) == ended
@@ -184,8 +200,8 @@ async def check_silent_runs_are_those_whose_heartbeat_is_old(ledger: Ledger) -> 
     await run(ledger, beating, begin(0))
     await run(ledger, quiet, begin(10))
     await run(ledger, ended, begin(0))
-    await run(ledger, ended, Fail(T0, RunCounts(), "LOAD_FAILED", "refused", at(1)))
-    await run(ledger, queued, Fail(T0, RunCounts(), "INTERNAL", "unreadable", T0))
+    await run(ledger, ended, Fail(1, T0, RunCounts(), "LOAD_FAILED", "refused", at(1)))
+    await run(ledger, queued, Fail(None, T0, RunCounts(), "INTERNAL", "unreadable", T0))
     await run(ledger, beating, Tick(1, at(100)))
 
     assert await ledger.silent(at(50), 10) == [Origin.of(quiet)]
@@ -198,7 +214,7 @@ async def check_failed_attempts_and_the_wait_are_read_back(ledger: Ledger) -> No
     req = request()
     await run(ledger, req, begin())
     retry = RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=2.0)
-    refused = Fail(T0, RunCounts(), "CONNECTION_FAILED", "refused", at(5), transient=True, retry=retry)
+    refused = Fail(1, T0, RunCounts(), "CONNECTION_FAILED", "refused", at(5), transient=True, retry=retry)
 
     waiting, decision = await run(ledger, req, refused)
     [failed] = decision.events
@@ -226,6 +242,7 @@ CHECKS: list[Check] = [
     check_transactions_on_one_run_take_turns,
     check_try_load_gives_way_while_the_run_is_locked,
     check_stop_requests_are_kept_until_the_run_ends,
+    check_stops_are_kept_while_a_run_is_locked,
     check_a_stop_after_the_end_changes_nothing,
     check_silent_runs_are_those_whose_heartbeat_is_old,
     check_failed_attempts_and_the_wait_are_read_back,

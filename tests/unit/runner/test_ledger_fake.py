@@ -21,7 +21,7 @@ async def test_committed_events_are_published_in_order() -> None:
     await run(ledger, req, begin())
     await run(ledger, req, Tick(1, at(1), Snapshot(rows_read=1)))
     await run(ledger, req, Tick(1, at(2)))  # a heartbeat publishes nothing
-    await run(ledger, req, Succeed(T0, COUNTS, at(3)))
+    await run(ledger, req, Succeed(1, T0, COUNTS, at(3)))
     assert [(type(e), e.aggregate_version) for e in ledger.published] == [
         (RunStarted, 2),
         (RunProgressed, 3),

@@ -72,8 +72,9 @@ def fail(
     code: FailureCode = "CONNECTION_FAILED",
     error: str = REFUSED,
     started: float = 0,
+    attempt: int | None = 1,
 ) -> Fail:
-    return Fail(at(started), SO_FAR, code, error, at(seconds), transient=transient, retry=retry)
+    return Fail(attempt, at(started), SO_FAR, code, error, at(seconds), transient=transient, retry=retry)
 
 
 def stop_requested(seconds: float) -> RunStopRequested:
@@ -113,24 +114,24 @@ class TestATransientFailure:
         assert (failed.payload.error, failed.payload.retry_at) == (REFUSED, at(65))
         state = apply(given(begin(0)), decision)
         assert (state.status, state.failed_attempts, state.retry_at) == (RunStatus.RUNNING, 1, at(65))
-        assert state.terminal is None and not must_stop(state)
+        assert state.terminal is None and not must_stop(state, 1)
 
     def test_when_the_policy_has_no_attempt_left_the_run_fails_saying_how_many_failed(self) -> None:
-        state = given(begin(0), fail(5), begin(65), fail(70, started=65), begin(190))
+        state = given(begin(0), fail(5), begin(65), fail(70, started=65, attempt=2), begin(190))
 
-        failed = only(decide(state, fail(195, started=190)))
+        failed = only(decide(state, fail(195, started=190, attempt=3)))
 
         assert isinstance(failed, RunFailed)
         assert (failed.payload.code, failed.payload.error) == ("CONNECTION_FAILED", f"{REFUSED} (after 3 attempts)")
         assert failed.payload.started_at == at(190)  # the last attempt's
-        assert apply(state, decide(state, fail(195, started=190))).status is RunStatus.FAILED
+        assert apply(state, decide(state, fail(195, started=190, attempt=3))).status is RunStatus.FAILED
 
     def test_without_a_retry_policy_the_run_fails_with_the_words_as_they_are(self) -> None:
         failed = only(decide(given(begin(0)), fail(5, retry=RetryPolicy())))
         assert isinstance(failed, RunFailed) and failed.payload.error == REFUSED
 
     def test_a_run_that_never_began_an_attempt_is_not_retried(self) -> None:
-        assert isinstance(only(decide(given(), fail(0))), RunFailed)
+        assert isinstance(only(decide(given(), fail(0, attempt=None))), RunFailed)
 
     def test_with_a_stop_already_requested_the_run_ends_stopped_instead_of_waiting(self) -> None:
         stopped = only(decide(given(begin(0), stop_requested(3)), fail(5)))
@@ -177,7 +178,7 @@ class TestTheWait:
 
     def test_a_stop_during_the_wait_ends_the_run_stopped_at_the_next_begin(self) -> None:
         state = given(*WAITING, stop_requested(20))
-        assert must_stop(state)  # what the waiting handler checks at each beat
+        assert must_stop(state, 1)  # what the waiting handler checks at each beat
 
         stopped = only(decide(state, begin(21)))
 
@@ -222,7 +223,8 @@ def test_the_waits_follow_the_policy_through_every_attempt(policy: RetryPolicy, 
     """Every attempt fails, each right when it began: the gaps between attempts are the policy's series."""
     state, now, starts = given(begin(0)), 0.0, [0.0]
     while state.terminal is None:
-        state = apply(state, decide(state, fail(now, retry=policy, started=now)))
+        attempt = state.attempt.number if state.attempt else None
+        state = apply(state, decide(state, fail(now, retry=policy, started=now, attempt=attempt)))
         if state.retry_at is not None:
             now = (state.retry_at - T0).total_seconds()
             starts.append(now)
@@ -247,7 +249,7 @@ class TestDiedAndFailedAttemptsAreCountedApart:
         many = RetryPolicy(attempts=10, initial_backoff_s=1, multiplier=1.0)
         steps: list[Command] = []
         for i in range(5):
-            steps += [begin(10 * i, max_attempts=1), fail(10 * i + 1, retry=many, started=10 * i)]
+            steps += [begin(10 * i, max_attempts=1), fail(10 * i + 1, retry=many, started=10 * i, attempt=i + 1)]
         state = given(*steps)
 
         started = only(decide(state, begin(100, max_attempts=1)))
@@ -259,7 +261,7 @@ class TestDiedAndFailedAttemptsAreCountedApart:
         # Attempt 1 died with its runner; attempt 2 fails: the policy (3 attempts) has two left.
         state = given(begin(0), begin(60))
         assert (state.unfinished_attempts, state.failed_attempts) == (2, 0)  # the one that died, the running one
-        assert isinstance(only(decide(state, fail(65, started=60))), RunAttemptFailed)
+        assert isinstance(only(decide(state, fail(65, started=60, attempt=2))), RunAttemptFailed)
 
     def test_after_max_attempts_died_the_run_is_given_up_whatever_failed_before(self) -> None:
         state = given(begin(0), fail(1), begin(61), begin(62), begin(63))  # 1 failed, then 3 died

@@ -13,6 +13,7 @@ from uuid import uuid4
 import pytest
 
 from connect_events import (
+    RetryPolicy,
     RunCounts,
     RunEvent,
     RunFailed,
@@ -91,9 +92,9 @@ def kinds(decision: Decision) -> list[type[RunEvent]]:
 
 
 RUNNING = (begin(),)
-SUCCEEDED = (*RUNNING, Succeed(T0, COUNTS, at(5)))
-FAILED = (*RUNNING, Fail(T0, RunCounts(), "FILE_NOT_FOUND", "no file matching '/x.csv'", at(5)))
-STOPPED = (*RUNNING, stop_requested(2), Stop(T0, SO_FAR, at(3)))
+SUCCEEDED = (*RUNNING, Succeed(1, T0, COUNTS, at(5)))
+FAILED = (*RUNNING, Fail(1, T0, RunCounts(), "FILE_NOT_FOUND", "no file matching '/x.csv'", at(5)))
+STOPPED = (*RUNNING, stop_requested(2), Stop(1, T0, SO_FAR, at(3)))
 REAPED = (*RUNNING, Reap(at(600), TEN_MIN))
 ENDINGS = {"succeeded": SUCCEEDED, "failed": FAILED, "stopped": STOPPED, "reaped": REAPED}
 
@@ -155,9 +156,9 @@ class TestBeginAttempt:
     [
         begin(100),
         Tick(1, at(100), Snapshot(rows_read=1)),
-        Succeed(T0, COUNTS, at(100)),
-        Fail(T0, RunCounts(), "INTERNAL", "late", at(100)),
-        Stop(T0, SO_FAR, at(100)),
+        Succeed(1, T0, COUNTS, at(100)),
+        Fail(1, T0, RunCounts(), "INTERNAL", "late", at(100)),
+        Stop(1, T0, SO_FAR, at(100)),
         Reap(at(10_000), TEN_MIN),
     ],
     ids=lambda c: type(c).__name__,
@@ -167,7 +168,7 @@ def test_an_ended_run_stays_ended_whatever_comes(ending: str, command: Command) 
     assert state.terminal is not None and state.status in {RunStatus.SUCCEEDED, RunStatus.FAILED, RunStatus.STOPPED}
 
     assert decide(state, command) == NOTHING
-    assert must_stop(state)
+    assert must_stop(state, 1)
 
 
 class TestTick:
@@ -194,28 +195,28 @@ class TestTick:
         state = given(begin(), stop_requested(1))
 
         assert decide(state, Tick(1, at(2), Snapshot(rows_read=1))) == Decision(heartbeat_at=at(2))
-        assert must_stop(state) and state.stop == StopRequest(at(1), "ada")
+        assert must_stop(state, 1) and state.stop == StopRequest(at(1), "ada")
 
     def test_a_queued_run_has_no_attempt_to_tick(self) -> None:
         assert decide(given(), Tick(1, at(1))) == NOTHING
-        assert not must_stop(given())
+        assert not must_stop(given(), 1)
 
 
 class TestSucceed:
     def test_the_load_commits_as_succeeded(self) -> None:
-        [done] = decide(given(begin()), Succeed(T0, COUNTS, at(5))).events
+        [done] = decide(given(begin()), Succeed(1, T0, COUNTS, at(5))).events
         assert isinstance(done, RunSucceeded)
         assert (done.payload.counts, done.payload.started_at, done.payload.finished_at) == (COUNTS, T0, at(5))
 
     def test_a_run_that_never_started_cannot_succeed(self) -> None:
         with pytest.raises(IllegalTransitionError):
-            decide(given(), Succeed(T0, COUNTS, at(5)))
+            decide(given(), Succeed(1, T0, COUNTS, at(5)))
 
     def test_a_stop_recorded_before_the_commit_wins(self) -> None:
         state = given(begin(), stop_requested(4))
-        assert must_stop(state)  # what the handler checks under the run's lock, before writing
+        assert must_stop(state, 1)  # what the handler checks under the run's lock, before writing
         with pytest.raises(RunRuleError):
-            decide(state, Succeed(T0, COUNTS, at(5)))
+            decide(state, Succeed(1, T0, COUNTS, at(5)))
 
     def test_a_stop_after_the_commit_changes_nothing(self) -> None:
         done = given(*SUCCEEDED)
@@ -224,23 +225,51 @@ class TestSucceed:
 
 
 class TestFailAndStop:
-    @pytest.mark.parametrize("before", [(), RUNNING], ids=["queued", "running"])
-    def test_a_run_fails_from_queued_or_running(self, before: tuple[Command, ...]) -> None:
-        [failed] = decide(given(*before), Fail(T0, SO_FAR, "LOAD_FAILED", "refused", at(5))).events
+    @pytest.mark.parametrize(("before", "attempt"), [((), None), (RUNNING, 1)], ids=["queued", "running"])
+    def test_a_run_fails_from_queued_or_running(self, before: tuple[Command, ...], attempt: int | None) -> None:
+        [failed] = decide(given(*before), Fail(attempt, T0, SO_FAR, "LOAD_FAILED", "refused", at(5))).events
         assert isinstance(failed, RunFailed)
         assert (failed.payload.code, failed.payload.error, failed.payload.counts) == ("LOAD_FAILED", "refused", SO_FAR)
 
     def test_a_stopped_attempt_ends_stopped_with_its_counts_so_far(self) -> None:
-        [stopped] = decide(given(begin(), stop_requested(1)), Stop(T0, SO_FAR, at(2))).events
+        [stopped] = decide(given(begin(), stop_requested(1)), Stop(1, T0, SO_FAR, at(2))).events
         assert isinstance(stopped, RunStopped)
         assert (stopped.payload.counts, stopped.payload.started_at, stopped.aggregate_version) == (SO_FAR, T0, 3)
 
     def test_nothing_stops_a_run_nobody_asked_to_stop(self) -> None:
         with pytest.raises(RunRuleError):
-            decide(given(begin()), Stop(T0, SO_FAR, at(2)))
+            decide(given(begin()), Stop(1, T0, SO_FAR, at(2)))
 
     def test_a_second_stop_request_keeps_the_first(self) -> None:
         assert given(stop_requested(1, "ada"), stop_requested(2, "bob")).stop == StopRequest(at(1), "ada")
+
+
+class TestASupersededAttempt:
+    """Attempt 1's runner lost the run (a rebalance) but worked on; attempt 2 began elsewhere."""
+
+    TAKEN_OVER = (begin(), begin(60, runner="host-b"))
+
+    @pytest.mark.parametrize(
+        "outcome",
+        [
+            Succeed(1, T0, COUNTS, at(70)),
+            Fail(1, T0, SO_FAR, "LOAD_FAILED", "refused", at(70)),
+            Fail(1, T0, SO_FAR, "CONNECTION_FAILED", "refused", at(70), transient=True, retry=RetryPolicy(attempts=3)),
+            Stop(1, T0, SO_FAR, at(70)),
+        ],
+        ids=["succeed", "fail", "fail-transient", "stop"],
+    )
+    def test_its_outcome_decides_nothing(self, outcome: Command) -> None:
+        assert decide(given(*self.TAKEN_OVER), outcome) == NOTHING
+        assert decide(given(*self.TAKEN_OVER, stop_requested(65)), outcome) == NOTHING
+
+    def test_it_must_stop_while_the_latest_goes_on(self) -> None:
+        state = given(*self.TAKEN_OVER)
+        assert must_stop(state, 1) and not must_stop(state, 2)
+
+    def test_the_latest_attempts_outcome_still_ends_the_run(self) -> None:
+        [done] = decide(given(*self.TAKEN_OVER), Succeed(2, at(60), COUNTS, at(70))).events
+        assert isinstance(done, RunSucceeded) and done.payload.started_at == at(60)
 
 
 class TestReap:

@@ -57,7 +57,7 @@ async def test_a_run_silent_for_abandon_after_ends_failed_runner_lost_once() -> 
     [later] = await reap_lost_runs(deps(ledger, at(2000)))  # the other one in its turn; never this one again
     assert later.aggregate_id == alive.aggregate_id
     # The lost runner wakes up and tries to commit: it finds the run ended and changes nothing.
-    _, decision = await run(ledger, lost, Succeed(T0, COUNTS, at(700)))
+    _, decision = await run(ledger, lost, Succeed(1, T0, COUNTS, at(700)))
     assert decision.events == () and (await read(ledger, lost)).terminal == event
 
 
@@ -95,7 +95,7 @@ async def test_stop_requests_are_kept_and_late_ones_only_logged(caplog: pytest.L
     ledger = InMemoryRunLedger()
     queued, done = request(1), request(2)
     await run(ledger, done, begin())
-    await run(ledger, done, Succeed(T0, COUNTS, at(5)))
+    await run(ledger, done, Succeed(1, T0, COUNTS, at(5)))
 
     async with ledger.transaction() as tx:
         await record_stop(ledger, tx, stop_request(42, 1, at=at(6)))

@@ -1,6 +1,7 @@
 """`execute_run` with a retry policy, on the in-memory ledger with an injected clock and sleep: an attempt that
 fails transiently is followed, after the policy's wait, by another; the wait beats (the reaper leaves it
-alone), ends at once on a stop, and a request redelivered during it waits only the rest of it."""
+alone), ends at once on a stop, and a request redelivered during it waits only the rest of it. An attempt
+that a newer one superseded (in its work or in its wait) winds down and decides nothing."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
+
+import pytest
 
 from connect_events import (
     RetryPolicy,
@@ -27,9 +30,11 @@ from connect_runner.adapters.sftp import FetchedFile, Progress
 from connect_runner.adapters.sftp_failures import Where, connect_failure
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern
-from connect_runner.handlers import execute_run, reap_lost_runs, record_stop
+from connect_runner.domain.run import BeginAttempt
+from connect_runner.handlers import AttemptSupersededError, execute_run, reap_lost_runs, record_stop
 from connect_runner.ports import RunDeps
 from connect_runtime.vault import Credential
+from tests.unit.runner.ledger_contract import read, run
 from tests.unit.runner.ledger_fake import InMemoryRunLedger
 from tests.unit.runner.runner_builders import location, run_request, stop_request
 
@@ -58,12 +63,17 @@ class FakeTime:
 
 
 class Server:
-    """An SFTP server as the fetcher meets it: refusing connections, or holding no such file."""
+    """An SFTP server as the fetcher meets it: refusing connections, or holding no such file; `meanwhile`
+    happens while a fetch is under way, before the fetch fails (or, `hang`, never ends)."""
 
-    def __init__(self, failure: str = "refused") -> None:
+    def __init__(
+        self, failure: str = "refused", meanwhile: Callable[[], Awaitable[None]] | None = None, hang: bool = False
+    ) -> None:
         self.failure = failure
         self.fetches: list[datetime] = []
         self.time: FakeTime | None = None
+        self.meanwhile = meanwhile
+        self.hang = hang
 
     async def fetch(
         self,
@@ -76,6 +86,10 @@ class Server:
     ) -> FetchedFile:
         assert self.time is not None
         self.fetches.append(self.time.now)
+        if self.meanwhile is not None:
+            await self.meanwhile()
+        if self.hang:
+            await asyncio.Event().wait()  # ended only by the attempt's stop check
         if self.failure == "refused":
             raise connect_failure(ConnectionRefusedError(errno.ECONNREFUSED, "refused"), Where.of(location, PATH))
         raise RunFailure("FILE_NOT_FOUND", f"no file matching '{pattern.path}'")
@@ -254,3 +268,46 @@ async def test_a_request_redelivered_during_the_wait_waits_only_the_rest_of_it()
         "run.failed",
     ]
     assert isinstance(event, RunFailed) and event.payload.error == f"{REFUSED} (after 2 attempts)"
+
+
+SUPERSEDED_WITHIN_S = 10.0
+TAKEN_OVER = [(1, "host-a"), (2, "host-b")]
+
+
+def take_over(world: World, req: RunRequested, after_s: float = 0) -> Callable[[], Awaitable[None]]:
+    """Another runner begins the run's next attempt (it got the request after a rebalance), `after_s` on."""
+
+    async def begin_elsewhere() -> None:
+        world.time.now += timedelta(seconds=after_s)
+        await run(world.ledger, req, BeginAttempt("host-b", world.time.now, max_attempts=3))
+
+    return begin_elsewhere
+
+
+@pytest.mark.parametrize("hang", [False, True], ids=["fails-after", "stopped-by-its-tick"])
+async def test_an_attempt_superseded_during_its_work_winds_down_and_decides_nothing(hang: bool) -> None:
+    world = World()
+    req = request(RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=1.0))
+    world.server.meanwhile, world.server.hang = take_over(world, req), hang
+
+    with pytest.raises(AttemptSupersededError):
+        async with asyncio.timeout(SUPERSEDED_WITHIN_S):
+            await execute_run(req, world.deps(progress_interval_s=0.01))
+
+    # Its refused connection (or its stop) is not the run's: no attempt_failed, no end; attempt 2 goes on.
+    assert [(s.payload.attempt, s.payload.runner) for s in world.published(RunStarted)] == TAKEN_OVER
+    assert [e.type for e in world.ledger.published] == ["run.started", "run.started"]
+    state = await read(world.ledger, req)
+    assert state.terminal is None and state.attempt is not None and state.attempt.number == 2
+
+
+async def test_an_attempt_superseded_during_its_wait_begins_no_other() -> None:
+    world = World()
+    req = request(RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=1.0))
+    world.time.on_sleep = take_over(world, req, after_s=60)  # the wait is over; host-b begins attempt 2 first
+
+    with pytest.raises(AttemptSupersededError):
+        await execute_run(req, world.deps())
+
+    assert [(s.payload.attempt, s.payload.runner) for s in world.published(RunStarted)] == TAKEN_OVER
+    assert world.server.fetches == [at(0)]

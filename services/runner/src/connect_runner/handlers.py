@@ -47,6 +47,7 @@ from connect_runner.domain.run import (
     Tick,
     decide,
     must_stop,
+    superseded,
 )
 from connect_runner.domain.statements import Staging
 from connect_runner.domain.unreadable import UnreadableRequest
@@ -63,12 +64,23 @@ REAP_BATCH = 100
 Tx = TypeVar("Tx")
 
 
+class AttemptSupersededError(Exception):
+    """A newer attempt of the run began while this one still worked (its runner had lost the run, e.g. to a
+    rebalance): this one wound down without deciding anything. Raised so the consumer does not commit the
+    request: if its partition is still this runner's, the request comes back and the run goes on from the
+    ledger; if not, the new owner has it."""
+
+    def __init__(self, origin: RunOrigin, attempt: int) -> None:
+        super().__init__(f"attempt {attempt} of run {origin.aggregate_id} was superseded by a newer attempt")
+
+
 async def execute_run(request: RunRequested, deps: RunDeps) -> RunEvent:
     """Execute the run until it ends: an attempt, and after one that failed transiently the wait and the next
     attempt, as `decide` says. Returns its terminal event (the stored one when the run had already ended).
 
     A request redelivered while the run waits for its next attempt (its runner stopped during the wait) finds
-    the wait in the ledger and waits out the rest of it."""
+    the wait in the ledger and waits out the rest of it. Raises `AttemptSupersededError` when a newer attempt
+    took the run over meanwhile."""
     while True:
         state, decision = await _decide(deps, request, BeginAttempt(deps.runner, deps.clock(), deps.max_attempts))
         if state.terminal is not None:
@@ -78,11 +90,19 @@ async def execute_run(request: RunRequested, deps: RunDeps) -> RunEvent:
                 await clean_up(deps, Staging(request.payload.job_id, request.payload.run_id, attempt), run_ended=True)
             return state.terminal
         assert state.attempt is not None, "a run that did not end has begun an attempt"
+        attempt = state.attempt.number
         if state.retry_at is None:  # a new attempt began
             state = await _attempt(request, state.attempt, deps)
             if state.terminal is not None:
                 return state.terminal
-        await _wait(request, state, deps)
+            _give_way_if_superseded(request, state, attempt)
+        state = await _wait(request, state, deps)
+        _give_way_if_superseded(request, state, attempt)
+
+
+def _give_way_if_superseded(request: RunRequested, state: RunState, attempt: int) -> None:
+    if superseded(state, attempt):
+        raise AttemptSupersededError(request, attempt)
 
 
 def _log_not_started(request: RunRequested, decision: Decision, state: RunState) -> None:
@@ -97,18 +117,20 @@ def _log_not_started(request: RunRequested, decision: Decision, state: RunState)
         log.error("run given up", extra={**run, "attempts": state.unfinished_attempts - 1})
 
 
-async def _wait(request: RunRequested, state: RunState, deps: RunDeps) -> None:
+async def _wait(request: RunRequested, state: RunState, deps: RunDeps) -> RunState:
     """Wait until the run's next attempt is due, beating as an attempt does (so the reaper does not take the
-    waiting run for lost); back early when the run must stop, for `BeginAttempt` to end it."""
+    waiting run for lost); back early when the run must stop, for `BeginAttempt` to end it (or, superseded,
+    for the caller to give way). Returns the run's state when the wait ended."""
     assert state.attempt is not None and state.retry_at is not None
     attempt = state.attempt.number
     log.info("next attempt waits", extra={"run": request.aggregate_id, "attempt": attempt, "at": str(state.retry_at)})
-    while state.retry_at is not None and not must_stop(state):
+    while state.retry_at is not None and not must_stop(state, attempt):
         remaining_s = (state.retry_at - deps.clock()).total_seconds()
         if remaining_s <= 0:
-            return
+            break
         await deps.sleep(min(remaining_s, deps.progress_interval_s))
         state, _ = await _decide(deps, request, Tick(attempt, deps.clock()))
+    return state
 
 
 async def _attempt(request: RunRequested, attempt: Attempt, deps: RunDeps) -> RunState:
@@ -138,12 +160,12 @@ async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: 
                     prepared = await prepare(request, staging, deps, tracker, secrets, watch.checkpoint)
             return await _commit(request, attempt, prepared, deps)
     except StopRequested:
-        return await _end(deps, request, Stop(attempt.started_at, _so_far(tracker), deps.clock()))
+        return await _end(deps, request, Stop(attempt.number, attempt.started_at, _so_far(tracker), deps.clock()))
     except Exception as exc:  # any failure ends the attempt, told in the runner's own words
         failure = describe_failure(exc, request)
         log_cause(exc, failure, request, secrets)
-    counts, retry = _so_far(tracker), request.payload.definition.retry
-    fail = Fail(attempt.started_at, counts, failure.code, failure.message, deps.clock(), failure.transient, retry)
+    number, counts, retry, now = attempt.number, _so_far(tracker), request.payload.definition.retry, deps.clock()
+    fail = Fail(number, attempt.started_at, counts, failure.code, failure.message, now, failure.transient, retry)
     return await _end(deps, request, fail)
 
 
@@ -163,12 +185,12 @@ class _Watch:
 
     async def tick(self, progress: Snapshot | None) -> None:
         """Beat, report `progress` if any, and interrupt the work if it must stop."""
-        if must_stop(await self._beat(progress)):
+        if must_stop(await self._beat(progress), self._attempt):
             self._scope.stop()
 
     async def checkpoint(self) -> None:
         """Beat, and raise `StopRequested` if the work must stop."""
-        if must_stop(await self._beat(None)):
+        if must_stop(await self._beat(None), self._attempt):
             raise StopRequested
 
     async def _beat(self, progress: Snapshot | None) -> RunState:
@@ -178,16 +200,17 @@ class _Watch:
 
 async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, deps: RunDeps) -> RunState:
     """One transaction under the run's lock: target rows, rejects, ledger row and terminal event — or none of
-    them. A stop recorded before it wins (nothing is written); one recorded after it waits for the lock, then
-    finds the run ended and changes nothing."""
+    them. A stop recorded before it reads the run wins (nothing is written); one recorded later (stops are
+    recorded without the run's lock) changes nothing."""
     clock = Stopwatch(request)
     async with deps.ledger.transaction() as conn:
         state = await deps.ledger.load(conn, request)
-        if must_stop(state):
-            stop = Stop(attempt.started_at, prepared.counts_so_far, deps.clock())
+        if must_stop(state, attempt.number):
+            stop = Stop(attempt.number, attempt.started_at, prepared.counts_so_far, deps.clock())
             return await _record_end(deps.ledger, conn, request, state, stop)
         counts = await write_load(conn, request, prepared, deps)
-        state = await deps.ledger.record(conn, state, decide(state, Succeed(attempt.started_at, counts, deps.clock())))
+        succeed = Succeed(attempt.number, attempt.started_at, counts, deps.clock())
+        state = await deps.ledger.record(conn, state, decide(state, succeed))
     clock.lap("loaded", **counts.model_dump())
     return state
 
@@ -212,6 +235,8 @@ async def _record_end(
 def _log_end(origin: RunOrigin, state: RunState, decision: Decision) -> None:
     run = {"run": origin.aggregate_id}
     match decision.events:
+        case () if state.terminal is None:
+            log.warning("attempt superseded; a newer attempt has the run", extra=run)
         case ():
             log.info("run had already ended", extra={**run, "status": str(state.status)})
         case (RunAttemptFailed(payload=failed),):
@@ -236,15 +261,16 @@ async def fail_unreadable(request: UnreadableRequest, deps: RunDeps) -> RunEvent
     """End the run of a request this runner cannot decode (RunFailed, INTERNAL, with the reason), once: the
     ledger row makes a redelivered request return the stored event. No attempt began, so no RunStarted."""
     now = deps.clock()
-    state = await _end(deps, request, Fail(now, RunCounts(), "INTERNAL", request.error, now))
+    state = await _end(deps, request, Fail(None, now, RunCounts(), "INTERNAL", request.error, now))
     log.error("run request unreadable", extra={"run": request.aggregate_id, "error": request.error})
     assert state.terminal is not None, "a failure that is not transient ends the run"
     return state.terminal
 
 
 async def record_stop(ledger: RunLedger[Tx], tx: Tx, request: RunStopRequested) -> None:
-    """Keep a user's stop request for the run to see (inside the stop consumer's transaction). A run that
-    already ended keeps its end: a stop that comes after the final commit changes nothing."""
+    """Keep a user's stop request for the run to see (inside the stop consumer's transaction, never waiting for
+    the run's lock). A run that already ended keeps its end: a stop that comes after the final commit changes
+    nothing."""
     ended = await ledger.record_stop(tx, request)
     run = {"run": request.aggregate_id, "actor": request.actor}
     if ended is None:

@@ -38,9 +38,10 @@ class RunLedger(Protocol[Tx]):
     """Where the runner keeps each run: its attempts (the latest, and how many failed), versions, heartbeat,
     the time of the next attempt while it waits for one, stop request and terminal event.
 
-    Every change happens in a transaction that holds the run's lock, so other attempts, the reaper and stop
-    requests queue behind it: this is why a run ends exactly once, and why a stop recorded before the final
-    commit always wins and one recorded after it changes nothing.
+    Every change of the run's state happens in a transaction that holds the run's lock, so other attempts and
+    the reaper queue behind it: this is why a run ends exactly once. A stop request is kept without the lock
+    (a final commit may hold it for minutes): the final commit reads the stop again under the lock, so a stop
+    kept before that read wins and one kept after it changes nothing.
     """
 
     def transaction(self) -> AbstractAsyncContextManager[Tx]:
@@ -59,8 +60,8 @@ class RunLedger(Protocol[Tx]):
         terminal event. Returns the new state."""
 
     async def record_stop(self, tx: Tx, request: RunStopRequested) -> Terminal | None:
-        """Note that the run was asked to stop (under its lock). When it had already ended, nothing changes
-        and its terminal event is returned."""
+        """Note that the run was asked to stop, at once (never waiting for the run's lock). When it had already
+        ended, nothing changes and its terminal event is returned."""
 
     async def silent(self, since: datetime, limit: int) -> list[Origin]:
         """Up to `limit` runs that have not ended and whose latest attempt gave no sign of life since `since`,

@@ -61,9 +61,17 @@ INSERT_LEDGER = """
 INSERT INTO run_ledger (job_id, run_id, status, counts, finished_at, terminal_event)
 VALUES ($1, $2, $3, $4::jsonb, $5, $6)
 """
-FIND_TERMINAL = "SELECT terminal_event FROM run_ledger WHERE job_id = $1 AND run_id = $2"
-INSERT_STOP = """
-INSERT INTO run_stops (job_id, run_id, requested_at, actor) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING
+# Without the run's lock (a run in its final commit holds it for minutes): `_commit` reads the stop again under
+# the lock, so a stop stored before that read wins and one stored after it (or after the end) changes nothing.
+# The terminal event read here only says which of the two the log line tells.
+RECORD_STOP = """
+WITH ended AS (SELECT terminal_event FROM run_ledger WHERE job_id = $1 AND run_id = $2),
+kept AS (
+    INSERT INTO run_stops (job_id, run_id, requested_at, actor)
+    SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM ended)
+    ON CONFLICT DO NOTHING
+)
+SELECT terminal_event FROM ended
 """
 FIND_SILENT = """
 SELECT a.job_id, a.run_id, a.request_id, a.correlation_id
@@ -127,14 +135,10 @@ class PgRunLedger:
         return after
 
     async def record_stop(self, tx: Conn, request: RunStopRequested) -> Terminal | None:
-        """Keep the first stop request of a run that has not ended."""
+        """Keep the first stop request of a run that has not ended, without waiting for the run's lock."""
         numbers = request.payload
-        await tx.execute(LOCK_RUN, run_key(numbers.job_id, numbers.run_id))
-        data = await tx.fetchval(FIND_TERMINAL, numbers.job_id, numbers.run_id)
-        if data is not None:
-            return _terminal(data)
-        await tx.execute(INSERT_STOP, numbers.job_id, numbers.run_id, request.occurred_at, request.actor)
-        return None
+        data = await tx.fetchval(RECORD_STOP, numbers.job_id, numbers.run_id, request.occurred_at, request.actor)
+        return None if data is None else _terminal(data)
 
     async def silent(self, since: datetime, limit: int) -> list[Origin]:
         """Runs whose latest heartbeat is older than `since`, from the request ids kept with the attempt."""

@@ -12,6 +12,8 @@ A run has attempts, numbered from 1 on `run.started`. An attempt ends in one of 
 counts are kept apart: `RunState.failed_attempts` is what the policy's `attempts` limits, and the attempts
 that died (as a new one begins, all earlier attempts that did not fail: `RunState.unfinished_attempts`) are
 what `BeginAttempt.max_attempts` limits. A run thus makes at most `policy.attempts + max_attempts` attempts.
+Only the latest attempt speaks for the run: one that a newer attempt superseded (its runner lost the run yet
+worked on) decides nothing with its outcome, and `must_stop` tells it to wind down.
 """
 
 from __future__ import annotations
@@ -178,8 +180,10 @@ class Tick:
 
 @dataclass(frozen=True)
 class Succeed:
-    """The load is written in the final transaction; record its success (the caller checked `must_stop`)."""
+    """Attempt `attempt` wrote the load in the final transaction; record its success (the caller checked
+    `must_stop`)."""
 
+    attempt: int
     started_at: datetime
     counts: RunCounts
     now: datetime
@@ -187,9 +191,11 @@ class Succeed:
 
 @dataclass(frozen=True)
 class Fail:
-    """The attempt failed; the target was not changed. A `transient` failure (the network, a server that is
-    unavailable) is tried again while `retry` has attempts left; any other ends the run."""
+    """Attempt `attempt` failed (None: the run fails without one, its request cannot be read); the target was
+    not changed. A `transient` failure (the network, a server that is unavailable) is tried again while `retry`
+    has attempts left; any other ends the run."""
 
+    attempt: int | None
     started_at: datetime
     counts: RunCounts
     code: FailureCode
@@ -201,8 +207,9 @@ class Fail:
 
 @dataclass(frozen=True)
 class Stop:
-    """The attempt stopped working because a stop was requested; `counts` are its counters so far."""
+    """Attempt `attempt` stopped working because a stop was requested; `counts` are its counters so far."""
 
+    attempt: int
     started_at: datetime
     counts: RunCounts
     now: datetime
@@ -231,8 +238,12 @@ NOTHING = Decision()
 
 
 def decide(state: RunState, command: Command) -> Decision:
-    """What the runner records for `command` in `state`; nothing once the run has ended."""
+    """What the runner records for `command` in `state`; nothing once the run has ended, and nothing for the
+    outcome of an attempt a newer one superseded (the newer one owns the run: the old one only winds down)."""
     if state.terminal is not None:
+        return NOTHING
+    outcome = command.attempt if isinstance(command, Succeed | Fail | Stop) else None
+    if outcome is not None and superseded(state, outcome):
         return NOTHING
     match command:
         case BeginAttempt():
@@ -258,9 +269,15 @@ def apply(state: RunState, decision: Decision) -> RunState:
     return state
 
 
-def must_stop(state: RunState) -> bool:
-    """Whether an attempt must stop working: a stop was requested, or the run ended elsewhere (reaped)."""
-    return state.terminal is not None or state.stop is not None
+def must_stop(state: RunState, attempt: int) -> bool:
+    """Whether attempt `attempt` must stop working: a stop was requested, the run ended elsewhere (reaped), or
+    a newer attempt began (its runner took the run over while this one still worked, e.g. after a rebalance)."""
+    return state.terminal is not None or state.stop is not None or superseded(state, attempt)
+
+
+def superseded(state: RunState, attempt: int) -> bool:
+    """Whether a newer attempt than `attempt` has begun."""
+    return state.attempt is not None and state.attempt.number > attempt
 
 
 def _begin(state: RunState, command: BeginAttempt) -> Decision:
