@@ -38,6 +38,7 @@ from connect_scheduler.adapters import event_store, job_names
 from connect_scheduler.adapters.event_store import table_stream
 from connect_scheduler.entrypoints.commands import PoisonCommandError, on_command_record
 from connect_scheduler.handlers import INTERNAL_MESSAGE, Outcome
+from connect_scheduler.policy import Policy
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     count,
@@ -197,7 +198,7 @@ class TestValuesPostgresCannotStore:
         assert await count(conn, "events") == 0
 
 
-async def _writes_then_fails(conn: Conn, cmd: CreateJob, causation: Causation) -> Outcome:
+async def _writes_then_fails(conn: Conn, cmd: CreateJob, causation: Causation, policy: Policy) -> Outcome:
     """A handler that allocates an id, stores an event and claims a name, then meets a database error."""
     job_id = await job_names.next_job_id(conn)
     event = JobCreated(
@@ -242,7 +243,7 @@ class TestCrashingHandlers:
     async def test_an_infrastructure_failure_propagates_for_the_consumer_to_retry(
         self, conn: Conn, monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        async def deadlocked(conn: Conn, cmd: DefineTable, causation: Causation) -> Outcome:
+        async def deadlocked(conn: Conn, cmd: DefineTable, causation: Causation, policy: Policy) -> Outcome:
             raise asyncpg.DeadlockDetectedError("deadlock detected")
 
         monkeypatch.setitem(handlers.COMMAND_HANDLERS, DefineTable, deadlocked)

@@ -4,6 +4,7 @@ reply; refused ones queue only the reply."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import asyncpg
 import pytest
@@ -31,6 +32,7 @@ from connect_scheduler.adapters.event_store import job_stream
 from connect_scheduler.domain.jobs import decide_create_job
 from connect_scheduler.entrypoints.commands import on_command_record
 from connect_scheduler.handlers import causation_of, handle_command
+from connect_scheduler.policy import STRICT, Policy
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     count,
@@ -49,16 +51,16 @@ from tests.integration.scheduler.scheduler_commands import (
 pytestmark = pytest.mark.integration
 
 
-async def handle(conn: Conn, command: Command) -> ReplyEvent:
+async def handle(conn: Conn, command: Command, policy: Policy = STRICT) -> ReplyEvent:
     """Handle `command` the way the consumer does: inside an outer transaction."""
     async with conn.transaction():
-        reply = await handle_command(conn, command)
+        reply = await handle_command(conn, command, policy=policy)
     assert reply is not None
     return reply
 
 
-async def accept(conn: Conn, command: Command) -> CommandAccepted:
-    reply = await handle(conn, command)
+async def accept(conn: Conn, command: Command, policy: Policy = STRICT) -> CommandAccepted:
+    reply = await handle(conn, command, policy)
     assert isinstance(reply, CommandAccepted), reply
     return reply
 
@@ -355,6 +357,38 @@ class TestNameRace:
         assert (raced.payload.code, raced.payload.message) == ("validation", f"job {two} has 1 error(s)")
         assert [(e.field, e.message) for e in raced.payload.errors] == [("name", "a job named three already exists")]
         assert await job_names.name_owner(conn, "two") == two
+
+
+class TestContention:
+    """Two commands decided on the same state at once: the one that commits second is refused `conflict`, as a
+    stale version only when it named the version it was based on."""
+
+    @pytest.mark.parametrize(
+        ("second_command", "reason"),
+        [
+            (run_now, "CONCURRENT_CHANGE"),
+            (lambda job_id: update_job(job_id, 2, definition("Renamed")), "STALE_VERSION"),
+        ],
+        ids=["run now", "edit with its version"],
+    )
+    async def test_the_loser_of_a_race_on_one_job(
+        self, conn: Conn, pool: asyncpg.Pool, second_command: Callable[[int], Command], reason: str
+    ) -> None:
+        job_id = await given_active_job(conn)
+        async with pool.acquire() as first, pool.acquire() as second:
+            winner = first.transaction()
+            await winner.start()
+            await handle_command(first, run_now(job_id))
+            # Both read the job before either appended to its stream; the loser finds out when appending.
+            loser = asyncio.create_task(handle_in_transaction(second, second_command(job_id)))
+            await wait_blocked(conn, second.get_server_pid(), loser)
+            await winner.commit()
+            raced = await loser
+
+        assert isinstance(raced, CommandRejected)
+        assert (raced.payload.code, raced.payload.reason) == ("conflict", reason)
+        if reason == "CONCURRENT_CHANGE":
+            assert raced.payload.message == "changed concurrently by another command; try again"
 
 
 async def handle_in_transaction(conn: Conn, command: Command) -> ReplyEvent | None:

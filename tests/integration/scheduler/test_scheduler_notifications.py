@@ -24,6 +24,8 @@ from aiokafka import AIOKafkaProducer
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
 from connect_events import (
+    Command,
+    CommandAccepted,
     CreateGroup,
     CreateGroupPayload,
     Cron,
@@ -53,6 +55,7 @@ from connect_scheduler.domain.notifications import GroupRunNotice, RunNotice
 from connect_scheduler.entrypoints.notifier import Notifier
 from connect_scheduler.entrypoints.runs import on_run_record
 from connect_scheduler.entrypoints.ticker import GROUPS, tick, utc_now
+from connect_scheduler.policy import Policy
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     create_job,
@@ -63,7 +66,7 @@ from tests.integration.scheduler.scheduler_commands import (
     run_now,
     run_started,
 )
-from tests.integration.scheduler.test_scheduler_handlers import accept
+from tests.integration.scheduler.test_scheduler_handlers import accept as accept_under
 from tests.integration.scheduler.test_scheduler_run_view import FAST, offset_reached, record, send
 from tests.polling import until
 
@@ -75,6 +78,14 @@ EMAILS = ("ops@example.com", "data@example.com")
 QUICK_DELIVERY = RetryPolicy(initial_s=0.05, max_s=0.1, jitter_s=0.01, max_attempts=3)
 DELIVERIES = "SELECT channel, status, attempts, last_error FROM notifications ORDER BY channel"
 DELIVERY_ID = "SELECT delivery_id::text FROM notifications WHERE channel = $1"
+
+
+# The receiver listens on loopback: these tests run as an operator who allows private webhook receivers.
+ALLOW_PRIVATE = Policy(allow_private_webhooks=True)
+
+
+async def accept(conn: Conn, command: Command) -> CommandAccepted:
+    return await accept_under(conn, command, ALLOW_PRIVATE)
 
 
 @dataclass
@@ -149,7 +160,8 @@ async def notifier(pool: asyncpg.Pool, mailbox: tuple[Mailbox, int]) -> AsyncIte
     _, port = mailbox
     smtp = SmtpServer(host="127.0.0.1", port=port, sender="connect@example.com", starttls=False, timeout_s=5)
     async with httpx.AsyncClient(timeout=5) as http:
-        senders = {"email": SmtpSender(smtp, PUBLIC), "webhook": WebhookSender(http, PUBLIC, KEY, utc_now)}
+        webhook = WebhookSender(http, PUBLIC, KEY, utc_now, allow_private=True)  # the receiver is on loopback
+        senders = {"email": SmtpSender(smtp, PUBLIC), "webhook": webhook}
         yield Notifier(pool, senders, interval_s=0.05, retry=QUICK_DELIVERY)  # type: ignore[arg-type]
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -15,7 +16,7 @@ import pytest
 from connect_events import RunCounts, RunStatus
 from connect_scheduler.adapters.notifications import Delivery
 from connect_scheduler.adapters.smtp import email_message
-from connect_scheduler.adapters.webhook import WebhookSender
+from connect_scheduler.adapters.webhook import PRIVATE_RECEIVER, UNRESOLVED, Resolver, WebhookSender
 from connect_scheduler.domain.notifications import DELIVERED, Attempt, RunNotice
 
 T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
@@ -39,8 +40,31 @@ def delivery(channel: str = "webhook", target: tuple[str, ...] = ("https://hooks
     return Delivery(delivery_id=DELIVERY_ID, channel=channel, target=target, notice=notice, attempt=1)  # type: ignore[arg-type]
 
 
-def sender(handler: httpx.MockTransport, key: bytes | None = KEY) -> WebhookSender:
-    return WebhookSender(httpx.AsyncClient(transport=handler), PUBLIC, key, lambda: NOW)
+PUBLIC_ADDRESS = "93.184.215.14"
+
+
+def resolver(*addresses: str) -> Resolver:
+    """A resolver that finds `addresses` for every name, and records what it was asked."""
+
+    async def resolve(host: str, port: int) -> list[str]:
+        asked.append((host, port))
+        return list(addresses)
+
+    asked: list[tuple[str, int]] = []
+    resolve.asked = asked  # type: ignore[attr-defined]
+    return resolve
+
+
+def sender(
+    handler: httpx.MockTransport,
+    key: bytes | None = KEY,
+    resolve: Resolver | None = None,
+    *,
+    allow_private: bool = False,
+) -> WebhookSender:
+    client = httpx.AsyncClient(transport=handler)
+    found = resolve or resolver(PUBLIC_ADDRESS)
+    return WebhookSender(client, PUBLIC, key, lambda: NOW, allow_private=allow_private, resolver=found)
 
 
 class TestWebhook:
@@ -55,7 +79,9 @@ class TestWebhook:
         [request] = seen
         timestamp = request.headers["X-Connect-Timestamp"]
         expected = hmac.new(KEY, timestamp.encode() + b"." + request.content, hashlib.sha256).hexdigest()
-        assert (request.method, str(request.url)) == ("POST", "https://hooks.test/in")
+        assert (request.method, str(request.url)) == ("POST", f"https://{PUBLIC_ADDRESS}/in")  # the address checked
+        assert request.headers["Host"] == "hooks.test"
+        assert request.extensions["sni_hostname"] == "hooks.test"  # and the certificate checked against the name
         assert timestamp == str(int(NOW.timestamp()))
         assert request.headers["X-Connect-Signature"] == f"sha256={expected}"
         assert request.headers["X-Connect-Delivery"] == str(DELIVERY_ID)
@@ -90,6 +116,69 @@ class TestWebhook:
             raise error
 
         assert await sender(httpx.MockTransport(fail))(delivery()) == attempt
+
+
+class TestPrivateReceivers:
+    """A webhook goes only where every address of its host is public, unless the operator allows private ones."""
+
+    @pytest.mark.parametrize(
+        "addresses",
+        [
+            ("127.0.0.1",),
+            ("169.254.169.254",),
+            ("10.1.2.3",),
+            ("::1",),
+            ("fd00::5",),
+            ("::ffff:192.168.0.10",),
+            (PUBLIC_ADDRESS, "192.168.1.1"),  # one private address among public ones is enough
+        ],
+    )
+    async def test_a_host_resolving_to_a_private_address_is_not_called(self, addresses: tuple[str, ...]) -> None:
+        called: list[httpx.Request] = []
+        transport = httpx.MockTransport(lambda request: called.append(request) or httpx.Response(200))
+
+        assert await sender(transport, resolve=resolver(*addresses))(delivery()) == PRIVATE_RECEIVER
+        assert called == []
+
+    async def test_the_refusal_is_logged_without_the_url(self, caplog: pytest.LogCaptureFixture) -> None:
+        target = ("https://hooks.test/in?token=secret-token",)
+        transport = httpx.MockTransport(lambda _: httpx.Response(200))
+        await sender(transport, resolve=resolver("10.0.0.1"))(delivery(target=target))
+
+        assert "webhook not sent" in caplog.text
+        assert all("secret-token" not in str(vars(r)) for r in caplog.records)
+
+    async def test_the_name_is_resolved_on_the_urls_port(self) -> None:
+        resolve = resolver(PUBLIC_ADDRESS)
+        transport = httpx.MockTransport(lambda _: httpx.Response(200))
+        await sender(transport, resolve=resolve)(delivery(target=("http://hooks.test/in",)))
+        await sender(transport, resolve=resolve)(delivery(target=("https://hooks.test:8443/in",)))
+
+        assert resolve.asked == [("hooks.test", 80), ("hooks.test", 8443)]  # type: ignore[attr-defined]
+
+    async def test_a_name_that_does_not_resolve_is_tried_again_later(self) -> None:
+        async def unknown(host: str, port: int) -> list[str]:
+            raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+        transport = httpx.MockTransport(lambda _: httpx.Response(200))
+        assert await sender(transport, resolve=unknown)(delivery()) == UNRESOLVED
+        assert not UNRESOLVED.permanent
+
+    async def test_the_operator_may_allow_private_receivers(self) -> None:
+        seen: list[httpx.Request] = []
+
+        def answer(request: httpx.Request) -> httpx.Response:
+            seen.append(request)
+            return httpx.Response(204)
+
+        resolve = resolver("127.0.0.1")
+        target = ("http://127.0.0.1:8099/in",)
+        send = sender(httpx.MockTransport(answer), resolve=resolve, allow_private=True)
+        attempt = await send(delivery(target=target))
+
+        assert attempt == DELIVERED
+        assert str(seen[0].url) == "http://127.0.0.1:8099/in"
+        assert resolve.asked == []  # type: ignore[attr-defined]
 
 
 def test_the_email_goes_to_every_address_with_the_notice() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from connect_events import Notifications
+from connect_events import FieldError, Notifications
 from connect_scheduler.domain.validation import email_problem, job_errors, notification_errors, webhook_url_problem
 from tests.unit.scheduler.scheduler_builders import T0, customers, definition
 
@@ -66,9 +66,10 @@ def test_twenty_addresses_are_fine_twenty_one_are_not() -> None:
 
 VALID_URLS = [
     "https://hooks.example.com/connect",
-    "http://127.0.0.1:8099/hook?token=abc",
-    "https://[2001:db8::1]/x",
+    "http://93.184.215.14:8099/hook?token=abc",
+    "https://[2606:4700:4700::1111]/x",
     "HTTPS://Example.COM",
+    "https://localhost.example.com/x",
 ]
 INVALID_URLS = {
     "empty": "",
@@ -81,6 +82,31 @@ INVALID_URLS = {
     "space": "https://example.com/a b",
     "line break": "https://example.com/\r\nX: y",
     "too long": "https://example.com/" + "a" * 1981,
+    "user and password": "https://user:secret@hooks.example.com/x",
+    "user only": "https://user@hooks.example.com/x",
+}
+PRIVATE_URLS = {
+    "loopback": "http://127.0.0.1:8099/hook",
+    "loopback elsewhere in 127/8": "http://127.10.0.1/",
+    "metadata service": "http://169.254.169.254/latest/meta-data/",
+    "link-local": "http://169.254.1.1/",
+    "RFC 1918 10/8": "http://10.0.0.5/",
+    "RFC 1918 172.16/12": "http://172.31.255.1/",
+    "RFC 1918 192.168/16": "https://192.168.1.10/x",
+    "shared address space": "http://100.64.0.1/",
+    "unspecified": "http://0.0.0.0/",
+    "multicast": "http://224.0.0.1/",
+    "IPv6 loopback": "http://[::1]/",
+    "IPv6 unspecified": "http://[::]/",
+    "IPv6 link-local": "http://[fe80::1]/",
+    "IPv6 unique-local": "http://[fd12:3456::1]/",
+    "IPv6 multicast": "http://[ff02::1]/",
+    "IPv4-mapped loopback": "http://[::ffff:127.0.0.1]/",
+    "documentation range": "https://[2001:db8::1]/x",
+    "localhost": "http://localhost:8080/",
+    "localhost, any case, trailing dot": "http://LocalHost./",
+    "a name under localhost": "http://api.localhost/",
+    "trailing-dot address": "http://127.0.0.1./",
 }
 
 
@@ -92,6 +118,38 @@ def test_valid_webhook_urls(url: str) -> None:
 @pytest.mark.parametrize("url", INVALID_URLS.values(), ids=INVALID_URLS.keys())
 def test_invalid_webhook_urls(url: str) -> None:
     assert webhook_url_problem(url) is not None
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS.values(), ids=PRIVATE_URLS.keys())
+def test_private_and_local_hosts_are_refused(url: str) -> None:
+    assert webhook_url_problem(url) is not None
+
+
+@pytest.mark.parametrize("url", PRIVATE_URLS.values(), ids=PRIVATE_URLS.keys())
+def test_the_operator_may_allow_private_and_local_hosts(url: str) -> None:
+    assert webhook_url_problem(url, allow_private=True) is None
+
+
+def test_credentials_are_refused_even_when_private_hosts_are_allowed() -> None:
+    assert webhook_url_problem("http://u:p@127.0.0.1/", allow_private=True) == (
+        "must not hold a user name or password (user:password@)"
+    )
+
+
+def test_a_private_host_names_the_webhook_field() -> None:
+    settings = Notifications(on_failure=True, webhook_url="http://169.254.169.254/")
+    [error] = notification_errors(settings)
+    assert error == FieldError(
+        field="notifications.webhook_url", message="must not be a private, loopback, link-local or multicast address"
+    )
+    assert notification_errors(settings, allow_private_webhooks=True) == []
+
+
+def test_a_private_webhook_makes_a_job_a_draft_unless_allowed() -> None:
+    notify = Notifications(on_failure=True, webhook_url="http://localhost/hook")
+    job = definition().model_copy(update={"notifications": notify})
+    assert [e.field for e in job_errors(job, customers(), T0)] == ["notifications.webhook_url"]
+    assert job_errors(job, customers(), T0, allow_private_webhooks=True) == []
 
 
 def test_a_url_of_2000_characters_is_fine() -> None:

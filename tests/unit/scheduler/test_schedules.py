@@ -484,3 +484,61 @@ def test_any_cron_text_gets_errors_or_fires(expression: str) -> None:
     cron = Cron(expression=expression, time_zone=PARIS)
     if schedule_errors(cron, NOW) == []:
         assert next_fire(cron, NOW) is not None
+
+
+SPACING_NOW = datetime(2025, 1, 15, tzinfo=UTC)  # the year ahead holds Paris's jumps and Lord Howe's
+
+
+class TestStartWindowSpacing:
+    """A start window needs fires at least 15 minutes apart, in real time: a cron that can fire more often (within
+    an hour, across midnight, or where the clock jumps) has its start window refused."""
+
+    @pytest.mark.parametrize(
+        ("expression", "zone"),
+        [
+            ("*/5 * * * *", "UTC"),
+            ("* * * * *", "UTC"),
+            ("0,10 * * * *", "UTC"),
+            ("0,14 9 * * 1", "UTC"),
+            ("0,55 0,23 * * *", "UTC"),  # 23:55, then 00:00 the next day
+            ("0,55 0,23 31,1 * *", "UTC"),  # the 31st's 23:55, then the 1st's 00:00
+            ("0,55 0,23 1 * 5L", "UTC"),  # the last Friday may be the day before the 1st
+            ("0,55 1,3 * * *", "Europe/Paris"),  # 01:55, then 03:00 five minutes later on the spring jump
+        ],
+    )
+    def test_fires_closer_than_a_window_refuse_it(self, expression: str, zone: str) -> None:
+        [error] = schedule_errors(Cron(expression=expression, time_zone=zone, start_window=True), SPACING_NOW)
+        assert error.field == "schedule.start_window"
+        assert schedule_errors(Cron(expression=expression, time_zone=zone), SPACING_NOW) == []
+
+    @pytest.mark.parametrize(
+        ("expression", "zone"),
+        [
+            ("*/15 * * * *", "Europe/Paris"),
+            ("0 * * * *", "UTC"),
+            ("0,15 9 * * *", "America/New_York"),
+            ("55 23 * * *", "UTC"),
+            ("0,55 0,23 1 * *", "UTC"),  # the 1st never follows the 1st
+            ("0,30 * * * *", "Australia/Lord_Howe"),  # half-hour jumps leave half an hour at least
+            ("0 0 29 2 *", "UTC"),
+        ],
+    )
+    def test_fires_a_window_apart_keep_it(self, expression: str, zone: str) -> None:
+        assert schedule_errors(Cron(expression=expression, time_zone=zone, start_window=True), SPACING_NOW) == []
+
+    def test_the_error_names_the_field_under_the_given_prefix(self) -> None:
+        schedule = Cron(expression="*/5 * * * *", time_zone="UTC", start_window=True)
+        [error] = schedule_errors(schedule, SPACING_NOW, "definition.schedule")
+        assert error.field == "definition.schedule.start_window"
+        assert "15 minutes apart" in error.message
+
+    @pytest.mark.parametrize(
+        "schedule",
+        [
+            Daily(time=time(2, 30), time_zone="Europe/Paris", start_window=True),
+            Weekly(days=("mon", "tue"), time=time(23, 59), time_zone="UTC", start_window=True),
+            Monthly(day="last", time=time(0, 0), time_zone="UTC", start_window=True),
+        ],
+    )
+    def test_other_kinds_fire_at_most_daily_and_keep_it(self, schedule: Schedule) -> None:
+        assert schedule_errors(schedule, SPACING_NOW) == []

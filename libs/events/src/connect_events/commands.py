@@ -311,6 +311,7 @@ RefusalReason = Literal[
     "GROUP_MEMBER_IN_OTHER_GROUP",
     "GROUP_MEMBER_REPEATED",
     "JOB_IN_GROUP",
+    "CONCURRENT_CHANGE",
 ]
 
 

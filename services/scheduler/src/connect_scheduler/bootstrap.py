@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from contextlib import suppress
+from functools import partial
 
 import httpx
 
@@ -49,7 +50,7 @@ async def run(settings: SchedulerSettings) -> None:
             group=settings.consumer_group,
             topics=[COMMANDS_TOPIC],
             pool=pool,
-            handler=on_command_record,
+            handler=partial(on_command_record, policy=settings.policy),
             dead_letters=producer,
         )
         runs = TransactionalConsumer(
@@ -111,4 +112,8 @@ def notification_senders(settings: SchedulerSettings, http: httpx.AsyncClient) -
     if not key:
         log.warning("no webhook signing key is configured (CONNECT_WEBHOOK_SIGNING_KEY): webhooks are sent unsigned")
         key = None
-    return {"email": email, "webhook": WebhookSender(http, settings.public_url, key, utc_now)}
+    private = settings.webhook_allow_private
+    if private:
+        log.warning("webhooks may reach private and local addresses (CONNECT_WEBHOOK_ALLOW_PRIVATE)")
+    webhook = WebhookSender(http, settings.public_url, key, utc_now, allow_private=private)
+    return {"email": email, "webhook": webhook}

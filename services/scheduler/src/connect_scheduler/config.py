@@ -7,6 +7,7 @@ from pydantic import Field, SecretStr
 from connect_runtime.settings import ServiceSettings
 from connect_scheduler.adapters.schema import DATABASE
 from connect_scheduler.entrypoints.ticker import BATCH_SIZE, TICK_INTERVAL_S
+from connect_scheduler.policy import Policy
 
 
 class SchedulerSettings(ServiceSettings):
@@ -26,6 +27,13 @@ class SchedulerSettings(ServiceSettings):
     smtp_password: SecretStr | None = Field(default=None, alias="CONNECT_SMTP_PASSWORD")
     smtp_starttls: bool = Field(default=True, alias="CONNECT_SMTP_STARTTLS")
     webhook_signing_key: SecretStr | None = Field(default=None, alias="CONNECT_WEBHOOK_SIGNING_KEY")
+    # Off by default: a user's webhook URL must not reach services inside the deployment (domain/addresses.py).
+    webhook_allow_private: bool = Field(default=False, alias="CONNECT_WEBHOOK_ALLOW_PRIVATE")
+
+    @property
+    def policy(self) -> Policy:
+        """The operator's choices commands are decided under."""
+        return Policy(allow_private_webhooks=self.webhook_allow_private)
 
     @property
     def runs_consumer_group(self) -> str:

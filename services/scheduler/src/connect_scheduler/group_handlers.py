@@ -66,6 +66,7 @@ from connect_scheduler.domain.rejection import bounded_text
 from connect_scheduler.domain.slots import Decision, Due
 from connect_scheduler.domain.tables import fold_table
 from connect_scheduler.outcome import Outcome
+from connect_scheduler.policy import Policy
 
 log = logging.getLogger(__name__)
 
@@ -73,27 +74,33 @@ log = logging.getLogger(__name__)
 Loaded = tuple[MemberFacts, int]
 
 
-async def create_group(conn: Conn, cmd: CreateGroup, causation: Causation) -> Outcome:
+async def create_group(conn: Conn, cmd: CreateGroup, causation: Causation, policy: Policy) -> Outcome:
     """Create a group under the next group id (given back by the savepoint if the group is refused)."""
     definition = cmd.payload.definition
     members, groups = await _members(conn, definition)
     owner = await group_store.name_owner(conn, definition.name)
     group_id = await group_store.next_group_id(conn)
-    events = decide_create_group(group_id, cmd, members, groups, owner, causation.occurred_at, causation)
+    private = policy.allow_private_webhooks
+    events = decide_create_group(
+        group_id, cmd, members, groups, owner, causation.occurred_at, causation, allow_private_webhooks=private
+    )
     return await _store_definition(conn, group_id, 0, None, events, new=True)
 
 
-async def update_group(conn: Conn, cmd: UpdateGroup, causation: Causation) -> Outcome:
+async def update_group(conn: Conn, cmd: UpdateGroup, causation: Causation, policy: Policy) -> Outcome:
     """Replace a group's definition: its name and its members."""
     group_id, definition = cmd.payload.group_id, cmd.payload.definition
     state, version = await load_group(conn, group_id)
     members, groups = await _members(conn, definition)
     owner = await group_store.name_owner(conn, definition.name)
-    events = decide_update_group(state, cmd, members, groups, owner, causation.occurred_at, causation)
+    private = policy.allow_private_webhooks
+    events = decide_update_group(
+        state, cmd, members, groups, owner, causation.occurred_at, causation, allow_private_webhooks=private
+    )
     return await _store_definition(conn, group_id, version, state, events, new=False)
 
 
-async def delete_group(conn: Conn, cmd: DeleteGroup, causation: Causation) -> Outcome:
+async def delete_group(conn: Conn, cmd: DeleteGroup, causation: Causation, policy: Policy) -> Outcome:
     """Delete a group; its jobs leave it and stay, its name is free again (its id never is)."""
     group_id = cmd.payload.group_id
     state, version = await load_group(conn, group_id)
@@ -103,7 +110,7 @@ async def delete_group(conn: Conn, cmd: DeleteGroup, causation: Causation) -> Ou
     return Outcome(events, "group", str(group_id), after.version)
 
 
-async def run_group_now(conn: Conn, cmd: RunGroupNow, causation: Causation) -> Outcome:
+async def run_group_now(conn: Conn, cmd: RunGroupNow, causation: Causation, policy: Policy) -> Outcome:
     """Request a group run and start its first member; reply with the group run id."""
     group_id = cmd.payload.group_id
     state, version = await load_group(conn, group_id)
@@ -114,7 +121,7 @@ async def run_group_now(conn: Conn, cmd: RunGroupNow, causation: Causation) -> O
     return Outcome(events, "group", str(group_id), after.version, run_id=requested_group_run_id(after, cmd))
 
 
-async def stop_group_run(conn: Conn, cmd: StopGroupRun, causation: Causation) -> Outcome:
+async def stop_group_run(conn: Conn, cmd: StopGroupRun, causation: Causation, policy: Policy) -> Outcome:
     """Ask a group run in progress, and its member in progress, to stop."""
     group_id, run_id = cmd.payload.group_id, cmd.payload.run_id
     state, version = await load_group(conn, group_id)

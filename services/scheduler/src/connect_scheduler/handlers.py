@@ -72,6 +72,7 @@ from connect_scheduler.domain.run_control import decide_run_job_now, decide_stop
 from connect_scheduler.domain.tables import decide_define_table, fold_table
 from connect_scheduler.domain.validation import envelope_errors
 from connect_scheduler.outcome import Outcome
+from connect_scheduler.policy import STRICT, Policy
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,11 @@ REPLY_INDEX = -1
 INTERNAL_MESSAGE = "the scheduler could not handle this command; nothing was stored (the failure is logged)"
 
 
-async def handle_command(conn: Conn, command: Command, now: datetime | None = None) -> ReplyEvent | None:
-    """Decide `command`, store its events and queue them with the reply; None if it was handled before.
+async def handle_command(
+    conn: Conn, command: Command, now: datetime | None = None, policy: Policy = STRICT
+) -> ReplyEvent | None:
+    """Decide `command` under the operator's `policy`, store its events and queue them with the reply; None if
+    it was handled before.
 
     A command is decided once: a redelivery, or a duplicate handled at the same time by an instance that
     lost its partition while stalled, writes nothing (its reply would repeat the first one's event id).
@@ -93,7 +97,7 @@ async def handle_command(conn: Conn, command: Command, now: datetime | None = No
         if not await _claim(conn, causation):
             log.info("command already handled", extra=_log_fields(command))
             return None
-        events, reply = await _decide(conn, command, causation)
+        events, reply = await _decide(conn, command, causation, policy)
         await outbox.append(conn, [*events, reply])
     _log_reply(command, reply)
     return reply
@@ -142,20 +146,21 @@ def causation_of(command: Command, now: datetime | None = None) -> Causation:
     )
 
 
-async def _decide(conn: Conn, command: Command, causation: Causation) -> tuple[Sequence[Event], ReplyEvent]:
+async def _decide(
+    conn: Conn, command: Command, causation: Causation, policy: Policy
+) -> tuple[Sequence[Event], ReplyEvent]:
     if errors := envelope_errors(command):
         message = f"the command has {len(errors)} error(s)"
         return [], rejected(command, causation, "validation", message, errors, "INVALID_VALUE")
     try:
         async with conn.transaction():
-            outcome = await COMMAND_HANDLERS[type(command)](conn, command, causation)
+            outcome = await COMMAND_HANDLERS[type(command)](conn, command, causation, policy)
     except Rejected as rejection:
         return [], rejected(command, causation, rejection.code, rejection.message, rejection.errors, rejection.reason)
     except ConcurrencyError as exc:
         # Decided on state another writer changed meanwhile: refuse rather than overwrite (invariant 4).
         log.info("concurrent change", extra={**_log_fields(command), "error": str(exc)})
-        message = "changed concurrently by another command; try again"
-        return [], rejected(command, causation, "conflict", message, reason="STALE_VERSION")
+        return [], _concurrent_change(command, causation)
     except Exception as exc:
         # The savepoint has rolled back whatever the handler wrote. A failure of the infrastructure says
         # nothing about the command: the consumer retries it. Any other would fail on every retry, and
@@ -165,6 +170,18 @@ async def _decide(conn: Conn, command: Command, causation: Causation) -> tuple[S
         log.exception("command handling failed", extra=_log_fields(command))
         return [], rejected(command, causation, "internal", INTERNAL_MESSAGE)
     return outcome.events, accepted(command, causation, outcome)
+
+
+def _concurrent_change(command: Command, causation: Causation) -> CommandRejected:
+    """The refusal of a command whose aggregate another command changed while it was decided: its version is
+    stale only when it named one (an edit); a command that named none (a run-now, a stop, a copy) may simply be
+    sent again."""
+    payload: object = getattr(command, "payload")  # noqa: B009 - every concrete command has one
+    if getattr(payload, "expected_version", None) is not None:
+        message = "changed by another command since the version this one was based on; reload it and try again"
+        return rejected(command, causation, "conflict", message, reason="STALE_VERSION")
+    message = "changed concurrently by another command; try again"
+    return rejected(command, causation, "conflict", message, reason="CONCURRENT_CHANGE")
 
 
 def is_infrastructure_failure(exc: BaseException) -> bool:
@@ -235,7 +252,7 @@ def _reply_envelope(causation: Causation) -> dict[str, Any]:
     }
 
 
-async def define_table(conn: Conn, cmd: DefineTable, causation: Causation) -> Outcome:
+async def define_table(conn: Conn, cmd: DefineTable, causation: Causation, policy: Policy) -> Outcome:
     """Define a custom table."""
     spec = cmd.payload.table
     history, version = await event_store.load(conn, table_stream(spec.name))
@@ -244,53 +261,63 @@ async def define_table(conn: Conn, cmd: DefineTable, causation: Causation) -> Ou
     return Outcome(events, "table", spec.name, 1)
 
 
-async def create_job(conn: Conn, cmd: CreateJob, causation: Causation) -> Outcome:
+async def create_job(conn: Conn, cmd: CreateJob, causation: Causation, policy: Policy) -> Outcome:
     """Create a job under the next job id (given back by the savepoint if the job is refused)."""
     definition = cmd.payload.definition
     owner = await job_names.name_owner(conn, definition.name)
     table = await load_table(conn, definition.settings.table)
     job_id = await job_names.next_job_id(conn)
-    events = decide_create_job(job_id, cmd, table, owner, causation.occurred_at, causation)
+    private = policy.allow_private_webhooks
+    events = decide_create_job(
+        job_id, cmd, table, owner, causation.occurred_at, causation, allow_private_webhooks=private
+    )
     return await _store_definition(conn, job_id, 0, None, events, new=True)
 
 
-async def update_job(conn: Conn, cmd: UpdateJob, causation: Causation) -> Outcome:
+async def update_job(conn: Conn, cmd: UpdateJob, causation: Causation, policy: Policy) -> Outcome:
     """Replace a job's definition (and its name, if renamed)."""
     job_id, definition = cmd.payload.job_id, cmd.payload.definition
     state, version = await load_job(conn, job_id)
     owner = await job_names.name_owner(conn, definition.name)
     table = await load_table(conn, definition.settings.table)
     group_id = await group_members.group_of(conn, job_id)
-    events = decide_update_job(state, cmd, table, owner, causation.occurred_at, causation, group_id)
+    private = policy.allow_private_webhooks
+    events = decide_update_job(
+        state, cmd, table, owner, causation.occurred_at, causation, group_id, allow_private_webhooks=private
+    )
     return await _store_definition(conn, job_id, version, state, events, new=False)
 
 
-async def copy_job(conn: Conn, cmd: CopyJob, causation: Causation) -> Outcome:
+async def copy_job(conn: Conn, cmd: CopyJob, causation: Causation, policy: Policy) -> Outcome:
     """Copy a job under the next job id and the given name."""
     state, _ = await load_job(conn, cmd.payload.job_id)
     owner = await job_names.name_owner(conn, cmd.payload.name)
     table = await _job_table(conn, state)
     job_id = await job_names.next_job_id(conn)
-    events = decide_copy_job(state, cmd, job_id, table, owner, causation.occurred_at, causation)
+    private = policy.allow_private_webhooks
+    events = decide_copy_job(
+        state, cmd, job_id, table, owner, causation.occurred_at, causation, allow_private_webhooks=private
+    )
     return await _store_definition(conn, job_id, 0, None, events, new=True)
 
 
-async def activate_job(conn: Conn, cmd: ActivateJob, causation: Causation) -> Outcome:
+async def activate_job(conn: Conn, cmd: ActivateJob, causation: Causation, policy: Policy) -> Outcome:
     """Activate a job, validating it against its table and the clock as they are now."""
     state, version = await load_job(conn, cmd.payload.job_id)
     table = await _job_table(conn, state)
-    events = decide_activate_job(state, cmd, table, causation.occurred_at, causation)
+    private = policy.allow_private_webhooks
+    events = decide_activate_job(state, cmd, table, causation.occurred_at, causation, allow_private_webhooks=private)
     return _job_outcome(await _append_job(conn, cmd.payload.job_id, version, state, events), events)
 
 
-async def deactivate_job(conn: Conn, cmd: DeactivateJob, causation: Causation) -> Outcome:
+async def deactivate_job(conn: Conn, cmd: DeactivateJob, causation: Causation, policy: Policy) -> Outcome:
     """Deactivate a job."""
     state, version = await load_job(conn, cmd.payload.job_id)
     events = decide_deactivate_job(state, cmd, causation, await group_members.group_of(conn, cmd.payload.job_id))
     return _job_outcome(await _append_job(conn, cmd.payload.job_id, version, state, events), events)
 
 
-async def delete_job(conn: Conn, cmd: DeleteJob, causation: Causation) -> Outcome:
+async def delete_job(conn: Conn, cmd: DeleteJob, causation: Causation, policy: Policy) -> Outcome:
     """Delete a job and free its name for reuse (its id never is)."""
     state, version = await load_job(conn, cmd.payload.job_id)
     events = decide_delete_job(state, cmd, causation, await group_members.group_of(conn, cmd.payload.job_id))
@@ -299,7 +326,7 @@ async def delete_job(conn: Conn, cmd: DeleteJob, causation: Causation) -> Outcom
     return _job_outcome(after, events)
 
 
-async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation) -> Outcome:
+async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation, policy: Policy) -> Outcome:
     """Request a run with the job's definition and its table's current spec; reply with the run id."""
     state, version = await load_job(conn, cmd.payload.job_id)
     table = await _job_table(conn, state)
@@ -309,7 +336,7 @@ async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation) -> Outco
     return Outcome(events, "job", str(after.job_id), after.version, run_id=requested_run_id(after, cmd))
 
 
-async def stop_run(conn: Conn, cmd: StopRun, causation: Causation) -> Outcome:
+async def stop_run(conn: Conn, cmd: StopRun, causation: Causation, policy: Policy) -> Outcome:
     """Ask a run in progress to stop; the runner ends it *Stopped* (or says it had already committed)."""
     state, version = await load_job(conn, cmd.payload.job_id)
     events = decide_stop_run(state, cmd, await _running(conn, state), causation)
@@ -396,7 +423,7 @@ def _log_reply(command: Command, reply: ReplyEvent) -> None:
         log.info("command accepted", extra=fields)
 
 
-CommandHandler = Callable[[Conn, Any, Causation], Awaitable[Outcome]]
+CommandHandler = Callable[[Conn, Any, Causation, Policy], Awaitable[Outcome]]
 
 COMMAND_HANDLERS: dict[type[Command], CommandHandler] = {
     DefineTable: define_table,

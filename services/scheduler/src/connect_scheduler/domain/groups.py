@@ -176,6 +176,8 @@ def decide_create_group(
     name_owner: int | None,
     now: datetime,
     causation: Causation,
+    *,
+    allow_private_webhooks: bool = False,
 ) -> list[Event]:
     """A new group `group_id`, refused with every error at once when its definition breaks a rule.
 
@@ -183,7 +185,8 @@ def decide_create_group(
     of them is in, `name_owner` the group holding the name case-insensitively.
     """
     definition = cmd.payload.definition
-    _refuse(definition_problems(definition, None, jobs, groups_of, name_owner, now), "the group")
+    problems = definition_problems(definition, None, jobs, groups_of, name_owner, now, allow_private_webhooks)
+    _refuse(problems, "the group")
     payload = GroupDefined(group_id=group_id, definition=definition, next_run_at=next_fire(definition.schedule, now))
     return [GroupCreated(**envelope(causation, 0, str(group_id), 1), payload=payload)]
 
@@ -196,13 +199,15 @@ def decide_update_group(
     name_owner: int | None,
     now: datetime,
     causation: Causation,
+    *,
+    allow_private_webhooks: bool = False,
 ) -> list[Event]:
     """Replace a group's definition at the version the edit was based on; a group run in progress keeps the
     members it was requested with."""
     group = live_group(state, cmd.payload.group_id)
     _expect_version(group, cmd.payload.expected_version)
     definition = cmd.payload.definition
-    problems = definition_problems(definition, group.group_id, jobs, groups_of, name_owner, now)
+    problems = definition_problems(definition, group.group_id, jobs, groups_of, name_owner, now, allow_private_webhooks)
     _refuse(problems, f"group {group.group_id}")
     next_run_at = next_fire(definition.schedule, now)
     payload = GroupDefined(group_id=group.group_id, definition=definition, next_run_at=next_run_at)
@@ -224,12 +229,15 @@ def definition_problems(
     groups_of: Mapping[int, int],
     name_owner: int | None,
     now: datetime,
+    allow_private_webhooks: bool = False,
 ) -> Problems:
-    """Every problem of `definition` for group `group_id` (None: a new group), each with its refusal reason."""
+    """Every problem of `definition` for group `group_id` (None: a new group), each with its refusal reason;
+    `allow_private_webhooks`: the operator lets webhooks reach private addresses."""
     problems = _name_problems(definition.name, name_owner, group_id)
     problems += _member_problems(definition.members, group_id, jobs, groups_of)
     errors = _description_errors(definition.description) + schedule_errors(definition.schedule, now, "schedule")
-    errors += expiration_errors(definition.expires_at, now) + notification_errors(definition.notifications)
+    errors += expiration_errors(definition.expires_at, now)
+    errors += notification_errors(definition.notifications, allow_private_webhooks=allow_private_webhooks)
     return problems + [(error, "INVALID_VALUE") for error in errors]
 
 

@@ -118,14 +118,22 @@ def is_partner(definition: JobDefinition) -> bool:
 
 
 def decide_create_job(
-    job_id: int, cmd: CreateJob, table: TableSpec | None, name_owner: int | None, now: datetime, causation: Causation
+    job_id: int,
+    cmd: CreateJob,
+    table: TableSpec | None,
+    name_owner: int | None,
+    now: datetime,
+    causation: Causation,
+    *,
+    allow_private_webhooks: bool = False,
 ) -> list[Event]:
     """A new job `job_id`, a draft when its definition has errors; activated too when asked and it has none.
 
-    `name_owner` holds the name case-insensitively.
+    `name_owner` holds the name case-insensitively; `allow_private_webhooks`: the operator lets webhooks reach
+    private addresses (so do the other decisions that validate a definition).
     """
     definition = cmd.payload.definition
-    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None))
+    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None), allow_private_webhooks)
     aggregate = str(job_id)
     payload = JobDefined(job_id=job_id, definition=definition, errors=errors)
     events: list[Event] = [JobCreated(**envelope(causation, 0, aggregate, 1), payload=payload)]
@@ -143,6 +151,8 @@ def decide_update_job(
     now: datetime,
     causation: Causation,
     group_id: int | None = None,
+    *,
+    allow_private_webhooks: bool = False,
 ) -> list[Event]:
     """Replace the definition of a job at the version the edit was based on.
 
@@ -154,7 +164,7 @@ def decide_update_job(
     definition = cmd.payload.definition
     if not isinstance(definition.schedule, OnDemand):
         _not_in_group(job, group_id, "give it a schedule")
-    errors = _draft_errors(definition, table, name_owner, job.job_id, now, _subject(job.job_id))
+    errors = _draft_errors(definition, table, name_owner, job.job_id, now, _subject(job.job_id), allow_private_webhooks)
     if errors and job.active:
         message = f"job {job.job_id} is active and the new definition has {len(errors)} error(s); deactivate it first"
         raise invalid(message, errors, "JOB_HAS_ERRORS")
@@ -171,6 +181,8 @@ def decide_copy_job(
     name_owner: int | None,
     now: datetime,
     causation: Causation,
+    *,
+    allow_private_webhooks: bool = False,
 ) -> list[Event]:
     """A new inactive job `job_id` with an inactive, non-partner job's definition under the given name.
 
@@ -184,20 +196,26 @@ def decide_copy_job(
         message = f"job {source.job_id} is active; only an inactive job can be copied"
         raise Rejected("invalid_state", message, reason="COPY_REQUIRES_INACTIVE")
     definition = source.definition.model_copy(update={"name": cmd.payload.name})
-    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None))
+    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None), allow_private_webhooks)
     payload = JobDefined(job_id=job_id, definition=definition, errors=errors, copied_from=source.job_id)
     return [JobCreated(**envelope(causation, 0, str(job_id), 1), payload=payload)]
 
 
 def decide_activate_job(
-    state: JobState | None, cmd: ActivateJob, table: TableSpec | None, now: datetime, causation: Causation
+    state: JobState | None,
+    cmd: ActivateJob,
+    table: TableSpec | None,
+    now: datetime,
+    causation: Causation,
+    *,
+    allow_private_webhooks: bool = False,
 ) -> list[Event]:
     """Activate a job without errors against its table and the clock today; already active: nothing to do."""
     job = live_job(state, cmd.payload.job_id)
     _expect_version(job, cmd.payload.expected_version)
     if job.active:
         return []
-    if errors := job_errors(job.definition, table, now):
+    if errors := job_errors(job.definition, table, now, allow_private_webhooks=allow_private_webhooks):
         raise invalid(f"job {job.job_id} has {len(errors)} error(s); fix them to activate it", errors, "JOB_HAS_ERRORS")
     ref = JobRef(job_id=job.job_id, next_run_at=next_fire(job.definition.schedule, now))
     return [JobActivated(**_next(job, causation), payload=ref)]
@@ -268,6 +286,7 @@ def _draft_errors(
     job_id: int,
     now: datetime,
     subject: str,
+    allow_private_webhooks: bool,
 ) -> tuple[FieldError, ...]:
     """The errors `definition` is saved with; refused with every error when it cannot be saved at all.
 
@@ -275,7 +294,7 @@ def _draft_errors(
     PostgreSQL cannot hold.
     """
     taken = _name_taken(definition.name, name_owner, job_id)
-    errors = job_errors(definition, table, now) + taken
+    errors = job_errors(definition, table, now, allow_private_webhooks=allow_private_webhooks) + taken
     named = {e.field for e in errors}
     unstorable = unstorable_errors(definition)
     if "name" in named or unstorable:

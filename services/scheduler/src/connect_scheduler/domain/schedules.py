@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as TimeOfDay
 from functools import cache
-from itertools import count, islice, takewhile
+from itertools import count, islice, pairwise, takewhile
 from typing import Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -25,6 +25,9 @@ from cronsim import CronSim, CronSimError
 from connect_events import Cron, Daily, FieldError, Monthly, OnDemand, OneTime, Schedule, Weekday, Weekly
 
 START_WINDOW_MINUTES = 15
+START_WINDOW = timedelta(minutes=START_WINDOW_MINUTES)
+HORIZON_DAYS = 366  # how far ahead a cron's fires are checked for being a start window apart
+_DAY_MINUTES = 24 * 60
 CRON_FIELDS = 5
 WEEKDAYS: tuple[Weekday, ...] = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _MINUTE = timedelta(minutes=1)
@@ -39,7 +42,9 @@ def schedule_errors(schedule: Schedule, now: datetime, field: str = "schedule") 
     if isinstance(schedule, OneTime):
         return errors + _one_time_errors(schedule, now, field, zone_ok)
     if isinstance(schedule, Cron):
-        return errors + _cron_errors(schedule.expression, now, f"{field}.expression")
+        if cron_errors := _cron_errors(schedule.expression, now, f"{field}.expression"):
+            return errors + cron_errors
+        return errors + (_window_errors(schedule, now, field) if zone_ok else [])
     errors += _time_errors(schedule.time, f"{field}.time")
     if isinstance(schedule, Weekly):
         errors += _days_errors(schedule.days, f"{field}.days")
@@ -209,6 +214,57 @@ def _days_errors(days: tuple[Weekday, ...], field: str) -> list[FieldError]:
     if len(set(days)) != len(days):
         return [FieldError(field=field, message="each weekday at most once")]
     return []
+
+
+def _window_errors(schedule: Cron, now: datetime, field: str) -> list[FieldError]:
+    """A start window needs fires at least a window apart: otherwise a fire delayed within its window could start
+    after the next one, and the runs of one job would overlap or be skipped at random. Only a cron schedule can
+    fire that often; the others fire at most once a day."""
+    if not schedule.start_window or _fires_apart(schedule, now) >= START_WINDOW:
+        return []
+    message = (
+        f"a start window needs fires at least {START_WINDOW_MINUTES} minutes apart; this schedule fires more often"
+    )
+    return [FieldError(field=f"{field}.start_window", message=message)]
+
+
+def _fires_apart(schedule: Cron, now: datetime) -> timedelta:
+    """The shortest time between two consecutive fires of a valid cron `schedule` within a year from `now`.
+
+    A cron's times of day are the same on every day it matches, so their wall-clock spacing is read off its
+    minute and hour fields. Real time shrinks it only across midnight (to the next day's first fire) and where
+    the clock jumps: the year is walked by matching day, with every fire only on days next to a jump.
+    """
+    # The parsed fields of cronsim, and its day rule (day of month or weekday, `L`, `W`, `#`), read day by day.
+    probe = CronSim(schedule.expression, now.replace(tzinfo=None))
+    times = sorted(TimeOfDay(hour, minute) for hour in probe.hours for minute in probe.minutes)
+    spacing = min((_minutes(b) - _minutes(a) for a, b in pairwise(times)), default=_DAY_MINUTES)
+    shortest = timedelta(minutes=spacing)
+    if shortest < START_WINDOW:
+        return shortest
+    zone = ZoneInfo(schedule.time_zone)
+    first = now.astimezone(zone).date()
+    # The offset at each midnight from the day before the first to the day after the day after the last.
+    offsets = [
+        zone.utcoffset(datetime.combine(first + timedelta(days=d), TimeOfDay())) for d in range(-1, HORIZON_DAYS + 2)
+    ]
+    last: datetime | None = None
+    for offset in range(HORIZON_DAYS):
+        day = first + timedelta(days=offset)
+        if day.month not in probe.months or not probe.match_day(day):
+            continue
+        # The clock jumps on this day or next to it (a jump at midnight belongs to both): every fire counts.
+        walls = times if len(set(offsets[offset : offset + 4])) > 1 else [times[0], times[-1]]
+        for wall in walls:
+            instant = _instant(datetime.combine(day, wall), zone)
+            if last is not None and instant > last:
+                shortest = min(shortest, instant - last)
+            last = instant if last is None else max(last, instant)
+    return shortest
+
+
+def _minutes(wall: TimeOfDay) -> int:
+    return wall.hour * 60 + wall.minute
 
 
 def _cron_errors(expression: str, now: datetime, field: str) -> list[FieldError]:

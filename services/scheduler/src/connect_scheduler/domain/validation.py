@@ -28,6 +28,7 @@ from connect_events import (
     TableSpec,
 )
 from connect_events.values import MAX_HOST_LENGTH, control_problem, host_problem, job_name_problem, storable_problem
+from connect_scheduler.domain.addresses import private_host_problem
 from connect_scheduler.domain.schedules import schedule_errors
 
 MAX_DESCRIPTION_LENGTH = 4000
@@ -40,11 +41,14 @@ def validate_job(definition: JobDefinition, table: TableSpec | None) -> list[Fie
     return errors + _settings_errors(definition.settings, table)
 
 
-def job_errors(definition: JobDefinition, table: TableSpec | None, now: datetime) -> list[FieldError]:
-    """Every problem of `definition` at `now`: its own rules, its table's, its schedule's, its expiration's."""
+def job_errors(
+    definition: JobDefinition, table: TableSpec | None, now: datetime, *, allow_private_webhooks: bool = False
+) -> list[FieldError]:
+    """Every problem of `definition` at `now`: its own rules, its table's, its schedule's, its expiration's, its
+    notifications' (`allow_private_webhooks`: the operator lets webhooks reach private addresses)."""
     errors = validate_job(definition, table) + schedule_errors(definition.schedule, now, "schedule")
     errors += expiration_errors(definition.expires_at, now) + retry_errors(definition.retry)
-    return errors + notification_errors(definition.notifications)
+    return errors + notification_errors(definition.notifications, allow_private_webhooks=allow_private_webhooks)
 
 
 MAX_ATTEMPTS = 10
@@ -74,12 +78,13 @@ _LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
 EMAIL_PATTERN = re.compile(rf"{_ATOM}(?:\.{_ATOM})*@(?:{_LABEL}\.)+[A-Za-z]{{2,63}}")
 
 
-def notification_errors(settings: Notifications) -> list[FieldError]:
-    """At most 20 valid, distinct addresses, an http(s) webhook URL with a host, and a channel for any
-    outcome that asks to be told."""
+def notification_errors(settings: Notifications, *, allow_private_webhooks: bool = False) -> list[FieldError]:
+    """At most 20 valid, distinct addresses, an http(s) webhook URL with a public host (unless the operator
+    allows private ones), and a channel for any outcome that asks to be told."""
     errors = _email_errors(settings.emails)
-    if settings.webhook_url is not None:
-        errors += text_errors("notifications.webhook_url", settings.webhook_url, webhook_url_problem)
+    if (url := settings.webhook_url) is not None:
+        problem = webhook_url_problem(url, allow_private=allow_private_webhooks)
+        errors += [] if problem is None else [FieldError(field="notifications.webhook_url", message=problem)]
     asked = settings.on_success or settings.on_failure
     if asked and not settings.emails and not settings.webhook_url:
         errors.append(FieldError(field="notifications", message="give email addresses or a webhook URL to notify"))
@@ -96,8 +101,9 @@ def email_problem(address: str) -> str | None:
     return None
 
 
-def webhook_url_problem(url: str) -> str | None:
-    """Why `url` cannot receive webhooks: only an http or https URL with a host, of at most 2000 characters."""
+def webhook_url_problem(url: str, *, allow_private: bool = False) -> str | None:
+    """Why `url` cannot receive webhooks: only an http or https URL with a host and no credentials, of at most
+    2000 characters; the host must be public unless `allow_private` (`domain.addresses`)."""
     if len(url) > MAX_WEBHOOK_URL_LENGTH:
         return f"must be at most {MAX_WEBHOOK_URL_LENGTH} characters"
     if problem := control_problem(url):
@@ -109,7 +115,11 @@ def webhook_url_problem(url: str) -> str | None:
         return "must be an http or https URL"
     if parts.scheme not in {"http", "https"} or not host or any(c.isspace() for c in url):
         return "must be an http or https URL with a host"
-    return "must be an http or https URL with a valid host" if host_problem(host) else None
+    if host_problem(host):
+        return "must be an http or https URL with a valid host"
+    if "@" in parts.netloc:  # credentials in a URL end up in logs and proxies; a token belongs in its path
+        return "must not hold a user name or password (user:password@)"
+    return None if allow_private else private_host_problem(host)
 
 
 def _email_errors(emails: tuple[str, ...]) -> list[FieldError]:

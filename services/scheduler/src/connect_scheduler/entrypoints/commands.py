@@ -12,14 +12,15 @@ from connect_runtime.offsets import Record
 from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.malformed import identify_malformed
 from connect_scheduler.handlers import handle_command, reject_malformed
+from connect_scheduler.policy import STRICT, Policy
 
 
 class PoisonCommandError(ValueError):
     """A record on the commands topic that names no command; it goes to the dead-letter topic."""
 
 
-async def on_command_record(conn: Conn, record: Record) -> None:
-    """Decode and handle one command.
+async def on_command_record(conn: Conn, record: Record, policy: Policy = STRICT) -> None:
+    """Decode and handle one command under the operator's `policy`.
 
     A record that does not decode but names a command id is answered with a `malformed` refusal, so its
     sender is not left waiting. One that names none raises: it is retried, then dead-lettered.
@@ -36,7 +37,7 @@ async def on_command_record(conn: Conn, record: Record) -> None:
         return
     if not isinstance(command, Command):
         raise PoisonCommandError(f"{type(command).__name__} is not a command")
-    await handle_command(conn, command)
+    await handle_command(conn, command, policy=policy)
 
 
 def record_time(record: Record) -> datetime:
