@@ -64,7 +64,8 @@ async def read_models(db: asyncpg.Pool) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def history(job: int, other: int) -> list[Any]:
-    """A bit of everything: edits, a deletion, retries, duplicates, late progress, all three endings, replies."""
+    """A bit of everything: edits, a deletion, retries, duplicates, late progress, all three endings, a stop that
+    came too late, replies."""
     retry_at = T0 + timedelta(minutes=5)
     duplicate = run_requested(job, 2)
     refused = command_rejected()
@@ -74,7 +75,7 @@ def history(job: int, other: int) -> list[Any]:
         job_deactivated(job, version=4), job_created(other), job_deleted(other, version=2),
         table_defined(f"T_{job}"),
         run_requested(job, 1), run_started(job_id=job, run_id=1), run_progressed(job_id=job, run_id=1),
-        run_started(attempt=2, job_id=job, run_id=1, started_at=retry_at, version=3),
+        run_started(attempt=2, job_id=job, run_id=1, started_at=retry_at, version=3), run_stop_requested(job, 1),
         run_succeeded(job_id=job, run_id=1, started_at=retry_at, version=5),
         run_progressed(job_id=job, run_id=1, rows=77, version=6),
         duplicate, run_started(job_id=job, run_id=2), duplicate, run_failed(job_id=job, run_id=2),

@@ -136,10 +136,12 @@ async def test_a_skipped_fire_and_a_stop_request_are_in_the_runs_and_the_log(db:
         "Started attempt 1 on runner-a",
         "Stop requested by alice",
         "Succeeded: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected",
+        "The stop came after the load had committed; the run succeeded and its data stays.",
         "Stop requested by alice after the run had ended; nothing changed",
         f"Skipped: run {job}.1 was still running",
     ]
-    assert await db.fetchval("SELECT status FROM runs WHERE job_id = $1 AND run_id = 1", job) == "succeeded"
+    ended = await db.fetchrow("SELECT status, stop_requested FROM runs WHERE job_id = $1 AND run_id = 1", job)
+    assert ended is not None and (ended["status"], ended["stop_requested"]) == ("succeeded", True)
 
 
 async def test_a_member_run_names_its_group_run(db: asyncpg.Pool) -> None:
@@ -155,7 +157,7 @@ async def test_the_ddl_upgrades_a_catalog_made_before_the_lifecycle(db: asyncpg.
         await upgrade.start()
         try:
             for table, column in [("jobs", "errors"), ("jobs", "previous_run_at"), ("runs", "scheduled_for"),
-                                  ("commands", "reason")]:  # fmt: skip
+                                  ("runs", "stop_requested"), ("commands", "reason")]:  # fmt: skip
                 await conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
             await conn.execute("DROP TABLE job_history")
             await conn.execute(catalog_ddl())

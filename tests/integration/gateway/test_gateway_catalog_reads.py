@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,7 @@ from connect_events import (
     TableSpec,
 )
 from connect_gateway.adapters.catalog import PgReadStore
-from connect_gateway.domain.listing import Sort
+from connect_gateway.domain.listing import Position, Sort, Value, encode_cursor
 from connect_gateway.entrypoints.http.app import create_app
 from connect_gateway.ports import Deps, ReadModelsUnavailableError
 from connect_gateway.read_models import CommandRecord, HistoryQuery, JobQuery, Page, RunQuery
@@ -262,7 +263,9 @@ async def test_commands(catalog: asyncpg.Pool) -> None:
     assert await store.get_command(uuid4()) is None
 
 
-async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
+@asynccontextmanager
+async def api(catalog: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
+    """The gateway's API over the catalog database, as its admin."""
     deps = Deps(
         commands=FakeBus(),
         reads=PgReadStore(catalog),
@@ -274,6 +277,11 @@ async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
     headers = demo.bearer(await seed_admin(deps))
     transport = httpx.ASGITransport(app=create_app(deps))
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
+        yield client
+
+
+async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
+    async with api(catalog) as client:
         too_big = await client.get("/api/v1/jobs/100000000000000000000")  # beyond bigint: not "unavailable"
         assert too_big.status_code == 422
         assert [e["field"] for e in too_big.json()["errors"]] == ["job_id"]
@@ -290,6 +298,49 @@ async def test_the_api_over_the_catalog(catalog: asyncpg.Pool) -> None:
         assert refused["code"] == "validation_failed"
         assert refused["errors"] == [{"field": "mapping[0].target", "message": "no column X"}]
         assert (await client.get(f"/api/v1/commands/{uuid4()}")).status_code == 404
+
+
+def cursor(sort: str, value: Value, keys: list[int]) -> str:
+    """A cursor as a client could write it (the encoding is base64url JSON, see domain.listing)."""
+    order = Sort(sort.removeprefix("-"), descending=sort.startswith("-"))
+    return encode_cursor(Position(order, value, tuple(keys)))
+
+
+EDGE_OF_INT = 2**31 - 1
+EDGE_OF_BIGINT = 2**63 - 1
+PAST_INT, PAST_BIGINT = EDGE_OF_INT + 1, EDGE_OF_BIGINT + 1
+FIRST = datetime(1, 1, 1, tzinfo=UTC)
+# Every value the API takes reaches PostgreSQL as a value its column holds: the extremes are answered, one
+# step beyond them is refused naming the parameter, and none of them comes back "unavailable".
+EDGES: list[tuple[str, dict[str, str], int, str | None]] = [
+    ("/api/v1/runs", {"cursor": cursor("-requested_at", FIRST, [EDGE_OF_BIGINT, EDGE_OF_INT])}, 200, None),
+    ("/api/v1/runs", {"cursor": cursor("-requested_at", FIRST, [1, PAST_INT])}, 422, "cursor"),
+    ("/api/v1/runs", {"sort": "duration_ms", "cursor": cursor("duration_ms", EDGE_OF_BIGINT, [1, 1])}, 200, None),
+    ("/api/v1/runs", {"sort": "duration_ms", "cursor": cursor("duration_ms", PAST_BIGINT, [1, 1])}, 422, "cursor"),
+    ("/api/v1/runs", {"cursor": cursor("-requested_at", "0001-01-01T00:00:00+01:00", [1, 1])}, 422, "cursor"),
+    ("/api/v1/runs", {"since": "0001-01-01T00:00:00Z", "until": "9999-12-31T23:59:59Z"}, 200, None),
+    ("/api/v1/runs", {"since": "0001-01-01T00:00:00+01:00"}, 422, "since"),
+    ("/api/v1/runs", {"until": "9999-12-31T23:30:00-01:00"}, 422, "until"),
+    ("/api/v1/jobs", {"cursor": cursor("job_id", EDGE_OF_BIGINT, [EDGE_OF_BIGINT])}, 200, None),
+    ("/api/v1/jobs", {"cursor": cursor("job_id", PAST_BIGINT, [1])}, 422, "cursor"),
+    ("/api/v1/jobs", {"sort": "name", "cursor": cursor("name", "a\u0000", [1])}, 422, "cursor"),
+    ("/api/v1/jobs/3/history", {"cursor": cursor("-version", EDGE_OF_INT, [])}, 200, None),
+    ("/api/v1/jobs/3/history", {"cursor": cursor("-version", PAST_INT, [])}, 422, "cursor"),
+    ("/api/v1/groups", {"cursor": cursor("group_id", EDGE_OF_BIGINT, [EDGE_OF_BIGINT])}, 200, None),
+    ("/api/v1/groups/1/runs", {"cursor": cursor("-run_id", EDGE_OF_INT, [])}, 404, None),  # no such group
+    ("/api/v1/groups/1/runs", {"cursor": cursor("-run_id", PAST_INT, [])}, 422, "cursor"),
+    (f"/api/v1/runs/{'9' * 18}.{'9' * 9}", {}, 404, None),
+    (f"/api/v1/groups/{EDGE_OF_BIGINT}/runs/{EDGE_OF_INT}", {}, 404, None),
+]
+
+
+async def test_the_extreme_values_the_api_takes_are_answered(catalog: asyncpg.Pool) -> None:
+    async with api(catalog) as client:
+        for url, params, status, field in EDGES:
+            answer = await client.get(url, params=params)
+            assert answer.status_code == status, (url, params, answer.text)
+            if field is not None:
+                assert [e["field"] for e in answer.json()["errors"]] == [field]
 
 
 async def test_missing_read_models_are_unavailable(database_url: str) -> None:

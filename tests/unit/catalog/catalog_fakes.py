@@ -23,6 +23,7 @@ from connect_catalog.domain.changes import (
     MarkGroupDeleted,
     MarkGroupRunStopRequested,
     MarkJobDeleted,
+    MarkRunStopRequested,
     RecordCommandOutcome,
     RecordHistory,
     RecordProgress,
@@ -79,7 +80,7 @@ class InMemoryReadModel:
         group_run = self.group_runs.get(subject.group_run) if subject.group_run is not None else None
         return Snapshot(
             job=None if job is None else JobView(job["version"], json.loads(job["definition_json"])),
-            run=None if run is None else RunView(RunStatus(run["status"]), run["attempt"]),
+            run=None if run is None else RunView(RunStatus(run["status"]), run["attempt"], run["stop_requested"]),
             group=None if group is None else GroupView(group["version"]),
             group_run=None if group_run is None else GroupRunView(RunStatus(group_run["status"]), group_run["version"]),
         )
@@ -158,6 +159,7 @@ class InMemoryReadModel:
                         "requested_at": change.requested_at,
                         "scheduled_for": change.scheduled_for,
                         "rows_read": 0,
+                        "stop_requested": False,
                     },
                 )
             case StartAttempt():
@@ -179,6 +181,8 @@ class InMemoryReadModel:
                     started_at=change.started_at,
                     duration_ms=change.duration_ms,
                 )
+            case MarkRunStopRequested():
+                self._update_run(change, stop_requested=True)
             case LogLine():
                 self.log.append(change)
             case RecordCommandOutcome():
@@ -226,6 +230,6 @@ class InMemoryReadModel:
         if job_id in self.jobs:
             self.jobs[job_id].update(values)
 
-    def _update_run(self, change: StartAttempt | RecordProgress | EndRun, **values: Any) -> None:
+    def _update_run(self, change: StartAttempt | RecordProgress | EndRun | MarkRunStopRequested, **values: Any) -> None:
         if (run := self.runs.get((change.job_id, change.run_id))) is not None:
             run.update(values)

@@ -24,6 +24,7 @@ from tests.unit.catalog.catalog_builders import (
     run_skipped,
     run_started,
     run_stop_requested,
+    run_stopped,
     run_succeeded,
     scheduled_run_requested,
     table_defined,
@@ -168,6 +169,36 @@ async def test_a_stop_request_is_logged_and_changes_no_status() -> None:
     await feed(model, run_requested(), run_started(), run_stop_requested())
     assert model.runs[KEY]["status"] == "running"
     assert messages(model)[-1] == "Stop requested by alice"
+
+
+async def test_a_stop_read_before_the_success_says_the_stop_came_too_late() -> None:
+    model = InMemoryReadModel()
+    await feed(model, run_requested(), run_started(), run_stop_requested(), run_succeeded())
+    assert model.runs[KEY]["status"] == "succeeded"
+    assert messages(model)[-3:] == [
+        "Stop requested by alice",
+        "Succeeded: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected",
+        "The stop came after the load had committed; the run succeeded and its data stays.",
+    ]
+
+
+async def test_a_stop_read_after_the_success_says_it_changed_nothing() -> None:
+    model = InMemoryReadModel()
+    await feed(model, run_requested(), run_started(), run_succeeded(), run_stop_requested())
+    assert messages(model)[-2:] == [
+        "Succeeded: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected",
+        "Stop requested by alice after the run had ended; nothing changed",
+    ]
+
+
+async def test_a_stop_that_took_effect_is_not_called_too_late() -> None:
+    model = InMemoryReadModel()
+    await feed(model, run_requested(), run_started(), run_stop_requested(), run_stopped())
+    assert model.runs[KEY]["status"] == "stopped"
+    assert messages(model)[-2:] == [
+        "Stop requested by alice",
+        "Stopped: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected",
+    ]
 
 
 async def test_tables_are_projected() -> None:

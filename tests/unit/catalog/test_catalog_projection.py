@@ -14,6 +14,7 @@ from connect_catalog.domain.changes import (
     InsertRun,
     LogLine,
     MarkJobDeleted,
+    MarkRunStopRequested,
     RecordCommandOutcome,
     RecordHistory,
     RecordProgress,
@@ -25,7 +26,7 @@ from connect_catalog.domain.changes import (
     UpsertTable,
 )
 from connect_catalog.domain.projection import project, subject_of
-from connect_catalog.domain.runs import duration_ms
+from connect_catalog.domain.runs import STOP_TOO_LATE, duration_ms
 from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
 from connect_events import TERMINAL, Daily, FieldError, JobDefinition, RunStatus, TableSpec
 from tests.unit.catalog.catalog_builders import (
@@ -242,8 +243,9 @@ class TestRunSkipped:
 
 class TestRunStopRequested:
     @pytest.mark.parametrize("current", [QUEUED, RUNNING], ids=["queued", "running"])
-    def test_logs_who_asked(self, current: Snapshot) -> None:
+    def test_is_kept_on_the_run_and_logs_who_asked(self, current: Snapshot) -> None:
         assert project(run_stop_requested(), current) == (
+            MarkRunStopRequested(JOB_ID, RUN_ID),
             LogLine(JOB_ID, RUN_ID, T0, "INFO", "Stop requested by alice"),
         )
 
@@ -337,6 +339,19 @@ class TestRunEnded:
             RunStatus.FAILED, "FILE_NOT_FOUND", "no file matching x",
         )  # fmt: skip
         assert (line.level, line.message) == ("ERROR", "Failed (FILE_NOT_FOUND): no file matching x")  # type: ignore[union-attr]
+
+    def test_a_success_after_a_stop_request_says_the_stop_came_too_late(self) -> None:
+        asked = Snapshot(run=RunView(RunStatus.RUNNING, 1, stop_requested=True))
+        change, success, too_late = project(run_succeeded(), asked)
+        assert isinstance(change, EndRun) and change.status is RunStatus.SUCCEEDED
+        assert isinstance(success, LogLine) and success.message.startswith("Succeeded: 10 rows read")
+        assert too_late == LogLine(JOB_ID, RUN_ID, T0, "WARN", STOP_TOO_LATE)
+        assert STOP_TOO_LATE == "The stop came after the load had committed; the run succeeded and its data stays."
+
+    @pytest.mark.parametrize("event", [run_failed(), run_stopped()], ids=["failed", "stopped"])
+    def test_a_stop_request_adds_nothing_to_a_run_that_did_not_succeed(self, event: object) -> None:
+        asked = Snapshot(run=RunView(RunStatus.RUNNING, 1, stop_requested=True))
+        assert len(project(event, asked)) == 2  # type: ignore[arg-type]
 
     def test_stop_is_logged_as_a_warning_with_counts(self) -> None:
         change, line = project(run_stopped(), RUNNING)

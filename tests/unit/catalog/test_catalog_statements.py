@@ -67,7 +67,7 @@ def test_placeholders_match_parameters(change: Change) -> None:
 
 def test_every_change_type_has_a_statement() -> None:
     kinds = {type(c) for c in all_changes()}
-    assert len(kinds) == 24
+    assert len(kinds) == 25
 
 
 def test_ddl_includes_offsets_and_read_models() -> None:

@@ -1,11 +1,17 @@
-"""A job's retry policy and notifications over HTTP, its state after an edit, and its group on the All jobs tab."""
+"""A job's retry policy and notifications over HTTP (a webhook URL whole only for those who may edit it), its
+state after an edit, and its group on the All jobs tab."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 
-from connect_events import CreateJob, FieldError, Notifications, RetryPolicy
+import pytest
+
+from connect_events import CreateJob, FieldError, GroupDefinition, Notifications, OnDemand, RetryPolicy, Role
+from connect_gateway.domain.webhooks import shown_webhook_url
 from tests.unit.gateway.gateway_fakes import World, accepted, job_body, stored_job
+from tests.unit.gateway.test_gateway_groups import stored_group
 from tests.unit.gateway.test_gateway_job_edits import update_body
 
 RETRY = {"attempts": 3, "initial_backoff_s": 30, "multiplier": 1.5}
@@ -70,3 +76,66 @@ async def test_a_job_shows_its_group_its_retry_policy_and_notifications(world: W
     assert listed[0]["group"] == 31
     shown = (await world.client.get("/api/v1/jobs/7")).json()
     assert (shown["group"], shown["retry"]["attempts"], shown["notifications"]["emails"]) == (31, 1, [])
+
+
+HOOK = "https://bot:pw@Hooks.Example.com:8443/services/T00/B00/s3cr3t?token=abc"
+WEBHOOK_NOTIFY = Notifications(on_failure=True, emails=("ops@example.com",), webhook_url=HOOK)
+
+
+def job_with_webhook(world: World) -> None:
+    record = stored_job(world)
+    definition = record.definition.model_copy(update={"notifications": WEBHOOK_NOTIFY})
+    world.reads.jobs[-1] = replace(record, definition=definition)
+
+
+def group_with_webhook(world: World) -> None:
+    definition = GroupDefinition(name="Chain", members=(1042, 1043), schedule=OnDemand(), notifications=WEBHOOK_NOTIFY)
+    stored_group(world, definition=definition)
+
+
+READS = [("/api/v1/jobs/7", job_with_webhook), ("/api/v1/groups/31", group_with_webhook)]
+
+
+@pytest.mark.parametrize(("url", "given"), READS, ids=["job", "group"])
+@pytest.mark.parametrize("role", [Role.DATA_DIRECTOR, Role.ADMIN], ids=lambda r: r.value)
+async def test_those_who_edit_notifications_see_the_whole_webhook_url(
+    world: World, url: str, given: Callable[[World], None], role: Role
+) -> None:
+    given(world)
+    async with world.client_as(role) as client:
+        notifications = (await client.get(url)).json()["notifications"]
+    assert (notifications["webhook_url"], notifications["emails"]) == (HOOK, ["ops@example.com"])
+
+
+@pytest.mark.parametrize(("url", "given"), READS, ids=["job", "group"])
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR], ids=lambda r: r.value)
+async def test_others_see_only_the_webhooks_scheme_and_host(
+    world: World, url: str, given: Callable[[World], None], role: Role
+) -> None:
+    given(world)
+    async with world.client_as(role) as client:
+        answer = await client.get(url)
+    assert answer.status_code == 200
+    assert answer.json()["notifications"]["webhook_url"] == "https://hooks.example.com/…"
+    assert "s3cr3t" not in answer.text and "abc" not in answer.text and "pw" not in answer.text
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (None, None),
+        ("http://[2001:db8::1]:8080/x?k=v", "http://[2001:db8::1]/…"),
+        ("http://[::1/x", "…"),
+        ("not a url/with-a-secret", "…"),
+        ("https:///path-only", "…"),
+    ],
+    ids=["none", "ipv6", "broken ipv6", "no scheme", "no host"],
+)
+def test_a_webhook_url_without_a_readable_host_shows_nothing_of_it(url: str | None, shown: str | None) -> None:
+    assert shown_webhook_url(url, Role.VIEWER) == shown
+
+
+def test_the_openapi_document_says_who_sees_the_webhook_url(world: World) -> None:
+    schema = world.app.openapi()["components"]["schemas"]["NotificationsOut"]["properties"]["webhook_url"]
+    assert "data directors and admins" in schema["description"]
+    assert "`https://hooks.example.com/…`" in schema["description"]

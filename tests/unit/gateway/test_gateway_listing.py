@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import dataclasses
-from datetime import timedelta
+import json
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -11,8 +13,26 @@ import pytest
 
 from connect_events import FieldError
 from connect_gateway.domain.errors import Refusal
-from connect_gateway.domain.listing import LAST_TIME, Position, Sort, decode_cursor, encode_cursor, parse_sort
-from connect_gateway.read_models import JOB_SORTS, RUN_SORTS, HistoryRecord, JobRecord, RunRecord
+from connect_gateway.domain.listing import (
+    CURSOR_FORM,
+    LAST_TIME,
+    Position,
+    Sort,
+    decode_cursor,
+    encode_cursor,
+    parse_sort,
+)
+from connect_gateway.read_models import (
+    GROUP_RUN_SORTS,
+    HISTORY_SORTS,
+    JOB_IDS,
+    JOB_SORTS,
+    RUN_IDS,
+    RUN_SORTS,
+    HistoryRecord,
+    JobRecord,
+    RunRecord,
+)
 from tests.unit.gateway.gateway_fakes import NOW, World, stored_job
 from tests.unit.gateway.test_gateway_tables_and_reads import run
 
@@ -39,19 +59,69 @@ async def every_page(client: httpx.AsyncClient, url: str) -> tuple[list[dict[str
     return rows, pages
 
 
+def raw_cursor(sort: str, value: Any, keys: list[Any]) -> str:
+    """A cursor as a client could forge it: any JSON value and keys, in the cursor's encoding (NUL and lone
+    surrogates escaped, as JSON allows)."""
+    raw = json.dumps({"s": sort, "v": value, "k": keys}).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
 class TestCursor:
     @pytest.mark.parametrize("value", [7, "stores", NOW, LAST_TIME], ids=["int", "text", "time", "last"])
     def test_round_trips(self, value: Any) -> None:
-        columns = {"c": "int" if isinstance(value, int) else "text" if isinstance(value, str) else "time"}
+        columns = {"c": "bigint" if isinstance(value, int) else "text" if isinstance(value, str) else "time"}
         position = Position(Sort("c", descending=True), value, (4, 2))
         cursor = encode_cursor(position)
         assert cursor.replace("-", "").replace("_", "").isalnum()  # opaque and URL-safe
-        assert decode_cursor(cursor, Sort("c", True), columns, ids=2) == position  # type: ignore[arg-type]
+        decoded = decode_cursor(cursor, Sort("c", True), columns, ids=RUN_IDS)  # type: ignore[arg-type]
+        assert decoded == position
+
+    def test_a_time_comes_back_in_utc(self) -> None:
+        cursor = raw_cursor("-requested_at", "2027-01-31T02:00:00+02:00", [4, 2])
+        position = decode_cursor(cursor, Sort("requested_at", True), RUN_SORTS, ids=RUN_IDS)
+        assert isinstance(position.value, datetime)
+        assert (position.value, position.value.utcoffset()) == (datetime(2027, 1, 31, tzinfo=UTC), timedelta(0))
+
+    @pytest.mark.parametrize(
+        ("sort", "value", "keys", "columns", "ids"),
+        [
+            ("-requested_at", "2027-01-31T00:00:00Z", [4, 2**31], RUN_SORTS, RUN_IDS),
+            ("-requested_at", "2027-01-31T00:00:00Z", [2**63, 2], RUN_SORTS, RUN_IDS),
+            ("-requested_at", "2027-01-31T00:00:00Z", [4, -(2**31) - 1], RUN_SORTS, RUN_IDS),
+            ("-requested_at", "2027-01-31T00:00:00Z", [4, True], RUN_SORTS, RUN_IDS),
+            ("-requested_at", "2027-01-31T00:00:00Z", [4, 2.0], RUN_SORTS, RUN_IDS),
+            ("duration_ms", 2**63, [4, 2], RUN_SORTS, RUN_IDS),
+            ("-version", 2**31, [], HISTORY_SORTS, ()),
+            ("-run_id", 2**31, [], GROUP_RUN_SORTS, ()),
+            ("job_id", 2**63, [1], JOB_SORTS, JOB_IDS),
+            ("-requested_at", "0001-01-01T00:00:00+01:00", [4, 2], RUN_SORTS, RUN_IDS),
+            ("-requested_at", "9999-12-31T23:30:00-01:00", [4, 2], RUN_SORTS, RUN_IDS),
+            ("-requested_at", "2027-01-31T00:00:00", [4, 2], RUN_SORTS, RUN_IDS),
+            ("name", "a\u0000b", [1], JOB_SORTS, JOB_IDS),
+            ("name", "a\ud800b", [1], JOB_SORTS, JOB_IDS),
+        ],
+        ids=["run id past int", "job id past bigint", "run id below int", "id a bool", "id a float",
+             "duration past bigint", "version past int", "group run past int", "job id value past bigint",
+             "time before year 1 in UTC", "time past 9999 in UTC", "time without offset", "nul", "surrogate"],
+    )  # fmt: skip
+    def test_a_value_its_column_cannot_hold_is_refused_naming_the_cursor(
+        self, sort: str, value: Any, keys: list[Any], columns: dict[str, Any], ids: tuple[Any, ...]
+    ) -> None:
+        cursor = raw_cursor(sort, value, keys)
+        with pytest.raises(Refusal) as refused:
+            decode_cursor(cursor, parse_sort(sort, columns), columns, ids=ids)
+        assert refused.value.errors == (FieldError(field="cursor", message=CURSOR_FORM),)
+
+    def test_the_bounds_of_each_column_are_taken(self) -> None:
+        cursor = raw_cursor("-requested_at", "0001-01-01T00:00:00Z", [2**63 - 1, 2**31 - 1])
+        assert decode_cursor(cursor, Sort("requested_at", True), RUN_SORTS, ids=RUN_IDS).ids == (2**63 - 1, 2**31 - 1)
+        cursor = raw_cursor("-version", -(2**31), [])
+        assert decode_cursor(cursor, Sort("version", True), HISTORY_SORTS, ids=()).value == -(2**31)
 
     def test_belongs_to_its_sort_order(self) -> None:
         cursor = encode_cursor(Position(Sort("name"), "a", (1,)))
         with pytest.raises(Refusal) as refused:
-            decode_cursor(cursor, Sort("name", descending=True), JOB_SORTS, ids=1)
+            decode_cursor(cursor, Sort("name", descending=True), JOB_SORTS, ids=JOB_IDS)
         message = "the cursor belongs to the sort name, not -name; start again without it"
         assert refused.value.errors == (FieldError(field="cursor", message=message),)
 
@@ -63,7 +133,7 @@ class TestCursor:
     )  # fmt: skip
     def test_a_tampered_cursor_is_refused_naming_it(self, cursor: str) -> None:
         with pytest.raises(Refusal) as refused:
-            decode_cursor(cursor, Sort("name"), JOB_SORTS, ids=1)
+            decode_cursor(cursor, Sort("name"), JOB_SORTS, ids=JOB_IDS)
         assert [e.field for e in refused.value.errors] == ["cursor"]
 
     def test_sorts_only_by_allowed_columns(self) -> None:
@@ -172,6 +242,47 @@ class TestCompletedJobs:
         assert [r["run_key"] for r in rows] == ["2.1"]
         backwards = await world.client.get("/api/v1/runs", params={"since": until, "until": since})
         assert backwards.status_code == 422 and backwards.json()["errors"][0]["field"] == "until"
+
+    @pytest.mark.parametrize("since", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:30:00-01:00"], ids=["low", "high"])
+    async def test_a_time_that_exists_only_with_its_offset_is_refused_naming_it(self, world: World, since: str) -> None:
+        answer = await world.client.get("/api/v1/runs", params={"since": since})
+        assert answer.status_code == 422
+        assert answer.json()["errors"] == [
+            {"field": "since", "message": "must be a date and time between the years 1 and 9999 once converted to UTC"}
+        ]
+
+    async def test_times_are_taken_in_utc(self, world: World) -> None:
+        world.reads.runs += [ran(1, 1, "succeeded", 0), ran(1, 2, "failed", 10)]
+        since = (NOW + timedelta(minutes=5)).astimezone(timezone(timedelta(hours=-5))).isoformat()
+        rows = (await world.client.get("/api/v1/runs", params={"since": since})).json()
+        assert [r["run_key"] for r in rows] == ["1.2"]
+
+    @pytest.mark.parametrize(
+        ("url", "cursor"),
+        [
+            ("/api/v1/runs", raw_cursor("-requested_at", "2027-01-31T00:00:00Z", [1, 2**31])),
+            ("/api/v1/runs", raw_cursor("-requested_at", "0001-01-01T00:00:00+01:00", [1, 2])),
+            ("/api/v1/jobs", raw_cursor("job_id", 2**63, [1])),
+            ("/api/v1/jobs", raw_cursor("job_id", 1, ["1"])),
+            ("/api/v1/jobs/7/history", raw_cursor("-version", 2**31, [])),
+            ("/api/v1/groups", raw_cursor("group_id", 2**63, [1])),
+            ("/api/v1/groups/31/runs", raw_cursor("-run_id", 2**31, [])),
+        ],
+        ids=["run id", "time", "job id", "id as text", "version", "group id", "group run id"],
+    )
+    async def test_a_cursor_no_column_can_hold_is_refused_naming_it(self, world: World, url: str, cursor: str) -> None:
+        stored_job(world)
+        answer = await world.client.get(url, params={"cursor": cursor})
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == [{"field": "cursor", "message": CURSOR_FORM}]
+
+    @pytest.mark.parametrize("name", ["a\u0000", "a\ud800"], ids=["nul", "surrogate"])
+    async def test_a_cursor_with_unstorable_text_is_refused_naming_it(self, world: World, name: str) -> None:
+        answer = await world.client.get(
+            "/api/v1/jobs", params={"sort": "name", "cursor": raw_cursor("name", name, [1])}
+        )
+        assert answer.status_code == 422, answer.text
+        assert answer.json()["errors"] == [{"field": "cursor", "message": CURSOR_FORM}]
 
     async def test_sorts_by_duration_with_unfinished_runs_last(self, world: World) -> None:
         world.reads.runs += [

@@ -8,7 +8,7 @@ from typing import Generic, TypeVar
 from uuid import UUID
 
 from connect_events import FieldError, GroupDefinition, JobDefinition, RefusalReason, RunCounts, TableSpec
-from connect_gateway.domain.listing import Kind, Position, Sort
+from connect_gateway.domain.listing import IntKind, Kind, Position, Sort
 
 T = TypeVar("T")
 
@@ -186,9 +186,10 @@ class CommandRecord:
     reason: RefusalReason | None = None
 
 
-# The sortable columns of each list and the kind of their values (domain.listing).
+# The sortable columns of each list and the kind of their values, and the kinds of the ids that break ties
+# (domain.listing): each the PostgreSQL type of its column in the catalog's read models.
 JOB_SORTS: dict[str, Kind] = {
-    "job_id": "int",
+    "job_id": "bigint",
     "name": "text",
     "type": "text",
     "created_at": "time",
@@ -200,17 +201,17 @@ JOB_SORTS: dict[str, Kind] = {
     "expires_at": "time",
 }
 RUN_SORTS: dict[str, Kind] = {
-    "run_key": "int",
+    "run_key": "bigint",
     "job_name": "text",
     "requested_at": "time",
     "started_at": "time",
-    "duration_ms": "int",
+    "duration_ms": "bigint",
     "status": "text",
 }
 
 
 GROUP_SORTS: dict[str, Kind] = {
-    "group_id": "int",
+    "group_id": "bigint",
     "name": "text",
     "created_at": "time",
     "created_by": "text",
@@ -221,6 +222,9 @@ GROUP_SORTS: dict[str, Kind] = {
 }
 GROUP_RUN_SORT = Sort("run_id", descending=True)
 GROUP_RUN_SORTS: dict[str, Kind] = {"run_id": "int"}
+JOB_IDS: tuple[IntKind, ...] = ("bigint",)
+RUN_IDS: tuple[IntKind, ...] = ("bigint", "int")  # job id, run id
+GROUP_IDS: tuple[IntKind, ...] = ("bigint",)
 
 
 @dataclass(frozen=True)

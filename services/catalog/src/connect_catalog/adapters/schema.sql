@@ -85,6 +85,7 @@ CREATE INDEX IF NOT EXISTS runs_requested_at ON runs (requested_at DESC);
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS scheduled_for timestamptz;  -- a scheduled fire: the time it stands for
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_id bigint;             -- a member run: its group run, shown as
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_run_id int;            -- GroupID.RunID
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS stop_requested boolean NOT NULL DEFAULT false;  -- asked before it ended
 
 CREATE TABLE IF NOT EXISTS run_log (
     job_id  bigint      NOT NULL,

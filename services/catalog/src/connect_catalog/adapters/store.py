@@ -20,6 +20,7 @@ from connect_catalog.domain.changes import (
     MarkGroupDeleted,
     MarkGroupRunStopRequested,
     MarkJobDeleted,
+    MarkRunStopRequested,
     RecordCommandOutcome,
     RecordHistory,
     RecordProgress,
@@ -50,7 +51,7 @@ INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NO
 JOB_LOCK_NAMESPACE = 7_100_020
 LOCK_JOB = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 SELECT_JOB = "SELECT version, definition FROM jobs WHERE job_id = $1 FOR UPDATE"
-SELECT_RUN = "SELECT status, attempt FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
+SELECT_RUN = "SELECT status, attempt, stop_requested FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
 
 # last_run_id and previous_run_at come from `runs` too: job and run events travel on different topics, so a
 # run may be projected before its job, and the result must not depend on that order (a rebuild reads in another).
@@ -111,6 +112,7 @@ UPDATE runs SET status = $3, rows_read = $4, inserted = $5, updated = $6, unchan
                 error_code = $13, error = $14
 WHERE job_id = $1 AND run_id = $2
 """
+MARK_RUN_STOP_REQUESTED = "UPDATE runs SET stop_requested = true WHERE job_id = $1 AND run_id = $2"
 # The scheduler replies once per command; should a second reply ever arrive, the first (which a client
 # may already have read) stands.
 INSERT_COMMAND = """
@@ -240,6 +242,8 @@ def statement(change: Change) -> Statement:
             return RECORD_PROGRESS, (*run, *progress)
         case EndRun():
             return END_RUN, _end_run_params(change)
+        case MarkRunStopRequested():
+            return MARK_RUN_STOP_REQUESTED, (change.job_id, change.run_id)
         case LogLine():
             run = (change.job_id, change.run_id)
             return INSERT_LOG_LINE, (*run, change.at, change.level, change.message)
@@ -313,7 +317,7 @@ class PostgresReadModel:
             job = None if found is None else JobView(found["version"], json.loads(found["definition"]))
         if subject.run is not None:
             row = await self._conn.fetchrow(SELECT_RUN, *subject.run)
-            run = None if row is None else RunView(RunStatus(row["status"]), row["attempt"])
+            run = None if row is None else RunView(RunStatus(row["status"]), row["attempt"], row["stop_requested"])
         return Snapshot(job=job, run=run, group=await self._group(subject), group_run=await self._group_run(subject))
 
     async def _group(self, subject: Subject) -> GroupView | None:

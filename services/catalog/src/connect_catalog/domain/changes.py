@@ -169,6 +169,14 @@ class EndRun:
 
 
 @dataclass(frozen=True)
+class MarkRunStopRequested:
+    """A user asked the run to stop before it ended."""
+
+    job_id: int
+    run_id: int
+
+
+@dataclass(frozen=True)
 class LogLine:
     """One entry of a run's execution log."""
 
@@ -342,6 +350,7 @@ Change = (
     | StartAttempt
     | RecordProgress
     | EndRun
+    | MarkRunStopRequested
     | LogLine
     | RecordCommandOutcome
     | InsertGroup

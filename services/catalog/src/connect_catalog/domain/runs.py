@@ -14,6 +14,7 @@ from connect_catalog.domain.changes import (
     EndRun,
     InsertRun,
     LogLine,
+    MarkRunStopRequested,
     RecordProgress,
     SetLastRun,
     SetNextRun,
@@ -55,6 +56,10 @@ def counts_text(counts: RunCounts) -> str:
         f"{counts.rows_read} rows read, {counts.inserted} inserted, {counts.updated} updated, "
         f"{counts.unchanged} unchanged, {counts.rejected} rejected"
     )
+
+
+# Issue 7: a stop that arrives after the load's final commit cannot undo it, and the log must say so.
+STOP_TOO_LATE = "The stop came after the load had committed; the run succeeded and its data stays."
 
 
 def missed_text(missed: int) -> str:
@@ -148,9 +153,10 @@ def end_run(p: RunEndedPayload, status: RunStatus, code: str | None = None, erro
 
 
 def ended(event: RunSucceeded | RunFailed | RunStopped, run: RunView | None) -> tuple[Change, ...]:
-    """The run's one terminal status, with a closing log line; a second terminal event is ignored."""
+    """The run's one terminal status, with a closing log line; a second terminal event is ignored. A run that
+    succeeded although a stop was asked for says that the stop came too late."""
     status = status_after(status_of(run), event)
-    if status is None:
+    if status is None or run is None:
         return ()
     p, at = event.payload, event.occurred_at
     match event:
@@ -161,17 +167,22 @@ def ended(event: RunSucceeded | RunFailed | RunStopped, run: RunView | None) -> 
             line = LogLine(p.job_id, p.run_id, at, "WARN", f"Stopped: {counts_text(p.counts)}")
         case _:
             line = LogLine(p.job_id, p.run_id, at, "INFO", f"Succeeded: {counts_text(p.counts)}")
+            if run.stop_requested:
+                return (end_run(p, status), line, LogLine(p.job_id, p.run_id, at, "WARN", STOP_TOO_LATE))
     return (end_run(p, status), line)
 
 
 def stop_requested(event: RunStopRequested, run: RunView | None) -> tuple[Change, ...]:
-    """Who asked the run to stop, in its log; a request that came after the end says that it changed nothing."""
+    """Who asked the run to stop, in its log, and the request kept on the run (its end may come too late for
+    it); a request that came after the end says that it changed nothing."""
     if run is None:
         return ()
-    p, text = event.payload, f"Stop requested by {event.actor}"
+    p = event.payload
     if run.ended:
-        text += " after the run had ended; nothing changed"
-    return (LogLine(p.job_id, p.run_id, event.occurred_at, "INFO", text),)
+        text = f"Stop requested by {event.actor} after the run had ended; nothing changed"
+        return (LogLine(p.job_id, p.run_id, event.occurred_at, "INFO", text),)
+    line = LogLine(p.job_id, p.run_id, event.occurred_at, "INFO", f"Stop requested by {event.actor}")
+    return (MarkRunStopRequested(p.job_id, p.run_id), line)
 
 
 def project_run(event: RunEvent | RunStopRequested, run: RunView | None) -> tuple[Change, ...]:

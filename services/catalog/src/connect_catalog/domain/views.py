@@ -19,10 +19,12 @@ class JobView:
 
 @dataclass(frozen=True)
 class RunView:
-    """The projected run's status and latest attempt (0 before any attempt started)."""
+    """The projected run's status, latest attempt (0 before any attempt started) and whether a user asked it to
+    stop."""
 
     status: RunStatus
     attempt: int
+    stop_requested: bool = False
 
     @property
     def ended(self) -> bool:

@@ -48,7 +48,7 @@ GET_TABLE = "SELECT name, spec, defined_at, defined_by FROM tables WHERE lower(n
 # A missing time is 'infinity', which asyncpg sends for LAST_TIME (datetime.max) and reads back as a naive
 # datetime.max (see `_sort_value`).
 _LAST_TIME = "'infinity'::timestamptz"
-_CAST: dict[Kind, str] = {"int": "bigint", "text": "text", "time": "timestamptz"}
+_CAST: dict[Kind, str] = {"bigint": "bigint", "int": "int", "text": "text", "time": "timestamptz"}
 _IN_PROGRESS = ", ".join(f"'{status.value}'" for status in RunStatus if status not in TERMINAL)
 
 _JOB_COLUMNS = f"""j.job_id, j.name, j.description, j.job_type, j.state, j.schedule_type, j.version,

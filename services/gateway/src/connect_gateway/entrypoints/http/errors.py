@@ -71,6 +71,7 @@ REASON_STATUS: dict[RefusalReason, int] = {
     "GROUP_MEMBER_NOT_ON_DEMAND": 409,
     "GROUP_MEMBER_IN_OTHER_GROUP": 409,
     "JOB_IN_GROUP": 409,
+    "CONCURRENT_CHANGE": 409,  # another command changed the same job or group at that moment: try again
 }
 
 

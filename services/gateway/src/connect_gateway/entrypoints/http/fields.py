@@ -8,10 +8,19 @@ applies to commands again).
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AwareDatetime, BeforeValidator, Field, PlainValidator, Secret, StringConstraints, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BeforeValidator,
+    Field,
+    PlainValidator,
+    Secret,
+    StringConstraints,
+    WithJsonSchema,
+)
 from pydantic_core import PydanticCustomError
 
 from connect_events import values as v
@@ -47,6 +56,7 @@ Password = Secret[Annotated[str, StringConstraints(min_length=1, max_length=lim.
 
 _ISO_DATE_TIME = re.compile(r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 ISO_DATE_TIME_RULE = "must be a date and time in ISO 8601 with its offset, e.g. 2027-01-31T00:00:00Z"
+IN_UTC_RULE = "must be a date and time between the years 1 and 9999 once converted to UTC"
 
 
 def _iso_text(value: object) -> object:
@@ -54,6 +64,15 @@ def _iso_text(value: object) -> object:
     if not isinstance(value, str) or not _ISO_DATE_TIME.match(value):
         raise PydanticCustomError(RULE_ERROR, "{problem}", {"problem": ISO_DATE_TIME_RULE})
     return value
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """The same instant in UTC; an offset that carries it before year 1 or past year 9999 names no instant any
+    store can hold (PostgreSQL's driver converts to UTC too, and would fail on it)."""
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(RULE_ERROR, "{problem}", {"problem": IN_UTC_RULE}) from None
 
 
 def _integral(value: object) -> object:
@@ -72,7 +91,8 @@ MaxLength = Annotated[int, Field(ge=1, le=v.MAX_TEXT_LENGTH), INTEGRAL]
 Precision = Annotated[int, Field(ge=1, le=v.MAX_PRECISION), INTEGRAL]
 Scale = Annotated[int, Field(ge=0, le=v.MAX_PRECISION), INTEGRAL]
 
-IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text)]
+# Taken in UTC: the instant is the same, and one that only exists with its offset is refused here.
+IsoDateTime = Annotated[AwareDatetime, Field(strict=False), BeforeValidator(_iso_text), AfterValidator(_in_utc)]
 
 # Schedules: the forms are checked here; whether a time zone exists, a cron expression parses or a date is
 # still ahead is the scheduler's to judge (a definition with such errors is saved as an inactive draft).

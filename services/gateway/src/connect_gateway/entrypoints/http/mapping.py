@@ -20,6 +20,7 @@ from connect_events import (
     OnDemand,
     OneTime,
     RetryPolicy,
+    Role,
     Schedule,
     TableSpec,
     Weekly,
@@ -29,6 +30,7 @@ from connect_events import (
 from connect_gateway.domain.errors import REJECTION
 from connect_gateway.domain.jobs import JobDraft, SourceDraft
 from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_errors, to_request_path
+from connect_gateway.domain.webhooks import shown_webhook_url
 from connect_gateway.entrypoints.http import schemas as s
 from connect_gateway.read_models import (
     CommandRecord,
@@ -132,9 +134,14 @@ def notifications(body: s.NotificationsIn) -> Notifications:
     )
 
 
-def notifications_out(settings: Notifications) -> s.NotificationsOut:
-    """Notification settings as the API shows them."""
-    return s.NotificationsOut(**{**settings.model_dump(), "emails": list(settings.emails)})
+def notifications_out(settings: Notifications, role: Role) -> s.NotificationsOut:
+    """Notification settings as the API shows them to `role` (the webhook URL whole only to those who edit it)."""
+    return s.NotificationsOut(
+        on_success=settings.on_success,
+        on_failure=settings.on_failure,
+        emails=list(settings.emails),
+        webhook_url=shown_webhook_url(settings.webhook_url, role),
+    )
 
 
 def group_definition(body: s.GroupFields) -> GroupDefinition:
@@ -205,8 +212,8 @@ def job_summary_out(job: JobSummary) -> s.JobSummaryOut:
     return s.JobSummaryOut(**_summary_fields(job))
 
 
-def job_out(job: JobRecord) -> s.JobOut:
-    """A job with its settings, never its secret or credential reference."""
+def job_out(job: JobRecord, role: Role) -> s.JobOut:
+    """A job with its settings as `role` may see them, never its secret or credential reference."""
     settings = job.definition.settings
     src = settings.source
     return s.JobOut(
@@ -229,7 +236,7 @@ def job_out(job: JobRecord) -> s.JobOut:
         mapping=[s.MappingOut(source=m.source, target=m.target) for m in settings.mapping],
         schedule=schedule_out(job.definition.schedule),
         retry=s.RetryOut(**job.definition.retry.model_dump()),
-        notifications=notifications_out(job.definition.notifications),
+        notifications=notifications_out(job.definition.notifications, role),
         errors=[s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
     )
 
@@ -301,8 +308,8 @@ def group_summary_out(group: GroupSummary) -> s.GroupSummaryOut:
     return s.GroupSummaryOut(**_group_fields(group))
 
 
-def group_out(group: GroupRecord) -> s.GroupOut:
-    """A group with its members in running order."""
+def group_out(group: GroupRecord, role: Role) -> s.GroupOut:
+    """A group with its members in running order, its settings as `role` may see them."""
     definition = group.definition
     members = [
         s.GroupMemberOut(position=i + 1, job_id=job_id, url=job_url(job_id))
@@ -312,7 +319,7 @@ def group_out(group: GroupRecord) -> s.GroupOut:
         **_group_fields(group),
         members=members,
         schedule=schedule_out(definition.schedule),
-        notifications=notifications_out(definition.notifications),
+        notifications=notifications_out(definition.notifications, role),
     )
 
 

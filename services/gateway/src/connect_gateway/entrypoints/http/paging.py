@@ -6,13 +6,13 @@ A page is the JSON array itself; when more rows follow, the `Link` header (RFC 8
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 
 from fastapi import Query, Request, Response
 
 from connect_gateway.domain import limits as lim
-from connect_gateway.domain.listing import Kind, Position, Sort, decode_cursor, encode_cursor
+from connect_gateway.domain.listing import IntKind, Kind, Position, Sort, decode_cursor, encode_cursor
 from connect_gateway.entrypoints.http.fields import Cursor
 
 CursorParam = Annotated[
@@ -34,7 +34,7 @@ PAGED: dict[int | str, dict[str, Any]] = {
 }
 
 
-def position_of(cursor: str | None, sort: Sort, columns: Mapping[str, Kind], ids: int) -> Position | None:
+def position_of(cursor: str | None, sort: Sort, columns: Mapping[str, Kind], ids: Sequence[IntKind]) -> Position | None:
     """Where the page starts (after), from the `cursor` parameter; None for the first page."""
     return None if cursor is None else decode_cursor(cursor, sort, columns, ids)
 

@@ -536,7 +536,11 @@ class NotificationsOut(ResponseBody):
     on_success: bool
     on_failure: bool
     emails: list[str]
-    webhook_url: str | None
+    webhook_url: str | None = Field(
+        description="The URL runs are POSTed to, whole for data directors and admins only: it often holds the "
+        "receiver's secret token, so other roles see its scheme and host, e.g. `https://hooks.example.com/…`; "
+        "null: no webhook"
+    )
 
 
 class RetryOut(ResponseBody):

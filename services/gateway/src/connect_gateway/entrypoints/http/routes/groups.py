@@ -13,7 +13,7 @@ from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.limits import MAX_ID, MAX_INT
 from connect_gateway.domain.listing import parse_sort, sort_pattern
 from connect_gateway.entrypoints.http import mapping
-from connect_gateway.entrypoints.http.auth import ActorDep
+from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.fields import IdempotencyKey, SearchText
 from connect_gateway.entrypoints.http.outcomes import COMMAND_RESPONSES, COMMON_RESPONSES, json_response, respond
@@ -33,7 +33,14 @@ from connect_gateway.entrypoints.http.schemas import (
     RunStatusName,
 )
 from connect_gateway.handlers import Accepted, Outcome
-from connect_gateway.read_models import GROUP_RUN_SORT, GROUP_RUN_SORTS, GROUP_SORTS, GroupQuery, GroupRunQuery
+from connect_gateway.read_models import (
+    GROUP_IDS,
+    GROUP_RUN_SORT,
+    GROUP_RUN_SORTS,
+    GROUP_SORTS,
+    GroupQuery,
+    GroupRunQuery,
+)
 
 router = APIRouter(prefix="/api/v1/groups", tags=["groups"], responses=COMMON_RESPONSES)
 
@@ -121,7 +128,7 @@ async def list_groups(
 ) -> list[GroupSummaryOut]:
     """The Group jobs tab: groups (not deleted), sorted, filtered and searched, a page at a time."""
     order = parse_sort(sort, GROUP_SORTS)
-    after = position_of(cursor, order, GROUP_SORTS, ids=1)
+    after = position_of(cursor, order, GROUP_SORTS, ids=GROUP_IDS)
     query = GroupQuery(q=q or None, schedule_type=schedule_type, sort=order, after=after, limit=limit)
     page = await deps.reads.list_groups(query)
     link_next(request, response, page.next)
@@ -129,12 +136,13 @@ async def list_groups(
 
 
 @router.get("/{group_id}", responses=NOT_FOUND)
-async def get_group(group_id: GroupId, deps: DepsDep) -> GroupOut:
-    """A group with its members in running order, its `version`, schedule and notifications."""
+async def get_group(group_id: GroupId, deps: DepsDep, principal: PrincipalDep) -> GroupOut:
+    """A group with its members in running order, its `version`, schedule and notifications (the webhook URL
+    whole only for data directors and admins)."""
     record = await deps.reads.get_group(group_id)
     if record is None:
         raise Refusal("not_found", f"group {group_id} not found", reason="GROUP_NOT_FOUND")
-    return mapping.group_out(record)
+    return mapping.group_out(record, principal.role)
 
 
 @router.put("/{group_id}", response_model=None, responses=WRITTEN)
@@ -204,7 +212,9 @@ async def list_group_runs(
     cursor: CursorParam = None,
 ) -> list[GroupRunOut]:
     """A group's runs, newest first (also after the group was deleted), a page at a time."""
-    query = GroupRunQuery(status=status, after=position_of(cursor, GROUP_RUN_SORT, GROUP_RUN_SORTS, ids=0), limit=limit)
+    query = GroupRunQuery(
+        status=status, after=position_of(cursor, GROUP_RUN_SORT, GROUP_RUN_SORTS, ids=()), limit=limit
+    )
     page = await deps.reads.list_group_runs(group_id, query)
     if page is None:
         raise Refusal("not_found", f"group {group_id} not found", reason="GROUP_NOT_FOUND")

@@ -15,7 +15,7 @@ from connect_gateway.domain.limits import MAX_ID, MAX_INT
 from connect_gateway.domain.listing import parse_sort, sort_pattern
 from connect_gateway.domain.paths import JOB_PATHS, to_request_errors
 from connect_gateway.entrypoints.http import mapping
-from connect_gateway.entrypoints.http.auth import ActorDep
+from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.fields import IdempotencyKey, SearchText
 from connect_gateway.entrypoints.http.outcomes import (
@@ -46,7 +46,7 @@ from connect_gateway.entrypoints.http.schemas import (
     StopRequestedOut,
 )
 from connect_gateway.handlers import Accepted, Outcome, Pending, Rejected
-from connect_gateway.read_models import HISTORY_SORT, HISTORY_SORTS, JOB_SORTS, HistoryQuery, JobQuery
+from connect_gateway.read_models import HISTORY_SORT, HISTORY_SORTS, JOB_IDS, JOB_SORTS, HistoryQuery, JobQuery
 
 router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=COMMON_RESPONSES)
 
@@ -131,7 +131,7 @@ async def list_jobs(
         job_type=job_type,
         schedule_type=schedule_type,
         sort=order,
-        after=position_of(cursor, order, JOB_SORTS, ids=1),
+        after=position_of(cursor, order, JOB_SORTS, ids=JOB_IDS),
         limit=limit,
     )
     page = await deps.reads.list_jobs(query)
@@ -160,12 +160,13 @@ def _deleted(job_id: int, outcome: Outcome | Refusal) -> DeleteResultOut:
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-async def get_job(job_id: JobId, deps: DepsDep) -> JobOut:
-    """A job's definition (without secrets), its `version`, and the `errors` it was saved with."""
+async def get_job(job_id: JobId, deps: DepsDep, principal: PrincipalDep) -> JobOut:
+    """A job's definition (without secrets), its `version`, and the `errors` it was saved with; the webhook URL
+    whole only for data directors and admins."""
     record = await deps.reads.get_job(job_id)
     if record is None:
         raise Refusal("not_found", f"job {job_id} not found", reason="JOB_NOT_FOUND")
-    return mapping.job_out(record)
+    return mapping.job_out(record, principal.role)
 
 
 @router.get("/{job_id}/history", responses={**PAGED, **NOT_FOUND})
@@ -173,7 +174,7 @@ async def get_job_history(
     request: Request, response: Response, job_id: JobId, deps: DepsDep, limit: Limit = 100, cursor: CursorParam = None
 ) -> list[HistoryEntryOut]:
     """Who changed the job, what and when, newest first (also after the job was deleted)."""
-    query = HistoryQuery(after=position_of(cursor, HISTORY_SORT, HISTORY_SORTS, ids=0), limit=limit)
+    query = HistoryQuery(after=position_of(cursor, HISTORY_SORT, HISTORY_SORTS, ids=()), limit=limit)
     page = await deps.reads.job_history(job_id, query)
     if page is None:
         raise Refusal("not_found", f"job {job_id} not found", reason="JOB_NOT_FOUND")

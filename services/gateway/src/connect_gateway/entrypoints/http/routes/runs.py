@@ -16,7 +16,7 @@ from connect_gateway.entrypoints.http.fields import IsoDateTime, RunKey, SearchT
 from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES
 from connect_gateway.entrypoints.http.paging import PAGED, CursorParam, Limit, link_next, position_of
 from connect_gateway.entrypoints.http.schemas import ErrorBody, RunLogOut, RunOut, RunStatusName
-from connect_gateway.read_models import RUN_SORTS, RunQuery
+from connect_gateway.read_models import RUN_IDS, RUN_SORTS, RunQuery
 
 router = APIRouter(prefix="/api/v1/runs", tags=["runs"], responses=COMMON_RESPONSES)
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such run"}}
@@ -56,7 +56,7 @@ async def list_runs(
         since=since,
         until=until,
         sort=order,
-        after=position_of(cursor, order, RUN_SORTS, ids=2),
+        after=position_of(cursor, order, RUN_SORTS, ids=RUN_IDS),
         limit=limit,
     )
     page = await deps.reads.list_runs(query)
