@@ -29,6 +29,7 @@ from connect_events import (
     GroupRunMemberRequested,
     GroupRunRequested,
     GroupRunStopRequested,
+    GroupUpdated,
     RunCounts,
     RunEndedPayload,
     RunFailed,
@@ -54,6 +55,7 @@ from connect_scheduler.adapters.event_store import job_stream
 from connect_scheduler.adapters.group_store import group_stream
 from connect_scheduler.entrypoints.runs import on_run_record
 from connect_scheduler.entrypoints.ticker import GROUPS, tick
+from connect_scheduler.group_handlers import load_group
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     count,
@@ -74,6 +76,7 @@ pytestmark = pytest.mark.integration
 
 GROUP_TABLES = "TRUNCATE job_groups, group_names, group_member_runs, group_schedules"
 MEMBERS_OF = "SELECT job_id FROM job_groups WHERE group_id = $1 ORDER BY job_id"
+RUN_STATUS = "SELECT status FROM run_status WHERE job_id = $1 AND run_id = $2"
 GROUP_RUN_ENDED = "SELECT count(*) FROM events WHERE stream_id = $1 AND type = 'group_run.ended'"
 
 
@@ -263,6 +266,42 @@ async def test_a_stopped_member_ends_the_group_run_stopped_and_starts_no_other(d
     ended = [e for e in await stream(db, group_stream(group_id)) if isinstance(e, GroupRunEnded)]
     assert [(e.payload.status, e.payload.failed_job_id) for e in ended] == [(RunStatus.STOPPED, first)]
     assert await member_request(db, second) is None
+
+
+async def test_a_member_end_that_meets_concurrent_group_changes_is_decided_again_on_fresh_state(
+    db: Conn, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first, second = await given_jobs(db, 2)
+    group_id = await given_group(db, [first, second])
+    await accept(db, run_group(group_id))
+    request = await member_request(db, first)
+    assert request is not None
+    load = event_store.load
+    renames = ["Morning loads 1", "Morning loads 2", "Morning loads 3"]
+
+    async def load_then_rename(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
+        """Each of the runs consumer's first loads of the group is overtaken by an update on another connection."""
+        loaded = await load(conn, stream_id)
+        if conn is db and stream_id == group_stream(group_id) and renames:
+            async with pool.acquire() as other:
+                state, _ = await load_group(other, group_id)
+                assert state is not None
+                rename = group([first, second], renames.pop(0))
+                payload = UpdateGroupPayload(group_id=group_id, expected_version=state.version, definition=rename)
+                await accept(other, UpdateGroup(**meta(), payload=payload))
+        return loaded
+
+    monkeypatch.setattr(event_store, "load", load_then_rename)
+    for event in (request, run_started(first, 1), run_succeeded(first, 1)):
+        async with db.transaction():
+            await on_run_record(db, record(encode(event)))
+
+    assert renames == []
+    events = await stream(db, group_stream(group_id))
+    assert [type(e) for e in events][-4:] == [GroupUpdated, GroupUpdated, GroupUpdated, GroupRunMemberRequested]
+    second_request = await member_request(db, second)
+    assert second_request is not None and second_request.payload.group_run_id == 1
+    assert await db.fetchval(RUN_STATUS, first, 1) == RunStatus.SUCCEEDED.value
 
 
 def run_failed(job_id: int, run_id: int, error: str) -> RunFailed:

@@ -1,5 +1,6 @@
 """The senders' own work, without a network: the webhook request and how transport failures count (httpx's
-mock transport), the email message; the real SMTP and HTTP peers are in the integration tests."""
+mock transport), the email message and how SMTP refusals count; the real SMTP and HTTP peers are in the
+integration tests."""
 
 from __future__ import annotations
 
@@ -8,14 +9,17 @@ import hmac
 import json
 import socket
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
+import aiosmtplib
 import httpx
 import pytest
 
 from connect_events import RunCounts, RunStatus
+from connect_scheduler.adapters import smtp
 from connect_scheduler.adapters.notifications import Delivery
-from connect_scheduler.adapters.smtp import email_message
+from connect_scheduler.adapters.smtp import SmtpSender, SmtpServer, email_message
 from connect_scheduler.adapters.webhook import PRIVATE_RECEIVER, UNRESOLVED, Resolver, WebhookSender
 from connect_scheduler.domain.notifications import DELIVERED, Attempt, RunNotice
 
@@ -191,3 +195,94 @@ def test_the_email_goes_to_every_address_with_the_notice() -> None:
     body = message.get_content()
     assert "Error: the file was not found" in body
     assert "Log: http://connect.test/api/v1/runs/12.3/log" in body
+
+
+class FakeSend:
+    """`aiosmtplib.send`: records what it is asked, and raises `refusal` when one is set."""
+
+    def __init__(self) -> None:
+        self.calls: list[dict[str, Any]] = []
+        self.refusal: Exception | None = None
+
+    async def __call__(self, message: object, **kwargs: Any) -> tuple[dict[str, object], str]:
+        self.calls.append(kwargs)
+        if self.refusal is not None:
+            raise self.refusal
+        return {}, "250 OK"
+
+
+class TestSmtp:
+    """The SMTP conversation itself is aiosmtplib's (and the integration tests'): here, what is asked of it and
+    how its refusals count."""
+
+    @pytest.fixture
+    def send(self, monkeypatch: pytest.MonkeyPatch) -> FakeSend:
+        fake = FakeSend()
+        monkeypatch.setattr(aiosmtplib, "send", fake)
+        return fake
+
+    async def refused(self, send: FakeSend, error: Exception, **server: Any) -> Attempt:
+        send.refusal = error
+        return await SmtpSender(smtp_server(**server), PUBLIC)(delivery("email", ("a@example.com",)))
+
+    @pytest.mark.parametrize(
+        ("tls", "starttls"), [(True, False), (False, True), (False, False)], ids=["tls", "starttls", "plain"]
+    )
+    async def test_the_server_is_reached_over_the_tls_configured(
+        self, send: FakeSend, tls: bool, starttls: bool
+    ) -> None:
+        attempt = await SmtpSender(smtp_server(tls=tls, starttls=starttls), PUBLIC)(delivery("email", ("a@x.test",)))
+
+        assert attempt == DELIVERED
+        assert [(c["use_tls"], c["start_tls"], c["port"]) for c in send.calls] == [(tls, starttls, 465)]
+
+    def test_tls_and_starttls_exclude_each_other(self) -> None:
+        with pytest.raises(ValueError, match="either TLS from the start or upgraded by STARTTLS"):
+            smtp_server(tls=True, starttls=True)
+
+    @pytest.mark.parametrize(
+        "error",
+        [
+            aiosmtplib.SMTPAuthenticationError(535, "5.7.8 bad credentials for bob"),
+            aiosmtplib.SMTPSenderRefused(530, "5.7.0 authentication required", "connect@example.com"),
+            aiosmtplib.SMTPRecipientsRefused([aiosmtplib.SMTPRecipientRefused(530, "auth first", "a@example.com")]),
+        ],
+        ids=["535-login", "530-mail-from", "530-rcpt"],
+    )
+    async def test_an_authentication_refusal_is_a_configuration_problem_tried_again(
+        self, send: FakeSend, error: Exception, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        attempt = await self.refused(send, error, user="bob", password="hunter2")
+
+        code = getattr(error, "code", 530)
+        assert attempt == Attempt(
+            problem=f"the SMTP server refused our authentication (reply {code}); "
+            "check CONNECT_SMTP_USER, CONNECT_SMTP_PASSWORD and the TLS settings"
+        )
+        assert not attempt.permanent
+        [line] = [r for r in caplog.records if r.name == smtp.__name__]
+        assert line.levelname == "ERROR" and "refused our authentication" in line.getMessage()
+        assert "hunter2" not in caplog.text and "bob" not in caplog.text
+
+    @pytest.mark.parametrize(
+        ("error", "attempt"),
+        [
+            (
+                aiosmtplib.SMTPDataError(554, "5.7.1 spam"),
+                Attempt(problem="the SMTP server refused the message (reply 554)", permanent=True),
+            ),
+            (
+                aiosmtplib.SMTPDataError(451, "4.3.0 try later"),
+                Attempt(problem="the SMTP server refused the message (reply 451)"),
+            ),
+        ],
+        ids=["5xx-permanent", "4xx-later"],
+    )
+    async def test_other_refusals_count_by_their_reply(
+        self, send: FakeSend, error: Exception, attempt: Attempt
+    ) -> None:
+        assert await self.refused(send, error) == attempt
+
+
+def smtp_server(**fields: Any) -> SmtpServer:
+    return SmtpServer(**{"host": "smtp.test", "port": 465, "sender": "connect@example.com", **fields})

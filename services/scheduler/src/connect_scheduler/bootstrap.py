@@ -100,11 +100,12 @@ def notification_senders(settings: SchedulerSettings, http: httpx.AsyncClient) -
         password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
         server = SmtpServer(
             host=settings.smtp_host,
-            port=settings.smtp_port,
+            port=settings.smtp_server_port,
             sender=settings.smtp_from,
             user=settings.smtp_user,
             password=password,
-            starttls=settings.smtp_starttls,
+            starttls=settings.smtp_starttls_required,
+            tls=settings.smtp_tls,
         )
         email = SmtpSender(server, settings.public_url)
     # An empty key would sign with nothing: it counts as none.

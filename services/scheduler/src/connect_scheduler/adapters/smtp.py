@@ -1,7 +1,9 @@
 """Email notifications over SMTP (aiosmtplib): one plain-text message to all of a delivery's addresses.
 
 An SMTP reply code says whether trying again can help: 5xx refuses the message for good, 4xx and a lost or
-slow connection may pass later. Problems are told in our words with the reply code, never the server's text.
+slow connection may pass later. An authentication reply (530, 535) is our configuration's problem, not the
+message's: it is tried again, and logged for the operator. Problems are told in our words with the reply code,
+never the server's text.
 """
 
 from __future__ import annotations
@@ -20,11 +22,15 @@ log = logging.getLogger(__name__)
 
 SMTP_TIMEOUT_S = 30.0  # for each step of the conversation (connect, each command)
 NO_SERVER = Attempt(problem="no SMTP server is configured (CONNECT_SMTP_HOST)", permanent=True)
+# Authentication required (530) or refused (535): fixed by the operator, so not the end of the delivery.
+AUTHENTICATION_REPLIES = frozenset({530, 535})
+CHECK_CREDENTIALS = "check CONNECT_SMTP_USER, CONNECT_SMTP_PASSWORD and the TLS settings"
 
 
 @dataclass(frozen=True)
 class SmtpServer:
-    """Where and as whom email is sent; `starttls` requires the upgrade (a server without it is refused)."""
+    """Where and as whom email is sent; `starttls` requires the upgrade (a server without it is refused), `tls`
+    speaks TLS from the first byte instead (the two exclude each other)."""
 
     host: str
     port: int
@@ -32,7 +38,12 @@ class SmtpServer:
     user: str | None = None
     password: str | None = field(default=None, repr=False)
     starttls: bool = True
+    tls: bool = False
     timeout_s: float = SMTP_TIMEOUT_S
+
+    def __post_init__(self) -> None:
+        if self.starttls and self.tls:
+            raise ValueError("an SMTP connection is either TLS from the start or upgraded by STARTTLS, not both")
 
 
 class SmtpSender:
@@ -52,12 +63,13 @@ class SmtpSender:
                 username=server.user,
                 password=server.password,
                 start_tls=server.starttls,
+                use_tls=server.tls,
                 timeout=server.timeout_s,
             )
         except aiosmtplib.SMTPRecipientsRefused as exc:
-            return _reply_attempt("refused every recipient", [r.code for r in exc.recipients])
+            return _reply_attempt(delivery, "refused every recipient", [r.code for r in exc.recipients])
         except aiosmtplib.SMTPResponseException as exc:
-            return _reply_attempt("refused the message", [exc.code])
+            return _reply_attempt(delivery, "refused the message", [exc.code])
         except (aiosmtplib.SMTPException, OSError) as exc:
             # Timeouts are both; a server without STARTTLS while it is required is SMTPException alone.
             return Attempt(problem=f"could not talk to the SMTP server ({_kind(exc)})")
@@ -88,10 +100,16 @@ def email_message(delivery: Delivery, sender: str, public_url: str) -> EmailMess
     return message
 
 
-def _reply_attempt(what: str, codes: list[int]) -> Attempt:
-    """Refused for good only when every reply was permanent (5xx)."""
-    permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+def _reply_attempt(delivery: Delivery, what: str, codes: list[int]) -> Attempt:
+    """Refused for good only when every reply was permanent (5xx) and none asked for authentication."""
     shown = ", ".join(str(code) for code in sorted(set(codes)))
+    if AUTHENTICATION_REPLIES.intersection(codes):
+        log.error(
+            f"email notification not sent: the SMTP server refused our authentication; {CHECK_CREDENTIALS}",
+            extra={"delivery_id": str(delivery.delivery_id), "reply": shown},
+        )
+        return Attempt(problem=f"the SMTP server refused our authentication (reply {shown}); {CHECK_CREDENTIALS}")
+    permanent = bool(codes) and all(500 <= code < 600 for code in codes)
     return Attempt(problem=f"the SMTP server {what} (reply {shown})", permanent=permanent)
 
 

@@ -4,7 +4,8 @@ A round claims a batch of due deliveries (`adapters/notifications.py`: skipped w
 them, each counted as an attempt and leased), sends them concurrently outside any transaction, and records
 each outcome. A failed attempt is tried again after the back-off of `DELIVERY_RETRY` (the project's retry
 policy, ADR 0006, with a receiver's numbers) until its attempts are used up; a refusal that no retry can
-change (a 4xx answer, a 5xx SMTP reply) and the last failed attempt mark the delivery failed, with a log line.
+change (a 4xx answer, a 5xx SMTP reply other than an authentication refusal) and the last failed attempt mark
+the delivery failed, with a log line.
 """
 
 from __future__ import annotations
