@@ -122,7 +122,7 @@ def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
     }
     multi_delete = {
         "include-method": "POST",
-        "include-path": "/api/v1/jobs/delete",
+        "include-path": "/api/v1/jobs:delete",
         "parameters": {"body.job_ids[*]": _from_seed("doomed_job")},
     }
     login = {

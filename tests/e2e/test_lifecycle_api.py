@@ -69,9 +69,9 @@ async def test_copy_edit_multi_delete_and_history(
     del edit["activate"], edit["source"]["private_key"]
     assert (await director.client.put(f"/api/v1/jobs/{copy['job_id']}", json=edit)).status_code == 200
 
-    assert (await viewer.client.post("/api/v1/jobs/delete", json={"job_ids": [job_id]})).status_code == 403
+    assert (await viewer.client.post("/api/v1/jobs:delete", json={"job_ids": [job_id]})).status_code == 403
     missing = 9_000_000_000_000 + int(unique, 16) % 1_000_000
-    deleted = await director.client.post("/api/v1/jobs/delete", json={"job_ids": [copy["job_id"], job_id, missing]})
+    deleted = await director.client.post("/api/v1/jobs:delete", json={"job_ids": [copy["job_id"], job_id, missing]})
     assert deleted.status_code == 200, deleted.text
     results = deleted.json()["results"]
     assert [(r["job_id"], r["deleted"]) for r in results] == [(copy["job_id"], True), (job_id, True), (missing, False)]

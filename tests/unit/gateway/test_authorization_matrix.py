@@ -196,7 +196,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/v1/jobs/{job_id}/runs/{run_id}/stop"): _stop,
     ("POST", "/api/v1/jobs/{job_id}/copy"): _copy,
     ("GET", "/api/v1/jobs/{job_id}/history"): _history,
-    ("POST", "/api/v1/jobs/delete"): _fixed("POST", "/api/v1/jobs/delete", {"job_ids": [7, 8]}),
+    ("POST", "/api/v1/jobs:delete"): _fixed("POST", "/api/v1/jobs:delete", {"job_ids": [7, 8]}),
     ("GET", "/api/v1/runs"): _fixed("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/{run}"): _run,
     ("GET", "/api/v1/runs/{run}/log"): _log,

@@ -244,7 +244,7 @@ async def test_multi_delete_sends_one_command_per_job_and_answers_each(world: Wo
         return accepted(command, target_id=str(job_id))
 
     world.bus.answer = answer
-    response = await world.client.post("/api/v1/jobs/delete", json={"job_ids": [1, 2, 3, 4]})
+    response = await world.client.post("/api/v1/jobs:delete", json={"job_ids": [1, 2, 3, 4]})
     assert response.status_code == 200, response.text
     results = response.json()["results"]
     pending = next(c.command_id for c in world.bus.sent if c.payload.job_id == 3)  # type: ignore[attr-defined]
@@ -266,7 +266,7 @@ async def test_multi_delete_sends_one_command_per_job_and_answers_each(world: Wo
 
 async def test_multi_delete_reports_a_bus_failure_per_job(world: World) -> None:
     world.bus.failure = CommandNotSentError("broker down")
-    response = await world.client.post("/api/v1/jobs/delete", json={"job_ids": [5]})
+    response = await world.client.post("/api/v1/jobs:delete", json={"job_ids": [5]})
     assert response.status_code == 200
     [result] = response.json()["results"]
     assert (result["deleted"], result["error"]["code"]) == (False, "unavailable")
@@ -284,7 +284,7 @@ async def test_multi_delete_reports_a_bus_failure_per_job(world: World) -> None:
     ids=["none", "too many", "repeated", "zero"],
 )
 async def test_multi_delete_takes_1_to_100_distinct_ids(world: World, job_ids: list[int], message: str) -> None:
-    response = await world.client.post("/api/v1/jobs/delete", json={"job_ids": job_ids})
+    response = await world.client.post("/api/v1/jobs:delete", json={"job_ids": job_ids})
     assert response.status_code == 422
     assert any(e["message"] == message for e in response.json()["errors"]), response.json()
     assert world.bus.sent == []
@@ -293,5 +293,5 @@ async def test_multi_delete_takes_1_to_100_distinct_ids(world: World, job_ids: l
 @pytest.mark.parametrize("role", [Role.VIEWER, Role.OPERATOR])
 async def test_multi_delete_is_for_data_directors(world: World, role: Role) -> None:
     async with world.client_as(role) as client:
-        assert (await client.post("/api/v1/jobs/delete", json={"job_ids": [1]})).status_code == 403
+        assert (await client.post("/api/v1/jobs:delete", json={"job_ids": [1]})).status_code == 403
     assert world.bus.sent == []

@@ -71,7 +71,7 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("DELETE", "/api/v1/jobs/{job_id}"): DATA_DIRECTOR,
     ("POST", "/api/v1/jobs/{job_id}/activate"): DATA_DIRECTOR,
     ("POST", "/api/v1/jobs/{job_id}/deactivate"): DATA_DIRECTOR,
-    ("POST", "/api/v1/jobs/delete"): DATA_DIRECTOR,
+    ("POST", "/api/v1/jobs:delete"): DATA_DIRECTOR,
     ("POST", "/api/v1/jobs/{job_id}/copy"): DATA_DIRECTOR,
     ("GET", "/api/v1/jobs/{job_id}/history"): VIEWER,
     ("POST", "/api/v1/jobs/{job_id}/run"): OPERATOR,

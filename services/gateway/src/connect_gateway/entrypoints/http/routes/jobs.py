@@ -139,7 +139,7 @@ async def list_jobs(
     return [mapping.job_summary_out(j) for j in page.items]
 
 
-@router.post("/delete", responses={200: {"model": DeleteJobsOut}})
+@router.post(":delete", responses={200: {"model": DeleteJobsOut}})
 async def delete_jobs(body: DeleteJobsIn, deps: DepsDep, actor: ActorDep) -> DeleteJobsOut:
     """Delete several jobs, each by its own command: 200 with one result per job, some may be refused."""
     outcomes = await handlers.delete_jobs(deps, body.job_ids, actor)
