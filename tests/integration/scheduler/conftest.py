@@ -13,8 +13,9 @@ from connect_scheduler.bootstrap import prepare_database
 from tests.databases import drop_databases
 
 RESET = """
-TRUNCATE events, job_names, outbox, consumer_offsets, handled_commands, run_status, job_schedules,
-    notifications, run_notice_settings, job_groups, group_names, group_member_runs, group_schedules;
+TRUNCATE events, job_runs, job_idempotency_keys, job_run_stops, job_names, outbox, consumer_offsets,
+    handled_commands, run_status, job_schedules, notifications, run_notice_settings, job_groups, group_names,
+    group_member_runs, group_schedules;
 UPDATE counters SET value = 0;
 """
 

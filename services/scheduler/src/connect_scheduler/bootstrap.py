@@ -15,6 +15,7 @@ from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.lifecycle import run_until_stopped
 from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.outbox import OutboxRelay
+from connect_scheduler.adapters import job_store
 from connect_scheduler.adapters.schema import SCHEDULER_DDL
 from connect_scheduler.adapters.smtp import SmtpSender, SmtpServer, no_smtp_server
 from connect_scheduler.adapters.webhook import WebhookSender, webhook_client
@@ -29,10 +30,15 @@ log = logging.getLogger(__name__)
 
 
 async def prepare_database(server_url: str, database: str) -> str:
-    """Create the scheduler's database and tables when missing (idempotent); returns its DSN."""
+    """Create the scheduler's database and tables when missing, and the run rows of jobs stored before those
+    were kept (idempotent); returns its DSN."""
     dsn = await ensure_database(server_url, database)
     pool = await open_pool(dsn, SCHEDULER_DDL, max_size=1)
-    await pool.close()
+    try:
+        async with pool.acquire() as conn:
+            await job_store.backfill(conn)
+    finally:
+        await pool.close()
     return dsn
 
 

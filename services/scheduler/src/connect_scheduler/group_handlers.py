@@ -35,8 +35,9 @@ from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
 from connect_scheduler.adapters import due, event_store, group_members, group_store, notifications
-from connect_scheduler.adapters.event_store import job_stream, table_stream
+from connect_scheduler.adapters.event_store import table_stream
 from connect_scheduler.adapters.group_store import GroupNameTakenError, group_stream
+from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
 from connect_scheduler.domain.group_fires import decide_group_due, group_fire_is_due
 from connect_scheduler.domain.group_runs import (
@@ -60,7 +61,6 @@ from connect_scheduler.domain.groups import (
     members_to_check,
 )
 from connect_scheduler.domain.jobs import JobState
-from connect_scheduler.domain.jobs import fold as fold_job
 from connect_scheduler.domain.notifications import deliveries, group_run_notice
 from connect_scheduler.domain.rejection import bounded_text
 from connect_scheduler.domain.slots import Decision, Due
@@ -178,7 +178,7 @@ async def _members(conn: Conn, definition: GroupDefinition) -> tuple[Mapping[int
     """The state of each job the definition names and the group each is in, under their membership locks."""
     job_ids = members_to_check(definition)
     await group_members.lock_jobs(conn, job_ids)
-    states = {job_id: (await _load_job(conn, job_id))[0] for job_id in job_ids}
+    states = {job_id: (await load_job(conn, job_id))[0] for job_id in job_ids}
     return states, await group_members.groups_of(conn, job_ids)
 
 
@@ -186,7 +186,7 @@ async def _member_facts(conn: Conn, job_id: int | None) -> Loaded | None:
     """What a decision needs of member `job_id` (None: the decision needs no member)."""
     if job_id is None:
         return None
-    job, version = await _load_job(conn, job_id)
+    job, version = await load_job(conn, job_id)
     if job is None:
         return MemberFacts(job_id=job_id, job=None), version
     table = await _load_table(conn, job.definition.settings.table)
@@ -195,11 +195,6 @@ async def _member_facts(conn: Conn, job_id: int | None) -> Loaded | None:
 
 def _facts(loaded: Loaded | None) -> MemberFacts | None:
     return None if loaded is None else loaded[0]
-
-
-async def _load_job(conn: Conn, job_id: int) -> tuple[JobState | None, int]:
-    history, version = await event_store.load(conn, job_stream(job_id))
-    return fold_job(history), version
 
 
 async def _load_table(conn: Conn, name: str) -> TableSpec | None:
@@ -236,7 +231,7 @@ async def _store_run_events(
     for event in events:
         if isinstance(event, RunRequested | RunStopRequested):
             assert member is not None and member[0].job_id == event.payload.job_id, "decided on the member's facts"
-            await event_store.append(conn, job_stream(member[0].job_id), member[1], [event])
+            await append_job(conn, member[0].job_id, member[1], [event])
         if isinstance(event, RunRequested) and (group_run_id := event.payload.group_run_id) is not None:
             await group_members.link_run(conn, event.payload.job_id, event.payload.run_id, group_id, group_run_id)
     group_events = [e for e in events if not isinstance(e, RunRequested | RunStopRequested)]

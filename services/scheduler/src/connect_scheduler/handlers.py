@@ -50,8 +50,9 @@ from connect_runtime.messages import Causation
 from connect_runtime.retry import TRANSIENT_ERRORS
 from connect_scheduler import group_handlers
 from connect_scheduler.adapters import due, event_store, group_members, handled_commands, job_names
-from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream, table_stream
+from connect_scheduler.adapters.event_store import ConcurrencyError, table_stream
 from connect_scheduler.adapters.job_names import NameTakenError
+from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
 from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.jobs import (
@@ -328,7 +329,7 @@ async def delete_job(conn: Conn, cmd: DeleteJob, causation: Causation, policy: P
 
 async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation, policy: Policy) -> Outcome:
     """Request a run with the job's definition and its table's current spec; reply with the run id."""
-    state, version = await load_job(conn, cmd.payload.job_id)
+    state, version = await load_job(conn, cmd.payload.job_id, idempotency_key=cmd.payload.idempotency_key)
     table = await _job_table(conn, state)
     running = await _running(conn, state)
     events = decide_run_job_now(state, cmd, table, running, causation.occurred_at, causation)
@@ -338,16 +339,10 @@ async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation, policy: 
 
 async def stop_run(conn: Conn, cmd: StopRun, causation: Causation, policy: Policy) -> Outcome:
     """Ask a run in progress to stop; the runner ends it *Stopped* (or says it had already committed)."""
-    state, version = await load_job(conn, cmd.payload.job_id)
+    state, version = await load_job(conn, cmd.payload.job_id, run_id=cmd.payload.run_id)
     events = decide_stop_run(state, cmd, await _running(conn, state), causation)
     after = await _append_job(conn, cmd.payload.job_id, version, state, events)
     return Outcome(events, "job", str(after.job_id), after.version, run_id=cmd.payload.run_id)
-
-
-async def load_job(conn: Conn, job_id: int) -> tuple[JobState | None, int]:
-    """The job's state and its stream version."""
-    history, version = await event_store.load(conn, job_stream(job_id))
-    return fold(history), version
 
 
 async def load_table(conn: Conn, name: str) -> TableSpec | None:
@@ -383,7 +378,7 @@ async def _store_definition(
 async def _append_job(
     conn: Conn, job_id: int, version: int, state: JobState | None, events: Sequence[Event]
 ) -> JobState:
-    await event_store.append(conn, job_stream(job_id), version, events)
+    await append_job(conn, job_id, version, events)
     after = fold(events, state)
     assert after is not None, "an accepted job command leaves a job"
     if events:

@@ -1,7 +1,7 @@
 """The event store: one stream per aggregate in PostgreSQL, with optimistic concurrency.
 
 Streams are `job:<id>` (the job's events and the run events the scheduler writes for it: requested,
-skipped, stop requested) and
+skipped, stop requested; what the job needs of those is kept aside, see `job_store.py`) and
 `table:<lower name>`. `(stream_id, stream_version)` is the primary key, so two writers that loaded the
 same version cannot both append: the second gets `ConcurrencyError` and nothing of its own is stored.
 Everything here runs on the caller's connection, inside the caller's transaction.
@@ -24,6 +24,15 @@ SELECT topic, data::text AS data, stream_version FROM events WHERE stream_id = $
 INSERT_EVENT = """
 INSERT INTO events (stream_id, stream_version, event_id, topic, type, data)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb)
+"""
+# A job stream's own events, without the run events it also holds (`adapters/job_store.py` keeps what the job
+# needs of those), so their cost does not grow with the job's run history. One statement, so the events and the
+# version are of the same moment.
+LOAD_WITHOUT_RUNS = """
+WITH stream AS (SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1)
+SELECT stream.version, e.topic, e.data::text AS data
+FROM stream LEFT JOIN events e ON e.stream_id = $1 AND e.type NOT LIKE 'run.%'
+ORDER BY e.stream_version
 """
 EVENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = $1)"
 
@@ -51,6 +60,14 @@ async def load(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
     rows = await conn.fetch(LOAD_STREAM, stream_id)
     events = [_event(row["topic"], row["data"]) for row in rows]
     return events, (rows[-1]["stream_version"] if rows else 0)
+
+
+async def load_without_runs(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
+    """The stream's events other than run events (`run.*`), in order, and the version of the whole stream."""
+    rows = await conn.fetch(LOAD_WITHOUT_RUNS, stream_id)
+    events = [_event(row["topic"], row["data"]) for row in rows if row["topic"] is not None]
+    version: int = rows[0]["version"]
+    return events, version
 
 
 async def append(conn: Conn, stream_id: str, expected_stream_version: int, events: Sequence[Event]) -> int:

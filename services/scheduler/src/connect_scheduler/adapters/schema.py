@@ -1,5 +1,5 @@
-"""DDL of the `scheduler` database: event store, job names, handled commands, id counters, the run view,
-notifications, groups (names, members, member runs, due rows), outbox and offsets."""
+"""DDL of the `scheduler` database: event store, what jobs need of their runs, job names, handled commands, id
+counters, the run view, notifications, groups (names, members, member runs, due rows), outbox and offsets."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from connect_runtime.outbox import OUTBOX_DDL
 from connect_scheduler.adapters.due import SCHEDULES_DDL
 from connect_scheduler.adapters.group_members import GROUP_MEMBERS_DDL
 from connect_scheduler.adapters.group_store import GROUP_NAMES_DDL
+from connect_scheduler.adapters.job_store import JOB_RUNS_DDL
 from connect_scheduler.adapters.notifications import NOTIFICATIONS_DDL
 
 DATABASE = "scheduler"
@@ -23,6 +24,8 @@ CREATE TABLE IF NOT EXISTS events (
     recorded_at    timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (stream_id, stream_version)
 );
+-- A job's own events without its run history: see event_store.load_without_runs.
+CREATE INDEX IF NOT EXISTS events_without_runs ON events (stream_id, stream_version) WHERE type NOT LIKE 'run.%';
 
 -- Job names are unique case-insensitively; one row per live (not deleted) job.
 CREATE TABLE IF NOT EXISTS job_names (
@@ -57,6 +60,7 @@ CREATE TABLE IF NOT EXISTS run_status (
 
 SCHEDULER_DDL = (
     EVENT_STORE_DDL
+    + JOB_RUNS_DDL
     + GROUP_NAMES_DDL
     + GROUP_MEMBERS_DDL
     + RUN_STATUS_DDL

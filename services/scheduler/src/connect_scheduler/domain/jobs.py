@@ -55,7 +55,9 @@ class JobState:
     """What decisions about one job need to know.
 
     `last_run_id` is the last run id handed out (requested or skipped); `last_requested_run_id` the last run
-    that was requested, the only one that can be in progress (a skipped run never executes).
+    that was requested, the only one that can be in progress (a skipped run never executes). Folded from a
+    whole stream, it holds every idempotency key (key → run id) and stop; loaded by `adapters/job_store.py`,
+    only those the decision asked about.
     """
 
     job_id: int

@@ -26,15 +26,16 @@ from connect_events import TableSpec
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, TRANSIENT_ERRORS, Retries, RetryPolicy
-from connect_scheduler.adapters import due, event_store, job_names
+from connect_scheduler.adapters import due, job_names
 from connect_scheduler.adapters.due import DueTable
-from connect_scheduler.adapters.event_store import ConcurrencyError, job_stream
+from connect_scheduler.adapters.event_store import ConcurrencyError
+from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
 from connect_scheduler.domain.fires import decide_due, fire_is_due
 from connect_scheduler.domain.jobs import JobState
 from connect_scheduler.domain.slots import Decision, Due, Kind
 from connect_scheduler.group_handlers import record_group_due
-from connect_scheduler.handlers import load_job, load_table
+from connect_scheduler.handlers import load_table
 
 log = logging.getLogger(__name__)
 
@@ -75,7 +76,7 @@ async def _record_jobs(conn: Conn, claimed: Sequence[Due], now: datetime) -> Rec
     for row in claimed:
         job, version = await load_job(conn, row.id)
         decision = await _decide(conn, job, row, now, tables)
-        await event_store.append(conn, job_stream(row.id), version, decision.events)
+        await append_job(conn, row.id, version, decision.events)
         if decision.outcome == "expired":
             await job_names.release_name(conn, row.id)
         recorded.append((row, decision))
