@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STATE := .devstack
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install up down status test test-unit lint format schemas bench clean
+.PHONY: help install up down status test test-unit lint format schemas bench bench-scheduler clean
 
 help:
 	@echo "make up      install what is missing, start Kafka, PostgreSQL, SFTP and the four services, seed a demo"
@@ -17,6 +17,7 @@ help:
 	@echo "make test    install what is missing, start what the tests need, run all tests, stop it all"
 	@echo "make lint    ruff + mypy --strict (libs/, deploy/devstack and every service, domain/ included)"
 	@echo "make bench   run bench/import (1,000,000 rows, job vs hand-written baseline)"
+	@echo "make bench-scheduler  run bench/scheduler (10,000 jobs due in one minute, then with 100,000 idle jobs)"
 
 # uv comes from PyPI; it then installs the exact versions pinned in uv.lock.
 $(STAMP): uv.lock pyproject.toml libs/*/pyproject.toml services/*/pyproject.toml deploy/devstack/pyproject.toml
@@ -59,6 +60,9 @@ schemas: $(STAMP)
 
 bench: install
 	$(BIN)/python bench/import/run.py $(BENCH_ARGS)
+
+bench-scheduler: install
+	$(BIN)/python bench/scheduler/run.py $(BENCH_ARGS)
 
 clean: down
 	rm -rf $(STATE) $(VENV) deploy/kafka/lib
