@@ -36,7 +36,8 @@ from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
 from connect_scheduler.adapters import due, event_store, group_members, group_store, notifications
 from connect_scheduler.adapters.event_store import table_stream
-from connect_scheduler.adapters.group_store import GroupNameTakenError, group_stream
+from connect_scheduler.adapters.group_store import group_stream
+from connect_scheduler.adapters.job_names import NameTakenError
 from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
 from connect_scheduler.domain.group_fires import decide_group_due, group_fire_is_due
@@ -211,7 +212,7 @@ async def _store_definition(
     after = await _append_group(conn, group_id, version, state, events)
     try:
         await group_store.claim_name(conn, group_id, after.definition.name)
-    except GroupNameTakenError as exc:
+    except NameTakenError as exc:
         raise group_name_taken_late(after.definition.name, None if new else group_id) from exc
     await group_members.set_members(conn, group_id, after.definition.members)
     await due.reschedule_group(conn, after, events[-1].occurred_at)
