@@ -164,26 +164,22 @@ def run_succeeded(
     request: RunOrigin, version: int, counts: RunCounts, started_at: datetime, now: datetime
 ) -> RunSucceeded:
     """The load committed with these counters."""
-    payload = RunEndedPayload(
-        job_id=request.payload.job_id,
-        run_id=request.payload.run_id,
-        counts=counts,
-        started_at=started_at,
-        finished_at=now,
-    )
-    return RunSucceeded(**_envelope(request, version, now), payload=payload)
+    return RunSucceeded(**_envelope(request, version, now), payload=_ended(request, counts, started_at, now))
 
 
 def run_stopped(request: RunOrigin, version: int, counts: RunCounts, started_at: datetime, now: datetime) -> RunStopped:
     """The run stopped on request before its final commit, with its counters so far."""
-    payload = RunEndedPayload(
+    return RunStopped(**_envelope(request, version, now), payload=_ended(request, counts, started_at, now))
+
+
+def _ended(request: RunOrigin, counts: RunCounts, started_at: datetime, now: datetime) -> RunEndedPayload:
+    return RunEndedPayload(
         job_id=request.payload.job_id,
         run_id=request.payload.run_id,
         counts=counts,
         started_at=started_at,
         finished_at=now,
     )
-    return RunStopped(**_envelope(request, version, now), payload=payload)
 
 
 def run_failed(
