@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 from uuid import uuid4
 
@@ -175,3 +175,50 @@ async def _dead_letters(bootstrap: str, topic: str) -> list[tuple[bytes, bytes]]
         if topic.encode() in headers["source"]:
             found.append((record.value, headers["error"]))
     return found
+
+
+async def test_records_that_arrive_together_are_applied_in_one_transaction(
+    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    topic = await _topic(kafka_bootstrap, producer, [f"v{i}" for i in range(20)])
+    batches: list[int] = []
+
+    async def many(conn: Conn, records: Sequence[Any]) -> None:
+        batches.append(len(records))
+        for record in records:
+            await _record(conn, record)
+
+    consumer = TransactionalConsumer(
+        bootstrap=kafka_bootstrap,
+        group=f"g-{topic}",
+        topics=[topic],
+        pool=pool,
+        batch_handler=many,
+        dead_letters=producer,
+        retry=FAST,
+    )
+    async with _consuming(consumer):
+        await until(lambda: _stored(pool, topic, 20))
+    rows = await pool.fetch("SELECT record_offset FROM applied ORDER BY record_offset")
+    assert [r["record_offset"] for r in rows] == list(range(20))
+    assert sum(batches) == 20
+    assert max(batches) > 1  # all were on the topic before the consumer started: they came in one fetch
+
+
+async def test_a_bad_record_in_a_batch_is_dead_lettered_and_the_others_applied_once(
+    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> None:
+    values = [f"v{i}" for i in range(10)]
+    values[6] = "poison"
+    topic = await _topic(kafka_bootstrap, producer, values)
+
+    async with _consuming(_consumer(kafka_bootstrap, topic, pool, producer, _picky)):
+        await until(lambda: _stored(pool, topic, 10))
+    rows = await pool.fetch("SELECT record_offset, value FROM applied ORDER BY record_offset")
+    assert [(r["record_offset"], r["value"]) for r in rows] == [(i, v) for i, v in enumerate(values) if i != 6]
+    assert await _dead_letters(kafka_bootstrap, topic) == [(b"poison", b"cannot read this record")]
+
+
+def test_a_consumer_takes_exactly_one_handler(pool: asyncpg.Pool, producer: AIOKafkaProducer) -> None:
+    with pytest.raises(TypeError, match="exactly one"):
+        TransactionalConsumer(bootstrap="127.0.0.1:1", group="g", topics=["t"], pool=pool, dead_letters=producer)

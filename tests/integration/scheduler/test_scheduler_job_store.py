@@ -3,6 +3,8 @@ from the rows `job_store` keeps, rebuilt from the whole stream for a job stored 
 
 from __future__ import annotations
 
+from dataclasses import replace
+from types import MappingProxyType
 from uuid import uuid4
 
 import pytest
@@ -97,7 +99,8 @@ async def test_a_job_without_run_rows_is_rebuilt_from_its_whole_stream_when_load
 
     rebuilt, version = await job_store.load_job(conn, job_id)
     history, _ = await event_store.load(conn, job_stream(job_id))
-    assert (rebuilt, version) == (fold(history), 2 + RUNS + 1)
+    # The whole stream, except that of its idempotency keys the state holds only the one asked for (none here).
+    assert (rebuilt, version) == (replace(fold(history), idempotency_keys=MappingProxyType({})), 2 + RUNS + 1)
 
     state = await load_counting(conn, job_id, monkeypatch, f"key-{KEYED_RUN}", STOPPED_RUN)
     assert (state.last_run_id, dict(state.idempotency_keys), state.stops_requested) == (

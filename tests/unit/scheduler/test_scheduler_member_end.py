@@ -23,6 +23,7 @@ from connect_events import (
     run_key,
 )
 from connect_runtime.db import Conn
+from connect_scheduler.adapters import group_members, notifications, run_view
 from connect_scheduler.adapters.event_store import ConcurrencyError
 from connect_scheduler.entrypoints import runs
 from connect_scheduler.entrypoints.runs import MEMBER_END_TRIES, MemberEndContendedError, on_run_record
@@ -31,21 +32,24 @@ T0 = datetime(2025, 3, 1, 9, 30, tzinfo=UTC)
 
 
 class FakeConn:
-    """The runs consumer's connection: a run in progress, no notification settings kept, and savepoints that
-    count how each one ended."""
+    """The runs consumer's connection: run 3.1 in progress and a member run, no notification settings kept, and
+    savepoints that count how each one ended."""
 
     def __init__(self) -> None:
         self.savepoints: list[str] = []
         self.saved_status: list[str] = []
 
-    async def fetchval(self, query: str, *args: Any) -> str:
-        return RunStatus.RUNNING.value
+    async def fetch(self, query: str, *args: Any) -> list[dict[str, Any]]:
+        if query == run_view.LOCK_STATUSES:
+            return [{"job_id": 3, "run_id": 1, "status": RunStatus.RUNNING.value}]
+        if query == group_members.MEMBER_RUNS_AMONG:
+            return [{"job_id": 3, "run_id": 1}]
+        assert query == notifications.TAKE_SETTINGS
+        return []
 
-    async def execute(self, query: str, *args: Any) -> None:
-        self.saved_status.append(args[2])
-
-    async def fetchrow(self, query: str, *args: Any) -> None:
-        return None
+    async def executemany(self, query: str, rows: list[tuple[Any, ...]]) -> None:
+        assert query == run_view.SAVE_STATUS
+        self.saved_status += [row[2] for row in rows]
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[None]:

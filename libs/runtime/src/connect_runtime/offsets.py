@@ -1,12 +1,17 @@
 """Consumers that store their Kafka offsets in PostgreSQL, in the same transaction as their effects.
 
 Effect and offset commit together or not at all, and each transaction first locks the partition's offset row
-and skips a record below it, so every record is applied exactly once even when two consumers briefly handle
+and skips records below it, so every record is applied exactly once even when two consumers briefly handle
 the same partition. On assignment the consumer seeks to the stored offsets; Kafka's committed offsets are not
-used. Retries follow the one policy (`connect_runtime.retry`): infrastructure failures (connection loss,
-deadlock, serialization) are retried until they pass; a record whose handler keeps failing goes, after
-`max_attempts` tries, to the dead-letter topic with its error, and its offset is stored so the partition moves
-on: it is never silently acknowledged.
+used.
+
+The records of a partition that arrive together (up to `BATCH_SIZE`) are applied in one transaction, so a busy
+topic costs one commit per batch, not per record. If the batch fails for any reason, nothing of it is kept and
+its records are applied again one transaction each, so one bad record never holds up the others. Retries then
+follow the one policy (`connect_runtime.retry`): infrastructure failures (connection loss, deadlock,
+serialization) are retried until they pass; a record whose handler keeps failing goes, after `max_attempts`
+tries, to the dead-letter topic with its error, and its offset is stored so the partition moves on: it is never
+silently acknowledged.
 """
 
 from __future__ import annotations
@@ -50,10 +55,23 @@ ON CONFLICT (consumer_group, topic, partition) DO UPDATE SET next_offset = EXCLU
 """
 
 POLL_TIMEOUT_MS = 500
+BATCH_SIZE = 500  # records fetched at once, and at most applied in one transaction
 
 # aiokafka.structs.ConsumerRecord[bytes, bytes]; aiokafka ships no type information.
 Record: TypeAlias = Any
 Handler: TypeAlias = Callable[[Conn, Record], Awaitable[None]]
+# Applies records of one partition, in offset order, in the caller's transaction.
+BatchHandler: TypeAlias = Callable[[Conn, Sequence[Record]], Awaitable[None]]
+
+
+def one_by_one(handler: Handler) -> BatchHandler:
+    """A batch handler that hands each record to `handler` in turn."""
+
+    async def handle(conn: Conn, records: Sequence[Record]) -> None:
+        for record in records:
+            await handler(conn, record)
+
+    return handle
 
 
 class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -77,7 +95,9 @@ class _SeekToStored(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class TransactionalConsumer:
-    """Runs `handler(conn, record)` in a transaction that also stores the record's next offset."""
+    """Applies records in transactions that also store the partition's next offset: through `batch_handler`
+    when given (a handler that does the work of many records in few statements), else `handler` record by
+    record."""
 
     def __init__(
         self,
@@ -86,14 +106,17 @@ class TransactionalConsumer:
         group: str,
         topics: Sequence[str],
         pool: asyncpg.Pool,
-        handler: Handler,
         dead_letters: AIOKafkaProducer,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         retry: RetryPolicy = RETRY,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise TypeError("give a consumer exactly one of handler and batch_handler")
         self._group = group
         self._topics = topics
         self._pool = pool
-        self._handler = handler
+        self._handler = batch_handler or one_by_one(handler)  # type: ignore[arg-type] # one of them is given
         self._dead_letters = dead_letters
         self._consumer = make_consumer(bootstrap, group)
         self._stopping = asyncio.Event()
@@ -109,21 +132,38 @@ class TransactionalConsumer:
         await self._consumer.start()
         try:
             while not self._stopping.is_set():
-                batches = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS)
+                batches = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_SIZE)
                 for tp, records in batches.items():
-                    for record in records:
-                        # A rebalance during an await may have moved the partition: its new owner handles the rest.
-                        if self._stopping.is_set() or tp not in self._consumer.assignment():
-                            break
-                        await self._handle(record)
+                    await self._handle_batch(tp, records)
         finally:
             await self._consumer.stop()
+
+    def _owns(self, tp: TopicPartition) -> bool:
+        """Whether to go on with the partition: a rebalance during an await may have moved it (its new owner
+        handles the rest), and a stopping consumer takes up nothing new."""
+        return not self._stopping.is_set() and tp in self._consumer.assignment()
+
+    async def _handle_batch(self, tp: TopicPartition, records: Sequence[Record]) -> None:
+        """All of `records` in one transaction; if that fails, each in a transaction of its own."""
+        if not self._owns(tp):
+            return
+        if len(records) > 1:
+            try:
+                await self._apply(records)
+                return
+            except Exception as exc:  # whatever it was, the records one by one say whose it is
+                where = {"topic": tp.topic, "partition": tp.partition, "records": len(records)}
+                log.info(f"batch not applied ({type(exc).__name__}); applying its records one at a time", extra=where)
+        for record in records:
+            if not self._owns(tp):
+                return
+            await self._handle(record)
 
     async def _handle(self, record: Record) -> None:
         """Apply `record` once; retry transient failures until they pass, dead-letter persistent ones."""
         where = {"topic": record.topic, "offset": record.offset}
         try:
-            await self._retries.bounded(lambda: self._apply(record), "record handling failed; retrying", where)
+            await self._retries.bounded(lambda: self._apply([record]), "record handling failed; retrying", where)
         except Exception as exc:  # the handler's own failure, every time: data for the dead-letter topic
             # Dead-lettering is plumbing only: no failure of it is the record's, so it is never given up. Sending
             # and moving past the record are retried apart, so a lost database never sends the letter twice.
@@ -139,28 +179,30 @@ class TransactionalConsumer:
                 errors=INFRASTRUCTURE_ERRORS,
             )
 
-    async def _apply(self, record: Record) -> None:
+    async def _apply(self, records: Sequence[Record]) -> None:
+        """Apply the records (of one partition, in order) not applied before, and store the offset past them."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if await self._already_applied(conn, record):
-                return
-            await self._handler(conn, record)
-            await self._save(conn, record)
+            stored = await self._lock_offset(conn, records[0])
+            pending = [record for record in records if record.offset >= stored]
+            if pending:
+                await self._handler(conn, pending)
+                await self._save(conn, pending[-1])
 
-    async def _already_applied(self, conn: Conn, record: Record) -> bool:
-        """Lock the partition's offset row; True when this record is below it (applied before).
+    async def _lock_offset(self, conn: Conn, first: Record) -> int:
+        """Lock the partition's offset row and return the next offset to apply (records below it were applied).
 
         The row lock fences two consumers of one partition (a rebalance in the middle of a batch, or a
         stalled instance whose partition moved): the second waits, then sees the advanced offset and skips.
         """
-        key = (self._group, record.topic, record.partition)
-        await conn.execute(CLAIM_OFFSET, *key, record.offset)
+        key = (self._group, first.topic, first.partition)
+        await conn.execute(CLAIM_OFFSET, *key, first.offset)
         stored: int = await conn.fetchval(LOCK_OFFSET, *key)
-        return bool(stored > record.offset)
+        return stored
 
     async def _skip(self, record: Record) -> None:
         """Store the offset past a dead-lettered record, so the partition moves on."""
         async with self._pool.acquire() as conn, conn.transaction():
-            if not await self._already_applied(conn, record):
+            if await self._lock_offset(conn, record) <= record.offset:
                 await self._save(conn, record)
         log.error("record sent to dead-letter topic", extra={"topic": record.topic, "offset": record.offset})
 

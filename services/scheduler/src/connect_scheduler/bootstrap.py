@@ -23,7 +23,7 @@ from connect_scheduler.config import SchedulerSettings
 from connect_scheduler.domain.notifications import Channel
 from connect_scheduler.entrypoints.commands import on_command_record
 from connect_scheduler.entrypoints.notifier import Notifier, Sender
-from connect_scheduler.entrypoints.runs import on_run_record
+from connect_scheduler.entrypoints.runs import on_run_records
 from connect_scheduler.entrypoints.ticker import Ticker, utc_now
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ async def run(settings: SchedulerSettings) -> None:
             group=settings.runs_consumer_group,
             topics=[RUNS_TOPIC],
             pool=pool,
-            handler=on_run_record,
+            batch_handler=on_run_records,
             dead_letters=producer,
         )
         ticker = Ticker(pool, interval_s=settings.tick_interval_s, batch_size=settings.tick_batch_size)

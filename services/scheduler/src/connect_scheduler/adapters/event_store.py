@@ -25,14 +25,15 @@ INSERT_EVENT = """
 INSERT INTO events (stream_id, stream_version, event_id, topic, type, data)
 VALUES ($1, $2, $3, $4, $5, $6::jsonb)
 """
-# A job stream's own events, without the run events it also holds (`adapters/job_store.py` keeps what the job
-# needs of those), so their cost does not grow with the job's run history. One statement, so the events and the
-# version are of the same moment.
+# Streams' own events, without the run events a job stream also holds (`adapters/job_store.py` keeps what the
+# job needs of those), so their cost does not grow with the job's run history; each stream's version is of the
+# whole stream. One statement, so the events and the versions are of the same moment.
 LOAD_WITHOUT_RUNS = """
-WITH stream AS (SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = $1)
-SELECT stream.version, e.topic, e.data::text AS data
-FROM stream LEFT JOIN events e ON e.stream_id = $1 AND e.type NOT LIKE 'run.%'
-ORDER BY e.stream_version
+SELECT s.stream_id, v.version, e.topic, e.data::text AS data
+FROM unnest($1::text[]) AS s(stream_id)
+CROSS JOIN LATERAL (SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = s.stream_id) AS v
+LEFT JOIN events e ON e.stream_id = s.stream_id AND e.type NOT LIKE 'run.%'
+ORDER BY s.stream_id, e.stream_version
 """
 EVENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = $1)"
 
@@ -62,26 +63,36 @@ async def load(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
     return events, (rows[-1]["stream_version"] if rows else 0)
 
 
-async def load_without_runs(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
-    """The stream's events other than run events (`run.*`), in order, and the version of the whole stream."""
-    rows = await conn.fetch(LOAD_WITHOUT_RUNS, stream_id)
-    events = [_event(row["topic"], row["data"]) for row in rows if row["topic"] is not None]
-    version: int = rows[0]["version"]
-    return events, version
+async def load_without_runs(conn: Conn, stream_ids: Sequence[str]) -> dict[str, tuple[list[Event], int]]:
+    """Each stream's events other than run events (`run.*`), in order, and the version of the whole stream."""
+    loaded: dict[str, tuple[list[Event], int]] = {}
+    for row in await conn.fetch(LOAD_WITHOUT_RUNS, list(stream_ids)):
+        events, _ = loaded.setdefault(row["stream_id"], ([], row["version"]))
+        if row["topic"] is not None:
+            events.append(_event(row["topic"], row["data"]))
+    return loaded
 
 
 async def append(conn: Conn, stream_id: str, expected_stream_version: int, events: Sequence[Event]) -> int:
     """Append `events` after `expected_stream_version`; returns the new stream version."""
+    return (await append_many(conn, [(stream_id, expected_stream_version, events)]))[0]
+
+
+async def append_many(conn: Conn, appends: Sequence[tuple[str, int, Sequence[Event]]]) -> list[int]:
+    """Append to each stream its events after its expected version, in one statement; returns the new
+    versions. If any stream changed since it was loaded, nothing is appended."""
     rows = [
-        (stream_id, expected_stream_version + i, e.event_id, e.TOPIC, _wire_type(e), encode(e).decode())
+        (stream_id, expected + i, e.event_id, e.TOPIC, _wire_type(e), encode(e).decode())
+        for stream_id, expected, events in appends
         for i, e in enumerate(events, start=1)
     ]
     if rows:
         try:
             await conn.executemany(INSERT_EVENT, rows)
         except asyncpg.UniqueViolationError as exc:
-            raise ConcurrencyError(f"stream {stream_id} changed after version {expected_stream_version}") from exc
-    return expected_stream_version + len(rows)
+            changed = appends[0][0] if len(appends) == 1 else f"one of {len(appends)} streams"
+            raise ConcurrencyError(f"{changed} changed after it was loaded") from exc
+    return [expected + len(events) for _, expected, events in appends]
 
 
 async def contains_event(conn: Conn, event_id: UUID) -> bool:

@@ -7,7 +7,7 @@ deactivating, deleting or scheduling that job are decided one after the other, n
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 import asyncpg
 
@@ -38,6 +38,10 @@ LEAVE = "DELETE FROM job_groups WHERE group_id = $1"
 JOIN = "INSERT INTO job_groups (job_id, group_id) VALUES ($1, $2)"
 LINK_RUN = "INSERT INTO group_member_runs (job_id, run_id, group_id, group_run_id) VALUES ($1, $2, $3, $4)"
 GROUP_RUN_OF = "SELECT group_id, group_run_id FROM group_member_runs WHERE job_id = $1 AND run_id = $2"
+MEMBER_RUNS_AMONG = """
+SELECT job_id, run_id FROM group_member_runs JOIN unnest($1::bigint[], $2::bigint[]) AS asked(job_id, run_id)
+USING (job_id, run_id)
+"""
 MAX_BIGINT = 2**63 - 1
 _INT4_KEYS = 2**31 - 1  # job ids beyond share a lock with a smaller one: more waiting, never less
 
@@ -77,6 +81,14 @@ async def set_members(conn: Conn, group_id: int, members: Iterable[int]) -> None
 async def link_run(conn: Conn, job_id: int, run_id: int, group_id: int, group_run_id: int) -> None:
     """Record that run `job_id.run_id` is a member run of group run `group_id.group_run_id`."""
     await conn.execute(LINK_RUN, job_id, run_id, group_id, group_run_id)
+
+
+async def member_runs_among(conn: Conn, runs: Collection[tuple[int, int]]) -> set[tuple[int, int]]:
+    """Those of `runs` (`(job_id, run_id)`) that are member runs of a group run, in one statement."""
+    if not runs:
+        return set()
+    rows = await conn.fetch(MEMBER_RUNS_AMONG, [job for job, _ in runs], [run for _, run in runs])
+    return {(row["job_id"], row["run_id"]) for row in rows}
 
 
 async def group_run_of(conn: Conn, job_id: int, run_id: int) -> tuple[int, int] | None:

@@ -3,16 +3,17 @@
 A job stream also holds every run event the scheduler emitted for the job (`RunRequested`, `RunSkipped`,
 `RunStopRequested`). Rather than decode and fold them all on each command and fire, `append_job` records what
 decisions need of them in the transaction of the append: the job's last run ids (`job_runs`), its idempotency
-keys (`job_idempotency_keys`) and the runs asked to stop (`job_run_stops`). `load_job` folds the job's own
-events and reads these rows, looking keys and stops up one by one. A job stored before these tables existed
-has no `job_runs` row: its whole stream is folded once and its rows written (`backfill` at start; `load_job`
-for any it meets).
+keys (`job_idempotency_keys`) and the runs asked to stop (`job_run_stops`). Loading folds the jobs' own
+events and reads these rows, looking up only the keys and stops a decision needs. The ticker loads and appends a
+batch of jobs in a few statements (`load_jobs`, `append_jobs`), a command one job (`load_job`, `append_job`). A
+job stored before these tables existed has no `job_runs` row: its whole stream is folded once and its rows
+written (`backfill` at start; loading, for any it meets).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
 
@@ -45,9 +46,12 @@ CREATE TABLE IF NOT EXISTS job_run_stops (
     PRIMARY KEY (job_id, run_id)
 );
 """
-RUNS_OF = "SELECT last_run_id, last_requested_run_id FROM job_runs WHERE job_id = $1"
+RUNS_OF = "SELECT job_id, last_run_id, last_requested_run_id FROM job_runs WHERE job_id = ANY($1::bigint[])"
 RUN_OF_KEY = "SELECT run_id FROM job_idempotency_keys WHERE job_id = $1 AND key = $2"
-STOPS_AMONG = "SELECT run_id FROM job_run_stops WHERE job_id = $1 AND run_id = ANY($2::bigint[])"
+STOPS_AMONG = """
+SELECT job_id, run_id FROM job_run_stops JOIN unnest($1::bigint[], $2::bigint[]) AS asked(job_id, run_id)
+USING (job_id, run_id)
+"""
 # Run ids only grow: the greater of two writes wins, so a rebuild and an append may meet in any order.
 SET_RUNS = """
 INSERT INTO job_runs (job_id, last_run_id, last_requested_run_id) VALUES ($1, $2, $3)
@@ -73,43 +77,50 @@ async def load_job(
     Of the job's idempotency keys the state holds only `idempotency_key` (if it was used); of its stops only
     those of `run_id` and of its last requested run, the one that can be in progress.
     """
-    events, version = await event_store.load_without_runs(conn, job_stream(job_id))
-    state = fold(events)
+    state, version = (await _load(conn, {job_id: run_id}))[job_id]
     if state is None:
         return None, version
-    runs = await conn.fetchrow(RUNS_OF, job_id)
-    if runs is None:
-        return await _rebuild(conn, job_id)
-    last_requested: int = runs["last_requested_run_id"]
-    asked = [r for r in (last_requested, run_id) if r]
-    stops = frozenset(row["run_id"] for row in await conn.fetch(STOPS_AMONG, job_id, asked)) if asked else frozenset()
-    state = replace(
-        state,
-        last_run_id=runs["last_run_id"],
-        last_requested_run_id=last_requested,
-        idempotency_keys=MappingProxyType(await _key_run(conn, job_id, idempotency_key)),
-        stops_requested=stops,
-    )
-    return state, version
+    keys = await _key_run(conn, job_id, idempotency_key)
+    return replace(state, idempotency_keys=MappingProxyType(keys)), version
+
+
+async def load_jobs(conn: Conn, job_ids: Sequence[int]) -> dict[int, tuple[JobState | None, int]]:
+    """Each job's state (without idempotency keys; of its stops those of its last requested run) and its stream
+    version, in a few statements whatever their number."""
+    return await _load(conn, dict.fromkeys(job_ids))
 
 
 async def append_job(conn: Conn, job_id: int, expected_stream_version: int, events: Sequence[Event]) -> int:
     """Append `events` to the job's stream and record what they say about its runs; returns the new version."""
-    version = await event_store.append(conn, job_stream(job_id), expected_stream_version, events)
-    for event in events:
-        match event:
-            case JobCreated():
-                await conn.execute(SET_RUNS, job_id, 0, 0)
-            case RunRequested():
-                p = event.payload
-                await conn.execute(SET_RUNS, job_id, p.run_id, p.run_id)
-                if p.idempotency_key is not None:
-                    await conn.execute(ADD_KEY, job_id, p.idempotency_key, p.run_id)
-            case RunSkipped():
-                await conn.execute(SET_RUNS, job_id, event.payload.run_id, 0)
-            case RunStopRequested():
-                await conn.execute(ADD_STOP, job_id, event.payload.run_id)
-    return version
+    return (await append_jobs(conn, [(job_id, expected_stream_version, events)]))[0]
+
+
+async def append_jobs(conn: Conn, appends: Sequence[tuple[int, int, Sequence[Event]]]) -> list[int]:
+    """Append to each job's stream its events after its expected version and record what they say about its
+    runs, in a few statements; returns the new versions (nothing is appended if any job changed meanwhile)."""
+    streams = [(job_stream(job_id), expected, events) for job_id, expected, events in appends]
+    versions = await event_store.append_many(conn, streams)
+    runs: list[tuple[int, int, int]] = []
+    keys: list[tuple[int, str, int]] = []
+    stops: list[tuple[int, int]] = []
+    for job_id, _, events in appends:
+        for event in events:
+            match event:
+                case JobCreated():
+                    runs.append((job_id, 0, 0))
+                case RunRequested():
+                    p = event.payload
+                    runs.append((job_id, p.run_id, p.run_id))
+                    if p.idempotency_key is not None:
+                        keys.append((job_id, p.idempotency_key, p.run_id))
+                case RunSkipped():
+                    runs.append((job_id, event.payload.run_id, 0))
+                case RunStopRequested():
+                    stops.append((job_id, event.payload.run_id))
+    for statement, rows in ((SET_RUNS, runs), (ADD_KEY, keys), (ADD_STOP, stops)):
+        if rows:
+            await conn.executemany(statement, rows)
+    return versions
 
 
 async def backfill(conn: Conn) -> int:
@@ -130,6 +141,41 @@ async def backfill(conn: Conn) -> int:
     if rebuilt:
         log.info("rebuilt the run rows of jobs stored before they were kept", extra={"jobs": rebuilt})
     return rebuilt
+
+
+async def _load(conn: Conn, wanted: Mapping[int, int | None]) -> dict[int, tuple[JobState | None, int]]:
+    """The jobs of `wanted` (job id to a run whose stop to look up besides its last requested one), without
+    idempotency keys."""
+    streams = await event_store.load_without_runs(conn, [job_stream(job_id) for job_id in wanted])
+    folded = {job_id: (fold(streams[job_stream(job_id)][0]), streams[job_stream(job_id)][1]) for job_id in wanted}
+    live = [job_id for job_id, (state, _) in folded.items() if state is not None]
+    runs = {row["job_id"]: row for row in await conn.fetch(RUNS_OF, live)} if live else {}
+    asked = [(job_id, run) for job_id in runs for run in {runs[job_id]["last_requested_run_id"], wanted[job_id]} if run]
+    stops: dict[int, set[int]] = {}
+    if asked:
+        for row in await conn.fetch(STOPS_AMONG, [job for job, _ in asked], [run for _, run in asked]):
+            stops.setdefault(row["job_id"], set()).add(row["run_id"])
+    loaded: dict[int, tuple[JobState | None, int]] = {}
+    for job_id, (state, version) in folded.items():
+        if state is None:
+            loaded[job_id] = (None, version)
+        elif job_id not in runs:
+            rebuilt, rebuilt_version = await _rebuild(conn, job_id)
+            no_keys = None if rebuilt is None else replace(rebuilt, idempotency_keys=MappingProxyType({}))
+            loaded[job_id] = (no_keys, rebuilt_version)
+        else:
+            row = runs[job_id]
+            loaded[job_id] = (
+                replace(
+                    state,
+                    last_run_id=row["last_run_id"],
+                    last_requested_run_id=row["last_requested_run_id"],
+                    idempotency_keys=MappingProxyType({}),
+                    stops_requested=frozenset(stops.get(job_id, ())),
+                ),
+                version,
+            )
+    return loaded
 
 
 async def _key_run(conn: Conn, job_id: int, key: str | None) -> dict[str, int]:

@@ -13,7 +13,7 @@ sender died is taken up again once its lease has run out.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID, uuid4
@@ -62,7 +62,11 @@ KEEP_SETTINGS = """
 INSERT INTO run_notice_settings (job_id, run_id, job_name, settings) VALUES ($1, $2, $3, $4)
 ON CONFLICT (job_id, run_id) DO NOTHING
 """
-TAKE_SETTINGS = "DELETE FROM run_notice_settings WHERE job_id = $1 AND run_id = $2 RETURNING job_name, settings"
+TAKE_SETTINGS = """
+DELETE FROM run_notice_settings kept USING unnest($1::bigint[], $2::bigint[]) AS ended(job_id, run_id)
+WHERE kept.job_id = ended.job_id AND kept.run_id = ended.run_id
+RETURNING kept.job_id, kept.run_id, kept.job_name, kept.settings
+"""
 ENQUEUE = """
 INSERT INTO notifications (delivery_id, kind, job_id, run_id, channel, target, notice)
 VALUES ($1, $2, $3, $4, $5, $6, $7)
@@ -109,12 +113,18 @@ async def keep_settings(conn: Conn, job_id: int, run_id: int, job_name: str, set
     await conn.execute(KEEP_SETTINGS, job_id, run_id, job_name, settings.model_dump_json())
 
 
-async def take_settings(conn: Conn, job_id: int, run_id: int) -> tuple[str, Notifications] | None:
-    """The ended run's job name and settings, removed; None when it may not notify (or was already taken)."""
-    row = await conn.fetchrow(TAKE_SETTINGS, job_id, run_id)
-    if row is None:
-        return None
-    return row["job_name"], Notifications.model_validate_json(row["settings"])
+async def take_settings(
+    conn: Conn, runs: Collection[tuple[int, int]]
+) -> dict[tuple[int, int], tuple[str, Notifications]]:
+    """Of the ended `runs` (`(job_id, run_id)`), those that may notify with their job name and settings, which
+    are removed (a run absent may not notify, or its settings were taken already)."""
+    if not runs:
+        return {}
+    rows = await conn.fetch(TAKE_SETTINGS, [job for job, _ in runs], [run for _, run in runs])
+    return {
+        (row["job_id"], row["run_id"]): (row["job_name"], Notifications.model_validate_json(row["settings"]))
+        for row in rows
+    }
 
 
 async def enqueue(conn: Conn, notice: AnyNotice, owed: Sequence[tuple[Channel, tuple[str, ...]]]) -> None:

@@ -1,5 +1,8 @@
-"""Adapter from a `connect.runs` record to the scheduler's view of runs, the notifications their ends owe and
+"""Adapter from `connect.runs` records to the scheduler's view of runs, the notifications their ends owe and
 the group runs their ends move on, inside the consumer's transaction.
+
+A batch of records costs a few statements whatever its size (statuses, notification settings and member-run
+links are read and written for all its runs at once); only the end of a member run does more.
 
 A member run's end moves its group run on in a savepoint, decided again on a concurrent change to the group
 or its next member (a command, a tick): the consumer dead-letters a record that keeps failing, and a run
@@ -9,6 +12,7 @@ whose end is dead-lettered would stay running in this view, its job and group ru
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from connect_events import (
     RUNS_TOPIC,
@@ -20,9 +24,10 @@ from connect_events import (
     RunStopRequested,
     decode,
 )
+from connect_events.runs import RunPayload
 from connect_runtime.db import Conn
 from connect_runtime.offsets import Record
-from connect_scheduler.adapters import notifications, run_view
+from connect_scheduler.adapters import group_members, notifications, run_view
 from connect_scheduler.adapters.event_store import ConcurrencyError
 from connect_scheduler.domain.notifications import deliveries, job_run_notice, keeps
 from connect_scheduler.group_handlers import on_member_end
@@ -40,22 +45,41 @@ class MemberEndContendedError(RuntimeError):
     """A member run's end met a concurrent change on every one of its `MEMBER_END_TRIES` tries."""
 
 
-async def on_run_record(conn: Conn, record: Record) -> None:
-    """Decode one run event, move its run's status and queue what its end owes; an event the transition table
-    refuses changes nothing.
+async def on_run_records(conn: Conn, records: Sequence[Record]) -> None:
+    """Decode the run events, move their runs' statuses and queue what their ends owe; an event the transition
+    table refuses changes nothing.
 
-    A record that does not decode raises: it is retried, then dead-lettered with its error.
+    A record that does not decode raises: its batch is applied again record by record, and it is retried, then
+    dead-lettered with its error.
     """
+    events = [_run_event(record) for record in records]
+    statuses = await run_view.apply_all(conn, events)
+    moved = [(event, status) for event, status in zip(events, statuses, strict=True) if status is not None]
+    await _follow_notifications(conn, moved)
+    ends = [(event, status) for event, status in moved if status in TERMINAL and isinstance(event, RunEvent)]
+    members = await group_members.member_runs_among(conn, {_run(event) for event, _ in ends})
+    for event, status in ends:
+        if _run(event) in members:
+            await _move_group_run(conn, event, status)
+
+
+async def on_run_record(conn: Conn, record: Record) -> None:
+    """`on_run_records` of one record."""
+    await on_run_records(conn, [record])
+
+
+def _run_event(record: Record) -> RunEvent | RunStopRequested:
     if record.value is None:
         raise PoisonRunRecordError(f"empty record at offset {record.offset}")
     event = decode(RUNS_TOPIC, record.value)
     if not isinstance(event, RunEvent | RunStopRequested):
         raise PoisonRunRecordError(f"{type(event).__name__} is not a run event")
-    status = await run_view.apply(conn, event)
-    if status is not None:
-        await _follow_notifications(conn, event, status)
-    if status in TERMINAL and isinstance(event, RunEvent):
-        await _move_group_run(conn, event, status)
+    return event
+
+
+def _run(event: RunEvent | RunStopRequested) -> tuple[int, int]:
+    payload: RunPayload = getattr(event, "payload")  # noqa: B009 - every concrete run event names its run
+    return payload.job_id, payload.run_id
 
 
 async def _move_group_run(conn: Conn, event: RunEvent, status: RunStatus) -> None:
@@ -74,21 +98,24 @@ async def _move_group_run(conn: Conn, event: RunEvent, status: RunStatus) -> Non
             log.info("group run changed concurrently; deciding the member run's end again", extra=fields)
 
 
-async def _follow_notifications(conn: Conn, event: RunEvent | RunStopRequested, status: RunStatus) -> None:
+async def _follow_notifications(conn: Conn, moved: Sequence[tuple[RunEvent | RunStopRequested, RunStatus]]) -> None:
     """A request keeps its frozen settings when they may notify; its end queues the deliveries they ask for.
 
-    Both happen only when the run's status moved, so a redelivered event decides nothing twice.
+    Both happen only when the run's status moved, so a redelivered event decides nothing twice. Every request
+    is kept before any end is taken: a run's request comes before its end, in a batch too.
     """
-    if isinstance(event, RunRequested):
-        request = event.payload
-        settings = request.definition.notifications
-        if keeps(settings):
-            await notifications.keep_settings(conn, request.job_id, request.run_id, request.definition.name, settings)
-        return
-    ended: object = getattr(event, "payload")  # noqa: B009 - every concrete run event has one
-    if not isinstance(ended, RunEndedPayload):  # a start, a retry, a skip (the run never ran)
-        return
-    kept = await notifications.take_settings(conn, ended.job_id, ended.run_id)
-    if kept is not None:
-        name, settings = kept
-        await notifications.enqueue(conn, job_run_notice(name, status, ended), deliveries(settings, status))
+    ended: list[tuple[RunEndedPayload, RunStatus]] = []
+    for event, status in moved:
+        if isinstance(event, RunRequested):
+            asked = event.payload
+            settings = asked.definition.notifications
+            if keeps(settings):
+                await notifications.keep_settings(conn, asked.job_id, asked.run_id, asked.definition.name, settings)
+        # Any other event that moved a run is a start, a retry, a skip (the run never ran) or an end.
+        elif isinstance(payload := getattr(event, "payload"), RunEndedPayload):  # noqa: B009 - all have one
+            ended.append((payload, status))
+    kept = await notifications.take_settings(conn, {(payload.job_id, payload.run_id) for payload, _ in ended})
+    for payload, status in ended:
+        if (found := kept.get((payload.job_id, payload.run_id))) is not None:
+            name, settings = found
+            await notifications.enqueue(conn, job_run_notice(name, status, payload), deliveries(settings, status))

@@ -22,17 +22,15 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from connect_events import TableSpec
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, TRANSIENT_ERRORS, Retries, RetryPolicy
 from connect_scheduler.adapters import due, job_names
 from connect_scheduler.adapters.due import DueTable
 from connect_scheduler.adapters.event_store import ConcurrencyError
-from connect_scheduler.adapters.job_store import append_job, load_job
-from connect_scheduler.adapters.run_view import run_in_progress
+from connect_scheduler.adapters.job_store import append_jobs, load_jobs
+from connect_scheduler.adapters.run_view import runs_in_progress
 from connect_scheduler.domain.fires import decide_due, fire_is_due
-from connect_scheduler.domain.jobs import JobState
 from connect_scheduler.domain.slots import Decision, Due, Kind
 from connect_scheduler.group_handlers import record_group_due
 from connect_scheduler.handlers import load_table
@@ -70,30 +68,27 @@ class DueKind:
 
 
 async def _record_jobs(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
-    """Decide each row against its job and append the events to the job's stream."""
-    tables: dict[str, TableSpec | None] = {}
+    """Decide each row against its job and append the events to the jobs' streams, in a few statements for the
+    whole batch: the run view is asked only for fires that are due, and each table read once."""
+    jobs = await load_jobs(conn, [row.id for row in claimed])
+    firing = [job for row in claimed if (job := jobs[row.id][0]) is not None and fire_is_due(job, row, now)]
+    running = await runs_in_progress(conn, firing)
+    names = {job.definition.settings.table.lower() for job in firing if running[job.job_id] is None}
+    tables = {name: await load_table(conn, name) for name in names}
     recorded: Recorded = []
     for row in claimed:
-        job, version = await load_job(conn, row.id)
-        decision = await _decide(conn, job, row, now, tables)
-        await append_job(conn, row.id, version, decision.events)
+        job, _ = jobs[row.id]
+        if job is not None and job.job_id in running:
+            table = tables.get(job.definition.settings.table.lower())
+            decision = decide_due(job, row, table, running[job.job_id], now)
+        else:
+            decision = decide_due(job, row, None, None, now)
+        recorded.append((row, decision))
+    await append_jobs(conn, [(row.id, jobs[row.id][1], decision.events) for row, decision in recorded])
+    for row, decision in recorded:
         if decision.outcome == "expired":
             await job_names.release_name(conn, row.id)
-        recorded.append((row, decision))
     return recorded
-
-
-async def _decide(
-    conn: Conn, job: JobState | None, row: Due, now: datetime, tables: dict[str, TableSpec | None]
-) -> Decision:
-    """Asks the run view and the table only when a fire is due; tables are read once per batch."""
-    if job is None or not fire_is_due(job, row, now):
-        return decide_due(job, row, None, None, now)
-    running = await run_in_progress(conn, job)
-    name = job.definition.settings.table.lower()
-    if running is None and name not in tables:
-        tables[name] = await load_table(conn, name)
-    return decide_due(job, row, tables.get(name), running, now)
 
 
 async def _record_groups(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
