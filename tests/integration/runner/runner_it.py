@@ -59,12 +59,12 @@ async def run_events(pool: asyncpg.Pool, job_id: int, run_id: int) -> list[RunEv
     return [e for e in found if isinstance(e, RunEvent) and e.aggregate_id == wanted]
 
 
-def succeeded(event: RunEvent) -> RunSucceeded:
+def succeeded(event: RunEvent | None) -> RunSucceeded:
     assert isinstance(event, RunSucceeded), event
     return event
 
 
-def failed(event: RunEvent) -> RunFailed:
+def failed(event: RunEvent | None) -> RunFailed:
     assert isinstance(event, RunFailed), event
     return event
 
@@ -117,12 +117,13 @@ class RunnerWorld:
         *,
         deps: RunDeps | None = None,
         **settings: Any,
-    ) -> RunEvent:
-        """Execute `request(run_id, where, table, **settings)` with this world's deps (or `deps`)."""
+    ) -> RunEvent | None:
+        """Execute `request(run_id, where, table, **settings)` with this world's deps (or `deps`): its terminal
+        event, or None while it waits for its next attempt."""
         return await self.execute(self.request(run_id, where, table, **settings), deps)
 
-    async def execute(self, request: RunRequested, deps: RunDeps | None = None) -> RunEvent:
-        """Execute `request` with this world's deps (or `deps`)."""
+    async def execute(self, request: RunRequested, deps: RunDeps | None = None) -> RunEvent | None:
+        """Execute `request` with this world's deps (or `deps`): as `execute_run`."""
         return await execute_run(request, deps or self.deps)
 
     async def crashed_attempt(self, request: RunRequested, runner: str = "gone:1") -> Attempt:

@@ -13,15 +13,29 @@ from uuid import uuid4, uuid5
 import asyncpg
 import pytest
 
-from connect_events import RUNS_TOPIC, RunStarted, RunStatus, RunSucceeded, decode
+from connect_events import RUNS_TOPIC, RunCounts, RunStarted, RunStatus, RunSucceeded, decode, encode
 from connect_runner.adapters.ledger import PgRunLedger
 from connect_runner.adapters.schema import LEDGER_DDL, RUNNER_DDL
 from connect_runner.domain.events import Origin, RunNumbers
-from connect_runner.domain.run import Attempt, Succeed
+from connect_runner.domain.run import Attempt, Fail, Succeed
 from connect_runner.domain.unreadable import FALLBACK_NAMESPACE
 from connect_runtime.db import ensure_database, open_pool
 from tests.databases import drop_databases, throwaway_pool
-from tests.unit.runner.ledger_contract import CHECKS, COUNTS, T0, Check, at, begin, check_id, read, request, run
+from tests.unit.runner.ledger_contract import (
+    CHECKS,
+    COUNTS,
+    RETRY,
+    T0,
+    Check,
+    at,
+    begin,
+    check_id,
+    claim,
+    read,
+    request,
+    run,
+    wait,
+)
 from tests.unit.runner.ledger_fake import InMemoryRunLedger
 
 pytestmark = pytest.mark.integration
@@ -96,3 +110,33 @@ async def test_a_database_of_an_older_runner_is_upgraded_in_place(database_url: 
             await upgraded.close()
     finally:
         await drop_databases(database_url, name)
+
+
+async def test_a_run_that_began_waiting_under_an_older_runner_is_claimed_once_its_request_is_kept_again(
+    pg_ledger: PgRunLedger, ledger_pool: asyncpg.Pool
+) -> None:
+    req = request()
+    await run(pg_ledger, req, begin())
+    refused = Fail(1, T0, RunCounts(), "CONNECTION_FAILED", "refused", at(5), transient=True, retry=RETRY)
+    await run(pg_ledger, req, refused)  # an older runner kept no request, and its wait beat
+    await ledger_pool.execute("UPDATE run_attempts SET heartbeat_at = $1", at(30))
+
+    assert await claim(pg_ledger, 100) == []
+    assert await pg_ledger.silent(at(100_000), 10) == []  # waiting: never lost, heartbeat or not
+    async with pg_ledger.transaction() as tx:
+        await pg_ledger.keep_request(tx, req)  # its request, redelivered to a runner of this version
+    assert await claim(pg_ledger, 100) == [req]
+
+
+async def test_a_kept_request_this_runner_cannot_read_is_passed_over(
+    pg_ledger: PgRunLedger, ledger_pool: asyncpg.Pool
+) -> None:
+    unreadable, readable = request(1), request(2)
+    for req, failed_s in [(unreadable, 1), (readable, 2)]:
+        await run(pg_ledger, req, begin())
+        await wait(pg_ledger, req, failed_s)
+    newer = encode(unreadable).replace(b'"schema_version":1', b'"schema_version":99')
+    assert newer != encode(unreadable)
+    await ledger_pool.execute("UPDATE run_attempts SET request = $1 WHERE run_id = 1", newer)
+
+    assert await claim(pg_ledger, 100) == [readable]  # a newer runner kept it; one of those takes it up

@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from connect_events import RunRequested, encode
 from connect_runner.entrypoints.run_consumer import RunConsumer
+from connect_runner.entrypoints.slots import Slots
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
 from tests.integration.runner.runner_it import ANN, RunnerWorld
 from tests.unit.runner.runner_builders import location, run_request
@@ -124,7 +125,7 @@ async def test_runs_of_one_partition_run_in_order_and_partitions_in_parallel(
     runs = _Runs(seconds=1.0)
     group = f"runner-test-{unique}"
 
-    running(_consumer(kafka_bootstrap, group, topic, runs, concurrency=2))
+    running(_consumer(kafka_bootstrap, group, topic, runs, slots=Slots(2)))
     await _publish_runs(kafka_bootstrap, topic, [_request(1, 1), _request(1, 2)], partition=0)
     await _publish_runs(kafka_bootstrap, topic, [_request(2, 1)], partition=1)
 
@@ -161,7 +162,7 @@ async def test_a_run_whose_partition_moves_is_cancelled_and_redone_by_the_new_ow
 ) -> None:
     group = f"runner-test-{unique}"
     first, second = _Runs(seconds=8.0), _Runs(seconds=0.5)
-    running(_consumer(kafka_bootstrap, group, topic, first, concurrency=2))
+    running(_consumer(kafka_bootstrap, group, topic, first, slots=Slots(2)))
     await _publish_runs(kafka_bootstrap, topic, [_request(1, 1)], partition=0)
     await _publish_runs(kafka_bootstrap, topic, [_request(2, 1)], partition=1)
 
@@ -169,7 +170,7 @@ async def test_a_run_whose_partition_moves_is_cancelled_and_redone_by_the_new_ow
         return sorted(first.started) == ["1.1", "2.1"]
 
     await _eventually(both_started)
-    running(_consumer(kafka_bootstrap, group, topic, second, concurrency=2))
+    running(_consumer(kafka_bootstrap, group, topic, second, slots=Slots(2)))
 
     async def handed_over() -> bool:
         return len(first.cancelled) == 1 and len(second.finished) == 1

@@ -1,10 +1,12 @@
-"""Retries on real Kafka, PostgreSQL and sshd: a job whose SFTP server refuses the first attempt's connection
-and is back for the second (a 1 s back-off) succeeds on attempt 2, with one `run.attempt_failed` on Kafka
-before it; a data error (a bad header) is never retried.
+"""Retries on real Kafka, PostgreSQL and sshd, through the run consumer and the retry poller sharing one slot:
+a job whose SFTP server refuses the first attempt's connection waits in the ledger, its request committed, while
+another run of the same partition takes the partition and the slot and completes; the poller then begins
+attempt 2, which loads. A stop during a wait ends the run *Stopped* within a poll, long before its next attempt
+was due. A data error (a bad header) is never retried.
 
 The server's port is a socket of the test's own: bound but not listening (so connections are refused) until
-the run waits for its next attempt, then forwarding to the session's sshd. The runner's events go from the
-outbox of a database of this module's own to `connect.runs` through the outbox relay.
+the test opens it, then forwarding to the session's sshd. Each test has a topic of its own for its requests and
+one for its stops; the runner's events are read back from the audience database's outbox.
 """
 
 from __future__ import annotations
@@ -12,38 +14,45 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections.abc import AsyncIterator
-from dataclasses import replace
-from uuid import uuid4
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from connect_events import (
-    RUNS_TOPIC,
-    TERMINAL_RUN_EVENTS,
     RetryPolicy,
     RunAttemptFailed,
     RunEvent,
     RunRequested,
     RunStarted,
-    decode,
+    RunStopped,
+    RunStopRequested,
+    RunSucceeded,
+    encode,
 )
-from connect_runner.adapters.ledger import PgRunLedger
-from connect_runner.adapters.schema import RUNNER_DDL
-from connect_runner.ports import RunDeps
-from connect_runtime.kafka import ensure_topics
-from connect_runtime.outbox import OutboxRelay
-from connect_runtime.settings import database_dsn
-from tests.databases import throwaway_pool
-from tests.integration.runner.runner_it import ANN, RunnerWorld, failed, succeeded
-from tests.kafka_records import read_topics
+from connect_runner.entrypoints.retries import RetryPoller
+from connect_runner.entrypoints.run_consumer import RunConsumer
+from connect_runner.entrypoints.slots import Slots
+from connect_runner.entrypoints.stop_records import handle_stop_record
+from connect_runner.handlers import continue_retry, execute_run, take_up_retries
+from connect_runtime.kafka import ensure_topics, make_consumer
+from connect_runtime.offsets import TransactionalConsumer
+from tests.integration.runner.runner_it import ANN, PEOPLE_HEADER, RunnerWorld, failed
 from tests.polling import until
+from tests.unit.runner.runner_builders import stop_request
 
 pytestmark = pytest.mark.integration
-ONE_SECOND = RetryPolicy(attempts=3, initial_backoff_s=1, multiplier=1.0)
 CHUNK_BYTES = 65_536
+FAST_GROUP = {"heartbeat_interval_ms": 300, "session_timeout_ms": 6000, "max_poll_interval_ms": 600_000}
+RETRY_POLL_S = 0.1
+# Long enough for the run behind it on the partition to be taken while it waits, even on a loaded machine.
+FIVE_SECONDS = RetryPolicy(attempts=3, initial_backoff_s=5, multiplier=1.0)
+TEN_MINUTES = RetryPolicy(attempts=3, initial_backoff_s=600, multiplier=1.0)
+BOB = PEOPLE_HEADER + "2,Bob,,,,\n"
 
 
 class Door:
@@ -81,39 +90,82 @@ async def _pipe(source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> Non
 
 
 @pytest.fixture
-def world(world: RunnerWorld) -> RunnerWorld:
-    """The runner world with a job id far from other tests' ones: its events are read back from the shared
-    `connect.runs`."""
-    return replace(world, job_id=800_000_000 + int(world.unique, 16) % 1_000_000)
-
-
-@pytest.fixture
 async def door(world: RunnerWorld) -> AsyncIterator[Door]:
     door = Door(world.server.host, world.server.port)
     yield door
     await door.close()
 
 
-@pytest.fixture(scope="module")
-async def relayed_pool(database_url: str, kafka_bootstrap: str) -> AsyncIterator[tuple[asyncpg.Pool, str]]:
-    """An audience database of this module's own and its DSN, for the outbox relay."""
-    name = f"runner_retries_{uuid4().hex[:8]}"
-    await ensure_topics(kafka_bootstrap, partitions=3, topics=[RUNS_TOPIC])
-    async with throwaway_pool(database_url, name, RUNNER_DDL, max_size=6) as pool:
-        yield pool, database_dsn(database_url, name)
+@dataclass(frozen=True)
+class Runner:
+    """A runner of one slot: the run consumer on the test's topic (one partition) and the retry poller; and the
+    stops consumer on the test's stops topic."""
+
+    topic: str
+    group: str
+    stops_topic: str
+    bootstrap: str
+    producer: AIOKafkaProducer
+    pool: asyncpg.Pool
+
+    async def request(self, request: RunRequested) -> int:
+        """Publish the request; returns its offset."""
+        sent = await self.producer.send_and_wait(self.topic, encode(request), key=request.partition_key.encode())
+        return int(sent.offset)
+
+    async def stop(self, request: RunStopRequested) -> None:
+        """Publish the stop request and wait until the stops consumer has recorded it (its offset is stored)."""
+        sent = await self.producer.send_and_wait(self.stops_topic, encode(request), key=request.partition_key.encode())
+
+        async def recorded() -> bool:
+            stored = await self.pool.fetchval(
+                "SELECT next_offset FROM consumer_offsets WHERE consumer_group = $1 AND topic = $2",
+                f"{self.group}-stops",
+                self.stops_topic,
+            )
+            return stored is not None and stored > sent.offset
+
+        await until(recorded)
+
+    async def committed(self) -> int | None:
+        """The run consumer's committed offset on the topic's one partition."""
+        probe = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=self.group, enable_auto_commit=False)
+        await probe.start()
+        try:
+            offset: int | None = await probe.committed(TopicPartition(self.topic, 0))
+            return offset
+        finally:
+            await probe.stop()
 
 
 @pytest.fixture
-async def relayed(
-    world: RunnerWorld, relayed_pool: tuple[asyncpg.Pool, str], producer: AIOKafkaProducer
-) -> AsyncIterator[RunDeps]:
-    """The world's deps on the relayed database, with the relay running."""
-    pool, dsn = relayed_pool
-    relay = OutboxRelay(dsn, producer)
-    task = asyncio.create_task(relay.run())
-    yield replace(world.deps, pool=pool, ledger=PgRunLedger(pool))
-    relay.stop()
-    await task
+async def runner(world: RunnerWorld, kafka_bootstrap: str, producer: AIOKafkaProducer) -> AsyncIterator[Runner]:
+    topic, group = f"runner-retries-{world.unique}", f"runner-retries-{world.unique}"
+    stops_topic = f"{topic}-stops"
+    await ensure_topics(kafka_bootstrap, partitions=1, topics=[topic, stops_topic])
+    deps, slots = world.deps, Slots(1)
+    runs = RunConsumer(
+        consumer=make_consumer(kafka_bootstrap, group, **FAST_GROUP),
+        execute=lambda request: execute_run(request, deps),
+        topic=topic,
+        slots=slots,
+    )
+    retries = RetryPoller(
+        lambda limit: take_up_retries(deps, limit), lambda retry: continue_retry(retry, deps), slots, RETRY_POLL_S
+    )
+    stops = TransactionalConsumer(
+        bootstrap=kafka_bootstrap,
+        group=f"{group}-stops",
+        topics=[stops_topic],
+        pool=world.pool,
+        handler=partial(handle_stop_record, deps.ledger),
+        dead_letters=producer,
+    )
+    tasks = [asyncio.create_task(part.run()) for part in (runs, retries, stops)]
+    yield Runner(topic, group, stops_topic, kafka_bootstrap, producer, world.pool)
+    for part in (runs, retries, stops):
+        part.stop()
+    await asyncio.wait_for(asyncio.gather(*tasks), timeout=90)
 
 
 def _with_retries(request: RunRequested, policy: RetryPolicy) -> RunRequested:
@@ -121,62 +173,87 @@ def _with_retries(request: RunRequested, policy: RetryPolicy) -> RunRequested:
     return request.model_copy(update={"payload": request.payload.model_copy(update={"definition": definition})})
 
 
-async def _on_kafka(bootstrap: str, run: str) -> list[RunEvent]:
-    """The run's events on `connect.runs` once its terminal event is there."""
-
-    async def found() -> list[RunEvent]:
-        records = await read_topics(bootstrap, [RUNS_TOPIC])
-        decoded = [decode(RUNS_TOPIC, r.value) for r in records]
-        return [e for e in decoded if isinstance(e, RunEvent) and e.aggregate_id == run]
-
-    async def ended() -> bool:
-        return any(isinstance(e, TERMINAL_RUN_EVENTS) for e in await found())
-
-    await until(ended, timeout_s=30)
-    return sorted(await found(), key=lambda e: e.aggregate_version)
-
-
-async def test_a_refused_connection_is_retried_and_the_second_attempt_loads(
-    world: RunnerWorld, door: Door, relayed: RunDeps, kafka_bootstrap: str
-) -> None:
-    table = world.table()
-    source = world.source(world.put("ann.csv", ANN), port=door.port)
-    request = _with_retries(world.request(1, source, table), ONE_SECOND)
-
-    async def server_back_during_the_wait(seconds: float) -> None:
-        await door.open()
-        await asyncio.sleep(seconds)
-
-    event = succeeded(await world.execute(request, replace(relayed, sleep=server_back_during_the_wait)))
-
-    assert event.payload.counts.inserted == 1
-    rows = await relayed.pool.fetch(f'SELECT id, name FROM custom."{table.name}"')
-    assert [(r["id"], r["name"]) for r in rows] == [(1, "Ann")]
-    emitted = await _on_kafka(kafka_bootstrap, request.aggregate_id)
-    assert [e.type for e in emitted if e.type != "run.progressed"] == [
-        "run.started",
-        "run.attempt_failed",
-        "run.started",
-        "run.succeeded",
-    ]
-    [attempt_failed] = [e for e in emitted if isinstance(e, RunAttemptFailed)]
-    assert (attempt_failed.payload.attempt, attempt_failed.payload.code) == (1, "CONNECTION_FAILED")
-    assert attempt_failed.payload.error == (
-        f"cannot connect to {world.server.user}@{world.server.host}:{door.port}: "
-        f"the server refused the connection (nothing listens on port {door.port})"
+async def _waiting(world: RunnerWorld, run_id: int) -> datetime | None:
+    """When the run's next attempt is due, while it waits for it."""
+    due: datetime | None = await world.pool.fetchval(
+        "SELECT retry_at FROM run_attempts WHERE job_id = $1 AND run_id = $2", world.job_id, run_id
     )
-    second = [e for e in emitted if isinstance(e, RunStarted)][-1]
-    assert second.payload.attempt == 2
-    assert second.payload.started_at >= attempt_failed.payload.retry_at
-    assert [e.aggregate_version for e in emitted] == list(range(2, 2 + len(emitted)))
+    return due
 
 
-async def test_a_bad_header_is_not_retried(world: RunnerWorld, relayed: RunDeps, kafka_bootstrap: str) -> None:
+def _ended(world: RunnerWorld, *run_ids: int) -> Callable[[], Awaitable[bool]]:
+    async def check() -> bool:
+        return all([await world.ledger_status(run_id) is not None for run_id in run_ids])
+
+    return check
+
+
+def _types(events: list[RunEvent]) -> list[str]:
+    return [e.type for e in events if e.type != "run.progressed"]
+
+
+async def test_a_run_waits_without_its_partition_or_slot_and_the_poller_begins_its_next_attempt(
+    world: RunnerWorld, runner: Runner, door: Door
+) -> None:
+    ann = world.source(world.put("ann.csv", ANN), port=door.port)
+    first = _with_retries(world.request(1, ann, world.table()), FIVE_SECONDS)
+    second = world.request(2, world.put("bob.csv", BOB), world.table("second"))  # the same partition, after it
+    await runner.request(first)
+    await runner.request(second)
+
+    async def first_waits() -> bool:
+        return await _waiting(world, 1) is not None
+
+    await until(first_waits, timeout_s=60)
+    await door.open()  # the server is back for attempt 2
+    await until(_ended(world, 1, 2), timeout_s=90)
+
+    first_events, second_events = await world.events(1), await world.events(2)
+    assert _types(first_events) == ["run.started", "run.attempt_failed", "run.started", "run.succeeded"]
+    assert _types(second_events) == ["run.started", "run.succeeded"]
+    [attempt_failed] = [e for e in first_events if isinstance(e, RunAttemptFailed)]
+    assert (attempt_failed.payload.attempt, attempt_failed.payload.code) == (1, "CONNECTION_FAILED")
+    retried = [e for e in first_events if isinstance(e, RunStarted)][-1]
+    assert retried.payload.attempt == 2
+    assert retried.payload.started_at >= attempt_failed.payload.retry_at  # not early
+    # The runner has one slot: the second run could only run in it while the first waited without it.
+    [second_done] = [e for e in second_events if isinstance(e, RunSucceeded)]
+    assert second_done.payload.finished_at <= retried.payload.started_at
+    assert await world.names(world.table()) == [(1, "Ann")]
+    assert await world.names(world.table("second")) == [(2, "Bob")]
+    assert await runner.committed() == 2  # both requests are done with, the first one while it waited
+
+
+async def test_a_stop_during_the_wait_ends_the_run_stopped_within_a_poll(
+    world: RunnerWorld, runner: Runner, door: Door
+) -> None:
+    ann = world.source(world.put("ann.csv", ANN), port=door.port)
+    request = _with_retries(world.request(1, ann, world.table()), TEN_MINUTES)
+    await runner.request(request)
+
+    async def waits_committed() -> bool:
+        return await _waiting(world, 1) is not None and await runner.committed() == 1
+
+    await until(waits_committed, timeout_s=60)
+    await runner.stop(stop_request(world.job_id, 1, at=datetime.now(UTC)))
+    await until(_ended(world, 1), timeout_s=30)
+
+    events = await world.events(1)
+    assert _types(events) == ["run.started", "run.attempt_failed", "run.stopped"]
+    stopped = events[-1]
+    assert isinstance(stopped, RunStopped) and await world.ledger_status(1) == "stopped"
+    requested_at = await world.pool.fetchval(
+        "SELECT requested_at FROM run_stops WHERE job_id = $1 AND run_id = 1", world.job_id
+    )
+    assert stopped.payload.finished_at - requested_at < timedelta(seconds=5)  # not 10 minutes on
+
+
+async def test_a_bad_header_is_not_retried(world: RunnerWorld) -> None:
     path = world.put("people.csv", "id,full_name\n1,Ann\n")
-    request = _with_retries(world.request(1, path, world.table()), ONE_SECOND)
+    request = _with_retries(world.request(1, path, world.table()), FIVE_SECONDS)
 
-    event = failed(await world.execute(request, relayed))
+    event = await world.execute(request)
 
-    assert event.payload.code == "BAD_HEADER"
-    emitted = await _on_kafka(kafka_bootstrap, request.aggregate_id)
-    assert [e.type for e in emitted if e.type != "run.progressed"] == ["run.started", "run.failed"]
+    assert failed(event).payload.code == "BAD_HEADER"
+    assert _types(await world.events(1)) == ["run.started", "run.failed"]
+    assert await _waiting(world, 1) is None

@@ -1,6 +1,7 @@
 """What every `RunLedger` must do: the checks both the in-memory fake and `PgRunLedger` pass.
 
-Each check gets an empty ledger. Changes go through the run's rules (`decide`) as the use cases make them.
+Each check gets an empty ledger. Changes go through the run's rules (`decide`) as the use cases make them; a
+run that waits keeps its request, as `handlers` does in the same transaction.
 """
 
 from __future__ import annotations
@@ -43,6 +44,8 @@ Check = Callable[[Ledger], Awaitable[None]]
 T0 = datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
 COUNTS = RunCounts(rows_read=3, inserted=2, updated=1, bytes_transferred=99)
 STOP_KEPT_WITHIN_S = 10.0
+RESUME_AFTER = timedelta(seconds=30)
+RETRY = RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=2.0)
 
 
 def at(seconds: float) -> datetime:
@@ -57,6 +60,11 @@ def begin(seconds: float = 0, runner: str = "host-a") -> BeginAttempt:
     return BeginAttempt(runner=runner, now=at(seconds), max_attempts=3)
 
 
+def retry(seconds: float, runner: str = "host-a") -> BeginAttempt:
+    """The retry poller's begin."""
+    return BeginAttempt(runner=runner, now=at(seconds), max_attempts=3, resume_after=RESUME_AFTER)
+
+
 async def run(ledger: Ledger, origin: RunRequested, command: Command) -> tuple[RunState, Decision]:
     """What the use cases do: load under the run's lock, decide, record, in one transaction."""
     async with ledger.transaction() as tx:
@@ -69,6 +77,25 @@ async def read(ledger: Ledger, origin: RunRequested) -> RunState:
     async with ledger.transaction() as tx:
         state: RunState = await ledger.load(tx, origin)
         return state
+
+
+async def wait(ledger: Ledger, req: RunRequested, failed_s: float = 5, attempt: int = 1) -> RunState:
+    """Attempt `attempt` fails transiently at `failed_s` (begun at 0): the run waits 60 s (the first time)
+    with its request kept."""
+    refused = Fail(attempt, T0, RunCounts(), "CONNECTION_FAILED", "refused", at(failed_s), transient=True, retry=RETRY)
+    async with ledger.transaction() as tx:
+        state = await ledger.load(tx, req)
+        state = await ledger.record(tx, state, decide(state, refused))
+        await ledger.keep_request(tx, req)
+    assert state.retry_at is not None
+    return state
+
+
+async def claim(ledger: Ledger, seconds: float, limit: int = 10) -> list[RunRequested]:
+    """Claim in a transaction of its own, and let it end."""
+    async with ledger.transaction() as tx:
+        claimed: list[RunRequested] = await ledger.claim_retries(tx, at(seconds), RESUME_AFTER, limit)
+        return claimed
 
 
 async def check_an_unknown_run_is_queued(ledger: Ledger) -> None:
@@ -213,23 +240,89 @@ async def check_silent_runs_are_those_whose_heartbeat_is_old(ledger: Ledger) -> 
 async def check_failed_attempts_and_the_wait_are_read_back(ledger: Ledger) -> None:
     req = request()
     await run(ledger, req, begin())
-    retry = RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=2.0)
-    refused = Fail(1, T0, RunCounts(), "CONNECTION_FAILED", "refused", at(5), transient=True, retry=retry)
+    refused = Fail(1, T0, RunCounts(), "CONNECTION_FAILED", "refused", at(5), transient=True, retry=RETRY)
 
     waiting, decision = await run(ledger, req, refused)
     [failed] = decision.events
     assert isinstance(failed, RunAttemptFailed) and failed.aggregate_version == 3
     assert (waiting.status, waiting.failed_attempts, waiting.retry_at) == (RunStatus.RUNNING, 1, at(65))
+    assert waiting.heartbeat_at is None
     assert await read(ledger, req) == waiting
+    assert await ledger.silent(at(100_000), 10) == []  # a waiting run is never silent
 
-    beating, _ = await run(ledger, req, Tick(1, at(30)))
-    assert await read(ledger, req) == beating
-    assert await ledger.silent(at(30), 10) == []
-    assert await ledger.silent(at(31), 10) == [Origin.of(req)]  # a wait whose runner died is silent too
-
-    again, _ = await run(ledger, req, begin(65, runner="host-b"))
+    again, _ = await run(ledger, req, retry(65, runner="host-b"))
     assert (again.attempt, again.failed_attempts, again.retry_at) == (Attempt(2, "host-b", at(65)), 1, None)
     assert await read(ledger, req) == again
+
+
+async def check_a_due_retry_is_claimed_once_with_its_request(ledger: Ledger) -> None:
+    req, other = request(1), request(2)
+    await run(ledger, req, begin())
+    await run(ledger, other, begin())  # running, its request not kept: never the poller's
+    await wait(ledger, req)
+    assert await claim(ledger, 64) == []
+
+    async with ledger.transaction() as tx:
+        assert await ledger.claim_retries(tx, at(65), RESUME_AFTER, 10) == [req]
+        # Another runner polling meanwhile passes over it, without waiting.
+        async with asyncio.timeout(STOP_KEPT_WITHIN_S):
+            assert await claim(ledger, 65) == []
+        state = await ledger.load(tx, req)  # the claim holds the run's lock: this does not wait
+        await ledger.record(tx, state, decide(state, retry(65)))
+    assert await claim(ledger, 66) == []  # begun: no longer due
+    assert (await read(ledger, req)).attempt == Attempt(2, "host-a", at(65))
+
+
+async def check_a_claim_passes_over_a_run_whose_lock_is_held(ledger: Ledger) -> None:
+    req = request()
+    await run(ledger, req, begin())
+    await wait(ledger, req)
+    async with ledger.transaction() as holder:
+        await ledger.load(holder, req)
+        async with asyncio.timeout(STOP_KEPT_WITHIN_S):
+            assert await claim(ledger, 100) == []
+    assert await claim(ledger, 100) == [req]
+
+
+async def check_claims_keep_to_their_limit_the_longest_due_first(ledger: Ledger) -> None:
+    first, second, third = request(1), request(2), request(3)
+    for seconds, req in [(3, second), (1, first), (9, third)]:
+        await run(ledger, req, begin())
+        await wait(ledger, req, failed_s=seconds)  # due at 60 s after
+    assert await claim(ledger, 100, limit=2) == [first, second]
+    assert await claim(ledger, 100, limit=0) == []
+    assert await claim(ledger, 65) == [first, second]
+
+
+async def check_an_attempt_the_poller_began_is_claimed_again_once_silent(ledger: Ledger) -> None:
+    req = request()
+    await run(ledger, req, begin())
+    await wait(ledger, req)
+    await run(ledger, req, retry(65))
+    await run(ledger, req, Tick(2, at(80)))
+    assert await claim(ledger, 109) == []
+    assert await claim(ledger, 110) == [req]  # its runner died; nothing else would redo it
+
+    await run(ledger, req, Succeed(2, at(65), COUNTS, at(200)))
+    assert await claim(ledger, 10_000) == []  # ended: the kept request is gone
+
+
+async def check_stopped_waits_are_the_waiting_runs_asked_to_stop(ledger: Ledger) -> None:
+    waiting, stopped, running, later = request(1), request(2), request(3), request(4)
+    for req in (waiting, stopped, running, later):
+        await run(ledger, req, begin())
+    for req in (waiting, stopped, later):
+        await wait(ledger, req)
+    async with ledger.transaction() as tx:
+        await ledger.record_stop(tx, stop_request(42, 4, at=at(7)))
+        await ledger.record_stop(tx, stop_request(42, 2, at=at(6)))
+        await ledger.record_stop(tx, stop_request(42, 3, at=at(6)))
+    assert await ledger.stopped_waits(10) == [stopped, later]
+    assert await ledger.stopped_waits(1) == [stopped]
+
+    await run(ledger, stopped, retry(8))
+    assert (await read(ledger, stopped)).status is RunStatus.STOPPED
+    assert await ledger.stopped_waits(10) == [later]
 
 
 CHECKS: list[Check] = [
@@ -246,6 +339,11 @@ CHECKS: list[Check] = [
     check_a_stop_after_the_end_changes_nothing,
     check_silent_runs_are_those_whose_heartbeat_is_old,
     check_failed_attempts_and_the_wait_are_read_back,
+    check_a_due_retry_is_claimed_once_with_its_request,
+    check_a_claim_passes_over_a_run_whose_lock_is_held,
+    check_claims_keep_to_their_limit_the_longest_due_first,
+    check_an_attempt_the_poller_began_is_claimed_again_once_silent,
+    check_stopped_waits_are_the_waiting_runs_asked_to_stop,
 ]
 
 

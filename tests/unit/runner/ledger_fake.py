@@ -1,8 +1,9 @@
 """An in-memory `RunLedger` with the PostgreSQL adapter's semantics; both keep `ledger_contract.py`.
 
-One asyncio lock per run stands in for the advisory lock, held until the transaction ends. A transaction's
-changes are kept aside and applied when it ends without an error, so, as in PostgreSQL, a transaction that
-fails leaves nothing behind. `published` holds every committed event, in order (the outbox).
+One asyncio lock per run stands in for the advisory lock, held until the transaction ends (and for the row lock
+a claim of the retry poller takes). A transaction's changes are kept aside and applied when it ends without an
+error, so, as in PostgreSQL, a transaction that fails leaves nothing behind. `published` holds every committed
+event, in order (the outbox).
 """
 
 from __future__ import annotations
@@ -12,11 +13,11 @@ from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from connect_events import Event, RunStopRequested, run_key
+from connect_events import Event, RunRequested, RunStopRequested, run_key
 from connect_runner.domain.events import Origin, RunOrigin
-from connect_runner.domain.run import Decision, RunState, StopRequest, Terminal, apply
+from connect_runner.domain.run import Decision, RunState, StopRequest, Terminal, apply, next_attempt_at
 from connect_runner.ports import LedgerConflictError
 
 
@@ -27,6 +28,7 @@ class FakeTx:
     held: set[str] = field(default_factory=set)
     runs: dict[str, RunState] = field(default_factory=dict)
     stops: dict[str, StopRequest] = field(default_factory=dict)
+    requests: dict[str, RunRequested] = field(default_factory=dict)
     published: list[Event] = field(default_factory=list)
 
 
@@ -36,6 +38,7 @@ class InMemoryRunLedger:
     def __init__(self) -> None:
         self.runs: dict[str, RunState] = {}
         self.stops: dict[str, StopRequest] = {}
+        self.requests: dict[str, RunRequested] = {}
         self.published: list[Event] = []
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -46,6 +49,10 @@ class InMemoryRunLedger:
             yield tx
             self.runs.update(tx.runs)
             self.stops.update({key: stop for key, stop in tx.stops.items() if key not in self.stops})
+            self.requests.update(tx.requests)
+            for key, state in tx.runs.items():
+                if state.terminal is not None:
+                    self.requests.pop(key, None)
             self.published.extend(tx.published)
         finally:
             for key in tx.held:
@@ -90,10 +97,39 @@ class InMemoryRunLedger:
             for state in self.runs.values()
             if state.attempt is not None
             and state.terminal is None
+            and state.retry_at is None
             and state.heartbeat_at is not None
             and state.heartbeat_at < since
         ]
         return [state.origin for state in sorted(lost, key=lambda s: s.heartbeat_at or since)][:limit]
+
+    async def keep_request(self, tx: FakeTx, request: RunRequested) -> None:
+        key = request.aggregate_id
+        if key in tx.runs or key in self.runs:
+            tx.requests[key] = request
+
+    async def claim_retries(self, tx: FakeTx, now: datetime, resume_after: timedelta, limit: int) -> list[RunRequested]:
+        due = {
+            key: at
+            for key, state in self.runs.items()
+            if key in self.requests and (at := next_attempt_at(state, resume_after)) is not None and at <= now
+        }
+        claimed: list[RunRequested] = []
+        for key in sorted(due, key=due.__getitem__):
+            if len(claimed) == limit:
+                break
+            if key in tx.held or not self._locks[key].locked():
+                await self.load(tx, self.requests[key])
+                claimed.append(self.requests[key])
+        return claimed
+
+    async def stopped_waits(self, limit: int) -> list[RunRequested]:
+        waiting = [
+            key
+            for key, state in self.runs.items()
+            if state.retry_at is not None and key in self.stops and key in self.requests
+        ]
+        return [self.requests[key] for key in sorted(waiting, key=lambda k: self.stops[k].requested_at)][:limit]
 
     def _read(self, tx: FakeTx, origin: Origin) -> RunState:
         key = origin.aggregate_id

@@ -2,7 +2,9 @@
 then the run waits for another attempt (`run.attempt_failed`) or ends — and what comes during the wait.
 
 Transient failures only are retried, while the job's policy has attempts left; the waits grow by the policy's
-multiplier; attempts that died with their runner are counted apart from those that failed.
+multiplier; attempts that died with their runner are counted apart from those that failed. From the first
+failed attempt on the retry poller begins the run's attempts, never its request; a waiting run needs no sign of
+life and is never reaped.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from connect_runner.domain.run import (
     decide,
     evolve,
     must_stop,
+    next_attempt_at,
 )
 from tests.unit.runner.runner_builders import location, run_request
 
@@ -54,6 +57,7 @@ SO_FAR = RunCounts(rows_read=0, bytes_transferred=0)
 POLICY = RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=2.0)
 REFUSED = "cannot connect to connect@127.0.0.1:22: the server refused the connection (nothing listens on port 22)"
 TEN_MIN = timedelta(minutes=10)
+RESUME_AFTER = timedelta(seconds=30)
 
 
 def at(seconds: float) -> datetime:
@@ -62,6 +66,11 @@ def at(seconds: float) -> datetime:
 
 def begin(seconds: float = 0, runner: str = "host-a", max_attempts: int = 3) -> BeginAttempt:
     return BeginAttempt(runner=runner, now=at(seconds), max_attempts=max_attempts)
+
+
+def retry(seconds: float = 0, runner: str = "host-a", max_attempts: int = 3) -> BeginAttempt:
+    """The retry poller's begin."""
+    return BeginAttempt(runner=runner, now=at(seconds), max_attempts=max_attempts, resume_after=RESUME_AFTER)
 
 
 def fail(
@@ -117,7 +126,7 @@ class TestATransientFailure:
         assert state.terminal is None and not must_stop(state, 1)
 
     def test_when_the_policy_has_no_attempt_left_the_run_fails_saying_how_many_failed(self) -> None:
-        state = given(begin(0), fail(5), begin(65), fail(70, started=65, attempt=2), begin(190))
+        state = given(begin(0), fail(5), retry(65), fail(70, started=65, attempt=2), retry(190))
 
         failed = only(decide(state, fail(195, started=190, attempt=3)))
 
@@ -158,39 +167,51 @@ def test_a_failure_that_is_not_transient_ends_the_run_at_once(code: FailureCode,
 
 
 class TestTheWait:
-    def test_before_its_time_a_new_attempt_only_beats(self) -> None:
+    @pytest.mark.parametrize("seconds", [30, 65, 4000])
+    def test_a_redelivered_request_begins_nothing_before_or_after_its_time(self, seconds: float) -> None:
         state = given(*WAITING)
-        decision = decide(state, begin(30, runner="host-b"))  # a redelivered request: the rest of the wait
-        assert decision == Decision(heartbeat_at=at(30))
-        assert apply(state, decision).retry_at == at(65)
+        assert state.polled
+        assert decide(state, begin(seconds, runner="host-b")) == Decision()
+
+    def test_before_its_time_the_poller_begins_nothing(self) -> None:
+        assert decide(given(*WAITING), retry(64)) == Decision()
 
     @pytest.mark.parametrize("seconds", [65, 66, 4000])
-    def test_from_its_time_on_the_next_attempt_begins(self, seconds: float) -> None:
-        started = only(decide(given(*WAITING), begin(seconds, runner="host-b")))
+    def test_from_its_time_on_the_poller_begins_the_next_attempt(self, seconds: float) -> None:
+        started = only(decide(given(*WAITING), retry(seconds, runner="host-b")))
         assert isinstance(started, RunStarted)
         assert (started.payload.attempt, started.payload.runner, started.aggregate_version) == (2, "host-b", 4)
-        assert apply(given(*WAITING), decide(given(*WAITING), begin(seconds))).retry_at is None
+        assert apply(given(*WAITING), decide(given(*WAITING), retry(seconds))).retry_at is None
 
-    def test_ticks_beat_but_report_no_progress(self) -> None:
+    @pytest.mark.parametrize("steps", [(), (begin(0),), (begin(0), begin(60))], ids=["queued", "running", "redone"])
+    def test_the_poller_never_begins_a_run_its_request_owns(self, steps: tuple[Command, ...]) -> None:
+        assert not given(*steps).polled
+        assert decide(given(*steps), retry(10_000)) == Decision()
+
+    def test_a_request_never_begins_an_attempt_of_a_run_the_poller_began(self) -> None:
+        assert decide(given(*WAITING, retry(65)), begin(70, runner="host-b")) == Decision()
+
+    def test_it_needs_no_sign_of_life_ticks_decide_nothing(self) -> None:
         state = given(*WAITING)
-        assert decide(state, Tick(1, at(10), Snapshot(rows_read=9))) == Decision(heartbeat_at=at(10))
-        assert apply(state, Decision(heartbeat_at=at(10))).heartbeat_at == at(10)
+        assert state.heartbeat_at is None
+        assert decide(state, Tick(1, at(10))) == Decision()
+        assert decide(state, Tick(1, at(10), Snapshot(rows_read=9))) == Decision()
 
-    def test_a_stop_during_the_wait_ends_the_run_stopped_at_the_next_begin(self) -> None:
+    @pytest.mark.parametrize("silent_s", [600, 601, 86_400])
+    def test_a_waiting_run_is_never_reaped_however_long_it_waits(self, silent_s: float) -> None:
+        state = given(begin(0), fail(5, retry=RetryPolicy(attempts=2, initial_backoff_s=21_600)))
+        assert decide(state, Reap(at(5 + silent_s), TEN_MIN)) == Decision()
+
+    def test_a_stop_during_the_wait_ends_the_run_stopped_at_the_pollers_next_pass(self) -> None:
         state = given(*WAITING, stop_requested(20))
-        assert must_stop(state, 1)  # what the waiting handler checks at each beat
+        assert must_stop(state, 1)
+        assert decide(state, begin(21)) == Decision()  # a redelivered request leaves it to the poller
 
-        stopped = only(decide(state, begin(21)))
+        stopped = only(decide(state, retry(21)))  # long before the wait is over
 
         assert isinstance(stopped, RunStopped)
         assert (stopped.payload.started_at, stopped.payload.finished_at) == (T0, at(21))
-        assert apply(state, decide(state, begin(21))).status is RunStatus.STOPPED
-
-    def test_a_beating_wait_is_not_reaped_a_silent_one_is(self) -> None:
-        beating = given(*WAITING, Tick(1, at(60)))
-        assert decide(beating, Reap(at(600), TEN_MIN)) == Decision()
-        lost = only(decide(beating, Reap(at(661), TEN_MIN)))
-        assert isinstance(lost, RunFailed) and lost.payload.code == "RUNNER_LOST"
+        assert apply(state, decide(state, retry(21))).status is RunStatus.STOPPED
 
     @pytest.mark.parametrize(
         "event",
@@ -208,6 +229,33 @@ class TestTheWait:
         other = events.run_attempt_failed(ORIGIN, 3, 2, at(6), code="CONNECTION_FAILED", error="x", retry_at=at(9))
         with pytest.raises(IllegalTransitionError):
             evolve(given(begin(0)), other)
+
+
+class TestWhenThePollerTakesTheRunUp:
+    @pytest.mark.parametrize(
+        ("steps", "expected"),
+        [
+            ((), None),
+            ((begin(0),), None),  # its request is not committed: a redelivery redoes it
+            (WAITING, at(65)),
+            ((*WAITING, retry(65)), at(95)),  # the attempt the poller began, silent for `resume_after`
+            ((*WAITING, retry(65), Tick(2, at(80))), at(110)),
+            ((*WAITING, retry(65), fail(70, started=65, attempt=2)), at(190)),
+            ((*WAITING, retry(65), fail(70, started=65, attempt=2, transient=False)), None),
+        ],
+        ids=["queued", "request-owned", "waiting", "begun", "beating", "waiting-again", "ended"],
+    )
+    def test_next_attempt_at(self, steps: tuple[Command, ...], expected: datetime | None) -> None:
+        assert next_attempt_at(given(*steps), RESUME_AFTER) == expected
+
+    def test_an_attempt_it_began_that_went_silent_is_resumed_as_one_that_died(self) -> None:
+        state = given(*WAITING, retry(65), Tick(2, at(80)))
+        assert decide(state, retry(109)) == Decision()  # alive as far as anyone knows
+
+        started = only(decide(state, retry(110, runner="host-b")))
+
+        assert isinstance(started, RunStarted) and started.payload.attempt == 3
+        assert apply(state, decide(state, retry(110))).unfinished_attempts == 2  # the died one and attempt 3
 
 
 @pytest.mark.parametrize(
@@ -228,7 +276,7 @@ def test_the_waits_follow_the_policy_through_every_attempt(policy: RetryPolicy, 
         if state.retry_at is not None:
             now = (state.retry_at - T0).total_seconds()
             starts.append(now)
-            state = apply(state, decide(state, begin(now)))
+            state = apply(state, decide(state, retry(now)))
 
     assert [b - a for a, b in itertools.pairwise(starts)] == waits_s
     assert state.attempt is not None and state.attempt.number == policy.attempts
@@ -249,10 +297,11 @@ class TestDiedAndFailedAttemptsAreCountedApart:
         many = RetryPolicy(attempts=10, initial_backoff_s=1, multiplier=1.0)
         steps: list[Command] = []
         for i in range(5):
-            steps += [begin(10 * i, max_attempts=1), fail(10 * i + 1, retry=many, started=10 * i, attempt=i + 1)]
+            start = begin(0, max_attempts=1) if i == 0 else retry(10 * i, max_attempts=1)
+            steps += [start, fail(10 * i + 1, retry=many, started=10 * i, attempt=i + 1)]
         state = given(*steps)
 
-        started = only(decide(state, begin(100, max_attempts=1)))
+        started = only(decide(state, retry(100, max_attempts=1)))
 
         assert isinstance(started, RunStarted) and started.payload.attempt == 6
         assert (state.failed_attempts, state.unfinished_attempts) == (5, 0)
@@ -264,17 +313,18 @@ class TestDiedAndFailedAttemptsAreCountedApart:
         assert isinstance(only(decide(state, fail(65, started=60, attempt=2))), RunAttemptFailed)
 
     def test_after_max_attempts_died_the_run_is_given_up_whatever_failed_before(self) -> None:
-        state = given(begin(0), fail(1), begin(61), begin(62), begin(63))  # 1 failed, then 3 died
+        # 1 failed; then 3 died, each resumed by the poller once silent for `resume_after`
+        state = given(begin(0), fail(1), retry(61), retry(91), retry(121))
 
-        decision = decide(state, begin(64, max_attempts=3))
+        decision = decide(state, retry(151, max_attempts=3))
 
         assert [type(e) for e in decision.events] == [RunStarted, RunFailed]
         given_up = decision.events[1]
         assert isinstance(given_up, RunFailed)
         assert given_up.payload.error == "gave up after 3 attempts: the runner stopped during each of them"
-        assert apply(state, decision).attempt == Attempt(5, "host-a", at(64))
+        assert apply(state, decision).attempt == Attempt(5, "host-a", at(151))
 
 
 def test_progress_is_still_reported_by_the_attempt_after_a_wait() -> None:
-    state = given(*WAITING, begin(65))
+    state = given(*WAITING, retry(65))
     assert isinstance(only(decide(state, Tick(2, at(66), Snapshot(rows_read=3)))), RunProgressed)

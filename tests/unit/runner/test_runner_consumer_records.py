@@ -1,7 +1,8 @@
 """The run consumer's handling of awkward records, against an in-memory Kafka partition.
 
 Rebalances can happen during any `await`, dead-lettering can fail, and a request can be unreadable: none of
-these may stop the runner, skip a record silently, or leave a requested run without its terminal event.
+these may stop the runner, skip a record silently, or leave a requested run without its terminal event. The
+slots it shares with the retry poller bound both together.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from aiokafka.errors import IllegalStateError, KafkaConnectionError
 from connect_events import RunRequested, encode
 from connect_runner.domain.unreadable import UnreadableRequest
 from connect_runner.entrypoints.run_consumer import RunConsumer
+from connect_runner.entrypoints.slots import Slots
 from connect_runtime.retry import RetryPolicy
 from tests.unit.runner.runner_builders import location, run_request
 
@@ -227,3 +229,31 @@ async def test_a_held_partition_waits_out_its_back_off_while_the_loop_keeps_poll
 
     assert dead.attempts == 1  # not tried again within the back-off
     assert calls.executed == [] and kafka.commits == []  # and nothing behind it overtook it
+
+
+async def test_no_request_starts_while_the_retry_poller_holds_every_slot() -> None:
+    kafka = FakeKafka(log=[_request(1, 1)])
+    calls = Calls()
+    slots = Slots(1)
+    assert slots.take() == 1  # an attempt the retry poller began
+    consumer = RunConsumer(consumer=kafka, execute=calls.execute, topic=TOPIC, slots=slots)
+    task = asyncio.create_task(consumer.run())
+
+    async def polled(times: int) -> None:
+        while kafka.polls < times:
+            assert not task.done(), task.exception()
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(polled(20), 5)
+    assert calls.executed == [] and TP in kafka.paused
+    slots.give_back()  # the attempt ended
+
+    async def committed() -> None:
+        while kafka.commits != [1]:
+            assert not task.done(), task.exception()
+            await asyncio.sleep(0.005)
+
+    await asyncio.wait_for(committed(), 5)
+    consumer.stop()
+    await asyncio.wait_for(task, 5)
+    assert calls.executed == ["1.1"] and slots.free == 1

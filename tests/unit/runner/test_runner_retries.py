@@ -1,7 +1,10 @@
-"""`execute_run` with a retry policy, on the in-memory ledger with an injected clock and sleep: an attempt that
-fails transiently is followed, after the policy's wait, by another; the wait beats (the reaper leaves it
-alone), ends at once on a stop, and a request redelivered during it waits only the rest of it. An attempt
-that a newer one superseded (in its work or in its wait) winds down and decides nothing."""
+"""`execute_run` and the retry poller's use cases (`take_up_retries`, `continue_retry`) with a retry policy, on
+the in-memory ledger with an injected clock: an attempt that fails transiently ends the request's work (it
+returns None) and the run waits in the ledger; the poller begins the next attempt once the wait is over, once
+however many runners poll, as many as it has slots for. A stop during the wait ends the run at the poller's
+next pass (needing no slot); the wait is never reaped; a request redelivered during it begins nothing; an
+attempt the poller began that died is begun again once silent. An attempt that a newer one superseded winds
+down and decides nothing."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import pytest
 from connect_events import (
     RetryPolicy,
     RunAttemptFailed,
+    RunEvent,
     RunFailed,
     RunRequested,
     RunStarted,
@@ -31,7 +35,14 @@ from connect_runner.adapters.sftp_failures import Where, connect_failure
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.run import BeginAttempt
-from connect_runner.handlers import AttemptSupersededError, execute_run, reap_lost_runs, record_stop
+from connect_runner.handlers import (
+    AttemptSupersededError,
+    continue_retry,
+    execute_run,
+    reap_lost_runs,
+    record_stop,
+    take_up_retries,
+)
 from connect_runner.ports import RunDeps
 from connect_runtime.vault import Credential
 from tests.unit.runner.ledger_contract import read, run
@@ -45,21 +56,12 @@ REFUSED = "cannot connect to connect@127.0.0.1:2222: the server refused the conn
 
 @dataclass
 class FakeTime:
-    """The clock and the sleep of `RunDeps`: sleeping moves the clock on, then calls `on_sleep`."""
+    """The clock of `RunDeps`, moved on by the test."""
 
     now: datetime = T0
-    slept: list[float] = field(default_factory=list)
-    on_sleep: Callable[[], Awaitable[None]] | None = None
 
     def clock(self) -> datetime:
         return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.slept.append(seconds)
-        self.now += timedelta(seconds=seconds)
-        await asyncio.sleep(0)
-        if self.on_sleep is not None:
-            await self.on_sleep()
 
 
 class Server:
@@ -138,7 +140,6 @@ class World:
             work_dir=Path("/nonexistent/work"),
             runner=runner,
             clock=self.time.clock,
-            sleep=self.time.sleep,
             **options,
         )
 
@@ -146,8 +147,8 @@ class World:
         return [e for e in self.ledger.published if isinstance(e, kind)]
 
 
-def request(policy: RetryPolicy) -> RunRequested:
-    req = run_request(42, 1, source=location(PATH, port=2222))
+def request(policy: RetryPolicy, run_id: int = 1) -> RunRequested:
+    req = run_request(42, run_id, source=location(PATH, port=2222))
     definition = req.payload.definition.model_copy(update={"retry": policy})
     return req.model_copy(update={"payload": req.payload.model_copy(update={"definition": definition})})
 
@@ -156,15 +157,26 @@ def at(seconds: float) -> datetime:
     return T0 + timedelta(seconds=seconds)
 
 
-async def test_a_refused_connection_is_tried_again_after_each_wait_until_the_policy_runs_out() -> None:
-    world = World()
-    policy = RetryPolicy(attempts=3, initial_backoff_s=2, multiplier=3.0)
+async def poll(deps: RunDeps, slots: int = 2) -> list[RunEvent | None]:
+    """One pass of the retry poller with `slots` free, each attempt it began carried out."""
+    return [await continue_retry(retry, deps) for retry in await take_up_retries(deps, slots)]
 
-    event = await execute_run(request(policy), world.deps())
+
+async def test_a_refused_connection_is_tried_again_by_the_poller_after_each_wait_until_the_policy_runs_out() -> None:
+    world = World()
+    req = request(RetryPolicy(attempts=3, initial_backoff_s=2, multiplier=3.0))
+
+    assert await execute_run(req, world.deps()) is None  # the request is done with: the run waits
+    world.time.now = at(1.9)
+    assert await poll(world.deps()) == []
+    world.time.now = at(2)
+    assert await poll(world.deps("host-b")) == [None]  # attempt 2 failed too: the run waits 6 s
+    world.time.now = at(8)
+    [event] = await poll(world.deps())
 
     assert isinstance(event, RunFailed)
     assert (event.payload.code, event.payload.error) == ("CONNECTION_FAILED", f"{REFUSED} (after 3 attempts)")
-    assert world.server.fetches == [at(0), at(2), at(8)]  # waits of 2 s, then 6 s
+    assert world.server.fetches == [at(0), at(2), at(8)]
     assert [(e.type, e.aggregate_version) for e in world.ledger.published] == [
         ("run.started", 2),
         ("run.attempt_failed", 3),
@@ -178,95 +190,135 @@ async def test_a_refused_connection_is_tried_again_after_each_wait_until_the_pol
         (1, at(2), REFUSED),
         (2, at(8), REFUSED),
     ]
-    assert [s.payload.attempt for s in world.published(RunStarted)] == [1, 2, 3]
+    assert [(s.payload.attempt, s.payload.runner) for s in world.published(RunStarted)] == [
+        (1, "host-a"),
+        (2, "host-b"),
+        (3, "host-a"),
+    ]
     # Each failed attempt's staging went before the next attempt began.
     dropped = [s for s in world.database.executed if s.startswith("DROP TABLE")]
     assert ["s_42_1_1" in dropped[0], "s_42_1_2" in dropped[1]] == [True, True]
-    assert await execute_run(request(policy), world.deps()) == event  # ended: redelivered, nothing more
+    assert world.ledger.requests == {}  # ended: the kept request is gone
+    assert await execute_run(req, world.deps()) == event  # redelivered: nothing more
+    world.time.now = at(10_000)
+    assert await poll(world.deps()) == []
 
 
 async def test_a_data_error_is_not_tried_again() -> None:
     world = World(server=Server(failure="no such file"))
-    policy = RetryPolicy(attempts=5, initial_backoff_s=1, multiplier=1.0)
 
-    event = await execute_run(request(policy), world.deps())
+    event = await execute_run(request(RetryPolicy(attempts=5, initial_backoff_s=1, multiplier=1.0)), world.deps())
 
     assert isinstance(event, RunFailed)
     assert (event.payload.code, event.payload.error) == ("FILE_NOT_FOUND", f"no file matching '{PATH}'")
     assert [e.type for e in world.ledger.published] == ["run.started", "run.failed"]
-    assert world.time.slept == [] and len(world.server.fetches) == 1
+    world.time.now = at(3600)
+    assert await poll(world.deps()) == [] and len(world.server.fetches) == 1
 
 
-async def test_a_stop_during_the_wait_ends_the_run_stopped_at_once() -> None:
+async def test_a_stop_during_the_wait_ends_the_run_stopped_at_the_next_pass_without_a_slot() -> None:
     world = World()
-    policy = RetryPolicy(attempts=3, initial_backoff_s=600, multiplier=2.0)
-    stopped_at: list[datetime] = []
+    req = request(RetryPolicy(attempts=3, initial_backoff_s=600, multiplier=2.0))
+    assert await execute_run(req, world.deps()) is None
 
-    async def stop_after_three_beats() -> None:
-        if len(world.time.slept) == 3:
-            stopped_at.append(world.time.now)
-            async with world.ledger.transaction() as tx:
-                await record_stop(world.ledger, tx, stop_request(42, 1, at=world.time.now))
+    world.time.now = at(30)
+    async with world.ledger.transaction() as tx:
+        await record_stop(world.ledger, tx, stop_request(42, 1, at=at(30)))
+    world.time.now = at(31)
+    assert await take_up_retries(world.deps(), 0) == []  # every slot busy: the stop needs none
 
-    world.time.on_sleep = stop_after_three_beats
-    event = await execute_run(request(policy), world.deps())
-
-    assert isinstance(event, RunStopped)
+    [stopped] = world.published(RunStopped)
+    assert stopped.payload.finished_at == at(31)  # not at the end of the 600 s wait
     assert [e.type for e in world.ledger.published] == ["run.started", "run.attempt_failed", "run.stopped"]
-    assert event.payload.finished_at == stopped_at[0]  # seen at the beat right after it, not after 600 s
-    assert len(world.server.fetches) == 1
+    assert await execute_run(req, world.deps()) == stopped
+    world.time.now = at(600)
+    assert await poll(world.deps()) == [] and len(world.server.fetches) == 1
 
 
-async def test_the_wait_beats_so_the_reaper_does_not_take_the_run_for_lost() -> None:
+async def test_the_wait_needs_no_heartbeat_and_is_never_reaped() -> None:
     world = World()
-    policy = RetryPolicy(attempts=2, initial_backoff_s=1800, multiplier=1.0)  # 30 min, abandon after 10
-    deps = world.deps(progress_interval_s=15.0, abandon_after_s=600.0)
-    reaped: list[object] = []
+    req = request(RetryPolicy(attempts=2, initial_backoff_s=1800, multiplier=1.0))  # 30 min, abandon after 10
+    deps = world.deps(abandon_after_s=600.0)
+    assert await execute_run(req, deps) is None
 
-    async def reap() -> None:
-        reaped.extend(await reap_lost_runs(deps))
+    world.time.now = at(1799)
+    assert await reap_lost_runs(deps) == []
+    assert (await read(world.ledger, req)).heartbeat_at is None
+    world.time.now = at(1800)
+    [event] = await poll(deps)
 
-    world.time.on_sleep = reap
-    event = await execute_run(request(policy), deps)
-
-    assert reaped == [] and sum(world.time.slept) == 1800
     assert world.server.fetches == [at(0), at(1800)]
     assert isinstance(event, RunFailed) and event.payload.error == f"{REFUSED} (after 2 attempts)"
 
 
-async def test_a_request_redelivered_during_the_wait_waits_only_the_rest_of_it() -> None:
+@pytest.mark.parametrize("redelivered_s", [20, 60, 61], ids=["during", "when-due", "after-due"])
+async def test_a_request_redelivered_during_the_wait_begins_nothing(redelivered_s: float) -> None:
     world = World()
-    policy = RetryPolicy(attempts=2, initial_backoff_s=60, multiplier=2.0)
-    asleep = asyncio.Event()
+    req = request(RetryPolicy(attempts=2, initial_backoff_s=60, multiplier=2.0))
+    assert await execute_run(req, world.deps("host-a")) is None
+    world.ledger.requests.clear()  # as if it began waiting under an older runner, which kept no request
 
-    async def restart_after_20_s() -> None:
-        if sum(world.time.slept) >= 20:
-            asleep.set()
-            await asyncio.Event().wait()  # the runner is gone: cancelled (a rebalance, a restart)
+    world.time.now = at(redelivered_s)
+    assert await execute_run(req, world.deps("host-b")) is None  # its runner restarted before committing it
 
-    world.time.on_sleep = restart_after_20_s
-    first = asyncio.create_task(execute_run(request(policy), world.deps("host-a")))
-    await asleep.wait()
-    first.cancel()
-    await asyncio.wait({first})
-
-    world.time.on_sleep = None
-    world.time.now += timedelta(seconds=10)  # the request comes back to another runner 30 s into the wait
-    world.time.slept.clear()
-    event = await execute_run(request(policy), world.deps("host-b"))
-
-    assert sum(world.time.slept) == 30  # the rest of the 60 s wait, not a new one
-    assert world.server.fetches == [at(0), at(60)]
+    assert [e.type for e in world.ledger.published] == ["run.started", "run.attempt_failed"]
+    assert world.ledger.requests == {req.aggregate_id: req}  # kept again, for the poller
+    world.time.now = at(max(redelivered_s, 60))
+    [event] = await poll(world.deps("host-c"))
     assert [(s.payload.attempt, s.payload.runner) for s in world.published(RunStarted)] == [
         (1, "host-a"),
-        (2, "host-b"),
+        (2, "host-c"),
     ]
-    assert [e.type for e in world.ledger.published] == [
-        "run.started",
-        "run.attempt_failed",
-        "run.started",
-        "run.failed",
+    assert isinstance(event, RunFailed) and world.server.fetches == [at(0), at(max(redelivered_s, 60))]
+
+
+async def test_runners_polling_at_once_begin_the_next_attempt_once() -> None:
+    world = World()
+    req = request(RetryPolicy(attempts=3, initial_backoff_s=5, multiplier=1.0))
+    assert await execute_run(req, world.deps()) is None
+    world.time.now = at(5)
+
+    taken = await asyncio.gather(*(take_up_retries(world.deps(f"host-{i}"), 2) for i in range(3)))
+
+    assert sorted(len(t) for t in taken) == [0, 0, 1]
+    assert [s.payload.attempt for s in world.published(RunStarted)] == [1, 2]
+
+
+async def test_a_pass_begins_no_more_attempts_than_it_has_slots_the_longest_due_first() -> None:
+    world = World()
+    policy = RetryPolicy(attempts=3, initial_backoff_s=5, multiplier=1.0)
+    for run_id, seconds in [(1, 2), (2, 0), (3, 1)]:
+        world.time.now = at(seconds)
+        assert await execute_run(request(policy, run_id), world.deps()) is None
+    world.time.now = at(10)
+
+    first = await take_up_retries(world.deps(), 2)
+    second = await take_up_retries(world.deps(), 2)
+
+    assert [r.request.aggregate_id for r in first] == ["42.2", "42.3"]
+    assert [r.request.aggregate_id for r in second] == ["42.1"]
+    assert all(r.state.attempt is not None and r.state.attempt.number == 2 for r in first + second)
+
+
+async def test_an_attempt_the_poller_began_that_died_is_begun_again_once_silent() -> None:
+    world = World()
+    req = request(RetryPolicy(attempts=2, initial_backoff_s=5, multiplier=1.0))
+    assert await execute_run(req, world.deps()) is None
+    world.time.now = at(5)
+    [died] = await take_up_retries(world.deps("host-a"), 1)  # its runner is killed before carrying it out
+    assert died.state.attempt is not None and died.state.attempt.number == 2
+
+    world.time.now = at(34)
+    assert await poll(world.deps("host-b")) == []  # alive as far as anyone knows
+    world.time.now = at(35)
+    [event] = await poll(world.deps("host-b"))
+
+    assert [(s.payload.attempt, s.payload.runner) for s in world.published(RunStarted)] == [
+        (1, "host-a"),
+        (2, "host-a"),
+        (3, "host-b"),
     ]
+    assert world.server.fetches == [at(0), at(35)]
     assert isinstance(event, RunFailed) and event.payload.error == f"{REFUSED} (after 2 attempts)"
 
 
@@ -274,11 +326,10 @@ SUPERSEDED_WITHIN_S = 10.0
 TAKEN_OVER = [(1, "host-a"), (2, "host-b")]
 
 
-def take_over(world: World, req: RunRequested, after_s: float = 0) -> Callable[[], Awaitable[None]]:
-    """Another runner begins the run's next attempt (it got the request after a rebalance), `after_s` on."""
+def take_over(world: World, req: RunRequested) -> Callable[[], Awaitable[None]]:
+    """Another runner begins the run's next attempt (it got the request after a rebalance)."""
 
     async def begin_elsewhere() -> None:
-        world.time.now += timedelta(seconds=after_s)
         await run(world.ledger, req, BeginAttempt("host-b", world.time.now, max_attempts=3))
 
     return begin_elsewhere
@@ -299,15 +350,3 @@ async def test_an_attempt_superseded_during_its_work_winds_down_and_decides_noth
     assert [e.type for e in world.ledger.published] == ["run.started", "run.started"]
     state = await read(world.ledger, req)
     assert state.terminal is None and state.attempt is not None and state.attempt.number == 2
-
-
-async def test_an_attempt_superseded_during_its_wait_begins_no_other() -> None:
-    world = World()
-    req = request(RetryPolicy(attempts=3, initial_backoff_s=60, multiplier=1.0))
-    world.time.on_sleep = take_over(world, req, after_s=60)  # the wait is over; host-b begins attempt 2 first
-
-    with pytest.raises(AttemptSupersededError):
-        await execute_run(req, world.deps())
-
-    assert [(s.payload.attempt, s.payload.runner) for s in world.published(RunStarted)] == TAKEN_OVER
-    assert world.server.fetches == [at(0)]

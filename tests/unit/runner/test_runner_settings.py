@@ -57,3 +57,13 @@ def test_stop_requests_have_a_consumer_group_of_their_own(monkeypatch: pytest.Mo
 
     monkeypatch.setenv("RUNNER_STOPS_CONSUMER_GROUP", "stops")
     assert RunnerSettings(**KEY).stops_consumer_group == "stops"  # type: ignore[arg-type]
+
+
+def test_due_retries_are_looked_for_every_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert RunnerSettings(**KEY).retry_poll_s == 1.0  # type: ignore[arg-type]
+
+    monkeypatch.setenv("RUNNER_RETRY_POLL_S", "0.2")
+    assert RunnerSettings(**KEY).retry_poll_s == 0.2  # type: ignore[arg-type]
+    monkeypatch.setenv("RUNNER_RETRY_POLL_S", "0")
+    with pytest.raises(ValidationError):
+        RunnerSettings(**KEY)  # type: ignore[arg-type]

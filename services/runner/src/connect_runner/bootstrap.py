@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import logging
 import os
@@ -22,10 +23,19 @@ from connect_runner.adapters.staging import drop_ended_staging
 from connect_runner.adapters.work_dir import claimed_work_dir
 from connect_runner.config import RunnerSettings
 from connect_runner.entrypoints.reaper import Reaper
+from connect_runner.entrypoints.retries import RetryPoller
 from connect_runner.entrypoints.run_consumer import RunConsumer
+from connect_runner.entrypoints.slots import Slots
 from connect_runner.entrypoints.stop_records import handle_stop_record
 from connect_runner.entrypoints.table_records import handle_table_record
-from connect_runner.handlers import execute_run, fail_unreadable, reap_lost_runs
+from connect_runner.handlers import (
+    Retry,
+    continue_retry,
+    execute_run,
+    fail_unreadable,
+    reap_lost_runs,
+    take_up_retries,
+)
 from connect_runner.ports import RunDeps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
@@ -80,6 +90,7 @@ class Runner:
     tables: TransactionalConsumer
     stops: TransactionalConsumer
     reaper: Reaper
+    retries: RetryPoller[Retry]
     relay: OutboxRelay
     deps: RunDeps
 
@@ -111,8 +122,9 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
             lock_timeout_s=settings.lock_timeout_s,
             abandon_after_s=settings.abandon_after_s,
         )
+        slots = Slots(settings.concurrency)  # requested runs and retried ones together
         yield Runner(
-            runs=_run_consumer(settings, deps, producer),
+            runs=_run_consumer(settings, deps, producer, slots),
             tables=TransactionalConsumer(
                 bootstrap=settings.kafka_bootstrap_servers,
                 group=settings.tables_consumer_group,
@@ -130,6 +142,13 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
                 dead_letters=producer,
             ),
             reaper=Reaper(lambda: reap_lost_runs(deps), settings.reap_interval_s),
+            retries=RetryPoller(
+                lambda limit: take_up_retries(deps, limit),
+                lambda retry: continue_retry(retry, deps),
+                slots,
+                settings.retry_poll_s,
+                settings.drain_grace_s,
+            ),
             relay=OutboxRelay(databases.audience, producer),
             deps=deps,
         )
@@ -152,7 +171,7 @@ async def _pool(stack: AsyncExitStack, dsn: str, ddl: str, size: int) -> asyncpg
     return pool
 
 
-def _run_consumer(settings: RunnerSettings, deps: RunDeps, producer: AIOKafkaProducer) -> RunConsumer:
+def _run_consumer(settings: RunnerSettings, deps: RunDeps, producer: AIOKafkaProducer, slots: Slots) -> RunConsumer:
     consumer = make_consumer(
         settings.kafka_bootstrap_servers,
         settings.consumer_group,
@@ -165,16 +184,16 @@ def _run_consumer(settings: RunnerSettings, deps: RunDeps, producer: AIOKafkaPro
         consumer=consumer,
         execute=lambda request: execute_run(request, deps),
         reject=lambda request: fail_unreadable(request, deps),
-        concurrency=settings.concurrency,
+        slots=slots,
         drain_grace_s=settings.drain_grace_s,
         dead_letters=producer,
     )
 
 
 async def serve(settings: RunnerSettings) -> None:
-    """Reap lost runs, then run until SIGTERM/SIGINT: stop taking runs, let running ones finish (or cancel them
-    after the grace period, so they are redelivered), then stop the relay once no more terminal events can
-    appear."""
+    """Reap lost runs, then run until SIGTERM/SIGINT: stop taking runs and retries, let running ones finish (or
+    cancel them after the grace period: requests are redelivered, retried attempts resumed by another runner's
+    poller), then stop the relay once no more events can appear."""
     databases = await prepare(settings)
     async with runner(settings, databases) as parts:
         # Before any request is taken: a run left by a runner that died while none was alive ends lost, and its
@@ -186,12 +205,15 @@ async def serve(settings: RunnerSettings) -> None:
 
         async def runs_then_relay() -> None:
             try:
-                await parts.runs.run()
+                async with asyncio.TaskGroup() as executing:
+                    executing.create_task(parts.runs.run())
+                    executing.create_task(parts.retries.run())
             finally:
                 parts.relay.stop()
 
         def stop() -> None:
             parts.runs.stop()
+            parts.retries.stop()
             parts.tables.stop()
             parts.stops.stop()
             parts.reaper.stop()

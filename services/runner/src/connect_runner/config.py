@@ -13,13 +13,16 @@ from connect_runtime.settings import ServiceSettings
 from connect_runtime.vault import VAULT_DATABASE
 
 REAP_INTERVAL_S = 30.0
+RETRY_POLL_S = 1.0
 
 
 class RunnerSettings(ServiceSettings):
     """Environment of a runner process."""
 
     vault_key: SecretStr = Field(alias="CONNECT_VAULT_KEY", description="Fernet key of the credential vault")
-    concurrency: int = Field(default=2, ge=1, alias="RUNNER_CONCURRENCY", description="runs executed at once")
+    concurrency: int = Field(
+        default=2, ge=1, alias="RUNNER_CONCURRENCY", description="runs executed at once, requested and retried together"
+    )
     work_dir: Path = Field(
         default=Path(tempfile.gettempdir()) / "connect-runner",
         alias="RUNNER_WORK_DIR",
@@ -62,6 +65,15 @@ class RunnerSettings(ServiceSettings):
         gt=0,
         alias="RUNNER_REAP_INTERVAL_S",
         description="how often each runner looks for lost runs (and once at start)",
+    )
+    retry_poll_s: float = Field(
+        default=RETRY_POLL_S,
+        gt=0,
+        alias="RUNNER_RETRY_POLL_S",
+        description=(
+            "how often each runner begins the runs whose next attempt is due (a retry starts up to this late) and"
+            " ends waiting runs asked to stop"
+        ),
     )
     work_mem: str = Field(
         default="256MB", alias="RUNNER_WORK_MEM", description="PostgreSQL work_mem for the set-based checks"

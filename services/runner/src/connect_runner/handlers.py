@@ -1,5 +1,5 @@
-"""Use cases: execute a requested run, fail an unreadable one, record a stop request, reap lost runs, create a
-defined table.
+"""Use cases: execute a requested run, take up and continue runs whose retry is due, fail an unreadable run,
+record a stop request, reap lost runs, create a defined table.
 
 Each run use case loads the run from the ledger under its lock, lets `domain.run.decide` say what to record,
 acts (the pipeline: transfer, stage, load) and records. `execute_run` is idempotent (a run that already ended
@@ -7,14 +7,16 @@ returns its stored terminal event and does nothing else) and its effect on the a
 (the writes, the rejects, the ledger row and the terminal event commit in one transaction). Every way out of
 it records a terminal event: a failure of any kind, the time limit, a stop, and giving up on a run whose
 earlier attempts all stopped midway. Only an attempt that failed transiently, with the job's retry policy
-wanting another, records `run.attempt_failed` instead; `execute_run` then waits for the next attempt and
-begins it.
+wanting another, records `run.attempt_failed` instead; `execute_run` then returns (the consumer commits the
+request), and the retry poller begins the next attempt once the wait is over (`take_up_retries`, then
+`continue_retry`, which carries it out as `execute_run` does).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
 
@@ -61,6 +63,7 @@ from connect_runtime.db import Conn
 log = logging.getLogger(__name__)
 
 REAP_BATCH = 100
+STOP_BATCH = 100
 Tx = TypeVar("Tx")
 
 
@@ -74,35 +77,97 @@ class AttemptSupersededError(Exception):
         super().__init__(f"attempt {attempt} of run {origin.aggregate_id} was superseded by a newer attempt")
 
 
-async def execute_run(request: RunRequested, deps: RunDeps) -> RunEvent:
-    """Execute the run until it ends: an attempt, and after one that failed transiently the wait and the next
-    attempt, as `decide` says. Returns its terminal event (the stored one when the run had already ended).
+async def execute_run(request: RunRequested, deps: RunDeps) -> RunEvent | None:
+    """Begin an attempt of the requested run and carry it out. Returns the run's terminal event (the stored one
+    when it had already ended), or None when the run waits for its next attempt: the retry poller begins that
+    one (`take_up_retries`), and the request is done with.
 
-    A request redelivered while the run waits for its next attempt (its runner stopped during the wait) finds
-    the wait in the ledger and waits out the rest of it. Raises `AttemptSupersededError` when a newer attempt
-    took the run over meanwhile."""
-    while True:
-        state, decision = await _decide(deps, request, BeginAttempt(deps.runner, deps.clock(), deps.max_attempts))
+    A request redelivered after its run began waiting (its runner stopped before committing it) finds that in
+    the ledger and returns None at once: it neither begins the next attempt early nor a second time. Raises
+    `AttemptSupersededError` when a newer attempt took the run over meanwhile."""
+    async with deps.ledger.transaction() as tx:
+        state = await deps.ledger.load(tx, request)
+        decision = decide(state, BeginAttempt(deps.runner, deps.clock(), deps.max_attempts))
+        state = await deps.ledger.record(tx, state, decision)
+        if state.polled and state.terminal is None:
+            # Kept again: a run that began waiting under an older runner has no request kept yet.
+            await deps.ledger.keep_request(tx, request)
+    return await _carry_out(request, state, decision, deps)
+
+
+@dataclass(frozen=True)
+class Retry:
+    """A run the retry poller took up: its kept request, and its state and decision once the poller began it."""
+
+    request: RunRequested
+    state: RunState
+    decision: Decision
+
+
+async def take_up_retries(deps: RunDeps, limit: int) -> list[Retry]:
+    """The retry poller's pass. First the waiting runs that were asked to stop end *Stopped* at once (that needs
+    no slot). Then up to `limit` runs whose next attempt is due (`next_attempt_at`) are claimed and begun in
+    one transaction, so runners polling at once never begin the same one twice. Returns those, for
+    `continue_retry` (a run that was given up instead has ended: it only cleans up)."""
+    await _end_stopped_waits(deps)
+    if limit <= 0:
+        return []
+    now, resume_after = deps.clock(), timedelta(seconds=deps.resume_after_s)
+    begin = BeginAttempt(deps.runner, now, deps.max_attempts, resume_after)
+    taken: list[Retry] = []
+    async with deps.ledger.transaction() as tx:
+        for request in await deps.ledger.claim_retries(tx, now, resume_after, limit):
+            state = await deps.ledger.load(tx, request)
+            decision = decide(state, begin)
+            taken.append(Retry(request, await deps.ledger.record(tx, state, decision), decision))
+    return taken
+
+
+async def continue_retry(retry: Retry, deps: RunDeps) -> RunEvent | None:
+    """Carry out the attempt the retry poller began, as `execute_run` does one a request began."""
+    return await _carry_out(retry.request, retry.state, retry.decision, deps)
+
+
+async def _end_stopped_waits(deps: RunDeps) -> None:
+    """End the waiting runs asked to stop. A run whose lock is held (only for a moment while it waits) is left
+    to the next pass."""
+    for request in await deps.ledger.stopped_waits(STOP_BATCH):
+        async with deps.ledger.transaction() as tx:
+            state = await deps.ledger.try_load(tx, request)
+            if state is None:
+                continue
+            resume_after = timedelta(seconds=deps.resume_after_s)
+            decision = decide(state, BeginAttempt(deps.runner, deps.clock(), deps.max_attempts, resume_after))
+            state = await deps.ledger.record(tx, state, decision)
         if state.terminal is not None:
-            _log_not_started(request, decision, state)
-            if decision.events:  # it ended just now (given up, stopped): earlier attempts may have left staging
-                attempt = state.attempt.number if state.attempt else 0
-                await clean_up(deps, Staging(request.payload.job_id, request.payload.run_id, attempt), run_ended=True)
-            return state.terminal
-        assert state.attempt is not None, "a run that did not end has begun an attempt"
-        attempt = state.attempt.number
-        if state.retry_at is None:  # a new attempt began
-            state = await _attempt(request, state.attempt, deps)
-            if state.terminal is not None:
-                return state.terminal
-            _give_way_if_superseded(request, state, attempt)
-        state = await _wait(request, state, deps)
-        _give_way_if_superseded(request, state, attempt)
+            await _ended_without_attempt(request, state, decision, deps)
 
 
-def _give_way_if_superseded(request: RunRequested, state: RunState, attempt: int) -> None:
+async def _carry_out(request: RunRequested, state: RunState, decision: Decision, deps: RunDeps) -> RunEvent | None:
+    """Carry out what `BeginAttempt` decided: an attempt that began runs; a run that ended (then or before)
+    returns its terminal event; a run waiting for the retry poller returns None."""
+    if state.terminal is not None:
+        await _ended_without_attempt(request, state, decision, deps)
+        return state.terminal
+    if not decision.events:
+        log.info("run left to the retry poller", extra={"run": request.aggregate_id})
+        return None
+    assert state.attempt is not None, "a run that did not end has begun an attempt"
+    attempt = state.attempt.number
+    state = await _attempt(request, state.attempt, deps)
+    if state.terminal is not None:
+        return state.terminal
     if superseded(state, attempt):
         raise AttemptSupersededError(request, attempt)
+    log.info("next attempt waits", extra={"run": request.aggregate_id, "attempt": attempt, "at": str(state.retry_at)})
+    return None
+
+
+async def _ended_without_attempt(request: RunRequested, state: RunState, decision: Decision, deps: RunDeps) -> None:
+    _log_not_started(request, decision, state)
+    if decision.events:  # it ended just now (given up, stopped): earlier attempts may have left staging
+        attempt = state.attempt.number if state.attempt else 0
+        await clean_up(deps, Staging(request.payload.job_id, request.payload.run_id, attempt), run_ended=True)
 
 
 def _log_not_started(request: RunRequested, decision: Decision, state: RunState) -> None:
@@ -115,22 +180,6 @@ def _log_not_started(request: RunRequested, decision: Decision, state: RunState)
         log.info("run stopped between attempts", extra=run)
     else:  # given up: the attempt just begun is not one of those that died
         log.error("run given up", extra={**run, "attempts": state.unfinished_attempts - 1})
-
-
-async def _wait(request: RunRequested, state: RunState, deps: RunDeps) -> RunState:
-    """Wait until the run's next attempt is due, beating as an attempt does (so the reaper does not take the
-    waiting run for lost); back early when the run must stop, for `BeginAttempt` to end it (or, superseded,
-    for the caller to give way). Returns the run's state when the wait ended."""
-    assert state.attempt is not None and state.retry_at is not None
-    attempt = state.attempt.number
-    log.info("next attempt waits", extra={"run": request.aggregate_id, "attempt": attempt, "at": str(state.retry_at)})
-    while state.retry_at is not None and not must_stop(state, attempt):
-        remaining_s = (state.retry_at - deps.clock()).total_seconds()
-        if remaining_s <= 0:
-            break
-        await deps.sleep(min(remaining_s, deps.progress_interval_s))
-        state, _ = await _decide(deps, request, Tick(attempt, deps.clock()))
-    return state
 
 
 async def _attempt(request: RunRequested, attempt: Attempt, deps: RunDeps) -> RunState:
@@ -166,7 +215,18 @@ async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: 
         log_cause(exc, failure, request, secrets)
     number, counts, retry, now = attempt.number, _so_far(tracker), request.payload.definition.retry, deps.clock()
     fail = Fail(number, attempt.started_at, counts, failure.code, failure.message, now, failure.transient, retry)
-    return await _end(deps, request, fail)
+    return await _fail_attempt(deps, request, fail)
+
+
+async def _fail_attempt(deps: RunDeps, request: RunRequested, fail: Fail) -> RunState:
+    """`_end` for a failed attempt; a run that now waits for its next attempt keeps its request for the retry
+    poller in the same transaction (its offset is committed once `execute_run` returns)."""
+    async with deps.ledger.transaction() as tx:
+        state = await deps.ledger.load(tx, request)
+        state = await _record_end(deps.ledger, tx, request, state, fail)
+        if state.retry_at is not None:
+            await deps.ledger.keep_request(tx, request)
+        return state
 
 
 def _so_far(tracker: Tracker) -> RunCounts:

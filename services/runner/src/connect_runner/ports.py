@@ -6,18 +6,17 @@ contract (`tests/unit/runner/ledger_contract.py`).
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 import asyncpg
 
-from connect_events import RunStopRequested, SftpLocation
+from connect_events import RunRequested, RunStopRequested, SftpLocation
 from connect_runner.adapters.sftp import FetchedFile, Progress
 from connect_runner.domain.events import Origin, RunOrigin
 from connect_runner.domain.file_pattern import FilePattern
@@ -36,7 +35,8 @@ class LedgerConflictError(Exception):
 
 class RunLedger(Protocol[Tx]):
     """Where the runner keeps each run: its attempts (the latest, and how many failed), versions, heartbeat,
-    the time of the next attempt while it waits for one, stop request and terminal event.
+    the time of the next attempt while it waits for one, the request the retry poller begins attempts from,
+    stop request and terminal event.
 
     Every change of the run's state happens in a transaction that holds the run's lock, so other attempts and
     the reaper queue behind it: this is why a run ends exactly once. A stop request is kept without the lock
@@ -64,8 +64,23 @@ class RunLedger(Protocol[Tx]):
         ended, nothing changes and its terminal event is returned."""
 
     async def silent(self, since: datetime, limit: int) -> list[Origin]:
-        """Up to `limit` runs that have not ended and whose latest attempt gave no sign of life since `since`,
-        the longest silent first."""
+        """Up to `limit` runs that have not ended, do not wait for their next attempt, and whose latest attempt
+        gave no sign of life since `since`, the longest silent first."""
+
+    async def keep_request(self, tx: Tx, request: RunRequested) -> None:
+        """Keep the request of a run that began an attempt, for the retry poller: once the run waits for its
+        next attempt the request's offset is committed, and every later attempt begins from this copy. It goes
+        when the run ends."""
+
+    async def claim_retries(self, tx: Tx, now: datetime, resume_after: timedelta, limit: int) -> list[RunRequested]:
+        """Up to `limit` runs the retry poller takes up at `now` (`domain.run.next_attempt_at` has come, and
+        their request is kept), the longest due first, with their requests. Each run's lock is this transaction's
+        until it ends; runs another transaction holds are passed over, never waited for, so runners polling at
+        once take up different runs."""
+
+    async def stopped_waits(self, limit: int) -> list[RunRequested]:
+        """The kept requests of up to `limit` runs that wait for their next attempt and were asked to stop,
+        the earliest stop first (read without any lock)."""
 
 
 class CredentialReader(Protocol):
@@ -94,6 +109,9 @@ MAX_ATTEMPTS = 3
 RUN_TIMEOUT_S = 3600.0
 LOCK_TIMEOUT_S = 60.0
 ABANDON_AFTER_S = 600.0
+# A running attempt beats every second; one silent this long died (a long final commit holds the run's lock,
+# which the retry poller never waits for). Kafka moves a dead consumer's requests on after 10 s, likewise.
+RESUME_AFTER_S = 30.0
 
 
 def _utc_now() -> datetime:
@@ -102,8 +120,10 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class RunDeps:
-    """What the run use cases need; `bootstrap` builds the real ones, tests may swap any (`clock` and `sleep`
-    together: the wait before a retried attempt sleeps until the clock reaches its time)."""
+    """What the run use cases need; `bootstrap` builds the real ones, tests may swap any.
+
+    `resume_after_s`: how long an attempt the retry poller began may stay silent before the poller begins
+    another (its runner died, and the run's request is committed: nothing else would redo it)."""
 
     pool: asyncpg.Pool
     ledger: RunLedger[Conn]
@@ -112,10 +132,10 @@ class RunDeps:
     work_dir: Path
     runner: str
     clock: Callable[[], datetime] = field(default=_utc_now)
-    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep)
     progress_interval_s: float = PROGRESS_INTERVAL_S
     work_mem: str = "256MB"
     max_attempts: int = MAX_ATTEMPTS
     run_timeout_s: float = RUN_TIMEOUT_S
     lock_timeout_s: float = LOCK_TIMEOUT_S
     abandon_after_s: float = ABANDON_AFTER_S
+    resume_after_s: float = RESUME_AFTER_S

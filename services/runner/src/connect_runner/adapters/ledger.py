@@ -2,20 +2,31 @@
 
 The run's lock is a transaction-level advisory lock on its `JobID.RunID`. The terminal event, its ledger row and
 the load itself commit in one transaction under it, and a run that is in the ledger is not executed again:
-together this is what makes a run's effect exactly-once.
+together this is what makes a run's effect exactly-once. The retry poller claims a run's `run_attempts` row
+(`FOR UPDATE SKIP LOCKED`) and its lock (tried, never waited for) before it begins the run's next attempt.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
 import asyncpg
 
-from connect_events import EVENT_STATUS, RUNS_TOPIC, RunStatus, RunStopRequested, decode, encode, run_key
+from connect_events import (
+    EVENT_STATUS,
+    RUNS_TOPIC,
+    RunRequested,
+    RunStatus,
+    RunStopRequested,
+    decode,
+    encode,
+    run_key,
+)
 from connect_runner.domain.events import Origin, RunNumbers, RunOrigin
 from connect_runner.domain.run import (
     FIRST_VERSION,
@@ -32,6 +43,8 @@ from connect_runner.ports import LedgerConflictError
 from connect_runtime import outbox
 from connect_runtime.db import Conn
 
+log = logging.getLogger(__name__)
+
 LOCK_RUN = "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))"
 TRY_LOCK_RUN = "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))"
 # Attempts recorded by older runners kept no start time: their heartbeat (or the end) stands in for it.
@@ -44,6 +57,7 @@ LEFT JOIN run_ledger l ON l.job_id = r.job_id AND l.run_id = r.run_id
 LEFT JOIN run_stops s ON s.job_id = r.job_id AND s.run_id = r.run_id
 """
 # The guard on `next_seq` refuses a state that is not the run's any more (it was not loaded under the lock).
+# The kept request goes once the run ended ($13).
 SAVE_RUN = """
 INSERT INTO run_attempts AS a
     (job_id, run_id, attempt, next_seq, runner, started_at, heartbeat_at, request_id, correlation_id,
@@ -53,7 +67,8 @@ ON CONFLICT (job_id, run_id) DO UPDATE SET
     attempt = EXCLUDED.attempt, next_seq = EXCLUDED.next_seq, runner = EXCLUDED.runner,
     started_at = EXCLUDED.started_at, heartbeat_at = EXCLUDED.heartbeat_at,
     request_id = EXCLUDED.request_id, correlation_id = EXCLUDED.correlation_id,
-    failed_attempts = EXCLUDED.failed_attempts, retry_at = EXCLUDED.retry_at
+    failed_attempts = EXCLUDED.failed_attempts, retry_at = EXCLUDED.retry_at,
+    request = CASE WHEN $13 THEN NULL ELSE a.request END
 WHERE a.next_seq = $10
 RETURNING 1
 """
@@ -73,13 +88,34 @@ kept AS (
 )
 SELECT terminal_event FROM ended
 """
+# A waiting run is never silent (runs that began waiting under an older runner still have a heartbeat).
 FIND_SILENT = """
 SELECT a.job_id, a.run_id, a.request_id, a.correlation_id
 FROM run_attempts a
-WHERE a.heartbeat_at < $1 AND a.attempt > 0
+WHERE a.heartbeat_at < $1 AND a.attempt > 0 AND a.retry_at IS NULL
   AND NOT EXISTS (SELECT 1 FROM run_ledger l WHERE l.job_id = a.job_id AND l.run_id = a.run_id)
 ORDER BY a.heartbeat_at
 LIMIT $2
+"""
+
+KEEP_REQUEST = "UPDATE run_attempts SET request = $3 WHERE job_id = $1 AND run_id = $2"
+# `domain.run.next_attempt_at` in SQL: a kept request means the poller owns the run and it has not ended.
+CLAIM_RETRIES = """
+SELECT a.job_id, a.run_id, a.request
+FROM run_attempts a
+WHERE a.request IS NOT NULL AND a.failed_attempts > 0
+  AND coalesce(a.retry_at, a.heartbeat_at + $2::interval) <= $1
+ORDER BY coalesce(a.retry_at, a.heartbeat_at + $2::interval)
+LIMIT $3
+FOR UPDATE OF a SKIP LOCKED
+"""
+STOPPED_WAITS = """
+SELECT a.job_id, a.run_id, a.request
+FROM run_stops s
+JOIN run_attempts a USING (job_id, run_id)
+WHERE a.retry_at IS NOT NULL AND a.request IS NOT NULL
+ORDER BY s.requested_at
+LIMIT $1
 """
 
 
@@ -126,6 +162,7 @@ class PgRunLedger:
             state.next_version,
             after.failed_attempts,
             after.retry_at,
+            after.terminal is not None,
         )
         if saved is None:
             raise LedgerConflictError(f"run {state.origin.aggregate_id} changed since it was loaded")
@@ -144,6 +181,24 @@ class PgRunLedger:
         """Runs whose latest heartbeat is older than `since`, from the request ids kept with the attempt."""
         rows = await self._pool.fetch(FIND_SILENT, since, limit)
         return [_stored_origin(r["job_id"], r["run_id"], r["request_id"], r["correlation_id"]) for r in rows]
+
+    async def keep_request(self, tx: Conn, request: RunRequested) -> None:
+        """Store the encoded request on the run's attempts row (there is one once an attempt began)."""
+        await tx.execute(KEEP_REQUEST, request.payload.job_id, request.payload.run_id, encode(request))
+
+    async def claim_retries(self, tx: Conn, now: datetime, resume_after: timedelta, limit: int) -> list[RunRequested]:
+        """Lock the due rows no other transaction holds, then take the lock of each run whose lock is free."""
+        claimed: list[RunRequested] = []
+        for row in await tx.fetch(CLAIM_RETRIES, now, resume_after, limit):
+            request = _kept_request(row)
+            if request is not None and await tx.fetchval(TRY_LOCK_RUN, request.aggregate_id):
+                claimed.append(request)
+        return claimed
+
+    async def stopped_waits(self, limit: int) -> list[RunRequested]:
+        """Waiting runs with a stop request, by the stop's time."""
+        rows = await self._pool.fetch(STOPPED_WAITS, limit)
+        return [request for request in map(_kept_request, rows) if request is not None]
 
     async def _read(self, tx: Conn, origin: Origin) -> RunState:
         row = await tx.fetchrow(LOAD_RUN, origin.payload.job_id, origin.payload.run_id)
@@ -172,6 +227,19 @@ def _attempt(row: Any) -> Attempt | None:
     if not row["attempt"]:
         return None  # no row yet, or a run that ended without an attempt (its request was unreadable)
     return Attempt(number=row["attempt"], runner=row["runner"], started_at=row["started_at"])
+
+
+def _kept_request(row: Any) -> RunRequested | None:
+    """The kept request; None (logged) when it cannot be read: a newer runner kept it during a rolling upgrade,
+    and a runner that can read it takes the run up."""
+    try:
+        request = decode(RUNS_TOPIC, bytes(row["request"]))
+    except Exception as exc:  # never the run's end: another runner can read it
+        run = run_key(row["job_id"], row["run_id"])
+        log.warning("kept run request unreadable", extra={"run": run, "error": str(exc)})
+        return None
+    assert isinstance(request, RunRequested), "only run requests are kept"
+    return request
 
 
 def _terminal(data: bytes) -> Terminal:

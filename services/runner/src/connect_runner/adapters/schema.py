@@ -1,5 +1,6 @@
-"""The runner's tables in the audience database: ledger, attempts, stop requests, rejects, outbox, consumer
-offsets. Changes are additive (`ADD COLUMN IF NOT EXISTS`), so a database of an older runner is upgraded in place."""
+"""The runner's tables in the audience database: ledger, attempts (with the requests the retry poller keeps),
+stop requests, rejects, outbox, consumer offsets. Changes are additive (`ADD COLUMN IF NOT EXISTS`), so a
+database of an older runner is upgraded in place."""
 
 from __future__ import annotations
 
@@ -67,4 +68,12 @@ ALTER TABLE run_attempts
     ADD COLUMN IF NOT EXISTS retry_at        timestamptz;
 """
 
-RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + OUTBOX_DDL + OFFSETS_DDL
+# The request of a run the retry poller owns (from its first failed attempt until it ends), which it begins the
+# run's later attempts from; the index holds those runs only. Runs that began waiting under an older runner get
+# theirs when their request (never committed by that runner) is redelivered.
+POLLED_DDL = """
+ALTER TABLE run_attempts ADD COLUMN IF NOT EXISTS request bytea;
+CREATE INDEX IF NOT EXISTS run_attempts_polled ON run_attempts (job_id, run_id) WHERE request IS NOT NULL;
+"""
+
+RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + POLLED_DDL + OUTBOX_DDL + OFFSETS_DDL

@@ -7,13 +7,19 @@ An ended run stays ended: every command on it decides nothing, and the handler r
 
 A run has attempts, numbered from 1 on `run.started`. An attempt ends in one of three ways: it ends the run
 (succeeded, failed, stopped); it *fails* transiently and the job's retry policy wants another one
-(`run.attempt_failed` with its `retry_at`; the run stays running and waits); or it *dies* with its runner
+(`run.attempt_failed` with its `retry_at`; the run stays running and *waits*); or it *dies* with its runner
 (killed, cancelled by a rebalance or a drain) and records nothing, so the next `BeginAttempt` finds it. The two
 counts are kept apart: `RunState.failed_attempts` is what the policy's `attempts` limits, and the attempts
 that died (as a new one begins, all earlier attempts that did not fail: `RunState.unfinished_attempts`) are
 what `BeginAttempt.max_attempts` limits. A run thus makes at most `policy.attempts + max_attempts` attempts.
 Only the latest attempt speaks for the run: one that a newer attempt superseded (its runner lost the run yet
 worked on) decides nothing with its outcome, and `must_stop` tells it to wind down.
+
+Who begins an attempt: the run's request until an attempt of it fails, the retry poller from then on
+(`RunState.polled`). The consumer commits the request once the run waits, so no request brings it back; a
+request redelivered in between (its runner stopped before committing it) begins nothing. A waiting run needs
+no sign of life: no attempt runs, nothing beats, and it is never taken for lost; the poller begins the next
+attempt when the wait is over (`next_attempt_at`), or ends the run stopped as soon as a stop is requested.
 """
 
 from __future__ import annotations
@@ -98,7 +104,8 @@ class RunState:
     """What the runner knows of a run: a run it holds a request for and has recorded nothing of is queued.
 
     `failed_attempts` counts the attempts that failed transiently (`run.attempt_failed`); `retry_at` is set
-    while the run waits for its next attempt after the latest one failed so.
+    while the run waits for its next attempt after the latest one failed so (and `heartbeat_at` is None then:
+    no attempt runs).
     """
 
     origin: Origin
@@ -117,6 +124,12 @@ class RunState:
         a new attempt begins, every unfinished one has died: its runner stopped during it)."""
         return (self.attempt.number if self.attempt else 0) - self.failed_attempts
 
+    @property
+    def polled(self) -> bool:
+        """Whether the retry poller begins the run's attempts, not its request: from its first failed attempt on
+        (the request's offset is committed once the run waits, so the request never comes back)."""
+        return self.failed_attempts > 0
+
 
 def evolve(state: RunState, event: RunEvent | RunStopRequested) -> RunState:
     """The state after `event`. A stop request after the end changes nothing; run events must come in
@@ -133,7 +146,8 @@ def evolve(state: RunState, event: RunEvent | RunStopRequested) -> RunState:
         attempt = Attempt(number=started.attempt, runner=started.runner, started_at=started.started_at)
         return replace(state, attempt=attempt, heartbeat_at=started.started_at, retry_at=None)
     if isinstance(event, RunAttemptFailed):
-        return replace(state, failed_attempts=state.failed_attempts + 1, retry_at=event.payload.retry_at)
+        failed = state.failed_attempts + 1
+        return replace(state, failed_attempts=failed, retry_at=event.payload.retry_at, heartbeat_at=None)
     if isinstance(event, TERMINAL_EVENTS):
         return replace(state, terminal=event, heartbeat_at=None, retry_at=None)
     return state
@@ -161,12 +175,21 @@ def _is_latest(state: RunState, attempt: int) -> bool:
 @dataclass(frozen=True)
 class BeginAttempt:
     """A runner takes the run up: its first attempt, a new one after an earlier attempt died (at most
-    `max_attempts` may die), or the next one once the wait after a failed attempt is over. While the wait goes
-    on it only beats (a redelivered request: the rest of the wait is this runner's)."""
+    `max_attempts` may die), or the next one once the wait after a failed attempt is over.
+
+    The run's request begins the attempts until one fails; from then on the retry poller does (`RunState.polled`)
+    and sets `resume_after`: it begins the next attempt once `next_attempt_at` has come, not before. Neither
+    begins a run the other owns."""
 
     runner: str
     now: datetime
     max_attempts: int
+    resume_after: timedelta | None = None
+
+    @property
+    def polled(self) -> bool:
+        """Whether the retry poller begins it."""
+        return self.resume_after is not None
 
 
 @dataclass(frozen=True)
@@ -282,12 +305,17 @@ def superseded(state: RunState, attempt: int) -> bool:
 
 def _begin(state: RunState, command: BeginAttempt) -> Decision:
     origin, now = state.origin, command.now
+    if command.polled is not state.polled:
+        # A request redelivered after its run began waiting, or the poller on a run its request still owns.
+        return NOTHING
     if state.stop is not None:
         # Stopped before it started (or before a new attempt, or while waiting for one): it ends at once.
         started_at = state.attempt.started_at if state.attempt else now
         return _emit(state, lambda v: events.run_stopped(origin, v, RunCounts(), started_at, now))
-    if state.retry_at is not None and now < state.retry_at:
-        return Decision(heartbeat_at=now)  # the wait goes on, now on this runner
+    if command.resume_after is not None:
+        due = next_attempt_at(state, command.resume_after)
+        if due is None or now < due:
+            return NOTHING  # the wait goes on, or the running attempt is alive
     number = (state.attempt.number if state.attempt else 0) + 1
 
     def started(version: int) -> RunEvent:
@@ -303,6 +331,18 @@ def _begin(state: RunState, command: BeginAttempt) -> Decision:
     return _emit(state, started, given_up)
 
 
+def next_attempt_at(state: RunState, resume_after: timedelta) -> datetime | None:
+    """When the retry poller takes the run up; None while it is not the poller's (`RunState.polled`) or once
+    it ended. While the run waits: when the wait is over. While an attempt the poller began runs: `resume_after`
+    after that attempt's last sign of life, for then its runner died (killed, or drained at shutdown) and no
+    request will bring the run back; the new attempt counts that one as died."""
+    if not state.polled or state.terminal is not None:
+        return None
+    if state.retry_at is not None:
+        return state.retry_at
+    return None if state.heartbeat_at is None else state.heartbeat_at + resume_after
+
+
 def gave_up(died: int) -> str:
     """`died` attempts stopped midway without ending the run; another would most likely do the same (and take
     its partition down with it, e.g. out of memory), so the run fails without being loaded again."""
@@ -310,10 +350,10 @@ def gave_up(died: int) -> str:
 
 
 def _tick(state: RunState, command: Tick) -> Decision:
-    if state.attempt is None or state.attempt.number != command.attempt:
-        return NOTHING  # a newer attempt owns the run's progress and heartbeat
+    if state.attempt is None or state.attempt.number != command.attempt or state.retry_at is not None:
+        return NOTHING  # a newer attempt owns the run's progress and heartbeat; a waiting run needs neither
     progress = command.progress
-    if progress is None or state.stop is not None or state.retry_at is not None:
+    if progress is None or state.stop is not None:
         return Decision(heartbeat_at=command.now)
     origin = state.origin
 
@@ -373,7 +413,10 @@ def _stop(state: RunState, command: Stop) -> Decision:
 
 
 def _reap(state: RunState, command: Reap) -> Decision:
+    """A waiting run is never lost: no attempt runs to give a sign of life, and the poller begins the next."""
     attempt, heartbeat_at = state.attempt, state.heartbeat_at
+    if state.retry_at is not None:
+        return NOTHING
     if state.status is not RunStatus.RUNNING or attempt is None or heartbeat_at is None:
         return NOTHING
     silence = command.now - heartbeat_at

@@ -2,9 +2,11 @@
 
 A run may take far longer than Kafka lets a consumer go without polling, so the run executes in its own
 task while this loop keeps calling `getmany()` with the run's partition paused. The request's offset is
-committed only after the run's terminal event is stored (in the audience DB outbox); a runner that dies
-mid-run leaves the offset uncommitted, so the request is redelivered and redone (the run is idempotent by
-its ledger). Runs of different partitions execute concurrently, up to `concurrency`.
+committed only after the run's terminal event is stored (in the audience DB outbox), or once the run waits for
+its next attempt after one failed transiently (the retry poller begins that one, `entrypoints/retries.py`: the
+partition and the slot go on to other runs meanwhile); a runner that dies mid-run leaves the offset
+uncommitted, so the request is redelivered and redone (the run is idempotent by its ledger). Runs of
+different partitions execute concurrently, as many as `slots` has free (shared with the retry poller).
 
 A run that raised (it could not even record its failure, e.g. the database was down), or a record that could
 not be dead-lettered (Kafka was unreachable), is fetched again after the retry policy's back-off
@@ -32,11 +34,13 @@ from aiokafka.structs import ConsumerRecord
 
 from connect_events import RUNS_TOPIC, RunRequested, decode
 from connect_runner.domain.unreadable import UnreadableRequest, identify
+from connect_runner.entrypoints.slots import Slots
 from connect_runtime.kafka import send_dead_letter
 from connect_runtime.retry import RETRY, Backoffs, RetryPolicy
 
 log = logging.getLogger(__name__)
 
+DEFAULT_CONCURRENCY = 2
 POLL_TIMEOUT_MS = 500
 DRAIN_POLL_TIMEOUT_MS = 200
 CANCEL_WAIT_S = 30.0
@@ -75,7 +79,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
 
 class RunConsumer:
-    """Consumes run requests and executes them, committing each request after its run ended."""
+    """Consumes run requests and executes them, committing each request once its run ended or waits."""
 
     def __init__(
         self,
@@ -83,19 +87,19 @@ class RunConsumer:
         consumer: AIOKafkaConsumer,
         execute: Execute,
         topic: str = RUNS_TOPIC,
-        concurrency: int = 2,
+        slots: Slots | None = None,
         drain_grace_s: float = 60.0,
         reject: Reject | None = None,
         dead_letters: AIOKafkaProducer | None = None,
         retry: RetryPolicy = RETRY,
     ) -> None:
         """`reject` fails the run of a request that cannot be decoded; without it such a record is only
-        dead-lettered."""
+        dead-lettered. `slots` are shared with the retry poller (default: `DEFAULT_CONCURRENCY` of its own)."""
         self._consumer = consumer
         self._execute = execute
         self._reject = reject
         self._topic = topic
-        self._concurrency = concurrency
+        self._capacity = slots if slots is not None else Slots(DEFAULT_CONCURRENCY)
         self._drain_grace_s = drain_grace_s
         self._dead_letters = dead_letters
         self._slots: dict[TopicPartition, _Slot] = {}
@@ -147,6 +151,8 @@ class RunConsumer:
                 self._hold(tp, record.offset)
                 break
             if work is not None:
+                # Still a free slot: `_work` reaches an `await` (that could let the retry poller take it) only
+                # for a record it passes over.
                 self._start(tp, record, work)
                 break
             passed = record.offset + 1
@@ -159,9 +165,11 @@ class RunConsumer:
         return tp in self._consumer.assignment()
 
     def _start(self, tp: TopicPartition, record: Record, work: RunRequested | UnreadableRequest) -> None:
-        """Move past the request and pause its partition, then start its run (only once both succeeded)."""
+        """Move past the request and pause its partition, then take a slot and start its run (only once both
+        succeeded)."""
         self._consumer.seek(tp, record.offset + 1)
         self._consumer.pause(tp)
+        self._capacity.take()
         if isinstance(work, RunRequested):
             task = asyncio.create_task(self._execute(work))
         else:
@@ -209,7 +217,12 @@ class RunConsumer:
         return True
 
     def _full(self) -> bool:
-        return self._stopping.is_set() or len(self._slots) >= self._concurrency
+        return self._stopping.is_set() or not self._capacity.free
+
+    def _vacate(self, tp: TopicPartition) -> _Slot:
+        """Forget the partition's run and give its slot back."""
+        self._capacity.give_back()
+        return self._slots.pop(tp)
 
     def _flow_control(self) -> None:
         """Pause partitions with a run in progress, all idle ones when at capacity, and those backing off."""
@@ -225,7 +238,7 @@ class RunConsumer:
         for tp, slot in list(self._slots.items()):
             if not slot.task.done():
                 continue
-            del self._slots[tp]
+            self._vacate(tp)
             if tp not in self._consumer.assignment():
                 continue  # the partition moved on; its new owner finds the run in the ledger
             error = None if slot.task.cancelled() else slot.task.exception()
@@ -253,7 +266,7 @@ class RunConsumer:
 
     async def _cancel(self, partitions: list[TopicPartition]) -> None:
         """Cancel these runs and wait for them to roll back; their requests are redelivered."""
-        tasks = [self._slots.pop(tp).task for tp in partitions if tp in self._slots]
+        tasks = [self._vacate(tp).task for tp in partitions if tp in self._slots]
         for task in tasks:
             task.cancel()
         if tasks:
