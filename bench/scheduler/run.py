@@ -320,7 +320,7 @@ async def bench(due_count: int, idle_count: int, lead_s: float) -> None:
         "KAFKA_BOOTSTRAP_SERVERS": infra["KAFKA_BOOTSTRAP_SERVERS"],
         "DATABASE_URL": infra["DATABASE_URL"],
         "SCHEDULER_DATABASE": DATABASE,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": os.environ.get("BENCH_LOG_LEVEL", "WARNING"),  # INFO shows each tick's size and time
     }
     scheduler = Service("scheduler", state, env)
     bootstrap = infra["KAFKA_BOOTSTRAP_SERVERS"]

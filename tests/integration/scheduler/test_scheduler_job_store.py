@@ -9,14 +9,14 @@ from uuid import uuid4
 
 import pytest
 
-from connect_events import Event
+from connect_events import DeactivateJob, Event, JobCommandPayload
 from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
 from connect_scheduler.adapters import event_store, job_store
 from connect_scheduler.adapters.event_store import job_stream
 from connect_scheduler.domain.jobs import JobState, fold
 from connect_scheduler.domain.run_control import request_run, request_stop
-from tests.integration.scheduler.scheduler_commands import T0, count, customers, run_now
+from tests.integration.scheduler.scheduler_commands import T0, count, customers, meta, run_now
 from tests.integration.scheduler.test_scheduler_handlers import accept, given_active_job
 
 pytestmark = pytest.mark.integration
@@ -120,3 +120,44 @@ async def test_appends_keep_the_run_rows_in_step_with_the_stream(conn: Conn) -> 
     history, _ = await event_store.load(conn, job_stream(job_id))
     assert loaded == fold(history)
     assert loaded is not None and loaded.stops_requested == frozenset({1})
+
+
+async def test_a_cached_state_is_used_until_the_job_has_a_newer_own_event(
+    conn: Conn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    job_id = await given_active_job(conn)
+    cache = job_store.StateCache(10)
+    decoded: list[str] = []
+    decode = event_store._event
+
+    def counting(topic: str, data: str) -> Event:
+        decoded.append(topic)
+        return decode(topic, data)
+
+    monkeypatch.setattr(event_store, "_event", counting)
+    await job_store.prepare(conn, [job_id], cache)
+    assert len(decoded) == 2  # created, activated
+
+    await accept(conn, run_now(job_id, "first"))  # a run event: the job's own state is unchanged
+    decoded.clear()
+    loaded = await job_store.load_jobs(conn, [job_id], cache)
+    assert decoded == []
+    assert loaded == await job_store.load_jobs(conn, [job_id])
+    assert loaded[job_id][0] is not None and loaded[job_id][0].last_requested_run_id == 1
+
+    await accept(conn, DeactivateJob(**meta(), payload=JobCommandPayload(job_id=job_id)))
+    decoded.clear()
+    after, _ = (await job_store.load_jobs(conn, [job_id], cache))[job_id]
+    assert after is not None and not after.active
+    assert len(decoded) == 3  # the newer own event made the cache load the job's own events again
+
+
+def test_the_state_cache_keeps_the_most_recently_used_states() -> None:
+    cache = job_store.StateCache(2)
+    cache.put(1, 2, None)
+    cache.put(2, 2, None)
+    assert cache.get(1, 2) == (True, None)  # 1 is now the most recently used
+    cache.put(3, 2, None)
+    assert cache.missing([1, 2, 3]) == [2]
+    assert cache.get(1, 3) == (False, None)  # a newer own event
+    assert job_store.StateCache(0).missing([1]) == [1]

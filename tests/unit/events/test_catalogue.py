@@ -117,3 +117,18 @@ def test_published_schemas_match_the_code() -> None:
     """docs/events is generated from libs/events: regenerate with `make schemas` after a contract change."""
     for name, content in render_all().items():
         assert (DOCS / name).read_text() == content, f"docs/events/{name} is stale: run `make schemas`"
+
+
+def test_an_event_encoded_again_gets_the_same_bytes_and_one_with_its_id_no_stale_ones() -> None:
+    def skipped(occurred_at: datetime, event_id: object) -> ev.RunSkipped:
+        payload = ev.RunSkippedPayload(job_id=1, run_id=2, job_name="j", scheduled_for=occurred_at, running_run_id=1)
+        common = {"aggregate_id": "1.2", "aggregate_version": 1, "actor": "scheduler", "correlation_id": uuid4()}
+        return ev.RunSkipped(**common, event_id=event_id, occurred_at=occurred_at, payload=payload)
+
+    fire = uuid4()  # a retried fire decides again, under the same deterministic id
+    first = skipped(datetime(2026, 1, 1, 9, 0, tzinfo=UTC), fire)
+    again = skipped(datetime(2026, 1, 1, 9, 1, tzinfo=UTC), fire)
+
+    assert ev.encode(first) is ev.encode(first)
+    assert ev.encode(again) != ev.encode(first)
+    assert ev.decode(ev.RUNS_TOPIC, ev.encode(again)) == again

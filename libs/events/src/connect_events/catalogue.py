@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any, get_args
 
 from pydantic import TypeAdapter
@@ -31,13 +32,27 @@ ALL_TOPICS: tuple[str, ...] = (COMMANDS_TOPIC, *EVENT_TOPICS)
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {topic: TypeAdapter(union) for topic, union in TOPIC_UNIONS.items()}
 
 
+# The wire forms of the messages encoded last, by object identity (each entry holds its message, so its id
+# stays its own): an event is encoded for its stream and again for the outbox, often in one batch of hundreds.
+RECENT_ENCODINGS = 1024
+_recent: OrderedDict[int, tuple[Message, bytes]] = OrderedDict()
+
+
 class UnknownTopicError(KeyError):
     """The topic is not part of Connect's contract."""
 
 
 def encode(message: Message) -> bytes:
-    """The wire form of a message: UTF-8 JSON."""
-    return message.model_dump_json().encode()
+    """The wire form of a message: UTF-8 JSON. Messages are frozen: the same object encoded again recently
+    gets the bytes of the first time."""
+    recent = _recent.get(id(message))
+    if recent is not None and recent[0] is message:
+        return recent[1]
+    data = message.model_dump_json().encode()
+    _recent[id(message)] = (message, data)
+    while len(_recent) > RECENT_ENCODINGS:
+        _recent.popitem(last=False)
+    return data
 
 
 def decode(topic: str, data: bytes) -> Event | Command:

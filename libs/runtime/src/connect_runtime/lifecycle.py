@@ -1,14 +1,27 @@
-"""Process lifecycle: run tasks until SIGTERM/SIGINT, then let them drain."""
+"""Process lifecycle: tune the collector for a record-processing service, run tasks until SIGTERM/SIGINT, then
+let them drain."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
 from typing import Any
 
 log = logging.getLogger(__name__)
+
+# A service decodes and drops many objects per record while keeping a large heap of long-lived ones (imports,
+# schemas, caches). With the default thresholds (700, 10, 10) the cyclic collector scans that heap every few
+# thousand records; `bench/scheduler` measured ~30 % of the ticker's CPU there. Rarer young collections keep
+# the same guarantees (cycles are still freed), at the price of holding cyclic garbage a little longer.
+GC_THRESHOLDS = (20_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Collect cyclic garbage less often (`GC_THRESHOLDS`); call once when a service starts."""
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def stop_on_signals(stop: Callable[[], None]) -> None:

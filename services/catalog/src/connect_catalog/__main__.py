@@ -9,6 +9,7 @@ from collections.abc import Sequence
 
 from connect_catalog.bootstrap import rebuild, serve
 from connect_catalog.config import CatalogSettings
+from connect_runtime.lifecycle import tune_gc
 from connect_runtime.logs import configure_logging
 
 log = logging.getLogger("connect_catalog")
@@ -19,6 +20,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     settings = CatalogSettings()
     configure_logging("catalog", settings.log_level)
+    tune_gc()
     if args.command == "rebuild":
         result = asyncio.run(rebuild(settings, drop_old=args.drop_old))
         log.info("rebuild finished", extra={"records": result.records, "replaced": result.replaced_schema})

@@ -67,7 +67,12 @@ async def run(settings: SchedulerSettings) -> None:
             batch_handler=on_run_records,
             dead_letters=producer,
         )
-        ticker = Ticker(pool, interval_s=settings.tick_interval_s, batch_size=settings.tick_batch_size)
+        ticker = Ticker(
+            pool,
+            interval_s=settings.tick_interval_s,
+            batch_size=settings.tick_batch_size,
+            cache_size=settings.state_cache_size,
+        )
         notifier = Notifier(pool, notification_senders(settings, http))
         relay = OutboxRelay(dsn, producer)
 

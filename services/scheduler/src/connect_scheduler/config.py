@@ -9,7 +9,7 @@ from pydantic_settings import SettingsConfigDict
 
 from connect_runtime.settings import ServiceSettings
 from connect_scheduler.adapters.schema import DATABASE
-from connect_scheduler.entrypoints.ticker import BATCH_SIZE, TICK_INTERVAL_S
+from connect_scheduler.entrypoints.ticker import BATCH_SIZE, STATE_CACHE_SIZE, TICK_INTERVAL_S
 from connect_scheduler.policy import Policy
 
 
@@ -23,6 +23,7 @@ class SchedulerSettings(ServiceSettings):
     consumer_group: str = Field(default="scheduler", alias="SCHEDULER_CONSUMER_GROUP")
     tick_interval_s: float = Field(default=TICK_INTERVAL_S, gt=0, alias="SCHEDULER_TICK_INTERVAL_S")
     tick_batch_size: int = Field(default=BATCH_SIZE, ge=1, alias="SCHEDULER_TICK_BATCH_SIZE")
+    state_cache_size: int = Field(default=STATE_CACHE_SIZE, ge=0, alias="SCHEDULER_STATE_CACHE_SIZE")
     # Notifications (spec §7.5): links point at the gateway's public address; secrets come only from the
     # environment and are never logged.
     public_url: str = Field(default="http://127.0.0.1:8080", alias="CONNECT_PUBLIC_URL")

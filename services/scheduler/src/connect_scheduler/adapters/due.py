@@ -38,6 +38,7 @@ class DueTable:
     remove: str
     postpone: str
     next_wake: str
+    upcoming: str
 
 
 def _due_table(table: str, key: str) -> DueTable:
@@ -67,6 +68,7 @@ ON CONFLICT ({key}) DO UPDATE SET fire_at = EXCLUDED.fire_at, due_at = EXCLUDED.
         remove=f"DELETE FROM {table} WHERE {key} = ANY($1::bigint[])",
         postpone=f"UPDATE {table} SET wake_at = $2 WHERE {key} = $1",
         next_wake=f"SELECT wake_at FROM {table} WHERE wake_at IS NOT NULL ORDER BY wake_at LIMIT 1",
+        upcoming=f"SELECT {key} FROM {table} WHERE wake_at <= $1 ORDER BY wake_at LIMIT $2",
     )
 
 
@@ -99,6 +101,11 @@ async def next_wake(conn: Conn, table: DueTable) -> datetime | None:
     """The earliest time any row wakes (one another instance holds included)."""
     wake_at: datetime | None = await conn.fetchval(table.next_wake)
     return wake_at
+
+
+async def upcoming(conn: Conn, table: DueTable, until: datetime, limit: int) -> list[int]:
+    """The ids of up to `limit` rows waking by `until`, earliest first, without claiming them."""
+    return [row[0] for row in await conn.fetch(table.upcoming, until, limit)]
 
 
 async def store(conn: Conn, table: DueTable, rows: Sequence[tuple[int, Slot | None]]) -> None:

@@ -10,6 +10,7 @@ Everything here runs on the caller's connection, inside the caller's transaction
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 import asyncpg
@@ -29,11 +30,19 @@ VALUES ($1, $2, $3, $4, $5, $6::jsonb)
 # job needs of those), so their cost does not grow with the job's run history; each stream's version is of the
 # whole stream. One statement, so the events and the versions are of the same moment.
 LOAD_WITHOUT_RUNS = """
-SELECT s.stream_id, v.version, e.topic, e.data::text AS data
+SELECT s.stream_id, v.version, e.stream_version AS own_version, e.topic, e.data::text AS data
 FROM unnest($1::text[]) AS s(stream_id)
 CROSS JOIN LATERAL (SELECT coalesce(max(stream_version), 0) AS version FROM events WHERE stream_id = s.stream_id) AS v
 LEFT JOIN events e ON e.stream_id = s.stream_id AND e.type NOT LIKE 'run.%'
 ORDER BY s.stream_id, e.stream_version
+"""
+# Each stream's version and that of its last own event (not a run event), from the indexes alone.
+VERSIONS = """
+SELECT s.stream_id,
+    (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = s.stream_id) AS version,
+    (SELECT coalesce(max(stream_version), 0) FROM events WHERE stream_id = s.stream_id AND type NOT LIKE 'run.%')
+        AS own_version
+FROM unnest($1::text[]) AS s(stream_id)
 """
 EVENT_EXISTS = "SELECT EXISTS (SELECT 1 FROM events WHERE event_id = $1)"
 
@@ -63,14 +72,31 @@ async def load(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
     return events, (rows[-1]["stream_version"] if rows else 0)
 
 
-async def load_without_runs(conn: Conn, stream_ids: Sequence[str]) -> dict[str, tuple[list[Event], int]]:
-    """Each stream's events other than run events (`run.*`), in order, and the version of the whole stream."""
-    loaded: dict[str, tuple[list[Event], int]] = {}
+@dataclass
+class OwnEvents:
+    """A stream's events other than run events, the version of the whole stream and that of its last own
+    event (0: none)."""
+
+    events: list[Event]
+    version: int
+    own_version: int = 0
+
+
+async def load_without_runs(conn: Conn, stream_ids: Sequence[str]) -> dict[str, OwnEvents]:
+    """Each stream's events other than run events (`run.*`), in order, with its versions."""
+    loaded: dict[str, OwnEvents] = {}
     for row in await conn.fetch(LOAD_WITHOUT_RUNS, list(stream_ids)):
-        events, _ = loaded.setdefault(row["stream_id"], ([], row["version"]))
+        stream = loaded.setdefault(row["stream_id"], OwnEvents([], row["version"]))
         if row["topic"] is not None:
-            events.append(_event(row["topic"], row["data"]))
+            stream.events.append(_event(row["topic"], row["data"]))
+            stream.own_version = row["own_version"]
     return loaded
+
+
+async def versions(conn: Conn, stream_ids: Sequence[str]) -> dict[str, tuple[int, int]]:
+    """Each stream's version and the version of its last event other than a run event (0: none)."""
+    rows = await conn.fetch(VERSIONS, list(stream_ids))
+    return {row["stream_id"]: (row["version"], row["own_version"]) for row in rows}
 
 
 async def append(conn: Conn, stream_id: str, expected_stream_version: int, events: Sequence[Event]) -> int:

@@ -8,11 +8,16 @@ events and reads these rows, looking up only the keys and stops a decision needs
 batch of jobs in a few statements (`load_jobs`, `append_jobs`), a command one job (`load_job`, `append_job`). A
 job stored before these tables existed has no `job_runs` row: its whole stream is folded once and its rows
 written (`backfill` at start; loading, for any it meets).
+
+The ticker also keeps the states folded from jobs' own events in a `StateCache`, by the version of the last own
+event: events are never changed, so a state whose job has no newer own event is still right, and a fire asks
+the database only for versions and the run rows. The ticker fills the cache ahead of the fires coming due.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from types import MappingProxyType
@@ -84,10 +89,43 @@ async def load_job(
     return replace(state, idempotency_keys=MappingProxyType(keys)), version
 
 
-async def load_jobs(conn: Conn, job_ids: Sequence[int]) -> dict[int, tuple[JobState | None, int]]:
+class StateCache:
+    """Up to `size` jobs' states as folded from their own events, each with the version of its last own event;
+    the least recently used go first."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._states: OrderedDict[int, tuple[int, JobState | None]] = OrderedDict()
+
+    def get(self, job_id: int, own_version: int) -> tuple[bool, JobState | None]:
+        """(True, state) when the job's state at `own_version` is kept, else (False, None)."""
+        kept = self._states.get(job_id)
+        if kept is None or kept[0] != own_version:
+            return False, None
+        self._states.move_to_end(job_id)
+        return True, kept[1]
+
+    def put(self, job_id: int, own_version: int, state: JobState | None) -> None:
+        """Keep the job's state at `own_version` (a size of 0 keeps nothing)."""
+        if self._size <= 0:
+            return
+        self._states[job_id] = (own_version, state)
+        self._states.move_to_end(job_id)
+        while len(self._states) > self._size:
+            self._states.popitem(last=False)
+
+    def missing(self, job_ids: Sequence[int]) -> list[int]:
+        """Those of `job_ids` with no state kept."""
+        return [job_id for job_id in job_ids if job_id not in self._states]
+
+
+async def load_jobs(
+    conn: Conn, job_ids: Sequence[int], cache: StateCache | None = None
+) -> dict[int, tuple[JobState | None, int]]:
     """Each job's state (without idempotency keys; of its stops those of its last requested run) and its stream
-    version, in a few statements whatever their number."""
-    return await _load(conn, dict.fromkeys(job_ids))
+    version, in a few statements whatever their number; states kept in `cache` at their job's last own event
+    are not decoded again."""
+    return await _load(conn, dict.fromkeys(job_ids), cache)
 
 
 async def append_job(conn: Conn, job_id: int, expected_stream_version: int, events: Sequence[Event]) -> int:
@@ -143,11 +181,12 @@ async def backfill(conn: Conn) -> int:
     return rebuilt
 
 
-async def _load(conn: Conn, wanted: Mapping[int, int | None]) -> dict[int, tuple[JobState | None, int]]:
+async def _load(
+    conn: Conn, wanted: Mapping[int, int | None], cache: StateCache | None = None
+) -> dict[int, tuple[JobState | None, int]]:
     """The jobs of `wanted` (job id to a run whose stop to look up besides its last requested one), without
     idempotency keys."""
-    streams = await event_store.load_without_runs(conn, [job_stream(job_id) for job_id in wanted])
-    folded = {job_id: (fold(streams[job_stream(job_id)][0]), streams[job_stream(job_id)][1]) for job_id in wanted}
+    folded = await _own_states(conn, list(wanted), cache)
     live = [job_id for job_id, (state, _) in folded.items() if state is not None]
     runs = {row["job_id"]: row for row in await conn.fetch(RUNS_OF, live)} if live else {}
     asked = [(job_id, run) for job_id in runs for run in {runs[job_id]["last_requested_run_id"], wanted[job_id]} if run]
@@ -176,6 +215,39 @@ async def _load(conn: Conn, wanted: Mapping[int, int | None]) -> dict[int, tuple
                 version,
             )
     return loaded
+
+
+async def prepare(conn: Conn, job_ids: Sequence[int], cache: StateCache) -> None:
+    """Fold the jobs' own events into `cache` ahead of their loading (a read, nothing locked)."""
+    await _own_states(conn, job_ids, cache)
+
+
+async def _own_states(
+    conn: Conn, job_ids: Sequence[int], cache: StateCache | None
+) -> dict[int, tuple[JobState | None, int]]:
+    """Each job's state folded from its own events, and its stream version."""
+    if cache is None:
+        streams = await event_store.load_without_runs(conn, [job_stream(job_id) for job_id in job_ids])
+        return {job_id: (fold(s.events), s.version) for job_id in job_ids if (s := streams[job_stream(job_id)])}
+    versions = await event_store.versions(conn, [job_stream(job_id) for job_id in job_ids])
+    folded: dict[int, tuple[JobState | None, int]] = {}
+    unknown: list[int] = []
+    for job_id in job_ids:
+        version, own_version = versions[job_stream(job_id)]
+        kept, state = cache.get(job_id, own_version)
+        if kept:
+            folded[job_id] = (state, version)
+        else:
+            unknown.append(job_id)
+    if unknown:
+        streams = await event_store.load_without_runs(conn, [job_stream(job_id) for job_id in unknown])
+        for job_id in unknown:
+            stream = streams[job_stream(job_id)]
+            state = fold(stream.events)
+            cache.put(job_id, stream.own_version, state)
+            # The versions read first: if the stream grew since, appending after them fails, as it should.
+            folded[job_id] = (state, versions[job_stream(job_id)][0])
+    return folded
 
 
 async def _key_run(conn: Conn, job_id: int, key: str | None) -> dict[str, int]:

@@ -15,7 +15,7 @@ from bisect import bisect_left
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as TimeOfDay
-from functools import cache
+from functools import cache, lru_cache
 from itertools import count, islice, pairwise, takewhile
 from typing import Literal
 from zoneinfo import ZoneInfo, available_timezones
@@ -53,6 +53,12 @@ def schedule_errors(schedule: Schedule, now: datetime, field: str = "schedule") 
     return errors
 
 
+# Many jobs share a schedule and fire at the same instants (every minute, daily at 02:00): the answers about
+# a schedule and an instant are kept for the next job that asks. Schedules are frozen, hence usable as keys.
+SHARED_ANSWERS = 4096
+
+
+@lru_cache(maxsize=SHARED_ANSWERS)
 def next_fire(schedule: Schedule, after: datetime) -> datetime | None:
     """The first fire strictly after the aware `after` (aware UTC), or None when none comes.
 
@@ -61,6 +67,7 @@ def next_fire(schedule: Schedule, after: datetime) -> datetime | None:
     return next(_fires(schedule, after), None)
 
 
+@lru_cache(maxsize=SHARED_ANSWERS)
 def missed_fires(schedule: Schedule, since: datetime, until: datetime, limit: int = 1000) -> int:
     """How many fires fall in (`since`, `until`], counting at most `limit` so long downtime stays cheap."""
     due = takewhile(lambda fire: fire <= until, _fires(schedule, since))

@@ -15,10 +15,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import asyncpg
 
@@ -28,7 +30,7 @@ from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, TRANSIENT_ERRORS
 from connect_scheduler.adapters import due, job_names
 from connect_scheduler.adapters.due import DueTable
 from connect_scheduler.adapters.event_store import ConcurrencyError
-from connect_scheduler.adapters.job_store import append_jobs, load_jobs
+from connect_scheduler.adapters.job_store import StateCache, append_jobs, load_jobs, prepare
 from connect_scheduler.adapters.run_view import runs_in_progress
 from connect_scheduler.domain.fires import decide_due, fire_is_due
 from connect_scheduler.domain.slots import Decision, Due, Kind
@@ -39,7 +41,12 @@ log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0  # the pause after a tick that found less than a full batch
 BATCH_SIZE = 500  # due rows claimed per tick and kind (one transaction)
-RETRY_AFTER_S = 60.0  # a row whose fire failed on its own is looked at again this much later, not every tick
+RETRY_AFTER_S = 60.0
+# Between fires the ticker folds the jobs waking within LOOKAHEAD_S into its state cache (of STATE_CACHE_SIZE
+# jobs, some 7 KB each), a batch at a time while the next row wakes more than PREPARE_MARGIN_S ahead.
+LOOKAHEAD_S = 60.0
+PREPARE_MARGIN_S = 0.5
+STATE_CACHE_SIZE = 10_000  # a row whose fire failed on its own is looked at again this much later, not every tick
 # Another writer holds the job or group (or a group's member): the row stays due and the next tick tries again.
 CONTENTION: tuple[type[Exception], ...] = (
     ConcurrencyError,
@@ -67,10 +74,10 @@ class DueKind:
     record: Callable[[Conn, Sequence[Due], datetime], Awaitable[Recorded]]
 
 
-async def _record_jobs(conn: Conn, claimed: Sequence[Due], now: datetime) -> Recorded:
+async def _record_jobs(conn: Conn, claimed: Sequence[Due], now: datetime, cache: StateCache | None = None) -> Recorded:
     """Decide each row against its job and append the events to the jobs' streams, in a few statements for the
     whole batch: the run view is asked only for fires that are due, and each table read once."""
-    jobs = await load_jobs(conn, [row.id for row in claimed])
+    jobs = await load_jobs(conn, [row.id for row in claimed], cache)
     firing = [job for row in claimed if (job := jobs[row.id][0]) is not None and fire_is_due(job, row, now)]
     running = await runs_in_progress(conn, firing)
     names = {job.definition.settings.table.lower() for job in firing if running[job.job_id] is None}
@@ -113,11 +120,15 @@ class Ticker:
         batch_size: int = BATCH_SIZE,
         clock: Clock = utc_now,
         retry: RetryPolicy = RETRY,
+        cache_size: int = STATE_CACHE_SIZE,
     ) -> None:
         self._pool = pool
         self._interval_s = interval_s
         self._batch_size = batch_size
         self._clock = clock
+        self._cache = StateCache(cache_size)
+        self._cache_size = cache_size
+        self._kinds = (DueKind("job", due.JOBS, partial(_record_jobs, cache=self._cache)), GROUPS)
         self._stopping = asyncio.Event()
         self._retries = Retries(self._stopping, retry)
 
@@ -134,13 +145,25 @@ class Ticker:
 
     async def _step(self) -> None:
         async with self._pool.acquire() as conn:
-            claimed = [await tick(conn, kind, self._clock(), self._batch_size) for kind in KINDS]
+            claimed = [await tick(conn, kind, self._clock(), self._batch_size) for kind in self._kinds]
             if self._batch_size in claimed:
                 return
-            wakes = [wake for kind in KINDS if (wake := await due.next_wake(conn, kind.table))]
+            wakes = [wake for kind in self._kinds if (wake := await due.next_wake(conn, kind.table))]
             pause_s = self._pause_s(min(wakes, default=None))
+            if pause_s > PREPARE_MARGIN_S and await self._prepare(conn):
+                return  # the clock moved on meanwhile: look again before pausing
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stopping.wait(), timeout=pause_s)
+
+    async def _prepare(self, conn: Conn) -> bool:
+        """Fold a batch of the jobs waking in the next `LOOKAHEAD_S` into the state cache, so their fires decode
+        nothing; False when every one of them is in it already."""
+        until = self._clock() + timedelta(seconds=LOOKAHEAD_S)
+        waking = await due.upcoming(conn, due.JOBS, until, self._cache_size)
+        missing = self._cache.missing(waking)[: self._batch_size]
+        if missing:
+            await prepare(conn, missing, self._cache)
+        return bool(missing)
 
     def _pause_s(self, next_wake: datetime | None) -> float:
         """Until the next row wakes, so fires start on time, but at most `interval_s`.
@@ -156,6 +179,7 @@ class Ticker:
 
 async def tick(conn: Conn, kind: DueKind, now: datetime, batch_size: int) -> int:
     """Record what the due rows of `kind` lead to at `now`, in one transaction; returns how many were claimed."""
+    began = time.monotonic()
     async with conn.transaction():
         claimed = await due.claim(conn, kind.table, now, batch_size)
         if not claimed:
@@ -164,7 +188,7 @@ async def tick(conn: Conn, kind: DueKind, now: datetime, batch_size: int) -> int
         events = [event for _, decision in recorded for event in decision.events]
         await outbox.append(conn, events)
         await due.store(conn, kind.table, [(row.id, decision.slot) for row, decision in recorded])
-    _log(kind, recorded, len(claimed))
+    _log(kind, recorded, len(claimed), time.monotonic() - began)
     return len(claimed)
 
 
@@ -205,11 +229,11 @@ async def _set_aside(conn: Conn, kind: DueKind, row: Due, now: datetime, exc: Ex
     await due.postpone(conn, kind.table, row.id, now + timedelta(seconds=RETRY_AFTER_S))
 
 
-def _log(kind: DueKind, recorded: Recorded, claimed: int) -> None:
+def _log(kind: DueKind, recorded: Recorded, claimed: int, took_s: float) -> None:
     for row, decision in recorded:
         _log_decision(kind, row, decision)
     outcomes: Counter[str] = Counter(decision.outcome for _, decision in recorded)
-    log.info("tick", extra={"kind": kind.name, "claimed": claimed, **outcomes})
+    log.info("tick", extra={"kind": kind.name, "claimed": claimed, "took_ms": round(took_s * 1000), **outcomes})
 
 
 def _log_decision(kind: DueKind, row: Due, decision: Decision) -> None:
