@@ -211,8 +211,17 @@ async def test_a_bad_record_in_a_batch_is_dead_lettered_and_the_others_applied_o
     values = [f"v{i}" for i in range(10)]
     values[6] = "poison"
     topic = await _topic(kafka_bootstrap, producer, values)
+    consumer = TransactionalConsumer(
+        bootstrap=kafka_bootstrap,
+        group=f"g-{topic}",
+        topics=[topic],
+        pool=pool,
+        batch_handler=offsets.one_by_one(_picky),
+        dead_letters=producer,
+        retry=FAST,
+    )
 
-    async with _consuming(_consumer(kafka_bootstrap, topic, pool, producer, _picky)):
+    async with _consuming(consumer):
         await until(lambda: _stored(pool, topic, 10))
     rows = await pool.fetch("SELECT record_offset, value FROM applied ORDER BY record_offset")
     assert [(r["record_offset"], r["value"]) for r in rows] == [(i, v) for i, v in enumerate(values) if i != 6]

@@ -37,6 +37,7 @@ from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.outbox import OutboxRelay
 from connect_scheduler.adapters import event_store, job_names, run_view
 from connect_scheduler.adapters.event_store import job_stream
+from connect_scheduler.domain.slots import Due, Slot
 from connect_scheduler.entrypoints.ticker import JOBS, Ticker, tick
 from connect_scheduler.handlers import handle_command, load_table
 from tests.integration.scheduler.scheduler_commands import (
@@ -214,6 +215,33 @@ class TestFires:
         assert sorted(r["stream_id"] for r in requested) == sorted(job_stream(j) for j in jobs if j != broken)
         assert await tick(conn, JOBS, now + timedelta(seconds=58), 10) == 0  # the broken job waits a minute, not a tick
         assert await row(conn, broken) == (now - timedelta(seconds=1), now - timedelta(seconds=1), None)
+
+    async def test_jobs_waking_soon_are_folded_ahead_and_an_unreadable_one_stops_nothing(
+        self, conn: Conn, pool: asyncpg.Pool, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        jobs = [await given_job(conn, T, name=f"Job {i}") for i in range(3)]
+        broken = jobs[1]
+        await conn.execute(
+            "UPDATE events SET data = '{}'::jsonb WHERE stream_id = $1 AND stream_version = 2", job_stream(broken)
+        )
+        ticker = Ticker(pool, clock=lambda: T)  # each job's first fire is half a minute ahead
+
+        assert await ticker._prepare(conn)  # folded the readable ones; set the unreadable one aside
+        assert not await ticker._prepare(conn)  # nothing left to fold: the ticker may pause
+        decoded: list[str] = []
+        decode = event_store._event
+
+        def counting(topic: str, data: str) -> Event:
+            decoded.append(topic)
+            return decode(topic, data)
+
+        monkeypatch.setattr(event_store, "_event", counting)
+        async with conn.transaction():
+            recorded = await ticker._kinds[0].record(
+                conn, [Due(job_id, Slot(T, T, None, None)) for job_id in jobs[::2]], T
+            )
+        assert [decision.outcome for _, decision in recorded] == ["requested", "requested"]
+        assert decoded == ["connect.tables"]  # the jobs came from the cache; only their table was read
 
 
 class TestExpiration:

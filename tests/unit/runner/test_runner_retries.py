@@ -43,7 +43,7 @@ from connect_runner.handlers import (
     record_stop,
     take_up_retries,
 )
-from connect_runner.ports import RunDeps
+from connect_runner.ports import RESUME_AFTER_S, RunDeps
 from connect_runtime.vault import Credential
 from tests.unit.runner.ledger_contract import read, run
 from tests.unit.runner.ledger_fake import InMemoryRunLedger
@@ -308,9 +308,10 @@ async def test_an_attempt_the_poller_began_that_died_is_begun_again_once_silent(
     [died] = await take_up_retries(world.deps("host-a"), 1)  # its runner is killed before carrying it out
     assert died.state.attempt is not None and died.state.attempt.number == 2
 
-    world.time.now = at(34)
+    silent_s = int(RESUME_AFTER_S)
+    world.time.now = at(5 + silent_s - 1)
     assert await poll(world.deps("host-b")) == []  # alive as far as anyone knows
-    world.time.now = at(35)
+    world.time.now = at(5 + silent_s)
     [event] = await poll(world.deps("host-b"))
 
     assert [(s.payload.attempt, s.payload.runner) for s in world.published(RunStarted)] == [
@@ -318,7 +319,7 @@ async def test_an_attempt_the_poller_began_that_died_is_begun_again_once_silent(
         (2, "host-a"),
         (3, "host-b"),
     ]
-    assert world.server.fetches == [at(0), at(35)]
+    assert world.server.fetches == [at(0), at(5 + silent_s)]
     assert isinstance(event, RunFailed) and event.payload.error == f"{REFUSED} (after 2 attempts)"
 
 

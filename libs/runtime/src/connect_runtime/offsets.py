@@ -5,9 +5,11 @@ and skips records below it, so every record is applied exactly once even when tw
 the same partition. On assignment the consumer seeks to the stored offsets; Kafka's committed offsets are not
 used.
 
-The records of a partition that arrive together (up to `BATCH_SIZE`) are applied in one transaction, so a busy
-topic costs one commit per batch, not per record. If the batch fails for any reason, nothing of it is kept and
-its records are applied again one transaction each, so one bad record never holds up the others. Retries then
+A consumer given a `batch_handler` applies the records of a partition that arrive together (up to `BATCH_SIZE`)
+in one transaction, so a busy topic costs one commit per batch, not per record. If the batch fails for any
+reason, nothing of it is kept and its records are applied again one transaction each, so one bad record never
+holds up the others. A consumer given a `handler` applies each record in a transaction of its own (the
+scheduler's commands: each reply commits as soon as it is decided, and holds its locks no longer). Retries then
 follow the one policy (`connect_runtime.retry`): infrastructure failures (connection loss, deadlock,
 serialization) are retried until they pass; a record whose handler keeps failing goes, after `max_attempts`
 tries, to the dead-letter topic with its error, and its offset is stored so the partition moves on: it is never
@@ -117,6 +119,7 @@ class TransactionalConsumer:
         self._topics = topics
         self._pool = pool
         self._handler = batch_handler or one_by_one(handler)  # type: ignore[arg-type] # one of them is given
+        self._batches = batch_handler is not None
         self._dead_letters = dead_letters
         self._consumer = make_consumer(bootstrap, group)
         self._stopping = asyncio.Event()
@@ -144,16 +147,18 @@ class TransactionalConsumer:
         return not self._stopping.is_set() and tp in self._consumer.assignment()
 
     async def _handle_batch(self, tp: TopicPartition, records: Sequence[Record]) -> None:
-        """All of `records` in one transaction; if that fails, each in a transaction of its own."""
+        """All of `records` in one transaction (with a batch handler); if that fails, or without one, each in a
+        transaction of its own."""
         if not self._owns(tp):
             return
-        if len(records) > 1:
+        if self._batches and len(records) > 1:
             try:
                 await self._apply(records)
                 return
             except Exception as exc:  # whatever it was, the records one by one say whose it is
                 where = {"topic": tp.topic, "partition": tp.partition, "records": len(records)}
-                log.info(f"batch not applied ({type(exc).__name__}); applying its records one at a time", extra=where)
+                where["error_type"] = type(exc).__name__
+                log.info("batch not applied; applying its records one at a time", extra=where)
         for record in records:
             if not self._owns(tp):
                 return

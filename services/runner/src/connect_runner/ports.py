@@ -109,9 +109,11 @@ MAX_ATTEMPTS = 3
 RUN_TIMEOUT_S = 3600.0
 LOCK_TIMEOUT_S = 60.0
 ABANDON_AFTER_S = 600.0
-# A running attempt beats every second; one silent this long died (a long final commit holds the run's lock,
-# which the retry poller never waits for). Kafka moves a dead consumer's requests on after 10 s, likewise.
-RESUME_AFTER_S = 30.0
+# A running attempt beats every second; one the retry poller began and that stays silent this long died (a long
+# final commit holds the run's lock, which the poller never waits for). Beats can stall while the database is away
+# (the attempt goes on with its transfer) or look older than they are on a host whose clock runs ahead, so the
+# poller waits half the abandon time, not seconds, before it begins the run again.
+RESUME_AFTER_S = ABANDON_AFTER_S / 2
 
 
 def _utc_now() -> datetime:

@@ -58,14 +58,15 @@ class RetryPoller(Generic[T]):
         """One pass; a failure (the database is unreachable, say) is logged, never raised. Every free slot is
         taken while the pass claims, so the consumer cannot start a run in a slot the claim counted on."""
         free = self._slots.take(self._slots.free)
+        taken: Sequence[T] = ()
         try:
             taken = await self._take_up(free)
         except Exception as exc:  # the next pass tries again; the runner must go on either way
-            self._slots.give_back(free)
             log.warning("retries not taken up; trying again later", extra={"error": str(exc)})
             return
-        assert len(taken) <= free, "take_up keeps to its limit"
-        self._slots.give_back(free - len(taken))
+        finally:  # cancelled too: the slots not carried out go back
+            assert len(taken) <= free, "take_up keeps to its limit"
+            self._slots.give_back(free - len(taken))
         for item in taken:
             task = asyncio.create_task(self._carry_out(item))
             self._tasks.add(task)

@@ -122,9 +122,9 @@ class StateCache:
 async def load_jobs(
     conn: Conn, job_ids: Sequence[int], cache: StateCache | None = None
 ) -> dict[int, tuple[JobState | None, int]]:
-    """Each job's state (without idempotency keys; of its stops those of its last requested run) and its stream
-    version, in a few statements whatever their number; states kept in `cache` at their job's last own event
-    are not decoded again."""
+    """Each of the (distinct) jobs' state (without idempotency keys; of its stops those of its last requested
+    run) and its stream version, in a few statements whatever their number; states kept in `cache` at their
+    job's last own event are not decoded again."""
     return await _load(conn, dict.fromkeys(job_ids), cache)
 
 
@@ -218,8 +218,8 @@ async def _load(
 
 
 async def prepare(conn: Conn, job_ids: Sequence[int], cache: StateCache) -> None:
-    """Fold the jobs' own events into `cache` ahead of their loading (a read, nothing locked)."""
-    await _own_states(conn, job_ids, cache)
+    """Fold the (distinct) jobs' own events into `cache` ahead of their loading (a read, nothing locked)."""
+    await _own_states(conn, list(dict.fromkeys(job_ids)), cache)
 
 
 async def _own_states(
@@ -228,7 +228,8 @@ async def _own_states(
     """Each job's state folded from its own events, and its stream version."""
     if cache is None:
         streams = await event_store.load_without_runs(conn, [job_stream(job_id) for job_id in job_ids])
-        return {job_id: (fold(s.events), s.version) for job_id in job_ids if (s := streams[job_stream(job_id)])}
+        loaded = [(job_id, streams[job_stream(job_id)]) for job_id in job_ids]
+        return {job_id: (fold(stream.events), stream.version) for job_id, stream in loaded}
     versions = await event_store.versions(conn, [job_stream(job_id) for job_id in job_ids])
     folded: dict[int, tuple[JobState | None, int]] = {}
     unknown: list[int] = []

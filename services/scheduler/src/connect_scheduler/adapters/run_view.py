@@ -42,7 +42,7 @@ async def apply(conn: Conn, event: RunEvent | RunStopRequested) -> RunStatus | N
 
 async def apply_all(conn: Conn, events: Sequence[RunEvent | RunStopRequested]) -> list[RunStatus | None]:
     """`apply` each event in turn, in three statements whatever their number; returns each event's status."""
-    runs = [_run(event) for event in events]
+    runs = [run_of(event) for event in events]
     current = await _statuses(conn, set(runs), LOCK_STATUSES)
     moved: dict[Run, tuple[RunStatus, datetime]] = {}
     statuses: list[RunStatus | None] = []
@@ -79,7 +79,8 @@ async def runs_in_progress(conn: Conn, states: Sequence[JobState]) -> dict[int, 
     return in_progress
 
 
-def _run(event: RunEvent | RunStopRequested) -> Run:
+def run_of(event: RunEvent | RunStopRequested) -> Run:
+    """The (job id, run id) an event is about."""
     payload: RunPayload = getattr(event, "payload")  # noqa: B009 - every concrete run event names its run
     return payload.job_id, payload.run_id
 

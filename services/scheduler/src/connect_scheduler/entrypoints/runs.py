@@ -24,11 +24,11 @@ from connect_events import (
     RunStopRequested,
     decode,
 )
-from connect_events.runs import RunPayload
 from connect_runtime.db import Conn
 from connect_runtime.offsets import Record
 from connect_scheduler.adapters import group_members, notifications, run_view
 from connect_scheduler.adapters.event_store import ConcurrencyError
+from connect_scheduler.adapters.run_view import run_of
 from connect_scheduler.domain.notifications import deliveries, job_run_notice, keeps
 from connect_scheduler.group_handlers import on_member_end
 
@@ -57,9 +57,9 @@ async def on_run_records(conn: Conn, records: Sequence[Record]) -> None:
     moved = [(event, status) for event, status in zip(events, statuses, strict=True) if status is not None]
     await _follow_notifications(conn, moved)
     ends = [(event, status) for event, status in moved if status in TERMINAL and isinstance(event, RunEvent)]
-    members = await group_members.member_runs_among(conn, {_run(event) for event, _ in ends})
+    members = await group_members.member_runs_among(conn, {run_of(event) for event, _ in ends})
     for event, status in ends:
-        if _run(event) in members:
+        if run_of(event) in members:
             await _move_group_run(conn, event, status)
 
 
@@ -75,11 +75,6 @@ def _run_event(record: Record) -> RunEvent | RunStopRequested:
     if not isinstance(event, RunEvent | RunStopRequested):
         raise PoisonRunRecordError(f"{type(event).__name__} is not a run event")
     return event
-
-
-def _run(event: RunEvent | RunStopRequested) -> tuple[int, int]:
-    payload: RunPayload = getattr(event, "payload")  # noqa: B009 - every concrete run event names its run
-    return payload.job_id, payload.run_id
 
 
 async def _move_group_run(conn: Conn, event: RunEvent, status: RunStatus) -> None:

@@ -41,12 +41,12 @@ log = logging.getLogger(__name__)
 
 TICK_INTERVAL_S = 1.0  # the pause after a tick that found less than a full batch
 BATCH_SIZE = 500  # due rows claimed per tick and kind (one transaction)
-RETRY_AFTER_S = 60.0
+RETRY_AFTER_S = 60.0  # a row whose fire failed on its own is looked at again this much later, not every tick
 # Between fires the ticker folds the jobs waking within LOOKAHEAD_S into its state cache (of STATE_CACHE_SIZE
 # jobs, some 7 KB each), a batch at a time while the next row wakes more than PREPARE_MARGIN_S ahead.
 LOOKAHEAD_S = 60.0
 PREPARE_MARGIN_S = 0.5
-STATE_CACHE_SIZE = 10_000  # a row whose fire failed on its own is looked at again this much later, not every tick
+STATE_CACHE_SIZE = 10_000
 # Another writer holds the job or group (or a group's member): the row stays due and the next tick tries again.
 CONTENTION: tuple[type[Exception], ...] = (
     ConcurrencyError,
@@ -128,6 +128,7 @@ class Ticker:
         self._clock = clock
         self._cache = StateCache(cache_size)
         self._cache_size = cache_size
+        self._unprepared: set[int] = set()  # jobs whose streams could not be folded ahead: their fires will say why
         self._kinds = (DueKind("job", due.JOBS, partial(_record_jobs, cache=self._cache)), GROUPS)
         self._stopping = asyncio.Event()
         self._retries = Retries(self._stopping, retry)
@@ -157,13 +158,32 @@ class Ticker:
 
     async def _prepare(self, conn: Conn) -> bool:
         """Fold a batch of the jobs waking in the next `LOOKAHEAD_S` into the state cache, so their fires decode
-        nothing; False when every one of them is in it already."""
+        nothing; False when every one of them is in it already.
+
+        A job whose stream cannot be folded (an event this version cannot read, say) is left out: its fire sets
+        it aside with its error, as without the cache.
+        """
         until = self._clock() + timedelta(seconds=LOOKAHEAD_S)
         waking = await due.upcoming(conn, due.JOBS, until, self._cache_size)
-        missing = self._cache.missing(waking)[: self._batch_size]
-        if missing:
+        missing = [job_id for job_id in self._cache.missing(waking) if job_id not in self._unprepared]
+        missing = missing[: self._batch_size]
+        try:
             await prepare(conn, missing, self._cache)
+        except Exception as exc:
+            _raise_if_connection_lost(conn, exc)
+            for job_id in missing:
+                await self._prepare_alone(conn, job_id)
         return bool(missing)
+
+    async def _prepare_alone(self, conn: Conn, job_id: int) -> None:
+        try:
+            await prepare(conn, [job_id], self._cache)
+        except Exception as exc:
+            _raise_if_connection_lost(conn, exc)
+            if len(self._unprepared) >= self._cache_size:
+                self._unprepared.clear()  # bounded; those still unreadable are found again
+            self._unprepared.add(job_id)
+            log.warning("could not fold a job ahead of its fire", exc_info=exc, extra={"job_id": job_id})
 
     def _pause_s(self, next_wake: datetime | None) -> float:
         """Until the next row wakes, so fires start on time, but at most `interval_s`.
