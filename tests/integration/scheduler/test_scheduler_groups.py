@@ -4,7 +4,6 @@ run now and stop through the command handler, and a group run moved on by member
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -48,14 +47,13 @@ from connect_events import (
     run_key,
 )
 from connect_runtime.db import Conn
-from connect_runtime.kafka import ensure_topics
-from connect_runtime.offsets import TransactionalConsumer
 from connect_scheduler.adapters import event_store
 from connect_scheduler.adapters.event_store import job_stream
 from connect_scheduler.adapters.group_store import group_stream
 from connect_scheduler.entrypoints.runs import on_run_record
 from connect_scheduler.entrypoints.ticker import GROUPS, tick
 from connect_scheduler.group_handlers import load_group
+from tests.integration.scheduler.runs_consumer import runs_consumer
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     count,
@@ -69,7 +67,7 @@ from tests.integration.scheduler.scheduler_commands import (
     run_succeeded,
 )
 from tests.integration.scheduler.test_scheduler_handlers import accept, reject
-from tests.integration.scheduler.test_scheduler_run_view import FAST, offset_reached, record, send
+from tests.integration.scheduler.test_scheduler_run_view import offset_reached, record, send
 from tests.polling import until
 
 pytestmark = pytest.mark.integration
@@ -90,23 +88,8 @@ async def db(conn: Conn) -> AsyncIterator[Conn]:
 @pytest.fixture
 async def runs_topic(kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer) -> AsyncIterator[str]:
     """A fresh runs topic with the scheduler's runs consumer on it, stopped after the test."""
-    topic = f"sched.group-runs.{uuid4().hex[:10]}"
-    await ensure_topics(kafka_bootstrap, 1, [topic])
-    consumer = TransactionalConsumer(
-        bootstrap=kafka_bootstrap,
-        group=f"g-{topic}",
-        topics=[topic],
-        pool=pool,
-        handler=on_run_record,
-        dead_letters=producer,
-        retry=FAST,
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with runs_consumer(kafka_bootstrap, pool, producer, "sched.group-runs") as topic:
         yield topic
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(task, 15)
 
 
 async def given_jobs(conn: Conn, n: int = 3) -> list[int]:

@@ -44,8 +44,6 @@ from connect_events import (
     run_key,
 )
 from connect_runtime.db import Conn
-from connect_runtime.kafka import ensure_topics
-from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.retry import RetryPolicy
 from connect_scheduler.adapters import notifications
 from connect_scheduler.adapters.notifications import NOTIFICATIONS_DDL
@@ -56,6 +54,7 @@ from connect_scheduler.entrypoints.notifier import Notifier
 from connect_scheduler.entrypoints.runs import on_run_record
 from connect_scheduler.entrypoints.ticker import GROUPS, tick, utc_now
 from connect_scheduler.policy import Policy
+from tests.integration.scheduler.runs_consumer import runs_consumer
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     create_job,
@@ -67,7 +66,7 @@ from tests.integration.scheduler.scheduler_commands import (
     run_started,
 )
 from tests.integration.scheduler.test_scheduler_handlers import accept as accept_under
-from tests.integration.scheduler.test_scheduler_run_view import FAST, offset_reached, record, send
+from tests.integration.scheduler.test_scheduler_run_view import offset_reached, record, send
 from tests.polling import until
 
 pytestmark = pytest.mark.integration
@@ -172,28 +171,10 @@ async def clean(conn: Conn) -> Conn:
 
 
 @pytest.fixture
-async def runs_topic(kafka_bootstrap: str, pool: asyncpg.Pool) -> AsyncIterator[str]:
+async def runs_topic(kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer) -> AsyncIterator[str]:
     """A fresh runs topic with the scheduler's runs consumer on it."""
-    topic = f"sched.notify.{uuid4().hex[:10]}"
-    await ensure_topics(kafka_bootstrap, 1, [topic])
-    dead_letters = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await dead_letters.start()
-    consumer = TransactionalConsumer(
-        bootstrap=kafka_bootstrap,
-        group=f"g-{topic}",
-        topics=[topic],
-        pool=pool,
-        handler=on_run_record,
-        dead_letters=dead_letters,
-        retry=FAST,
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with runs_consumer(kafka_bootstrap, pool, producer, "sched.notify") as topic:
         yield topic
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(task, 15)
-        await dead_letters.stop()
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@ offsets stored with it; run-now refused while the job's run has not ended there.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from uuid import uuid4
 
@@ -21,12 +20,10 @@ from connect_events import (
     encode,
 )
 from connect_runtime.db import Conn
-from connect_runtime.kafka import ensure_topics
-from connect_runtime.offsets import TransactionalConsumer
-from connect_runtime.retry import RetryPolicy
 from connect_scheduler.adapters import run_view
 from connect_scheduler.entrypoints.runs import on_run_record
 from connect_scheduler.handlers import load_job
+from tests.integration.scheduler.runs_consumer import runs_consumer
 from tests.integration.scheduler.scheduler_commands import (
     T0,
     count,
@@ -42,7 +39,6 @@ from tests.polling import until
 
 pytestmark = pytest.mark.integration
 
-FAST = RetryPolicy(initial_s=0.05, max_s=0.2, jitter_s=0.01)
 STORED_OFFSET = "SELECT next_offset FROM consumer_offsets WHERE topic = $1"
 
 
@@ -128,28 +124,12 @@ def record(value: bytes | None) -> ConsumerRecord[bytes, bytes]:
 
 
 @pytest.fixture
-async def runs_topic(kafka_bootstrap: str, pool: asyncpg.Pool) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
+async def runs_topic(
+    kafka_bootstrap: str, pool: asyncpg.Pool, producer: AIOKafkaProducer
+) -> AsyncIterator[tuple[str, asyncpg.Pool]]:
     """A fresh runs topic with the scheduler's runs consumer on it, stopped after the test."""
-    topic = f"sched.runs.{uuid4().hex[:10]}"
-    await ensure_topics(kafka_bootstrap, 1, [topic])
-    dead_letters = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap)
-    await dead_letters.start()
-    consumer = TransactionalConsumer(
-        bootstrap=kafka_bootstrap,
-        group=f"g-{topic}",
-        topics=[topic],
-        pool=pool,
-        handler=on_run_record,
-        dead_letters=dead_letters,
-        retry=FAST,
-    )
-    task = asyncio.create_task(consumer.run())
-    try:
+    async with runs_consumer(kafka_bootstrap, pool, producer, "sched.runs") as topic:
         yield topic, pool
-    finally:
-        consumer.stop()
-        await asyncio.wait_for(task, 15)
-        await dead_letters.stop()
 
 
 async def test_run_now_waits_for_the_runs_end_on_kafka(

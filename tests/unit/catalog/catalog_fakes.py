@@ -12,6 +12,7 @@ from uuid import UUID
 from connect_catalog.domain.changes import (
     AddGroupRunMember,
     Change,
+    Edit,
     EndGroupRun,
     EndRun,
     GroupLogLine,
@@ -99,11 +100,9 @@ class InMemoryReadModel:
                     {
                         **asdict(change.fields),
                         "state": "inactive",
-                        "version": change.version,
-                        "created_at": change.at,
-                        "created_by": change.by,
-                        "updated_at": change.at,
-                        "updated_by": change.by,
+                        "created_at": change.edit.at,
+                        "created_by": change.edit.by,
+                        **_edited(change.edit),
                         "deleted": False,
                         "deleted_reason": None,
                         "last_run_id": last,
@@ -112,30 +111,11 @@ class InMemoryReadModel:
                     },
                 )
             case UpdateJobDefinition():
-                self._update_job(
-                    change.job_id,
-                    **asdict(change.fields),
-                    version=change.version,
-                    updated_at=change.at,
-                    updated_by=change.by,
-                )
+                self._update_job(change.job_id, **asdict(change.fields), **_edited(change.edit))
             case SetJobState():
-                self._update_job(
-                    change.job_id,
-                    state=change.state,
-                    version=change.version,
-                    updated_at=change.at,
-                    updated_by=change.by,
-                )
+                self._update_job(change.job_id, state=change.state, **_edited(change.edit))
             case MarkJobDeleted():
-                self._update_job(
-                    change.job_id,
-                    deleted=True,
-                    deleted_reason=change.reason,
-                    version=change.version,
-                    updated_at=change.at,
-                    updated_by=change.by,
-                )
+                self._update_job(change.job_id, deleted=True, deleted_reason=change.reason, **_edited(change.edit))
             case SetLastRun():
                 job = self.jobs.get(change.job_id)
                 if job is not None and (job["last_run_id"] is None or job["last_run_id"] < change.run_id):
@@ -145,7 +125,7 @@ class InMemoryReadModel:
                 if known is None or known[1] <= change.as_of:
                     self.next_runs[change.job_id] = (change.next_run_at, change.as_of)
             case RecordHistory():
-                self.history.setdefault((change.job_id, change.version), change)
+                self.history.setdefault((change.job_id, change.edit.version), change)
             case UpsertTable():
                 self.tables[change.name] = {"spec": change.spec_json, "at": change.at, "by": change.by}
             case InsertRun():
@@ -178,8 +158,8 @@ class InMemoryReadModel:
                     change,
                     status=change.status.value,
                     rows_read=change.counts.rows_read,
-                    started_at=change.started_at,
-                    duration_ms=change.duration_ms,
+                    started_at=change.span.started_at,
+                    duration_ms=change.span.duration_ms,
                 )
             case MarkRunStopRequested():
                 self._update_run(change, stop_requested=True)
@@ -193,13 +173,13 @@ class InMemoryReadModel:
     def _apply_group(self, change: Change) -> None:
         match change:
             case InsertGroup():
-                row = {**asdict(change.fields), "version": change.version, "created_by": change.by}
+                row = {**asdict(change.fields), "version": change.edit.version, "created_by": change.edit.by}
                 self.groups.setdefault(change.group_id, {**row, "deleted": False, "last_run_id": None})
             case UpdateGroupDefinition():
-                self.groups[change.group_id].update(**asdict(change.fields), version=change.version)
+                self.groups[change.group_id].update(**asdict(change.fields), version=change.edit.version)
             case MarkGroupDeleted():
                 update = {"deleted": True, "deleted_reason": change.reason, "next_run_at": None}
-                self.groups[change.group_id].update(update, version=change.version)
+                self.groups[change.group_id].update(update, version=change.edit.version)
             case SetGroupMembers():
                 for key in [k for k in self.group_members if k[0] == change.group_id]:
                     del self.group_members[key]
@@ -222,7 +202,8 @@ class InMemoryReadModel:
             case MarkGroupRunStopRequested():
                 self.group_runs[(change.group_id, change.run_id)].update(stop_requested=True, version=change.version)
             case EndGroupRun():
-                self.group_runs[(change.group_id, change.run_id)].update(asdict(change), status=change.status.value)
+                ended = {**asdict(change), **asdict(change.span), "status": change.status.value}
+                self.group_runs[(change.group_id, change.run_id)].update(ended)
             case GroupLogLine():
                 self.group_log.append(change)
 
@@ -233,3 +214,8 @@ class InMemoryReadModel:
     def _update_run(self, change: StartAttempt | RecordProgress | EndRun | MarkRunStopRequested, **values: Any) -> None:
         if (run := self.runs.get((change.job_id, change.run_id))) is not None:
             run.update(values)
+
+
+def _edited(edit: Edit) -> dict[str, Any]:
+    """The columns an edit sets on its job's row."""
+    return {"version": edit.version, "updated_at": edit.at, "updated_by": edit.by}

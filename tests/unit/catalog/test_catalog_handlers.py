@@ -149,7 +149,7 @@ async def test_a_job_history_lists_every_change_with_who_and_what() -> None:
     await feed(model, job_created(), job_updated(version=2, name="Renamed"), job_activated(version=3),
                job_deactivated(version=4), job_deleted(version=5, reason="user"))  # fmt: skip
     entries = [model.history[(JOB_ID, v)] for v in range(1, 6)]
-    assert [(e.what, e.by, e.reason) for e in entries] == [
+    assert [(e.what, e.edit.by, e.reason) for e in entries] == [
         ("created", "alice", None), ("updated", "alice", None), ("activated", "alice", None),
         ("deactivated", "alice", None), ("deleted", "alice", "user"),
     ]  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Literal
 import pytest
 
 from connect_catalog.domain.changes import (
+    Edit,
     EndRun,
     InsertJob,
     InsertRun,
@@ -21,12 +22,13 @@ from connect_catalog.domain.changes import (
     SetJobState,
     SetLastRun,
     SetNextRun,
+    Span,
     StartAttempt,
     UpdateJobDefinition,
     UpsertTable,
 )
 from connect_catalog.domain.projection import project, subject_of
-from connect_catalog.domain.runs import STOP_TOO_LATE, duration_ms
+from connect_catalog.domain.runs import STOP_TOO_LATE, span
 from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
 from connect_events import TERMINAL, Daily, FieldError, JobDefinition, RunStatus, TableSpec
 from tests.unit.catalog.catalog_builders import (
@@ -91,9 +93,7 @@ class TestJobCreated:
         event = job_created(name="Nightly orders")
         change, next_run, history = project(event, NO_ROWS)
         assert isinstance(change, InsertJob)
-        assert (change.job_id, change.version, change.at, change.by, change.copied_from) == (
-            JOB_ID, 1, T0, "alice", None,
-        )  # fmt: skip
+        assert (change.job_id, change.edit, change.copied_from) == (JOB_ID, Edit(1, T0, "alice"), None)
         fields = change.fields
         assert (fields.name, fields.job_type, fields.schedule_type) == (
             "Nightly orders",
@@ -103,7 +103,7 @@ class TestJobCreated:
         assert JobDefinition.model_validate_json(fields.definition_json) == event.payload.definition
         assert json.loads(fields.errors_json) == []
         assert next_run == SetNextRun(JOB_ID, None, T0)
-        assert history == RecordHistory(JOB_ID, 1, T0, "alice", "created")
+        assert history == RecordHistory(JOB_ID, Edit(1, T0, "alice"), "created")
 
     def test_a_draft_keeps_its_errors(self) -> None:
         errors = (FieldError(field="settings.table", message="no table named Nope"),)
@@ -114,7 +114,7 @@ class TestJobCreated:
     def test_a_copy_names_the_job_it_copies_in_its_row_and_its_history(self) -> None:
         change, _, history = project(job_created(copied_from=41), NO_ROWS)
         assert isinstance(change, InsertJob) and change.copied_from == 41
-        assert history == RecordHistory(JOB_ID, 1, T0, "alice", "copied", copied_from=41)
+        assert history == RecordHistory(JOB_ID, Edit(1, T0, "alice"), "copied", copied_from=41)
 
     def test_an_existing_job_is_not_created_again(self) -> None:
         assert project(job_created(), Snapshot(job=JobView(1))) == ()
@@ -124,12 +124,12 @@ class TestJobUpdated:
     def test_replaces_definition_name_description_and_version(self) -> None:
         change = project(job_updated(version=2, name="Renamed"), Snapshot(job=JobView(1, STORED)))[0]
         assert isinstance(change, UpdateJobDefinition)
-        assert (change.fields.name, change.fields.description, change.version) == ("Renamed", "edited", 2)
+        assert (change.fields.name, change.fields.description, change.edit.version) == ("Renamed", "edited", 2)
 
     def test_history_names_the_fields_the_edit_changed(self) -> None:
         new = definition("Renamed").model_copy(update={"schedule": Daily(time=time(6, 30))})
         _, _, history = project(job_updated(version=2, new=new), Snapshot(job=JobView(1, STORED)))
-        assert history == RecordHistory(JOB_ID, 2, T0, "alice", "updated", changed=("name", "schedule"))
+        assert history == RecordHistory(JOB_ID, Edit(2, T0, "alice"), "updated", changed=("name", "schedule"))
 
     def test_says_the_next_fire_the_edit_gives(self) -> None:
         _, next_run, _ = project(job_updated(version=2, next_run_at=LATER), Snapshot(job=JobView(1, STORED)))
@@ -147,9 +147,9 @@ class TestJobState:
     )
     def test_sets_state_and_version_and_records_it(self, event: object, state: str, what: str) -> None:
         assert project(event, Snapshot(job=JobView(1))) == (  # type: ignore[arg-type]
-            SetJobState(JOB_ID, state, 2, T0, "alice"),  # type: ignore[arg-type]
+            SetJobState(JOB_ID, state, Edit(2, T0, "alice")),  # type: ignore[arg-type]
             SetNextRun(JOB_ID, None, T0),
-            RecordHistory(JOB_ID, 2, T0, "alice", what),  # type: ignore[arg-type]
+            RecordHistory(JOB_ID, Edit(2, T0, "alice"), what),  # type: ignore[arg-type]
         )
 
     def test_activation_says_the_next_fire(self) -> None:
@@ -165,9 +165,9 @@ class TestJobDeleted:
     def test_marks_the_job_deleted_with_its_reason(self, reason: Literal["user", "expired"]) -> None:
         changes = project(job_deleted(version=4, reason=reason), Snapshot(job=JobView(3)))
         assert changes == (
-            MarkJobDeleted(JOB_ID, reason, 4, T0, "alice"),
+            MarkJobDeleted(JOB_ID, reason, Edit(4, T0, "alice")),
             SetNextRun(JOB_ID, None, T0),
-            RecordHistory(JOB_ID, 4, T0, "alice", "deleted", reason=reason),
+            RecordHistory(JOB_ID, Edit(4, T0, "alice"), "deleted", reason=reason),
         )
 
 
@@ -315,15 +315,8 @@ class TestRunAttemptFailed:
 class TestRunEnded:
     def test_success_records_final_counts_duration_and_a_log_line(self) -> None:
         change, line = project(run_succeeded(started_at=T0), RUNNING)
-        assert change == EndRun(
-            JOB_ID,
-            RUN_ID,
-            RunStatus.SUCCEEDED,
-            COUNTS,
-            T0,
-            T0 + timedelta(seconds=90, milliseconds=250),
-            90_250,
-        )
+        times = Span(T0, T0 + timedelta(seconds=90, milliseconds=250), 90_250)
+        assert change == EndRun(JOB_ID, RUN_ID, RunStatus.SUCCEEDED, COUNTS, times)
         assert line == LogLine(
             JOB_ID,
             RUN_ID,
@@ -426,12 +419,13 @@ class TestReplies:
         assert (change.code, change.message, json.loads(change.errors_json)) == (None, None, [])
 
 
-class TestDuration:
+class TestSpan:
     def test_is_in_whole_milliseconds(self) -> None:
-        assert duration_ms(T0, T0 + timedelta(seconds=1, microseconds=999)) == 1000
+        assert span(T0, T0 + timedelta(seconds=1, microseconds=999)).duration_ms == 1000
 
     def test_is_never_negative(self) -> None:
-        assert duration_ms(T0, T0 - timedelta(seconds=1)) == 0
+        assert span(T0, T0 - timedelta(seconds=1)).duration_ms == 0
 
     def test_mixes_naive_and_aware_times_as_utc(self) -> None:
-        assert duration_ms(datetime(2026, 3, 1, 12, 0), T0 + timedelta(seconds=2)) == 2000
+        naive, end = datetime(2026, 3, 1, 12, 0), T0 + timedelta(seconds=2)
+        assert span(naive, end) == Span(naive.replace(tzinfo=UTC), end, 2000)

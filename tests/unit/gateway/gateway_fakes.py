@@ -45,6 +45,7 @@ from connect_gateway.read_models import (
     Page,
     RunQuery,
     RunRecord,
+    ScheduledSummary,
     TableRecord,
 )
 from tests.unit.gateway.identity_fake import InMemoryIdentityStore
@@ -163,28 +164,22 @@ class FakeHostKeys:
 T = TypeVar("T")
 
 # The sort values of each sortable column, as the SQL of `PgReadStore` computes them (a missing one is last).
+SCHEDULED_KEYS: dict[str, Callable[[ScheduledSummary], Value]] = {
+    "name": lambda s: s.name.lower(),
+    "created_at": lambda s: s.created_at,
+    "created_by": lambda s: s.created_by,
+    "next_run_at": lambda s: s.next_run_at or LAST_TIME,
+    "previous_run_at": lambda s: s.previous_run_at or LAST_TIME,
+    "schedule_type": lambda s: s.schedule_type,
+    "expires_at": lambda s: s.expires_at or LAST_TIME,
+}
 JOB_KEYS: dict[str, Callable[[JobSummary], Value]] = {
+    **SCHEDULED_KEYS,
     "job_id": lambda j: j.job_id,
-    "name": lambda j: j.name.lower(),
     "type": lambda j: j.job_type,
-    "created_at": lambda j: j.created_at,
-    "created_by": lambda j: j.created_by,
     "state": lambda j: j.state,
-    "next_run_at": lambda j: j.next_run_at or LAST_TIME,
-    "previous_run_at": lambda j: j.previous_run_at or LAST_TIME,
-    "schedule_type": lambda j: j.schedule_type,
-    "expires_at": lambda j: j.expires_at or LAST_TIME,
 }
-GROUP_KEYS: dict[str, Callable[[GroupSummary], Value]] = {
-    "group_id": lambda g: g.group_id,
-    "name": lambda g: g.name.lower(),
-    "created_at": lambda g: g.created_at,
-    "created_by": lambda g: g.created_by,
-    "next_run_at": lambda g: g.next_run_at or LAST_TIME,
-    "previous_run_at": lambda g: g.previous_run_at or LAST_TIME,
-    "schedule_type": lambda g: g.schedule_type,
-    "expires_at": lambda g: g.expires_at or LAST_TIME,
-}
+GROUP_KEYS: dict[str, Callable[[GroupSummary], Value]] = {**SCHEDULED_KEYS, "group_id": lambda g: g.group_id}
 RUN_KEYS: dict[str, Callable[[RunRecord], Value]] = {
     "run_key": lambda r: r.job_id,
     "job_name": lambda r: r.job_name.lower(),

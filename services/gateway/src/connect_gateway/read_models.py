@@ -22,16 +22,13 @@ class TableRecord:
     defined_by: str
 
 
-@dataclass(frozen=True)
-class JobSummary:
-    """One row of the All jobs list; `errors` are a draft's validation errors (definition paths),
-    `running_run_id` the job's queued or running run, and `group_id` the group it is in."""
+@dataclass(frozen=True, kw_only=True)
+class ScheduledSummary:
+    """What the All jobs and Group jobs lists show of a job or group alike: its definition's columns, who made
+    and last changed it, and its runs (`running_run_id`: the one in progress, if any)."""
 
-    job_id: int
     name: str
     description: str
-    job_type: str
-    state: str
     schedule_type: str
     version: int
     expires_at: datetime | None
@@ -39,12 +36,22 @@ class JobSummary:
     created_by: str
     updated_at: datetime
     updated_by: str
-    last_run_id: int | None
+    last_run_id: int | None = None
     previous_run_at: datetime | None = None
     next_run_at: datetime | None = None
+    running_run_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobSummary(ScheduledSummary):
+    """One row of the All jobs list; `errors` are a draft's validation errors (definition paths), and
+    `group_id` the group the job is in."""
+
+    job_id: int
+    job_type: str
+    state: str
     errors: tuple[FieldError, ...] = ()
     copied_from: int | None = None
-    running_run_id: int | None = None
     group_id: int | None = None
 
 
@@ -82,24 +89,11 @@ class RunRecord:
     group_run_id: int | None = None
 
 
-@dataclass(frozen=True)
-class GroupSummary:
-    """One row of the Group jobs list; `running_run_id` is its group run in progress, if any."""
+@dataclass(frozen=True, kw_only=True)
+class GroupSummary(ScheduledSummary):
+    """One row of the Group jobs list."""
 
     group_id: int
-    name: str
-    description: str
-    schedule_type: str
-    version: int
-    expires_at: datetime | None
-    created_at: datetime
-    created_by: str
-    updated_at: datetime
-    updated_by: str
-    next_run_at: datetime | None = None
-    previous_run_at: datetime | None = None
-    last_run_id: int | None = None
-    running_run_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -235,11 +229,19 @@ class Page(Generic[T]):
     next: Position | None = None
 
 
-@dataclass(frozen=True)
-class JobQuery:
+@dataclass(frozen=True, kw_only=True)
+class PageQuery:
+    """Which page of a list: the one after the row `after` names (None: the first), of at most `limit` rows."""
+
+    after: Position | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobQuery(PageQuery):
     """Filters of the job list (deleted jobs are never listed); `q` matches part of the name, case-insensitively.
 
-    Rows come in `sort` order with the Job ID as tie-breaker, from after `after` when given.
+    Rows come in `sort` order with the Job ID as tie-breaker.
     """
 
     state: str | None = None
@@ -247,15 +249,13 @@ class JobQuery:
     job_type: str | None = None
     schedule_type: str | None = None
     sort: Sort = field(default_factory=lambda: Sort("job_id"))
-    after: Position | None = None
-    limit: int = 100
 
 
-@dataclass(frozen=True)
-class RunQuery:
+@dataclass(frozen=True, kw_only=True)
+class RunQuery(PageQuery):
     """Filters of the run list: a job, a status, part of the job's name, requested in [`since`, `until`).
 
-    Rows come in `sort` order with `JobID.RunID` as tie-breaker, from after `after` when given.
+    Rows come in `sort` order with `JobID.RunID` as tie-breaker.
     """
 
     job_id: int | None = None
@@ -264,39 +264,30 @@ class RunQuery:
     since: datetime | None = None
     until: datetime | None = None
     sort: Sort = field(default_factory=lambda: Sort("requested_at", descending=True))
-    after: Position | None = None
-    limit: int = 100
 
 
-@dataclass(frozen=True)
-class GroupQuery:
+@dataclass(frozen=True, kw_only=True)
+class GroupQuery(PageQuery):
     """Filters of the group list (deleted groups are never listed); `q` matches part of the name.
 
-    Rows come in `sort` order with the Group ID as tie-breaker, from after `after` when given.
+    Rows come in `sort` order with the Group ID as tie-breaker.
     """
 
     q: str | None = None
     schedule_type: str | None = None
     sort: Sort = field(default_factory=lambda: Sort("group_id"))
-    after: Position | None = None
-    limit: int = 100
 
 
-@dataclass(frozen=True)
-class GroupRunQuery:
-    """A page of a group's runs, newest first, from before the run `after` names; `status` filters."""
+@dataclass(frozen=True, kw_only=True)
+class GroupRunQuery(PageQuery):
+    """A page of a group's runs, newest first (`after` names a run); `status` filters."""
 
     status: str | None = None
-    after: Position | None = None
-    limit: int = 100
 
 
-@dataclass(frozen=True)
-class HistoryQuery:
-    """A page of a job's history, newest first, from before the version `after` names."""
-
-    after: Position | None = None
-    limit: int = 100
+@dataclass(frozen=True, kw_only=True)
+class HistoryQuery(PageQuery):
+    """A page of a job's history, newest first (`after` names a version)."""
 
 
 HISTORY_SORT = Sort("version", descending=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import astuple
 from uuid import UUID
 
 from connect_catalog.domain.changes import (
@@ -202,7 +203,7 @@ def statement(change: Change) -> Statement:
         case InsertGroup() | UpdateGroupDefinition():
             return _group_definition(change)
         case MarkGroupDeleted():
-            return MARK_GROUP_DELETED, (change.group_id, change.reason, change.version, change.at, change.by)
+            return MARK_GROUP_DELETED, (change.group_id, change.reason, *astuple(change.edit))
         case SetGroupLastRun():
             last = (change.run_id, change.requested_for, change.next_run_at, change.scheduled)
             return SET_GROUP_LAST_RUN, (change.group_id, *last)
@@ -218,9 +219,9 @@ def statement(change: Change) -> Statement:
         case InsertJob() | UpdateJobDefinition():
             return _job_definition(change)
         case SetJobState():
-            return SET_JOB_STATE, (change.job_id, change.state, change.version, change.at, change.by)
+            return SET_JOB_STATE, (change.job_id, change.state, *astuple(change.edit))
         case MarkJobDeleted():
-            return MARK_JOB_DELETED, (change.job_id, change.reason, change.version, change.at, change.by)
+            return MARK_JOB_DELETED, (change.job_id, change.reason, *astuple(change.edit))
         case SetLastRun():
             return SET_LAST_RUN, (change.job_id, change.run_id, change.requested_for)
         case SetNextRun():
@@ -255,7 +256,7 @@ def statement(change: Change) -> Statement:
 def _job_definition(change: InsertJob | UpdateJobDefinition) -> Statement:
     f = change.fields
     derived = (f.name, f.description, f.job_type, f.schedule_type, f.definition_json, f.expires_at, f.errors_json)
-    params = (change.job_id, *derived, change.version, change.at, change.by)
+    params = (change.job_id, *derived, *astuple(change.edit))
     if isinstance(change, InsertJob):
         return INSERT_JOB, (*params, change.copied_from)
     return UPDATE_JOB_DEFINITION, params
@@ -264,7 +265,7 @@ def _job_definition(change: InsertJob | UpdateJobDefinition) -> Statement:
 def _group_definition(change: InsertGroup | UpdateGroupDefinition) -> Statement:
     f = change.fields
     derived = (f.name, f.description, f.schedule_type, f.definition_json, f.expires_at, f.next_run_at)
-    params = (change.group_id, *derived, change.version, change.at, change.by)
+    params = (change.group_id, *derived, *astuple(change.edit))
     return (INSERT_GROUP if isinstance(change, InsertGroup) else UPDATE_GROUP_DEFINITION), params
 
 
@@ -274,21 +275,19 @@ def _group_run_params(c: InsertGroupRun) -> tuple[object, ...]:
 
 
 def _end_group_run_params(c: EndGroupRun) -> tuple[object, ...]:
-    times = (c.started_at, c.finished_at, c.duration_ms)
     failure = (c.failed_job_id, c.failed_run_id, c.error)
-    return (c.group_id, c.run_id, c.version, c.status.value, *times, *failure)
+    return (c.group_id, c.run_id, c.version, c.status.value, *astuple(c.span), *failure)
 
 
 def _history_params(c: RecordHistory) -> tuple[object, ...]:
     entry = (c.what, c.reason, c.copied_from, json.dumps(list(c.changed)))
-    return (c.job_id, c.version, c.at, c.by, *entry)
+    return (c.job_id, *astuple(c.edit), *entry)
 
 
 def _end_run_params(c: EndRun) -> tuple[object, ...]:
     n = c.counts
     counters = (n.rows_read, n.inserted, n.updated, n.unchanged, n.rejected, n.bytes_transferred)
-    times = (c.started_at, c.finished_at, c.duration_ms)
-    return (c.job_id, c.run_id, c.status.value, *counters, *times, c.error_code, c.error)
+    return (c.job_id, c.run_id, c.status.value, *counters, *astuple(c.span), c.error_code, c.error)
 
 
 def _command_params(c: RecordCommandOutcome) -> tuple[object, ...]:

@@ -15,15 +15,39 @@ HistoryWhat = Literal["created", "copied", "updated", "activated", "deactivated"
 
 
 @dataclass(frozen=True)
-class JobFields:
-    """The columns of a job derived from its definition and the validation errors it was saved with."""
+class Edit:
+    """Who moved a job or group to `version`, and when."""
+
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class Span:
+    """When a run or group run started and finished, and the milliseconds between."""
+
+    started_at: datetime
+    finished_at: datetime
+    duration_ms: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class DefinitionFields:
+    """The columns of a job or group derived from its definition."""
 
     name: str
     description: str
-    job_type: str
     schedule_type: str
     definition_json: str
     expires_at: datetime | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobFields(DefinitionFields):
+    """A job's columns: those of its definition, its type, and the validation errors it was saved with."""
+
+    job_type: str
     errors_json: str = "[]"
 
 
@@ -33,9 +57,7 @@ class InsertJob:
 
     job_id: int
     fields: JobFields
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
     copied_from: int | None = None
 
 
@@ -45,9 +67,7 @@ class UpdateJobDefinition:
 
     job_id: int
     fields: JobFields
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
 
 
 @dataclass(frozen=True)
@@ -56,9 +76,7 @@ class SetJobState:
 
     job_id: int
     state: Literal["active", "inactive"]
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
 
 
 @dataclass(frozen=True)
@@ -67,9 +85,7 @@ class MarkJobDeleted:
 
     job_id: int
     reason: str
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
 
 
 @dataclass(frozen=True)
@@ -95,9 +111,7 @@ class RecordHistory:
     """One entry of a job's history: who did what at which version; `changed` lists an edit's fields."""
 
     job_id: int
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
     what: HistoryWhat
     reason: str | None = None
     copied_from: int | None = None
@@ -161,9 +175,7 @@ class EndRun:
     run_id: int
     status: RunStatus
     counts: RunCounts
-    started_at: datetime
-    finished_at: datetime
-    duration_ms: int
+    span: Span
     error_code: str | None = None
     error: str | None = None
 
@@ -206,15 +218,10 @@ class RecordCommandOutcome:
     reason: str | None = None
 
 
-@dataclass(frozen=True)
-class GroupFields:
-    """The columns of a group derived from its definition, and its next fire (None: none scheduled)."""
+@dataclass(frozen=True, kw_only=True)
+class GroupFields(DefinitionFields):
+    """A group's columns: those of its definition, and its next fire (None: none scheduled)."""
 
-    name: str
-    description: str
-    schedule_type: str
-    definition_json: str
-    expires_at: datetime | None
     next_run_at: datetime | None
 
 
@@ -224,9 +231,7 @@ class InsertGroup:
 
     group_id: int
     fields: GroupFields
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
 
 
 @dataclass(frozen=True)
@@ -235,9 +240,7 @@ class UpdateGroupDefinition:
 
     group_id: int
     fields: GroupFields
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
 
 
 @dataclass(frozen=True)
@@ -246,9 +249,7 @@ class MarkGroupDeleted:
 
     group_id: int
     reason: str
-    version: int
-    at: datetime
-    by: str
+    edit: Edit
 
 
 @dataclass(frozen=True)
@@ -318,9 +319,7 @@ class EndGroupRun:
     run_id: int
     version: int
     status: RunStatus
-    started_at: datetime
-    finished_at: datetime
-    duration_ms: int
+    span: Span
     failed_job_id: int | None = None
     failed_run_id: int | None = None
     error: str | None = None

@@ -22,7 +22,8 @@ from connect_catalog.domain.changes import (
     SetGroupMembers,
     UpdateGroupDefinition,
 )
-from connect_catalog.domain.runs import duration_ms, missed_text, utc
+from connect_catalog.domain.definitions import definition_fields, edit_of, is_news
+from connect_catalog.domain.runs import missed_text, span, utc
 from connect_catalog.domain.views import GroupRunView, GroupView
 from connect_events import (
     TERMINAL,
@@ -43,40 +44,24 @@ from connect_events import (
 
 
 def group_fields(payload: GroupDefined) -> GroupFields:
-    """The group columns a definition determines."""
-    definition = payload.definition
-    return GroupFields(
-        name=definition.name,
-        description=definition.description,
-        schedule_type=definition.schedule.kind,
-        definition_json=definition.model_dump_json(),
-        expires_at=definition.expires_at,
-        next_run_at=payload.next_run_at,
-    )
-
-
-def is_news(event: GroupEvent, group: GroupView | None) -> bool:
-    """Whether `event` moves the projected group forward (a republished older event never rolls it back)."""
-    if isinstance(event, GroupCreated):
-        return group is None
-    return group is not None and event.aggregate_version > group.version
+    """The group columns a definition determines, and its next fire."""
+    return GroupFields(**vars(definition_fields(payload.definition)), next_run_at=payload.next_run_at)
 
 
 def project_group(event: GroupEvent, group: GroupView | None) -> tuple[Change, ...]:
     """The changes a group definition event makes to `groups` and `group_members`."""
     if not is_news(event, group):
         return ()
-    version, at, by = event.aggregate_version, event.occurred_at, event.actor
+    edit, at = edit_of(event), event.occurred_at
     match event:
         case GroupCreated(payload=p):
             members = p.definition.members
-            return InsertGroup(p.group_id, group_fields(p), version, at, by), SetGroupMembers(p.group_id, members, at)
+            return InsertGroup(p.group_id, group_fields(p), edit), SetGroupMembers(p.group_id, members, at)
         case GroupUpdated(payload=p):
             members = p.definition.members
-            update = UpdateGroupDefinition(p.group_id, group_fields(p), version, at, by)
-            return update, SetGroupMembers(p.group_id, members, at)
+            return UpdateGroupDefinition(p.group_id, group_fields(p), edit), SetGroupMembers(p.group_id, members, at)
         case GroupDeleted(payload=p):
-            return MarkGroupDeleted(p.group_id, p.reason, version, at, by), SetGroupMembers(p.group_id, (), at)
+            return MarkGroupDeleted(p.group_id, p.reason, edit), SetGroupMembers(p.group_id, (), at)
     return ()
 
 
@@ -152,17 +137,15 @@ def _ended(event: GroupRunEnded, run: GroupRunView | None) -> tuple[Change, ...]
     if status is None:
         return ()
     p, at = event.payload, event.occurred_at
-    started_at, finished_at = utc(p.started_at), utc(p.finished_at)
+    times = span(p.started_at, p.finished_at)
     changes: list[Change] = []
     if run is None:
-        trigger = p.trigger or "schedule"
+        trigger, started_at = p.trigger or "schedule", times.started_at
         born = InsertGroupRun(p.group_id, p.run_id, None, status, trigger, (), event.aggregate_version, at, started_at)
         last = SetGroupLastRun(p.group_id, p.run_id, started_at, p.next_run_at, scheduled=p.trigger == "schedule")
         changes += [born, last]
-    end = EndGroupRun(
-        p.group_id, p.run_id, event.aggregate_version, status, started_at, finished_at,
-        duration_ms(started_at, finished_at), p.failed_job_id, p.failed_run_id, p.error,
-    )  # fmt: skip
+    failed = (p.failed_job_id, p.failed_run_id, p.error)
+    end = EndGroupRun(p.group_id, p.run_id, event.aggregate_version, status, times, *failed)
     level, text = _closing_line(event)
     return (*changes, end, GroupLogLine(p.group_id, p.run_id, at, level, text))
 

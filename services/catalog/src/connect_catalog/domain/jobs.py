@@ -15,6 +15,7 @@ from connect_catalog.domain.changes import (
     UpsertTable,
 )
 from connect_catalog.domain.commands import errors_json
+from connect_catalog.domain.definitions import definition_fields, edit_of, is_news
 from connect_catalog.domain.history import changed_fields
 from connect_catalog.domain.views import JobView
 from connect_events import (
@@ -31,67 +32,48 @@ from connect_events import (
 
 def job_fields(payload: JobDefined) -> JobFields:
     """The job columns a definition (and the errors it was saved with) determines."""
-    definition = payload.definition
-    return JobFields(
-        name=definition.name,
-        description=definition.description,
-        job_type=definition.settings.kind,
-        schedule_type=definition.schedule.kind,
-        definition_json=definition.model_dump_json(),
-        expires_at=definition.expires_at,
-        errors_json=errors_json(payload.errors),
-    )
-
-
-def is_news(event: JobEvent, job: JobView | None) -> bool:
-    """Whether `event` moves the projected job forward.
-
-    A job's events arrive in version order (one partition, one relay); this guard only makes the
-    projection monotonic, so an older event republished under a new id can never roll a job back.
-    """
-    if isinstance(event, JobCreated):
-        return job is None
-    return job is not None and event.aggregate_version > job.version
+    kind, errors = payload.definition.settings.kind, errors_json(payload.errors)
+    return JobFields(**vars(definition_fields(payload.definition)), job_type=kind, errors_json=errors)
 
 
 def project_job(event: JobEvent, job: JobView | None) -> tuple[Change, ...]:
     """The changes a job event makes to the `jobs`, `job_next_runs` and `job_history` read models."""
     if not is_news(event, job):
         return ()
-    version, at, by = event.aggregate_version, event.occurred_at, event.actor
+    edit, at = edit_of(event), event.occurred_at
     match event:
         case JobCreated(payload=p):
             what: HistoryWhat = "created" if p.copied_from is None else "copied"
             return (
-                InsertJob(p.job_id, job_fields(p), version, at, by, p.copied_from),
+                InsertJob(p.job_id, job_fields(p), edit, p.copied_from),
                 SetNextRun(p.job_id, p.next_run_at, at),
-                RecordHistory(p.job_id, version, at, by, what, copied_from=p.copied_from),
+                RecordHistory(p.job_id, edit, what, copied_from=p.copied_from),
             )
         case JobUpdated(payload=p):
             old = {} if job is None else job.definition
             changed = changed_fields(old, p.definition.model_dump(mode="json"))
             return (
-                UpdateJobDefinition(p.job_id, job_fields(p), version, at, by),
+                UpdateJobDefinition(p.job_id, job_fields(p), edit),
                 SetNextRun(p.job_id, p.next_run_at, at),
-                RecordHistory(p.job_id, version, at, by, "updated", changed=changed),
+                RecordHistory(p.job_id, edit, "updated", changed=changed),
             )
         case JobActivated(payload=p):
             return (
-                SetJobState(p.job_id, "active", version, at, by),
+                SetJobState(p.job_id, "active", edit),
                 SetNextRun(p.job_id, p.next_run_at, at),
-                RecordHistory(p.job_id, version, at, by, "activated"),
+                RecordHistory(p.job_id, edit, "activated"),
             )
         case JobDeactivated(payload=p):
             return (
-                SetJobState(p.job_id, "inactive", version, at, by),
+                SetJobState(p.job_id, "inactive", edit),
                 SetNextRun(p.job_id, p.next_run_at, at),
-                RecordHistory(p.job_id, version, at, by, "deactivated"),
+                RecordHistory(p.job_id, edit, "deactivated"),
             )
         case JobDeleted(payload=p):
             return (
-                MarkJobDeleted(p.job_id, p.reason, version, at, by),
+                MarkJobDeleted(p.job_id, p.reason, edit),
                 SetNextRun(p.job_id, None, at),
-                RecordHistory(p.job_id, version, at, by, "deleted", reason=p.reason),
+                RecordHistory(p.job_id, edit, "deleted", reason=p.reason),
             )
     return ()
 

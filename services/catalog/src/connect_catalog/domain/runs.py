@@ -18,6 +18,7 @@ from connect_catalog.domain.changes import (
     RecordProgress,
     SetLastRun,
     SetNextRun,
+    Span,
     StartAttempt,
 )
 from connect_catalog.domain.views import RunView
@@ -45,9 +46,11 @@ def utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def duration_ms(started_at: datetime, finished_at: datetime) -> int:
-    """Milliseconds between two times, never negative (runner clocks may disagree slightly)."""
-    return max(0, (utc(finished_at) - utc(started_at)) // timedelta(milliseconds=1))
+def span(started_at: datetime, finished_at: datetime) -> Span:
+    """The two times in UTC and the milliseconds between them, never negative (runner clocks may disagree
+    slightly)."""
+    start, end = utc(started_at), utc(finished_at)
+    return Span(start, end, max(0, (end - start) // timedelta(milliseconds=1)))
 
 
 def counts_text(counts: RunCounts) -> str:
@@ -138,18 +141,7 @@ def attempt_failed(event: RunAttemptFailed, run: RunView | None) -> tuple[Change
 
 def end_run(p: RunEndedPayload, status: RunStatus, code: str | None = None, error: str | None = None) -> EndRun:
     """Final counters; the duration covers the attempt that finished (its `started_at`)."""
-    started_at, finished_at = utc(p.started_at), utc(p.finished_at)
-    return EndRun(
-        job_id=p.job_id,
-        run_id=p.run_id,
-        status=status,
-        counts=p.counts,
-        started_at=started_at,
-        finished_at=finished_at,
-        duration_ms=duration_ms(started_at, finished_at),
-        error_code=code,
-        error=error,
-    )
+    return EndRun(p.job_id, p.run_id, status, p.counts, span(p.started_at, p.finished_at), code, error)
 
 
 def ended(event: RunSucceeded | RunFailed | RunStopped, run: RunView | None) -> tuple[Change, ...]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -205,106 +205,98 @@ class PgReadStore:
 
     async def list_tables(self) -> list[TableRecord]:
         """All custom tables, by name."""
-        rows = await self._guard(lambda: self._pool.fetch(LIST_TABLES))
-        return [_table(row) for row in rows]
+        return await self._all(LIST_TABLES, _table)
 
     async def get_table(self, name: str) -> TableRecord | None:
         """The table called `name` (case-insensitive)."""
-        row = await self._guard(lambda: self._pool.fetchrow(GET_TABLE, name))
-        return None if row is None else _table(row)
+        return await self._one(GET_TABLE, _table, name)
 
     async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
         """A page of the jobs that are not deleted, in the query's order (Job ID breaks ties)."""
-        pattern = None if query.q is None else _like_escape(query.q)
-        after_id, after_value = (None, None) if query.after is None else (query.after.ids[0], query.after.value)
-        filters = (query.state, pattern, query.job_type, query.schedule_type)
-        sql = LIST_JOBS[query.sort]
-        rows = await self._guard(lambda: self._pool.fetch(sql, *filters, after_id, after_value, query.limit + 1))
-        return _page(rows, query.limit, query.sort, ("job_id",), _job_summary)
+        filters = (query.state, _like(query.q), query.job_type, query.schedule_type)
+        return await self._sorted_page(LIST_JOBS, query, filters, ("job_id",), _job_summary)
 
     async def get_job(self, job_id: int) -> JobRecord | None:
         """A job that is not deleted, with its definition."""
-        row = await self._guard(lambda: self._pool.fetchrow(GET_JOB, job_id))
-        if row is None:
-            return None
-        definition = JobDefinition.model_validate(_json(row["definition"]))
-        return JobRecord(**vars(_job_summary(row)), definition=definition)
+        return await self._one(GET_JOB, _job, job_id)
 
     async def job_history(self, job_id: int, query: HistoryQuery) -> Page[HistoryRecord] | None:
         """A page of a job's history, newest first; None when no such job was ever projected."""
-        before = None if query.after is None else query.after.value
-        rows = await self._guard(lambda: self._pool.fetch(JOB_HISTORY, job_id, before, query.limit + 1))
+        rows = await self._fetch(JOB_HISTORY, job_id, _before(query), query.limit + 1)
         if not rows and query.after is None and not await self._guard(lambda: self._pool.fetchval(JOB_EXISTS, job_id)):
             return None
         return _page(rows, query.limit, HISTORY_SORT, (), _history, value="version")
 
     async def list_runs(self, query: RunQuery) -> Page[RunRecord]:
         """A page of runs, in the query's order (`JobID.RunID` breaks ties)."""
-        pattern = None if query.q is None else _like_escape(query.q)
-        after: tuple[object, ...] = (None, None, None)
-        if query.after is not None:
-            after = (*query.after.ids, query.after.value)
-        filters = (query.job_id, query.status, pattern, query.since, query.until)
-        sql = LIST_RUNS[query.sort]
-        rows = await self._guard(lambda: self._pool.fetch(sql, *filters, *after, query.limit + 1))
-        return _page(rows, query.limit, query.sort, ("job_id", "run_id"), _run)
+        filters = (query.job_id, query.status, _like(query.q), query.since, query.until)
+        return await self._sorted_page(LIST_RUNS, query, filters, ("job_id", "run_id"), _run)
 
     async def get_run(self, job_id: int, run_id: int) -> RunRecord | None:
         """One run."""
-        row = await self._guard(lambda: self._pool.fetchrow(GET_RUN, job_id, run_id))
-        return None if row is None else _run(row)
+        return await self._one(GET_RUN, _run, job_id, run_id)
 
     async def run_log(self, job_id: int, run_id: int) -> list[LogLine]:
         """A run's log entries in order."""
-        rows = await self._guard(lambda: self._pool.fetch(RUN_LOG, job_id, run_id))
-        return [LogLine(at=row["at"], level=row["level"], message=row["message"]) for row in rows]
+        return await self._all(RUN_LOG, _log_line, job_id, run_id)
 
     async def get_command(self, command_id: UUID) -> CommandRecord | None:
         """The recorded reply to a command; None while none has been recorded."""
-        row = await self._guard(lambda: self._pool.fetchrow(GET_COMMAND, command_id))
-        return None if row is None else _command(row)
+        return await self._one(GET_COMMAND, _command, command_id)
 
     async def list_groups(self, query: GroupQuery) -> Page[GroupSummary]:
         """A page of the groups that are not deleted, in the query's order (Group ID breaks ties)."""
-        pattern = None if query.q is None else _like_escape(query.q)
-        after_id, after_value = (None, None) if query.after is None else (query.after.ids[0], query.after.value)
-        sql = LIST_GROUPS[query.sort]
-        rows = await self._guard(
-            lambda: self._pool.fetch(sql, pattern, query.schedule_type, after_id, after_value, query.limit + 1)
-        )
-        return _page(rows, query.limit, query.sort, ("group_id",), _group_summary)
+        filters = (_like(query.q), query.schedule_type)
+        return await self._sorted_page(LIST_GROUPS, query, filters, ("group_id",), _group_summary)
 
     async def get_group(self, group_id: int) -> GroupRecord | None:
         """A group that is not deleted, with its definition."""
-        row = await self._guard(lambda: self._pool.fetchrow(GET_GROUP, group_id))
-        if row is None:
-            return None
-        definition = GroupDefinition.model_validate(_json(row["definition"]))
-        return GroupRecord(**vars(_group_summary(row)), definition=definition)
+        return await self._one(GET_GROUP, _group, group_id)
 
     async def list_group_runs(self, group_id: int, query: GroupRunQuery) -> Page[GroupRunRecord] | None:
         """A page of a group's runs, newest first; None when no such group was ever projected."""
-        before = None if query.after is None else query.after.value
-        rows = await self._guard(
-            lambda: self._pool.fetch(LIST_GROUP_RUNS, group_id, query.status, before, query.limit + 1)
-        )
+        rows = await self._fetch(LIST_GROUP_RUNS, group_id, query.status, _before(query), query.limit + 1)
         if not rows and not await self._guard(lambda: self._pool.fetchval(GROUP_EXISTS, group_id)):
             return None
         return _page(rows, query.limit, GROUP_RUN_SORT, (), _group_run, value="run_id")
 
     async def get_group_run(self, group_id: int, run_id: int) -> GroupRunRecord | None:
         """One group run, with its members in running order and the runs of those that started."""
-        row = await self._guard(lambda: self._pool.fetchrow(GET_GROUP_RUN, group_id, run_id))
-        if row is None:
+        run = await self._one(GET_GROUP_RUN, _group_run, group_id, run_id)
+        if run is None:
             return None
-        started = await self._guard(lambda: self._pool.fetch(GROUP_RUN_MEMBERS, group_id, run_id))
-        run = _group_run(row)
+        started = await self._fetch(GROUP_RUN_MEMBERS, group_id, run_id)
         return replace(run, members=_members(run.member_ids, started))
 
     async def group_run_log(self, group_id: int, run_id: int) -> list[LogLine]:
         """A group run's log entries in order."""
-        rows = await self._guard(lambda: self._pool.fetch(GROUP_RUN_LOG, group_id, run_id))
-        return [LogLine(at=row["at"], level=row["level"], message=row["message"]) for row in rows]
+        return await self._all(GROUP_RUN_LOG, _log_line, group_id, run_id)
+
+    async def _sorted_page(
+        self,
+        sql: Mapping[Sort, str],
+        query: JobQuery | RunQuery | GroupQuery,
+        filters: tuple[object, ...],
+        ids: tuple[str, ...],
+        record: Callable[[asyncpg.Record], T],
+    ) -> Page[T]:
+        """A page of a sorted list: the statement of the query's order takes `filters`, then where the page starts
+        (the `ids` that break ties and the sort value), then how many rows to fetch."""
+        after = (None,) * (len(ids) + 1) if query.after is None else (*query.after.ids, query.after.value)
+        rows = await self._fetch(sql[query.sort], *filters, *after, query.limit + 1)
+        return _page(rows, query.limit, query.sort, ids, record)
+
+    async def _one(self, sql: str, record: Callable[[asyncpg.Record], T], *params: object) -> T | None:
+        """The row `sql` returns, as `record` reads it; None when there is none."""
+        row = await self._guard(lambda: self._pool.fetchrow(sql, *params))
+        return None if row is None else record(row)
+
+    async def _all(self, sql: str, record: Callable[[asyncpg.Record], T], *params: object) -> list[T]:
+        """The rows `sql` returns, as `record` reads them."""
+        return [record(row) for row in await self._fetch(sql, *params)]
+
+    async def _fetch(self, sql: str, *params: object) -> list[asyncpg.Record]:
+        return await self._guard(lambda: self._pool.fetch(sql, *params))
 
     @staticmethod
     async def _guard(query: Callable[[], Awaitable[T]]) -> T:
@@ -315,8 +307,14 @@ class PgReadStore:
             raise ReadModelsUnavailableError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _like_escape(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+def _like(text: str | None) -> str | None:
+    """The LIKE pattern that matches `text` literally (None: no filter)."""
+    return None if text is None else text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _before(query: HistoryQuery | GroupRunQuery) -> Any:
+    """The sort value of a newest-first page's start (None: the first page)."""
+    return None if query.after is None else query.after.value
 
 
 def _json(value: Any) -> Any:
@@ -365,6 +363,11 @@ def _job_summary(row: asyncpg.Record) -> JobSummary:
     return JobSummary(**fields, errors=_field_errors(row["errors"]))
 
 
+def _job(row: asyncpg.Record) -> JobRecord:
+    definition = JobDefinition.model_validate(_json(row["definition"]))
+    return JobRecord(**vars(_job_summary(row)), definition=definition)
+
+
 def _history(row: asyncpg.Record) -> HistoryRecord:
     return HistoryRecord(
         version=row["version"],
@@ -394,6 +397,11 @@ def _group_summary(row: asyncpg.Record) -> GroupSummary:
     return GroupSummary(**{name: row[name] for name in GroupSummary.__dataclass_fields__})
 
 
+def _group(row: asyncpg.Record) -> GroupRecord:
+    definition = GroupDefinition.model_validate(_json(row["definition"]))
+    return GroupRecord(**vars(_group_summary(row)), definition=definition)
+
+
 def _group_run(row: asyncpg.Record) -> GroupRunRecord:
     fields = {name: row[name] for name in GroupRunRecord.__dataclass_fields__ if name not in ("member_ids", "members")}
     return GroupRunRecord(**fields, member_ids=tuple(_json(row["members"])))
@@ -408,6 +416,10 @@ def _members(member_ids: tuple[int, ...], started: list[asyncpg.Record]) -> tupl
         else GroupRunMember(position, job_id, found["member_run_id"], found["status"], found["job_name"])
         for position, job_id in enumerate(member_ids)
     )
+
+
+def _log_line(row: asyncpg.Record) -> LogLine:
+    return LogLine(at=row["at"], level=row["level"], message=row["message"])
 
 
 def _command(row: asyncpg.Record) -> CommandRecord:

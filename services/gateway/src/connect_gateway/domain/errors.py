@@ -58,3 +58,8 @@ class Refusal(Exception):
 def invalid(field: str, message: str) -> Refusal:
     """A refusal naming one field."""
     return Refusal("validation_failed", f"{field}: {message}", [FieldError(field=field, message=message)])
+
+
+def not_found(subject: str, reason: RefusalReason) -> Refusal:
+    """A refusal saying that `subject` (`job 7`, `run 7.2`) does not exist."""
+    return Refusal("not_found", f"{subject} not found", reason=reason)

@@ -43,6 +43,7 @@ from connect_gateway.read_models import (
     JobSummary,
     LogLine,
     RunRecord,
+    ScheduledSummary,
     TableRecord,
 )
 
@@ -241,25 +242,32 @@ def job_out(job: JobRecord, role: Role) -> s.JobOut:
     )
 
 
+def _scheduled_fields(row: ScheduledSummary) -> dict[str, Any]:
+    """The fields a job's and a group's summaries show alike."""
+    return {
+        "name": row.name,
+        "description": row.description,
+        "created_at": row.created_at,
+        "created_by": row.created_by,
+        "next_run_at": row.next_run_at,
+        "previous_run_at": row.previous_run_at,
+        "schedule_type": row.schedule_type,
+        "expires_at": row.expires_at,
+        "version": row.version,
+        "updated_at": row.updated_at,
+        "updated_by": row.updated_by,
+    }
+
+
 def _summary_fields(job: JobSummary) -> dict[str, Any]:
     return {
+        **_scheduled_fields(job),
         "job_id": job.job_id,
         "group": job.group_id,
-        "name": job.name,
-        "description": job.description,
         "type": job.job_type,
-        "created_at": job.created_at,
-        "created_by": job.created_by,
         "state": job.state,
-        "next_run_at": job.next_run_at,
-        "previous_run_at": job.previous_run_at,
-        "schedule_type": job.schedule_type,
-        "expires_at": job.expires_at,
         "has_errors": bool(job.errors),
         "running_run_id": job.running_run_id,
-        "version": job.version,
-        "updated_at": job.updated_at,
-        "updated_by": job.updated_by,
         "last_run": None if job.last_run_id is None else run_key(job.job_id, job.last_run_id),
         "copied_from": job.copied_from,
     }
@@ -328,18 +336,8 @@ def _group_fields(group: GroupSummary) -> dict[str, Any]:
         return None if run_id is None else group_run_key(group.group_id, run_id)
 
     return {
+        **_scheduled_fields(group),
         "group_id": group.group_id,
-        "name": group.name,
-        "description": group.description,
-        "created_at": group.created_at,
-        "created_by": group.created_by,
-        "next_run_at": group.next_run_at,
-        "previous_run_at": group.previous_run_at,
-        "schedule_type": group.schedule_type,
-        "expires_at": group.expires_at,
-        "version": group.version,
-        "updated_at": group.updated_at,
-        "updated_by": group.updated_by,
         "last_run": key(group.last_run_id),
         "running_run": key(group.running_run_id),
         "url": group_url(group.group_id),

@@ -9,15 +9,24 @@ from fastapi.responses import JSONResponse
 
 from connect_events import group_run_key
 from connect_gateway import handlers
-from connect_gateway.domain.errors import Refusal
+from connect_gateway.domain.errors import Refusal, not_found
 from connect_gateway.domain.limits import MAX_ID, MAX_INT
-from connect_gateway.domain.listing import parse_sort, sort_pattern
+from connect_gateway.domain.listing import sort_pattern
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep
 from connect_gateway.entrypoints.http.dependencies import DepsDep
-from connect_gateway.entrypoints.http.fields import IdempotencyKey, SearchText
+from connect_gateway.entrypoints.http.fields import IdempotencyKey
 from connect_gateway.entrypoints.http.outcomes import COMMAND_RESPONSES, COMMON_RESPONSES, json_response, respond
-from connect_gateway.entrypoints.http.paging import PAGED, CursorParam, Limit, link_next, position_of
+from connect_gateway.entrypoints.http.paging import (
+    PAGED,
+    CursorParam,
+    Limit,
+    NameFilter,
+    ScheduleTypeFilter,
+    page_out,
+    position_of,
+    sorted_start,
+)
 from connect_gateway.entrypoints.http.schemas import (
     ErrorBody,
     GroupIn,
@@ -91,12 +100,13 @@ def _written(outcome: Outcome, status: int = 200, group_id: int | None = None) -
     return respond(outcome, GROUP_PATHS, accepted)
 
 
-def _group_run(group_id: int, run_id: int | None, status: int = 202) -> JSONResponse:
+def _group_run(group_id: int, run_id: int | None) -> JSONResponse:
+    """202 naming the group run the command requested or asked to stop."""
     if run_id is None:
         raise Refusal("internal", "the group run was accepted without a run id")
     url = mapping.group_run_url(group_id, run_id)
     body = GroupRunStartedOut(group_id=group_id, run_id=run_id, run=group_run_key(group_id, run_id), status_url=url)
-    return json_response(body, status, url)
+    return json_response(body, 202, url)
 
 
 @router.post(
@@ -118,21 +128,16 @@ async def list_groups(
     request: Request,
     response: Response,
     deps: DepsDep,
-    schedule_type: Annotated[
-        str | None, Query(pattern="^(on_demand|one_time|daily|weekly|monthly|cron)$", description="Schedule type")
-    ] = None,
-    q: Annotated[SearchText | None, Query(description="Part of the name, any case")] = None,
+    schedule_type: ScheduleTypeFilter = None,
+    q: NameFilter = None,
     sort: GroupSort = "group_id",
     limit: Limit = 100,
     cursor: CursorParam = None,
 ) -> list[GroupSummaryOut]:
     """The Group jobs tab: groups (not deleted), sorted, filtered and searched, a page at a time."""
-    order = parse_sort(sort, GROUP_SORTS)
-    after = position_of(cursor, order, GROUP_SORTS, ids=GROUP_IDS)
+    order, after = sorted_start(sort, cursor, GROUP_SORTS, GROUP_IDS)
     query = GroupQuery(q=q or None, schedule_type=schedule_type, sort=order, after=after, limit=limit)
-    page = await deps.reads.list_groups(query)
-    link_next(request, response, page.next)
-    return [mapping.group_summary_out(g) for g in page.items]
+    return page_out(request, response, await deps.reads.list_groups(query), mapping.group_summary_out)
 
 
 @router.get("/{group_id}", responses=NOT_FOUND)
@@ -141,7 +146,7 @@ async def get_group(group_id: GroupId, deps: DepsDep, principal: PrincipalDep) -
     whole only for data directors and admins)."""
     record = await deps.reads.get_group(group_id)
     if record is None:
-        raise Refusal("not_found", f"group {group_id} not found", reason="GROUP_NOT_FOUND")
+        raise not_found(f"group {group_id}", "GROUP_NOT_FOUND")
     return mapping.group_out(record, principal.role)
 
 
@@ -217,9 +222,8 @@ async def list_group_runs(
     )
     page = await deps.reads.list_group_runs(group_id, query)
     if page is None:
-        raise Refusal("not_found", f"group {group_id} not found", reason="GROUP_NOT_FOUND")
-    link_next(request, response, page.next)
-    return [mapping.group_run_out(r) for r in page.items]
+        raise not_found(f"group {group_id}", "GROUP_NOT_FOUND")
+    return page_out(request, response, page, mapping.group_run_out)
 
 
 @router.get("/{group_id}/runs/{run_id}", responses=NOT_FOUND)
@@ -227,5 +231,5 @@ async def get_group_run(group_id: GroupId, run_id: RunId, deps: DepsDep) -> Grou
     """One group run, `GroupID.RunID`: its members in running order with their runs, and its log."""
     record = await deps.reads.get_group_run(group_id, run_id)
     if record is None:
-        raise Refusal("not_found", f"group run {group_run_key(group_id, run_id)} not found", reason="RUN_NOT_FOUND")
+        raise not_found(f"group run {group_run_key(group_id, run_id)}", "RUN_NOT_FOUND")
     return mapping.group_run_detail_out(record, await deps.reads.group_run_log(group_id, run_id))

@@ -10,21 +10,30 @@ from fastapi.responses import JSONResponse
 
 from connect_events import run_key
 from connect_gateway import handlers
-from connect_gateway.domain.errors import REJECTION, Refusal
+from connect_gateway.domain.errors import REJECTION, Refusal, not_found
 from connect_gateway.domain.limits import MAX_ID, MAX_INT
-from connect_gateway.domain.listing import parse_sort, sort_pattern
+from connect_gateway.domain.listing import sort_pattern
 from connect_gateway.domain.paths import JOB_PATHS, to_request_errors
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep
 from connect_gateway.entrypoints.http.dependencies import DepsDep
-from connect_gateway.entrypoints.http.fields import IdempotencyKey, SearchText
+from connect_gateway.entrypoints.http.fields import IdempotencyKey
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,
     COMMON_RESPONSES,
     json_response,
     respond,
 )
-from connect_gateway.entrypoints.http.paging import PAGED, CursorParam, Limit, link_next, position_of
+from connect_gateway.entrypoints.http.paging import (
+    PAGED,
+    CursorParam,
+    Limit,
+    NameFilter,
+    ScheduleTypeFilter,
+    page_out,
+    position_of,
+    sorted_start,
+)
 from connect_gateway.entrypoints.http.schemas import (
     CopyIn,
     DeleteJobsIn,
@@ -88,6 +97,14 @@ def _written(
     return respond(outcome, JOB_PATHS, accepted)
 
 
+def _run(job_id: int, run_id: int | None, out: type[RunStartedOut | StopRequestedOut]) -> JSONResponse:
+    """202 naming the run the command requested or asked to stop."""
+    if run_id is None:
+        raise Refusal("internal", "the run was accepted without a run id")
+    url = mapping.run_url(job_id, run_id)
+    return json_response(out(job_id=job_id, run_id=run_id, run=run_key(job_id, run_id), status_url=url), 202, url)
+
+
 @router.post(
     "",
     status_code=201,
@@ -115,28 +132,18 @@ async def list_jobs(
     job_type: Annotated[
         str | None, Query(alias="type", pattern="^import_custom_table$", description="Job type")
     ] = None,
-    schedule_type: Annotated[
-        str | None, Query(pattern="^(on_demand|one_time|daily|weekly|monthly|cron)$", description="Schedule type")
-    ] = None,
-    q: Annotated[SearchText | None, Query(description="Part of the name, any case")] = None,
+    schedule_type: ScheduleTypeFilter = None,
+    q: NameFilter = None,
     sort: JobSort = "job_id",
     limit: Limit = 100,
     cursor: CursorParam = None,
 ) -> list[JobSummaryOut]:
     """The All jobs tab: jobs (not deleted), sorted, filtered and searched, a page at a time."""
-    order = parse_sort(sort, JOB_SORTS)
+    order, after = sorted_start(sort, cursor, JOB_SORTS, JOB_IDS)
     query = JobQuery(
-        state=state,
-        q=q or None,
-        job_type=job_type,
-        schedule_type=schedule_type,
-        sort=order,
-        after=position_of(cursor, order, JOB_SORTS, ids=JOB_IDS),
-        limit=limit,
+        state=state, q=q or None, job_type=job_type, schedule_type=schedule_type, sort=order, after=after, limit=limit
     )
-    page = await deps.reads.list_jobs(query)
-    link_next(request, response, page.next)
-    return [mapping.job_summary_out(j) for j in page.items]
+    return page_out(request, response, await deps.reads.list_jobs(query), mapping.job_summary_out)
 
 
 @router.post(":delete", responses={200: {"model": DeleteJobsOut}})
@@ -165,7 +172,7 @@ async def get_job(job_id: JobId, deps: DepsDep, principal: PrincipalDep) -> JobO
     whole only for data directors and admins."""
     record = await deps.reads.get_job(job_id)
     if record is None:
-        raise Refusal("not_found", f"job {job_id} not found", reason="JOB_NOT_FOUND")
+        raise not_found(f"job {job_id}", "JOB_NOT_FOUND")
     return mapping.job_out(record, principal.role)
 
 
@@ -177,9 +184,8 @@ async def get_job_history(
     query = HistoryQuery(after=position_of(cursor, HISTORY_SORT, HISTORY_SORTS, ids=()), limit=limit)
     page = await deps.reads.job_history(job_id, query)
     if page is None:
-        raise Refusal("not_found", f"job {job_id} not found", reason="JOB_NOT_FOUND")
-    link_next(request, response, page.next)
-    return [mapping.history_out(entry) for entry in page.items]
+        raise not_found(f"job {job_id}", "JOB_NOT_FOUND")
+    return page_out(request, response, page, mapping.history_out)
 
 
 @router.put("/{job_id}", response_model=None, responses=WRITTEN)
@@ -254,15 +260,7 @@ async def run_job(
 ) -> JSONResponse:
     """Run a job now, regardless of its schedule (409 `JOB_RUNNING` while it runs, `JOB_INACTIVE` when inactive)."""
     outcome = await handlers.run_job_now(deps, job_id, idempotency_key, actor)
-
-    def started(a: Accepted) -> JSONResponse:
-        if a.run_id is None:
-            raise Refusal("internal", "the run was accepted without a run id")
-        url = mapping.run_url(job_id, a.run_id)
-        body = RunStartedOut(job_id=job_id, run_id=a.run_id, run=run_key(job_id, a.run_id), status_url=url)
-        return json_response(body, 202, url)
-
-    return respond(outcome, JOB_PATHS, started)
+    return respond(outcome, JOB_PATHS, lambda a: _run(job_id, a.run_id, RunStartedOut))
 
 
 @router.post(
@@ -279,10 +277,4 @@ async def stop_run(job_id: JobId, run_id: RunId, deps: DepsDep, actor: ActorDep)
     """Ask a queued or running run to stop; it ends *Stopped* with the target unchanged unless its load had
     already committed (its log then says so). 409 `RUN_NOT_RUNNING` for a run that has ended."""
     outcome = await handlers.stop_run(deps, job_id, run_id, actor)
-
-    def requested(_accepted: Accepted) -> JSONResponse:
-        url = mapping.run_url(job_id, run_id)
-        body = StopRequestedOut(job_id=job_id, run_id=run_id, run=run_key(job_id, run_id), status_url=url)
-        return json_response(body, 202, url)
-
-    return respond(outcome, JOB_PATHS, requested)
+    return respond(outcome, JOB_PATHS, lambda _a: _run(job_id, run_id, StopRequestedOut))

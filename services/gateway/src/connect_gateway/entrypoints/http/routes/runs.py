@@ -6,15 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from connect_gateway.domain.errors import Refusal, invalid
+from connect_gateway.domain.errors import invalid, not_found
 from connect_gateway.domain.limits import MAX_ID
-from connect_gateway.domain.listing import parse_sort, sort_pattern
+from connect_gateway.domain.listing import sort_pattern
 from connect_gateway.domain.runs import parse_run_key
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.entrypoints.http.fields import IsoDateTime, RunKey, SearchText
 from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES
-from connect_gateway.entrypoints.http.paging import PAGED, CursorParam, Limit, link_next, position_of
+from connect_gateway.entrypoints.http.paging import PAGED, CursorParam, Limit, page_out, sorted_start
 from connect_gateway.entrypoints.http.schemas import ErrorBody, RunLogOut, RunOut, RunStatusName
 from connect_gateway.read_models import RUN_IDS, RUN_SORTS, RunQuery
 
@@ -48,20 +48,11 @@ async def list_runs(
     the time they were requested, a page at a time."""
     if since is not None and until is not None and until <= since:
         raise invalid("until", "must be later than since")
-    order = parse_sort(sort, RUN_SORTS)
+    order, after = sorted_start(sort, cursor, RUN_SORTS, RUN_IDS)
     query = RunQuery(
-        job_id=job_id,
-        status=status,
-        q=q or None,
-        since=since,
-        until=until,
-        sort=order,
-        after=position_of(cursor, order, RUN_SORTS, ids=RUN_IDS),
-        limit=limit,
+        job_id=job_id, status=status, q=q or None, since=since, until=until, sort=order, after=after, limit=limit
     )
-    page = await deps.reads.list_runs(query)
-    link_next(request, response, page.next)
-    return [mapping.run_out(r) for r in page.items]
+    return page_out(request, response, await deps.reads.list_runs(query), mapping.run_out)
 
 
 @router.get("/{run}", responses=NOT_FOUND)
@@ -70,7 +61,7 @@ async def get_run(run: RunPath, deps: DepsDep) -> RunOut:
     job_id, run_id = parse_run_key(run)
     record = await deps.reads.get_run(job_id, run_id)
     if record is None:
-        raise Refusal("not_found", f"run {run} not found", reason="RUN_NOT_FOUND")
+        raise not_found(f"run {run}", "RUN_NOT_FOUND")
     return mapping.run_out(record)
 
 
@@ -80,5 +71,5 @@ async def get_run_log(run: RunPath, deps: DepsDep) -> RunLogOut:
     job_id, run_id = parse_run_key(run)
     lines = await deps.reads.run_log(job_id, run_id)
     if not lines and await deps.reads.get_run(job_id, run_id) is None:
-        raise Refusal("not_found", f"run {run} not found", reason="RUN_NOT_FOUND")
+        raise not_found(f"run {run}", "RUN_NOT_FOUND")
     return mapping.log_out(job_id, run_id, lines)
