@@ -62,7 +62,7 @@ def services(e2e_infra: dict[str, str]) -> Iterator[Services]:
     """Scheduler, catalog, runner and gateway, started once for the e2e session and stopped after it."""
     state = Path(tempfile.mkdtemp(prefix="connect-e2e-"))
     vault_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    env = service_env(e2e_infra, gateway_port=_proc.free_port(), vault_key=vault_key)
+    env = service_env(e2e_infra, gateway_port=_proc.free_port(), vault_key=vault_key, state_dir=state)
     apps = Services(state, env)
     try:
         apps.start()

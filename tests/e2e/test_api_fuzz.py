@@ -51,6 +51,7 @@ def fuzz_gateway(services: Services) -> Iterator[fuzz_seed.Caller]:
     """
     env = services.env | {
         "GATEWAY_PORT": str(_proc.free_port()),
+        "GATEWAY_SFTP_PORT": str(_proc.free_port()),
         "GATEWAY_REPLY_TIMEOUT_S": str(REPLY_TIMEOUT_S),
         "GATEWAY_HOST_KEY_TIMEOUT_S": str(HOST_KEY_TIMEOUT_S),
         "IDENTITY_DATABASE": f"identity_fuzz_{uuid4().hex[:8]}",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import asyncssh
 import httpx
@@ -11,7 +12,9 @@ import pytest
 from connect_events import Role
 from connect_gateway import identity
 from connect_gateway.entrypoints.http.app import create_app
+from connect_gateway.files.ports import HostedDeps
 from connect_gateway.ports import Deps, Principal
+from connect_runtime.hosted_files import ensure_account
 from tests.unit.gateway.gateway_fakes import (
     PASSWORD,
     USERS,
@@ -22,6 +25,9 @@ from tests.unit.gateway.gateway_fakes import (
     World,
 )
 from tests.unit.gateway.identity_fake import FastHasher, InMemoryIdentityStore
+from tests.unit.gateway.test_ssh_keys_store import InMemorySshKeys
+
+UPLOAD_LIMIT = 1000  # bytes an upload may have in these tests
 
 
 @pytest.fixture(scope="session")
@@ -45,13 +51,15 @@ async def seed_users(deps: Deps) -> dict[Role, str]:
 
 
 @pytest.fixture
-async def world(server_key: asyncssh.SSHKey) -> AsyncIterator[World]:
+async def world(server_key: asyncssh.SSHKey, tmp_path: Path) -> AsyncIterator[World]:
     bus = FakeBus()
     credentials = FakeCredentials()
     host_keys = FakeHostKeys(key=server_key.export_public_key("openssh").decode().strip())
     reads = FakeReads()
     store = InMemoryIdentityStore()
+    ensure_account(tmp_path / "files")
     deps = Deps(
+        hosted=HostedDeps(keys=InMemorySshKeys(store), root=tmp_path / "files", max_upload_bytes=UPLOAD_LIMIT),
         commands=bus,
         reads=reads,
         credentials=credentials,

@@ -17,13 +17,17 @@ from uuid import uuid4
 import pytest
 
 from connect_events import Role
-from connect_gateway.domain.identity.access import DOCS_ROUTES, ROUTES, DocsAccess, rules
+from connect_gateway.domain.identity.access import DOCS_ROUTES, ROUTES, Access, DocsAccess, document_path, rules
 from connect_gateway.entrypoints.http.app import create_app
+from connect_gateway.files.ports import HostedDeps
+from connect_gateway.files.registry import register_key
+from connect_gateway.ports import Principal
 from connect_gateway.read_models import CommandRecord, HistoryRecord, LogLine, TableRecord
 from tests.unit.gateway.gateway_fakes import NOW, PASSWORD, USERS, World, accepted, job_body, stored_job
 from tests.unit.gateway.test_gateway_groups import group_body, stored_group, stored_group_run
 from tests.unit.gateway.test_gateway_job_edits import update_body
 from tests.unit.gateway.test_gateway_tables_and_reads import TABLE, run
+from tests.unit.gateway.test_ssh_keys_store import public_line
 
 PRINCIPALS: tuple[Role | None, ...] = (None, Role.VIEWER, Role.OPERATOR, Role.DATA_DIRECTOR, Role.ADMIN)
 
@@ -162,6 +166,31 @@ async def _revoke_own(world: World, role: Role | None) -> Call:
     return Call("DELETE", f"/api/v1/tokens/{await _own_token_id(world, role)}")
 
 
+def _hosted(world: World) -> HostedDeps:
+    hosted: HostedDeps = world.app.state.hosted
+    return hosted
+
+
+async def _file(world: World, _role: Role | None, method: str = "GET") -> Call:
+    (_hosted(world).root / "upload" / "a.csv").write_bytes(b"id\n1\n")
+    return Call(method, "/api/v1/files/upload/a.csv")
+
+
+async def _delete_file(world: World, role: Role | None) -> Call:
+    return await _file(world, role, "DELETE")
+
+
+async def _register_key(_world: World, _role: Role | None) -> Call:
+    return Call("POST", "/api/v1/ssh-keys", {"label": "laptop", "public_key": public_line()})
+
+
+async def _delete_own_key(world: World, role: Role | None) -> Call:
+    name = USERS[role or Role.VIEWER]
+    actor = Principal(name, role or Role.VIEWER, "token", "matrix")
+    record = await register_key(_hosted(world).keys, name, "matrix", public_line(), actor, uuid4(), NOW)
+    return Call("DELETE", f"/api/v1/ssh-keys/{record.key_id}")
+
+
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/healthz"): _fixed("GET", "/healthz"),
     ("GET", "/readyz"): _fixed("GET", "/readyz"),
@@ -210,6 +239,14 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/v1/groups/{group_id}/runs/{run_id}/stop"): _fixed("POST", "/api/v1/groups/31/runs/4/stop"),
     ("GET", "/api/v1/groups/{group_id}/runs"): _group_runs,
     ("GET", "/api/v1/groups/{group_id}/runs/{run_id}"): _group_run,
+    ("GET", "/api/v1/files"): _fixed("GET", "/api/v1/files?folder=upload"),
+    ("GET", "/api/v1/files/{path}"): _file,
+    ("PUT", "/api/v1/files/{path}"): _fixed("PUT", "/api/v1/files/upload/b.csv", "id\n1\n"),
+    ("DELETE", "/api/v1/files/{path}"): _delete_file,
+    ("POST", "/api/v1/folders"): _fixed("POST", "/api/v1/folders", {"path": "upload/crm"}),
+    ("GET", "/api/v1/ssh-keys"): _fixed("GET", "/api/v1/ssh-keys"),
+    ("POST", "/api/v1/ssh-keys"): _register_key,
+    ("DELETE", "/api/v1/ssh-keys/{key_id}"): _delete_own_key,
 }
 
 
@@ -220,13 +257,19 @@ def served_routes() -> list[tuple[str, str]]:
     return sorted({(m.upper(), p) for p, ops in document["paths"].items() for m in ops} | set(DOCS_ROUTES))
 
 
+def ruled(route: tuple[str, str]) -> Access:
+    """The rule of a route as the OpenAPI document names it."""
+    by_document = {(method, document_path(path)): rule for (method, path), rule in rules(DocsAccess.PUBLIC).items()}
+    return by_document[route]
+
+
 def test_every_served_route_has_a_rule_and_a_recipe() -> None:
-    assert set(served_routes()) == set(rules(DocsAccess.PUBLIC))
+    assert set(served_routes()) == {(method, document_path(path)) for method, path in rules(DocsAccess.PUBLIC)}
     assert set(served_routes()) == set(RECIPES)
 
 
 def expected(route: tuple[str, str], role: Role | None) -> str:
-    rule = rules(DocsAccess.PUBLIC)[route]
+    rule = ruled(route)
     if rule.roles is None:
         return "2xx"
     if role is None:

@@ -1,5 +1,4 @@
-"""`/api/v1/files`, `/api/v1/folders` and `/api/v1/ssh-keys` over the fakes, with the access rules proposed for
-`domain.identity.access.ROUTES` (added here until the routes are wired into `create_app`)."""
+"""`/api/v1/files`, `/api/v1/folders` and `/api/v1/ssh-keys` over the fakes, under the app's access rules."""
 
 from __future__ import annotations
 
@@ -11,25 +10,12 @@ import asyncssh
 import pytest
 
 from connect_events import Role
-from connect_gateway.domain.identity.access import ANY_USER, OPERATOR, VIEWER, Access
-from connect_gateway.entrypoints.http.routes import files, ssh_keys
 from connect_gateway.files import tree
 from connect_gateway.files.ports import HostedDeps
 from connect_runtime.hosted_files import ensure_account
 from tests.unit.gateway.gateway_fakes import USERS, World
 from tests.unit.gateway.test_ssh_keys_store import InMemorySshKeys, public_line
 
-HOSTED_RULES: dict[tuple[str, str], Access] = {
-    ("GET", "/api/v1/files"): VIEWER,
-    ("GET", "/api/v1/files/{path:path}"): VIEWER,
-    ("PUT", "/api/v1/files/{path:path}"): OPERATOR,
-    ("DELETE", "/api/v1/files/{path:path}"): OPERATOR,
-    ("POST", "/api/v1/folders"): OPERATOR,
-    # Your own keys; an admin may list, register and remove anyone's (checked by the use case).
-    ("GET", "/api/v1/ssh-keys"): ANY_USER,
-    ("POST", "/api/v1/ssh-keys"): ANY_USER,
-    ("DELETE", "/api/v1/ssh-keys/{key_id}"): ANY_USER,
-}
 LIMIT = 1000  # bytes an upload may have here
 
 
@@ -38,9 +24,6 @@ async def hosted(world: World, tmp_path: Path) -> HostedDeps:
     root = tmp_path / "account"
     ensure_account(root)
     deps = HostedDeps(keys=InMemorySshKeys(world.identity), root=root, max_upload_bytes=LIMIT)
-    world.app.include_router(files.router)
-    world.app.include_router(ssh_keys.router)
-    world.app.state.access_rules = {**world.app.state.access_rules, **HOSTED_RULES}
     world.app.state.hosted = deps
     return deps
 

@@ -133,7 +133,9 @@ def up(state_dir: Path, environ: Mapping[str, str]) -> str:
     began = time.monotonic()
     stop(state_dir)
     infra = stack.Stack(state_dir, stack.ALL, environ=environ, cleanup_at_exit=False).start()
-    env = services.service_env(infra, gateway_port=gateway_port(environ), vault_key=vault_key(state_dir))
+    env = services.service_env(
+        infra, gateway_port=gateway_port(environ), vault_key=vault_key(state_dir), state_dir=state_dir
+    )
     apps = services.Services(state_dir, env)
     apps.start()
     password = ensure_admin(state_dir, env)

@@ -158,8 +158,11 @@ def stop_recorded(state_dir: Path) -> None:
         Service(name, state_dir, {}).stop()
 
 
-def service_env(infra: Mapping[str, str], *, gateway_port: int, vault_key: str) -> dict[str, str]:
-    """The environment the services need, from the infra env (devstack's env file)."""
+def service_env(
+    infra: Mapping[str, str], *, gateway_port: int, vault_key: str, state_dir: Path | None = None
+) -> dict[str, str]:
+    """The environment the services need, from the infra env (devstack's env file); with `state_dir`, the
+    hosted file server too (its tree and host key kept there)."""
     return {
         "KAFKA_BOOTSTRAP_SERVERS": infra["KAFKA_BOOTSTRAP_SERVERS"],
         "DATABASE_URL": infra["DATABASE_URL"],
@@ -167,4 +170,14 @@ def service_env(infra: Mapping[str, str], *, gateway_port: int, vault_key: str) 
         "GATEWAY_HOST": "127.0.0.1",
         "GATEWAY_PORT": str(gateway_port),
         "LOG_LEVEL": infra.get("LOG_LEVEL", "INFO"),
+        **(hosted_files_env(state_dir) if state_dir is not None else {}),
+    }
+
+
+def hosted_files_env(state_dir: Path) -> dict[str, str]:
+    """The hosted file server's tree (shared by the gateway and the runner), SFTP port and host key."""
+    return {
+        "CONNECT_FILES_ROOT": str(state_dir / "files"),
+        "GATEWAY_SFTP_PORT": str(_proc.free_port()),
+        "GATEWAY_SFTP_HOST_KEY": str(state_dir / "sftp_host_ed25519_key"),
     }

@@ -18,8 +18,11 @@ from connect_gateway.adapters.identity_store import PgIdentityStore
 from connect_gateway.adapters.passwords import Argon2PasswordHasher
 from connect_gateway.adapters.replies import ReplyListener
 from connect_gateway.adapters.ssh import SshHostKeyScanner
+from connect_gateway.adapters.ssh_keys import SSH_KEYS_DDL, PgSshKeyStore
 from connect_gateway.adapters.vault import VaultCredentials
 from connect_gateway.config import GatewaySettings
+from connect_gateway.files import sftp_server
+from connect_gateway.files.ports import HostedDeps
 from connect_gateway.ports import Deps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
@@ -49,6 +52,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
         # Before the first command can be sent: positions at the current end of every partition.
         await replies.start(await producer.partitions_for(REPLIES_TOPIC))
         stack.push_async_callback(replies.stop)
+        hosted = await _hosted(stack, settings, identity_pool)
         yield Deps(
             commands=KafkaCommandBus(producer, replies),
             reads=PgReadStore(catalog),
@@ -58,7 +62,18 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
             hasher=Argon2PasswordHasher(settings.argon2_time_cost, settings.argon2_memory_kib),
             reply_timeout_s=settings.reply_timeout_s,
             session_policy=settings.session_policy(),
+            hosted=hosted,
         )
+
+
+async def _hosted(stack: AsyncExitStack, settings: GatewaySettings, identity_pool: asyncpg.Pool) -> HostedDeps | None:
+    """The hosted file server, listening until the stack closes, when a files root is configured."""
+    if settings.files_root is None:
+        return None
+    keys = PgSshKeyStore(identity_pool)
+    root, host_key = settings.files_root, settings.sftp_host_key
+    await stack.enter_async_context(sftp_server.serving(keys, root, settings.sftp_host, settings.sftp_port, host_key))
+    return HostedDeps(keys, root, settings.max_upload_bytes)
 
 
 @asynccontextmanager
@@ -77,7 +92,7 @@ async def open_identity(settings: GatewaySettings) -> AsyncIterator[PgIdentitySt
 async def _identity_pool(settings: GatewaySettings) -> tuple[str, asyncpg.Pool]:
     """The identity database's DSN and a pool on it, its tables created when missing."""
     dsn = await ensure_database(settings.database_url, settings.identity_database)
-    return dsn, await open_pool(dsn, IDENTITY_DDL, max_size=settings.identity_pool_size)
+    return dsn, await open_pool(dsn, IDENTITY_DDL + SSH_KEYS_DDL, max_size=settings.identity_pool_size)
 
 
 @asynccontextmanager

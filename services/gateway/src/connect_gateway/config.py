@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from pydantic import Field, SecretStr
 
@@ -69,6 +70,19 @@ class GatewaySettings(ServiceSettings):
     )
     argon2_time_cost: int = Field(default=3, ge=1, alias="GATEWAY_ARGON2_TIME_COST")
     argon2_memory_kib: int = Field(default=65536, ge=8192, alias="GATEWAY_ARGON2_MEMORY_KIB")
+    files_root: Path | None = Field(
+        default=None,
+        alias="CONNECT_FILES_ROOT",
+        description="The hosted file server's account root, shared with the runner; unset: no hosted file server",
+    )
+    sftp_host: str = Field(default="127.0.0.1", alias="GATEWAY_SFTP_HOST")
+    sftp_port: int = Field(default=2222, ge=0, le=65535, alias="GATEWAY_SFTP_PORT")
+    sftp_host_key: Path = Field(
+        default=Path("sftp_host_ed25519_key"),
+        alias="GATEWAY_SFTP_HOST_KEY",
+        description="The SFTP endpoint's host key file (created at first start; outside the files root)",
+    )
+    max_upload_bytes: int = Field(default=10 * 2**30, gt=0, alias="GATEWAY_MAX_UPLOAD_BYTES")
 
     def session_policy(self) -> SessionPolicy:
         """Idle and absolute session expiry."""

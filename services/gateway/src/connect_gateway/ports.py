@@ -14,6 +14,7 @@ from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_gateway.domain.identity.throttle import Failures
 from connect_gateway.domain.identity.users import UserState
 from connect_gateway.domain.secrets import Secret
+from connect_gateway.files.ports import HostedDeps
 from connect_gateway.read_models import (
     CommandRecord,
     GroupQuery,
@@ -329,3 +330,4 @@ class Deps:
     hasher: PasswordHasher
     reply_timeout_s: float = 10.0
     session_policy: SessionPolicy = field(default_factory=SessionPolicy)
+    hosted: HostedDeps | None = None  # None: no hosted file server here (its routes answer 503)

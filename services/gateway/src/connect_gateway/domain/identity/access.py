@@ -7,6 +7,7 @@ the handlers'; this table is the floor every request must pass first.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -89,7 +90,22 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("POST", "/api/v1/groups/{group_id}/runs/{run_id}/stop"): OPERATOR,
     ("GET", "/api/v1/groups/{group_id}/runs"): VIEWER,
     ("GET", "/api/v1/groups/{group_id}/runs/{run_id}"): VIEWER,
+    # The hosted file server: reading is everyone's, writing an operator's (the SFTP endpoint applies the same).
+    ("GET", "/api/v1/files"): VIEWER,
+    ("GET", "/api/v1/files/{path:path}"): VIEWER,
+    ("PUT", "/api/v1/files/{path:path}"): OPERATOR,
+    ("DELETE", "/api/v1/files/{path:path}"): OPERATOR,
+    ("POST", "/api/v1/folders"): OPERATOR,
+    # Your own SSH keys; an admin may list, register and remove anyone's (checked by the use case).
+    ("GET", "/api/v1/ssh-keys"): ANY_USER,
+    ("POST", "/api/v1/ssh-keys"): ANY_USER,
+    ("DELETE", "/api/v1/ssh-keys/{key_id}"): ANY_USER,
 }
+
+
+def document_path(route_path: str) -> str:
+    """A route's path as the OpenAPI document writes it: `{path:path}` becomes `{path}`."""
+    return re.sub(r"\{(\w+):\w+\}", r"{\1}", route_path)
 
 
 def docs_access(setting: DocsAccess) -> Access | None:

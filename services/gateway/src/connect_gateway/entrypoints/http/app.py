@@ -13,7 +13,19 @@ from connect_gateway.domain.limits import MAX_BODY_BYTES
 from connect_gateway.entrypoints.http import docs, errors, openapi
 from connect_gateway.entrypoints.http.auth import authorize
 from connect_gateway.entrypoints.http.body_limit import BodyLimit
-from connect_gateway.entrypoints.http.routes import commands, groups, health, jobs, login, runs, tables, tokens, users
+from connect_gateway.entrypoints.http.routes import (
+    commands,
+    files,
+    groups,
+    health,
+    jobs,
+    login,
+    runs,
+    ssh_keys,
+    tables,
+    tokens,
+    users,
+)
 from connect_gateway.entrypoints.http.security_headers import SecurityHeaders
 from connect_gateway.ports import Deps
 
@@ -35,7 +47,7 @@ Secrets (SFTP private keys, passwords, tokens) are write-only: stored encrypted 
 """
 
 OPENAPI_URL = "/openapi.json"
-ROUTERS = (login, users, tokens, tables, jobs, groups, runs, commands, health)
+ROUTERS = (login, users, tokens, tables, jobs, groups, runs, commands, files, ssh_keys, health)
 
 
 class RouteWithoutRuleError(RuntimeError):
@@ -60,6 +72,7 @@ def create_app(
     )
     if isinstance(deps, Deps):
         app.state.deps = deps
+        app.state.hosted = deps.hosted
     app.state.access_rules = rules(docs_access)
     errors.install(app)
     if docs_access is not DocsAccess.OFF:
@@ -92,6 +105,7 @@ def _lifespan(provide: DepsProvider) -> Callable[[FastAPI], AbstractAsyncContext
         # The reply listener is ready before the first request can send a command.
         async with provide() as deps:
             app.state.deps = deps
+            app.state.hosted = deps.hosted
             yield
 
     return lifespan

@@ -1,7 +1,8 @@
 """Refuse request bodies over a size limit with 413, before any route reads them.
 
 The body is read here (up to the limit) and handed on whole: a route then never sees a truncated body,
-and an oversized one is refused whether it declared its length or came chunked.
+and an oversized one is refused whether it declared its length or came chunked. File uploads
+(`PUT /api/v1/files/…`) pass through unread: the route streams them to disk under its own, larger limit.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from connect_gateway.entrypoints.http.errors import error_response
+
+STREAMED_UPLOADS = "/api/v1/files/"
 
 
 class BodyLimit:
@@ -19,7 +22,7 @@ class BodyLimit:
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _streamed(scope):
             await self.app(scope, receive, send)
             return
         if self._declared_length(scope) > self.max_bytes:
@@ -59,6 +62,11 @@ class BodyLimit:
         response = error_response("payload_too_large", f"the request body is larger than {limit}")
         # The unread rest of the body is the server's to discard (it closes the connection).
         await response(scope, receive, send)
+
+
+def _streamed(scope: Scope) -> bool:
+    """An upload the files route streams and limits itself."""
+    return scope.get("method") == "PUT" and str(scope.get("path", "")).startswith(STREAMED_UPLOADS)
 
 
 def _replay(messages: list[Message], receive: Receive) -> Receive:

@@ -11,7 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
-from connect_gateway.domain.identity.access import Access
+from connect_gateway.domain.identity.access import Access, document_path
 from connect_gateway.domain.identity.roles import ORDER
 from connect_gateway.entrypoints.http.auth import SESSION_COOKIE
 
@@ -43,9 +43,10 @@ def install(app: FastAPI, access: dict[tuple[str, str], Access]) -> None:
 def annotate(document: dict[str, Any], access: dict[tuple[str, str], Access]) -> None:
     """Add security requirements, the roles and the 401/403 answers to each operation that needs them."""
     document.setdefault("components", {}).setdefault("securitySchemes", {}).update(SCHEMES)
+    documented = {(method, document_path(path)): rule for (method, path), rule in access.items()}
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
-            rule = access.get((method.upper(), path))
+            rule = documented.get((method.upper(), path))
             if rule is None or rule.roles is None:
                 continue
             operation["security"] = [{"token": []}, {"session": []}]
