@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import Field
+from pydantic import Discriminator, Field, Tag
 
 from connect_events.envelope import Message
 
@@ -54,6 +54,7 @@ class TableSpec(Message):
 class SftpLocation(Message):
     """A file on an external SFTP server. The credential lives in the vault; only its reference is here."""
 
+    kind: Literal["sftp"] = "sftp"
     host: str
     port: int = 22
     user: str
@@ -61,6 +62,28 @@ class SftpLocation(Message):
     credential_ref: UUID
     host_key: str = Field(description="The server's public host key (OpenSSH format), pinned on first save")
     host_key_fingerprint: str
+
+
+class HostedLocation(Message):
+    """A file on Connect's own hosted file server (spec §2), by its path under the account's root: a folder
+    (`upload/`, `download/`, `archive/` or one the users added) and a file name or pattern, e.g.
+    `upload/customers_*.csv`. No credential: the runner reads the account's files itself."""
+
+    kind: Literal["hosted"] = "hosted"
+    path: str
+
+
+def _location_kind(value: object) -> str:
+    """The kind of a file location; locations stored before kinds existed are external SFTP ones."""
+    found = value.get("kind", "sftp") if isinstance(value, dict) else getattr(value, "kind", "sftp")
+    return str(found)
+
+
+FileLocation = Annotated[
+    Annotated[SftpLocation, Tag("sftp")] | Annotated[HostedLocation, Tag("hosted")],
+    Discriminator(_location_kind),
+]
+"""Where an import reads its file: an external SFTP server or the hosted file server."""
 
 
 Delimiter = Literal[",", ";", "\t", "|"]
@@ -89,7 +112,7 @@ class ImportCustomTable(Message):
     """Settings of an *import custom table* job."""
 
     kind: Literal["import_custom_table"] = "import_custom_table"
-    source: SftpLocation
+    source: FileLocation
     file: CsvSettings = CsvSettings()
     table: str
     mapping: tuple[ColumnMapping, ...]
