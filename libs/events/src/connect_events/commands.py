@@ -64,9 +64,11 @@ class StopRunPayload(JobTarget):
 
 
 class RunJobNowPayload(JobTarget):
-    """The job to run; a repeated `idempotency_key` returns the first run instead of a second one."""
+    """The job to run; a repeated `idempotency_key` returns the first run instead of a second one. A dry run
+    does everything but write: it reports what would be inserted, updated and rejected."""
 
     idempotency_key: str | None = None
+    dry_run: bool = False
 
 
 class JobCommand(Command):

@@ -96,13 +96,45 @@ class CsvSettings(Message):
     qualifier: Literal['"', ""] = '"'
     header: bool = True
     encoding: Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"] = "utf-8"
+    decimal_separator: Literal[".", ","] = Field(
+        default=".", description="How numbers write their fraction (`,`: `1234,5`; no thousands separators)"
+    )
 
 
 class ColumnMapping(Message):
-    """Source column (header name, or 1-based position without a header) to a target column."""
+    """Source column (header name, or 1-based position without a header) to a target column; `format` reads a
+    date or timestamp column written otherwise than `YYYY-MM-DD [HH24:MI:SS]` (see `connect_events.formats`)."""
 
     source: str
     target: str
+    format: str | None = None
+
+
+class FileRules(Message):
+    """Companion files and where the file goes after the run (spec §4.1).
+
+    Companion files are named after the data file the run reads, plus `.` and their extension
+    (`customers.csv.gz` → `customers.csv.gz.cnt`), in the same folder. A count file holds the number of data rows
+    (header excluded); a mismatch fails the run before anything is written. With a ready file the run waits up
+    to `ready_timeout_s` for it before reading the data file. With an `archive_folder` (relative to the
+    account's root on the hosted server, to the login folder on an external one) the file is moved there after
+    a successful run or one the file itself failed, and copied there after any other failure (it stays for the
+    next run); archived files are named `<JobID>.<RunID>_<file name>`.
+    """
+
+    count_file: str | None = Field(default=None, description="Extension of the count file, e.g. `cnt`")
+    ready_file: str | None = Field(default=None, description="Extension of the ready file, e.g. `ready`")
+    ready_timeout_s: int = Field(default=3600, description="How long the run waits for the ready file")
+    archive_folder: str | None = Field(default=None, description="Where the file goes after the run")
+
+
+class Limits(Message):
+    """Reject thresholds and row-volume gates (spec §4.5): beyond any of them the run fails and writes nothing."""
+
+    max_rejected_rows: int | None = None
+    max_rejected_percent: float | None = Field(default=None, description="Of the data rows read, 0-100")
+    min_rows: int | None = Field(default=None, description="Fewest data rows the file may hold")
+    max_rows: int | None = Field(default=None, description="Most data rows the file may hold")
 
 
 WriteMode = Literal["merge", "append", "overwrite"]
@@ -119,6 +151,11 @@ class ImportCustomTable(Message):
     write_mode: WriteMode = "merge"
     insert_on_no_match: bool = True
     update_on_match: bool = True
+    truncate_long_text: bool = Field(
+        default=False, description="Cut text longer than its column instead of rejecting the row"
+    )
+    files: FileRules = FileRules()
+    limits: Limits = Limits()
 
 
 # One job type so far; later types join a union discriminated by `kind` (an additive change).

@@ -33,7 +33,16 @@ FailureCode = Literal[
     "LOAD_FAILED",
     "INTERNAL",
     "RUNNER_LOST",
+    "FILE_INVALID",
+    "COUNT_MISMATCH",
+    "READY_FILE_TIMEOUT",
+    "TOO_MANY_REJECTS",
+    "ROW_VOLUME",
 ]
+FILE_PROBLEMS: frozenset[FailureCode] = frozenset(
+    {"BAD_HEADER", "FILE_INVALID", "COUNT_MISMATCH", "TOO_MANY_REJECTS", "ROW_VOLUME"}
+)
+"""Failures the file itself caused (spec §4.1): such a file is archived instead of left for the next run."""
 
 
 class RunStatus(StrEnum):
@@ -103,6 +112,7 @@ class RunRequestedPayload(RunPayload):
     next_run_at: datetime | None = None
     group_id: int | None = None
     group_run_id: int | None = None
+    dry_run: bool = False
 
 
 class RunSkippedPayload(RunPayload):
@@ -132,6 +142,24 @@ class RunProgressedPayload(RunPayload):
     bytes_transferred: int
     total_bytes: int | None = None
     stage: str
+
+
+LogLevel = Literal["INFO", "WARN", "ERROR"]
+
+
+class RunLoggedPayload(RunPayload):
+    """One entry of the run's execution log, written by the runner as a stage ends.
+
+    Stages so far: `ready_file`, `file_found` (size, remote path), `transferred` (bytes, sha256), `decompressed`,
+    `count_verified`, `parsed` (rows), `validated` (rejects by reason), `loaded` (inserted, updated, unchanged),
+    `dry_run`, `archived` (where to). New stages may appear: consumers show `message` and may read `details`.
+    """
+
+    attempt: int
+    stage: str
+    level: LogLevel = "INFO"
+    message: str
+    details: dict[str, int | str] = Field(default_factory=dict)
 
 
 class RunAttemptFailedPayload(RunPayload):
@@ -196,6 +224,14 @@ class RunProgressed(RunEvent):
     type: Literal["run.progressed"] = "run.progressed"
     schema_version: Literal[1] = 1
     payload: RunProgressedPayload
+
+
+class RunLogged(RunEvent):
+    """A stage of the run's attempt ended: an execution-log entry (the run's status does not change)."""
+
+    type: Literal["run.logged"] = "run.logged"
+    schema_version: Literal[1] = 1
+    payload: RunLoggedPayload
 
 
 class RunAttemptFailed(RunEvent):
@@ -267,8 +303,8 @@ EVENT_STATUS: Mapping[str, RunStatus] = MappingProxyType(
         "run.stopped": RunStatus.STOPPED,
     }
 )
-"""The status each run event moves its run to; `run.progressed`, `run.attempt_failed` (the run stays running)
-and `run.stop_requested` move none."""
+"""The status each run event moves its run to; `run.progressed`, `run.logged`, `run.attempt_failed` (the run
+stays running) and `run.stop_requested` move none."""
 
 
 def status_after(current: RunStatus | None, event: RunEvent | RunStopRequested) -> RunStatus | None:
@@ -284,6 +320,7 @@ AnyRunEvent = Annotated[
     RunRequested
     | RunStarted
     | RunProgressed
+    | RunLogged
     | RunAttemptFailed
     | RunSucceeded
     | RunFailed
