@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 
 from connect_devstack import Stack, _proc
-from connect_devstack.app import sftp_parts
+from connect_devstack.app import demo_token, ensure_admin, sftp_parts
 from connect_devstack.services import Services, service_env
 from connect_runtime.settings import database_dsn
 
@@ -145,9 +145,11 @@ async def bench(rows: int) -> None:
     stack = Stack(state)
     infra = stack.start()
     vault_key = base64.urlsafe_b64encode(os.urandom(32)).decode()
-    apps = Services(state, service_env(infra, gateway_port=_proc.free_port(), vault_key=vault_key))
+    env = service_env(infra, gateway_port=_proc.free_port(), vault_key=vault_key)
+    apps = Services(state, env)
     try:
         apps.start()
+        token = demo_token(state, apps.gateway_url, ensure_admin(state, env))
         data_dir = sftp_parts(infra["SFTP_TEST_URL"])[3] / "bench"
         data_dir.mkdir(parents=True, exist_ok=True)
         initial, update = data_dir / "initial.csv", data_dir / "update.csv"
@@ -155,7 +157,8 @@ async def bench(rows: int) -> None:
         write_csv(initial, 0, rows, seed=1)
         write_csv(update, rows // 2, rows, seed=2)  # half the keys overlap the initial rows
         audience = database_dsn(infra["DATABASE_URL"], "audience")
-        async with httpx.AsyncClient(base_url=apps.gateway_url, timeout=60) as api:
+        auth = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=apps.gateway_url, timeout=60, headers=auth) as api:
             (await api.post("/api/v1/tables", json=table_body("bench_job"))).raise_for_status()
             seed_job = (await api.post("/api/v1/jobs", json=job_body("Bench seed", "bench_job", infra, initial))).json()
             seed_s, _ = await run_job(api, int(seed_job["job_id"]))

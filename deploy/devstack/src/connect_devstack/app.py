@@ -144,7 +144,8 @@ def up(state_dir: Path, environ: Mapping[str, str]) -> str:
     job_id = demo.seed(
         apps.gateway_url, access.token, host=host, port=port, user=user, private_key=key.read_text(), data_dir=data_dir
     )
-    return _banner(apps.gateway_url, state_dir, access, job_id, data_dir, time.monotonic() - began)
+    sftp = f"127.0.0.1:{env['GATEWAY_SFTP_PORT']}"
+    return _banner(apps.gateway_url, sftp, state_dir, access, job_id, data_dir, time.monotonic() - began)
 
 
 def stop(state_dir: Path) -> None:
@@ -158,7 +159,7 @@ def _shown(path: Path) -> Path:
     return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
-def _banner(url: str, state_dir: Path, access: Access, job_id: int, data_dir: Path, seconds: float) -> str:
+def _banner(url: str, sftp: str, state_dir: Path, access: Access, job_id: int, data_dir: Path, seconds: float) -> str:
     state = _shown(state_dir)
     return f"""
 Connect is up ({seconds:.1f}s).
@@ -166,6 +167,8 @@ Connect is up ({seconds:.1f}s).
   OpenAPI docs  {url}/docs
   Login         {ADMIN} / {access.password}  (password kept in {state / ADMIN_PASSWORD_FILE})
   API token     {access.token}  ({ADMIN}'s, {DEMO_TOKEN_DAYS} days; kept in {state / DEMO_TOKEN_FILE})
+  Hosted SFTP   {sftp}  (log in as a Connect user with a key registered at {url}/api/v1/ssh-keys;
+                the same files at {url}/api/v1/files)
   Logs          {state / "services"}/*.log
 
 Every API call sends the token as `Authorization: Bearer <token>`.
