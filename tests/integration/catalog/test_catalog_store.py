@@ -27,6 +27,7 @@ from tests.unit.catalog.catalog_builders import (
     job_deactivated,
     job_deleted,
     job_updated,
+    run_logged,
     run_requested,
     run_skipped,
     run_started,
@@ -151,18 +152,44 @@ async def test_a_member_run_names_its_group_run(db: asyncpg.Pool) -> None:
     assert row is not None and (row["group_id"], row["group_run_id"]) == (12, 3)
 
 
+async def test_a_dry_run_is_marked_and_its_execution_log_kept(db: asyncpg.Pool) -> None:
+    job = next(job_ids)
+    await feed(
+        db,
+        run_requested(job, 1, dry_run=True),
+        run_started(job_id=job, run_id=1),
+        run_logged("File found: upload/orders.csv (2 KB)", job_id=job, run_id=1),
+        run_logged("2 rows would be rejected", "WARN", job_id=job, run_id=1),
+        run_succeeded(job_id=job, run_id=1),
+        run_logged("Archived to archive/orders.csv", job_id=job, run_id=1),  # the runner archives after the end
+        run_requested(job, 2),
+    )
+    rows = await db.fetch("SELECT run_id, dry_run FROM runs WHERE job_id = $1 ORDER BY run_id", job)
+    assert [(r["run_id"], r["dry_run"]) for r in rows] == [(1, True), (2, False)]
+    lines = await db.fetch("SELECT level, message FROM run_log WHERE job_id = $1 AND run_id = 1 ORDER BY seq", job)
+    assert [(r["level"], r["message"]) for r in lines] == [
+        ("INFO", "Dry run requested (manual)"),
+        ("INFO", "Started attempt 1 on runner-a"),
+        ("INFO", "File found: upload/orders.csv (2 KB)"),
+        ("WARN", "2 rows would be rejected"),
+        ("INFO", "Succeeded: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected"),
+        ("INFO", "Archived to archive/orders.csv"),
+    ]
+
+
 async def test_the_ddl_upgrades_a_catalog_made_before_the_lifecycle(db: asyncpg.Pool) -> None:
     async with db.acquire() as conn:
         upgrade = conn.transaction()  # rolled back: DDL is transactional, the module's database stays as it was
         await upgrade.start()
         try:
             for table, column in [("jobs", "errors"), ("jobs", "previous_run_at"), ("runs", "scheduled_for"),
-                                  ("runs", "stop_requested"), ("commands", "reason")]:  # fmt: skip
+                                  ("runs", "stop_requested"), ("runs", "dry_run"), ("commands", "reason")]:  # fmt: skip
                 await conn.execute(f"ALTER TABLE {table} DROP COLUMN {column}")
             await conn.execute("DROP TABLE job_history")
             await conn.execute(catalog_ddl())
             await conn.execute(catalog_ddl())  # and is idempotent
             assert await conn.fetchval("SELECT count(*) FROM job_history") == 0
+            assert await conn.fetchval("SELECT bool_or(dry_run) FROM runs") is False  # earlier runs: not dry runs
             assert await conn.fetchval("SELECT count(*) FROM jobs WHERE errors = '[]'") == await conn.fetchval(
                 "SELECT count(*) FROM jobs"
             )

@@ -1,5 +1,5 @@
-"""An audience and a vault database of their own per test module, the session's sshd, a key in the vault,
-and `world`: all a runner test works with in one."""
+"""An audience and a vault database of their own per test module, the session's sshd, a key in the vault, a
+hosted file tree per test, and `world`: all a runner test works with in one."""
 
 from __future__ import annotations
 
@@ -11,9 +11,11 @@ from uuid import UUID, uuid4
 import asyncpg
 import pytest
 
+from connect_runner.adapters.hosted import HostedFiles
 from connect_runner.adapters.ledger import PgRunLedger
 from connect_runner.adapters.schema import RUNNER_DDL
 from connect_runner.adapters.sftp import SftpFiles
+from connect_runner.adapters.sources import Sources
 from connect_runner.ports import RunDeps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.vault import VAULT_DDL, Credential, Vault, generate_key
@@ -22,6 +24,7 @@ from tests.databases import drop_databases
 from tests.integration.runner.runner_it import RunnerWorld
 
 _job_ids = itertools.count(1000)
+READY_POLL_S = 0.05
 
 
 @pytest.fixture(scope="module")
@@ -51,12 +54,21 @@ async def key_ref(vault: Vault, sftp_server: SftpServer) -> UUID:
 
 
 @pytest.fixture
-def deps(audience_pool: asyncpg.Pool, vault: Vault, tmp_path: Path) -> RunDeps:
+def files_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The hosted file server's account root of this test (the runner's `CONNECT_FILES_ROOT`)."""
+    return tmp_path_factory.mktemp("account")
+
+
+@pytest.fixture
+def deps(audience_pool: asyncpg.Pool, vault: Vault, tmp_path: Path, files_root: Path) -> RunDeps:
     return RunDeps(
         pool=audience_pool,
         ledger=PgRunLedger(audience_pool),
         vault=vault,
-        files=SftpFiles(connect_timeout_s=10),
+        files=Sources(
+            SftpFiles(connect_timeout_s=10, ready_poll_s=READY_POLL_S),
+            HostedFiles(files_root, ready_poll_s=READY_POLL_S),
+        ),
         work_dir=tmp_path,
         runner="test-runner:1",
         progress_interval_s=0.05,
@@ -87,6 +99,7 @@ def world(
     remote_dir: Path,
     job_id: int,
     unique: str,
+    files_root: Path,
 ) -> RunnerWorld:
     """This test's runner, database, vault, SFTP folder, job id and name suffix in one."""
     return RunnerWorld(
@@ -98,4 +111,5 @@ def world(
         remote_dir=remote_dir,
         job_id=job_id,
         unique=unique,
+        files_root=files_root,
     )

@@ -77,7 +77,7 @@ async def staging_tables(pool: asyncpg.Pool) -> list[str]:
 @dataclass(frozen=True)
 class RunnerWorld:
     """What a runner test works with: deps, the audience pool, the vault, the SFTP server and its key in the
-    vault, a folder of its own there, a job id and a name suffix no other test uses."""
+    vault, a folder of its own there, a job id and a name suffix no other test uses, and a hosted file tree."""
 
     deps: RunDeps
     pool: asyncpg.Pool
@@ -87,12 +87,20 @@ class RunnerWorld:
     remote_dir: Path
     job_id: int
     unique: str
+    files_root: Path
 
     def put(self, name: str, content: str | bytes, encoding: str = "utf-8") -> str:
         """Write a file on the SFTP server; returns its absolute path there."""
         path = self.remote_dir / name
         path.write_bytes(content if isinstance(content, bytes) else content.encode(encoding))
         return str(path)
+
+    def host(self, path: str, content: str | bytes) -> str:
+        """Write a file into the hosted tree (folders made as needed); returns `path`, as a job names it."""
+        local = self.files_root / path
+        local.parent.mkdir(parents=True, exist_ok=True)
+        local.write_bytes(content if isinstance(content, bytes) else content.encode())
+        return path
 
     def table(self, prefix: str = "people") -> TableSpec:
         """The people table, named `{prefix}_{unique}`."""

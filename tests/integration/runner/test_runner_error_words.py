@@ -75,7 +75,7 @@ async def test_a_damaged_archive_fails_in_the_runners_words(world: RunnerWorld) 
     event = failed(await world.run(1, path, world.table()))
 
     assert (event.payload.code, event.payload.error) == (
-        "LOAD_FAILED",
+        "FILE_INVALID",
         f"'{path}' ends before its compressed data does (it was cut short)",
     )
 

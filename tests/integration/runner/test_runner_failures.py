@@ -44,10 +44,10 @@ async def test_header_without_a_mapped_column_fails_with_bad_header(world: Runne
     assert not await world.staging()
 
 
-async def test_empty_file_fails_with_bad_header(world: RunnerWorld) -> None:
+async def test_an_empty_file_is_invalid(world: RunnerWorld) -> None:
     path = world.put("empty.csv", "")
     event = failed(await world.run(1, path))
-    assert (event.payload.code, event.payload.error) == ("BAD_HEADER", f"'{path}' is empty: no header row")
+    assert (event.payload.code, event.payload.error) == ("FILE_INVALID", f"'{path}' is empty: no header row")
 
 
 async def test_header_only_and_empty_headerless_files_load_nothing(world: RunnerWorld) -> None:

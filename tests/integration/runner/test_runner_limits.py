@@ -13,17 +13,16 @@ from typing import Any
 import asyncpg
 import pytest
 
-from connect_events import RUNS_TOPIC, RunRequested, SftpLocation, TableSpec, decode, encode
-from connect_runner.adapters.sftp import FetchedFile, Progress
+from connect_events import RUNS_TOPIC, FileRules, RunRequested, TableSpec, decode, encode
 from connect_runner.adapters.staging import drop_ended_staging
 from connect_runner.adapters.tables import ensure_table
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.plan import resolve_by_header
 from connect_runner.domain.redaction import WITHHELD
+from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source
 from connect_runner.domain.statements import Staging, create_staging
 from connect_runner.domain.unreadable import UnreadableRequest, identify
 from connect_runner.handlers import fail_unreadable
-from connect_runtime.vault import Credential
 from tests.integration.runner.runner_it import ANN, PEOPLE_HEADER, RunnerWorld, failed, succeeded
 from tests.unit.runner.runner_builders import PEOPLE_MAPPING, location, people_table, run_request
 
@@ -37,17 +36,20 @@ class _Files:
 
     async def fetch(
         self,
-        location: SftpLocation,
-        credential: Credential,
+        source: Source,
         pattern: FilePattern,
+        rules: FileRules,
         work_dir: Path,
         stem: str,
         progress: Progress,
+        checkpoint: Checkpoint,
     ) -> FetchedFile:
         self.calls += 1
         if self.behaviour == "hang":
             await asyncio.sleep(3600)
         # Some library's message quoting what it was given, the credential included.
+        credential = source.credential
+        assert credential is not None
         raise ValueError(f"cannot use {credential!r} with secret {credential.secret!r}")
 
 

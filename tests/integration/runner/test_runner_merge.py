@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from connect_events import RunProgressed, RunStarted
+from connect_events import RunLogged, RunProgressed, RunStarted
 from tests.integration.runner.runner_it import ANN, PEOPLE_HEADER, RunnerWorld, succeeded
 
 
@@ -63,7 +63,7 @@ async def test_events_ledger_and_cleanup(world: RunnerWorld) -> None:
     assert isinstance(emitted[0], RunStarted)
     assert emitted[0].payload.attempt == 1 and emitted[0].payload.runner == "test-runner:1"
     assert emitted[-1] == event
-    assert all(isinstance(e, RunProgressed) for e in emitted[1:-1])
+    assert all(isinstance(e, RunProgressed | RunLogged) for e in emitted[1:-1])
     assert [e.aggregate_version for e in emitted] == list(range(2, 2 + len(emitted)))
     assert {e.causation_id for e in emitted} == {request.event_id}
     assert {e.correlation_id for e in emitted} == {request.correlation_id}

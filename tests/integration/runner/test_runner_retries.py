@@ -189,7 +189,8 @@ def _ended(world: RunnerWorld, *run_ids: int) -> Callable[[], Awaitable[bool]]:
 
 
 def _types(events: list[RunEvent]) -> list[str]:
-    return [e.type for e in events if e.type != "run.progressed"]
+    """The events that move the run (no progress, no execution log)."""
+    return [e.type for e in events if e.type not in ("run.progressed", "run.logged")]
 
 
 async def test_a_run_waits_without_its_partition_or_slot_and_the_poller_begins_its_next_attempt(

@@ -27,6 +27,8 @@ from connect_events import (
     RunEndedPayload,
     RunJobNow,
     RunJobNowPayload,
+    RunLogged,
+    RunLoggedPayload,
     RunRequested,
     RunStarted,
     RunStartedPayload,
@@ -96,8 +98,8 @@ def job_command(cls: type[Any], job_id: int, expected_version: int | None = None
     return cls(**meta(), payload=JobCommandPayload(job_id=job_id, expected_version=expected_version))
 
 
-def run_now(job_id: int, key: str | None = None) -> RunJobNow:
-    return RunJobNow(**meta(), payload=RunJobNowPayload(job_id=job_id, idempotency_key=key))
+def run_now(job_id: int, key: str | None = None, *, dry_run: bool = False) -> RunJobNow:
+    return RunJobNow(**meta(), payload=RunJobNowPayload(job_id=job_id, idempotency_key=key, dry_run=dry_run))
 
 
 def copy_job(job_id: int, name: str) -> CopyJob:
@@ -122,6 +124,11 @@ def _run_meta(job_id: int, run_id: int, version: int) -> dict[str, Any]:
 def run_started(job_id: int, run_id: int) -> RunStarted:
     payload = RunStartedPayload(job_id=job_id, run_id=run_id, attempt=1, runner="runner-1", started_at=T0)
     return RunStarted(**_run_meta(job_id, run_id, 2), payload=payload)
+
+
+def run_logged(job_id: int, run_id: int, version: int = 3) -> RunLogged:
+    payload = RunLoggedPayload(job_id=job_id, run_id=run_id, attempt=1, stage="parsed", message="2 rows read")
+    return RunLogged(**_run_meta(job_id, run_id, version), payload=payload)
 
 
 def run_succeeded(job_id: int, run_id: int) -> RunSucceeded:

@@ -62,6 +62,7 @@ from tests.integration.scheduler.scheduler_commands import (
     definition,
     last_request,
     meta,
+    run_logged,
     run_now,
     run_started,
 )
@@ -312,6 +313,20 @@ async def test_consuming_the_same_end_twice_queues_each_delivery_once(clean: Con
     await consume(conn, end)
 
     assert [(c, s) for c, s, _, _ in await deliveries(conn)] == [("email", "pending"), ("webhook", "pending")]
+
+
+async def test_a_dry_run_notifies_no_one_and_its_log_entries_are_ignored(clean: Conn) -> None:
+    conn = clean
+    job_id = await given_job(conn, Notifications(on_success=True, emails=EMAILS))
+    await accept(conn, run_now(job_id, dry_run=True))
+    dry = await last_request(conn)
+    await consume(conn, dry, run_started(job_id, 1), run_logged(job_id, 1), run_succeeded(job_id, 1))
+    assert dry.payload.dry_run
+    assert await deliveries(conn) == []
+
+    real = await request_of(conn, job_id)  # the same job's next run, a real one, does notify
+    await consume(conn, real, run_started(job_id, 2), run_logged(job_id, 2), run_succeeded(job_id, 2))
+    assert [(c, s) for c, s, _, _ in await deliveries(conn)] == [("email", "pending")]
 
 
 @pytest.mark.parametrize("answers", [[404]])

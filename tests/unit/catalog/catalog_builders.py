@@ -25,12 +25,15 @@ from connect_events import (
     JobDeletedPayload,
     JobRef,
     JobUpdated,
+    LogLevel,
     RunAttemptFailed,
     RunAttemptFailedPayload,
     RunCounts,
     RunEndedPayload,
     RunFailed,
     RunFailedPayload,
+    RunLogged,
+    RunLoggedPayload,
     RunProgressed,
     RunProgressedPayload,
     RunRequested,
@@ -131,8 +134,12 @@ def table_defined(name: str = "Orders", at: datetime = T0) -> TableDefined:
     return TableDefined(**_envelope(name.lower(), 1, at), payload=TableDefinedPayload(table=table(name)))
 
 
-def run_requested(job_id: int = JOB_ID, run_id: int = RUN_ID, at: datetime = T0) -> RunRequested:
-    payload = RunRequestedPayload(job_id=job_id, run_id=run_id, job_version=1, definition=definition(), table=table())
+def run_requested(
+    job_id: int = JOB_ID, run_id: int = RUN_ID, at: datetime = T0, *, dry_run: bool = False
+) -> RunRequested:
+    payload = RunRequestedPayload(
+        job_id=job_id, run_id=run_id, job_version=1, definition=definition(), table=table(), dry_run=dry_run
+    )
     return RunRequested(**_envelope(run_key(job_id, run_id), 1, at), payload=payload)
 
 
@@ -201,6 +208,15 @@ def run_progressed(rows: int = 5, job_id: int = JOB_ID, run_id: int = RUN_ID, ve
         stage="load",
     )
     return RunProgressed(**_envelope(run_key(job_id, run_id), version, T0), payload=payload)
+
+
+def run_logged(
+    message: str = "12 rows read", level: LogLevel = "INFO", job_id: int = JOB_ID, run_id: int = RUN_ID
+) -> RunLogged:
+    payload = RunLoggedPayload(
+        job_id=job_id, run_id=run_id, attempt=1, stage="parsed", level=level, message=message, details={"rows": 12}
+    )
+    return RunLogged(**_envelope(run_key(job_id, run_id), 3, T0 + timedelta(seconds=1)), payload=payload)
 
 
 def _ended(job_id: int, run_id: int, started_at: datetime) -> dict[str, object]:

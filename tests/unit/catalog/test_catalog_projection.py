@@ -30,7 +30,7 @@ from connect_catalog.domain.changes import (
 from connect_catalog.domain.projection import project, subject_of
 from connect_catalog.domain.runs import STOP_TOO_LATE, span
 from connect_catalog.domain.views import JobView, RunView, Snapshot, Subject
-from connect_events import TERMINAL, Daily, FieldError, JobDefinition, RunStatus, TableSpec
+from connect_events import TERMINAL, Daily, FieldError, JobDefinition, LogLevel, RunStatus, TableSpec
 from tests.unit.catalog.catalog_builders import (
     COUNTS,
     JOB_ID,
@@ -46,6 +46,7 @@ from tests.unit.catalog.catalog_builders import (
     job_updated,
     run_attempt_failed,
     run_failed,
+    run_logged,
     run_progressed,
     run_requested,
     run_skipped,
@@ -219,6 +220,13 @@ class TestRunRequested:
     def test_an_existing_run_is_not_requested_again(self, current: Snapshot) -> None:
         assert project(run_requested(), current) == ()
 
+    def test_a_dry_run_is_marked_and_says_so_in_its_log(self) -> None:
+        assert project(run_requested(dry_run=True), NO_ROWS) == (
+            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "manual", T0, RunStatus.QUEUED, dry_run=True),
+            SetLastRun(JOB_ID, RUN_ID, T0),
+            LogLine(JOB_ID, RUN_ID, T0, "INFO", "Dry run requested (manual)"),
+        )
+
 
 class TestRunSkipped:
     def test_records_a_skipped_run_naming_the_run_still_running(self) -> None:
@@ -300,6 +308,31 @@ class TestRunProgressed:
     @pytest.mark.parametrize("ended", ENDED, ids=lambda s: s.run.status)
     def test_late_progress_after_the_end_is_ignored(self, ended: Snapshot) -> None:
         assert project(run_progressed(), ended) == ()
+
+
+class TestRunLogged:
+    @pytest.mark.parametrize("current", [QUEUED, RUNNING], ids=["queued", "running"])
+    @pytest.mark.parametrize("level", ["INFO", "WARN", "ERROR"])
+    def test_adds_the_entry_with_its_level_and_message(self, current: Snapshot, level: LogLevel) -> None:
+        event = run_logged("3 rows rejected: 2 INVALID_DATE, 1 VALUE_TOO_LONG", level)
+        line = LogLine(JOB_ID, RUN_ID, event.occurred_at, level, "3 rows rejected: 2 INVALID_DATE, 1 VALUE_TOO_LONG")
+        assert project(event, current) == (line,)
+
+    @pytest.mark.parametrize("ended", ENDED, ids=lambda s: s.run.status)
+    def test_an_entry_after_the_end_is_kept(self, ended: Snapshot) -> None:
+        """The runner archives the file after the run's end, and logs where to."""
+        event = run_logged("Archived to archive/7.1_orders.csv")
+        assert project(event, ended) == (LogLine(JOB_ID, RUN_ID, event.occurred_at, "INFO", event.payload.message),)
+
+    def test_an_entry_of_an_unknown_run_is_ignored(self) -> None:
+        assert project(run_logged(), NO_ROWS) == ()
+
+    def test_an_unstorable_message_is_repaired_not_refused(self) -> None:
+        [line] = project(run_logged("bad\x00byte"), RUNNING)
+        assert isinstance(line, LogLine) and line.message == "bad\ufffdbyte"
+
+    def test_names_its_run(self) -> None:
+        assert subject_of(run_logged()) == Subject(run=(JOB_ID, RUN_ID))
 
 
 class TestRunAttemptFailed:

@@ -22,13 +22,14 @@ from connect_events import (
     RunStopped,
     RunSucceeded,
 )
-from connect_runner.domain.events import Origin
+from connect_runner.domain.events import LogEntry, Origin
 from connect_runner.domain.run import (
     Attempt,
     BeginAttempt,
     Command,
     Decision,
     Fail,
+    Log,
     RunState,
     Snapshot,
     StopRequest,
@@ -131,6 +132,19 @@ async def check_an_ended_run_keeps_its_terminal_event(ledger: Ledger) -> None:
     assert (stored.status, stored.terminal, stored.heartbeat_at) == (RunStatus.SUCCEEDED, succeeded, None)
     later, decision = await run(ledger, req, begin(10))
     assert decision == Decision() and later == stored
+
+
+async def check_an_attempts_log_after_the_end_continues_the_versions(ledger: Ledger) -> None:
+    req = request()
+    await run(ledger, req, begin())
+    ended, _ = await run(ledger, req, Succeed(1, T0, COUNTS, at(5)))
+    archived = LogEntry("archived", "moved to 'archive/42.1_x.csv'", details={"path": "archive/42.1_x.csv"})
+
+    logged, decision = await run(ledger, req, Log(1, at(6), (archived,), after_end=True))
+
+    assert [e.aggregate_version for e in decision.events] == [ended.next_version]
+    stored = await read(ledger, req)
+    assert stored == logged and (stored.terminal, stored.next_version) == (ended.terminal, ended.next_version + 1)
 
 
 async def check_a_run_can_end_without_an_attempt(ledger: Ledger) -> None:
@@ -329,6 +343,7 @@ CHECKS: list[Check] = [
     check_an_unknown_run_is_queued,
     check_recorded_states_are_read_back,
     check_an_ended_run_keeps_its_terminal_event,
+    check_an_attempts_log_after_the_end_continues_the_versions,
     check_a_run_can_end_without_an_attempt,
     check_a_transaction_that_fails_stores_nothing,
     check_a_decision_on_a_stale_state_is_refused,

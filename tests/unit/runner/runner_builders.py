@@ -11,12 +11,15 @@ from connect_events import (
     ColumnSpec,
     ColumnType,
     CsvSettings,
+    FileRules,
     ImportCustomTable,
     JobDefinition,
+    Limits,
     RunRequested,
     RunRequestedPayload,
     RunStopRequested,
     RunStopRequestedPayload,
+    FileLocation,
     SftpLocation,
     TableSpec,
     run_key,
@@ -82,13 +85,16 @@ def run_request(
     job_id: int,
     run_id: int,
     *,
-    source: SftpLocation,
+    source: FileLocation,
     table: TableSpec | None = None,
     columns: Sequence[ColumnMapping] = PEOPLE_MAPPING,
     file: CsvSettings | None = None,
     write_mode: WriteMode = "merge",
     insert_on_no_match: bool = True,
     update_on_match: bool = True,
+    files: FileRules | None = None,
+    limits: Limits | None = None,
+    dry_run: bool = False,
     requested_at: datetime = REQUESTED_AT,
 ) -> RunRequested:
     table = table or people_table()
@@ -100,6 +106,8 @@ def run_request(
         write_mode=write_mode,
         insert_on_no_match=insert_on_no_match,
         update_on_match=update_on_match,
+        files=files or FileRules(),
+        limits=limits or Limits(),
     )
     payload = RunRequestedPayload(
         job_id=job_id,
@@ -107,6 +115,7 @@ def run_request(
         job_version=1,
         definition=JobDefinition(name=f"job {job_id}", settings=settings),
         table=table,
+        dry_run=dry_run,
     )
     return RunRequested(
         event_id=uuid4(),

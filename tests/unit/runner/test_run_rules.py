@@ -17,6 +17,7 @@ from connect_events import (
     RunCounts,
     RunEvent,
     RunFailed,
+    RunLogged,
     RunProgressed,
     RunStarted,
     RunStatus,
@@ -27,7 +28,7 @@ from connect_events import (
     can_transition,
 )
 from connect_runner.domain import events
-from connect_runner.domain.events import Origin
+from connect_runner.domain.events import LogEntry, Origin
 from connect_runner.domain.run import (
     NOTHING,
     Attempt,
@@ -36,6 +37,7 @@ from connect_runner.domain.run import (
     Decision,
     Fail,
     IllegalTransitionError,
+    Log,
     OutOfOrderError,
     Reap,
     RunRuleError,
@@ -202,6 +204,46 @@ class TestTick:
         assert not must_stop(given(), 1)
 
 
+PARSED = LogEntry("parsed", "parsed 10 data rows", details={"rows": 10})
+VALIDATED = LogEntry("validated", "1 row rejected: INVALID_DATE 1", details={"rejected": 1})
+ARCHIVED = LogEntry("archived", "moved to 'archive/42.7_x.csv'")
+
+
+class TestLog:
+    def test_entries_are_numbered_in_order_and_move_nothing(self) -> None:
+        state = given(*RUNNING)
+
+        decision = decide(state, Log(1, at(3), (PARSED, VALIDATED)))
+
+        logged = [e for e in decision.events if isinstance(e, RunLogged)]
+        assert logged == list(decision.events)
+        assert [(e.aggregate_version, e.payload.attempt, e.payload.stage) for e in logged] == [
+            (3, 1, "parsed"),
+            (4, 1, "validated"),
+        ]
+        assert (logged[0].payload.message, logged[0].payload.details) == ("parsed 10 data rows", {"rows": 10})
+        after = apply(state, decision)
+        assert (after.status, after.next_version, after.heartbeat_at) == (RunStatus.RUNNING, 5, state.heartbeat_at)
+
+    def test_no_entries_record_nothing(self) -> None:
+        assert decide(given(*RUNNING), Log(1, at(3), ())) == NOTHING
+
+    def test_a_superseded_attempt_logs_nothing(self) -> None:
+        assert decide(given(begin(), begin(60)), Log(1, at(61), (PARSED,))) == NOTHING
+
+    @pytest.mark.parametrize("ending", ENDINGS.values(), ids=ENDINGS.keys())
+    def test_an_ended_run_takes_only_what_its_attempt_did_after_the_end(self, ending: tuple[Command, ...]) -> None:
+        state = given(*ending)
+
+        assert decide(state, Log(1, at(700), (PARSED,))) == NOTHING
+        [archived] = decide(state, Log(1, at(700), (ARCHIVED,), after_end=True)).events
+        assert isinstance(archived, RunLogged) and archived.aggregate_version == state.next_version
+        assert apply(state, Decision((archived,))).terminal == state.terminal
+
+    def test_a_run_without_an_attempt_logs_nothing(self) -> None:
+        assert decide(given(), Log(1, at(1), (PARSED,), after_end=True)) == NOTHING
+
+
 class TestSucceed:
     def test_the_load_commits_as_succeeded(self) -> None:
         [done] = decide(given(begin()), Succeed(1, T0, COUNTS, at(5))).events
@@ -311,6 +353,7 @@ BUILDS: dict[str, Callable[[int], RunEvent]] = {
     "succeeded": lambda v: events.run_succeeded(ORIGIN, v, COUNTS, T0, T0),
     "failed": lambda v: events.run_failed(ORIGIN, v, RunCounts(), T0, T0, code="INTERNAL", error="x"),
     "stopped": lambda v: events.run_stopped(ORIGIN, v, RunCounts(), T0, T0),
+    "logged": lambda v: events.run_logged(ORIGIN, v, 1, T0, LogEntry("parsed", "parsed 1 data row")),
 }
 MOVES = {
     "started": RunStatus.RUNNING,
@@ -326,7 +369,9 @@ class TestEvolveFollowsTheTransitionTable:
     def test_each_event_in_each_status_moves_as_the_table_says(self, status: RunStatus, kind: str) -> None:
         state = RunState(ORIGIN, status=status, next_version=5, attempt=Attempt(1, "host-a", T0))
         event = BUILDS[kind](5)
-        allowed = can_transition(status, MOVES[kind]) if kind in MOVES else status is RunStatus.RUNNING
+        # An attempt's log moves nothing, whatever the status (the archive's entry follows the end).
+        working = status is RunStatus.RUNNING or kind == "logged"
+        allowed = can_transition(status, MOVES[kind]) if kind in MOVES else working
 
         if allowed:
             after = evolve(state, event)
@@ -335,6 +380,10 @@ class TestEvolveFollowsTheTransitionTable:
         else:
             with pytest.raises(IllegalTransitionError):
                 evolve(state, event)
+
+    def test_a_log_needs_an_attempt(self) -> None:
+        with pytest.raises(IllegalTransitionError):
+            evolve(given(), BUILDS["logged"](2))
 
     def test_events_come_in_version_order(self) -> None:
         with pytest.raises(OutOfOrderError):

@@ -1,5 +1,5 @@
 """Reading records: physical line numbers, trimming, field counts, header handling, rows PostgreSQL could not
-store (NUL, bytes invalid in the encoding) and files that cannot be read at all."""
+store (NUL, bytes invalid in the encoding), values written a job's own way and files that cannot be read at all."""
 
 from __future__ import annotations
 
@@ -15,20 +15,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from connect_events import CsvSettings
+from connect_events import ColumnMapping, CsvSettings
 from connect_runner.adapters import csv_source
 from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines
 from connect_runner.domain.failures import RunFailure
-from tests.unit.runner.runner_builders import mapping, people_table
+from tests.unit.runner.runner_builders import PEOPLE_MAPPING, mapping, people_table
 
 NAMES = mapping("id", "name")
 
 
 def _read(
-    text: str, settings: CsvSettings | None = None, columns: object = NAMES
+    text: str, settings: CsvSettings | None = None, columns: object = NAMES, truncate: bool = False
 ) -> tuple[list[tuple[object, ...]], CsvSource]:
     source = CsvSource(io.StringIO(text, newline=""), settings or CsvSettings(), "f.csv")
-    plan = source.plan(columns, people_table())  # type: ignore[arg-type]
+    plan = source.plan(columns, people_table(), truncate_long_text=truncate)  # type: ignore[arg-type]
     return [r for batch in source.batches(plan) for r in batch], source
 
 
@@ -60,7 +60,7 @@ def test_a_single_mapped_column() -> None:
 def test_an_empty_file_has_no_header() -> None:
     with pytest.raises(RunFailure) as failure:
         _read("")
-    assert (failure.value.code, failure.value.message) == ("BAD_HEADER", "'f.csv' is empty: no header row")
+    assert (failure.value.code, failure.value.message) == ("FILE_INVALID", "'f.csv' is empty: no header row")
 
 
 def _read_file(path: Path, settings: CsvSettings | None = None, name: str | None = None) -> tuple[list[Any], CsvSource]:
@@ -187,9 +187,9 @@ def test_a_damaged_or_cut_short_archive_fails_in_the_runners_words(tmp_path: Pat
         failures.append((failure.value.code, failure.value.message))
 
     assert failures == [
-        ("LOAD_FAILED", "'/in/a.csv.gz' ends before its compressed data does (it was cut short)"),
-        ("LOAD_FAILED", "'/in/b.csv.gz' is not a readable compressed file (damaged, or not compressed)"),
-        ("LOAD_FAILED", "'/in/c.zip' is not a readable zip archive (damaged, or not a zip file)"),
+        ("FILE_INVALID", "'/in/a.csv.gz' ends before its compressed data does (it was cut short)"),
+        ("FILE_INVALID", "'/in/b.csv.gz' is not a readable compressed file (damaged, or not compressed)"),
+        ("FILE_INVALID", "'/in/c.zip' is not a readable zip archive (damaged, or not a zip file)"),
     ]
 
 
@@ -221,3 +221,82 @@ def test_a_value_past_the_size_limit_fails_the_file_naming_the_line() -> None:
     with patch.object(csv_source, "FIELD_SIZE_LIMIT", 1000), pytest.raises(RunFailure) as failure:
         _read("id,name\n1,Ann\n2," + "x" * 2000 + "\n")
     assert failure.value.message == "a value in 'f.csv' near line 3 is longer than the limit of 1,000 characters"
+
+
+def test_values_are_trimmed_and_empty_or_blank_means_null_for_every_type() -> None:
+    text = (
+        "id,name,score,active,born,seen\n"
+        " 1 , Ann  Lee ,\t2.5 , t ,2024-01-02 , 2024-01-02 03:04:05 \n"
+        '2,"",  ,"  ",\t,\n'
+    )
+    records, source = _read(text, columns=PEOPLE_MAPPING)
+
+    assert records == [
+        (2, "1", "Ann  Lee", "2.5", "t", "2024-01-02", "2024-01-02 03:04:05"),
+        (3, "2", None, None, None, None, None),
+    ]
+    assert source.rejects == []
+
+
+def _formatted(born: str, seen: str) -> tuple[ColumnMapping, ...]:
+    dates = (
+        ColumnMapping(source="born", target="born", format=born),
+        ColumnMapping(source="seen", target="seen", format=seen),
+    )
+    return (*mapping("id", "score"), *dates)
+
+
+def test_dates_in_a_columns_format_are_staged_as_iso_and_others_rejected_by_their_line() -> None:
+    text = (
+        "id;score;born;seen\n"
+        "1;1,5; 31/12/1999 ;05-jan-2024 13:04:05.120\n"
+        "2;;;\n"
+        "3;2;1999-12-31;\n"
+        "4;2;;2024-01-05 13:04:05\n"
+        "5;2,5;31/02/2023;\n"
+    )
+    settings = CsvSettings(delimiter=";", decimal_separator=",")
+    records, source = _read(text, settings, _formatted("DD/MM/YYYY", "DD-MON-YYYY HH24:MI:SS.FF"))
+
+    assert records == [
+        (2, "1", "1.5", "1999-12-31", "2024-01-05 13:04:05.12"),
+        (3, "2", None, None, None),
+        (6, "5", "2.5", "2023-02-31", None),  # an impossible date: the SQL checks reject it
+    ]
+    assert source.rejects == [(4, "INVALID_DATE"), (5, "INVALID_DATA_FORMAT")]
+    assert source.rows_read == 5
+
+
+def test_a_decimal_comma_file_rejects_a_point_in_a_number_only() -> None:
+    text = "id;name;score\n1;1.5;2,25\n2;x;2.25\n3;y;-,5\n"
+    settings = CsvSettings(delimiter=";", decimal_separator=",")
+    records, source = _read(text, settings, mapping("id", "name", "score"))
+
+    assert records == [(2, "1", "1.5", "2.25"), (4, "3", "y", "-.5")]
+    assert source.rejects == [(3, "INVALID_NUMBER")]
+
+
+def test_values_read_a_batch_at_a_time_keep_their_lines_across_batches() -> None:
+    # Every third row has a date not in the format; name (varchar(10)) is cut, never rejected.
+    rows = "".join(f"{i},{'x' * i},{'2024-01-01' if i % 3 == 0 else '1/1/2024'}\n" for i in range(1, 31))
+    columns = (*mapping("id", "name"), ColumnMapping(source="born", target="born", format="DD/MM/YYYY"))
+    with patch.object(csv_source, "BATCH_ROWS", 7):
+        records, source = _read("id,name,born\n" + rows, columns=columns, truncate=True)
+
+    assert records == [(i + 1, str(i), "x" * min(i, 10), "2024-01-01") for i in range(1, 31) if i % 3]
+    assert source.rejects == [(i + 1, "INVALID_DATE") for i in range(3, 31, 3)]
+    assert source.rows_read == 30
+
+
+def test_without_the_truncate_option_long_text_is_staged_whole() -> None:
+    records, _source = _read("id,name\n1,äöüßäöüßäöü€\n")
+    assert records == [(2, "1", "äöüßäöüßäöü€")]  # the SQL check rejects it as too long
+
+
+def test_without_a_header_the_first_record_is_read_the_columns_way_too() -> None:
+    settings = CsvSettings(header=False, delimiter=";", decimal_separator=",")
+    columns = mapping(("1", "id"), ("2", "score"))
+    records, source = _read("1;2,5\n2;2.5\n3;3\n", settings, columns)
+
+    assert records == [(1, "1", "2.5"), (3, "3", "3")]
+    assert source.rejects == [(2, "INVALID_NUMBER")]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from connect_events import TableSpec
+from connect_events import ColumnMapping, TableSpec
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.plan import resolve_by_header, resolve_by_position
 from tests.unit.runner.runner_builders import PEOPLE_MAPPING, column, mapping, people_table
@@ -114,3 +114,34 @@ def test_composite_keys_are_matched_case_insensitively() -> None:
     table = TableSpec(name="t", columns=(column("A"), column("b"), column("c")), primary_key=("a", "B"))
     plan = resolve_by_header(["a", "b", "c"], mapping(("a", "A"), "b", "c"), table, "f.csv")
     assert [c.is_key for c in plan.columns] == [True, True, False]
+
+
+def test_formats_and_the_truncate_option_are_part_of_the_plan() -> None:
+    columns = (*mapping("id", "name"), ColumnMapping(source="born", target="born", format="DD/MM/YYYY"))
+    plan = resolve_by_position(3, mapping(("1", "id"), ("2", "name")), people_table(), "f.csv", truncate_long_text=True)
+    assert plan.truncate_long_text
+    assert [c.format for c in plan.columns] == [None, None]
+
+    plan = resolve_by_header(["id", "name", "born"], columns, people_table(), "f.csv")
+    assert not plan.truncate_long_text
+    assert [c.format for c in plan.columns] == [None, None, "DD/MM/YYYY"]
+
+
+@pytest.mark.parametrize(
+    ("target", "format_", "problem"),
+    [
+        ("name", "DD/MM/YYYY", "a format applies to date and timestamp columns only, not to text"),
+        ("born", "DD/MM/YYYY HH24:MI", "a date format holds no time (HH24, MI, SS, FF)"),
+        ("seen", "DD/MM/YYYY MI", "MI needs HH24"),
+        ("born", "DD/MM", "a format must hold a year (YYYY), a month (MM or MON) and a day (DD)"),
+        ("born", "", "the format is empty"),
+    ],
+)
+def test_a_format_that_does_not_fit_its_column_fails_the_load(target: str, format_: str, problem: str) -> None:
+    columns = (*mapping("id"), ColumnMapping(source=target, target=target, format=format_))
+    with pytest.raises(RunFailure) as failure:
+        resolve_by_header(["id", target], columns, people_table(), "f.csv")
+    assert (failure.value.code, failure.value.message) == (
+        "LOAD_FAILED",
+        f"the format of column '{target}' cannot be used: {problem}",
+    )

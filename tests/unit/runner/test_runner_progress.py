@@ -1,12 +1,18 @@
 """The ticker ticks every interval (the heartbeat), with the progress only when it changed, and never fails
-the run."""
+the run. The execution log keeps its entries until a transaction records them, and gets them back when it
+fails; the validated entry groups rejects by reason."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from connect_runner.domain.events import LogEntry
+from connect_runner.domain.rejects import RejectReason
 from connect_runner.domain.run import Snapshot
-from connect_runner.progress import Tracker, reporting
+from connect_runner.pipeline import rejects_message
+from connect_runner.progress import Journal, Tracker, reporting
 
 
 async def test_changes_are_reported_once_and_failures_are_ignored() -> None:
@@ -50,3 +56,55 @@ async def test_the_ticker_stops_with_the_block() -> None:
         assert len(tickers()) == 1
 
     assert tickers() == []  # finished, not merely cancelled: nothing ticks after the block
+
+
+def test_the_journal_hands_each_entry_to_one_transaction() -> None:
+    journal = Journal("42.7")
+    journal.add("parsed", "parsed 2 data rows", rows=2)
+
+    with journal.taking() as first, journal.taking() as second:  # e.g. the ticker's beat and a checkpoint's
+        journal.add("validated", "no rows rejected")
+    with journal.taking() as third:
+        pass
+
+    assert first == [LogEntry("parsed", "parsed 2 data rows", details={"rows": 2})]
+    assert second == []
+    assert third == [LogEntry("validated", "no rows rejected")]
+
+
+def test_entries_of_a_failed_transaction_come_back_ahead_of_newer_ones() -> None:
+    journal = Journal("42.7")
+    journal.add("file_found", "found 'in/a.csv' (10 bytes)")
+
+    with pytest.raises(ConnectionError), journal.taking():
+        journal.add("parsed", "parsed 1 data row")
+        raise ConnectionError("database gone")
+    with journal.taking() as again:
+        pass
+
+    assert [e.stage for e in again] == ["file_found", "parsed"]
+
+
+def test_an_entry_for_the_callers_own_transaction_is_not_kept() -> None:
+    journal = Journal("42.7")
+
+    entry = journal.entry("archived", "'in/a.csv' was not archived", level="WARN")
+
+    assert entry.level == "WARN"
+    with journal.taking() as kept:
+        assert kept == []
+
+
+@pytest.mark.parametrize(
+    ("reasons", "message"),
+    [
+        ([], "no rows rejected"),
+        ([RejectReason.INVALID_DATE], "1 row rejected: INVALID_DATE 1"),
+        (
+            [RejectReason.VALUE_TOO_LONG] * 9 + [RejectReason.INVALID_DATE] * 3,
+            "12 rows rejected: INVALID_DATE 3, VALUE_TOO_LONG 9",
+        ),
+    ],
+)
+def test_rejects_are_grouped_by_reason(reasons: list[RejectReason], message: str) -> None:
+    assert rejects_message(reasons) == message

@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, time
 
 import pytest
 
-from connect_events import ColumnType
-from connect_runner.domain.file_pattern import oldest, render
+from connect_events import ColumnType, Daily, JobDefinition, OnDemand
+from connect_runner.domain.file_pattern import job_zone, oldest, render
 from connect_runner.domain.rejects import FORMAT_REASON, RejectReason, combine, field_count_reason
 from connect_runner.domain.values import bad_value, cast, sql_type
-from tests.unit.runner.runner_builders import column
+from tests.unit.runner.runner_builders import column, location, run_request
 
 
 @pytest.mark.parametrize(
@@ -53,7 +53,7 @@ def test_combine_keeps_the_first_reason_per_line() -> None:
 
 
 def test_date_tokens_render_from_the_given_time() -> None:
-    pattern = render("/in/%YYYY%/data_%MM%%DD%_%HH%%MI%%SS%.csv", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC))
+    pattern = render("/in/%YYYY%/data_%MM%%DD%_%HH%%MI%%SS%.csv", datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC), "UTC")
     assert (pattern.folder, pattern.name, pattern.path) == (
         "/in/2025",
         "data_0102_030405.csv",
@@ -63,15 +63,45 @@ def test_date_tokens_render_from_the_given_time() -> None:
 
 
 def test_wildcards_match_any_run_and_nothing_else_is_special() -> None:
-    pattern = render("in/a*[1].csv", datetime(2025, 1, 1, tzinfo=UTC))
+    pattern = render("in/a*[1].csv", datetime(2025, 1, 1, tzinfo=UTC), "UTC")
     assert pattern.is_wildcard
     assert pattern.matches("a[1].csv") and pattern.matches("abc[1].csv")
     assert not pattern.matches("a1.csv") and not pattern.matches("a[1]xcsv")
 
 
 def test_the_oldest_match_is_taken() -> None:
-    pattern = render("x_*.csv", datetime(2025, 1, 1, tzinfo=UTC))
+    pattern = render("x_*.csv", datetime(2025, 1, 1, tzinfo=UTC), "UTC")
     files = [("x_b.csv", 20.0), ("x_a.csv", 30.0), ("y_c.csv", 1.0), ("x_c.csv", 20.0)]
     assert oldest(pattern, files) == "x_b.csv"
     assert oldest(pattern, [("y.csv", 1.0)]) is None
-    assert render("plain.csv", datetime(2025, 1, 1, tzinfo=UTC)).path == "plain.csv"
+    assert render("plain.csv", datetime(2025, 1, 1, tzinfo=UTC), "UTC").path == "plain.csv"
+
+
+TOKENS = "%YYYY%-%MM%-%DD%_%HH%%MI%%SS%"
+
+
+@pytest.mark.parametrize(
+    ("utc", "zone", "local"),
+    [
+        # Berlin springs forward at 01:00 UTC on 30 March 2025 (02:00 local becomes 03:00).
+        (datetime(2025, 3, 30, 0, 59, 59, tzinfo=UTC), "Europe/Berlin", "2025-03-30_015959"),
+        (datetime(2025, 3, 30, 1, 0, 0, tzinfo=UTC), "Europe/Berlin", "2025-03-30_030000"),
+        # ... and falls back at 01:00 UTC on 26 October 2025: 02:30 local happens twice.
+        (datetime(2025, 10, 26, 0, 30, tzinfo=UTC), "Europe/Berlin", "2025-10-26_023000"),
+        (datetime(2025, 10, 26, 1, 30, tzinfo=UTC), "Europe/Berlin", "2025-10-26_023000"),
+        # The local date, not the UTC one, names the file.
+        (datetime(2025, 12, 31, 23, 30, tzinfo=UTC), "Asia/Tokyo", "2026-01-01_083000"),
+        (datetime(2025, 3, 9, 6, 59, tzinfo=UTC), "America/New_York", "2025-03-09_015900"),
+        (datetime(2025, 3, 9, 7, 0, tzinfo=UTC), "America/New_York", "2025-03-09_030000"),
+        (datetime(2025, 3, 9, 7, 0, tzinfo=UTC), "UTC", "2025-03-09_070000"),
+    ],
+)
+def test_date_tokens_render_on_the_jobs_wall_clock(utc: datetime, zone: str, local: str) -> None:
+    assert render(f"in/{TOKENS}.csv", utc, zone).name == f"{local}.csv"
+
+
+def test_the_jobs_zone_is_its_schedules_or_utc_on_demand() -> None:
+    settings = run_request(1, 1, source=location("/in/x.csv")).payload.definition.settings
+    daily = Daily(time=time(6, 0), time_zone="Europe/Berlin")
+    assert job_zone(JobDefinition(name="j", settings=settings, schedule=daily)) == "Europe/Berlin"
+    assert job_zone(JobDefinition(name="j", settings=settings, schedule=OnDemand())) == "UTC"

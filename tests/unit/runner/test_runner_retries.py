@@ -21,6 +21,7 @@ from uuid import UUID
 import pytest
 
 from connect_events import (
+    FileRules,
     RetryPolicy,
     RunAttemptFailed,
     RunEvent,
@@ -30,11 +31,11 @@ from connect_events import (
     RunStopped,
     SftpLocation,
 )
-from connect_runner.adapters.sftp import FetchedFile, Progress
 from connect_runner.adapters.sftp_failures import Where, connect_failure
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.run import BeginAttempt
+from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source
 from connect_runner.handlers import (
     AttemptSupersededError,
     continue_retry,
@@ -79,12 +80,13 @@ class Server:
 
     async def fetch(
         self,
-        location: SftpLocation,
-        credential: Credential,
+        source: Source,
         pattern: FilePattern,
+        rules: FileRules,
         work_dir: Path,
         stem: str,
         progress: Progress,
+        checkpoint: Checkpoint,
     ) -> FetchedFile:
         assert self.time is not None
         self.fetches.append(self.time.now)
@@ -93,7 +95,9 @@ class Server:
         if self.hang:
             await asyncio.Event().wait()  # ended only by the attempt's stop check
         if self.failure == "refused":
-            raise connect_failure(ConnectionRefusedError(errno.ECONNREFUSED, "refused"), Where.of(location, PATH))
+            assert isinstance(source.location, SftpLocation)
+            refused = ConnectionRefusedError(errno.ECONNREFUSED, "refused")
+            raise connect_failure(refused, Where.of(source.location, PATH))
         raise RunFailure("FILE_NOT_FOUND", f"no file matching '{pattern.path}'")
 
 

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
 
-from connect_runner.bootstrap import runner_name
+from connect_events import FileRules, HostedLocation
+from connect_runner.adapters.sources import Sources
+from connect_runner.bootstrap import runner_name, sources
 from connect_runner.config import RunnerSettings
+from connect_runner.domain.failures import RunFailure
+from connect_runner.domain.file_pattern import FilePattern
+from connect_runner.domain.source_files import Source
 
 KEY = {"CONNECT_VAULT_KEY": "k" * 44}
 
@@ -67,3 +73,40 @@ def test_due_retries_are_looked_for_every_second(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("RUNNER_RETRY_POLL_S", "0")
     with pytest.raises(ValidationError):
         RunnerSettings(**KEY)  # type: ignore[arg-type]
+
+
+def test_hosted_files_are_read_from_the_gateways_root_and_ready_files_looked_for_every_five_seconds(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("CONNECT_FILES_ROOT", raising=False)
+    settings = RunnerSettings(**KEY)  # type: ignore[arg-type]
+    assert (settings.files_root, settings.ready_poll_s) == (None, 5.0)
+
+    monkeypatch.setenv("CONNECT_FILES_ROOT", str(tmp_path))
+    monkeypatch.setenv("RUNNER_READY_POLL_S", "0.1")
+    settings = RunnerSettings(**KEY)  # type: ignore[arg-type]
+    assert (settings.files_root, settings.ready_poll_s) == (tmp_path, 0.1)
+    monkeypatch.setenv("RUNNER_READY_POLL_S", "0")
+    with pytest.raises(ValidationError):
+        RunnerSettings(**KEY)  # type: ignore[arg-type]
+
+
+async def test_a_runner_without_the_root_fails_hosted_jobs(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    hosted = Source(HostedLocation(path="upload/x.csv"), None)
+    pattern = FilePattern(folder="upload", name="x.csv")
+    (tmp_path / "upload").mkdir()
+    (tmp_path / "upload/x.csv").write_text("id\n1\n")
+
+    async def checkpoint() -> None:
+        pass
+
+    async def fetch(files: Sources) -> str:
+        fetched = await files.fetch(hosted, pattern, FileRules(), tmp_path, "s", lambda _d, _t: None, checkpoint)
+        return fetched.remote_path
+
+    monkeypatch.delenv("CONNECT_FILES_ROOT", raising=False)
+    with pytest.raises(RunFailure, match="CONNECT_FILES_ROOT"):
+        await fetch(sources(RunnerSettings(**KEY)))  # type: ignore[arg-type]
+
+    monkeypatch.setenv("CONNECT_FILES_ROOT", str(tmp_path))
+    assert await fetch(sources(RunnerSettings(**KEY))) == "upload/x.csv"  # type: ignore[arg-type]

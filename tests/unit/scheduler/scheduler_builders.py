@@ -23,6 +23,10 @@ from connect_events import (
     JobDeletedPayload,
     JobRef,
     OnDemand,
+    RunLogged,
+    RunLoggedPayload,
+    RunProgressed,
+    RunProgressedPayload,
     RunRequested,
     RunRequestedPayload,
     RunSkipped,
@@ -153,6 +157,16 @@ def skipped(job_id: int, run_id: int, running_run_id: int) -> RunSkipped:
         job_id=job_id, run_id=run_id, job_name="Nightly customers", scheduled_for=T0, running_run_id=running_run_id
     )
     return RunSkipped(**_event_meta(run_key(job_id, run_id), 1), payload=payload)
+
+
+def run_logged(job_id: int, run_id: int, version: int) -> RunLogged:
+    payload = RunLoggedPayload(job_id=job_id, run_id=run_id, attempt=1, stage="validated", message="3 rows rejected")
+    return RunLogged(**_event_meta(run_key(job_id, run_id), version), payload=payload)
+
+
+def progressed(job_id: int, run_id: int, version: int) -> RunProgressed:
+    payload = RunProgressedPayload(job_id=job_id, run_id=run_id, rows_read=10, bytes_transferred=100, stage="parsed")
+    return RunProgressed(**_event_meta(run_key(job_id, run_id), version), payload=payload)
 
 
 def stop_requested(job_id: int, run_id: int) -> RunStopRequested:

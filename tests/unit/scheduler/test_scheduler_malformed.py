@@ -98,6 +98,42 @@ def test_wrong_values_are_named_by_path_and_never_quoted() -> None:
     assert all(SECRET not in e.message for e in found.errors)
 
 
+WEEKLY = {"kind": "weekly", "days": ["mon", SECRET], "time": "10:00"}
+NESTED_UNIONS: dict[str, tuple[str, Any, str, str]] = {
+    "an external source's field": ("settings.source.port", SECRET, "settings.source.port", "must be an integer"),
+    "a hosted source's field": (
+        "settings.source",
+        {"kind": "hosted", "path": 5},
+        "settings.source.path",
+        "must be text",
+    ),
+    "a hosted source's missing field": ("settings.source", {"kind": "hosted"}, "settings.source.path", "is required"),
+    "an unknown source kind": (
+        "settings.source.kind",
+        SECRET,
+        "settings.source.kind",
+        "is not one of the allowed values",
+    ),
+    "a source that is no object": ("settings.source", SECRET, "settings.source", "must be an object"),
+    "a schedule's field": ("schedule", WEEKLY, "schedule.days[1]", "is not one of the allowed values"),
+    "a schedule without a kind": ("schedule", {"time": "10:00"}, "schedule.kind", "is required"),
+}
+
+
+@pytest.mark.parametrize(("at", "value", "field", "message"), NESTED_UNIONS.values(), ids=NESTED_UNIONS.keys())
+def test_the_tags_of_nested_unions_are_fields_not_path_segments(at: str, value: Any, field: str, message: str) -> None:
+    body = command()
+    *parents, name = at.split(".")
+    target = body["payload"]["definition"]
+    for parent in parents:
+        target = target[parent]
+    target[name] = value
+    found = identify(json.dumps(body).encode())
+    assert found is not None
+    assert [(e.field, e.message) for e in found.errors] == [(f"payload.definition.{field}", message)]
+    assert SECRET not in found.message
+
+
 def test_an_unknown_type_is_named_without_quoting_it() -> None:
     found = identify(json.dumps(command(type=SECRET)).encode())
     assert found is not None

@@ -177,3 +177,100 @@ def test_a_partner_job_cannot_be_run_by_hand(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(Rejected) as caught:
         when_run_now(active_job(JOB), run_now())
     assert (caught.value.code, caught.value.reason) == ("invalid_state", "PARTNER_JOB_NOT_RUNNABLE")
+
+
+def dry_run(key: str | None = None) -> RunJobNow:
+    return RunJobNow(**meta(), payload=RunJobNowPayload(job_id=JOB, idempotency_key=key, dry_run=True))
+
+
+class TestDryRun:
+    """A dry run writes nothing: it may test an inactive job without errors, and otherwise is a run-now."""
+
+    @pytest.mark.parametrize(
+        "history",
+        [active_job(JOB), [created(JOB)], [*active_job(JOB), deactivated(JOB, 3)]],
+        ids=["active", "never activated", "deactivated"],
+    )
+    def test_requests_a_dry_run(self, history: list[Event]) -> None:
+        [event] = when_run_now(history, dry_run("k"))
+        assert isinstance(event, RunRequested)
+        assert (event.payload.run_id, event.payload.dry_run, event.payload.trigger) == (1, True, "manual")
+        assert event.payload.idempotency_key == "k"
+
+    def test_a_run_now_is_not_a_dry_run(self) -> None:
+        [event] = when_run_now(active_job(JOB), run_now())
+        assert isinstance(event, RunRequested)
+        assert event.payload.dry_run is False
+
+    def test_an_inactive_job_with_errors_is_refused_with_them(self) -> None:
+        history: list[Event] = [created(JOB, definition(port=0, mapping=(("x", "nope"),)))]
+        with pytest.raises(Rejected) as caught:
+            when_run_now(history, dry_run())
+        assert (caught.value.code, caught.value.reason) == ("validation", "JOB_HAS_ERRORS")
+        assert caught.value.message == "job 42 has 3 error(s); fix them to dry-run it"
+        assert [e.field for e in caught.value.errors] == [
+            "settings.source.port",
+            "settings.mapping[0].target",
+            "settings.mapping",
+        ]
+
+    def test_an_inactive_job_is_checked_against_the_table_today(self) -> None:
+        narrower = customers().model_copy(update={"columns": customers().columns[:1]})
+        cmd = dry_run()
+        with pytest.raises(Rejected) as caught:
+            decide_run_job_now(fold([created(JOB)]), cmd, narrower, None, T0, causation(cmd))
+        assert [e.field for e in caught.value.errors] == ["settings.mapping[1].target"]
+
+    def test_an_active_job_is_not_checked_again(self) -> None:
+        """Activation checked it; run-now of an active job only asks that its table exist."""
+        narrower = customers().model_copy(update={"columns": customers().columns[:1]})
+        cmd = dry_run()
+        assert len(decide_run_job_now(fold(active_job(JOB)), cmd, narrower, None, T0, causation(cmd))) == 1
+
+    def test_an_inactive_job_with_a_private_webhook_follows_the_operators_policy(self) -> None:
+        job = definition()
+        private = job.model_copy(
+            update={"notifications": job.notifications.model_copy(update={"webhook_url": "http://10.0.0.1/hook"})}
+        )
+        cmd = dry_run()
+        with pytest.raises(Rejected) as caught:
+            decide_run_job_now(fold([created(JOB, private)]), cmd, customers(), None, T0, causation(cmd))
+        assert [e.field for e in caught.value.errors] == ["notifications.webhook_url"]
+        allowed = decide_run_job_now(
+            fold([created(JOB, private)]), cmd, customers(), None, T0, causation(cmd), allow_private_webhooks=True
+        )
+        assert len(allowed) == 1
+
+    def test_one_run_at_a_time_a_dry_run_included(self) -> None:
+        with pytest.raises(Rejected) as caught:
+            when_run_now([created(JOB), run_requested(JOB, 1)], dry_run(), running=1)
+        assert caught.value.reason == "JOB_RUNNING"
+
+    def test_a_repeated_key_returns_the_earlier_run(self) -> None:
+        assert when_run_now([created(JOB), run_requested(JOB, 1, "k1")], dry_run("k1")) == []
+
+    @pytest.mark.parametrize(
+        ("history", "reason"),
+        [
+            ([], "JOB_NOT_FOUND"),
+            ([*active_job(JOB), deleted(JOB, 3)], "JOB_DELETED"),
+            ([created(JOB, EXPIRING)], "EXPIRED"),
+        ],
+    )
+    def test_other_refusals_stand(self, history: list[Event], reason: str) -> None:
+        cmd = dry_run()
+        with pytest.raises(Rejected) as caught:
+            decide_run_job_now(fold(history), cmd, customers(), None, T0 + timedelta(minutes=1), causation(cmd))
+        assert caught.value.reason == reason
+
+    def test_a_partner_job_cannot_be_dry_run(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setattr(jobs, "PARTNER_KINDS", frozenset({"import_custom_table"}))
+        with pytest.raises(Rejected) as caught:
+            when_run_now([created(JOB)], dry_run())
+        assert caught.value.reason == "PARTNER_JOB_NOT_RUNNABLE"
+
+    def test_an_inactive_job_whose_table_is_gone_cannot_dry_run(self) -> None:
+        cmd = dry_run()
+        with pytest.raises(Rejected) as caught:
+            decide_run_job_now(fold([created(JOB)]), cmd, None, None, T0, causation(cmd))
+        assert caught.value.reason == "TABLE_NOT_FOUND"

@@ -16,9 +16,11 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from connect_events import RUNS_TOPIC, TABLES_TOPIC
+from connect_runner.adapters.hosted import HostedFiles
 from connect_runner.adapters.ledger import PgRunLedger
 from connect_runner.adapters.schema import RUNNER_DDL
 from connect_runner.adapters.sftp import SftpFiles
+from connect_runner.adapters.sources import Sources
 from connect_runner.adapters.staging import drop_ended_staging
 from connect_runner.adapters.work_dir import claimed_work_dir
 from connect_runner.config import RunnerSettings
@@ -64,6 +66,13 @@ def runner_name(settings: RunnerSettings) -> str:
     pairs the name with the process id and folder.
     """
     return settings.runner_name or socket.gethostname()
+
+
+def sources(settings: RunnerSettings) -> Sources:
+    """External SFTP servers, and the hosted tree when the runner sees it (`CONNECT_FILES_ROOT`)."""
+    root = settings.files_root
+    hosted = None if root is None else HostedFiles(root, ready_poll_s=settings.ready_poll_s)
+    return Sources(SftpFiles(ready_poll_s=settings.ready_poll_s), hosted)
 
 
 @dataclass(frozen=True)
@@ -113,7 +122,7 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
             pool=pool,
             ledger=ledger,
             vault=Vault(vault_pool, settings.vault_key.get_secret_value()),
-            files=SftpFiles(),
+            files=sources(settings),
             work_dir=work_dir,
             runner=name,
             work_mem=settings.work_mem,

@@ -8,6 +8,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 
 from connect_runner.adapters.schema import AUDIENCE_DATABASE
+from connect_runner.adapters.sources import READY_POLL_S
 from connect_runner.ports import ABANDON_AFTER_S, LOCK_TIMEOUT_S, MAX_ATTEMPTS, RUN_TIMEOUT_S
 from connect_runtime.settings import ServiceSettings
 from connect_runtime.vault import VAULT_DATABASE
@@ -74,6 +75,20 @@ class RunnerSettings(ServiceSettings):
             "how often each runner begins the runs whose next attempt is due (a retry starts up to this late) and"
             " ends waiting runs asked to stop"
         ),
+    )
+    files_root: Path | None = Field(
+        default=None,
+        alias="CONNECT_FILES_ROOT",
+        description=(
+            "the hosted file server's account root, the folder the gateway serves; unset: jobs reading hosted files"
+            " fail on this runner"
+        ),
+    )
+    ready_poll_s: float = Field(
+        default=READY_POLL_S,
+        gt=0,
+        alias="RUNNER_READY_POLL_S",
+        description="how often a run waiting for its ready file looks for it",
     )
     work_mem: str = Field(
         default="256MB", alias="RUNNER_WORK_MEM", description="PostgreSQL work_mem for the set-based checks"

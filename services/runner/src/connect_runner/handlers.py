@@ -4,18 +4,19 @@ record a stop request, reap lost runs, create a defined table.
 Each run use case loads the run from the ledger under its lock, lets `domain.run.decide` say what to record,
 acts (the pipeline: transfer, stage, load) and records. `execute_run` is idempotent (a run that already ended
 returns its stored terminal event and does nothing else) and its effect on the audience store is all-or-nothing
-(the writes, the rejects, the ledger row and the terminal event commit in one transaction). Every way out of
-it records a terminal event: a failure of any kind, the time limit, a stop, and giving up on a run whose
-earlier attempts all stopped midway. Only an attempt that failed transiently, with the job's retry policy
-wanting another, records `run.attempt_failed` instead; `execute_run` then returns (the consumer commits the
-request), and the retry poller begins the next attempt once the wait is over (`take_up_retries`, then
-`continue_retry`, which carries it out as `execute_run` does).
+(the writes, the rejects, the execution log, the ledger row and the terminal event commit in one transaction;
+the file is archived after it, see `pipeline.archive`). Every way out of it records a terminal event: a
+failure of any kind, the time limit, a stop, and giving up on a run whose earlier attempts all stopped midway.
+Only an attempt that failed transiently, with the job's retry policy wanting another, records
+`run.attempt_failed` instead; `execute_run` then returns (the consumer commits the request), and the retry
+poller begins the next attempt once the wait is over (`take_up_retries`, then `continue_retry`, which carries
+it out as `execute_run` does).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import TypeVar
@@ -34,13 +35,13 @@ from connect_events import (
     TableEvent,
 )
 from connect_runner.adapters.tables import ensure_table
-from connect_runner.domain.events import RunOrigin
+from connect_runner.domain.events import LogEntry, RunOrigin
 from connect_runner.domain.run import (
     Attempt,
     BeginAttempt,
-    Command,
     Decision,
     Fail,
+    Log,
     Reap,
     RunState,
     Snapshot,
@@ -53,10 +54,20 @@ from connect_runner.domain.run import (
 )
 from connect_runner.domain.statements import Staging
 from connect_runner.domain.unreadable import UnreadableRequest
-from connect_runner.pipeline import Prepared, Stopwatch, clean_up, prepare, write_load
+from connect_runner.pipeline import (
+    LimitExceededError,
+    Prepared,
+    Rejects,
+    Work,
+    archive,
+    clean_up,
+    loaded_entries,
+    prepare,
+    write_load,
+)
 from connect_runner.ports import RunDeps, RunLedger
-from connect_runner.progress import Tracker, reporting
-from connect_runner.run_failures import Secrets, describe_failure, log_cause, time_limit
+from connect_runner.progress import Journal, Tracker, reporting
+from connect_runner.run_failures import describe_failure, log_cause, time_limit
 from connect_runner.stopping import StopRequested, StopScope
 from connect_runtime.db import Conn
 
@@ -198,35 +209,52 @@ async def _attempt(request: RunRequested, attempt: Attempt, deps: RunDeps) -> Ru
 async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: RunDeps) -> RunState:
     """Transfer, stage, check and load within the time limit; a stop ends it stopped, a failure failed (or, when
     transient and the policy has attempts left, the attempt failed)."""
-    tracker = Tracker()
-    secrets = Secrets()
+    work = Work(Tracker(), Journal(request.aggregate_id))
     log.info("run started", extra={"run": request.aggregate_id, "attempt": attempt.number})
     try:
-        async with time_limit(deps.run_timeout_s, tracker):
+        async with time_limit(_time_allowed(request, deps), work.tracker):
             async with StopScope() as scope:
-                watch = _Watch(request, attempt.number, deps, scope)
-                async with reporting(tracker, watch.tick, deps.progress_interval_s):
-                    prepared = await prepare(request, staging, deps, tracker, secrets, watch.checkpoint)
-            return await _commit(request, attempt, prepared, deps)
+                watch = _Watch(request, attempt.number, deps, scope, work.journal)
+                async with reporting(work.tracker, watch.tick, deps.progress_interval_s):
+                    prepared = await prepare(request, staging, deps, work, watch.checkpoint)
+            return await _commit(request, attempt, prepared, deps, work)
     except StopRequested:
-        return await _end(deps, request, Stop(attempt.number, attempt.started_at, _so_far(tracker), deps.clock()))
+        stop = Stop(attempt.number, attempt.started_at, _so_far(work.tracker), deps.clock())
+        return await _end(deps, request, stop, work.journal)
     except Exception as exc:  # any failure ends the attempt, told in the runner's own words
         failure = describe_failure(exc, request)
-        log_cause(exc, failure, request, secrets)
-    number, counts, retry, now = attempt.number, _so_far(tracker), request.payload.definition.retry, deps.clock()
+        log_cause(exc, failure, request, work.secrets)
+    number, counts, retry, now = attempt.number, _so_far(work.tracker), request.payload.definition.retry, deps.clock()
     fail = Fail(number, attempt.started_at, counts, failure.code, failure.message, now, failure.transient, retry)
-    return await _fail_attempt(deps, request, fail)
+    rejects = failure.rejects if isinstance(failure, LimitExceededError) else None
+    return await _fail_attempt(deps, request, fail, work, rejects)
 
 
-async def _fail_attempt(deps: RunDeps, request: RunRequested, fail: Fail) -> RunState:
+def _time_allowed(request: RunRequested, deps: RunDeps) -> float:
+    """The run's time limit, plus the longest wait for its ready file: the wait has its own limit (failing
+    READY_FILE_TIMEOUT), and a file that comes late still gets the whole run time for its transfer and load."""
+    files = request.payload.definition.settings.files
+    return deps.run_timeout_s + (files.ready_timeout_s if files.ready_file else 0)
+
+
+async def _fail_attempt(
+    deps: RunDeps, request: RunRequested, fail: Fail, work: Work, rejects: Rejects | None
+) -> RunState:
     """`_end` for a failed attempt; a run that now waits for its next attempt keeps its request for the retry
-    poller in the same transaction (its offset is committed once `execute_run` returns)."""
-    async with deps.ledger.transaction() as tx:
-        state = await deps.ledger.load(tx, request)
-        state = await _record_end(deps.ledger, tx, request, state, fail)
-        if state.retry_at is not None:
-            await deps.ledger.keep_request(tx, request)
-        return state
+    poller in the same transaction (its offset is committed once `execute_run` returns). A run this ends keeps
+    the `rejects` of a failed limit in the same transaction, and its file is archived after it."""
+    with work.journal.taking() as entries:
+        async with deps.ledger.transaction() as tx:
+            loaded = await deps.ledger.load(tx, request)
+            state = await _record_end(deps.ledger, tx, request, loaded, fail, entries)
+            if state.retry_at is not None:
+                await deps.ledger.keep_request(tx, request)
+            ended_now = loaded.terminal is None and state.terminal is not None
+            if ended_now and rejects is not None:
+                await rejects.store(tx, request)
+    if ended_now:
+        await _archive(request, fail.attempt, deps, work, state)
+    return state
 
 
 def _so_far(tracker: Tracker) -> RunCounts:
@@ -234,14 +262,15 @@ def _so_far(tracker: Tracker) -> RunCounts:
 
 
 class _Watch:
-    """The attempt's heartbeat, progress and stop check, through the ledger: at every tick (from the ticker
-    task: a stop interrupts the work wherever it is) and between stages (from the work itself)."""
+    """The attempt's heartbeat, progress, execution log and stop check, through the ledger: at every tick (from
+    the ticker task: a stop interrupts the work wherever it is) and between stages (from the work itself)."""
 
-    def __init__(self, request: RunRequested, attempt: int, deps: RunDeps, scope: StopScope) -> None:
+    def __init__(self, request: RunRequested, attempt: int, deps: RunDeps, scope: StopScope, journal: Journal) -> None:
         self._request = request
         self._attempt = attempt
         self._deps = deps
         self._scope = scope
+        self._journal = journal
 
     async def tick(self, progress: Snapshot | None) -> None:
         """Beat, report `progress` if any, and interrupt the work if it must stop."""
@@ -254,38 +283,71 @@ class _Watch:
             raise StopRequested
 
     async def _beat(self, progress: Snapshot | None) -> RunState:
-        state, _ = await _decide(self._deps, self._request, Tick(self._attempt, self._deps.clock(), progress))
-        return state
+        """One transaction: the log entries of the stages ended since the last beat, then the tick."""
+        ledger, now = self._deps.ledger, self._deps.clock()
+        with self._journal.taking() as entries:
+            async with ledger.transaction() as tx:
+                state = await ledger.load(tx, self._request)
+                state = await ledger.record(tx, state, decide(state, Log(self._attempt, now, tuple(entries))))
+                return await ledger.record(tx, state, decide(state, Tick(self._attempt, now, progress)))
 
 
-async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, deps: RunDeps) -> RunState:
-    """One transaction under the run's lock: target rows, rejects, ledger row and terminal event — or none of
-    them. A stop recorded before it reads the run wins (nothing is written); one recorded later (stops are
-    recorded without the run's lock) changes nothing."""
-    clock = Stopwatch(request)
-    async with deps.ledger.transaction() as conn:
-        state = await deps.ledger.load(conn, request)
-        if must_stop(state, attempt.number):
-            stop = Stop(attempt.number, attempt.started_at, prepared.counts_so_far, deps.clock())
-            return await _record_end(deps.ledger, conn, request, state, stop)
-        counts = await write_load(conn, request, prepared, deps)
-        succeed = Succeed(attempt.number, attempt.started_at, counts, deps.clock())
-        state = await deps.ledger.record(conn, state, decide(state, succeed))
-    clock.lap("loaded", **counts.model_dump())
+async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, deps: RunDeps, work: Work) -> RunState:
+    """One transaction under the run's lock: target rows, rejects, log entries, ledger row and terminal event —
+    or none of them. A stop recorded before it reads the run wins (nothing is written); one recorded later
+    (stops are recorded without the run's lock) changes nothing. The file is archived once it committed."""
+    with work.journal.taking() as entries:
+        async with deps.ledger.transaction() as conn:
+            state = await deps.ledger.load(conn, request)
+            if must_stop(state, attempt.number):
+                stop = Stop(attempt.number, attempt.started_at, prepared.counts_so_far, deps.clock())
+                return await _record_end(deps.ledger, conn, request, state, stop, entries)
+            counts = await write_load(conn, request, prepared, deps)
+            logged = (*entries, *loaded_entries(work.journal, counts, dry_run=request.payload.dry_run))
+            now = deps.clock()
+            state = await deps.ledger.record(conn, state, decide(state, Log(attempt.number, now, logged)))
+            succeed = Succeed(attempt.number, attempt.started_at, counts, now)
+            state = await deps.ledger.record(conn, state, decide(state, succeed))
+    await _archive(request, attempt.number, deps, work, state)
     return state
 
 
-async def _end(deps: RunDeps, origin: RunOrigin, command: Fail | Stop) -> RunState:
-    """Record the attempt's failure or stop (ledger row and terminal event, or the failed attempt, in one
-    transaction); the target was not changed. A run that already ended keeps its end."""
-    async with deps.ledger.transaction() as tx:
-        state = await deps.ledger.load(tx, origin)
-        return await _record_end(deps.ledger, tx, origin, state, command)
+async def _archive(request: RunRequested, attempt: int | None, deps: RunDeps, work: Work, state: RunState) -> None:
+    """Archive the file of a run this attempt just ended, and log where it went (after the end: `Log.after_end`).
+    Best-effort: the run's outcome stands whatever happens here."""
+    if state.terminal is None or attempt is None:
+        return
+    entry = await archive(request, deps, work, state.terminal)
+    if entry is None:
+        return
+    try:
+        async with deps.ledger.transaction() as tx:
+            state = await deps.ledger.load(tx, request)
+            await deps.ledger.record(tx, state, decide(state, Log(attempt, deps.clock(), (entry,), after_end=True)))
+    except Exception as exc:
+        log.warning("archive entry not recorded", extra={"run": request.aggregate_id, "error": str(exc)})
+
+
+async def _end(deps: RunDeps, origin: RunOrigin, command: Fail | Stop, journal: Journal) -> RunState:
+    """Record the attempt's failure or stop (its log entries so far, ledger row and terminal event, or the
+    failed attempt, in one transaction); the target was not changed. A run that already ended keeps its end."""
+    with journal.taking() as entries:
+        async with deps.ledger.transaction() as tx:
+            state = await deps.ledger.load(tx, origin)
+            return await _record_end(deps.ledger, tx, origin, state, command, entries)
 
 
 async def _record_end(
-    ledger: RunLedger[Tx], tx: Tx, origin: RunOrigin, state: RunState, command: Fail | Stop
+    ledger: RunLedger[Tx],
+    tx: Tx,
+    origin: RunOrigin,
+    state: RunState,
+    command: Fail | Stop,
+    entries: Sequence[LogEntry] = (),
 ) -> RunState:
+    """The attempt's log entries not yet recorded, then its end."""
+    if command.attempt is not None:
+        state = await ledger.record(tx, state, decide(state, Log(command.attempt, command.now, tuple(entries))))
     decision = decide(state, command)
     state = await ledger.record(tx, state, decision)
     _log_end(origin, state, decision)
@@ -309,19 +371,12 @@ def _log_end(origin: RunOrigin, state: RunState, decision: Decision) -> None:
             log.info("run stopped", extra={**run, "rows_read": stopped.counts.rows_read})
 
 
-async def _decide(deps: RunDeps, origin: RunOrigin, command: Command) -> tuple[RunState, Decision]:
-    """Load the run under its lock, decide, record: one transaction. Returns the new state and the decision."""
-    async with deps.ledger.transaction() as tx:
-        state = await deps.ledger.load(tx, origin)
-        decision = decide(state, command)
-        return await deps.ledger.record(tx, state, decision), decision
-
-
 async def fail_unreadable(request: UnreadableRequest, deps: RunDeps) -> RunEvent:
     """End the run of a request this runner cannot decode (RunFailed, INTERNAL, with the reason), once: the
     ledger row makes a redelivered request return the stored event. No attempt began, so no RunStarted."""
     now = deps.clock()
-    state = await _end(deps, request, Fail(None, now, RunCounts(), "INTERNAL", request.error, now))
+    fail = Fail(None, now, RunCounts(), "INTERNAL", request.error, now)
+    state = await _end(deps, request, fail, Journal(request.aggregate_id))
     log.error("run request unreadable", extra={"run": request.aggregate_id, "error": request.error})
     assert state.terminal is not None, "a failure that is not transient ends the run"
     return state.terminal

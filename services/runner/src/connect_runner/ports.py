@@ -16,11 +16,11 @@ from uuid import UUID
 
 import asyncpg
 
-from connect_events import RunRequested, RunStopRequested, SftpLocation
-from connect_runner.adapters.sftp import FetchedFile, Progress
+from connect_events import FileRules, RunRequested, RunStopRequested
 from connect_runner.domain.events import Origin, RunOrigin
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.run import Decision, RunState, Terminal
+from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source
 from connect_runner.progress import PROGRESS_INTERVAL_S
 from connect_runtime.db import Conn
 from connect_runtime.vault import Credential
@@ -91,18 +91,25 @@ class CredentialReader(Protocol):
 
 
 class FileFetcher(Protocol):
-    """Where source files come from (SFTP in production)."""
+    """Where source files come from: external SFTP servers and the hosted file tree."""
 
     async def fetch(
         self,
-        location: SftpLocation,
-        credential: Credential,
+        source: Source,
         pattern: FilePattern,
+        rules: FileRules,
         work_dir: Path,
         stem: str,
         progress: Progress,
+        checkpoint: Checkpoint,
     ) -> FetchedFile:
-        """Download the file matching `pattern` into `work_dir`."""
+        """Wait for the ready file when `rules` ask for one (up to their timeout, calling `checkpoint` between
+        looks), resolve `pattern`, copy the file into `work_dir` (named after `stem`) hashing it on the way, and
+        read its count file when `rules` ask for one."""
+
+    async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
+        """Move (or, with `move` false, copy) the file and its companions into `folder`, each named `prefix` +
+        its own name; returns the data file's new path as the job would name it."""
 
 
 MAX_ATTEMPTS = 3

@@ -1,13 +1,17 @@
-"""Live progress and heartbeat: the run updates a tracker cheaply; a ticker reports it once a second."""
+"""Live progress and heartbeat: the run updates a tracker cheaply; a ticker reports it once a second. And the
+attempt's execution log, which the ledger records with the next report (or the attempt's end)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import replace
 
+from connect_events import LogLevel
+from connect_runner.domain.events import LogEntry
 from connect_runner.domain.run import Snapshot
 
 log = logging.getLogger(__name__)
@@ -36,6 +40,39 @@ class Tracker:
     def _set(self, snapshot: Snapshot) -> None:
         self.snapshot = snapshot
         self.changes += 1
+
+
+class Journal:
+    """The attempt's execution log: an entry as each stage ends, logged for operators at once (with the stage's
+    duration) and kept until a ledger transaction records it as `run.logged`."""
+
+    def __init__(self, run: str) -> None:
+        self._run = run
+        self._pending: list[LogEntry] = []
+        self._last = time.monotonic()
+
+    def add(self, stage: str, message: str, *, level: LogLevel = "INFO", **details: int | str) -> None:
+        """A stage ended: keep its entry for the next recording."""
+        self._pending.append(self.entry(stage, message, level=level, **details))
+
+    def entry(self, stage: str, message: str, *, level: LogLevel = "INFO", **details: int | str) -> LogEntry:
+        """A stage ended: its entry, logged for operators but not kept (the caller records it itself)."""
+        now = time.monotonic()
+        extra = {"run": self._run, "stage": stage, "duration_ms": round((now - self._last) * 1000), **details}
+        log.log(logging.WARNING if level == "WARN" else logging.INFO, message, extra=extra)
+        self._last = now
+        return LogEntry(stage, message, level, dict(details))
+
+    @contextlib.contextmanager
+    def taking(self) -> Iterator[list[LogEntry]]:
+        """The entries kept so far, handed to one transaction; given back (ahead of newer ones) when it fails.
+        Taken at once, so two recordings at the same time (the ticker's and a checkpoint's) never share one."""
+        taken, self._pending = self._pending, []
+        try:
+            yield list(taken)
+        except BaseException:
+            self._pending[:0] = taken
+            raise
 
 
 @contextlib.asynccontextmanager

@@ -332,7 +332,10 @@ async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation, policy: 
     state, version = await load_job(conn, cmd.payload.job_id, idempotency_key=cmd.payload.idempotency_key)
     table = await _job_table(conn, state)
     running = await _running(conn, state)
-    events = decide_run_job_now(state, cmd, table, running, causation.occurred_at, causation)
+    private = policy.allow_private_webhooks
+    events = decide_run_job_now(
+        state, cmd, table, running, causation.occurred_at, causation, allow_private_webhooks=private
+    )
     after = await _append_job(conn, cmd.payload.job_id, version, state, events)
     return Outcome(events, "job", str(after.job_id), after.version, run_id=requested_run_id(after, cmd))
 

@@ -86,6 +86,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS scheduled_for timestamptz;  -- a sched
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_id bigint;             -- a member run: its group run, shown as
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_run_id int;            -- GroupID.RunID
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS stop_requested boolean NOT NULL DEFAULT false;  -- asked before it ended
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS dry_run boolean NOT NULL DEFAULT false;  -- writes nothing (issue 8)
 
 CREATE TABLE IF NOT EXISTS run_log (
     job_id  bigint      NOT NULL,

@@ -94,8 +94,10 @@ ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, defined_at = EXCLUDED.def
                                  defined_by = EXCLUDED.defined_by
 """
 INSERT_RUN = """
-INSERT INTO runs (job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+INSERT INTO runs (
+    job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id, dry_run
+)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (job_id, run_id) DO NOTHING
 """
 START_ATTEMPT = """
@@ -233,7 +235,7 @@ def statement(change: Change) -> Statement:
         case InsertRun():
             run = (change.job_id, change.run_id)
             row = (change.job_name, change.status.value, change.trigger, change.requested_at, change.scheduled_for)
-            return INSERT_RUN, (*run, *row, change.group_id, change.group_run_id)
+            return INSERT_RUN, (*run, *row, change.group_id, change.group_run_id, change.dry_run)
         case StartAttempt():
             run = (change.job_id, change.run_id)
             return START_ATTEMPT, (*run, change.attempt, change.runner, change.started_at)

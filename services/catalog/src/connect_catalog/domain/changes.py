@@ -130,8 +130,8 @@ class UpsertTable:
 
 @dataclass(frozen=True)
 class InsertRun:
-    """A new run row: queued, or skipped (born terminal); `scheduled_for` is the fire it stands for, and a
-    member run names its group run (`group_id`, `group_run_id`)."""
+    """A new run row: queued, or skipped (born terminal); `scheduled_for` is the fire it stands for, a
+    member run names its group run (`group_id`, `group_run_id`), and a dry run writes nothing."""
 
     job_id: int
     run_id: int
@@ -142,6 +142,7 @@ class InsertRun:
     scheduled_for: datetime | None = None
     group_id: int | None = None
     group_run_id: int | None = None
+    dry_run: bool = False
 
 
 @dataclass(frozen=True)

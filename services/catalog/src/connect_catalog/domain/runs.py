@@ -28,6 +28,7 @@ from connect_events import (
     RunEndedPayload,
     RunEvent,
     RunFailed,
+    RunLogged,
     RunProgressed,
     RunRequested,
     RunSkipped,
@@ -83,10 +84,11 @@ def requested(event: RunRequested, run: RunView | None) -> tuple[Change, ...]:
     p, at = event.payload, event.occurred_at
     scheduled_for = None if p.scheduled_for is None else utc(p.scheduled_for)
     group = (p.group_id, p.group_run_id)
+    run_row = (p.job_id, p.run_id, p.definition.name, p.trigger, at, RunStatus.QUEUED, scheduled_for, *group)
     changes: list[Change] = [
-        InsertRun(p.job_id, p.run_id, p.definition.name, p.trigger, at, RunStatus.QUEUED, scheduled_for, *group),
+        InsertRun(*run_row, dry_run=p.dry_run),
         SetLastRun(p.job_id, p.run_id, scheduled_for or at),
-        LogLine(p.job_id, p.run_id, at, "INFO", f"Run requested ({p.trigger})"),
+        LogLine(p.job_id, p.run_id, at, "INFO", f"{'Dry run' if p.dry_run else 'Run'} requested ({p.trigger})"),
     ]
     if p.missed_fires > 0:
         changes.append(LogLine(p.job_id, p.run_id, at, "WARN", missed_text(p.missed_fires)))
@@ -127,6 +129,15 @@ def progressed(event: RunProgressed, run: RunView | None) -> tuple[Change, ...]:
     if run is None or run.ended:
         return ()
     return (RecordProgress(p.job_id, p.run_id, p.rows_read, p.bytes_transferred, p.total_bytes, p.stage),)
+
+
+def logged(event: RunLogged, run: RunView | None) -> tuple[Change, ...]:
+    """An entry of the runner's execution log, also after the run's end: unlike progress it replaces nothing,
+    and the runner logs where it archived the file once the run has ended (a redelivery has a seen event id)."""
+    p = event.payload
+    if run is None:
+        return ()
+    return (LogLine(p.job_id, p.run_id, event.occurred_at, p.level, p.message),)
 
 
 def attempt_failed(event: RunAttemptFailed, run: RunView | None) -> tuple[Change, ...]:
@@ -188,6 +199,8 @@ def project_run(event: RunEvent | RunStopRequested, run: RunView | None) -> tupl
             return started(event, run)
         case RunProgressed():
             return progressed(event, run)
+        case RunLogged():
+            return logged(event, run)
         case RunAttemptFailed():
             return attempt_failed(event, run)
         case RunSucceeded() | RunFailed() | RunStopped():

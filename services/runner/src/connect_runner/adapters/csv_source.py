@@ -1,7 +1,9 @@
 """Reading a downloaded source file with the `csv` module: header, staged records, raw lines of rejects.
 
 Per record the Python work is kept to the minimum: split (C), pick the mapped fields (C), trim and map
-empty to None. Everything else (types, lengths, duplicates) is checked in SQL over the staged rows.
+empty to None. Everything else (types, lengths, duplicates) is checked in SQL over the staged rows; only values
+a job writes its own way (a date format, a decimal comma, text to truncate) are first rewritten, a batch at a
+time, by `domain.value_formats`.
 Line numbers are physical: a record starts on the line after the previous record ended, so a quoted value
 spanning lines still points at the line where its record begins.
 
@@ -33,12 +35,13 @@ from connect_events.values import storable_text
 from connect_runner.adapters.file_failures import (
     FIELD_SIZE_LIMIT,
     archive_failure,
+    empty_failure,
     encrypted_failure,
     read_failure,
 )
-from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.plan import LoadPlan, resolve_by_header, resolve_by_position
 from connect_runner.domain.rejects import RejectReason
+from connect_runner.domain.value_formats import value_reader
 
 BATCH_ROWS = 5000
 BLOCK_CHARS = 64 * 1024  # lines are read (and searched for bad characters) in blocks of about this size
@@ -155,14 +158,15 @@ class CsvSource:
         self._ahead: tuple[int, list[str]] | None = None  # the first data record, read to learn the width
         self._next_line = 1
 
-    def plan(self, mapping: Sequence[ColumnMapping], table: TableSpec) -> LoadPlan:
+    def plan(self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False) -> LoadPlan:
         """Resolve the mapping against the header (or, without one, against the first record's width)."""
         first = self._first_record()
         if self._settings.header:
             if first is None:
-                raise RunFailure("BAD_HEADER", f"'{self.label}' is empty: no header row")
+                raise empty_failure(self.label)
             self._passed(first[0], self._reader.line_num)  # a bad name simply matches no mapped column
-            return resolve_by_header([storable_text(name) for name in first[1]], mapping, table, self.label)
+            header = [storable_text(name) for name in first[1]]
+            return resolve_by_header(header, mapping, table, self.label, truncate_long_text=truncate_long_text)
         # A record PostgreSQL could not store says nothing about the file's width: the first good one does (else
         # one bad first row with a stray delimiter would turn every other row into a wrong field count).
         while first is not None and self._passed(first[0], self._next_line - 1):
@@ -172,15 +176,18 @@ class CsvSource:
         self._ahead = first
         # An empty headerless file simply has no rows (there is no header to be missing).
         width = len(first[1]) if first else max((_position_or_zero(m.source) for m in mapping), default=0)
-        return resolve_by_position(width, mapping, table, self.label)
+        return resolve_by_position(width, mapping, table, self.label, truncate_long_text=truncate_long_text)
 
     def batches(self, plan: LoadPlan) -> Iterator[list[StagedRecord]]:
         """Lists of `(line_no, field, …)` with trimmed values (empty → None); counts rows and notes the rows
-        rejected while reading (wrong field count, characters PostgreSQL cannot store).
+        rejected while reading (wrong field count, characters PostgreSQL cannot store, a value not written the
+        column's way).
 
         This loop runs once per record of the file, so it keeps to locals and C-level calls; `bad` is empty
-        for a clean file, so the one extra test per record is a truth test of an empty deque.
+        for a clean file, so the one extra test per record is a truth test of an empty deque. Values written
+        a job's own way are read a whole batch at a time, so the loop is the same with or without them.
         """
+        read = value_reader(plan, self._settings.decimal_separator)
         pick = _picker(plan.positions, plan.field_count)
         expected = plan.field_count
         reader = self._reader
@@ -202,14 +209,14 @@ class CsvSource:
                         batch.append((start, *[v.strip() or None for v in pick(row)]))
                         if len(batch) >= BATCH_ROWS:
                             self.rows_read = rows
-                            yield batch
+                            yield batch if read is None else read(batch, self.rejects)
                             batch = []
                     else:
                         self.rejects.append((start, RejectReason.WRONG_FIELD_COUNT))
                 start = reader.line_num + 1
         self.rows_read = rows
         if batch:
-            yield batch
+            yield batch if read is None else read(batch, self.rejects)
 
     def _passed(self, start: int, end: int) -> bool:
         """Forget the bad lines up to `end`; True when one of them is part of the record on `start`…`end`."""

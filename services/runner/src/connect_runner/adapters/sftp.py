@@ -1,4 +1,5 @@
-"""Downloading the source file from an external SFTP server, verifying its pinned host key.
+"""Downloading the source file from an external SFTP server, verifying its pinned host key, and archiving it
+there after the run.
 
 Every way this can go wrong becomes a `RunFailure` with a code users can act on, worded by `sftp_failures`
 from the exception's class: messages name the server and path, never a library's text or the credential.
@@ -7,19 +8,24 @@ The library's exception stays the failure's `__cause__`, which the handler logs 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import hashlib
 import logging
 import posixpath
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import asyncssh
 
-from connect_events import SftpLocation
-from connect_runner.adapters.sftp_failures import Where, connect_failure, read_failure
+from connect_events import FileRules, SftpLocation
+from connect_runner.adapters.sftp_failures import Where, archive_failure, connect_failure, read_failure
+from connect_runner.adapters.sources import READY_POLL_S, locate
+from connect_runner.domain.companions import archived_name
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern, oldest
+from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source, local_name
 from connect_runtime.vault import Credential
 
 log = logging.getLogger(__name__)
@@ -29,46 +35,120 @@ CONNECT_TIMEOUT_S = 30.0
 # instead of leaving the download waiting for bytes that never come.
 KEEPALIVE_INTERVAL_S = 15.0
 KEEPALIVE_COUNT_MAX = 4
-Progress = Callable[[int, int | None], None]  # bytes so far, total bytes when known
-
-
-@dataclass(frozen=True)
-class FetchedFile:
-    """A downloaded file: where it is locally, which remote file it was, and its size in bytes."""
-
-    local_path: Path
-    remote_path: str
-    size: int
+HASH_CHUNK_BYTES = 1 << 20
 
 
 class SftpFiles:
-    """Fetches source files over SFTP with asyncssh."""
+    """Fetches source files over SFTP with asyncssh, and archives them on their server."""
 
-    def __init__(self, connect_timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    def __init__(self, connect_timeout_s: float = CONNECT_TIMEOUT_S, ready_poll_s: float = READY_POLL_S) -> None:
         self._connect_timeout_s = connect_timeout_s
+        self._ready_poll_s = ready_poll_s
 
     async def fetch(
         self,
-        location: SftpLocation,
-        credential: Credential,
+        source: Source,
         pattern: FilePattern,
+        rules: FileRules,
         work_dir: Path,
         stem: str,
         progress: Progress,
+        checkpoint: Checkpoint,
     ) -> FetchedFile:
-        """Resolve `pattern` on the server and download the file into `work_dir` (named after `stem`)."""
+        """Find the file on the server (waiting for its ready file, reading its count file, as `rules` ask) and
+        download it into `work_dir` (named after `stem`); one session does it all."""
+        location, credential = _external(source)
         where = Where.of(location, pattern.path)
         try:
             async with _session(location, credential, self._connect_timeout_s, where) as sftp:
-                remote = await _resolve(sftp, pattern)
-                where = replace(where, path=remote)
-                size = int((await sftp.stat(remote)).size or 0)
-                local = work_dir / (stem + _suffix(remote))
-                await sftp.get(remote, local, progress_handler=lambda _s, _d, done, total: progress(done, total))
-                progress(size, size)
-                return FetchedFile(local_path=local, remote_path=remote, size=size)
+                found = await locate(_Remote(sftp, where), pattern, rules, self._ready_poll_s, checkpoint)
+                where = replace(where, path=found.path)
+                local = work_dir / local_name(stem, found.path)
+                await sftp.get(found.path, local, progress_handler=lambda _s, _d, done, total: progress(done, total))
+            # The copy is hashed where it lies (it is still in the page cache) rather than on the way in:
+            # `get` keeps several requests in flight, which reading the file through a handle would not.
+            size, sha256 = await asyncio.to_thread(_digest, local)
         except (OSError, asyncssh.Error) as exc:
             raise read_failure(exc, where) from exc
+        progress(size, size)
+        return FetchedFile(local, found.path, size, sha256, found.expected_rows, found.companions)
+
+    async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
+        """Move or copy the file and its companions into `folder` on the server (created when missing), each
+        named `prefix` + its own name, replacing a file of that name; a copy of the data file is uploaded from
+        the run's download."""
+        location, credential = _external(source)
+        where = Where.of(location, fetched.remote_path)
+        try:
+            async with _session(location, credential, self._connect_timeout_s, where) as sftp:
+                await sftp.makedirs(folder, exist_ok=True)
+                for path in (fetched.remote_path, *fetched.companions):
+                    where = replace(where, path=path)
+                    target = archived_name(folder, prefix, path)
+                    if move:
+                        await _rename(sftp, path, target)
+                    elif path == fetched.remote_path:
+                        await sftp.put(fetched.local_path, target)
+                    else:
+                        await sftp.copy(path, target)
+        except (OSError, asyncssh.Error) as exc:
+            raise archive_failure(exc, where, folder, move=move) from exc
+        return archived_name(folder, prefix, fetched.remote_path)
+
+
+def _external(source: Source) -> tuple[SftpLocation, Credential]:
+    if not isinstance(source.location, SftpLocation) or source.credential is None:
+        raise RunFailure("INTERNAL", "the runner was given an external server without its credential")
+    return source.location, source.credential
+
+
+class _Remote:
+    """The server's files as `locate` looks at them; a failure names the path it was about."""
+
+    def __init__(self, sftp: asyncssh.SFTPClient, where: Where) -> None:
+        self._sftp = sftp
+        self._where = where
+
+    async def find(self, pattern: FilePattern, skip: Callable[[str], bool]) -> str | None:
+        try:
+            return await _resolve(self._sftp, pattern, skip)
+        except (OSError, asyncssh.Error) as exc:
+            raise read_failure(exc, replace(self._where, path=pattern.path)) from exc
+
+    async def is_file(self, path: str) -> bool:
+        try:
+            return await self._sftp.isfile(path)
+        except (OSError, asyncssh.Error) as exc:
+            raise read_failure(exc, replace(self._where, path=path)) from exc
+
+    async def head(self, path: str, limit: int) -> bytes:
+        try:
+            async with self._sftp.open(path, "rb") as file:
+                data = await file.read(limit + 1)
+        except (OSError, asyncssh.Error) as exc:
+            raise read_failure(exc, replace(self._where, path=path)) from exc
+        return data if isinstance(data, bytes) else data.encode()
+
+
+async def _rename(sftp: asyncssh.SFTPClient, path: str, target: str) -> None:
+    """Rename over an existing target: OpenSSH's POSIX rename, or remove-then-rename where it is missing."""
+    try:
+        await sftp.posix_rename(path, target)
+    except asyncssh.SFTPOpUnsupported:
+        with contextlib.suppress(asyncssh.SFTPNoSuchFile):
+            await sftp.remove(target)
+        await sftp.rename(path, target)
+
+
+def _digest(path: Path) -> tuple[int, str]:
+    """The size and SHA-256 hex digest of a local file."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as file:
+        while chunk := file.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
 
 
 @contextlib.asynccontextmanager
@@ -126,21 +206,19 @@ def _options(location: SftpLocation, credential: Credential, timeout_s: float) -
     return {**options, "client_keys": [key], "password": None, "preferred_auth": "publickey"}
 
 
-async def _resolve(sftp: asyncssh.SFTPClient, pattern: FilePattern) -> str:
-    """The remote path to download: the file itself, or the oldest match of a `*` pattern."""
+async def _resolve(sftp: asyncssh.SFTPClient, pattern: FilePattern, skip: Callable[[str], bool]) -> str | None:
+    """The remote path to download: the file itself, or the oldest match of a `*` pattern; None when none."""
     if not pattern.is_wildcard:
-        if not await sftp.isfile(pattern.path):
-            raise RunFailure("FILE_NOT_FOUND", f"no file matching '{pattern.path}'")
-        return pattern.path
+        return pattern.path if await sftp.isfile(pattern.path) else None
     entries = await sftp.readdir(pattern.folder or ".")
     files = [
         (e.filename, float(e.attrs.mtime or 0))
         for e in entries
-        if e.attrs.type == asyncssh.FILEXFER_TYPE_REGULAR and isinstance(e.filename, str)
+        if e.attrs.type == asyncssh.FILEXFER_TYPE_REGULAR and isinstance(e.filename, str) and not skip(e.filename)
     ]
     name = oldest(pattern, files)
     if name is None:
-        raise RunFailure("FILE_NOT_FOUND", f"no file matching '{pattern.path}'")
+        return None
     return posixpath.join(pattern.folder, name) if pattern.folder else name
 
 
@@ -153,9 +231,3 @@ def _key_line(pinned: str) -> str:
     if len(fields) >= 3 and not fields[0].startswith(KEY_TYPE_PREFIXES):
         fields = fields[1:]
     return " ".join(fields)
-
-
-def _suffix(remote: str) -> str:
-    """Keep the compression suffix so the reader knows how to open the local copy."""
-    lowered = remote.lower()
-    return next((s for s in (".gz", ".zip") if lowered.endswith(s)), ".csv")

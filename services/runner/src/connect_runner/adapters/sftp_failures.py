@@ -1,4 +1,4 @@
-"""What can go wrong fetching a file over SFTP, in the runner's own words.
+"""What can go wrong fetching a file over SFTP (or archiving it there), in the runner's own words.
 
 asyncssh, the socket layer and the server describe problems in their own text, which is not ours to pass on:
 it may quote what it was given. So each kind of problem, told apart by the exception's class (and a number
@@ -161,6 +161,42 @@ DISK_FAILED = "the runner could not save '{path}' in its download folder"
 READ_FALLBACK = "cannot read '{path}' on {server}: the transfer failed"
 
 
+# Archiving after the run: moving or copying the file and its companions into the archive folder.
+ARCHIVE_RULES: tuple[Rule, ...] = (
+    Rule(
+        (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath),
+        "LOAD_FAILED",
+        "cannot {action} '{path}' to '{folder}' on {server}: the file is no longer there",
+    ),
+    Rule(
+        (asyncssh.SFTPPermissionDenied,),
+        "LOAD_FAILED",
+        "cannot {action} '{path}' to '{folder}' on {server}: the server does not let {user} write there",
+    ),
+    Rule(
+        (asyncssh.SFTPNotADirectory, asyncssh.SFTPFileIsADirectory, asyncssh.SFTPInvalidFilename),
+        "LOAD_FAILED",
+        "cannot {action} '{path}' to '{folder}' on {server}: the server does not accept it as a file path",
+    ),
+    Rule(
+        (
+            asyncssh.SFTPConnectionLost,
+            asyncssh.SFTPNoConnection,
+            asyncssh.DisconnectError,
+            ConnectionError,
+            TimeoutError,
+        ),
+        "CONNECTION_FAILED",
+        "the connection to {server} was lost while archiving '{path}'",
+        transient=True,
+    ),
+)
+ARCHIVE_SFTP_FALLBACK = (
+    "cannot {action} '{path}' to '{folder}' on {server}: the server reported an error (SFTP status {status})"
+)
+ARCHIVE_FALLBACK = "cannot {action} '{path}' to '{folder}' on {server}: the transfer failed"
+
+
 def connect_failure(exc: BaseException, where: Where) -> RunFailure:
     """A failure to open the SFTP session (host key mismatches are decided before, by the caller)."""
     words = where.words()
@@ -190,3 +226,14 @@ def read_failure(exc: BaseException, where: Where) -> RunFailure:
         disk_full = exc.errno in (errno.ENOSPC, errno.EDQUOT)
         return RunFailure("INTERNAL", (DISK_FULL if disk_full else DISK_FAILED).format_map(words))
     return RunFailure("LOAD_FAILED", READ_FALLBACK.format_map(words))
+
+
+def archive_failure(exc: BaseException, where: Where, folder: str, *, move: bool) -> RunFailure:
+    """A failure to move (or copy) `where.path` into the archive `folder` once the session is up."""
+    words = {**where.words(), "folder": folder, "action": "move" if move else "copy"}
+    for rule in ARCHIVE_RULES:
+        if isinstance(exc, rule.types):
+            return rule.failure(words)
+    if isinstance(exc, asyncssh.SFTPError):
+        return RunFailure("LOAD_FAILED", ARCHIVE_SFTP_FALLBACK.format_map({**words, "status": int(exc.code)}))
+    return RunFailure("LOAD_FAILED", ARCHIVE_FALLBACK.format_map(words))

@@ -6,19 +6,22 @@ follow 2, 3, … across attempts and restarts. Event ids are `uuid5(request id, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, TypedDict
 from uuid import UUID
 
 from connect_events import (
     FailureCode,
+    LogLevel,
     RunAttemptFailed,
     RunAttemptFailedPayload,
     RunCounts,
     RunEndedPayload,
     RunFailed,
     RunFailedPayload,
+    RunLogged,
+    RunLoggedPayload,
     RunProgressed,
     RunProgressedPayload,
     RunStarted,
@@ -136,6 +139,30 @@ def run_progressed(
         stage=stage,
     )
     return RunProgressed(**_envelope(request, version, now), payload=payload)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One execution-log entry as a stage ends (`run.logged` once recorded)."""
+
+    stage: str
+    message: str
+    level: LogLevel = "INFO"
+    details: dict[str, int | str] = field(default_factory=dict)
+
+
+def run_logged(request: RunOrigin, version: int, attempt: int, now: datetime, entry: LogEntry) -> RunLogged:
+    """Attempt `attempt` ended a stage (`entry`)."""
+    payload = RunLoggedPayload(
+        job_id=request.payload.job_id,
+        run_id=request.payload.run_id,
+        attempt=attempt,
+        stage=entry.stage,
+        level=entry.level,
+        message=storable_text(entry.message[:MAX_ERROR_CHARS]),
+        details=entry.details,
+    )
+    return RunLogged(**_envelope(request, version, now), payload=payload)
 
 
 def run_attempt_failed(

@@ -1,4 +1,5 @@
-"""Source file names: date tokens (`%YYYY%` …) and `*`; when several files match, the oldest is taken."""
+"""Source file names: date tokens (`%YYYY%` …, in the job's time zone) and `*`; when several files match, the
+oldest is taken."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from connect_events import JobDefinition, TimedSchedule
 
 TOKENS = {"%YYYY%": "%Y", "%MM%": "%m", "%DD%": "%d", "%HH%": "%H", "%MI%": "%M", "%SS%": "%S"}
 
@@ -34,12 +38,19 @@ class FilePattern:
         return re.fullmatch(regex, candidate, flags=re.DOTALL) is not None
 
 
-def render(path: str, when: datetime) -> FilePattern:
-    """Replace the date tokens with `when`'s fields (the run's request time, so every retry reads one file)."""
+def render(path: str, when: datetime, zone: str) -> FilePattern:
+    """Replace the date tokens with the fields of `when` (an aware time: the run's request time, so every retry
+    reads one file) as the wall clock of `zone` (an IANA name: the job's, see `job_zone`) shows it."""
+    local = when.astimezone(ZoneInfo(zone))
     for token, directive in TOKENS.items():
-        path = path.replace(token, when.strftime(directive))
+        path = path.replace(token, local.strftime(directive))
     folder, name = posixpath.split(path)
     return FilePattern(folder=folder, name=name)
+
+
+def job_zone(definition: JobDefinition) -> str:
+    """The time zone a job's date tokens are rendered in: its schedule's, UTC for on-demand jobs."""
+    return definition.schedule.time_zone if isinstance(definition.schedule, TimedSchedule) else "UTC"
 
 
 def oldest(pattern: FilePattern, files: Iterable[tuple[str, float]]) -> str | None:

@@ -1,7 +1,8 @@
 """Which field of each record goes to which target column: resolved from the mapping and the header.
 
 Mapping errors are caught here, before anything is staged: a header without a mapped column, or naming one
-twice, fails the run with `BAD_HEADER`, a mapping that does not fit the table with `LOAD_FAILED`.
+twice, fails the run with `BAD_HEADER`, a mapping that does not fit the table (or a format that does not fit its
+column) with `LOAD_FAILED`.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connect_events import ColumnMapping, ColumnSpec, TableSpec
+from connect_events import ColumnMapping, ColumnSpec, ColumnType, TableSpec
+from connect_events.formats import format_problem
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.identifiers import InvalidIdentifierError, check_identifier
 
@@ -18,12 +20,14 @@ HEADER_PREVIEW_CHARS = 200
 
 @dataclass(frozen=True)
 class MappedColumn:
-    """One mapped source field: its 0-based position in a record and the target column it fills."""
+    """One mapped source field: its 0-based position in a record, the target column it fills and the format its
+    values are written in (date and timestamp columns; None: ISO)."""
 
     position: int
     column: ColumnSpec
     is_key: bool
     slot: int
+    format: str | None = None
 
     @property
     def staging_name(self) -> str:
@@ -33,11 +37,13 @@ class MappedColumn:
 
 @dataclass(frozen=True)
 class LoadPlan:
-    """The resolved mapping of one file onto one table."""
+    """The resolved mapping of one file onto one table; `truncate_long_text` cuts over-long text to its column
+    instead of rejecting the row."""
 
     table: TableSpec
     columns: tuple[MappedColumn, ...]
     field_count: int
+    truncate_long_text: bool = False
 
     @property
     def keys(self) -> tuple[MappedColumn, ...]:
@@ -56,7 +62,12 @@ class LoadPlan:
 
 
 def resolve_by_header(
-    header: Sequence[str], mapping: Sequence[ColumnMapping], table: TableSpec, file_label: str
+    header: Sequence[str],
+    mapping: Sequence[ColumnMapping],
+    table: TableSpec,
+    file_label: str,
+    *,
+    truncate_long_text: bool = False,
 ) -> LoadPlan:
     """Map sources by header name (case-insensitive, trimmed).
 
@@ -76,11 +87,16 @@ def resolve_by_header(
             raise RunFailure("BAD_HEADER", f"{_duplicate_message(list(repeated.values()), file_label)}, which {lacks}")
         raise RunFailure("BAD_HEADER", f"header of '{file_label}' {lacks}")
     positions = [index[m.source.strip().casefold()] for m in mapping]
-    return _plan(mapping, positions, table, len(header))
+    return _plan(mapping, positions, table, len(header), truncate_long_text)
 
 
 def resolve_by_position(
-    field_count: int, mapping: Sequence[ColumnMapping], table: TableSpec, file_label: str
+    field_count: int,
+    mapping: Sequence[ColumnMapping],
+    table: TableSpec,
+    file_label: str,
+    *,
+    truncate_long_text: bool = False,
 ) -> LoadPlan:
     """Map sources by 1-based position, for files without a header row."""
     positions = [_position(m.source) for m in mapping]
@@ -90,7 +106,7 @@ def resolve_by_position(
             "BAD_HEADER",
             f"'{file_label}' has {field_count} columns; the mapping uses column {', '.join(beyond)}",
         )
-    return _plan(mapping, positions, table, field_count)
+    return _plan(mapping, positions, table, field_count, truncate_long_text)
 
 
 def _position(source: str) -> int:
@@ -127,15 +143,17 @@ def _lacking(missing: Sequence[str], header: Sequence[str]) -> str:
     return f"has no {noun} {names} (found: {found})"
 
 
-def _plan(mapping: Sequence[ColumnMapping], positions: Sequence[int], table: TableSpec, fields: int) -> LoadPlan:
+def _plan(
+    mapping: Sequence[ColumnMapping], positions: Sequence[int], table: TableSpec, fields: int, truncate: bool
+) -> LoadPlan:
     columns = [_target(m, table) for m in mapping]
     _check_targets(columns, table)
     keys = {k.casefold() for k in table.primary_key}
     mapped = tuple(
-        MappedColumn(position=p, column=c, is_key=c.name.casefold() in keys, slot=i + 1)
-        for i, (p, c) in enumerate(zip(positions, columns, strict=True))
+        MappedColumn(position=p, column=c, is_key=c.name.casefold() in keys, slot=i + 1, format=m.format)
+        for i, (p, c, m) in enumerate(zip(positions, columns, mapping, strict=True))
     )
-    return LoadPlan(table=table, columns=mapped, field_count=fields)
+    return LoadPlan(table=table, columns=mapped, field_count=fields, truncate_long_text=truncate)
 
 
 def _target(mapping: ColumnMapping, table: TableSpec) -> ColumnSpec:
@@ -146,7 +164,21 @@ def _target(mapping: ColumnMapping, table: TableSpec) -> ColumnSpec:
         check_identifier(column.name)
     except InvalidIdentifierError as exc:
         raise RunFailure("LOAD_FAILED", str(exc)) from exc
+    if mapping.format is not None:
+        _check_format(mapping.format, column)
     return column
+
+
+def _check_format(text: str, column: ColumnSpec) -> None:
+    """The job's format must fit its column: checked on save as well, but a definition may predate the check."""
+    if column.type is ColumnType.DATE:
+        problem = format_problem(text, "date")
+    elif column.type is ColumnType.TIMESTAMP:
+        problem = format_problem(text, "timestamp")
+    else:
+        problem = f"a format applies to date and timestamp columns only, not to {column.type}"
+    if problem is not None:
+        raise RunFailure("LOAD_FAILED", f"the format of column '{column.name}' cannot be used: {problem}")
 
 
 def _check_targets(columns: Sequence[ColumnSpec], table: TableSpec) -> None:

@@ -3,7 +3,8 @@ for what the runner records next. Pure: the clock comes in with each command, an
 against the contract's one transition table (`connect_events.TRANSITIONS`, via `status_after`).
 
 The runner writes the run's versions 2, 3, … (`run.requested` is 1), across attempts and restarts (ADR 0009).
-An ended run stays ended: every command on it decides nothing, and the handler returns the stored event.
+An ended run stays ended: every command on it decides nothing, and the handler returns the stored event; only
+the attempt that ended it may still log what it did after the end (`Log.after_end`: where the file was archived).
 
 A run has attempts, numbered from 1 on `run.started`. An attempt ends in one of three ways: it ends the run
 (succeeded, failed, stopped); it *fails* transiently and the job's retry policy wants another one
@@ -35,6 +36,7 @@ from connect_events import (
     RunCounts,
     RunEvent,
     RunFailed,
+    RunLogged,
     RunProgressed,
     RunStarted,
     RunStatus,
@@ -44,7 +46,7 @@ from connect_events import (
     status_after,
 )
 from connect_runner.domain import events
-from connect_runner.domain.events import Origin
+from connect_runner.domain.events import LogEntry, Origin
 from connect_runner.domain.retries import NO_RETRY, backoff, exhausted, retries_left
 
 FIRST_VERSION = 2
@@ -155,6 +157,11 @@ def evolve(state: RunState, event: RunEvent | RunStopRequested) -> RunState:
 
 def _moved(state: RunState, event: RunEvent) -> RunStatus:
     current = state.status
+    if isinstance(event, RunLogged):
+        # The execution log belongs to an attempt; it may outlast the run's end (the file is archived after it).
+        if state.attempt is None:
+            raise IllegalTransitionError(current, event)
+        return current
     if isinstance(event, RunProgressed | RunAttemptFailed):
         # Only an attempt that is working reports progress or fails: not before a start, not after the end,
         # not while the run waits for its next attempt; and an attempt fails as itself.
@@ -239,6 +246,18 @@ class Stop:
 
 
 @dataclass(frozen=True)
+class Log:
+    """Attempt `attempt` ended the stages of `entries`: its execution log. Recorded while the attempt is the
+    run's latest and, with `after_end`, also once the run has ended (what the attempt did after its end: the
+    file is archived only after the final commit)."""
+
+    attempt: int
+    now: datetime
+    entries: tuple[LogEntry, ...]
+    after_end: bool = False
+
+
+@dataclass(frozen=True)
 class Reap:
     """End the run if its latest attempt has given no sign of life for `abandon_after`."""
 
@@ -246,7 +265,7 @@ class Reap:
     abandon_after: timedelta
 
 
-Command = BeginAttempt | Tick | Succeed | Fail | Stop | Reap
+Command = BeginAttempt | Tick | Log | Succeed | Fail | Stop | Reap
 
 
 @dataclass(frozen=True)
@@ -262,7 +281,10 @@ NOTHING = Decision()
 
 def decide(state: RunState, command: Command) -> Decision:
     """What the runner records for `command` in `state`; nothing once the run has ended, and nothing for the
-    outcome of an attempt a newer one superseded (the newer one owns the run: the old one only winds down)."""
+    outcome of an attempt a newer one superseded (the newer one owns the run: the old one only winds down).
+    An attempt's log may follow the end it recorded itself (`Log.after_end`)."""
+    if isinstance(command, Log):
+        return _log(state, command)
     if state.terminal is not None:
         return NOTHING
     outcome = command.attempt if isinstance(command, Succeed | Fail | Stop) else None
@@ -369,6 +391,17 @@ def _tick(state: RunState, command: Tick) -> Decision:
         )
 
     return _emit(state, progressed, heartbeat_at=command.now)
+
+
+def _log(state: RunState, command: Log) -> Decision:
+    if not _is_latest(state, command.attempt) or (state.terminal is not None and not command.after_end):
+        return NOTHING
+    origin, attempt, now = state.origin, command.attempt, command.now
+
+    def logged(entry: LogEntry) -> Callable[[int], RunEvent]:
+        return lambda version: events.run_logged(origin, version, attempt, now, entry)
+
+    return _emit(state, *map(logged, command.entries))
 
 
 def _succeed(state: RunState, command: Succeed) -> Decision:

@@ -58,6 +58,8 @@ _EXPLANATIONS: tuple[tuple[str, str], ...] = (
     ("too_", "has a length out of range"),
 )
 NOT_VALID = "is not valid"
+# A nested union's tag (`schedule.kind`, `settings.source.kind`) is a field like any other.
+_NESTED_TAG = {"union_tag_invalid": "is not one of the allowed values", "union_tag_not_found": "is required"}
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def identify_malformed(value: bytes, error: ValidationError, received_at: dateti
         return None
     command_type = fields.get("type")
     tag = command_type if isinstance(command_type, str) and command_type in COMMAND_TYPES else None
-    errors = field_errors(error.errors(include_url=False, include_input=False), tag)
+    errors = field_errors(error.errors(include_url=False, include_input=False), tag, fields)
     return MalformedCommand(
         command_id=command_id,
         command_type=tag or UNKNOWN,
@@ -97,18 +99,42 @@ def identify_malformed(value: bytes, error: ValidationError, received_at: dateti
     )
 
 
-def field_errors(details: Sequence[ErrorDetails], tag: str | None) -> tuple[FieldError, ...]:
-    """One error per failing field, as a dotted path into the command (`payload.definition.name`)."""
+def field_errors(details: Sequence[ErrorDetails], tag: str | None, body: object) -> tuple[FieldError, ...]:
+    """One error per failing field, as a dotted path into the command (`payload.definition.name`); `body` is
+    the command's JSON, which tells the fields of a path from the tags of nested unions (`schedule`, `source`)."""
     errors: dict[str, FieldError] = {}
     for detail in details:
         kind = detail["type"]
         loc = tuple(detail["loc"])
         if tag is not None and loc[:1] == (tag,):  # a union member's errors start with its tag
             loc = loc[1:]
-        field = "type" if kind.startswith("union_tag") else path(loc)
+        if not loc and kind.startswith("union_tag"):
+            field, message = "type", explain(kind)
+        elif kind.startswith("union_tag"):  # a nested union's `kind` is missing or unknown
+            field, message = path((*_fields_of(loc, body), "kind")), _NESTED_TAG.get(kind, NOT_VALID)
+        else:
+            field, message = path(_fields_of(loc, body)), explain(kind)
         if field and field not in errors:
-            errors[field] = FieldError(field=field, message=explain(kind))
+            errors[field] = FieldError(field=field, message=message)
     return tuple(errors.values())
+
+
+def _fields_of(loc: Sequence[int | str], body: object) -> tuple[int | str, ...]:
+    """`loc` without the tags pydantic inserts after a nested union (`schedule`, `daily`, `time`): a name that is
+    not a key of the object at hand is a tag, unless it is the last (a missing field), or a scalar stands there."""
+    kept: list[int | str] = []
+    node = body
+    for i, part in enumerate(loc):
+        if isinstance(part, int):
+            node = node[part] if isinstance(node, list) and -len(node) <= part < len(node) else None
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, dict) and i == len(loc) - 1:
+            pass  # a missing field
+        else:
+            continue  # a tag: the same object goes on
+        kept.append(part)
+    return tuple(kept)
 
 
 def path(loc: Sequence[int | str]) -> str:

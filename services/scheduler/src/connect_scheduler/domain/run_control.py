@@ -25,7 +25,7 @@ from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
 from connect_scheduler.domain.jobs import JobState, existing_job, is_partner, live_job
 from connect_scheduler.domain.rejection import Rejected, invalid
-from connect_scheduler.domain.validation import expiration_errors, text_errors
+from connect_scheduler.domain.validation import expiration_errors, job_errors, text_errors
 
 
 def decide_run_job_now(
@@ -35,11 +35,18 @@ def decide_run_job_now(
     running: int | None,
     now: datetime,
     causation: Causation,
+    *,
+    allow_private_webhooks: bool = False,
 ) -> list[Event]:
     """Request the next run of an active job, freezing its definition and table for the runner.
 
     `running` is the job's run in progress, if any. A repeated idempotency key asks for the run it started
     before, so nothing new happens. The schedule's next fire is left as it is (spec §7.1).
+
+    A dry run (`dry_run`) writes nothing, so it may also test an inactive job before it is activated, once the
+    job has none of the errors activation would list against its table and the clock today
+    (`allow_private_webhooks` as for activation). Otherwise it follows run-now's rules: one run in progress
+    per job (a dry run counts), the idempotency key, the expiration, the table.
     """
     job = live_job(state, cmd.payload.job_id)
     key = cmd.payload.idempotency_key
@@ -47,8 +54,14 @@ def decide_run_job_now(
         raise invalid(f"the run request for job {job.job_id} has 1 error(s)", unfit)
     if key is not None and key in job.idempotency_keys:
         return []
-    loaded = require_runnable(job, table, running, now)
-    return [request_run(job, loaded, causation, 0, trigger="manual", idempotency_key=key)]
+    dry_run = cmd.payload.dry_run
+    loaded = require_runnable(job, table, running, now, may_be_inactive=dry_run)
+    if not job.active and (
+        errors := job_errors(job.definition, loaded, now, allow_private_webhooks=allow_private_webhooks)
+    ):
+        message = f"job {job.job_id} has {len(errors)} error(s); fix them to dry-run it"
+        raise invalid(message, errors, "JOB_HAS_ERRORS")
+    return [request_run(job, loaded, causation, 0, trigger="manual", idempotency_key=key, dry_run=dry_run)]
 
 
 def request_run(
@@ -61,10 +74,11 @@ def request_run(
     idempotency_key: str | None = None,
     group_run: tuple[int, int] | None = None,
     fire: tuple[datetime, int, datetime | None] | None = None,
+    dry_run: bool = False,
 ) -> RunRequested:
     """The job's next run, the `index`-th event of `causation`, with its definition and `table` frozen for the
     runner; a member run names its group run, `(group_id, group_run_id)`; a scheduled run the fire it stands
-    for, `(scheduled_for, missed_fires, next_run_at)`."""
+    for, `(scheduled_for, missed_fires, next_run_at)`; a dry run writes nothing."""
     run_id = job.last_run_id + 1
     group_id, group_run_id = group_run or (None, None)
     scheduled_for, missed_fires, next_run_at = fire or (None, 0, None)
@@ -81,15 +95,19 @@ def request_run(
         scheduled_for=scheduled_for,
         missed_fires=missed_fires,
         next_run_at=next_run_at,
+        dry_run=dry_run,
     )
     return RunRequested(**envelope(causation, index, run_key(job.job_id, run_id), 1), payload=payload)
 
 
-def require_runnable(job: JobState, table: TableSpec | None, running: int | None, now: datetime) -> TableSpec:
-    """The table a run of `job` loads; refused when the job may not run now."""
+def require_runnable(
+    job: JobState, table: TableSpec | None, running: int | None, now: datetime, *, may_be_inactive: bool = False
+) -> TableSpec:
+    """The table a run of `job` loads; refused when the job may not run now (`may_be_inactive`: nor because
+    the job is inactive)."""
     if is_partner(job.definition):
         raise Rejected("invalid_state", f"job {job.job_id} is a partner job", reason="PARTNER_JOB_NOT_RUNNABLE")
-    if not job.active:
+    if not job.active and not may_be_inactive:
         raise Rejected("invalid_state", f"job {job.job_id} is inactive", reason="JOB_INACTIVE")
     if expiration_errors(job.definition.expires_at, now):
         raise Rejected("invalid_state", f"job {job.job_id} has expired", reason="EXPIRED")

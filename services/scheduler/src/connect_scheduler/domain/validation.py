@@ -18,21 +18,22 @@ from urllib.parse import urlsplit
 
 from connect_events import (
     ColumnMapping,
+    ColumnType,
     Command,
     FieldError,
     ImportCustomTable,
     JobDefinition,
     Notifications,
     RetryPolicy,
-    SftpLocation,
     TableSpec,
 )
+from connect_events.formats import format_problem
 from connect_events.values import MAX_HOST_LENGTH, control_problem, host_problem, job_name_problem, storable_problem
 from connect_scheduler.domain.addresses import private_host_problem
+from connect_scheduler.domain.import_files import file_rules_errors, limits_errors, source_errors
 from connect_scheduler.domain.schedules import schedule_errors
 
 MAX_DESCRIPTION_LENGTH = 4000
-MAX_PORT = 65535
 
 
 def validate_job(definition: JobDefinition, table: TableSpec | None) -> list[FieldError]:
@@ -196,30 +197,16 @@ def _description_errors(description: str) -> list[FieldError]:
 
 
 def _settings_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
-    errors = _source_errors(settings.source)
+    errors = source_errors(settings.source)
+    if settings.file.decimal_separator == settings.file.delimiter:
+        message = "must differ from the delimiter"
+        errors.append(FieldError(field="settings.file.decimal_separator", message=message))
     if unfit := text_errors("settings.table", settings.table):
         errors += unfit
     elif table is None:
         errors.append(FieldError(field="settings.table", message=f"no table named {settings.table}"))
     errors += _mapping_errors(settings, table)
-    return errors
-
-
-def _source_errors(source: SftpLocation) -> list[FieldError]:
-    errors: list[FieldError] = []
-    for field, value in (("host", source.host), ("user", source.user), ("path", source.path)):
-        if unfit := text_errors(f"settings.source.{field}", value):
-            errors += unfit
-        elif not value.strip():
-            errors.append(FieldError(field=f"settings.source.{field}", message=f"{field} is required"))
-        elif field == "host":
-            errors += text_errors("settings.source.host", value, host_problem)
-    if not 1 <= source.port <= MAX_PORT:
-        errors.append(FieldError(field="settings.source.port", message=f"must be 1 to {MAX_PORT}"))
-    # The pinned key is data, not a single-line name: it only has to be storable.
-    for field, value in (("host_key", source.host_key), ("host_key_fingerprint", source.host_key_fingerprint)):
-        errors += text_errors(f"settings.source.{field}", value, storable_problem)
-    return errors
+    return errors + file_rules_errors(settings.files, settings.source) + limits_errors(settings.limits)
 
 
 def _mapping_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
@@ -236,6 +223,7 @@ def _mapping_errors(settings: ImportCustomTable, table: TableSpec | None) -> lis
             errors += unfit
             continue
         errors += _target_errors(f"{field}.target", mapping, table, seen)
+        errors += _format_errors(f"{field}.format", mapping, table)
         seen.add(mapping.target.lower())
     if table is not None:
         errors += _key_coverage_errors(table, seen)
@@ -259,6 +247,17 @@ def _target_errors(field: str, mapping: ColumnMapping, table: TableSpec | None, 
     if table is not None and table.column(mapping.target) is None:
         return [FieldError(field=field, message=f"table {table.name} has no column {mapping.target}")]
     return []
+
+
+def _format_errors(field: str, mapping: ColumnMapping, table: TableSpec | None) -> list[FieldError]:
+    """A format reads dates and timestamps (`connect_events.formats`); an unknown target has its own error."""
+    column = None if table is None else table.column(mapping.target)
+    if mapping.format is None or column is None:
+        return []
+    if column.type not in (ColumnType.DATE, ColumnType.TIMESTAMP):
+        return [FieldError(field=field, message="a format applies to date and timestamp columns only")]
+    problem = format_problem(mapping.format, "date" if column.type is ColumnType.DATE else "timestamp")
+    return [] if problem is None else [FieldError(field=field, message=problem)]
 
 
 def _key_coverage_errors(table: TableSpec, mapped: set[str]) -> list[FieldError]:

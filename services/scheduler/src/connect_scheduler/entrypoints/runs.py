@@ -15,6 +15,7 @@ import logging
 from collections.abc import Sequence
 
 from connect_events import (
+    EVENT_STATUS,
     RUNS_TOPIC,
     TERMINAL,
     RunEndedPayload,
@@ -52,7 +53,11 @@ async def on_run_records(conn: Conn, records: Sequence[Record]) -> None:
     A record that does not decode raises: its batch is applied again record by record, and it is retried, then
     dead-lettered with its error.
     """
-    events = [_run_event(record) for record in records]
+    # Progress and log entries, frequent while a run goes, and stop requests move no status: they cost no
+    # statement (they are still decoded, so that a malformed record is dead-lettered all the same).
+    events = [event for event in map(_run_event, records) if _may_move(event)]
+    if not events:
+        return
     statuses = await run_view.apply_all(conn, events)
     moved = [(event, status) for event, status in zip(events, statuses, strict=True) if status is not None]
     await _follow_notifications(conn, moved)
@@ -66,6 +71,11 @@ async def on_run_records(conn: Conn, records: Sequence[Record]) -> None:
 async def on_run_record(conn: Conn, record: Record) -> None:
     """`on_run_records` of one record."""
     await on_run_records(conn, [record])
+
+
+def _may_move(event: RunEvent | RunStopRequested) -> bool:
+    """Whether the event is of a type that moves a run's status (`status_after` may still refuse it)."""
+    return getattr(event, "type") in EVENT_STATUS  # noqa: B009 - every concrete event pins `type`
 
 
 def _run_event(record: Record) -> RunEvent | RunStopRequested:
@@ -95,6 +105,7 @@ async def _move_group_run(conn: Conn, event: RunEvent, status: RunStatus) -> Non
 
 async def _follow_notifications(conn: Conn, moved: Sequence[tuple[RunEvent | RunStopRequested, RunStatus]]) -> None:
     """A request keeps its frozen settings when they may notify; its end queues the deliveries they ask for.
+    A dry run notifies no one: it tests the job and writes nothing, so its end is no news of the data.
 
     Both happen only when the run's status moved, so a redelivered event decides nothing twice. Every request
     is kept before any end is taken: a run's request comes before its end, in a batch too.
@@ -104,7 +115,7 @@ async def _follow_notifications(conn: Conn, moved: Sequence[tuple[RunEvent | Run
         if isinstance(event, RunRequested):
             asked = event.payload
             settings = asked.definition.notifications
-            if keeps(settings):
+            if keeps(settings) and not asked.dry_run:
                 await notifications.keep_settings(conn, asked.job_id, asked.run_id, asked.definition.name, settings)
         # Any other event that moved a run is a start, a retry, a skip (the run never ran) or an end.
         elif isinstance(payload := getattr(event, "payload"), RunEndedPayload):  # noqa: B009 - all have one

@@ -1,0 +1,216 @@
+"""Reading source files from the hosted file server's tree (ADR 0010), which the runner sees on a shared volume,
+and archiving them there.
+
+Every path a job gives goes through `hosted_files.resolve`: one that could leave the root or goes through a
+symbolic link fails the run in that rule's words. A `*` pattern skips names that start with `.`: the gateway
+writes uploads in progress under hidden temporary names (`.upload-<32 hex>.part`, its `files.tree.is_temporary`),
+whose exact rule the runner cannot import (services never import each other), and no hidden file is a data
+file. File system calls run in threads, off the event loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import hashlib
+import os
+import posixpath
+import shutil
+import stat
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import ParamSpec, TypeVar
+
+from connect_events import FileRules
+from connect_runner.adapters.sftp_failures import DISK_FAILED, DISK_FULL
+from connect_runner.adapters.sources import READY_POLL_S, locate
+from connect_runner.domain.companions import archived_name
+from connect_runner.domain.failures import RunFailure
+from connect_runner.domain.file_pattern import FilePattern, oldest
+from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source, local_name
+from connect_runtime.hosted_files import PathRefusedError, resolve, segments
+
+COPY_CHUNK_BYTES = 1 << 20
+FOLDER_MODE = 0o700
+SERVER = "the hosted file server"
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class HostedFiles:
+    """Fetches source files from the hosted tree under `root` (the account's root, `CONNECT_FILES_ROOT`)."""
+
+    def __init__(self, root: Path, ready_poll_s: float = READY_POLL_S) -> None:
+        self._tree = _Tree(root)
+        self._ready_poll_s = ready_poll_s
+
+    async def fetch(
+        self,
+        source: Source,
+        pattern: FilePattern,
+        rules: FileRules,
+        work_dir: Path,
+        stem: str,
+        progress: Progress,
+        checkpoint: Checkpoint,
+    ) -> FetchedFile:
+        """Find the file (waiting for its ready file, reading its count file, as `rules` ask) and copy it into
+        `work_dir` (named after `stem`), hashing it on the way."""
+        found = await locate(self._tree, pattern, rules, self._ready_poll_s, checkpoint)
+        local = work_dir / local_name(stem, found.path)
+        size, sha256 = await _copy_in_thread(self._tree.local(found.path), local, found.path, progress)
+        progress(size, size)
+        return FetchedFile(local, found.path, size, sha256, found.expected_rows, found.companions)
+
+    async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
+        """Rename (or copy) the file and its companions into `folder` (created when missing), each named `prefix`
+        + its own name, replacing a file of that name."""
+        await asyncio.to_thread(self._tree.archive, fetched, folder, prefix, move)
+        return archived_name(folder, prefix, fetched.remote_path)
+
+
+class _Tree:
+    """The tree under the root as `locate` looks at it; paths are named as the job names them."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+
+    def local(self, path: str, named: str | None = None) -> Path:
+        """Where `path` is on disk, once the tree's path rule lets it through (a refusal names `named`, the path
+        the job gave, when `path` is only a part of it)."""
+        try:
+            return resolve(self._root, path)
+        except PathRefusedError as exc:
+            raise RunFailure("LOAD_FAILED", f"{SERVER} refuses the path '{named or path}': {exc}") from exc
+
+    async def find(self, pattern: FilePattern, skip: Callable[[str], bool]) -> str | None:
+        return await asyncio.to_thread(self._find, pattern, skip)
+
+    async def is_file(self, path: str) -> bool:
+        return await asyncio.to_thread(self._is_file, path)
+
+    async def head(self, path: str, limit: int) -> bytes:
+        return await asyncio.to_thread(self._head, path, limit)
+
+    def _find(self, pattern: FilePattern, skip: Callable[[str], bool]) -> str | None:
+        if not pattern.is_wildcard:
+            return pattern.path if self._is_file(pattern.path) else None
+        folder = self.local(pattern.folder, pattern.path) if pattern.folder else self._root
+        try:
+            with os.scandir(folder) as entries:
+                files = [(e.name, t) for e in entries if not e.name.startswith(".") and (t := _mtime(e)) is not None]
+        except (FileNotFoundError, NotADirectoryError):
+            return None
+        except OSError as exc:
+            raise RunFailure("LOAD_FAILED", f"cannot list the folder '{pattern.folder}' on {SERVER}") from exc
+        name = oldest(pattern, ((n, t) for n, t in files if not skip(n)))
+        return None if name is None else posixpath.join(pattern.folder, name) if pattern.folder else name
+
+    def _is_file(self, path: str) -> bool:
+        try:
+            return stat.S_ISREG(os.lstat(self.local(path)).st_mode)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        except OSError as exc:
+            raise RunFailure("LOAD_FAILED", f"cannot read '{path}' on {SERVER}") from exc
+
+    def _head(self, path: str, limit: int) -> bytes:
+        try:
+            with self.local(path).open("rb") as file:
+                return file.read(limit + 1)
+        except OSError as exc:
+            raise RunFailure("LOAD_FAILED", f"cannot read '{path}' on {SERVER}") from exc
+
+    def archive(self, fetched: FetchedFile, folder: str, prefix: str, move: bool) -> None:
+        """Move or copy the data file, then its companions, into `folder`."""
+        action = "move" if move else "copy"
+        path = fetched.remote_path
+        try:
+            self._make_folder(folder)
+            for path in (fetched.remote_path, *fetched.companions):
+                source, target = self.local(path), self.local(archived_name(folder, prefix, path))
+                if move:
+                    os.rename(source, target)
+                else:
+                    shutil.copy2(source, target)
+        except OSError as exc:
+            reason = _archive_reason(exc)
+            raise RunFailure("LOAD_FAILED", f"cannot {action} '{path}' to '{folder}' on {SERVER}: {reason}") from exc
+
+    def _make_folder(self, folder: str) -> None:
+        """Create `folder` and the folders above it that are missing, each through the path rule."""
+        self.local(folder)  # the whole path first: a refused one creates nothing
+        parts = segments(folder)
+        for depth in range(1, len(parts) + 1):
+            self.local("/".join(parts[:depth])).mkdir(mode=FOLDER_MODE, exist_ok=True)
+
+
+def _mtime(entry: os.DirEntry[str]) -> float | None:
+    """A regular file's modification time; None for anything else (a folder, a link, a file gone meanwhile)."""
+    try:
+        return entry.stat(follow_symlinks=False).st_mtime if entry.is_file(follow_symlinks=False) else None
+    except FileNotFoundError:
+        return None
+
+
+def _archive_reason(exc: OSError) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "the file or the folder is not there"
+    if isinstance(exc, PermissionError):
+        return "the runner may not write there"
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if isinstance(exc, (FileExistsError, NotADirectoryError, IsADirectoryError)):
+        return "a file or folder of that name is in the way"
+    return "the file system refused it"
+
+
+class _Unsaved(Exception):
+    """Writing the local copy failed (the runner's disk, not the tree)."""
+
+
+async def _copy_in_thread(source: Path, local: Path, path: str, progress: Progress) -> tuple[int, str]:
+    """Copy in a thread, reporting progress on the event loop; a cancelled copy stops at its next chunk."""
+    loop = asyncio.get_running_loop()
+    stop = threading.Event()
+
+    def report(done: int, total: int) -> None:
+        loop.call_soon_threadsafe(progress, done, total)
+
+    try:
+        return await asyncio.to_thread(_copy, source, local, report, stop)
+    except FileNotFoundError as exc:
+        raise RunFailure("FILE_NOT_FOUND", f"no file matching '{path}'") from exc
+    except OSError as exc:
+        raise RunFailure("LOAD_FAILED", f"cannot read '{path}' on {SERVER}") from exc
+    except _Unsaved as exc:
+        cause = exc.__cause__
+        full = isinstance(cause, OSError) and cause.errno in (errno.ENOSPC, errno.EDQUOT)
+        raise RunFailure("LOAD_FAILED", (DISK_FULL if full else DISK_FAILED).format(path=path)) from cause
+    finally:
+        stop.set()
+
+
+def _copy(source: Path, local: Path, report: Callable[[int, int], None], stop: threading.Event) -> tuple[int, str]:
+    """Copy `source` to `local`: its size and SHA-256 hex digest (stops early, its result unused, on `stop`)."""
+    digest = hashlib.sha256()
+    done = 0
+    with source.open("rb") as reader, _saving(local.open, "wb") as writer:
+        total = os.fstat(reader.fileno()).st_size
+        while not stop.is_set() and (chunk := reader.read(COPY_CHUNK_BYTES)):
+            digest.update(chunk)
+            _saving(writer.write, chunk)
+            done += len(chunk)
+            report(done, total)
+        _saving(writer.flush)
+    return done, digest.hexdigest()
+
+
+def _saving(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`call` on the local copy: its failures are the runner's disk's, not the tree's."""
+    try:
+        return call(*args, **kwargs)
+    except OSError as exc:
+        raise _Unsaved from exc

@@ -1,0 +1,45 @@
+"""What a run knows about its source file, wherever it came from (an external SFTP server or the hosted tree)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from connect_events import FileLocation
+from connect_runtime.vault import Credential
+
+Progress = Callable[[int, int | None], None]  # bytes so far, total bytes when known
+Checkpoint = Callable[[], Awaitable[None]]  # raises when the run was asked to stop
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a job reads: the location, and the credential an external server needs (None: hosted)."""
+
+    location: FileLocation
+    credential: Credential | None
+
+
+@dataclass(frozen=True)
+class FetchedFile:
+    """A file copied into the run's work folder.
+
+    `remote_path` names it as the job does (on the server, or under the account's root); `sha256` is the hex
+    digest of its bytes as stored (before decompression); `expected_rows` is what its count file says, when
+    the job asks for one; `companions` are the count and ready files found beside it (archived with it).
+    """
+
+    local_path: Path
+    remote_path: str
+    size: int
+    sha256: str
+    expected_rows: int | None = None
+    companions: tuple[str, ...] = ()
+
+
+def local_name(stem: str, remote_path: str) -> str:
+    """The download's name in the work folder: `stem`, keeping a compression suffix so the reader knows how to
+    open it."""
+    lowered = remote_path.lower()
+    return stem + next((s for s in (".gz", ".zip") if lowered.endswith(s)), ".csv")
