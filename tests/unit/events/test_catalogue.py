@@ -20,7 +20,7 @@ DOCS = Path(__file__).resolve().parents[3] / "docs" / "events"
 # Past tense for events: the last word of the class name ends in -ed (Defined, Created, Stopped, …).
 PAST_TENSE = re.compile(r"[A-Z][a-z]+ed$")
 # Imperative for commands: the name starts with a verb and does not end in the past tense.
-IMPERATIVE = re.compile(r"^(Define|Create|Update|Activate|Deactivate|Delete|Run|Stop|Copy)[A-Z]")
+IMPERATIVE = re.compile(r"^(Define|Create|Update|Activate|Deactivate|Delete|Run|Stop|Copy|Add)[A-Z]")
 
 
 @pytest.mark.parametrize(("topic", "cls"), ALL_CLASSES, ids=lambda x: getattr(x, "__name__", x))

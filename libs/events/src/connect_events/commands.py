@@ -11,9 +11,10 @@ from uuid import UUID
 
 from pydantic import Field
 
-from connect_events.definitions import JobDefinition, TableSpec
+from connect_events.definitions import ColumnSpec, JobDefinition, TableSpec
 from connect_events.envelope import Command, Event, FieldError, Payload
 from connect_events.groups import GroupDefinition
+from connect_events.lists import ListSpec, PetSpec
 
 COMMANDS_TOPIC = "connect.commands"
 REPLIES_TOPIC = "connect.replies"
@@ -23,6 +24,25 @@ class DefineTablePayload(Payload):
     """The table to define."""
 
     table: TableSpec
+
+
+class DefineListPayload(Payload):
+    """The profile list to define."""
+
+    list: ListSpec
+
+
+class DefinePetPayload(Payload):
+    """The PET to define (its list must exist)."""
+
+    pet: PetSpec
+
+
+class AddColumnPayload(Payload):
+    """The column to add to the list or PET `name`."""
+
+    name: str
+    column: ColumnSpec
 
 
 class CreateJobPayload(Payload):
@@ -93,6 +113,57 @@ class DefineTable(Command):
     def partition_key(self) -> str:
         """The lower-cased table name."""
         return self.payload.table.name.lower()
+
+
+class DefineList(Command):
+    """Define a profile list."""
+
+    type: Literal["list.define"] = "list.define"
+    schema_version: Literal[1] = 1
+    payload: DefineListPayload
+
+    @property
+    def partition_key(self) -> str:
+        """The lower-cased list name."""
+        return self.payload.list.name.lower()
+
+
+class DefinePet(Command):
+    """Define a profile extension table for a list."""
+
+    type: Literal["pet.define"] = "pet.define"
+    schema_version: Literal[1] = 1
+    payload: DefinePetPayload
+
+    @property
+    def partition_key(self) -> str:
+        """The lower-cased PET name."""
+        return self.payload.pet.name.lower()
+
+
+class _AddColumn(Command):
+    """Base of the commands adding a column to a list or PET, keyed by its lower-cased name."""
+
+    payload: AddColumnPayload
+
+    @property
+    def partition_key(self) -> str:
+        """The lower-cased list or PET name."""
+        return self.payload.name.lower()
+
+
+class AddListColumn(_AddColumn):
+    """Add a custom column to a profile list."""
+
+    type: Literal["list.add_column"] = "list.add_column"
+    schema_version: Literal[1] = 1
+
+
+class AddPetColumn(_AddColumn):
+    """Add a column to a PET."""
+
+    type: Literal["pet.add_column"] = "pet.add_column"
+    schema_version: Literal[1] = 1
 
 
 class CreateJob(Command):
@@ -249,6 +320,10 @@ class StopGroupRun(GroupCommand):
 
 AnyCommand = Annotated[
     DefineTable
+    | DefineList
+    | AddListColumn
+    | DefinePet
+    | AddPetColumn
     | CreateJob
     | UpdateJob
     | ActivateJob
@@ -314,6 +389,11 @@ RefusalReason = Literal[
     "GROUP_MEMBER_REPEATED",
     "JOB_IN_GROUP",
     "CONCURRENT_CHANGE",
+    "LIST_EXISTS",
+    "LIST_NOT_FOUND",
+    "PET_EXISTS",
+    "PET_NOT_FOUND",
+    "COLUMN_EXISTS",
 ]
 
 

@@ -158,8 +158,75 @@ class ImportCustomTable(Message):
     limits: Limits = Limits()
 
 
-# One job type so far; later types join a union discriminated by `kind` (an additive change).
-JobSettings = ImportCustomTable
+MatchColumn = Literal[
+    "RIID_", "CUSTOMER_ID_", "EMAIL_ADDRESS_", "MOBILE_NUMBER_", "EMAIL_MD5_HASH_", "EMAIL_SHA256_HASH_"
+]
+Channel = Literal["E", "M", "P"]  # e-mail address, mobile number, postal street
+
+
+class PermissionMapping(Message):
+    """Source values meaning opt-in (`I`) and opt-out (`O`), compared trimmed and case-insensitively; a row whose
+    value is empty or neither gets `default`."""
+
+    opt_in: tuple[str, ...] = ("I",)
+    opt_out: tuple[str, ...] = ("O",)
+    default: Literal["I", "O"] = "O"
+
+
+class EmailFormatMapping(Message):
+    """Source values meaning HTML (`H`) and text (`T`) mail, as for permissions; otherwise `default`."""
+
+    html: tuple[str, ...] = ("H",)
+    text: tuple[str, ...] = ("T",)
+    default: Literal["H", "T"] = "H"
+
+
+class PetImport(Message):
+    """The columns of one PET filled from the same file; each row attaches to the list row it matched."""
+
+    pet: str
+    mapping: tuple[ColumnMapping, ...]
+
+
+class ImportProfileData(Message):
+    """Settings of an *import profile data* job (spec §4.3): one file into a profile list and its PETs.
+
+    Rows match list rows on `match_column_1` and, when given, also `match_column_2`. Without a match a row is
+    inserted (`insert_on_no_match`) or skipped; with one the mapped columns are replaced (`update_on_match`) or
+    the row is left as it is. Permission and e-mail format values map through their mappings; a row whose
+    channel in `reject_if_channel_empty` is empty is rejected `CHANNEL_EMPTY`. E-mail addresses must pass
+    `email_check` (`strict`: RFC 5322 dot-atom local part and a domain of DNS labels with a top-level domain of
+    letters; `basic`: one `@` with text on both sides and a dot in the domain). Mobile numbers are read in E.164
+    (`+` and country code) or, in `local` mode, with `mobile_country` (ISO 3166 alpha-2) as their country;
+    they are stored in E.164 with `MOBILE_COUNTRY_` set.
+    """
+
+    kind: Literal["import_profile_data"] = "import_profile_data"
+    source: FileLocation
+    file: CsvSettings = CsvSettings()
+    list_name: str
+    mapping: tuple[ColumnMapping, ...]
+    pets: tuple[PetImport, ...] = ()
+    match_column_1: MatchColumn = "EMAIL_ADDRESS_"
+    match_column_2: MatchColumn | None = None
+    insert_on_no_match: bool = True
+    update_on_match: bool = True
+    email_permission: PermissionMapping = PermissionMapping()
+    mobile_permission: PermissionMapping = PermissionMapping()
+    email_format: EmailFormatMapping = EmailFormatMapping()
+    reject_if_channel_empty: tuple[Channel, ...] = ()
+    email_check: Literal["strict", "basic"] = "strict"
+    mobile_mode: Literal["e164", "local"] = "e164"
+    mobile_country: str | None = Field(default=None, description="Country of local mobile numbers (ISO alpha-2)")
+    truncate_long_text: bool = False
+    files: FileRules = FileRules()
+    limits: Limits = Limits()
+
+
+# Discriminated by `kind`; later types join additively.
+JobSettings = Annotated[ImportCustomTable | ImportProfileData, Field(discriminator="kind")]
+ImportSettings = ImportCustomTable | ImportProfileData
+"""Every job type that reads a file (what import rules apply to)."""
 
 
 class OnDemand(Message):
@@ -261,3 +328,5 @@ class RunCounts(Message):
     unchanged: int = 0
     rejected: int = 0
     bytes_transferred: int = 0
+    skipped: int = Field(default=0, description="Rows that matched nothing and were not inserted (or the reverse)")
+    duplicates: int = Field(default=0, description="Earlier rows of a key repeated in the file (the last one won)")

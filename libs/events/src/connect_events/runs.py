@@ -20,6 +20,7 @@ from pydantic import Field
 
 from connect_events.definitions import JobDefinition, RunCounts, TableSpec
 from connect_events.envelope import Event, Payload
+from connect_events.lists import ListSpec, PetSpec
 
 RUNS_TOPIC = "connect.runs"
 
@@ -113,6 +114,8 @@ class RunRequestedPayload(RunPayload):
     group_id: int | None = None
     group_run_id: int | None = None
     dry_run: bool = False
+    list: ListSpec | None = Field(default=None, description="A profile import's list (`table` is its table view)")
+    pets: tuple[PetSpec, ...] = Field(default=(), description="The PETs a profile import fills")
 
 
 class RunSkippedPayload(RunPayload):

@@ -21,7 +21,7 @@ TOPIC_DESCRIPTIONS = {
     "connect.commands": "Requests to change jobs and tables; consumed by the scheduler. Keyed by aggregate id.",
     "connect.replies": "The scheduler's answer to each command, matched by correlation id.",
     "connect.jobs": "Every change of a job definition or state. Keyed by job id.",
-    "connect.tables": "Custom table definitions. Keyed by lower-cased table name.",
+    "connect.tables": "Custom table, profile list and PET definitions. Keyed by lower-cased name.",
     "connect.runs": (
         "Run lifecycle: requested (or skipped), started, progressed, attempts failed, stop requested and exactly one "
         "terminal event. Keyed by job id."
