@@ -17,16 +17,21 @@ import pytest
 from connect_catalog.adapters.schema import catalog_ddl
 from connect_catalog.adapters.store import PostgresReadModel
 from connect_catalog.handlers import project_event
-from connect_events import Daily, Event, FieldError
+from connect_events import ColumnSpec, ColumnType, Daily, Event, FieldError, RunCounts
 from tests.databases import throwaway_pool
 from tests.unit.catalog.catalog_builders import (
     T0,
+    TOTAL,
     definition,
     job_activated,
     job_created,
     job_deactivated,
     job_deleted,
     job_updated,
+    list_column_added,
+    list_defined,
+    pet_column_added,
+    pet_defined,
     run_logged,
     run_requested,
     run_skipped,
@@ -195,3 +200,31 @@ async def test_the_ddl_upgrades_a_catalog_made_before_the_lifecycle(db: asyncpg.
             )
         finally:
             await upgrade.rollback()
+
+
+async def test_lists_and_pets_grow_a_column_at_a_time(db: asyncpg.Pool) -> None:
+    score = ColumnSpec(name="SCORE", type=ColumnType.INTEGER)
+    added = list_column_added(score)
+    await feed(db, list_defined(), pet_defined(), added, added, pet_column_added(score, at=T0 + HOUR))
+
+    members = await db.fetchrow("SELECT name, columns, version, defined_by FROM lists WHERE lower(name) = 'members'")
+    assert members is not None
+    assert (members["name"], members["version"], members["defined_by"]) == ("Members", 2, "alice")
+    assert [c["name"] for c in json.loads(members["columns"])] == ["FIRST_NAME", "SCORE"]
+    orders = await db.fetchrow("SELECT list_name, columns, version, updated_at FROM pets WHERE name = 'Orders'")
+    assert orders is not None
+    assert (orders["list_name"], orders["version"], orders["updated_at"]) == ("Members", 2, T0 + HOUR)
+    assert json.loads(orders["columns"]) == [json.loads(TOTAL.model_dump_json()), json.loads(score.model_dump_json())]
+
+
+async def test_a_profile_runs_skipped_rows_and_duplicates_are_stored_and_logged(db: asyncpg.Pool) -> None:
+    job = next(job_ids)
+    counts = RunCounts(rows_read=5, inserted=1, skipped=2, duplicates=2)
+    succeeded = run_succeeded(job, 1)
+    ended = succeeded.model_copy(update={"payload": succeeded.payload.model_copy(update={"counts": counts})})
+    await feed(db, run_requested(job, 1), run_started(job_id=job, run_id=1), ended)
+
+    row = await db.fetchrow("SELECT skipped, duplicates FROM runs WHERE job_id = $1 AND run_id = 1", job)
+    assert row is not None and (row["skipped"], row["duplicates"]) == (2, 2)
+    last = await db.fetchval("SELECT message FROM run_log WHERE job_id = $1 ORDER BY seq DESC LIMIT 1", job)
+    assert last == "Succeeded: 5 rows read, 1 inserted, 0 updated, 0 unchanged, 0 rejected, 2 skipped, 2 duplicates"

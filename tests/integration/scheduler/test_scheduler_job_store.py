@@ -16,6 +16,7 @@ from connect_scheduler.adapters import event_store, job_store
 from connect_scheduler.adapters.event_store import job_stream
 from connect_scheduler.domain.jobs import JobState, fold
 from connect_scheduler.domain.run_control import request_run, request_stop
+from connect_scheduler.domain.targets import Frozen
 from tests.integration.scheduler.scheduler_commands import T0, count, customers, meta, run_now
 from tests.integration.scheduler.test_scheduler_handlers import accept, given_active_job
 
@@ -40,7 +41,7 @@ async def given_long_history(conn: Conn) -> int:
     runs: list[Event] = []
     for run_id in range(1, RUNS + 1):
         key = f"key-{run_id}" if run_id == KEYED_RUN else None
-        request = request_run(state, customers(), _causation(), 0, trigger="manual", idempotency_key=key)
+        request = request_run(state, Frozen(customers()), _causation(), 0, trigger="manual", idempotency_key=key)
         state = fold([request], state)
         assert state is not None
         runs.append(request)

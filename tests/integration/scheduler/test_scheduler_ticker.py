@@ -37,9 +37,10 @@ from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.outbox import OutboxRelay
 from connect_scheduler.adapters import event_store, job_names, run_view
 from connect_scheduler.adapters.event_store import job_stream
+from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.slots import Due, Slot
 from connect_scheduler.entrypoints.ticker import JOBS, Ticker, tick
-from connect_scheduler.handlers import handle_command, load_table
+from connect_scheduler.handlers import handle_command
 from tests.integration.scheduler.scheduler_commands import (
     create_job,
     define_table,
@@ -76,7 +77,7 @@ async def given_job(
     **changes: Any,
 ) -> int:
     """A job on table Customers (defined when missing) created, and activated unless told not to, at `now`."""
-    if await load_table(conn, "Customers") is None:
+    if await Targets(conn).table_spec("Customers") is None:
         await accept(conn, define_table(), now)
     job = definition(name).model_copy(update={"schedule": schedule, **changes})
     reply = await accept(conn, create_job(job, activate=activate), now)

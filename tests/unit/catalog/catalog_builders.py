@@ -7,6 +7,7 @@ from typing import Literal
 from uuid import UUID, uuid4, uuid5
 
 from connect_events import (
+    ColumnAddedPayload,
     ColumnMapping,
     ColumnSpec,
     ColumnType,
@@ -25,7 +26,15 @@ from connect_events import (
     JobDeletedPayload,
     JobRef,
     JobUpdated,
+    ListColumnAdded,
+    ListDefined,
+    ListDefinedPayload,
+    ListSpec,
     LogLevel,
+    PetColumnAdded,
+    PetDefined,
+    PetDefinedPayload,
+    PetSpec,
     RunAttemptFailed,
     RunAttemptFailedPayload,
     RunCounts,
@@ -132,6 +141,30 @@ def job_deleted(
 
 def table_defined(name: str = "Orders", at: datetime = T0) -> TableDefined:
     return TableDefined(**_envelope(name.lower(), 1, at), payload=TableDefinedPayload(table=table(name)))
+
+
+FIRST_NAME = ColumnSpec(name="FIRST_NAME", type=ColumnType.TEXT, max_length=50)
+TOTAL = ColumnSpec(name="TOTAL", type=ColumnType.NUMBER, precision=10, scale=2)
+
+
+def list_defined(name: str = "Members", at: datetime = T0) -> ListDefined:
+    payload = ListDefinedPayload(list=ListSpec(name=name, columns=(FIRST_NAME,)))
+    return ListDefined(**_envelope(name.lower(), 1, at), payload=payload)
+
+
+def pet_defined(name: str = "Orders", list_name: str = "Members", at: datetime = T0) -> PetDefined:
+    payload = PetDefinedPayload(pet=PetSpec(name=name, list_name=list_name, columns=(TOTAL,)))
+    return PetDefined(**_envelope(name.lower(), 1, at), payload=payload)
+
+
+def list_column_added(column: ColumnSpec, version: int = 2, name: str = "Members") -> ListColumnAdded:
+    payload = ColumnAddedPayload(name=name, column=column)
+    return ListColumnAdded(**_envelope(name.lower(), version, T0), payload=payload)
+
+
+def pet_column_added(column: ColumnSpec, version: int = 2, name: str = "Orders", at: datetime = T0) -> PetColumnAdded:
+    payload = ColumnAddedPayload(name=name, column=column)
+    return PetColumnAdded(**_envelope(name.lower(), version, at), payload=payload)
 
 
 def run_requested(

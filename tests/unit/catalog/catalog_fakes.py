@@ -10,6 +10,7 @@ from typing import Any
 from uuid import UUID
 
 from connect_catalog.domain.changes import (
+    AddColumn,
     AddGroupRunMember,
     Change,
     Edit,
@@ -19,6 +20,8 @@ from connect_catalog.domain.changes import (
     InsertGroup,
     InsertGroupRun,
     InsertJob,
+    InsertList,
+    InsertPet,
     InsertRun,
     LogLine,
     MarkGroupDeleted,
@@ -47,6 +50,8 @@ class InMemoryReadModel:
     processed: set[UUID] = field(default_factory=set)
     jobs: dict[int, dict[str, Any]] = field(default_factory=dict)
     tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+    lists: dict[str, dict[str, Any]] = field(default_factory=dict)
+    pets: dict[str, dict[str, Any]] = field(default_factory=dict)
     runs: dict[tuple[int, int], dict[str, Any]] = field(default_factory=dict)
     log: list[LogLine] = field(default_factory=list)
     commands: dict[UUID, dict[str, Any]] = field(default_factory=dict)
@@ -128,6 +133,17 @@ class InMemoryReadModel:
                 self.history.setdefault((change.job_id, change.edit.version), change)
             case UpsertTable():
                 self.tables[change.name] = {"spec": change.spec_json, "at": change.at, "by": change.by}
+            case InsertList():
+                row = {"columns": json.loads(change.columns_json), "version": 1, "at": change.at, "by": change.by}
+                self.lists.setdefault(change.name, row)
+            case InsertPet():
+                row = {"list_name": change.list_name, "columns": json.loads(change.columns_json), "version": 1}
+                self.pets.setdefault(change.name, {**row, "at": change.at, "by": change.by})
+            case AddColumn():
+                found = (self.lists if change.kind == "list" else self.pets).get(change.name)
+                if found is not None and found["version"] < change.version:
+                    found["columns"].append(json.loads(change.column_json))
+                    found["version"] = change.version
             case InsertRun():
                 self.runs.setdefault(
                     (change.job_id, change.run_id),

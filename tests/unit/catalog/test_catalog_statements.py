@@ -13,12 +13,17 @@ from connect_catalog.domain.projection import project
 from connect_catalog.domain.views import GroupRunView, GroupView, JobView, RunView, Snapshot
 from connect_events import RunStatus
 from tests.unit.catalog.catalog_builders import (
+    TOTAL,
     command_accepted,
     command_rejected,
     job_activated,
     job_created,
     job_deleted,
     job_updated,
+    list_column_added,
+    list_defined,
+    pet_column_added,
+    pet_defined,
     run_attempt_failed,
     run_failed,
     run_progressed,
@@ -54,6 +59,8 @@ def all_changes() -> list[Change]:
         (group_created(), Snapshot()), (group_updated(), GROUP), (group_deleted(), GROUP),
         (group_run_requested(), Snapshot()), (member_requested(0, 1, 2), GROUP_RUN),
         (group_stop_requested(2), GROUP_RUN), (group_run_ended(2), Snapshot()),
+        (list_defined(), Snapshot()), (pet_defined(), Snapshot()), (list_column_added(TOTAL), Snapshot()),
+        (pet_column_added(TOTAL), Snapshot()),
     ]  # fmt: skip
     return [change for event, current in given for change in project(event, current)]
 
@@ -67,12 +74,13 @@ def test_placeholders_match_parameters(change: Change) -> None:
 
 def test_every_change_type_has_a_statement() -> None:
     kinds = {type(c) for c in all_changes()}
-    assert len(kinds) == 25
+    assert len(kinds) == 28
 
 
 def test_ddl_includes_offsets_and_read_models() -> None:
     ddl = catalog_ddl()
     tables = ("processed_events", "tables", "jobs", "job_next_runs", "job_history", "runs", "run_log", "commands")
+    tables += ("lists", "pets")
     tables += ("groups", "group_members", "group_runs", "group_run_members", "group_run_log")
     for table in (*tables, "consumer_offsets"):
         assert f"CREATE TABLE IF NOT EXISTS {table} " in ddl

@@ -11,20 +11,24 @@ from connect_events import (
     ColumnSpec,
     ColumnType,
     CsvSettings,
+    FileLocation,
     FileRules,
     ImportCustomTable,
+    ImportProfileData,
     JobDefinition,
     Limits,
+    ListSpec,
+    PetImport,
+    PetSpec,
     RunRequested,
     RunRequestedPayload,
     RunStopRequested,
     RunStopRequestedPayload,
-    FileLocation,
     SftpLocation,
     TableSpec,
     run_key,
 )
-from connect_events.definitions import WriteMode
+from connect_events.definitions import JobSettings, WriteMode
 
 REQUESTED_AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
 
@@ -98,7 +102,7 @@ def run_request(
     requested_at: datetime = REQUESTED_AT,
 ) -> RunRequested:
     table = table or people_table()
-    settings = ImportCustomTable(
+    settings: JobSettings = ImportCustomTable(
         source=source,
         file=file or CsvSettings(),
         table=table.name,
@@ -117,11 +121,51 @@ def run_request(
         table=table,
         dry_run=dry_run,
     )
+    return _requested(job_id, run_id, payload, requested_at)
+
+
+def profile_request(
+    job_id: int,
+    run_id: int,
+    *,
+    source: FileLocation,
+    list_spec: ListSpec,
+    columns: Sequence[ColumnMapping],
+    pets: Sequence[tuple[PetSpec, Sequence[ColumnMapping]]] = (),
+    dry_run: bool = False,
+    requested_at: datetime = REQUESTED_AT,
+    **options: object,
+) -> RunRequested:
+    """A request to run an *import profile data* job into `list_spec` (and `pets`, each with its mapping);
+    `options` are the job's other settings (match columns, switches, mappings, checks)."""
+    settings = ImportProfileData.model_validate(
+        {
+            "source": source,
+            "list_name": list_spec.name,
+            "mapping": tuple(columns),
+            "pets": tuple(PetImport(pet=pet.name, mapping=tuple(m)) for pet, m in pets),
+            **options,
+        }
+    )
+    payload = RunRequestedPayload(
+        job_id=job_id,
+        run_id=run_id,
+        job_version=1,
+        definition=JobDefinition(name=f"job {job_id}", settings=settings),
+        table=list_spec.as_table(),
+        list=list_spec,
+        pets=tuple(pet for pet, _ in pets),
+        dry_run=dry_run,
+    )
+    return _requested(job_id, run_id, payload, requested_at)
+
+
+def _requested(job_id: int, run_id: int, payload: RunRequestedPayload, at: datetime) -> RunRequested:
     return RunRequested(
         event_id=uuid4(),
         aggregate_id=run_key(job_id, run_id),
         aggregate_version=1,
-        occurred_at=requested_at,
+        occurred_at=at,
         actor="tester",
         correlation_id=uuid4(),
         payload=payload,

@@ -154,7 +154,7 @@ def facts(job_id: int, state: JobState | None = None, *, running: int | None = N
     return MemberFacts(
         job_id=job_id,
         job=job(job_id) if state is None else state,
-        table=customers() if table else None,
+        target=customers() if table else None,
         running=running,
     )
 

@@ -14,6 +14,7 @@ from connect_events import (
     CsvSettings,
     Event,
     ImportCustomTable,
+    ImportProfileData,
     JobActivated,
     JobCreated,
     JobDeactivated,
@@ -22,7 +23,10 @@ from connect_events import (
     JobDeleted,
     JobDeletedPayload,
     JobRef,
+    ListSpec,
     OnDemand,
+    PetImport,
+    PetSpec,
     RunLogged,
     RunLoggedPayload,
     RunProgressed,
@@ -109,6 +113,37 @@ def definition(
     return JobDefinition(
         name=name, description=description, settings=settings, schedule=schedule, expires_at=expires_at
     )
+
+
+def members(name: str = "Members") -> ListSpec:
+    """A profile list with a text and a date custom column."""
+    return ListSpec(name=name, columns=(column("FIRST_NAME", max_length=50), column("BIRTHDAY", "date")))
+
+
+def orders_pet(name: str = "Orders", list_name: str = "Members") -> PetSpec:
+    """A PET of `members()` with a text and a number column."""
+    return PetSpec(
+        name=name, list_name=list_name, columns=(column("LAST_ORDER", max_length=20), column("TOTAL", "number"))
+    )
+
+
+def mappings(*pairs: tuple[str, str]) -> tuple[ColumnMapping, ...]:
+    return tuple(ColumnMapping(source=s, target=t) for s, t in pairs)
+
+
+def profile_settings(**overrides: Any) -> ImportProfileData:
+    """Settings of a valid profile import into `members()` and its PET `orders_pet()`, with `overrides`."""
+    fields: dict[str, Any] = {
+        "source": source(),
+        "list_name": "Members",
+        "mapping": mappings(("email", "EMAIL_ADDRESS_"), ("first", "FIRST_NAME")),
+        "pets": (PetImport(pet="Orders", mapping=mappings(("last", "LAST_ORDER"))),),
+    }
+    return ImportProfileData(**{**fields, **overrides})
+
+
+def profile_definition(name: str = "Member import", **overrides: Any) -> JobDefinition:
+    return JobDefinition(name=name, settings=profile_settings(**overrides), schedule=ON_DEMAND)
 
 
 def _event_meta(aggregate_id: str, version: int) -> dict[str, Any]:

@@ -41,6 +41,7 @@ def command(**overrides: Any) -> dict[str, Any]:
             "definition": {
                 "name": "Nightly",
                 "settings": {
+                    "kind": "import_custom_table",
                     "source": {
                         "host": "sftp.example.com",
                         "user": "loader",

@@ -223,8 +223,17 @@ class ImportProfileData(Message):
     limits: Limits = Limits()
 
 
+def _settings_kind(value: object) -> str:
+    """The kind of a job's settings; settings written before other kinds existed are custom-table imports."""
+    found = value.get("kind", "import_custom_table") if isinstance(value, dict) else getattr(value, "kind", None)
+    return str(found)
+
+
 # Discriminated by `kind`; later types join additively.
-JobSettings = Annotated[ImportCustomTable | ImportProfileData, Field(discriminator="kind")]
+JobSettings = Annotated[
+    Annotated[ImportCustomTable, Tag("import_custom_table")] | Annotated[ImportProfileData, Tag("import_profile_data")],
+    Discriminator(_settings_kind),
+]
 ImportSettings = ImportCustomTable | ImportProfileData
 """Every job type that reads a file (what import rules apply to)."""
 

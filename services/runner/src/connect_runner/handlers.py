@@ -1,5 +1,5 @@
 """Use cases: execute a requested run, take up and continue runs whose retry is due, fail an unreadable run,
-record a stop request, reap lost runs, create a defined table.
+record a stop request, reap lost runs, create a defined table, list or PET (and the columns added to them).
 
 Each run use case loads the run from the ledger under its lock, lets `domain.run.decide` say what to record,
 acts (the pipeline: transfer, stage, load) and records. `execute_run` is idempotent (a run that already ended
@@ -22,6 +22,7 @@ from datetime import timedelta
 from typing import TypeVar
 
 from connect_events import (
+    Event,
     RunAttemptFailed,
     RunCounts,
     RunEvent,
@@ -32,9 +33,9 @@ from connect_events import (
     RunStopRequested,
     RunSucceeded,
     TableDefined,
-    TableEvent,
 )
-from connect_runner.adapters.tables import ensure_table
+from connect_events.tables import ListColumnAdded, ListDefined, PetColumnAdded, PetDefined
+from connect_runner.adapters.tables import add_list_column, add_pet_column, ensure_list, ensure_pet, ensure_table
 from connect_runner.domain.events import LogEntry, RunOrigin
 from connect_runner.domain.run import (
     Attempt,
@@ -302,11 +303,11 @@ async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, d
             if must_stop(state, attempt.number):
                 stop = Stop(attempt.number, attempt.started_at, prepared.counts_so_far, deps.clock())
                 return await _record_end(deps.ledger, conn, request, state, stop, entries)
-            counts = await write_load(conn, request, prepared, deps)
-            logged = (*entries, *loaded_entries(work.journal, counts, dry_run=request.payload.dry_run))
+            loaded = await write_load(conn, request, prepared, deps)
+            logged = (*entries, *loaded_entries(work.journal, loaded, dry_run=request.payload.dry_run))
             now = deps.clock()
             state = await deps.ledger.record(conn, state, decide(state, Log(attempt.number, now, logged)))
-            succeed = Succeed(attempt.number, attempt.started_at, counts, now)
+            succeed = Succeed(attempt.number, attempt.started_at, loaded.counts, now)
             state = await deps.ledger.record(conn, state, decide(state, succeed))
     await _archive(request, attempt.number, deps, work, state)
     return state
@@ -416,12 +417,40 @@ async def reap_lost_runs(deps: RunDeps) -> list[RunEvent]:
     return ended
 
 
-async def table_defined(conn: Conn, event: TableEvent) -> None:
+async def table_defined(conn: Conn, event: Event) -> None:
     """Create a newly defined table right away, so it exists before its first import."""
     if isinstance(event, TableDefined):
         await ensure_table(conn, event.payload.table)
 
 
-TABLE_HANDLERS: dict[type[TableEvent], Callable[[Conn, TableEvent], Awaitable[None]]] = {
+async def list_defined(conn: Conn, event: Event) -> None:
+    """Create a newly defined list (schema, table and indexes) right away."""
+    if isinstance(event, ListDefined):
+        await ensure_list(conn, event.payload.list)
+
+
+async def pet_defined(conn: Conn, event: Event) -> None:
+    """Create a newly defined PET right away (and its list, if its definition has not arrived yet)."""
+    if isinstance(event, PetDefined):
+        await ensure_pet(conn, event.payload.pet)
+
+
+async def list_column_added(conn: Conn, event: Event) -> None:
+    """Add the new column to the list's table."""
+    if isinstance(event, ListColumnAdded):
+        await add_list_column(conn, event.payload.name, event.payload.column)
+
+
+async def pet_column_added(conn: Conn, event: Event) -> None:
+    """Add the new column to the PET's table."""
+    if isinstance(event, PetColumnAdded):
+        await add_pet_column(conn, event.payload.name, event.payload.column)
+
+
+TABLE_HANDLERS: dict[type[Event], Callable[[Conn, Event], Awaitable[None]]] = {
     TableDefined: table_defined,
+    ListDefined: list_defined,
+    PetDefined: pet_defined,
+    ListColumnAdded: list_column_added,
+    PetColumnAdded: pet_column_added,
 }

@@ -21,6 +21,8 @@ from connect_events import (
     FileLocation,
     FileRules,
     ImportCustomTable,
+    ImportProfileData,
+    ImportSettings,
     RunCounts,
     RunFailed,
     RunRequested,
@@ -29,6 +31,13 @@ from connect_events import (
 from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines
 from connect_runner.adapters.file_failures import COMPRESSED_SUFFIXES
 from connect_runner.adapters.load import apply_writes, find_existing, lock_target_table, store_rejects
+from connect_runner.adapters.profile_load import (
+    Duplicates,
+    apply_profile_writes,
+    find_orphans,
+    find_taken,
+    remove_duplicate_keys,
+)
 from connect_runner.adapters.staging import (
     add_rejects,
     drop_attempt_staging,
@@ -36,19 +45,31 @@ from connect_runner.adapters.staging import (
     find_rejects,
     gather_statistics,
     prepare_session,
+    reject_invalid,
     stage_records,
 )
-from connect_runner.adapters.tables import ensure_table
+from connect_runner.adapters.tables import ensure_list, ensure_pet, ensure_table
 from connect_runner.domain.events import LogEntry
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import job_zone, render
 from connect_runner.domain.limits import limit_failure
 from connect_runner.domain.plan import LoadPlan
+from connect_runner.domain.profile_plan import (
+    ProfilePlan,
+    check_mapping,
+    list_table,
+    pet_specs,
+    pet_table,
+    profile_plan,
+)
+from connect_runner.domain.profile_rules import profile_reader
+from connect_runner.domain.profile_statements import ProfileSteps, profile_counts, profile_steps
 from connect_runner.domain.redaction import type_name
 from connect_runner.domain.rejects import RejectReason, combine
 from connect_runner.domain.run import Terminal
 from connect_runner.domain.source_files import FetchedFile, Source
-from connect_runner.domain.statements import Staging
+from connect_runner.domain.statements import Staging, lock_target
+from connect_runner.domain.value_formats import BatchReader
 from connect_runner.domain.writes import WriteSteps, run_counts, write_steps
 from connect_runner.ports import CredentialReader, RunDeps
 from connect_runner.progress import Journal, Tracker
@@ -98,16 +119,17 @@ class LimitExceededError(RunFailure):
 
 @dataclass
 class Prepared:
-    """A run staged and checked, ready for its load transaction."""
+    """A run staged and checked, ready for its load transaction (a profile import's with its duplicates gone)."""
 
-    settings: ImportCustomTable
+    settings: ImportSettings
     plan: LoadPlan
     staging: Staging
     fetched: FetchedFile
     rows_read: int
     rejects: dict[int, RejectReason]
     raw: dict[int, str]
-    steps: WriteSteps
+    steps: WriteSteps | ProfileSteps
+    duplicates: Duplicates = field(default_factory=Duplicates)
 
     @property
     def counts_so_far(self) -> RunCounts:
@@ -131,26 +153,82 @@ async def prepare(
     _log_found(journal, settings.files, fetched)
     await checkpoint()
     async with deps.pool.acquire() as conn:
-        await ensure_table(conn, request.payload.table)
+        await _ensure_target(conn, request)
         await prepare_session(conn, deps.work_mem)
         with contextlib.closing(open_text(fetched.local_path, settings.file, fetched.remote_path)) as stream:
             source = CsvSource(stream, settings.file, fetched.remote_path)
-            plan = source.plan(settings.mapping, request.payload.table, truncate_long_text=settings.truncate_long_text)
-            await stage_records(conn, staging, plan, source.batches(plan), lambda: tracker.loading(source.rows_read))
+            target, rules = _plan(source, request)
+            plan = target.staged if isinstance(target, ProfilePlan) else target
+            batches = source.batches(plan, rules)
+            await stage_records(conn, staging, plan, batches, lambda: tracker.loading(source.rows_read))
         tracker.loading(source.rows_read)
         _log_parsed(journal, fetched, source.rows_read)
         await checkpoint()
-        rejects = combine(source.rejects, await find_rejects(conn, staging, plan))
+        if isinstance(target, ProfilePlan):
+            rejects = combine(source.rejects, await reject_invalid(conn, staging, plan))
+            duplicates = await remove_duplicate_keys(conn, staging, target)
+        else:
+            rejects, duplicates = combine(source.rejects, await find_rejects(conn, staging, plan)), Duplicates()
         journal.add("validated", rejects_message(rejects.values()), rejected=len(rejects))
+        _log_duplicates(journal, duplicates)
         exceeded = limit_failure(settings.limits, source.rows_read, len(rejects))
-        steps = write_steps(staging, plan, settings)
-        if steps.joins_target and exceeded is None:
+        steps = _steps(staging, target, settings)
+        if (isinstance(steps, ProfileSteps) or steps.joins_target) and exceeded is None:
             await gather_statistics(conn, staging)
     raw = await _raw_lines(settings, fetched, set(rejects))
     if exceeded is not None:
         raise LimitExceededError(exceeded, Rejects(rejects, raw))
     await checkpoint()
-    return Prepared(settings, plan, staging, fetched, source.rows_read, rejects, raw, steps)
+    return Prepared(settings, plan, staging, fetched, source.rows_read, rejects, raw, steps, duplicates)
+
+
+async def _ensure_target(conn: Conn, request: RunRequested) -> None:
+    """The run's tables, from the definitions frozen in its request: the custom table, or the list and its PETs."""
+    payload = request.payload
+    if payload.list is None:
+        await ensure_table(conn, payload.table)
+        return
+    await ensure_list(conn, payload.list)
+    for pet in payload.pets:
+        await ensure_pet(conn, pet, payload.list)
+
+
+def _plan(source: CsvSource, request: RunRequested) -> tuple[LoadPlan | ProfilePlan, BatchReader | None]:
+    """The file's mapping resolved against the header: onto the custom table, or onto the list and its PETs (with
+    the profile rules its values are read by)."""
+    settings, payload = request.payload.definition.settings, request.payload
+    truncate = settings.truncate_long_text
+    if not isinstance(settings, ImportProfileData):
+        return source.plan(settings.mapping, payload.table, truncate_long_text=truncate), None
+    if payload.list is None:
+        raise RunFailure("LOAD_FAILED", f"the run's request lacks the definition of list '{settings.list_name}'")
+    check_mapping(settings, payload.list)
+    list_plan = source.plan(settings.mapping, list_table(payload.list, settings), truncate_long_text=truncate)
+    pets = pet_specs(settings, payload.list, payload.pets)
+    mappings = {p.pet.casefold(): p.mapping for p in settings.pets}
+    resolved = [
+        (pet, source.resolve(mappings[pet.name.casefold()], pet_table(pet), truncate_long_text=truncate))
+        for pet in pets
+    ]
+    plan = profile_plan(list_plan, resolved, payload.list)
+    return plan, profile_reader(plan, settings)
+
+
+def _steps(staging: Staging, target: LoadPlan | ProfilePlan, settings: ImportSettings) -> WriteSteps | ProfileSteps:
+    if isinstance(target, ProfilePlan):
+        assert isinstance(settings, ImportProfileData), "a profile plan comes from a profile import"
+        return profile_steps(staging, target, settings)
+    assert isinstance(settings, ImportCustomTable), "a table plan comes from a custom table import"
+    return write_steps(staging, target, settings)
+
+
+def _log_duplicates(journal: Journal, duplicates: Duplicates) -> None:
+    if not duplicates.count:
+        return
+    lines = ", ".join(str(n) for n in duplicates.lines) + (", …" if duplicates.count > len(duplicates.lines) else "")
+    noun = "row" if duplicates.count == 1 else "rows"
+    message = f"{duplicates.count:,} earlier {noun} of a repeated match key replaced by a later one (lines {lines})"
+    journal.add("duplicates", message, level="WARN", duplicates=duplicates.count, lines=lines)
 
 
 async def _source(vault: CredentialReader, location: FileLocation, secrets: Secrets) -> Source:
@@ -205,33 +283,83 @@ def _rows(count: int) -> str:
     return f"{count:,} data row" + ("" if count == 1 else "s")
 
 
-async def _raw_lines(settings: ImportCustomTable, fetched: FetchedFile, lines: set[int]) -> dict[int, str]:
+async def _raw_lines(settings: ImportSettings, fetched: FetchedFile, lines: set[int]) -> dict[int, str]:
     # A full second pass over a large file: off the event loop.
     return await asyncio.to_thread(raw_lines, fetched.local_path, settings.file, fetched.remote_path, lines)
 
 
-async def write_load(conn: Conn, request: RunRequested, prepared: Prepared, deps: RunDeps) -> RunCounts:
+@dataclass(frozen=True)
+class PetTally:
+    """A profile load's PET rows, and the list rows its updates touched (a line may match several)."""
+
+    rows_updated: int
+    inserted: int
+    updated: int
+    orphaned: int
+
+
+@dataclass(frozen=True)
+class Loaded:
+    """What the load transaction wrote: the run's counters and, for a profile import, its PET tally."""
+
+    counts: RunCounts
+    pets: PetTally | None = None
+
+
+async def write_load(conn: Conn, request: RunRequested, prepared: Prepared, deps: RunDeps) -> Loaded:
     """Inside the final transaction: the target's rows and the run's rejects; returns the run's counters.
 
     A dry run writes the target's rows in a savepoint it rolls back, so its counts are exactly those a real
     run would have (append collisions, merge inserts and updates); its rejects are kept. Append collisions
-    count towards the reject limits too: over one, the transaction fails before it commits anything."""
+    (and, in a profile import, addresses and customer ids another row holds) count towards the reject limits
+    too: over one, the transaction fails before it commits anything."""
     await prepare_session(conn, deps.work_mem)
+    steps = prepared.steps
     async with _rolled_back_if(conn, request.payload.dry_run):
-        await lock_target_table(conn, prepared.plan, deps.lock_timeout_s)
-        rejects = await _reject_existing(conn, prepared, await find_existing(conn, prepared.steps))
+        if isinstance(steps, ProfileSteps):
+            await lock_target_table(conn, steps.lock, deps.lock_timeout_s)
+            rejects = await _reject_existing(conn, prepared, await find_taken(conn, steps))
+        else:
+            await lock_target_table(conn, lock_target(prepared.plan), deps.lock_timeout_s)
+            rejects = await _reject_existing(conn, prepared, await find_existing(conn, steps))
         exceeded = limit_failure(prepared.settings.limits, prepared.rows_read, len(rejects))
         if exceeded is not None:
             raise LimitExceededError(exceeded, Rejects(rejects, prepared.raw))
-        inserted, updated = await apply_writes(conn, prepared.steps)
-    await Rejects(rejects, prepared.raw).store(conn, request)
-    return run_counts(
+        if isinstance(steps, ProfileSteps):
+            loaded, stored = await _write_profile(conn, prepared, steps, rejects)
+        else:
+            inserted, updated = await apply_writes(conn, steps)
+            counts = run_counts(
+                rows_read=prepared.rows_read,
+                rejected=len(rejects),
+                inserted=inserted,
+                updated=updated,
+                bytes_transferred=prepared.fetched.size,
+            )
+            loaded, stored = Loaded(counts), rejects
+    await Rejects(stored, prepared.raw).store(conn, request)
+    return loaded
+
+
+async def _write_profile(
+    conn: Conn, prepared: Prepared, steps: ProfileSteps, rejects: dict[int, RejectReason]
+) -> tuple[Loaded, dict[int, RejectReason]]:
+    """The list's and the PETs' writes; the rejects to store gain the lines whose PET part has no list row (the
+    line itself counts as skipped)."""
+    writes = await apply_profile_writes(conn, steps)
+    orphans = await find_orphans(conn, steps)
+    if orphans:
+        prepared.raw.update(await _raw_lines(prepared.settings, prepared.fetched, set(orphans)))
+    counts = profile_counts(
         rows_read=prepared.rows_read,
         rejected=len(rejects),
-        inserted=inserted,
-        updated=updated,
+        duplicates=prepared.duplicates.count,
+        writes=writes,
         bytes_transferred=prepared.fetched.size,
     )
+    tally = PetTally(writes.updated_rows, writes.pet_inserted, writes.pet_updated, len(orphans))
+    stored = combine(rejects.items(), [(line, RejectReason.NO_PARENT_RECORD) for line in orphans])
+    return Loaded(counts, tally), stored
 
 
 @contextlib.asynccontextmanager
@@ -258,20 +386,24 @@ async def _reject_existing(conn: Conn, prepared: Prepared, existing: list[int]) 
     return combine(prepared.rejects.items(), collisions)
 
 
-def loaded_entries(journal: Journal, counts: RunCounts, *, dry_run: bool) -> list[LogEntry]:
+def loaded_entries(journal: Journal, loaded: Loaded, *, dry_run: bool) -> list[LogEntry]:
     """The load's entries: what was written, or for a dry run what would have been, and that nothing was."""
+    counts, pets = loaded.counts, loaded.pets
     tally = f"{counts.inserted:,} inserted, {counts.updated:,} updated, {counts.unchanged:,} unchanged"
-    loaded = journal.entry(
-        "loaded",
-        f"would load: {tally}" if dry_run else f"loaded: {tally}",
-        inserted=counts.inserted,
-        updated=counts.updated,
-        unchanged=counts.unchanged,
-        rejected=counts.rejected,
-    )
+    message = f"would load: {tally}" if dry_run else f"loaded: {tally}"
+    written = {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
+    written["rejected"] = counts.rejected
+    if pets is not None:
+        message += (
+            f", {counts.skipped:,} skipped ({pets.rows_updated:,} list rows updated); PET rows {pets.inserted:,}"
+            f" inserted, {pets.updated:,} updated, {pets.orphaned:,} rejected without a list row"
+        )
+        written |= {"skipped": counts.skipped, "duplicates": counts.duplicates, "rows_updated": pets.rows_updated}
+        written |= {"pet_inserted": pets.inserted, "pet_updated": pets.updated, "pet_rejected": pets.orphaned}
+    entry = journal.entry("loaded", message, level="INFO", **written)
     if not dry_run:
-        return [loaded]
-    return [loaded, journal.entry("dry_run", "dry run: nothing was written (the rejects are kept)")]
+        return [entry]
+    return [entry, journal.entry("dry_run", "dry run: nothing was written (the rejects are kept)")]
 
 
 async def archive(request: RunRequested, deps: RunDeps, work: Work, ended: Terminal) -> LogEntry | None:

@@ -27,7 +27,6 @@ from connect_events import (
     RunStatus,
     RunStopRequested,
     StopGroupRun,
-    TableSpec,
     UpdateGroup,
 )
 from connect_events.runs import RunPayload
@@ -35,11 +34,11 @@ from connect_runtime import outbox
 from connect_runtime.db import Conn
 from connect_runtime.messages import Causation
 from connect_scheduler.adapters import due, event_store, group_members, group_store, notifications
-from connect_scheduler.adapters.event_store import table_stream
 from connect_scheduler.adapters.group_store import group_stream
 from connect_scheduler.adapters.job_names import NameTakenError
 from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
+from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.group_fires import decide_group_due, group_fire_is_due
 from connect_scheduler.domain.group_runs import (
     MemberEnd,
@@ -65,7 +64,6 @@ from connect_scheduler.domain.jobs import JobState
 from connect_scheduler.domain.notifications import deliveries, group_run_notice
 from connect_scheduler.domain.rejection import bounded_text
 from connect_scheduler.domain.slots import Decision, Due
-from connect_scheduler.domain.tables import fold_table
 from connect_scheduler.outcome import Outcome
 from connect_scheduler.policy import Policy
 
@@ -190,18 +188,12 @@ async def _member_facts(conn: Conn, job_id: int | None) -> Loaded | None:
     job, version = await load_job(conn, job_id)
     if job is None:
         return MemberFacts(job_id=job_id, job=None), version
-    table = await _load_table(conn, job.definition.settings.table)
-    return MemberFacts(job_id=job_id, job=job, table=table, running=await run_in_progress(conn, job)), version
+    target = await Targets(conn).of(job.definition.settings)
+    return MemberFacts(job_id=job_id, job=job, target=target, running=await run_in_progress(conn, job)), version
 
 
 def _facts(loaded: Loaded | None) -> MemberFacts | None:
     return None if loaded is None else loaded[0]
-
-
-async def _load_table(conn: Conn, name: str) -> TableSpec | None:
-    history, _ = await event_store.load(conn, table_stream(name))
-    state = fold_table(history)
-    return state.spec if state else None
 
 
 async def _store_definition(

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from connect_events import (
     ActivateJob,
+    AddListColumn,
+    AddPetColumn,
     Command,
     CommandAccepted,
     CommandAcceptedPayload,
@@ -28,11 +30,15 @@ from connect_events import (
     CreateGroup,
     CreateJob,
     DeactivateJob,
+    DefineList,
+    DefinePet,
     DefineTable,
     DeleteGroup,
     DeleteJob,
     Event,
     FieldError,
+    ListColumnAdded,
+    PetColumnAdded,
     RefusalReason,
     RejectionCode,
     ReplyEvent,
@@ -40,7 +46,6 @@ from connect_events import (
     RunJobNow,
     StopGroupRun,
     StopRun,
-    TableSpec,
     UpdateGroup,
     UpdateJob,
 )
@@ -50,10 +55,11 @@ from connect_runtime.messages import Causation
 from connect_runtime.retry import TRANSIENT_ERRORS
 from connect_scheduler import group_handlers
 from connect_scheduler.adapters import due, event_store, group_members, handled_commands, job_names
-from connect_scheduler.adapters.event_store import ConcurrencyError, table_stream
+from connect_scheduler.adapters.event_store import ConcurrencyError, list_stream, pet_stream, table_stream
 from connect_scheduler.adapters.job_names import NameTakenError
 from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
+from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.jobs import (
     JobState,
@@ -67,10 +73,19 @@ from connect_scheduler.domain.jobs import (
     name_taken_late,
     saved_errors,
 )
+from connect_scheduler.domain.lists import (
+    decide_add_list_column,
+    decide_add_pet_column,
+    decide_define_list,
+    decide_define_pet,
+    fold_list,
+    fold_pet,
+)
 from connect_scheduler.domain.malformed import MalformedCommand
 from connect_scheduler.domain.rejection import Rejected, bounded_errors, bounded_text
 from connect_scheduler.domain.run_control import decide_run_job_now, decide_stop_run, requested_run_id
 from connect_scheduler.domain.tables import decide_define_table, fold_table
+from connect_scheduler.domain.targets import Target
 from connect_scheduler.domain.validation import envelope_errors
 from connect_scheduler.outcome import Outcome
 from connect_scheduler.policy import STRICT, Policy
@@ -262,15 +277,58 @@ async def define_table(conn: Conn, cmd: DefineTable, causation: Causation, polic
     return Outcome(events, "table", spec.name, 1)
 
 
+async def define_list(conn: Conn, cmd: DefineList, causation: Causation, policy: Policy) -> Outcome:
+    """Define a profile list."""
+    spec = cmd.payload.list
+    history, version = await event_store.load(conn, list_stream(spec.name))
+    events = decide_define_list(fold_list(history), cmd, causation)
+    await event_store.append(conn, list_stream(spec.name), version, events)
+    return Outcome(events, "list", spec.name, 1)
+
+
+async def add_list_column(conn: Conn, cmd: AddListColumn, causation: Causation, policy: Policy) -> Outcome:
+    """Add a custom column to a profile list."""
+    stream = list_stream(cmd.payload.name)
+    history, version = await event_store.load(conn, stream)
+    events = decide_add_list_column(fold_list(history), cmd, causation)
+    return await _column_added(conn, stream, version, events, "list")
+
+
+async def define_pet(conn: Conn, cmd: DefinePet, causation: Causation, policy: Policy) -> Outcome:
+    """Define a PET of an existing list (lists are never removed, so the list read here stays)."""
+    spec = cmd.payload.pet
+    history, version = await event_store.load(conn, pet_stream(spec.name))
+    parent, _ = await event_store.load(conn, list_stream(spec.list_name))
+    events = decide_define_pet(fold_pet(history), fold_list(parent), cmd, causation)
+    await event_store.append(conn, pet_stream(spec.name), version, events)
+    return Outcome(events, "pet", spec.name, 1)
+
+
+async def add_pet_column(conn: Conn, cmd: AddPetColumn, causation: Causation, policy: Policy) -> Outcome:
+    """Add a column to a PET."""
+    stream = pet_stream(cmd.payload.name)
+    history, version = await event_store.load(conn, stream)
+    events = decide_add_pet_column(fold_pet(history), cmd, causation)
+    return await _column_added(conn, stream, version, events, "pet")
+
+
+async def _column_added(conn: Conn, stream: str, version: int, events: Sequence[Event], kind: str) -> Outcome:
+    """Append a column's addition; the outcome names the list or PET as defined, at its new version."""
+    await event_store.append(conn, stream, version, events)
+    [added] = events
+    assert isinstance(added, ListColumnAdded | PetColumnAdded), "a column's addition is one event"
+    return Outcome(events, kind, added.payload.name, added.aggregate_version)
+
+
 async def create_job(conn: Conn, cmd: CreateJob, causation: Causation, policy: Policy) -> Outcome:
     """Create a job under the next job id (given back by the savepoint if the job is refused)."""
     definition = cmd.payload.definition
     owner = await job_names.name_owner(conn, definition.name)
-    table = await load_table(conn, definition.settings.table)
+    target = await Targets(conn).of(definition.settings)
     job_id = await job_names.next_job_id(conn)
     private = policy.allow_private_webhooks
     events = decide_create_job(
-        job_id, cmd, table, owner, causation.occurred_at, causation, allow_private_webhooks=private
+        job_id, cmd, target, owner, causation.occurred_at, causation, allow_private_webhooks=private
     )
     return await _store_definition(conn, job_id, 0, None, events, new=True)
 
@@ -280,11 +338,11 @@ async def update_job(conn: Conn, cmd: UpdateJob, causation: Causation, policy: P
     job_id, definition = cmd.payload.job_id, cmd.payload.definition
     state, version = await load_job(conn, job_id)
     owner = await job_names.name_owner(conn, definition.name)
-    table = await load_table(conn, definition.settings.table)
+    target = await Targets(conn).of(definition.settings)
     group_id = await group_members.group_of(conn, job_id)
     private = policy.allow_private_webhooks
     events = decide_update_job(
-        state, cmd, table, owner, causation.occurred_at, causation, group_id, allow_private_webhooks=private
+        state, cmd, target, owner, causation.occurred_at, causation, group_id, allow_private_webhooks=private
     )
     return await _store_definition(conn, job_id, version, state, events, new=False)
 
@@ -293,21 +351,21 @@ async def copy_job(conn: Conn, cmd: CopyJob, causation: Causation, policy: Polic
     """Copy a job under the next job id and the given name."""
     state, _ = await load_job(conn, cmd.payload.job_id)
     owner = await job_names.name_owner(conn, cmd.payload.name)
-    table = await _job_table(conn, state)
+    target = await _job_target(conn, state)
     job_id = await job_names.next_job_id(conn)
     private = policy.allow_private_webhooks
     events = decide_copy_job(
-        state, cmd, job_id, table, owner, causation.occurred_at, causation, allow_private_webhooks=private
+        state, cmd, job_id, target, owner, causation.occurred_at, causation, allow_private_webhooks=private
     )
     return await _store_definition(conn, job_id, 0, None, events, new=True)
 
 
 async def activate_job(conn: Conn, cmd: ActivateJob, causation: Causation, policy: Policy) -> Outcome:
-    """Activate a job, validating it against its table and the clock as they are now."""
+    """Activate a job, validating it against its target and the clock as they are now."""
     state, version = await load_job(conn, cmd.payload.job_id)
-    table = await _job_table(conn, state)
+    target = await _job_target(conn, state)
     private = policy.allow_private_webhooks
-    events = decide_activate_job(state, cmd, table, causation.occurred_at, causation, allow_private_webhooks=private)
+    events = decide_activate_job(state, cmd, target, causation.occurred_at, causation, allow_private_webhooks=private)
     return _job_outcome(await _append_job(conn, cmd.payload.job_id, version, state, events), events)
 
 
@@ -328,13 +386,13 @@ async def delete_job(conn: Conn, cmd: DeleteJob, causation: Causation, policy: P
 
 
 async def run_job_now(conn: Conn, cmd: RunJobNow, causation: Causation, policy: Policy) -> Outcome:
-    """Request a run with the job's definition and its table's current spec; reply with the run id."""
+    """Request a run with the job's definition and its target's current specs; reply with the run id."""
     state, version = await load_job(conn, cmd.payload.job_id, idempotency_key=cmd.payload.idempotency_key)
-    table = await _job_table(conn, state)
+    target = await _job_target(conn, state)
     running = await _running(conn, state)
     private = policy.allow_private_webhooks
     events = decide_run_job_now(
-        state, cmd, table, running, causation.occurred_at, causation, allow_private_webhooks=private
+        state, cmd, target, running, causation.occurred_at, causation, allow_private_webhooks=private
     )
     after = await _append_job(conn, cmd.payload.job_id, version, state, events)
     return Outcome(events, "job", str(after.job_id), after.version, run_id=requested_run_id(after, cmd))
@@ -348,17 +406,10 @@ async def stop_run(conn: Conn, cmd: StopRun, causation: Causation, policy: Polic
     return Outcome(events, "job", str(after.job_id), after.version, run_id=cmd.payload.run_id)
 
 
-async def load_table(conn: Conn, name: str) -> TableSpec | None:
-    """The current spec of table `name` (any case), if defined."""
-    history, _ = await event_store.load(conn, table_stream(name))
-    state = fold_table(history)
-    return state.spec if state else None
-
-
-async def _job_table(conn: Conn, state: JobState | None) -> TableSpec | None:
+async def _job_target(conn: Conn, state: JobState | None) -> Target:
     if state is None:
         return None
-    return await load_table(conn, state.definition.settings.table)
+    return await Targets(conn).of(state.definition.settings)
 
 
 async def _running(conn: Conn, state: JobState | None) -> int | None:
@@ -425,6 +476,10 @@ CommandHandler = Callable[[Conn, Any, Causation, Policy], Awaitable[Outcome]]
 
 COMMAND_HANDLERS: dict[type[Command], CommandHandler] = {
     DefineTable: define_table,
+    DefineList: define_list,
+    AddListColumn: add_list_column,
+    DefinePet: define_pet,
+    AddPetColumn: add_pet_column,
     CreateJob: create_job,
     UpdateJob: update_job,
     ActivateJob: activate_job,

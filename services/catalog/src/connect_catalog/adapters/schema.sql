@@ -12,6 +12,28 @@ CREATE TABLE IF NOT EXISTS tables (
     defined_by  text        NOT NULL
 );
 
+-- Profile lists and PETs (issue 8, ADR 0011). A list's system columns are connect_events.SYSTEM_COLUMNS, the
+-- same for every list, so only its custom columns are stored. Column additions follow the aggregate version.
+CREATE TABLE IF NOT EXISTS lists (
+    name        text PRIMARY KEY,           -- as defined (case kept); unique case-insensitively
+    columns     jsonb       NOT NULL,       -- custom columns, in order: [connect_events.ColumnSpec]
+    version     int         NOT NULL,       -- 1, plus one per column added
+    defined_at  timestamptz NOT NULL,
+    defined_by  text        NOT NULL,
+    updated_at  timestamptz NOT NULL        -- the last column added (or the definition)
+);
+
+CREATE TABLE IF NOT EXISTS pets (
+    name        text PRIMARY KEY,           -- as defined (case kept); unique case-insensitively among PETs
+    list_name   text        NOT NULL,       -- the list, as it was defined
+    columns     jsonb       NOT NULL,       -- the PET's own columns (RIID_ besides), in order: [ColumnSpec]
+    version     int         NOT NULL,
+    defined_at  timestamptz NOT NULL,
+    defined_by  text        NOT NULL,
+    updated_at  timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS pets_list_name ON pets (lower(list_name), lower(name));
+
 CREATE TABLE IF NOT EXISTS jobs (
     job_id         bigint PRIMARY KEY,
     name           text        NOT NULL,
@@ -87,6 +109,8 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_id bigint;             -- a memb
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_run_id int;            -- GroupID.RunID
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS stop_requested boolean NOT NULL DEFAULT false;  -- asked before it ended
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS dry_run boolean NOT NULL DEFAULT false;  -- writes nothing (issue 8)
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS skipped bigint NOT NULL DEFAULT 0;     -- profile imports: rows not inserted
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS duplicates bigint NOT NULL DEFAULT 0;  -- earlier rows of a repeated key
 
 CREATE TABLE IF NOT EXISTS run_log (
     job_id  bigint      NOT NULL,
@@ -104,7 +128,7 @@ CREATE TABLE IF NOT EXISTS commands (
     command_id     uuid PRIMARY KEY,
     command_type   text        NOT NULL,  -- e.g. job.create
     status         text        NOT NULL,  -- accepted | rejected
-    target_type    text,                  -- accepted: job | table
+    target_type    text,                  -- accepted: job | table | list | pet | group
     target_id      text,
     target_version int,
     run_id         int,                   -- accepted run-now: the run

@@ -8,6 +8,7 @@ from dataclasses import astuple
 from uuid import UUID
 
 from connect_catalog.domain.changes import (
+    AddColumn,
     AddGroupRunMember,
     Change,
     EndGroupRun,
@@ -16,6 +17,8 @@ from connect_catalog.domain.changes import (
     InsertGroup,
     InsertGroupRun,
     InsertJob,
+    InsertList,
+    InsertPet,
     InsertRun,
     LogLine,
     MarkGroupDeleted,
@@ -93,6 +96,24 @@ INSERT INTO tables (name, spec, defined_at, defined_by) VALUES ($1, $2::jsonb, $
 ON CONFLICT (name) DO UPDATE SET spec = EXCLUDED.spec, defined_at = EXCLUDED.defined_at,
                                  defined_by = EXCLUDED.defined_by
 """
+# A list or PET is defined once (a replay is dropped by `processed_events`); each added column names the
+# version it makes, so an addition never applies twice.
+INSERT_LIST = """
+INSERT INTO lists (name, columns, version, defined_at, defined_by, updated_at) VALUES ($1, $2::jsonb, 1, $3, $4, $3)
+ON CONFLICT (name) DO NOTHING
+"""
+INSERT_PET = """
+INSERT INTO pets (name, list_name, columns, version, defined_at, defined_by, updated_at)
+VALUES ($1, $2, $3::jsonb, 1, $4, $5, $4)
+ON CONFLICT (name) DO NOTHING
+"""
+ADD_COLUMN = {
+    kind: f"""
+UPDATE {table} SET columns = columns || jsonb_build_array($2::jsonb), version = $3, updated_at = $4
+WHERE name = $1 AND version < $3
+"""
+    for kind, table in (("list", "lists"), ("pet", "pets"))  # fixed table names, never user input
+}
 INSERT_RUN = """
 INSERT INTO runs (
     job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id, dry_run
@@ -111,8 +132,8 @@ WHERE job_id = $1 AND run_id = $2
 """
 END_RUN = """
 UPDATE runs SET status = $3, rows_read = $4, inserted = $5, updated = $6, unchanged = $7, rejected = $8,
-                bytes_transferred = $9, started_at = $10, finished_at = $11, duration_ms = $12,
-                error_code = $13, error = $14
+                skipped = $9, duplicates = $10, bytes_transferred = $11, started_at = $12, finished_at = $13,
+                duration_ms = $14, error_code = $15, error = $16
 WHERE job_id = $1 AND run_id = $2
 """
 MARK_RUN_STOP_REQUESTED = "UPDATE runs SET stop_requested = true WHERE job_id = $1 AND run_id = $2"
@@ -232,6 +253,12 @@ def statement(change: Change) -> Statement:
             return INSERT_HISTORY, _history_params(change)
         case UpsertTable():
             return UPSERT_TABLE, (change.name, change.spec_json, change.at, change.by)
+        case InsertList():
+            return INSERT_LIST, (change.name, change.columns_json, change.at, change.by)
+        case InsertPet():
+            return INSERT_PET, (change.name, change.list_name, change.columns_json, change.at, change.by)
+        case AddColumn():
+            return ADD_COLUMN[change.kind], (change.name, change.column_json, change.version, change.at)
         case InsertRun():
             run = (change.job_id, change.run_id)
             row = (change.job_name, change.status.value, change.trigger, change.requested_at, change.scheduled_for)
@@ -288,8 +315,8 @@ def _history_params(c: RecordHistory) -> tuple[object, ...]:
 
 def _end_run_params(c: EndRun) -> tuple[object, ...]:
     n = c.counts
-    counters = (n.rows_read, n.inserted, n.updated, n.unchanged, n.rejected, n.bytes_transferred)
-    return (c.job_id, c.run_id, c.status.value, *counters, *astuple(c.span), c.error_code, c.error)
+    rows = (n.rows_read, n.inserted, n.updated, n.unchanged, n.rejected, n.skipped, n.duplicates)
+    return (c.job_id, c.run_id, c.status.value, *rows, n.bytes_transferred, *astuple(c.span), c.error_code, c.error)
 
 
 def _command_params(c: RecordCommandOutcome) -> tuple[object, ...]:

@@ -129,6 +129,38 @@ class UpsertTable:
 
 
 @dataclass(frozen=True)
+class InsertList:
+    """A profile list's definition: its custom columns (a JSON array of `ColumnSpec`) at version 1."""
+
+    name: str
+    columns_json: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class InsertPet:
+    """A PET's definition: its list and its columns (a JSON array of `ColumnSpec`) at version 1."""
+
+    name: str
+    list_name: str
+    columns_json: str
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class AddColumn:
+    """A column (`ColumnSpec` as JSON) added to the list or PET `name`, making it `version`."""
+
+    kind: Literal["list", "pet"]
+    name: str
+    column_json: str
+    version: int
+    at: datetime
+
+
+@dataclass(frozen=True)
 class InsertRun:
     """A new run row: queued, or skipped (born terminal); `scheduled_for` is the fire it stands for, a
     member run names its group run (`group_id`, `group_run_id`), and a dry run writes nothing."""
@@ -346,6 +378,9 @@ Change = (
     | SetNextRun
     | RecordHistory
     | UpsertTable
+    | InsertList
+    | InsertPet
+    | AddColumn
     | InsertRun
     | StartAttempt
     | RecordProgress

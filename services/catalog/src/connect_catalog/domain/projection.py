@@ -6,6 +6,7 @@ from connect_catalog.domain.changes import Change
 from connect_catalog.domain.commands import project_reply
 from connect_catalog.domain.groups import project_group, project_group_run
 from connect_catalog.domain.jobs import project_job, project_table
+from connect_catalog.domain.lists import project_list
 from connect_catalog.domain.runs import project_run
 from connect_catalog.domain.storable import storable
 from connect_catalog.domain.views import Snapshot, Subject
@@ -14,6 +15,8 @@ from connect_events import (
     GroupEvent,
     GroupRunEvent,
     JobEvent,
+    ListEvent,
+    PetEvent,
     ReplyEvent,
     RunEvent,
     RunStopRequested,
@@ -22,8 +25,8 @@ from connect_events import (
 
 
 def subject_of(event: Event) -> Subject:
-    """The job, run, group or group run rows whose current state decides what `event` changes (none for tables
-    and replies)."""
+    """The job, run, group or group run rows whose current state decides what `event` changes (none for tables,
+    lists, PETs and replies)."""
     if isinstance(event, JobEvent):
         return Subject(job_id=int(getattr(event, "payload").job_id))  # noqa: B009 - every job event names it
     if isinstance(event, RunEvent | RunStopRequested):
@@ -54,6 +57,8 @@ def project(event: Event, current: Snapshot) -> tuple[Change, ...]:
         return project_group_run(event, current.group_run)
     if isinstance(event, TableDefined):
         return project_table(event)
+    if isinstance(event, ListEvent | PetEvent):
+        return project_list(event)
     if isinstance(event, ReplyEvent):
         return project_reply(event)
     return ()

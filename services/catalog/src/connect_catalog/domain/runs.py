@@ -55,11 +55,17 @@ def span(started_at: datetime, finished_at: datetime) -> Span:
 
 
 def counts_text(counts: RunCounts) -> str:
-    """Counters in words, for the execution log."""
-    return (
+    """Counters in words, for the execution log; a profile import's skipped rows and duplicates when there are
+    any (other imports never have them)."""
+    text = (
         f"{counts.rows_read} rows read, {counts.inserted} inserted, {counts.updated} updated, "
         f"{counts.unchanged} unchanged, {counts.rejected} rejected"
     )
+    if counts.skipped:
+        text += f", {counts.skipped} skipped"
+    if counts.duplicates:
+        text += f", {counts.duplicates} duplicate{'' if counts.duplicates == 1 else 's'}"
+    return text
 
 
 # Issue 7: a stop that arrives after the load's final commit cannot undo it, and the log must say so.

@@ -41,7 +41,7 @@ from connect_runner.adapters.file_failures import (
 )
 from connect_runner.domain.plan import LoadPlan, resolve_by_header, resolve_by_position
 from connect_runner.domain.rejects import RejectReason
-from connect_runner.domain.value_formats import value_reader
+from connect_runner.domain.value_formats import BatchReader, chained, value_reader
 
 BATCH_ROWS = 5000
 BLOCK_CHARS = 64 * 1024  # lines are read (and searched for bad characters) in blocks of about this size
@@ -157,6 +157,8 @@ class CsvSource:
         self.rejects: list[tuple[int, str]] = []
         self._ahead: tuple[int, list[str]] | None = None  # the first data record, read to learn the width
         self._next_line = 1
+        self._header: list[str] | None = None  # once `plan` read it
+        self._width = 0  # without a header, once `plan` learnt it
 
     def plan(self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False) -> LoadPlan:
         """Resolve the mapping against the header (or, without one, against the first record's width)."""
@@ -165,8 +167,8 @@ class CsvSource:
             if first is None:
                 raise empty_failure(self.label)
             self._passed(first[0], self._reader.line_num)  # a bad name simply matches no mapped column
-            header = [storable_text(name) for name in first[1]]
-            return resolve_by_header(header, mapping, table, self.label, truncate_long_text=truncate_long_text)
+            self._header = [storable_text(name) for name in first[1]]
+            return self.resolve(mapping, table, truncate_long_text=truncate_long_text)
         # A record PostgreSQL could not store says nothing about the file's width: the first good one does (else
         # one bad first row with a stray delimiter would turn every other row into a wrong field count).
         while first is not None and self._passed(first[0], self._next_line - 1):
@@ -175,19 +177,28 @@ class CsvSource:
             first = self._first_record()
         self._ahead = first
         # An empty headerless file simply has no rows (there is no header to be missing).
-        width = len(first[1]) if first else max((_position_or_zero(m.source) for m in mapping), default=0)
-        return resolve_by_position(width, mapping, table, self.label, truncate_long_text=truncate_long_text)
+        self._width = len(first[1]) if first else max((_position_or_zero(m.source) for m in mapping), default=0)
+        return self.resolve(mapping, table, truncate_long_text=truncate_long_text)
 
-    def batches(self, plan: LoadPlan) -> Iterator[list[StagedRecord]]:
+    def resolve(
+        self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False
+    ) -> LoadPlan:
+        """Resolve a mapping against the header (or the width) `plan` read: a profile import maps one file onto
+        its list and each of its PETs."""
+        if self._header is not None:
+            return resolve_by_header(self._header, mapping, table, self.label, truncate_long_text=truncate_long_text)
+        return resolve_by_position(self._width, mapping, table, self.label, truncate_long_text=truncate_long_text)
+
+    def batches(self, plan: LoadPlan, rules: BatchReader | None = None) -> Iterator[list[StagedRecord]]:
         """Lists of `(line_no, field, …)` with trimmed values (empty → None); counts rows and notes the rows
         rejected while reading (wrong field count, characters PostgreSQL cannot store, a value not written the
-        column's way).
+        column's way, one breaking the `rules` of the job's type, applied first).
 
         This loop runs once per record of the file, so it keeps to locals and C-level calls; `bad` is empty
         for a clean file, so the one extra test per record is a truth test of an empty deque. Values written
         a job's own way are read a whole batch at a time, so the loop is the same with or without them.
         """
-        read = value_reader(plan, self._settings.decimal_separator)
+        read = chained(rules, value_reader(plan, self._settings.decimal_separator))
         pick = _picker(plan.positions, plan.field_count)
         expected = plan.field_count
         reader = self._reader

@@ -7,9 +7,8 @@ from collections.abc import Mapping
 import asyncpg
 
 from connect_runner.domain.failures import RunFailure
-from connect_runner.domain.plan import LoadPlan
 from connect_runner.domain.rejects import RejectReason
-from connect_runner.domain.statements import affected_rows, lock_target
+from connect_runner.domain.statements import affected_rows
 from connect_runner.domain.writes import WriteSteps
 from connect_runtime.db import Conn
 
@@ -19,15 +18,16 @@ SET_LOCK_TIMEOUT = "SELECT set_config('lock_timeout', $1, true)"
 NO_LOCK_TIMEOUT = "0"  # no limit: PostgreSQL's default
 
 
-async def lock_target_table(conn: Conn, plan: LoadPlan, timeout_s: float) -> None:
-    """Take the target's write lock, waiting at most `timeout_s` for another writer to let go of it.
+async def lock_target_table(conn: Conn, lock: str, timeout_s: float) -> None:
+    """Take the target's write lock (`lock`: its LOCK statement), waiting at most `timeout_s` for another writer
+    to let go of it.
 
     Without a limit a load would wait for as long as any other transaction keeps writing to the table. The
     limit covers this one wait only: once the lock is held nobody else can hold a conflicting one.
     """
     await conn.execute(SET_LOCK_TIMEOUT, f"{round(timeout_s * 1000)}ms")
     try:
-        await conn.execute(lock_target(plan))
+        await conn.execute(lock)
     except asyncpg.LockNotAvailableError as exc:
         raise RunFailure(
             "LOAD_FAILED", f"the target table stayed locked by another writer for {timeout_s:g} s"

@@ -107,10 +107,7 @@ async def find_rejects(conn: Conn, staging: Staging, plan: LoadPlan) -> list[tup
 
     Each exact (and costly) search runs only when a cheap test could not rule its problem out.
     """
-    invalid: list[tuple[int, str]] = []
-    if not await _proven_valid(conn, staging, plan):
-        invalid = [(r["line_no"], r["reason"]) for r in await conn.fetch(find_invalid(staging, plan))]
-        await add_rejects(conn, staging, invalid)
+    invalid = await reject_invalid(conn, staging, plan)
     # Keys are compared as typed values (007 = 7), so the casts need the invalid rows gone first.
     duplicates: list[tuple[int, str]] = []
     if (await conn.fetch(has_duplicates(staging, plan)))[0]["repeated"]:
@@ -118,6 +115,15 @@ async def find_rejects(conn: Conn, staging: Staging, plan: LoadPlan) -> list[tup
         duplicates = [(r["line_no"], str(RejectReason.DUPLICATE_KEY)) for r in repeated]
         await add_rejects(conn, staging, duplicates)
     return invalid + duplicates
+
+
+async def reject_invalid(conn: Conn, staging: Staging, plan: LoadPlan) -> list[tuple[int, str]]:
+    """Rows failing a value check (removed from staging)."""
+    if await _proven_valid(conn, staging, plan):
+        return []
+    invalid = [(r["line_no"], r["reason"]) for r in await conn.fetch(find_invalid(staging, plan))]
+    await add_rejects(conn, staging, invalid)
+    return invalid
 
 
 async def _proven_valid(conn: Conn, staging: Staging, plan: LoadPlan) -> bool:

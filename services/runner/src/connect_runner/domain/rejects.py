@@ -18,6 +18,10 @@ class RejectReason(StrEnum):
     INVALID_DATE = "INVALID_DATE"
     INVALID_DATA_FORMAT = "INVALID_DATA_FORMAT"
     DUPLICATE_KEY = "DUPLICATE_KEY"
+    INVALID_EMAIL = "INVALID_EMAIL"
+    INVALID_MOBILE_NUMBER = "INVALID_MOBILE_NUMBER"
+    CHANNEL_EMPTY = "CHANNEL_EMPTY"
+    NO_PARENT_RECORD = "NO_PARENT_RECORD"
 
 
 # The reason a malformed value of each type is reported with (text can only be too long).

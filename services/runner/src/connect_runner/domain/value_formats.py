@@ -135,3 +135,14 @@ def read_records(
         else:
             kept.append(tuple(values))
     return kept
+
+
+def chained(first: BatchReader | None, second: BatchReader | None) -> BatchReader | None:
+    """`first`, then `second` on the records it kept; None when neither has anything to do."""
+    if first is None or second is None:
+        return first or second
+    return partial(_both, first, second)
+
+
+def _both(first: BatchReader, second: BatchReader, records: list[Record], rejects: Rejects) -> list[Record]:
+    return second(first(records, rejects), rejects)

@@ -1,9 +1,10 @@
 """The event store: one stream per aggregate in PostgreSQL, with optimistic concurrency.
 
 Streams are `job:<id>` (the job's events and the run events the scheduler writes for it: requested,
-skipped, stop requested; what the job needs of those is kept aside, see `job_store.py`) and
-`table:<lower name>`. `(stream_id, stream_version)` is the primary key, so two writers that loaded the
-same version cannot both append: the second gets `ConcurrencyError` and nothing of its own is stored.
+skipped, stop requested; what the job needs of those is kept aside, see `job_store.py`), `table:<lower name>`,
+`list:<lower name>` and `pet:<lower name>`. `(stream_id, stream_version)` is the primary key, so two writers
+that loaded the same version cannot both append: the second gets `ConcurrencyError` and nothing of its own is
+stored.
 Everything here runs on the caller's connection, inside the caller's transaction.
 """
 
@@ -59,6 +60,16 @@ def job_stream(job_id: int) -> str:
 def table_stream(name: str) -> str:
     """The stream of one table; names are unique case-insensitively."""
     return f"table:{name.lower()}"
+
+
+def list_stream(name: str) -> str:
+    """The stream of one profile list; names are unique case-insensitively."""
+    return f"list:{name.lower()}"
+
+
+def pet_stream(name: str) -> str:
+    """The stream of one PET; names are unique case-insensitively."""
+    return f"pet:{name.lower()}"
 
 
 async def load(conn: Conn, stream_id: str) -> tuple[list[Event], int]:

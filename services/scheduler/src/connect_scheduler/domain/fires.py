@@ -10,13 +10,15 @@ from __future__ import annotations
 from datetime import datetime
 from functools import partial
 
-from connect_events import JobDeleted, JobDeletedPayload, RunSkipped, RunSkippedPayload, TableSpec, run_key
+from connect_events import JobDeleted, JobDeletedPayload, RunSkipped, RunSkippedPayload, run_key
 from connect_runtime.messages import Causation
 from connect_scheduler.domain import slots
 from connect_scheduler.domain.envelope import envelope
 from connect_scheduler.domain.jobs import JobState
+from connect_scheduler.domain.rejection import Rejected
 from connect_scheduler.domain.run_control import request_run
 from connect_scheduler.domain.slots import Decision, Due, Fire, Slot, Timing, due_now, fire_starts
+from connect_scheduler.domain.targets import Target, freeze
 
 
 def timing(job: JobState) -> Timing:
@@ -36,14 +38,12 @@ def fire_is_due(job: JobState | None, due: Due, now: datetime) -> bool:
     return job is not None and not job.deleted and fire_starts(timing(job), due.slot, now)
 
 
-def decide_due(
-    job: JobState | None, due: Due, table: TableSpec | None, running_run_id: int | None, now: datetime
-) -> Decision:
+def decide_due(job: JobState | None, due: Due, target: Target, running_run_id: int | None, now: datetime) -> Decision:
     """What to record for a claimed due row at `now` (`slots.due_now`).
 
     The job is deleted at its expiration. A fire that meets the previous run still in progress is recorded
     skipped, not queued (spec §7.2); after downtime one run stands for the missed fires. `running_run_id` is
-    the job's run in progress, if any.
+    the job's run in progress, if any; a fire whose `target` (`domain/targets.py`) is missing requests nothing.
     """
     if job is None or job.deleted:
         return Decision("gone")
@@ -52,10 +52,12 @@ def decide_due(
         return fire
     if running_run_id is not None:
         return Decision("skipped", (_skipped(job, fire, running_run_id),), fire.after)
-    if table is None:
+    try:
+        frozen = freeze(job.job_id, job.definition, target)
+    except Rejected:
         return Decision("table_missing", slot=fire.after)
     facts = (fire.at, fire.missed, fire.next_run_at)
-    requested = request_run(job, table, fire.causation, 0, trigger="schedule", fire=facts)
+    requested = request_run(job, frozen, fire.causation, 0, trigger="schedule", fire=facts)
     return Decision("requested", (requested,), fire.after, fire.missed)
 
 

@@ -4,7 +4,8 @@ Members run one at a time, in order, each as an ordinary run of its job (`run.re
 `trigger="group"`, naming the group run). Run-now starts the first member in the same decision; when the runs
 consumer sees a member's run end, `decide_after_member` starts the next one only after a success and no stop:
 otherwise the group run ends, and the rest never start. A member that cannot start when its turn comes
-(deleted, inactive, running already, its table missing) ends the group run *failed* with words naming it.
+(deleted, inactive, running already, its table, list or a PET missing) ends the group run *failed* with words
+naming it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ from connect_events import (
     RunGroupNow,
     RunStatus,
     StopGroupRun,
-    TableSpec,
     Trigger,
     group_run_key,
     run_key,
@@ -35,22 +35,24 @@ from connect_events import (
 from connect_events.values import storable_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
+from connect_scheduler.domain.fields import text_errors
 from connect_scheduler.domain.groups import GroupRunState, GroupState, evolve, existing_group, live_group
 from connect_scheduler.domain.jobs import JobState, live_job
 from connect_scheduler.domain.rejection import Rejected, invalid
 from connect_scheduler.domain.run_control import request_run, request_stop, require_runnable
 from connect_scheduler.domain.slots import SCHEDULER_ACTOR
-from connect_scheduler.domain.validation import expiration_errors, text_errors
+from connect_scheduler.domain.targets import Target
+from connect_scheduler.domain.validation import expiration_errors
 
 
 @dataclass(frozen=True)
 class MemberFacts:
-    """What starting (or stopping) member job `job_id` needs: its state (None: it never existed), its table and
-    its run in progress, as the scheduler's view of runs says."""
+    """What starting (or stopping) member job `job_id` needs: its state (None: it never existed), its target
+    (`domain/targets.py`) and its run in progress, as the scheduler's view of runs says."""
 
     job_id: int
     job: JobState | None
-    table: TableSpec | None = None
+    target: Target = None
     running: int | None = None
 
 
@@ -233,12 +235,12 @@ def start_next(
         raise ValueError(f"starting member {position + 1} needs the facts of job {job_id}")
     try:
         job = live_job(facts.job, job_id)
-        table = require_runnable(job, facts.table, facts.running, now)
+        frozen = require_runnable(job, facts.target, facts.running, now)
     except Rejected as refusal:
         error = f"member {position + 1} could not start: {refusal.message}"
         errors = (FieldError(field=f"members[{position}]", message=refusal.message),)
         return [_ended(group, run, causation, index, now, RunStatus.FAILED, (job_id, None), error, errors)]
-    request = request_run(job, table, causation, index, trigger="group", group_run=(group.group_id, run.run_id))
+    request = request_run(job, frozen, causation, index, trigger="group", group_run=(group.group_id, run.run_id))
     payload = GroupRunMemberRequestedPayload(
         group_id=group.group_id,
         run_id=run.run_id,

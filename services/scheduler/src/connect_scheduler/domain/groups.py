@@ -39,6 +39,7 @@ from connect_events import (
 from connect_events.values import control_problem, job_name_problem, storable_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
+from connect_scheduler.domain.fields import text_errors
 from connect_scheduler.domain.jobs import JobState, UnexpectedEventError, is_partner
 from connect_scheduler.domain.rejection import Rejected, invalid
 from connect_scheduler.domain.schedules import next_fire, schedule_errors
@@ -46,7 +47,6 @@ from connect_scheduler.domain.validation import (
     MAX_DESCRIPTION_LENGTH,
     expiration_errors,
     notification_errors,
-    text_errors,
 )
 
 MIN_MEMBERS = 2

@@ -36,13 +36,13 @@ from connect_events import (
     RunRequested,
     RunSkipped,
     RunStopRequested,
-    TableSpec,
     UpdateJob,
 )
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
 from connect_scheduler.domain.rejection import Rejected, bounded_errors, invalid
 from connect_scheduler.domain.schedules import next_fire
+from connect_scheduler.domain.targets import Target
 from connect_scheduler.domain.validation import job_errors, unstorable_errors
 
 # Settings kinds of partner jobs (jobs a partner set up): they can be neither run by hand nor copied. None of
@@ -122,7 +122,7 @@ def is_partner(definition: JobDefinition) -> bool:
 def decide_create_job(
     job_id: int,
     cmd: CreateJob,
-    table: TableSpec | None,
+    target: Target,
     name_owner: int | None,
     now: datetime,
     causation: Causation,
@@ -135,7 +135,7 @@ def decide_create_job(
     private addresses (so do the other decisions that validate a definition).
     """
     definition = cmd.payload.definition
-    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None), allow_private_webhooks)
+    errors = _draft_errors(definition, target, name_owner, job_id, now, _subject(None), allow_private_webhooks)
     aggregate = str(job_id)
     payload = JobDefined(job_id=job_id, definition=definition, errors=errors)
     events: list[Event] = [JobCreated(**envelope(causation, 0, aggregate, 1), payload=payload)]
@@ -148,7 +148,7 @@ def decide_create_job(
 def decide_update_job(
     state: JobState | None,
     cmd: UpdateJob,
-    table: TableSpec | None,
+    target: Target,
     name_owner: int | None,
     now: datetime,
     causation: Causation,
@@ -166,7 +166,9 @@ def decide_update_job(
     definition = cmd.payload.definition
     if not isinstance(definition.schedule, OnDemand):
         _not_in_group(job, group_id, "give it a schedule")
-    errors = _draft_errors(definition, table, name_owner, job.job_id, now, _subject(job.job_id), allow_private_webhooks)
+    errors = _draft_errors(
+        definition, target, name_owner, job.job_id, now, _subject(job.job_id), allow_private_webhooks
+    )
     if errors and job.active:
         message = f"job {job.job_id} is active and the new definition has {len(errors)} error(s); deactivate it first"
         raise invalid(message, errors, "JOB_HAS_ERRORS")
@@ -179,7 +181,7 @@ def decide_copy_job(
     state: JobState | None,
     cmd: CopyJob,
     job_id: int,
-    table: TableSpec | None,
+    target: Target,
     name_owner: int | None,
     now: datetime,
     causation: Causation,
@@ -188,7 +190,7 @@ def decide_copy_job(
 ) -> list[Event]:
     """A new inactive job `job_id` with an inactive, non-partner job's definition under the given name.
 
-    Its errors are found afresh: the table or the clock may have changed since the original was saved.
+    Its errors are found afresh: its target or the clock may have changed since the original was saved.
     """
     source = live_job(state, cmd.payload.job_id)
     if is_partner(source.definition):
@@ -198,7 +200,7 @@ def decide_copy_job(
         message = f"job {source.job_id} is active; only an inactive job can be copied"
         raise Rejected("invalid_state", message, reason="COPY_REQUIRES_INACTIVE")
     definition = source.definition.model_copy(update={"name": cmd.payload.name})
-    errors = _draft_errors(definition, table, name_owner, job_id, now, _subject(None), allow_private_webhooks)
+    errors = _draft_errors(definition, target, name_owner, job_id, now, _subject(None), allow_private_webhooks)
     payload = JobDefined(job_id=job_id, definition=definition, errors=errors, copied_from=source.job_id)
     return [JobCreated(**envelope(causation, 0, str(job_id), 1), payload=payload)]
 
@@ -206,18 +208,18 @@ def decide_copy_job(
 def decide_activate_job(
     state: JobState | None,
     cmd: ActivateJob,
-    table: TableSpec | None,
+    target: Target,
     now: datetime,
     causation: Causation,
     *,
     allow_private_webhooks: bool = False,
 ) -> list[Event]:
-    """Activate a job without errors against its table and the clock today; already active: nothing to do."""
+    """Activate a job without errors against its target and the clock today; already active: nothing to do."""
     job = live_job(state, cmd.payload.job_id)
     _expect_version(job, cmd.payload.expected_version)
     if job.active:
         return []
-    if errors := job_errors(job.definition, table, now, allow_private_webhooks=allow_private_webhooks):
+    if errors := job_errors(job.definition, target, now, allow_private_webhooks=allow_private_webhooks):
         raise invalid(f"job {job.job_id} has {len(errors)} error(s); fix them to activate it", errors, "JOB_HAS_ERRORS")
     ref = JobRef(job_id=job.job_id, next_run_at=next_fire(job.definition.schedule, now))
     return [JobActivated(**_next(job, causation), payload=ref)]
@@ -283,7 +285,7 @@ def _not_in_group(job: JobState, group_id: int | None, change: str) -> None:
 
 def _draft_errors(
     definition: JobDefinition,
-    table: TableSpec | None,
+    target: Target,
     name_owner: int | None,
     job_id: int,
     now: datetime,
@@ -296,7 +298,7 @@ def _draft_errors(
     PostgreSQL cannot hold.
     """
     taken = _name_taken(definition.name, name_owner, job_id)
-    errors = job_errors(definition, table, now, allow_private_webhooks=allow_private_webhooks) + taken
+    errors = job_errors(definition, target, now, allow_private_webhooks=allow_private_webhooks) + taken
     named = {e.field for e in errors}
     unstorable = unstorable_errors(definition)
     if "name" in named or unstorable:

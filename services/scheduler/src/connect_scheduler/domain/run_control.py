@@ -16,29 +16,31 @@ from connect_events import (
     RunStopRequested,
     RunStopRequestedPayload,
     StopRun,
-    TableSpec,
     Trigger,
     run_key,
 )
 from connect_events.values import storable_problem
 from connect_runtime.messages import Causation
 from connect_scheduler.domain.envelope import envelope
+from connect_scheduler.domain.fields import text_errors
 from connect_scheduler.domain.jobs import JobState, existing_job, is_partner, live_job
 from connect_scheduler.domain.rejection import Rejected, invalid
-from connect_scheduler.domain.validation import expiration_errors, job_errors, text_errors
+from connect_scheduler.domain.targets import Frozen, Target, freeze
+from connect_scheduler.domain.validation import expiration_errors, job_errors
 
 
 def decide_run_job_now(
     state: JobState | None,
     cmd: RunJobNow,
-    table: TableSpec | None,
+    target: Target,
     running: int | None,
     now: datetime,
     causation: Causation,
     *,
     allow_private_webhooks: bool = False,
 ) -> list[Event]:
-    """Request the next run of an active job, freezing its definition and table for the runner.
+    """Request the next run of an active job, freezing its definition and target (`domain/targets.py`) for the
+    runner.
 
     `running` is the job's run in progress, if any. A repeated idempotency key asks for the run it started
     before, so nothing new happens. The schedule's next fire is left as it is (spec §7.1).
@@ -46,7 +48,7 @@ def decide_run_job_now(
     A dry run (`dry_run`) writes nothing, so it may also test an inactive job before it is activated, once the
     job has none of the errors activation would list against its table and the clock today
     (`allow_private_webhooks` as for activation). Otherwise it follows run-now's rules: one run in progress
-    per job (a dry run counts), the idempotency key, the expiration, the table.
+    per job (a dry run counts), the idempotency key, the expiration, the target.
     """
     job = live_job(state, cmd.payload.job_id)
     key = cmd.payload.idempotency_key
@@ -55,18 +57,18 @@ def decide_run_job_now(
     if key is not None and key in job.idempotency_keys:
         return []
     dry_run = cmd.payload.dry_run
-    loaded = require_runnable(job, table, running, now, may_be_inactive=dry_run)
+    frozen = require_runnable(job, target, running, now, may_be_inactive=dry_run)
     if not job.active and (
-        errors := job_errors(job.definition, loaded, now, allow_private_webhooks=allow_private_webhooks)
+        errors := job_errors(job.definition, target, now, allow_private_webhooks=allow_private_webhooks)
     ):
         message = f"job {job.job_id} has {len(errors)} error(s); fix them to dry-run it"
         raise invalid(message, errors, "JOB_HAS_ERRORS")
-    return [request_run(job, loaded, causation, 0, trigger="manual", idempotency_key=key, dry_run=dry_run)]
+    return [request_run(job, frozen, causation, 0, trigger="manual", idempotency_key=key, dry_run=dry_run)]
 
 
 def request_run(
     job: JobState,
-    table: TableSpec,
+    target: Frozen,
     causation: Causation,
     index: int,
     *,
@@ -76,7 +78,7 @@ def request_run(
     fire: tuple[datetime, int, datetime | None] | None = None,
     dry_run: bool = False,
 ) -> RunRequested:
-    """The job's next run, the `index`-th event of `causation`, with its definition and `table` frozen for the
+    """The job's next run, the `index`-th event of `causation`, with its definition and `target` frozen for the
     runner; a member run names its group run, `(group_id, group_run_id)`; a scheduled run the fire it stands
     for, `(scheduled_for, missed_fires, next_run_at)`; a dry run writes nothing."""
     run_id = job.last_run_id + 1
@@ -89,7 +91,9 @@ def request_run(
         idempotency_key=idempotency_key,
         job_version=job.version,
         definition=job.definition,
-        table=table,
+        table=target.table,
+        list=target.list,
+        pets=target.pets,
         group_id=group_id,
         group_run_id=group_run_id,
         scheduled_for=scheduled_for,
@@ -101,10 +105,10 @@ def request_run(
 
 
 def require_runnable(
-    job: JobState, table: TableSpec | None, running: int | None, now: datetime, *, may_be_inactive: bool = False
-) -> TableSpec:
-    """The table a run of `job` loads; refused when the job may not run now (`may_be_inactive`: nor because
-    the job is inactive)."""
+    job: JobState, target: Target, running: int | None, now: datetime, *, may_be_inactive: bool = False
+) -> Frozen:
+    """What a run of `job` loads (`targets.freeze`); refused when the job may not run now (`may_be_inactive`: nor
+    because the job is inactive)."""
     if is_partner(job.definition):
         raise Rejected("invalid_state", f"job {job.job_id} is a partner job", reason="PARTNER_JOB_NOT_RUNNABLE")
     if not job.active and not may_be_inactive:
@@ -114,10 +118,7 @@ def require_runnable(
     if running is not None:
         message = f"job {job.job_id} is running (run {run_key(job.job_id, running)})"
         raise Rejected("invalid_state", message, reason="JOB_RUNNING")
-    if table is None:
-        message = f"table {job.definition.settings.table} of job {job.job_id} does not exist"
-        raise Rejected("invalid_state", message, reason="TABLE_NOT_FOUND")
-    return table
+    return freeze(job.job_id, job.definition, target)
 
 
 def requested_run_id(state: JobState, cmd: RunJobNow) -> int:

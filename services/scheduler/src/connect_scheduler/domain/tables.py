@@ -22,7 +22,7 @@ class TableState:
 
 
 def table_key(name: str) -> str:
-    """Aggregate id and Kafka key of a table: names are unique case-insensitively."""
+    """Aggregate id and Kafka key of a table, list or PET: names are unique case-insensitively (per kind)."""
     return name.lower()
 
 
@@ -54,13 +54,14 @@ def decide_define_table(state: TableState | None, cmd: DefineTable, causation: C
 
 def validate_table(spec: TableSpec) -> list[FieldError]:
     """Every problem of `spec`, each naming its field."""
-    errors = _identifier_errors("table.name", spec.name)
+    errors = identifier_errors("table.name", spec.name)
     errors += _columns_errors(spec.columns)
     errors += _primary_key_errors(spec)
     return errors
 
 
-def _identifier_errors(field: str, name: str) -> list[FieldError]:
+def identifier_errors(field: str, name: str) -> list[FieldError]:
+    """The shared identifier rule for a table, list, PET or column name, naming `field`."""
     # Checked again here although the gateway does (any producer may send a command); the shared rule's
     # words say what is wrong without quoting a value that may hold NUL or line breaks.
     problem = identifier_problem(name)
@@ -77,16 +78,24 @@ def _label(spec: TableSpec, *, quoted: bool = False) -> str:
 def _columns_errors(columns: tuple[ColumnSpec, ...]) -> list[FieldError]:
     if not columns:
         return [FieldError(field="table.columns", message="a table needs at least one column")]
+    return columns_errors("table.columns", columns)
+
+
+def columns_errors(field: str, columns: tuple[ColumnSpec, ...]) -> list[FieldError]:
+    """Each column's own rules (`column_errors`), and no name twice (case-insensitively)."""
     errors: list[FieldError] = []
     seen: set[str] = set()
     for i, column in enumerate(columns):
-        field = f"table.columns[{i}]"
-        errors += _identifier_errors(f"{field}.name", column.name)
+        errors += column_errors(f"{field}[{i}]", column)
         if column.name.lower() in seen and not control_problem(column.name):  # never quote an unprintable name
-            errors.append(FieldError(field=f"{field}.name", message=f"column {column.name} is defined twice"))
+            errors.append(FieldError(field=f"{field}[{i}].name", message=f"column {column.name} is defined twice"))
         seen.add(column.name.lower())
-        errors += _type_errors(field, column)
     return errors
+
+
+def column_errors(field: str, column: ColumnSpec) -> list[FieldError]:
+    """A column's name is an identifier and its type's attributes fit the type."""
+    return identifier_errors(f"{field}.name", column.name) + _type_errors(field, column)
 
 
 def _type_errors(field: str, column: ColumnSpec) -> list[FieldError]:

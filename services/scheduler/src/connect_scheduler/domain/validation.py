@@ -12,42 +12,44 @@ these rules gets only that error (the other rules would only repeat it), and no 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from connect_events import (
-    ColumnMapping,
-    ColumnType,
     Command,
     FieldError,
     ImportCustomTable,
     JobDefinition,
+    JobSettings,
     Notifications,
     RetryPolicy,
     TableSpec,
 )
-from connect_events.formats import format_problem
 from connect_events.values import MAX_HOST_LENGTH, control_problem, host_problem, job_name_problem, storable_problem
 from connect_scheduler.domain.addresses import private_host_problem
+from connect_scheduler.domain.fields import text_errors
 from connect_scheduler.domain.import_files import file_rules_errors, limits_errors, source_errors
+from connect_scheduler.domain.mappings import Mapped
+from connect_scheduler.domain.profile_imports import profile_errors
 from connect_scheduler.domain.schedules import schedule_errors
+from connect_scheduler.domain.targets import Profile, Target
 
 MAX_DESCRIPTION_LENGTH = 4000
 
 
-def validate_job(definition: JobDefinition, table: TableSpec | None) -> list[FieldError]:
-    """Every problem of `definition` against its target `table` (None: no such table), naming fields."""
+def validate_job(definition: JobDefinition, target: Target) -> list[FieldError]:
+    """Every problem of `definition` against its `target` as it is now (`domain/targets.py`), naming fields."""
     errors = name_errors(definition.name) + _description_errors(definition.description)
-    return errors + _settings_errors(definition.settings, table)
+    return errors + _settings_errors(definition.settings, target)
 
 
 def job_errors(
-    definition: JobDefinition, table: TableSpec | None, now: datetime, *, allow_private_webhooks: bool = False
+    definition: JobDefinition, target: Target, now: datetime, *, allow_private_webhooks: bool = False
 ) -> list[FieldError]:
-    """Every problem of `definition` at `now`: its own rules, its table's, its schedule's, its expiration's, its
+    """Every problem of `definition` at `now`: its own rules, its target's, its schedule's, its expiration's, its
     notifications' (`allow_private_webhooks`: the operator lets webhooks reach private addresses)."""
-    errors = validate_job(definition, table) + schedule_errors(definition.schedule, now, "schedule")
+    errors = validate_job(definition, target) + schedule_errors(definition.schedule, now, "schedule")
     errors += expiration_errors(definition.expires_at, now) + retry_errors(definition.retry)
     return errors + notification_errors(definition.notifications, allow_private_webhooks=allow_private_webhooks)
 
@@ -177,12 +179,6 @@ def envelope_errors(command: Command) -> list[FieldError]:
     return text_errors("actor", command.actor, storable_problem)
 
 
-def text_errors(field: str, value: str, problem: Callable[[str], str | None] = control_problem) -> list[FieldError]:
-    """The error of a text that breaks `problem`'s rule (by default: a single-line value), naming `field`."""
-    message = problem(value)
-    return [] if message is None else [FieldError(field=field, message=message)]
-
-
 def name_errors(name: str) -> list[FieldError]:
     """The job-name rule; uniqueness needs the other jobs and is checked by the caller."""
     return text_errors("name", name, job_name_problem)
@@ -196,68 +192,28 @@ def _description_errors(description: str) -> list[FieldError]:
     return []
 
 
-def _settings_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
+def _settings_errors(settings: JobSettings, target: Target) -> list[FieldError]:
+    """The rules every import shares (source, file, file rules, limits) around those of its target."""
     errors = source_errors(settings.source)
     if settings.file.decimal_separator == settings.file.delimiter:
         message = "must differ from the delimiter"
         errors.append(FieldError(field="settings.file.decimal_separator", message=message))
-    if unfit := text_errors("settings.table", settings.table):
-        errors += unfit
-    elif table is None:
-        errors.append(FieldError(field="settings.table", message=f"no table named {settings.table}"))
-    errors += _mapping_errors(settings, table)
+    if isinstance(settings, ImportCustomTable):
+        errors += _table_errors(settings, target if isinstance(target, TableSpec) else None)
+    else:
+        errors += profile_errors(settings, target if isinstance(target, Profile) else Profile(None))
     return errors + file_rules_errors(settings.files, settings.source) + limits_errors(settings.limits)
 
 
-def _mapping_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
-    if not settings.mapping:
-        return [FieldError(field="settings.mapping", message="map at least one source column")]
-    errors: list[FieldError] = []
-    seen: set[str] = set()
-    for i, mapping in enumerate(settings.mapping):
-        field = f"settings.mapping[{i}]"
-        errors += text_errors(f"{field}.source", mapping.source) or _source_column_errors(
-            f"{field}.source", mapping, header=settings.file.header
-        )
-        if unfit := text_errors(f"{field}.target", mapping.target):
-            errors += unfit
-            continue
-        errors += _target_errors(f"{field}.target", mapping, table, seen)
-        errors += _format_errors(f"{field}.format", mapping, table)
-        seen.add(mapping.target.lower())
-    if table is not None:
-        errors += _key_coverage_errors(table, seen)
+def _table_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[FieldError]:
+    errors = text_errors("settings.table", settings.table)
+    if not errors and table is None:
+        errors.append(FieldError(field="settings.table", message=f"no table named {settings.table}"))
+    mapped = Mapped("settings.mapping", "table", table, header=settings.file.header)
+    errors += mapped.errors(settings.mapping)
+    if table is not None and settings.mapping:
+        errors += _key_coverage_errors(table, mapped.targets)
     return errors
-
-
-def _source_column_errors(field: str, mapping: ColumnMapping, *, header: bool) -> list[FieldError]:
-    """With a header, sources are column names; without one, 1-based positions (spec §4.1)."""
-    if header:
-        if mapping.source.strip():
-            return []
-        return [FieldError(field=field, message="name the source column")]
-    if mapping.source.isascii() and mapping.source.isdigit() and int(mapping.source) >= 1:
-        return []
-    return [FieldError(field=field, message="without a header row, the source is a column position (1, 2, ...)")]
-
-
-def _target_errors(field: str, mapping: ColumnMapping, table: TableSpec | None, seen: set[str]) -> list[FieldError]:
-    if mapping.target.lower() in seen:
-        return [FieldError(field=field, message=f"column {mapping.target} is mapped twice")]
-    if table is not None and table.column(mapping.target) is None:
-        return [FieldError(field=field, message=f"table {table.name} has no column {mapping.target}")]
-    return []
-
-
-def _format_errors(field: str, mapping: ColumnMapping, table: TableSpec | None) -> list[FieldError]:
-    """A format reads dates and timestamps (`connect_events.formats`); an unknown target has its own error."""
-    column = None if table is None else table.column(mapping.target)
-    if mapping.format is None or column is None:
-        return []
-    if column.type not in (ColumnType.DATE, ColumnType.TIMESTAMP):
-        return [FieldError(field=field, message="a format applies to date and timestamp columns only")]
-    problem = format_problem(mapping.format, "date" if column.type is ColumnType.DATE else "timestamp")
-    return [] if problem is None else [FieldError(field=field, message=problem)]
 
 
 def _key_coverage_errors(table: TableSpec, mapped: set[str]) -> list[FieldError]:

@@ -32,10 +32,10 @@ from connect_scheduler.adapters.due import DueTable
 from connect_scheduler.adapters.event_store import ConcurrencyError
 from connect_scheduler.adapters.job_store import StateCache, append_jobs, load_jobs, prepare
 from connect_scheduler.adapters.run_view import runs_in_progress
+from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.fires import decide_due, fire_is_due
 from connect_scheduler.domain.slots import Decision, Due, Kind
 from connect_scheduler.group_handlers import record_group_due
-from connect_scheduler.handlers import load_table
 
 log = logging.getLogger(__name__)
 
@@ -76,18 +76,18 @@ class DueKind:
 
 async def _record_jobs(conn: Conn, claimed: Sequence[Due], now: datetime, cache: StateCache | None = None) -> Recorded:
     """Decide each row against its job and append the events to the jobs' streams, in a few statements for the
-    whole batch: the run view is asked only for fires that are due, and each table read once."""
+    whole batch: the run view is asked only for fires that are due, and each table, list or PET read once."""
     jobs = await load_jobs(conn, [row.id for row in claimed], cache)
     firing = [job for row in claimed if (job := jobs[row.id][0]) is not None and fire_is_due(job, row, now)]
     running = await runs_in_progress(conn, firing)
-    names = {job.definition.settings.table.lower() for job in firing if running[job.job_id] is None}
-    tables = {name: await load_table(conn, name) for name in names}
+    targets = Targets(conn)
     recorded: Recorded = []
     for row in claimed:
         job, _ = jobs[row.id]
         if job is not None and job.job_id in running:
-            table = tables.get(job.definition.settings.table.lower())
-            decision = decide_due(job, row, table, running[job.job_id], now)
+            running_run_id = running[job.job_id]
+            target = None if running_run_id is not None else await targets.of(job.definition.settings)
+            decision = decide_due(job, row, target, running_run_id, now)
         else:
             decision = decide_due(job, row, None, None, now)
         recorded.append((row, decision))
@@ -261,7 +261,7 @@ def _log_decision(kind: DueKind, row: Due, decision: Decision) -> None:
     if decision.events:
         fields["event_aggregate"] = decision.events[0].aggregate_id
     if decision.outcome == "table_missing":
-        log.warning("scheduled fire not run: the job's table does not exist", extra=fields)
+        log.warning("scheduled fire not run: the job's table, list or a PET does not exist", extra=fields)
     elif decision.missed_fires:
         fields["missed_fires"] = decision.missed_fires
         log.warning("scheduled fires were missed while the scheduler was down; one run stands for them", extra=fields)

@@ -1,0 +1,52 @@
+"""Loading jobs' targets (`domain/targets.py`) from the event store: a table, or a list and the PETs a job names.
+
+A loader reads each stream once, so a batch of fires that names the same table or list a hundred times reads
+it once; it lives as long as the transaction it reads in.
+"""
+
+from __future__ import annotations
+
+from connect_events import Event, ImportCustomTable, JobSettings, ListSpec, PetSpec, TableSpec
+from connect_runtime.db import Conn
+from connect_scheduler.adapters import event_store
+from connect_scheduler.adapters.event_store import list_stream, pet_stream, table_stream
+from connect_scheduler.domain.lists import fold_list, fold_pet
+from connect_scheduler.domain.tables import fold_table
+from connect_scheduler.domain.targets import Profile, Target
+
+
+class Targets:
+    """The targets of jobs as they are in `conn`'s transaction, each stream read once."""
+
+    def __init__(self, conn: Conn) -> None:
+        self._conn = conn
+        self._histories: dict[str, list[Event]] = {}
+
+    async def of(self, settings: JobSettings) -> Target:
+        """What a job with `settings` writes: its table, or its list and the PETs it names (those defined)."""
+        if isinstance(settings, ImportCustomTable):
+            return await self.table_spec(settings.table)
+        pets = {
+            named.pet.lower(): pet for named in settings.pets if (pet := await self.pet_spec(named.pet)) is not None
+        }
+        return Profile(await self.list_spec(settings.list_name), pets)
+
+    async def table_spec(self, name: str) -> TableSpec | None:
+        """The current spec of table `name` (any case), if defined."""
+        state = fold_table(await self._history(table_stream(name)))
+        return None if state is None else state.spec
+
+    async def list_spec(self, name: str) -> ListSpec | None:
+        """The current spec of list `name` (any case), if defined."""
+        state = fold_list(await self._history(list_stream(name)))
+        return None if state is None else state.spec
+
+    async def pet_spec(self, name: str) -> PetSpec | None:
+        """The current spec of PET `name` (any case), if defined."""
+        state = fold_pet(await self._history(pet_stream(name)))
+        return None if state is None else state.spec
+
+    async def _history(self, stream: str) -> list[Event]:
+        if stream not in self._histories:
+            self._histories[stream] = (await event_store.load(self._conn, stream))[0]
+        return self._histories[stream]
