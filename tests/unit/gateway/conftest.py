@@ -22,6 +22,7 @@ from tests.unit.gateway.gateway_fakes import (
     FakeCredentials,
     FakeHostKeys,
     FakeReads,
+    FakeRejects,
     World,
 )
 from tests.unit.gateway.identity_fake import FastHasher, InMemoryIdentityStore
@@ -56,6 +57,7 @@ async def world(server_key: asyncssh.SSHKey, tmp_path: Path) -> AsyncIterator[Wo
     credentials = FakeCredentials()
     host_keys = FakeHostKeys(key=server_key.export_public_key("openssh").decode().strip())
     reads = FakeReads()
+    rejects = FakeRejects()
     store = InMemoryIdentityStore()
     ensure_account(tmp_path / "files")
     deps = Deps(
@@ -67,10 +69,11 @@ async def world(server_key: asyncssh.SSHKey, tmp_path: Path) -> AsyncIterator[Wo
         identity=store,
         hasher=FastHasher(),
         reply_timeout_s=0.5,
+        rejects=rejects,
     )
     tokens = await seed_users(deps)
     app = create_app(deps)
     headers = {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
-        yield World(bus, credentials, host_keys, reads, client, store, tokens, app)
+        yield World(bus, credentials, host_keys, reads, client, store, tokens, app, rejects)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal, TypeVar
@@ -26,8 +26,9 @@ from connect_events import (
     SftpLocation,
 )
 from connect_gateway.domain.listing import LAST_INT, LAST_TIME, Position, Sort, Value
+from connect_gateway.domain.rejects import RejectRecord
 from connect_gateway.domain.secrets import Secret
-from connect_gateway.ports import HostUnreachableError, Reply
+from connect_gateway.ports import HostUnreachableError, RejectsUnavailableError, Reply
 from connect_gateway.read_models import (
     GROUP_RUN_SORT,
     CommandRecord,
@@ -306,6 +307,28 @@ class FakeReads:
 
 
 @dataclass
+class FakeRejects:
+    """Each run's rejects in `rows` (any order), handed out `batch_rows` at a time in line order; `open_batches`
+    counts the iterators not closed yet."""
+
+    rows: dict[tuple[int, int], list[RejectRecord]] = field(default_factory=dict)
+    batch_rows: int = 2
+    down: bool = False
+    open_batches: int = 0
+
+    async def batches(self, job_id: int, run_id: int) -> AsyncGenerator[Sequence[RejectRecord], None]:
+        if self.down:
+            raise RejectsUnavailableError("ConnectionRefusedError: audience down")
+        found = sorted(self.rows.get((job_id, run_id), []), key=lambda r: r.line_number)
+        self.open_batches += 1
+        try:
+            for start in range(0, len(found), self.batch_rows):
+                yield found[start : start + self.batch_rows]
+        finally:
+            self.open_batches -= 1
+
+
+@dataclass
 class World:
     """The fakes behind one app."""
 
@@ -317,6 +340,7 @@ class World:
     identity: InMemoryIdentityStore
     tokens: dict[Role, str]  # an API token of one user per role
     app: FastAPI
+    rejects: FakeRejects = field(default_factory=FakeRejects)
     user_private_key: str = ""  # set by tests that create jobs
 
     def client_as(self, role: Role | None, **kwargs: Any) -> httpx.AsyncClient:

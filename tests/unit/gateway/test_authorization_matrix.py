@@ -16,8 +16,9 @@ from uuid import uuid4
 
 import pytest
 
-from connect_events import Role
+from connect_events import ColumnSpec, ColumnType, Role, TableSpec
 from connect_gateway.domain.identity.access import DOCS_ROUTES, ROUTES, Access, DocsAccess, document_path, rules
+from connect_gateway.domain.rejects import RejectRecord
 from connect_gateway.entrypoints.http.app import create_app
 from connect_gateway.files.ports import HostedDeps
 from connect_gateway.files.registry import register_key
@@ -64,12 +65,20 @@ def _with_job(method: str, url: str, body: Any = None) -> Recipe:
     return recipe
 
 
-async def _table(world: World, _role: Role | None) -> Call:
-    from connect_events import ColumnSpec, ColumnType, TableSpec
-
+def _store_table(world: World) -> None:
     spec = TableSpec(name="Stores", columns=(ColumnSpec(name="ID", type=ColumnType.INTEGER),), primary_key=("ID",))
     world.reads.tables.append(TableRecord(spec=spec, defined_at=NOW, defined_by="ann"))
+
+
+async def _table(world: World, _role: Role | None) -> Call:
+    _store_table(world)
     return Call("GET", "/api/v1/tables/stores")
+
+
+async def _auto_mapping(world: World, _role: Role | None) -> Call:
+    _store_table(world)
+    (_hosted(world).root / "upload" / "stores.csv").write_bytes(b"id,city\n1,Utrecht\n")
+    return Call("POST", "/api/v1/tables/stores/auto-mapping", {"hosted_path": "upload/stores.csv"})
 
 
 async def _run(world: World, _role: Role | None) -> Call:
@@ -81,6 +90,12 @@ async def _log(world: World, _role: Role | None) -> Call:
     world.reads.runs.append(run(4, 2, "succeeded", 0))
     world.reads.logs[(4, 2)] = [LogLine(at=NOW, level="INFO", message="file found")]
     return Call("GET", "/api/v1/runs/4.2/log")
+
+
+async def _rejects(world: World, _role: Role | None) -> Call:
+    world.reads.runs.append(run(4, 2, "succeeded", 0))
+    world.rejects.rows[(4, 2)] = [RejectRecord(3, "INVALID_NUMBER", "x,y")]
+    return Call("GET", "/api/v1/runs/4.2/rejects.csv")
 
 
 async def _command(world: World, _role: Role | None) -> Call:
@@ -104,6 +119,11 @@ async def _command(world: World, _role: Role | None) -> Call:
 async def _run_now(world: World, _role: Role | None) -> Call:
     world.bus.answer = lambda c: accepted(c, target_id="5", version=4, run_id=12)
     return Call("POST", "/api/v1/jobs/5/run")
+
+
+async def _dry_run(world: World, _role: Role | None) -> Call:
+    world.bus.answer = lambda c: accepted(c, target_id="5", version=4, run_id=13)
+    return Call("POST", "/api/v1/jobs/5/dry-run")
 
 
 async def _copy(world: World, _role: Role | None) -> Call:
@@ -214,6 +234,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v1/tables"): _fixed("GET", "/api/v1/tables"),
     ("GET", "/api/v1/tables/{name}"): _table,
     ("POST", "/api/v1/tables"): _fixed("POST", "/api/v1/tables", TABLE),
+    ("POST", "/api/v1/tables/{name}/auto-mapping"): _auto_mapping,
     ("GET", "/api/v1/jobs"): _fixed("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{job_id}"): _with_job("GET", "/api/v1/jobs/7"),
     ("POST", "/api/v1/jobs"): _create_job,
@@ -222,6 +243,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("POST", "/api/v1/jobs/{job_id}/activate"): _fixed("POST", "/api/v1/jobs/7/activate"),
     ("POST", "/api/v1/jobs/{job_id}/deactivate"): _fixed("POST", "/api/v1/jobs/7/deactivate"),
     ("POST", "/api/v1/jobs/{job_id}/run"): _run_now,
+    ("POST", "/api/v1/jobs/{job_id}/dry-run"): _dry_run,
     ("POST", "/api/v1/jobs/{job_id}/runs/{run_id}/stop"): _stop,
     ("POST", "/api/v1/jobs/{job_id}/copy"): _copy,
     ("GET", "/api/v1/jobs/{job_id}/history"): _history,
@@ -229,6 +251,7 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v1/runs"): _fixed("GET", "/api/v1/runs"),
     ("GET", "/api/v1/runs/{run}"): _run,
     ("GET", "/api/v1/runs/{run}/log"): _log,
+    ("GET", "/api/v1/runs/{run}/rejects.csv"): _rejects,
     ("GET", "/api/v1/commands/{command_id}"): _command,
     ("GET", "/api/v1/groups"): _fixed("GET", "/api/v1/groups"),
     ("GET", "/api/v1/groups/{group_id}"): _group,

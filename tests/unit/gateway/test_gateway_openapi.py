@@ -11,6 +11,7 @@ import pytest
 from connect_events import values as rules
 from connect_events.values import FILLED_LINE_PATTERN
 from connect_gateway.domain.runs import run_key_problem
+from connect_gateway.entrypoints.http.fields import HOSTED_PATH_PATTERN
 from tests.unit.gateway.gateway_fakes import World
 
 METHODS = ("GET", "PUT", "POST", "DELETE", "PATCH", "OPTIONS", "HEAD", "TRACE")
@@ -91,6 +92,9 @@ async def test_every_operation_documents_the_errors_it_can_answer(document: dict
                 continue  # users, tokens, keys, login and files are the gateway's own: no 202 or 504
             if (method, template) == ("post", "/api/v1/jobs:delete"):
                 continue  # 200 with one result per job: each job's refusal is inside it
+            if (method, template) == ("post", "/api/v1/tables/{name}/auto-mapping"):
+                assert {"404", "409"} <= set(responses)  # a read with a body: no command, so no 202 or 504
+                continue
             if method != "get" or "{" in template:
                 assert "404" in responses, (method, template)
             if method != "get":
@@ -171,13 +175,27 @@ async def test_exactly_one_secret_on_create_and_not_both_on_update(document: dic
         {"required": ["private_key"], "properties": {"private_key": {"type": "string"}}},
         {"required": ["password"], "properties": {"password": {"type": "string"}}},
     ]
-    assert schema_of(document, "JobIn")["properties"]["source"]["$ref"].endswith("/SourceIn")
+    assert _variants(schema_of(document, "JobIn")["properties"]["source"]) == ["SourceIn", "HostedSourceIn"]
     update = schema_of(document, "SourceUpdateIn")
     assert update["not"] == {
         "required": ["private_key", "password"],
         "properties": {"private_key": {"type": "string"}, "password": {"type": "string"}},
     }
-    assert schema_of(document, "JobUpdateIn")["properties"]["source"]["$ref"].endswith("/SourceUpdateIn")
+    assert _variants(schema_of(document, "JobUpdateIn")["properties"]["source"]) == ["SourceUpdateIn", "HostedSourceIn"]
+
+
+def _variants(schema: dict[str, Any]) -> list[str]:
+    return [variant["$ref"].rsplit("/", 1)[1] for variant in schema["oneOf"]]
+
+
+async def test_a_hosted_source_has_a_kind_and_a_path_only(document: dict[str, Any]) -> None:
+    hosted = schema_of(document, "HostedSourceIn")
+    assert set(hosted["properties"]) == {"kind", "path"} and set(hosted["required"]) == {"kind", "path"}
+    assert hosted["additionalProperties"] is False
+    assert hosted["properties"]["path"]["pattern"] == HOSTED_PATH_PATTERN
+    # Without `kind` a source is an external one, as before: the SFTP shapes do not require it.
+    assert "kind" not in schema_of(document, "SourceIn").get("required", [])
+    assert schema_of(document, "SourceIn")["properties"]["kind"]["default"] == "sftp"
 
 
 SAMPLES = [

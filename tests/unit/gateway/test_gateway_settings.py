@@ -26,9 +26,17 @@ def test_database_names_come_from_the_shared_variables(monkeypatch: pytest.Monke
 
 
 def test_the_defaults_are_those_of_the_catalog_and_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CATALOG_DATABASE", "VAULT_DATABASE"):
+    for name in ("CATALOG_DATABASE", "VAULT_DATABASE", "AUDIENCE_DATABASE"):
         monkeypatch.delenv(name, raising=False)
     key = generate_key()
     gateway = GatewaySettings(CONNECT_VAULT_KEY=key)
+    runner = RunnerSettings(CONNECT_VAULT_KEY=key)
     assert gateway.catalog_database == CatalogSettings().database
-    assert gateway.vault_database == RunnerSettings(CONNECT_VAULT_KEY=key).vault_database
+    assert (gateway.vault_database, gateway.audience_database) == (runner.vault_database, runner.audience_database)
+
+
+def test_the_rejects_are_read_where_the_runner_keeps_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AUDIENCE_DATABASE", "audience_blue")
+    key = generate_key()
+    assert GatewaySettings(CONNECT_VAULT_KEY=key).audience_database == "audience_blue"
+    assert RunnerSettings(CONNECT_VAULT_KEY=key).audience_database == "audience_blue"

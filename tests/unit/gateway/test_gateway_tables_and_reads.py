@@ -99,6 +99,7 @@ async def test_read_a_job_without_secrets(world: World) -> None:
     job = response.json()
     assert job["version"] == 3
     assert job["source"] == {
+        "kind": "sftp",
         "host": "sftp.example.com",
         "port": 2222,
         "user": "acme",

@@ -16,6 +16,7 @@ from connect_gateway.adapters.command_bus import KafkaCommandBus
 from connect_gateway.adapters.identity_sql import IDENTITY_DDL
 from connect_gateway.adapters.identity_store import PgIdentityStore
 from connect_gateway.adapters.passwords import Argon2PasswordHasher
+from connect_gateway.adapters.rejects import PgRejectStore
 from connect_gateway.adapters.replies import ReplyListener
 from connect_gateway.adapters.ssh import SshHostKeyScanner
 from connect_gateway.adapters.ssh_keys import SSH_KEYS_DDL, PgSshKeyStore
@@ -37,8 +38,10 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
     """Pools, producer, the identity outbox relay and a *ready* reply listener; all close in reverse order on exit."""
     await ensure_topics(settings.kafka_bootstrap_servers, settings.topic_partitions)
     async with AsyncExitStack() as stack:
-        catalog = await _catalog_pool(settings)
+        catalog = await _read_pool(settings, settings.catalog_database, settings.catalog_pool_size)
         stack.push_async_callback(catalog.close)
+        audience = await _read_pool(settings, settings.audience_database, settings.audience_pool_size)
+        stack.push_async_callback(audience.close)
         vault_pool = await open_pool(await ensure_database(settings.database_url, settings.vault_database), VAULT_DDL)
         stack.push_async_callback(vault_pool.close)
         identity_dsn, identity_pool = await _identity_pool(settings)
@@ -63,6 +66,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
             reply_timeout_s=settings.reply_timeout_s,
             session_policy=settings.session_policy(),
             hosted=hosted,
+            rejects=PgRejectStore(audience),
         )
 
 
@@ -115,13 +119,14 @@ def _report_relay_end(task: asyncio.Task[None]) -> None:
         log.error("identity outbox relay stopped", exc_info=task.exception())
 
 
-async def _catalog_pool(settings: GatewaySettings) -> asyncpg.Pool:
-    # The catalog service owns the schema; the gateway only reads, and the session enforces it.
-    dsn = await ensure_database(settings.database_url, settings.catalog_database)
+async def _read_pool(settings: GatewaySettings, database: str, size: int) -> asyncpg.Pool:
+    # Another service owns the schema (the catalog's read models, the runner's rejects); the gateway only reads,
+    # and the session enforces it.
+    dsn = await ensure_database(settings.database_url, database)
     pool = await asyncpg.create_pool(
         dsn,
         min_size=1,
-        max_size=settings.catalog_pool_size,
+        max_size=size,
         # A catalog rebuild swaps a fresh schema in under the same table names: no statements kept across it.
         statement_cache_size=0,
         server_settings={"default_transaction_read_only": "on", "application_name": "connect-gateway"},

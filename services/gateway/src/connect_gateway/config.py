@@ -17,6 +17,8 @@ IDENTITY_DATABASE = "identity"
 # The catalog service's default; services never import each other, so the name is repeated here and the
 # setting is read under the same variable the catalog reads.
 CATALOG_DATABASE = "catalog"
+# The runner's database (the audience store), where it keeps the rejects of runs: the runner's default, repeated.
+AUDIENCE_DATABASE = "audience"
 
 
 class GatewaySettings(ServiceSettings):
@@ -44,6 +46,14 @@ class GatewaySettings(ServiceSettings):
         default=CATALOG_DATABASE,
         alias="CATALOG_DATABASE",
         description="The catalog's read-model database (the same variable the catalog service reads)",
+    )
+    audience_database: str = Field(
+        default=AUDIENCE_DATABASE,
+        alias="AUDIENCE_DATABASE",
+        description="The audience database, where the runner keeps the rejects of runs (the variable the runner reads)",
+    )
+    audience_pool_size: int = Field(
+        default=4, ge=1, alias="GATEWAY_AUDIENCE_POOL_SIZE", description="Reject downloads served at once"
     )
     vault_database: str = Field(
         default=VAULT_DATABASE,

@@ -52,10 +52,10 @@ from connect_events import (
     UpdateJobPayload,
     encode,
 )
-from connect_gateway.domain.edits import check_based_on, check_same_login
+from connect_gateway.domain.edits import check_based_on, check_same_login, external
 from connect_gateway.domain.errors import Refusal, invalid
 from connect_gateway.domain.host_keys import PinnedKey, pin
-from connect_gateway.domain.jobs import JobDraft, SourceDraft
+from connect_gateway.domain.jobs import HostedSourceDraft, JobDraft, SourceDraft
 from connect_gateway.domain.limits import MAX_COMMAND_BYTES
 from connect_gateway.domain.secrets import Secret, choose_secret
 from connect_gateway.ports import CommandNotSentError, CommandSendTimeoutError, Deps, HostUnreachableError
@@ -147,17 +147,26 @@ async def define_table(deps: Deps, spec: TableSpec, actor: str) -> Outcome:
 
 
 async def create_job(deps: Deps, draft: JobDraft, activate: bool, actor: str) -> Outcome:
-    """Create a job: pin the host key, vault the secret, send `CreateJob`."""
-    secret = choose_secret(draft.source.private_key, draft.source.password, required=True)
-    pinned = await _pin(deps, draft.source, current=None)
+    """Create a job: for an external source pin the host key and vault the secret; send `CreateJob`."""
+    source = draft.source
+    if isinstance(source, HostedSourceDraft):
+        payload = CreateJobPayload(definition=draft.definition(source.location()), activate=activate)
+        return await send(deps, CreateJob(**envelope(actor), payload=payload))
+    secret = choose_secret(source.private_key, source.password, required=True)
+    pinned = await _pin(deps, source, current=None)
     ref = uuid4()
-    payload = CreateJobPayload(definition=draft.definition(pinned, ref), activate=activate)
+    payload = CreateJobPayload(definition=draft.definition(source.location(pinned, ref)), activate=activate)
     return await _send_with_secret(deps, CreateJob(**envelope(actor), payload=payload), ref, secret)
 
 
 async def update_job(deps: Deps, job_id: int, expected_version: int, draft: JobDraft, actor: str) -> Outcome:
-    """Replace a job's definition; without a new secret (or host key) the current one is kept."""
+    """Replace a job's definition; for an external source without a new secret (or host key) the current one is
+    kept. A hosted source keeps nothing: a job moved to it no longer refers to its credential."""
     source = draft.source
+    if isinstance(source, HostedSourceDraft):
+        definition = draft.definition(source.location())
+        hosted = UpdateJobPayload(job_id=job_id, expected_version=expected_version, definition=definition)
+        return await send(deps, UpdateJob(**envelope(actor), payload=hosted))
     secret = choose_secret(source.private_key, source.password, required=False)
     current = await _reusable_source(deps, job_id, expected_version, source, secret)
     if secret is not None:
@@ -168,9 +177,8 @@ async def update_job(deps: Deps, job_id: int, expected_version: int, draft: JobD
     else:
         raise Refusal("not_found", f"job {job_id} not found")
     pinned = await _pin(deps, source, current)
-    payload = UpdateJobPayload(
-        job_id=job_id, expected_version=expected_version, definition=draft.definition(pinned, ref)
-    )
+    definition = draft.definition(source.location(pinned, ref))
+    payload = UpdateJobPayload(job_id=job_id, expected_version=expected_version, definition=definition)
     return await _send_with_secret(deps, UpdateJob(**envelope(actor), payload=payload), ref, secret)
 
 
@@ -209,9 +217,11 @@ async def copy_job(deps: Deps, job_id: int, name: str, actor: str) -> Outcome:
     return await send(deps, CopyJob(**envelope(actor), payload=CopyJobPayload(job_id=job_id, name=name)))
 
 
-async def run_job_now(deps: Deps, job_id: int, idempotency_key: str | None, actor: str) -> Outcome:
-    """Start a run now; a repeated idempotency key answers with the first run."""
-    payload = RunJobNowPayload(job_id=job_id, idempotency_key=idempotency_key)
+async def run_job_now(
+    deps: Deps, job_id: int, idempotency_key: str | None, actor: str, *, dry_run: bool = False
+) -> Outcome:
+    """Start a run now (a dry run writes nothing); a repeated idempotency key answers with the first run."""
+    payload = RunJobNowPayload(job_id=job_id, idempotency_key=idempotency_key, dry_run=dry_run)
     return await send(deps, RunJobNow(**envelope(actor), payload=payload))
 
 
@@ -268,17 +278,18 @@ async def _pin(deps: Deps, source: SourceDraft, current: SftpLocation | None) ->
 async def _reusable_source(
     deps: Deps, job_id: int, expected_version: int, source: SourceDraft, secret: Secret | None
 ) -> SftpLocation | None:
-    """The catalog's source of the job when the edit keeps its secret or host key, checked to be current."""
+    """The catalog's source of the job when the edit keeps its secret or host key, checked to be current (a hosted
+    one has neither to keep)."""
     if secret is not None and source.host_key is not None:
         return None  # nothing is kept, so a lagging catalog does not matter
     record = await deps.reads.get_job(job_id)
     if record is None:
         return None
     current = record.definition.settings.source
-    keeps_key = source.host_key is None and source.same_server(current)
+    keeps_key = source.host_key is None and isinstance(current, SftpLocation) and source.same_server(current)
     if secret is None or keeps_key:
         check_based_on(job_id, record.version, expected_version)
-        return current
+        return external(current)
     return None
 
 

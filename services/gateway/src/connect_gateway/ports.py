@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,6 +13,7 @@ from connect_events import Command, CommandAccepted, CommandRejected, Role, User
 from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_gateway.domain.identity.throttle import Failures
 from connect_gateway.domain.identity.users import UserState
+from connect_gateway.domain.rejects import RejectRecord
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.files.ports import HostedDeps
 from connect_gateway.read_models import (
@@ -51,6 +52,10 @@ class HostUnreachableError(Exception):
 
 class ReadModelsUnavailableError(Exception):
     """The catalog database cannot answer."""
+
+
+class RejectsUnavailableError(Exception):
+    """The audience database, where the runner keeps the rejects, cannot answer."""
 
 
 class CommandBus(Protocol):
@@ -150,6 +155,17 @@ class ReadStore(Protocol):
 
     async def group_run_log(self, group_id: int, run_id: int) -> list[LogLine]:
         """A group run's log entries in order."""
+        ...
+
+
+class RejectStore(Protocol):
+    """The rejects the runner keeps per run (its `run_rejects` table in the audience database)."""
+
+    def batches(self, job_id: int, run_id: int) -> AsyncGenerator[Sequence[RejectRecord], None]:
+        """A run's rejects in line order, a batch at a time, never all held at once (none: no batch).
+
+        Raises `RejectsUnavailableError`; closing the iterator early releases what it holds.
+        """
         ...
 
 
@@ -331,3 +347,4 @@ class Deps:
     reply_timeout_s: float = 10.0
     session_policy: SessionPolicy = field(default_factory=SessionPolicy)
     hosted: HostedDeps | None = None  # None: no hosted file server here (its routes answer 503)
+    rejects: RejectStore | None = None  # None: no audience database here (the rejects download answers 503)

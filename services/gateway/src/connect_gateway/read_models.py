@@ -65,7 +65,7 @@ class JobRecord(JobSummary):
 @dataclass(frozen=True)
 class RunRecord:
     """One run of a job; `job_type` is None while the job itself is not projected yet; a member run names its
-    group run (`group_id`, `group_run_id`)."""
+    group run (`group_id`, `group_run_id`); a dry run wrote nothing."""
 
     job_id: int
     run_id: int
@@ -87,6 +87,7 @@ class RunRecord:
     scheduled_for: datetime | None = None
     group_id: int | None = None
     group_run_id: int | None = None
+    dry_run: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from connect_events import FieldError, SftpLocation
+from connect_events import FieldError, FileLocation, HostedLocation, SftpLocation
 from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.jobs import SourceDraft
 
 CREDENTIAL_AGAIN = "give the credential again when host, port or user changes"
+CREDENTIAL_FOR_EXTERNAL = "give private_key or password: the job read its file from the hosted file server until now"
 
 
 def check_based_on(job_id: int, read_version: int, expected_version: int) -> None:
@@ -32,5 +33,17 @@ def check_based_on(job_id: int, read_version: int, expected_version: int) -> Non
 def check_same_login(source: SourceDraft, current: SftpLocation) -> None:
     """The stored secret only goes to the server and user it was given for."""
     if not source.same_login(current):
-        errors = [FieldError(field=f"source.{name}", message=CREDENTIAL_AGAIN) for name in ("private_key", "password")]
-        raise Refusal("validation_failed", CREDENTIAL_AGAIN, errors)
+        raise _secret_needed(CREDENTIAL_AGAIN)
+
+
+def external(current: FileLocation) -> SftpLocation:
+    """The external source an edit without a secret keeps the secret of: a job moving from the hosted file server
+    to an external one has none to keep, so it needs one like a new job."""
+    if isinstance(current, HostedLocation):
+        raise _secret_needed(CREDENTIAL_FOR_EXTERNAL)
+    return current
+
+
+def _secret_needed(message: str) -> Refusal:
+    errors = [FieldError(field=f"source.{name}", message=message) for name in ("private_key", "password")]
+    return Refusal("validation_failed", message, errors)

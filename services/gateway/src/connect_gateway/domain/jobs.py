@@ -1,4 +1,5 @@
-"""A job as the client sent it, before the gateway pins the host key and vaults the secret."""
+"""A job as the client sent it, before the gateway pins the host key and vaults the secret (an external SFTP
+source); a hosted source needs neither."""
 
 from __future__ import annotations
 
@@ -9,8 +10,12 @@ from uuid import UUID
 from connect_events import (
     ColumnMapping,
     CsvSettings,
+    FileLocation,
+    FileRules,
+    HostedLocation,
     ImportCustomTable,
     JobDefinition,
+    Limits,
     Notifications,
     OnDemand,
     RetryPolicy,
@@ -41,6 +46,33 @@ class SourceDraft:
         """Whether this logs in where `location` does, as the same user (so its stored secret may go there)."""
         return self.same_server(location) and self.user == location.user
 
+    def location(self, pinned: PinnedKey, credential_ref: UUID) -> SftpLocation:
+        """The location to send, with the pinned host key and the vault reference in place of the secret."""
+        return SftpLocation(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            path=self.path,
+            credential_ref=credential_ref,
+            host_key=pinned.public_key,
+            host_key_fingerprint=pinned.fingerprint,
+        )
+
+
+# Where a hosted source's file goes after the run when the request does not say (spec §4.1: to `archive/`).
+HOSTED_ARCHIVE_FOLDER = "archive"
+
+
+@dataclass(frozen=True)
+class HostedSourceDraft:
+    """A file on the hosted file server, by its path under the account's root: nothing to pin or vault."""
+
+    path: str
+
+    def location(self) -> HostedLocation:
+        """The location to send."""
+        return HostedLocation(path=self.path)
+
 
 @dataclass(frozen=True)
 class JobDraft:
@@ -49,29 +81,23 @@ class JobDraft:
 
     name: str
     description: str
-    source: SourceDraft
+    source: SourceDraft | HostedSourceDraft
     file: CsvSettings
     table: str
     mapping: tuple[ColumnMapping, ...]
     write_mode: WriteMode
     insert_on_no_match: bool
     update_on_match: bool
+    truncate_long_text: bool = False
+    files: FileRules = field(default_factory=FileRules)
+    limits: Limits = field(default_factory=Limits)
     schedule: Schedule = field(default_factory=OnDemand)
     expires_at: datetime | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     notifications: Notifications = field(default_factory=Notifications)
 
-    def definition(self, pinned: PinnedKey, credential_ref: UUID) -> JobDefinition:
-        """The definition to send, with the pinned host key and the vault reference in place of the secret."""
-        source = SftpLocation(
-            host=self.source.host,
-            port=self.source.port,
-            user=self.source.user,
-            path=self.source.path,
-            credential_ref=credential_ref,
-            host_key=pinned.public_key,
-            host_key_fingerprint=pinned.fingerprint,
-        )
+    def definition(self, source: FileLocation) -> JobDefinition:
+        """The definition to send, reading its file from `source` (see `SourceDraft.location`)."""
         settings = ImportCustomTable(
             source=source,
             file=self.file,
@@ -80,6 +106,9 @@ class JobDraft:
             write_mode=self.write_mode,
             insert_on_no_match=self.insert_on_no_match,
             update_on_match=self.update_on_match,
+            truncate_long_text=self.truncate_long_text,
+            files=self.files,
+            limits=self.limits,
         )
         return JobDefinition(
             name=self.name,

@@ -18,6 +18,7 @@ MAX_DESCRIPTION = 4000
 MAX_MAPPINGS = 1000
 MAX_MAPPING_NAME = 200
 MAX_COLUMNS = 1000
+MAX_HEADER_NAMES = 10000  # names of a header sent for auto-mapping
 MAX_IDENTIFIER = 63  # PostgreSQL truncates longer identifiers
 MAX_HOST = 254  # 253 characters of a DNS name and its optional trailing root dot
 MAX_USER = 255

@@ -19,7 +19,7 @@ from connect_gateway.domain.errors import ErrorCode, Refusal
 from connect_gateway.entrypoints.http.methods import allowed_methods
 from connect_gateway.entrypoints.http.schemas import ErrorBody, ErrorItem
 from connect_gateway.entrypoints.http.wording import field_path, json_reason, sentence
-from connect_gateway.ports import IdentityUnavailableError, ReadModelsUnavailableError
+from connect_gateway.ports import IdentityUnavailableError, ReadModelsUnavailableError, RejectsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,12 @@ REASON_STATUS: dict[RefusalReason, int] = {
     "GROUP_MEMBER_IN_OTHER_GROUP": 409,
     "JOB_IN_GROUP": 409,
     "CONCURRENT_CHANGE": 409,  # another command changed the same job or group at that moment: try again
+    # Profile lists and PETs (ADR 0011): the list or PET a command names, or one that already exists.
+    "LIST_NOT_FOUND": 404,
+    "PET_NOT_FOUND": 404,
+    "LIST_EXISTS": 409,
+    "PET_EXISTS": 409,
+    "COLUMN_EXISTS": 409,
 }
 
 
@@ -171,6 +177,7 @@ def _unreadable_body(cause: BaseException | None) -> str:
 UNREACHABLE: dict[type[Exception], str] = {
     ReadModelsUnavailableError: "the read models",
     IdentityUnavailableError: "the identity database",
+    RejectsUnavailableError: "the rejects of runs",
 }
 
 

@@ -24,11 +24,13 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from connect_events import values as v
+from connect_events.formats import MAX_FORMAT_LENGTH
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain.identity.passwords import MAX_LENGTH as MAX_PASSWORD_LENGTH
 from connect_gateway.domain.identity.users import MAX_TOKEN_NAME_LENGTH
 from connect_gateway.domain.runs import RUN_KEY_PATTERN, run_key_problem
 from connect_gateway.entrypoints.http.value_rule import RULE_ERROR, Rule
+from connect_runtime.hosted_files import MAX_PATH_LENGTH, PathRefusedError, segments
 
 TEXT = Rule(v.storable_problem, v.STORABLE_PATTERN)
 LINE = Rule(v.control_problem, v.NO_CONTROL_PATTERN)
@@ -48,6 +50,23 @@ Host = Annotated[
 ]
 User = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_USER), FILLED_LINE]
 SourcePath = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_PATH), FILLED_LINE]
+# A place in the hosted file server's tree: the pattern documents the form, `hosted_path_problem` is the rule
+# (no leading `/`, no `.`/`..`/empty segment, no backslash or control character); links are looked for on use.
+HOSTED_PATH_PATTERN = r"^[^/\\]([^\\]*[^/\\])?/?$"
+
+
+def hosted_path_problem(path: str) -> str | None:
+    """Why `path` cannot name a place in the account's tree (`hosted_files.segments`, in its words)."""
+    try:
+        segments(path)
+    except PathRefusedError as exc:
+        return str(exc)
+    return None
+
+
+HostedPath = Annotated[
+    str, StringConstraints(min_length=1, max_length=MAX_PATH_LENGTH), Rule(hosted_path_problem, HOSTED_PATH_PATTERN)
+]
 HostKeyLine = Annotated[str, StringConstraints(max_length=lim.MAX_HOST_KEY), LINE]
 # Secret[...] keeps the value out of reprs and, unlike SecretStr, reports a too-long value like any string.
 PrivateKey = Secret[Annotated[str, StringConstraints(max_length=lim.MAX_PRIVATE_KEY), TEXT]]
@@ -143,6 +162,17 @@ MonthDay = Annotated[
     WithJsonSchema({"anyOf": [{"type": "integer", "minimum": 1, "maximum": 31}, {"const": "last"}]}),
 ]
 JobIdValue = Annotated[int, Field(ge=1, le=lim.MAX_ID), INTEGRAL]
+
+# Import file rules: the shapes are checked here; whether a format suits its column's type, the count and ready
+# extensions differ, and the volume gates leave room for a file is the scheduler's to judge.
+SOURCE_KINDS = ("sftp", "hosted")
+DateFormat = Annotated[str, StringConstraints(min_length=1, max_length=MAX_FORMAT_LENGTH), FILLED_LINE]
+EXTENSION_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
+Extension = Annotated[str, StringConstraints(pattern=EXTENSION_PATTERN)]
+MAX_READY_TIMEOUT_S = 86400
+ReadyTimeout = Annotated[int, Field(ge=1, le=MAX_READY_TIMEOUT_S), INTEGRAL]
+RowCount = Annotated[int, Field(ge=0, le=lim.MAX_ID), INTEGRAL]
+Percent = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
 
 # Query, path and header values.
 SearchText = Annotated[str, StringConstraints(max_length=lim.MAX_SEARCH), LINE]

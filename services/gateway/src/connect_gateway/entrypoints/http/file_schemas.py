@@ -9,28 +9,11 @@ from uuid import UUID
 from pydantic import Field, StringConstraints
 
 from connect_events import values as v
-from connect_gateway.entrypoints.http.fields import Username
+from connect_gateway.entrypoints.http.fields import HostedPath, Username
 from connect_gateway.entrypoints.http.schemas import RequestBody, ResponseBody
 from connect_gateway.entrypoints.http.value_rule import Rule
 from connect_gateway.files import keys
-from connect_runtime.hosted_files import MAX_PATH_LENGTH, PathRefusedError, segments
 
-# Documents the form; `path_problem` is the rule (no leading `/`, no `.`/`..`/empty segment, no backslash).
-PATH_PATTERN = r"^[^/\\]([^\\]*[^/\\])?/?$"
-
-
-def path_problem(path: str) -> str | None:
-    """Why `path` cannot name a place in the account's tree (links are looked for when it is used)."""
-    try:
-        segments(path)
-    except PathRefusedError as exc:
-        return str(exc)
-    return None
-
-
-HostedPath = Annotated[
-    str, StringConstraints(min_length=1, max_length=MAX_PATH_LENGTH), Rule(path_problem, PATH_PATTERN)
-]
 KeyLabel = Annotated[
     str,
     StringConstraints(min_length=1, max_length=keys.MAX_LABEL_LENGTH),

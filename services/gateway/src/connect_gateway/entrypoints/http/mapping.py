@@ -14,7 +14,12 @@ from connect_events import (
     Cron,
     CsvSettings,
     Daily,
+    FileLocation,
+    FileRules,
     GroupDefinition,
+    HostedLocation,
+    ImportCustomTable,
+    Limits,
     Monthly,
     Notifications,
     OnDemand,
@@ -27,8 +32,8 @@ from connect_events import (
     group_run_key,
     run_key,
 )
-from connect_gateway.domain.errors import REJECTION
-from connect_gateway.domain.jobs import JobDraft, SourceDraft
+from connect_gateway.domain.errors import REJECTION, Refusal
+from connect_gateway.domain.jobs import HOSTED_ARCHIVE_FOLDER, HostedSourceDraft, JobDraft, SourceDraft
 from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_errors, to_request_path
 from connect_gateway.domain.webhooks import shown_webhook_url
 from connect_gateway.entrypoints.http import schemas as s
@@ -92,8 +97,32 @@ def table_spec(body: s.TableIn) -> TableSpec:
 
 def job_draft(body: s.JobFields) -> JobDraft:
     """The job as sent, before the host key is pinned and the secret vaulted."""
-    src = body.source
-    source = SourceDraft(
+    source = source_draft(body.source)
+    return JobDraft(
+        name=body.name,
+        description=body.description,
+        source=source,
+        file=csv_settings(body.file),
+        table=body.target.table,
+        mapping=tuple(ColumnMapping(source=m.source, target=m.target, format=m.format) for m in body.mapping),
+        write_mode=body.target.write_mode,
+        insert_on_no_match=body.target.insert_on_no_match,
+        update_on_match=body.target.update_on_match,
+        truncate_long_text=body.truncate_long_text,
+        files=file_rules(body.files, hosted=isinstance(source, HostedSourceDraft)),
+        limits=Limits(**body.limits.model_dump()),
+        schedule=schedule(body.schedule),
+        expires_at=body.expires_at,
+        retry=RetryPolicy(**body.retry.model_dump()),
+        notifications=notifications(body.notifications),
+    )
+
+
+def source_draft(src: s.SourceFields | s.HostedSourceIn) -> SourceDraft | HostedSourceDraft:
+    """Where the file comes from, as sent."""
+    if isinstance(src, s.HostedSourceIn):
+        return HostedSourceDraft(path=src.path)
+    return SourceDraft(
         host=src.host,
         port=src.port,
         user=src.user,
@@ -102,27 +131,20 @@ def job_draft(body: s.JobFields) -> JobDraft:
         password=None if src.password is None else src.password.get_secret_value(),
         host_key=src.host_key,
     )
-    file = CsvSettings(
-        delimiter=body.file.delimiter,
-        qualifier=body.file.qualifier,
-        header=body.file.header,
-        encoding=body.file.encoding,
-    )
-    return JobDraft(
-        name=body.name,
-        description=body.description,
-        source=source,
-        file=file,
-        table=body.target.table,
-        mapping=tuple(ColumnMapping(source=m.source, target=m.target) for m in body.mapping),
-        write_mode=body.target.write_mode,
-        insert_on_no_match=body.target.insert_on_no_match,
-        update_on_match=body.target.update_on_match,
-        schedule=schedule(body.schedule),
-        expires_at=body.expires_at,
-        retry=RetryPolicy(**body.retry.model_dump()),
-        notifications=notifications(body.notifications),
-    )
+
+
+def csv_settings(body: s.FileIn) -> CsvSettings:
+    """The contract's file settings of the request's."""
+    return CsvSettings(**body.model_dump())
+
+
+def file_rules(body: s.FilesIn, *, hosted: bool) -> FileRules:
+    """The contract's file rules of the request's; a hosted source archives to `archive` unless the request says
+    otherwise (null included)."""
+    rules = FileRules(**body.model_dump())
+    if hosted and "archive_folder" not in body.model_fields_set:
+        return rules.model_copy(update={"archive_folder": HOSTED_ARCHIVE_FOLDER})
+    return rules
 
 
 def notifications(body: s.NotificationsIn) -> Notifications:
@@ -216,17 +238,12 @@ def job_summary_out(job: JobSummary) -> s.JobSummaryOut:
 def job_out(job: JobRecord, role: Role) -> s.JobOut:
     """A job with its settings as `role` may see them, never its secret or credential reference."""
     settings = job.definition.settings
-    src = settings.source
+    if not isinstance(settings, ImportCustomTable):
+        # Profile-data jobs (issue 8, ADR 0011) get their own settings in the API with their routes.
+        raise Refusal("invalid_state", f"job {job.job_id} imports profile data, which this API does not show yet")
     return s.JobOut(
         **_summary_fields(job),
-        source=s.SourceOut(
-            host=src.host,
-            port=src.port,
-            user=src.user,
-            path=src.path,
-            host_key=src.host_key,
-            host_key_fingerprint=src.host_key_fingerprint,
-        ),
+        source=source_out(settings.source),
         file=s.FileOut(**settings.file.model_dump()),
         target=s.TargetOut(
             table=settings.table,
@@ -234,11 +251,29 @@ def job_out(job: JobRecord, role: Role) -> s.JobOut:
             insert_on_no_match=settings.insert_on_no_match,
             update_on_match=settings.update_on_match,
         ),
-        mapping=[s.MappingOut(source=m.source, target=m.target) for m in settings.mapping],
+        mapping=[s.MappingOut(source=m.source, target=m.target, format=m.format) for m in settings.mapping],
+        truncate_long_text=settings.truncate_long_text,
+        files=s.FilesOut(**settings.files.model_dump()),
+        limits=s.LimitsOut(**settings.limits.model_dump()),
         schedule=schedule_out(job.definition.schedule),
         retry=s.RetryOut(**job.definition.retry.model_dump()),
         notifications=notifications_out(job.definition.notifications, role),
         errors=[s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
+    )
+
+
+def source_out(src: FileLocation) -> s.SourceOut:
+    """A source as the API shows it: its kind and that kind's fields, never the credential reference."""
+    if isinstance(src, HostedLocation):
+        return s.SourceOut(kind=src.kind, path=src.path)
+    return s.SourceOut(
+        kind=src.kind,
+        path=src.path,
+        host=src.host,
+        port=src.port,
+        user=src.user,
+        host_key=src.host_key,
+        host_key_fingerprint=src.host_key_fingerprint,
     )
 
 
@@ -288,6 +323,7 @@ def run_out(run: RunRecord) -> s.RunOut:
         job_deleted=run.job_deleted,
         status=run.status,
         trigger=run.trigger,
+        dry_run=run.dry_run,
         attempt=run.attempt,
         counts=s.CountsOut(**run.counts.model_dump()),
         total_bytes=run.total_bytes,

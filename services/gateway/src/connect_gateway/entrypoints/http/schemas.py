@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, RootModel, field_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, RootModel, StringConstraints, Tag, field_validator
 from pydantic.config import JsonDict
 from pydantic_core import PydanticCustomError
 
@@ -19,9 +19,13 @@ from connect_events import RefusalReason
 from connect_gateway.domain import limits as lim
 from connect_gateway.domain.errors import ErrorCode
 from connect_gateway.entrypoints.http.fields import (
+    TEXT,
     CronExpression,
+    DateFormat,
     Description,
+    Extension,
     Host,
+    HostedPath,
     HostKeyLine,
     Identifier,
     IsoDateTime,
@@ -31,9 +35,12 @@ from connect_gateway.entrypoints.http.fields import (
     MaxLength,
     MonthDay,
     Password,
+    Percent,
     Port,
     Precision,
     PrivateKey,
+    ReadyTimeout,
+    RowCount,
     Scale,
     SourceColumn,
     SourcePath,
@@ -48,6 +55,7 @@ ColumnTypeName = Literal["text", "integer", "number", "boolean", "date", "timest
 DelimiterChar = Literal[",", ";", "\t", "|"]
 QualifierChar = Literal['"', ""]
 EncodingName = Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"]
+DecimalSeparator = Literal[".", ","]
 WriteModeName = Literal["merge", "append", "overwrite"]
 JobStateName = Literal["active", "inactive"]
 RunStatusName = Literal["queued", "running", "succeeded", "failed", "stopped", "skipped"]
@@ -163,6 +171,7 @@ class TableCreatedOut(ResponseBody):
 class SourceFields(RequestBody):
     """An external SFTP file and the secret to log in with."""
 
+    kind: Literal["sftp"] = Field(default="sftp", description="An external SFTP server (the default)")
     host: Host = Field(description="A DNS name or an IP address (IPv6 without brackets)")
     port: Port = 22
     user: User
@@ -207,6 +216,49 @@ class FileIn(RequestBody):
     qualifier: QualifierChar = '"'
     header: bool = True
     encoding: EncodingName = "utf-8"
+    decimal_separator: DecimalSeparator = Field(
+        default=".", description="How numbers write their fraction (`,`: `1234,5`; no thousands separators)"
+    )
+
+
+HeaderName = Annotated[str, StringConstraints(max_length=lim.MAX_MAPPING_NAME), TEXT]
+
+
+class AutoMappingIn(RequestBody):
+    """Where the header names come from: `header` as given, or `hosted_path`, a file on the hosted file server
+    whose header line is read (`file` says how it is written; plain, `.gz` or a `.zip` of one file)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        strict=True,
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["header"], "properties": {"header": {"type": "array"}}, "not": {"required": ["file"]}},
+                {"required": ["hosted_path"], "properties": {"hosted_path": {"type": "string"}}},
+            ],
+            "examples": [{"header": ["Email", "first_name", "City"]}, {"hosted_path": "upload/customers.csv"}],
+        },
+    )
+
+    header: list[HeaderName] | None = Field(default=None, max_length=lim.MAX_HEADER_NAMES)
+    hosted_path: HostedPath | None = None
+    file: FileIn = Field(default_factory=FileIn, description="With `hosted_path` only; its header must be true")
+
+
+class SuggestedMappingOut(ResponseBody):
+    """A header name and the column of the same name."""
+
+    source: str
+    target: str
+
+
+class AutoMappingOut(ResponseBody):
+    """Header names matched to the table's columns by name (case-insensitive, surrounding spaces ignored), in the
+    shape of a job's `mapping`; a name the header holds twice maps nothing."""
+
+    mapping: list[SuggestedMappingOut]
+    unmatched_sources: list[str] = Field(description="Header names no column has, in header order")
+    unmapped_columns: list[str] = Field(description="Columns no header name matched, in the table's order")
 
 
 class TargetIn(RequestBody):
@@ -223,6 +275,12 @@ class MappingIn(RequestBody):
 
     source: SourceColumn
     target: Identifier
+    format: DateFormat | None = Field(
+        default=None,
+        description="How a date or timestamp column is written when not `YYYY-MM-DD [HH24:MI:SS]`, e.g. "
+        "`DD/MM/YYYY` or `MON DD YYYY HH24:MI`: the tokens YYYY, MM, MON, DD, HH24 (or HH), MI, SS and FF, "
+        "separated by space - / . : , or T (the scheduler checks it against the column's type)",
+    )
 
 
 def _examples(*examples: JsonDict) -> ConfigDict:
@@ -294,6 +352,72 @@ class CronIn(TimedIn):
     expression: CronExpression
 
 
+class HostedSourceIn(RequestBody):
+    """A file on the hosted file server, by its path under the account's root: no host, user, credential or host
+    key (the runner reads the account's files itself)."""
+
+    model_config = _examples({"kind": "hosted", "path": "upload/customers_%YYYY%%MM%%DD%.csv"})
+
+    kind: Literal["hosted"]
+    path: HostedPath = Field(
+        description="A folder and a file name, e.g. `upload/customers.csv`; the name may hold `*` and the date "
+        "tokens %YYYY% %MM% %DD% %HH% %MI% %SS%"
+    )
+
+
+def _source_kind(value: object) -> str | None:
+    """A source without `kind` is an external SFTP one, as before the hosted file server existed."""
+    if not isinstance(value, dict):
+        return "sftp"  # not an object: the SFTP shape says so
+    kind = value.get("kind", "sftp")
+    return kind if isinstance(kind, str) else None
+
+
+_SOURCE_KIND = Discriminator(
+    _source_kind,
+    custom_error_type=RULE_ERROR,
+    custom_error_message="{problem}",
+    custom_error_context={"problem": "kind must be sftp or hosted"},
+)
+NewSourceIn = Annotated[Annotated[SourceIn, Tag("sftp")] | Annotated[HostedSourceIn, Tag("hosted")], _SOURCE_KIND]
+EditedSourceIn = Annotated[
+    Annotated[SourceUpdateIn, Tag("sftp")] | Annotated[HostedSourceIn, Tag("hosted")], _SOURCE_KIND
+]
+
+
+class FilesIn(RequestBody):
+    """Companion files and where the file goes after the run, named after the data file the run reads
+    (`customers.csv.gz` has the count file `customers.csv.gz.cnt`, in the same folder).
+
+    A count file holds the number of data rows (header excluded): a mismatch fails the run before anything is
+    written. With a ready file the run waits up to `ready_timeout_s` for it before reading the data file. With
+    an archive folder the file is moved there after a success or a failure the file itself caused, and copied
+    there after any other failure (it stays for the next run), as `<JobID>.<RunID>_<file name>`.
+    """
+
+    model_config = _examples({"count_file": "cnt", "ready_file": "ready", "ready_timeout_s": 1800})
+
+    count_file: Extension | None = Field(default=None, description="The count file's extension, e.g. `cnt`")
+    ready_file: Extension | None = Field(default=None, description="The ready file's extension, e.g. `ready`")
+    ready_timeout_s: ReadyTimeout = Field(default=3600, description="How long the run waits for the ready file")
+    archive_folder: HostedPath | None = Field(
+        default=None,
+        description="A folder relative to the account's root (hosted) or to the login folder (external SFTP). "
+        "Omitted on a hosted source: `archive`; null: the file is not archived",
+    )
+
+
+class LimitsIn(RequestBody):
+    """Reject thresholds and row-volume gates (null: none): beyond any of them the run fails and writes nothing."""
+
+    model_config = _examples({"max_rejected_percent": 5, "min_rows": 1000})
+
+    max_rejected_rows: RowCount | None = None
+    max_rejected_percent: Percent | None = Field(default=None, description="Of the data rows read, 0 to 100")
+    min_rows: RowCount | None = Field(default=None, description="Fewest data rows the file may hold")
+    max_rows: RowCount | None = Field(default=None, description="Most data rows the file may hold")
+
+
 ScheduleIn = Annotated[OnDemandIn | OneTimeIn | DailyIn | WeeklyIn | MonthlyIn | CronIn, Field(discriminator="kind")]
 
 EmailAddress = Annotated[str, Field(max_length=lim.MAX_EMAIL)]
@@ -336,10 +460,15 @@ class JobFields(RequestBody):
     name: JobName
     description: Description = ""
     type: Literal["import_custom_table"]
-    source: SourceFields
+    source: SourceFields | HostedSourceIn
     file: FileIn = FileIn()
     target: TargetIn
     mapping: list[MappingIn] = Field(min_length=1, max_length=lim.MAX_MAPPINGS)
+    truncate_long_text: bool = Field(
+        default=False, description="Cut text longer than its column instead of rejecting the row"
+    )
+    files: FilesIn = Field(default_factory=FilesIn)
+    limits: LimitsIn = Field(default_factory=LimitsIn)
     schedule: ScheduleIn = Field(default_factory=lambda: OnDemandIn(kind="on_demand"))
     expires_at: IsoDateTime | None = Field(default=None, description="When the job is deleted; null: never")
     retry: RetryIn = Field(default_factory=RetryIn)
@@ -349,14 +478,17 @@ class JobFields(RequestBody):
 class JobIn(JobFields):
     """A job to create; `activate` also activates it when it has no errors."""
 
-    source: SourceIn
+    source: NewSourceIn = Field(description="An external SFTP server (`kind` sftp, the default) or the hosted one")
     activate: bool = False
 
 
 class JobUpdateIn(JobFields):
     """A job's full replacement, based on `expected_version` (a stale one is refused with 409)."""
 
-    source: SourceUpdateIn
+    source: EditedSourceIn = Field(
+        description="An external SFTP server (`kind` sftp, the default) or the hosted one; moving a job to an "
+        "external server needs its secret, moving it to the hosted one forgets it"
+    )
     expected_version: Version
 
 
@@ -457,14 +589,16 @@ class RunNowOut(RootModel[RunStartedOut | PendingOut]):
 
 
 class SourceOut(ResponseBody):
-    """Where the file comes from; the secret is never shown."""
+    """Where the file comes from: `kind` and the fields that kind has (the others are null); the secret is never
+    shown."""
 
-    host: str
-    port: int
-    user: str
+    kind: Literal["sftp", "hosted"]
     path: str
-    host_key: str
-    host_key_fingerprint: str
+    host: str | None = Field(default=None, description="sftp")
+    port: int | None = Field(default=None, description="sftp")
+    user: str | None = Field(default=None, description="sftp")
+    host_key: str | None = Field(default=None, description="sftp")
+    host_key_fingerprint: str | None = Field(default=None, description="sftp")
 
 
 class FileOut(ResponseBody):
@@ -474,6 +608,25 @@ class FileOut(ResponseBody):
     qualifier: str
     header: bool
     encoding: str
+    decimal_separator: str
+
+
+class FilesOut(ResponseBody):
+    """Companion files and where the file goes after the run (null: none)."""
+
+    count_file: str | None
+    ready_file: str | None
+    ready_timeout_s: int
+    archive_folder: str | None
+
+
+class LimitsOut(ResponseBody):
+    """Reject thresholds and row-volume gates (null: none)."""
+
+    max_rejected_rows: int | None
+    max_rejected_percent: float | None
+    min_rows: int | None
+    max_rows: int | None
 
 
 class TargetOut(ResponseBody):
@@ -486,10 +639,11 @@ class TargetOut(ResponseBody):
 
 
 class MappingOut(ResponseBody):
-    """Source column to target column."""
+    """Source column to target column, and how a date or timestamp is written (null: the default)."""
 
     source: str
     target: str
+    format: str | None = None
 
 
 class ScheduleOut(ResponseBody):
@@ -558,6 +712,9 @@ class JobOut(JobSummaryOut):
     file: FileOut
     target: TargetOut
     mapping: list[MappingOut]
+    truncate_long_text: bool
+    files: FilesOut
+    limits: LimitsOut
     schedule: ScheduleOut
     retry: RetryOut
     notifications: NotificationsOut
@@ -590,6 +747,7 @@ class RunOut(ResponseBody):
     job_deleted: bool
     status: RunStatusName
     trigger: str
+    dry_run: bool = Field(description="A dry run: its counts and rejects say what a run would do; it wrote nothing")
     attempt: int
     counts: CountsOut
     total_bytes: int | None

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connect_events.values import STORABLE
-from connect_gateway.entrypoints.http.fields import SCHEDULE_KINDS
+from connect_gateway.entrypoints.http.fields import SCHEDULE_KINDS, SOURCE_KINDS
 from connect_gateway.entrypoints.http.value_rule import RULE_ERROR
 
 GENERIC = "is not valid"
@@ -91,7 +91,10 @@ _LOCATIONS = ("body", "query", "path", "header", "cookie")
 MAX_KEY_SHOWN = 64
 # Fields holding a union discriminated by `kind`: pydantic puts the kind in the error's location
 # (`schedule.daily.time`), which the request does not have (`schedule.time`).
-_DISCRIMINATED: dict[str, frozenset[str]] = {"schedule": frozenset(SCHEDULE_KINDS)}
+_DISCRIMINATED: dict[str, frozenset[str]] = {
+    "schedule": frozenset(SCHEDULE_KINDS),
+    "source": frozenset(SOURCE_KINDS),
+}
 
 
 def field_path(loc: Sequence[int | str]) -> str:

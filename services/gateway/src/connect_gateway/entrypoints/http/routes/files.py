@@ -8,9 +8,7 @@ process was given. A download streams the file it opened, so a replacement arriv
 from __future__ import annotations
 
 import asyncio
-import errno
-from collections.abc import AsyncIterator, Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
 from dataclasses import asdict
 from typing import Annotated, Any, BinaryIO
 from urllib.parse import quote
@@ -20,13 +18,13 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.responses import JSONResponse, StreamingResponse
 from starlette.background import BackgroundTask
 
-from connect_gateway.domain.errors import Refusal, invalid
-from connect_gateway.entrypoints.http.file_schemas import FileOut, FolderIn, HostedPath
-from connect_gateway.entrypoints.http.hosted import HostedDep
+from connect_gateway.domain.errors import Refusal
+from connect_gateway.entrypoints.http.fields import HostedPath
+from connect_gateway.entrypoints.http.file_schemas import FileOut, FolderIn
+from connect_gateway.entrypoints.http.hosted import HostedDep, tree_errors
 from connect_gateway.entrypoints.http.outcomes import COMMON_RESPONSES, json_response
 from connect_gateway.entrypoints.http.schemas import ErrorBody
 from connect_gateway.files import area
-from connect_runtime.hosted_files import PathRefusedError
 
 router = APIRouter(prefix="/api/v1", tags=["files"], responses=COMMON_RESPONSES)
 
@@ -50,30 +48,13 @@ def file_url(path: str) -> str:
     return f"/api/v1/files/{quote(path)}"
 
 
-@contextmanager
-def _tree_errors(field: str) -> Iterator[None]:
-    """What the tree refuses, as the API's refusals (our words, naming the request's field)."""
-    try:
-        yield
-    except PathRefusedError as exc:
-        raise invalid(field, str(exc)) from None
-    except area.MissingError as exc:
-        raise Refusal("not_found", str(exc)) from None
-    except area.ConflictError as exc:
-        raise Refusal("conflict", str(exc)) from None
-    except OSError as exc:
-        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise Refusal("unavailable", "the file server has no space left; nothing was stored") from None
-        raise
-
-
 @router.get("/files", responses=FILE_ERRORS)
 async def list_files(
     hosted: HostedDep,
     folder: Annotated[HostedPath | None, Query(description="A folder, e.g. upload; the root when absent")] = None,
 ) -> list[FileOut]:
     """The files and folders of a folder, by name."""
-    with _tree_errors("folder"):
+    with tree_errors("folder"):
         found = await asyncio.to_thread(area.list_folder, hosted.root, folder)
     return [file_out(e) for e in found]
 
@@ -100,10 +81,10 @@ async def upload_file(path: PathValue, request: Request, hosted: HostedDep) -> J
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
-    with _tree_errors("path"):
+    with tree_errors("path"):
         upload = await asyncio.to_thread(area.Upload, hosted.root, path, uuid4().hex)
     try:
-        with _tree_errors("path"):
+        with tree_errors("path"):
             await _receive(request, upload, limit)
             found, created = await asyncio.to_thread(upload.finish)
     except BaseException:
@@ -137,7 +118,7 @@ def _too_large(limit: int) -> Refusal:
 )
 async def download_file(path: PathValue, hosted: HostedDep) -> StreamingResponse:
     """Download a file."""
-    with _tree_errors("path"):
+    with tree_errors("path"):
         handle, size = await asyncio.to_thread(area.open_file, hosted.root, path)
     name = path.rstrip("/").rsplit("/", 1)[-1]
     headers = {"Content-Length": str(size), "Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}"}
@@ -158,7 +139,7 @@ async def _pieces(handle: BinaryIO) -> AsyncIterator[bytes]:
 @router.delete("/files/{path:path}", status_code=204, response_class=Response, responses=FILE_ERRORS)
 async def delete_file(path: PathValue, hosted: HostedDep) -> Response:
     """Delete a file or an empty folder (not upload/, download/ or archive/)."""
-    with _tree_errors("path"):
+    with tree_errors("path"):
         await asyncio.to_thread(area.remove, hosted.root, path)
     return Response(status_code=204)
 
@@ -171,6 +152,6 @@ async def delete_file(path: PathValue, hosted: HostedDep) -> Response:
 )
 async def create_folder(body: FolderIn, hosted: HostedDep) -> JSONResponse:
     """Create a folder inside an existing one."""
-    with _tree_errors("path"):
+    with tree_errors("path"):
         found = await asyncio.to_thread(area.make_folder, hosted.root, body.path)
     return json_response(file_out(found), 201, f"/api/v1/files?folder={quote(found.path)}")

@@ -64,6 +64,9 @@ RunId = Annotated[int, Path(ge=1, le=MAX_INT, description="The run's RunID (the 
 ExpectedVersion = Annotated[
     int | None, Query(ge=1, le=MAX_INT, description="Refuse (409) unless this is the job's current version")
 ]
+IdempotencyHeader = Annotated[
+    IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
+]
 WRITTEN = {200: {"model": JobWrittenOut, "description": "Done"}, **COMMAND_RESPONSES}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job"}}
 JobSort = Annotated[
@@ -254,12 +257,29 @@ async def run_job(
     job_id: JobId,
     deps: DepsDep,
     actor: ActorDep,
-    idempotency_key: Annotated[
-        IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
-    ] = None,
+    idempotency_key: IdempotencyHeader = None,
 ) -> JSONResponse:
     """Run a job now, regardless of its schedule (409 `JOB_RUNNING` while it runs, `JOB_INACTIVE` when inactive)."""
     outcome = await handlers.run_job_now(deps, job_id, idempotency_key, actor)
+    return respond(outcome, JOB_PATHS, lambda a: _run(job_id, a.run_id, RunStartedOut))
+
+
+@router.post(
+    "/{job_id}/dry-run",
+    status_code=202,
+    response_model=None,
+    responses={
+        **COMMAND_RESPONSES,
+        202: {"model": RunNowOut, "description": "Dry run requested, or pending when not decided in time"},
+    },
+)
+async def dry_run_job(
+    job_id: JobId, deps: DepsDep, actor: ActorDep, idempotency_key: IdempotencyHeader = None
+) -> JSONResponse:
+    """Run a job now without writing: the run reads, checks and counts the file as a run would, and its counts
+    and rejects (`/runs/{run}/rejects.csv`) say what would be inserted, updated and rejected. The same rules
+    as run-now apply (409 `JOB_RUNNING`, `JOB_INACTIVE`); the run shows `dry_run`."""
+    outcome = await handlers.run_job_now(deps, job_id, idempotency_key, actor, dry_run=True)
     return respond(outcome, JOB_PATHS, lambda a: _run(job_id, a.run_id, RunStartedOut))
 
 

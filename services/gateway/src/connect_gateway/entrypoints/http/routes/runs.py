@@ -1,14 +1,19 @@
-"""`/api/v1/runs`: runs of jobs (the Completed jobs tab) and their execution logs."""
+"""`/api/v1/runs`: runs of jobs (the Completed jobs tab), their execution logs and their rejects."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator, Sequence
+from contextlib import aclosing
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
-from connect_gateway.domain.errors import invalid, not_found
+from connect_gateway.domain.errors import Refusal, invalid, not_found
 from connect_gateway.domain.limits import MAX_ID
 from connect_gateway.domain.listing import sort_pattern
+from connect_gateway.domain.rejects import COLUMNS, RejectRecord, csv_rows
 from connect_gateway.domain.runs import parse_run_key
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.dependencies import DepsDep
@@ -73,3 +78,68 @@ async def get_run_log(run: RunPath, deps: DepsDep) -> RunLogOut:
     if not lines and await deps.reads.get_run(job_id, run_id) is None:
         raise not_found(f"run {run}", "RUN_NOT_FOUND")
     return mapping.log_out(job_id, run_id, lines)
+
+
+@router.get(
+    "/{run}/rejects.csv",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/csv": {"schema": {"type": "string"}}},
+            "description": f"`{','.join(COLUMNS)}`, one row per rejected line in line order (only the header "
+            "when the run rejected none); values are quoted where CSV needs it. A `raw_text` that starts with "
+            "`=`, `+`, `-` or `@` (or a tab or carriage return) gets a leading `'`, so a spreadsheet opening the "
+            "file shows it instead of running it as a formula",
+        },
+        **NOT_FOUND,
+    },
+)
+async def get_run_rejects(run: RunPath, deps: DepsDep) -> StreamingResponse:
+    """The rows a run rejected (a dry run's too), as a CSV download, streamed."""
+    job_id, run_id = parse_run_key(run)
+    if await deps.reads.get_run(job_id, run_id) is None:
+        raise not_found(f"run {run}", "RUN_NOT_FOUND")
+    if deps.rejects is None:
+        raise Refusal("unavailable", "the rejects of runs cannot be read here")
+    pieces = _csv_pieces(deps.rejects.batches(job_id, run_id))
+    # The first piece waits for the first rows, so a database that cannot answer is a 503, not a cut-off file.
+    try:
+        first = await anext(pieces)
+    except BaseException:
+        await pieces.aclose()
+        raise
+    headers = {"Content-Disposition": f'attachment; filename="rejects-{run}.csv"'}
+    return _ClosingStreamingResponse(_resumed(first, pieces), media_type="text/csv", headers=headers)
+
+
+class _ClosingStreamingResponse(StreamingResponse):
+    """Closes its stream however the response ends, a client gone half-way included (Starlette then leaves it
+    to the garbage collector), so the database connection behind it goes back to the pool at once."""
+
+    def __init__(self, stream: AsyncGenerator[bytes, None], **kwargs: Any) -> None:
+        super().__init__(stream, **kwargs)
+        self._stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._stream.aclose()
+
+
+async def _csv_pieces(batches: AsyncGenerator[Sequence[RejectRecord], None]) -> AsyncGenerator[bytes, None]:
+    """The header and the rows, a piece per batch of rows."""
+    async with aclosing(batches):
+        header = True
+        async for batch in batches:
+            yield csv_rows(batch, header=header)
+            header = False
+        if header:
+            yield csv_rows((), header=True)
+
+
+async def _resumed(first: bytes, rest: AsyncGenerator[bytes, None]) -> AsyncGenerator[bytes, None]:
+    async with aclosing(rest):
+        yield first
+        async for piece in rest:
+            yield piece
