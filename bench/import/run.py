@@ -9,7 +9,12 @@ file, half of whose keys already exist (so ~500,000 updates and ~500,000 inserts
 - baseline: COPY of the same file into an unindexed staging table + one INSERT … ON CONFLICT … DO UPDATE,
             by hand, in the same database, same process.
 
-Prints both times and the ratio job/baseline. Usage: `make bench` (or `python bench/import/run.py --rows N`).
+Both timed parts start right after a CHECKPOINT, so neither pays for writing out what came before it (a
+checkpoint landing inside one of them made the comparison unfair).
+
+Prints both times and the ratio job/baseline, the job's stages as the runner logged them (transfer, parse and
+stage, validate, load) and the runner's peak memory during the job (VmHWM, reset before it where the kernel
+allows). Usage: `make bench` (or `python bench/import/run.py --rows N`).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import contextlib
+import json
 import os
 import random
 import tempfile
@@ -102,6 +109,41 @@ async def run_job(api: httpx.AsyncClient, job_id: int) -> tuple[float, dict[str,
         await asyncio.sleep(0.05)
 
 
+async def checkpoint(dsn: str) -> None:
+    """Write out everything so far, so the next timed part starts from the same state as the other one."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute("CHECKPOINT")
+    finally:
+        await conn.close()
+
+
+def stage_times(log_file: Path, run: str) -> list[tuple[str, float]]:
+    """The run's stages and how long each took, from the runner's log (its execution-log entries)."""
+    stages: list[tuple[str, float]] = []
+    for line in log_file.read_text().splitlines():
+        with contextlib.suppress(ValueError):
+            entry = json.loads(line)
+            if entry.get("run") == run and "duration_ms" in entry:
+                stages.append((str(entry["stage"]), int(entry["duration_ms"]) / 1000))
+    return stages
+
+
+def reset_peak_memory(pid: int) -> None:
+    """Start VmHWM afresh (Linux: writing 5 to clear_refs); where that is not allowed it keeps the process' peak."""
+    with contextlib.suppress(OSError):
+        Path(f"/proc/{pid}/clear_refs").write_text("5")
+
+
+def peak_memory_mib(pid: int) -> float | None:
+    """The process' peak resident memory (VmHWM) in MiB, None when it cannot be read."""
+    with contextlib.suppress(OSError):
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return None
+
+
 async def baseline(dsn: str, target: str, path: Path) -> float:
     """COPY into an unindexed staging table, then one INSERT … ON CONFLICT … DO UPDATE."""
     cols = ", ".join(f'"{c[0]}"' for c in COLUMNS)
@@ -110,6 +152,7 @@ async def baseline(dsn: str, target: str, path: Path) -> float:
     try:
         await conn.execute("DROP TABLE IF EXISTS bench_staging")
         await conn.execute(f"CREATE UNLOGGED TABLE bench_staging (LIKE {target} INCLUDING DEFAULTS)")
+        await conn.execute("CHECKPOINT")
         began = time.perf_counter()
         async with conn.transaction():
             await conn.copy_to_table("bench_staging", source=path, format="csv", header=True)
@@ -167,12 +210,20 @@ async def bench(rows: int) -> None:
             bench_job = (
                 await api.post("/api/v1/jobs", json=job_body("Bench merge", "bench_job", infra, update))
             ).json()
+            runner = apps["runner"].pid
+            if runner is not None:
+                reset_peak_memory(runner)
+            await checkpoint(audience)
             job_s, run = await run_job(api, int(bench_job["job_id"]))
+        peak = peak_memory_mib(runner) if runner is not None else None
         base_s = await baseline(audience, target, update)
         print(
             f"job      {job_s:8.2f} s   (runner's own duration {int(str(run['duration_ms'])) / 1000:.2f} s; "
             f"counts {run['counts']})"
         )
+        stages = stage_times(apps["runner"].log_file, str(run["run_key"]))
+        print("         stages: " + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stages))
+        print(f"         runner peak memory (VmHWM): {'unknown' if peak is None else f'{peak:,.0f} MiB'}")
         print(f"baseline {base_s:8.2f} s   (COPY into unindexed staging + one INSERT … ON CONFLICT DO UPDATE)")
         print(f"ratio job/baseline = {job_s / base_s:.2f}")
     finally:

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 
 from connect_events import ColumnType, ImportCustomTable, TableSpec
 from connect_runner.domain.identifiers import InvalidIdentifierError, check_identifier, qualified, quote_ident
 from connect_runner.domain.plan import LoadPlan, resolve_by_header
 from connect_runner.domain.statements import (
+    SPACES,
+    WHITE_SPACE,
     Staging,
     affected_rows,
+    create_copy_staging,
     create_staging,
     create_table,
     delete_all,
@@ -24,6 +29,7 @@ from connect_runner.domain.statements import (
     prove_valid,
     reject_reason,
     remove_rejected,
+    trim_staged,
     update_matched,
     upsert,
 )
@@ -97,6 +103,31 @@ def test_staging_tables_are_named_by_numbers_only_and_hold_text() -> None:
     )
 
 
+def test_a_copy_stages_every_field_of_the_file_numbered_by_an_identity() -> None:
+    plan = resolve_by_header(["name", "x", "id"], mapping(("id", "Id"), ("name", 'na"me')), ODD, "f")
+
+    assert plan.field_names == ("c2", "f2", "c1")
+    assert create_copy_staging(STAGING, ("c2", "f2", "c1")).splitlines()[1] == (
+        'CREATE UNLOGGED TABLE "runner_stage"."s_12_3_2" (line_no bigint GENERATED ALWAYS AS IDENTITY,'
+        " c2 text, f2 text, c1 text) WITH (autovacuum_enabled = false);"
+    )
+
+
+def test_a_field_mapped_twice_cannot_be_copied() -> None:
+    table = TableSpec(name="t", columns=(column("a"), column("b")), primary_key=("a",))
+
+    assert resolve_by_header(["x", "y"], mapping(("x", "a"), ("x", "b")), table, "f").field_names is None
+
+
+def test_trimming_in_sql_removes_what_str_strip_removes() -> None:
+    assert "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()) == WHITE_SPACE
+    assert trim_staged(STAGING, _plan()) == (
+        f'UPDATE "runner_stage"."s_12_3_2" AS s SET c1 = NULLIF(btrim(s.c1, {SPACES}), \'\'),'
+        f" c2 = NULLIF(btrim(s.c2, {SPACES}), ''), c3 = NULLIF(btrim(s.c3, {SPACES}), '')"
+        f" WHERE s.c1 <> btrim(s.c1, {SPACES}) OR s.c2 <> btrim(s.c2, {SPACES}) OR s.c3 <> btrim(s.c3, {SPACES})"
+    )
+
+
 def test_reject_reason_checks_keys_first_then_columns_in_mapping_order() -> None:
     sql = reject_reason(_plan())
     assert sql.startswith("CASE WHEN s.c1 IS NULL THEN 'MATCH_FIELD_EMPTY' WHEN CASE WHEN s.c1 ~ ")
@@ -158,7 +189,7 @@ def test_the_cheap_proof_and_duplicate_test() -> None:
     )
     two_keys = TableSpec(name="t", columns=(column("a"), column("b", ColumnType.DATE)), primary_key=("a", "b"))
     plan = resolve_by_header(["a", "b"], mapping("a", "b"), two_keys, "f")
-    assert "count(DISTINCT ROW(s.c1, s.c2::date))" in has_duplicates(STAGING, plan)
+    assert 'count(DISTINCT ROW(s.c1 COLLATE "C", s.c2::date))' in has_duplicates(STAGING, plan)
 
 
 def test_duplicates_and_rejected_rows() -> None:

@@ -28,7 +28,8 @@ from connect_events import (
     RunRequested,
     RunSucceeded,
 )
-from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines
+from connect_runner.adapters.copy_staging import copy_records, copyable
+from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines, raw_records
 from connect_runner.adapters.file_failures import COMPRESSED_SUFFIXES
 from connect_runner.adapters.load import apply_writes, find_existing, lock_target_table, store_rejects
 from connect_runner.adapters.profile_load import (
@@ -130,6 +131,11 @@ class Prepared:
     raw: dict[int, str]
     steps: WriteSteps | ProfileSteps
     duplicates: Duplicates = field(default_factory=Duplicates)
+    by_record: bool = False
+
+    async def locate(self, found: Iterable[tuple[int, str]]) -> Rejects:
+        """Rejects the load found by staged row number, by line (see `located`)."""
+        return await located(self.settings, self.fetched, self.by_record, found)
 
     @property
     def counts_so_far(self) -> RunCounts:
@@ -159,27 +165,48 @@ async def prepare(
             source = CsvSource(stream, settings.file, fetched.remote_path)
             target, rules = _plan(source, request)
             plan = target.staged if isinstance(target, ProfilePlan) else target
-            batches = source.batches(plan, rules)
-            await stage_records(conn, staging, plan, batches, lambda: tracker.loading(source.rows_read))
-        tracker.loading(source.rows_read)
-        _log_parsed(journal, fetched, source.rows_read)
+            copied = await _copied(conn, staging, target, source, fetched, settings, tracker)
+            if copied is None:
+                batches = source.batches(plan, rules)
+                await stage_records(conn, staging, plan, batches, lambda: tracker.loading(source.rows_read))
+        rows_read = source.rows_read if copied is None else copied
+        tracker.loading(rows_read)
+        _log_parsed(journal, fetched, rows_read)
         await checkpoint()
         if isinstance(target, ProfilePlan):
-            rejects = combine(source.rejects, await reject_invalid(conn, staging, plan))
+            found = combine(source.rejects, await reject_invalid(conn, staging, plan))
             duplicates = await remove_duplicate_keys(conn, staging, target)
         else:
-            rejects, duplicates = combine(source.rejects, await find_rejects(conn, staging, plan)), Duplicates()
-        journal.add("validated", rejects_message(rejects.values()), rejected=len(rejects))
+            found, duplicates = combine(source.rejects, await find_rejects(conn, staging, plan)), Duplicates()
+        journal.add("validated", rejects_message(found.values()), rejected=len(found))
         _log_duplicates(journal, duplicates)
-        exceeded = limit_failure(settings.limits, source.rows_read, len(rejects))
+        exceeded = limit_failure(settings.limits, rows_read, len(found))
         steps = _steps(staging, target, settings)
         if (isinstance(steps, ProfileSteps) or steps.joins_target) and exceeded is None:
             await gather_statistics(conn, staging)
-    raw = await _raw_lines(settings, fetched, set(rejects))
+    rejects = await located(settings, fetched, copied is not None, found.items())
     if exceeded is not None:
-        raise LimitExceededError(exceeded, Rejects(rejects, raw))
+        raise LimitExceededError(exceeded, rejects)
     await checkpoint()
-    return Prepared(settings, plan, staging, fetched, source.rows_read, rejects, raw, steps, duplicates)
+    reasons, raw = dict(rejects.reasons), dict(rejects.raw)
+    return Prepared(settings, plan, staging, fetched, rows_read, reasons, raw, steps, duplicates, copied is not None)
+
+
+async def _copied(
+    conn: Conn,
+    staging: Staging,
+    target: LoadPlan | ProfilePlan,
+    source: CsvSource,
+    fetched: FetchedFile,
+    settings: ImportSettings,
+    tracker: Tracker,
+) -> int | None:
+    """Stage a custom table's file with a server-side COPY when that reads it exactly as `source` would
+    (`copy_staging`); returns the rows staged, or None: `source` stages it."""
+    if isinstance(target, ProfilePlan) or source.rejects or not copyable(settings.file, target):
+        return None
+    path, name = fetched.local_path, fetched.remote_path
+    return await copy_records(conn, staging, target, path, settings.file, name, source.data_line, tracker.loading)
 
 
 async def _ensure_target(conn: Conn, request: RunRequested) -> None:
@@ -283,9 +310,23 @@ def _rows(count: int) -> str:
     return f"{count:,} data row" + ("" if count == 1 else "s")
 
 
-async def _raw_lines(settings: ImportSettings, fetched: FetchedFile, lines: set[int]) -> dict[int, str]:
-    # A full second pass over a large file: off the event loop.
-    return await asyncio.to_thread(raw_lines, fetched.local_path, settings.file, fetched.remote_path, lines)
+async def located(
+    settings: ImportSettings, fetched: FetchedFile, by_record: bool, found: Iterable[tuple[int, str]]
+) -> Rejects:
+    """Rejects found by staged row number, by line number with their raw text: a second pass over the file (off
+    the event loop), only when there are any. Rows are numbered by line, or `by_record` when COPY staged them."""
+    reasons = dict(found)
+    path, file, wanted = fetched.local_path, settings.file, set(reasons)
+    if by_record:
+        where = await asyncio.to_thread(raw_records, path, file, fetched.remote_path, wanted)
+    else:
+        raw = await asyncio.to_thread(raw_lines, path, file, fetched.remote_path, wanted)
+        where = {line: (line, text) for line, text in raw.items()}
+    lines = {number: where[number][0] if number in where else number for number in reasons}
+    return Rejects(
+        {lines[number]: RejectReason(reason) for number, reason in reasons.items()},
+        {line: text for line, text in where.values()},
+    )
 
 
 @dataclass(frozen=True)
@@ -349,7 +390,7 @@ async def _write_profile(
     writes = await apply_profile_writes(conn, steps)
     orphans = await find_orphans(conn, steps)
     if orphans:
-        prepared.raw.update(await _raw_lines(prepared.settings, prepared.fetched, set(orphans)))
+        prepared.raw.update((await prepared.locate((line, RejectReason.NO_PARENT_RECORD) for line in orphans)).raw)
     counts = profile_counts(
         rows_read=prepared.rows_read,
         rejected=len(rejects),
@@ -380,10 +421,11 @@ async def _reject_existing(conn: Conn, prepared: Prepared, existing: list[int]) 
     """Append mode: rows whose key already exists are rejected as duplicates, inside the load transaction."""
     if not existing:
         return prepared.rejects
-    collisions = [(line, str(RejectReason.DUPLICATE_KEY)) for line in existing]
+    collisions = [(number, str(RejectReason.DUPLICATE_KEY)) for number in existing]
     await add_rejects(conn, prepared.staging, collisions)
-    prepared.raw.update(await _raw_lines(prepared.settings, prepared.fetched, set(existing)))
-    return combine(prepared.rejects.items(), collisions)
+    found = await prepared.locate(collisions)
+    prepared.raw.update(found.raw)
+    return combine(prepared.rejects.items(), found.reasons.items())
 
 
 def loaded_entries(journal: Journal, loaded: Loaded, *, dry_run: bool) -> list[LogEntry]:

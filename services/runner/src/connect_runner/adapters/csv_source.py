@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 from connect_events import ColumnMapping, CsvSettings, TableSpec
 from connect_events.values import storable_text
@@ -96,8 +96,14 @@ def open_text(path: Path, settings: CsvSettings, name: str) -> IO[str]:
 
     Bytes the encoding cannot decode do not stop reading: they become `UNDECODABLE` (see `_checked_lines`).
     """
+    binary = open_binary(path, name)
+    return io.TextIOWrapper(binary, encoding=_python_encoding(settings), errors=DECODE_ERRORS, newline="")
+
+
+def open_binary(path: Path, name: str) -> IO[bytes]:
+    """The file's bytes; `.gz` and single-entry `.zip` files (by the remote `name`) decompressed."""
     try:
-        return _open_text(path, _python_encoding(settings), name)
+        return _open_binary(path, name)
     except (OSError, zipfile.BadZipFile, NotImplementedError) as exc:
         failure = read_failure(exc, name)
         if failure is None:
@@ -105,9 +111,9 @@ def open_text(path: Path, settings: CsvSettings, name: str) -> IO[str]:
         raise failure from exc
 
 
-def _open_text(path: Path, encoding: str, name: str) -> IO[str]:
+def _open_binary(path: Path, name: str) -> IO[bytes]:
     if name.lower().endswith(".gz"):
-        return gzip.open(path, "rt", encoding=encoding, errors=DECODE_ERRORS, newline="")
+        return cast(IO[bytes], gzip.open(path, "rb"))
     if name.lower().endswith(".zip"):
         archive = zipfile.ZipFile(path)
         entries = [i for i in archive.infolist() if not i.is_dir()]
@@ -116,8 +122,8 @@ def _open_text(path: Path, encoding: str, name: str) -> IO[str]:
             if len(entries) != 1:
                 raise archive_failure(name, len(entries))
             raise encrypted_failure(name)
-        return io.TextIOWrapper(archive.open(entries[0]), encoding=encoding, errors=DECODE_ERRORS, newline="")
-    return path.open(encoding=encoding, errors=DECODE_ERRORS, newline="")
+        return archive.open(entries[0])
+    return path.open("rb")
 
 
 def _checked_lines(stream: IO[str], bad: deque[int]) -> Iterator[str]:
@@ -188,6 +194,11 @@ class CsvSource:
         if self._header is not None:
             return resolve_by_header(self._header, mapping, table, self.label, truncate_long_text=truncate_long_text)
         return resolve_by_position(self._width, mapping, table, self.label, truncate_long_text=truncate_long_text)
+
+    @property
+    def data_line(self) -> int:
+        """The line the data records start on, once `plan` read the header (or, without one, the first record)."""
+        return self._ahead[0] if self._ahead is not None else self._next_line
 
     def batches(self, plan: LoadPlan, rules: BatchReader | None = None) -> Iterator[list[StagedRecord]]:
         """Lists of `(line_no, field, …)` with trimmed values (empty → None); counts rows and notes the rows
@@ -298,16 +309,39 @@ def raw_lines(path: Path, settings: CsvSettings, name: str, wanted: set[int]) ->
     if not wanted:
         return found
     last = max(wanted)
+    for start, _row, text in _raw_records(path, settings, name):
+        if start in wanted:
+            found[start] = text()
+        if start >= last:
+            break
+    return found
+
+
+def raw_records(path: Path, settings: CsvSettings, name: str, wanted: set[int]) -> dict[int, tuple[int, str]]:
+    """The line each of the `wanted` data records starts on and its raw text (as `raw_lines`), by the record's
+    number in file order (1 = the first after the header; blank lines are no records), as a COPY numbers them."""
+    found: dict[int, tuple[int, str]] = {}
+    if not wanted:
+        return found
+    last, number = max(wanted), -1 if settings.header else 0
+    for start, row, text in _raw_records(path, settings, name):
+        if row:
+            number += 1
+            if number in wanted:
+                found[number] = (start, text())
+            if number >= last:
+                break
+    return found
+
+
+def _raw_records(path: Path, settings: CsvSettings, name: str) -> Iterator[tuple[int, bool, Callable[[], str]]]:
+    """Each record of the file: the line it starts on, whether it holds anything, and how to get its raw text."""
     with contextlib.closing(open_text(path, settings, name)) as stream:
         capture = _LineCapture(stream)
         reader = _reader(capture, settings)
         start = 1
         with contextlib.suppress(csv.Error):
-            for _row in reader:
-                if start in wanted:
-                    found[start] = storable_text("".join(capture.current).rstrip("\r\n"))
+            for row in reader:
+                yield start, bool(row), lambda: storable_text("".join(capture.current).rstrip("\r\n"))
                 capture.current.clear()
                 start = reader.line_num + 1
-                if start > last:
-                    break
-    return found

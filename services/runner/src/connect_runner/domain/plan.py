@@ -60,6 +60,16 @@ class LoadPlan:
         """Record positions to stage, in staging column order."""
         return tuple(c.position for c in self.columns)
 
+    @property
+    def field_names(self) -> tuple[str, ...] | None:
+        """A staging column per field of the file, in file order, for a COPY of whole records: a mapped field's
+        is its `staging_name`, another's `f<n>` (1-based). None when one field is mapped twice (a column can
+        hold it only once)."""
+        names = {c.position: c.staging_name for c in self.columns}
+        if len(names) < len(self.columns):
+            return None
+        return tuple(names.get(position, f"f{position + 1}") for position in range(self.field_count))
+
 
 def resolve_by_header(
     header: Sequence[str],

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from connect_events import TableSpec
+from connect_events import ColumnType, TableSpec
 from connect_runner.domain.identifiers import qualified, quote_ident
 from connect_runner.domain.plan import LoadPlan, MappedColumn
 from connect_runner.domain.rejects import RejectReason
@@ -17,6 +17,13 @@ from connect_runner.domain.values import bad_value, cast, proof, sql_type
 
 TARGET_SCHEMA = "custom"
 STAGING_SCHEMA = "runner_stage"
+# What Python's `str.strip()` removes (`str.isspace`), so values trimmed in SQL equal values trimmed while parsing.
+WHITE_SPACE = (
+    "\t\n\v\f\r\x1c\x1d\x1e\x1f \x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + ("\u2028\u2029\u202f\u205f\u3000")
+)
+SPACES = "E'" + "".join(f"\\u{ord(c):04x}" for c in WHITE_SPACE) + "'"
 
 
 @dataclass(frozen=True)
@@ -76,13 +83,34 @@ def _spelled(table: TableSpec, name: str) -> str:
 
 def create_staging(staging: Staging, plan: LoadPlan) -> str:
     """Both staging tables: unlogged and unindexed, so COPY into them is as cheap as it gets."""
-    fields = "".join(f", {c.staging_name} text" for c in plan.columns)
+    return _create_staging(staging, "line_no bigint NOT NULL", [c.staging_name for c in plan.columns])
+
+
+def create_copy_staging(staging: Staging, names: Sequence[str]) -> str:
+    """Both staging tables, for a COPY of whole records (`LoadPlan.field_names`): `line_no` numbers the records
+    in file order (1 = the first after the header), as COPY stores them."""
+    return _create_staging(staging, "line_no bigint GENERATED ALWAYS AS IDENTITY", names)
+
+
+def _create_staging(staging: Staging, line_no: str, names: Sequence[str]) -> str:
+    fields = "".join(f", {name} text" for name in names)
     options = "WITH (autovacuum_enabled = false)"
     return (
         f"DROP TABLE IF EXISTS {staging.rows}, {staging.rejects};\n"
-        f"CREATE UNLOGGED TABLE {staging.rows} (line_no bigint NOT NULL{fields}) {options};\n"
+        f"CREATE UNLOGGED TABLE {staging.rows} ({line_no}{fields}) {options};\n"
         f"CREATE UNLOGGED TABLE {staging.rejects} (line_no bigint NOT NULL, reason text NOT NULL) {options}"
     )
+
+
+def untrimmed(plan: LoadPlan, alias: str = "s") -> str:
+    """True for a staged row holding a value with white space around it (COPY stores values as written)."""
+    return " OR ".join(f"{alias}.{c.staging_name} <> btrim({alias}.{c.staging_name}, {SPACES})" for c in plan.columns)
+
+
+def trim_staged(staging: Staging, plan: LoadPlan) -> str:
+    """Trim the values of the rows COPY stored with white space around one (all blank → NULL), as parsing does."""
+    trimmed = ", ".join(f"{c.staging_name} = NULLIF(btrim(s.{c.staging_name}, {SPACES}), '')" for c in plan.columns)
+    return f"UPDATE {staging.rows} AS s SET {trimmed} WHERE {untrimmed(plan)}"
 
 
 def drop_tables(names: Sequence[str]) -> str:
@@ -126,8 +154,11 @@ def prove_valid(staging: Staging, plan: LoadPlan) -> str | None:
 
 
 def has_duplicates(staging: Staging, plan: LoadPlan) -> str:
-    """Whether any key (as typed) repeats: a sort, far cheaper than grouping when (as usual) none does."""
-    keys = [_typed(k) for k in plan.keys]
+    """Whether any key (as typed) repeats: a sort, far cheaper than grouping when (as usual) none does.
+
+    Text keys are sorted bytewise (`"C"`): equal is equal in every deterministic collation, and the database's
+    own collation would make the sort several times slower."""
+    keys = [_typed(k) + (' COLLATE "C"' if k.column.type is ColumnType.TEXT else "") for k in plan.keys]
     distinct = keys[0] if len(keys) == 1 else f"ROW({', '.join(keys)})"
     return f"SELECT count(*) > count(DISTINCT {distinct}) AS repeated FROM {staging.rows} s"
 

@@ -1,0 +1,121 @@
+"""Whether PostgreSQL's CSV COPY reads a file's records exactly as the `csv` module does, judged from its bytes;
+and whether any value may need trimming afterwards.
+
+The two parsers agree on well-formed CSV and differ on the rest: PostgreSQL opens and closes quoting at any
+qualifier (`ab"c,d"` is one field `abc,d`), while the `csv` module takes a qualifier inside an unquoted field,
+or after a closing one, literally (`ab"c`, `d"`). So a qualifier may only open a field (after a delimiter, a
+line break or the start) and only close one (before a delimiter, a line break, the end or a doubled qualifier).
+PostgreSQL also ends its input at a line holding only `\\.`, where the `csv` module reads a value: a file with
+`\\.` anywhere is refused. Everything else either parses alike or makes COPY fail (a wrong field count, a blank
+line, mixed line breaks, an unterminated quote, bytes invalid in the encoding), and then the caller reads the
+file with the `csv` module instead.
+
+Quoted sections are collapsed to one qualifier each (a regular expression, in C), and only the collapsed text is
+searched for a qualifier with an ordinary byte on its outer side; a file without qualifiers costs two searches
+per chunk. Only for encodings where these bytes never occur inside a multi-byte character (UTF-8, ISO-8859-1,
+Windows-1252).
+
+COPY stores values as written, and trimming them in SQL costs far more than finding out that none needs it
+(`untrimmed`): white space next to a delimiter, a line break or a qualifier, a line break (or tab delimiter)
+inside a quoted value, or any white space of more than one byte. It may say so of a value that needs no
+trimming; never the other way round.
+"""
+
+from __future__ import annotations
+
+import re
+
+from connect_runner.domain.statements import WHITE_SPACE
+
+END_OF_DATA = b"\\."
+_OTHER, _BOUND, _SPACE = 0, 1, 2  # byte classes for the white space search
+_EDGES = (bytes([_BOUND, _SPACE]), bytes([_SPACE, _BOUND]))
+
+
+class CopyRefusedError(Exception):
+    """The file's bytes would not be read by COPY as by the `csv` module: stage it with the `csv` module."""
+
+
+class CopyCheck:
+    """Follows a file's data bytes, chunk by chunk in file order: raises `CopyRefusedError` at the first chunk
+    COPY would read otherwise than the `csv` module, and tells whether a value may need trimming."""
+
+    def __init__(self, delimiter: str, qualifier: str, encoding: str) -> None:
+        quote, bounds = re.escape(qualifier.encode()), re.escape(delimiter.encode()) + rb"\r\n"
+        self._qualifier = qualifier.encode()
+        self._sections = re.compile(quote + b"[^" + quote + b"]*" + quote)
+        self._stray = re.compile(b"[^" + bounds + quote + b"]" + quote + b"|" + quote + b"[^" + bounds + quote + b"]")
+        self._breaks = b"\r\n" + (b"\t" if delimiter == "\t" else b"")  # white space that is a boundary outside quotes
+        self._classes, self._wide = _classes(delimiter, qualifier, encoding)
+        self._in_quote = False
+        self._tail = b""  # the previous chunk's last bytes
+        self._last = b"\n"  # the last byte of the collapsed text so far: data starts like a line does
+        self._edge = _BOUND  # the class of the last byte so far: data starts at a boundary
+        self.untrimmed = False
+
+    def feed(self, chunk: bytes) -> None:
+        """Check the next chunk (it may cut a record or a quoted value anywhere)."""
+        if END_OF_DATA in chunk or (self._tail.endswith(b"\\") and chunk[:1] == b"."):
+            raise CopyRefusedError("a line may end PostgreSQL's input early")
+        if not chunk:
+            return
+        if not self.untrimmed:
+            self.untrimmed = self._spaced(chunk)
+        self._tail, rest = (self._tail + chunk)[-2:], chunk
+        if self._in_quote:
+            end = rest.find(self._qualifier)
+            self._quoted_break(rest if end < 0 else rest[:end])
+            if end < 0:
+                return
+            rest, self._in_quote = rest[end + 1 :], False
+        if self._qualifier in rest:
+            if rest.count(self._qualifier) % 2:  # a quoted value goes on in the next chunk: up to its opening
+                cut = rest.rfind(self._qualifier) + 1
+                self._quoted_break(rest[cut:])
+                rest, self._in_quote = rest[:cut], True
+            collapsed = self._sections.sub(self._qualifier, rest)
+            if self._stray.search(collapsed):
+                raise CopyRefusedError("a qualifier stands inside a value")
+            if not self.untrimmed:  # fewer line breaks once the quoted values are gone: some were inside them
+                self.untrimmed = any(rest.count(b) != collapsed.count(b) for b in self._breaks)
+            rest = collapsed
+        if rest and self._stray.match(self._last + rest[:1]):  # the bytes either side of the cut
+            raise CopyRefusedError("a qualifier stands inside a value")
+        self._last = rest[-1:] or self._last
+
+    def end(self) -> None:
+        """The data ended: white space at its very end is at a value's edge too."""
+        self.untrimmed = self.untrimmed or self._edge == _SPACE
+
+    def _spaced(self, chunk: bytes) -> bool:
+        """White space next to a boundary (within the chunk or across the cut), or wide white space."""
+        classes = chunk.translate(self._classes)
+        across = bytes([self._edge, classes[0]])
+        self._edge = classes[-1]
+        if any(pair in classes or pair == across for pair in _EDGES):
+            return True
+        joined = self._tail + chunk[:2]
+        return not (chunk.isascii() and joined.isascii()) and any(w in chunk or w in joined for w in self._wide)
+
+    def _quoted_break(self, inside: bytes) -> None:
+        if not self.untrimmed:
+            self.untrimmed = any(b in inside for b in self._breaks)
+
+
+def _classes(delimiter: str, qualifier: str, encoding: str) -> tuple[bytes, tuple[bytes, ...]]:
+    """A translation table of bytes to classes (boundary, one-byte white space, other), and the white space
+    characters that take more than one byte in `encoding`."""
+    table = bytearray(256)
+    wide: list[bytes] = []
+    for char in WHITE_SPACE:
+        try:
+            encoded = char.encode(encoding)
+        except UnicodeEncodeError:
+            continue
+        if len(encoded) == 1:
+            table[encoded[0]] = _SPACE
+        else:
+            wide.append(encoded)
+    for char in (delimiter, qualifier, "\r", "\n"):
+        table[ord(char)] = _BOUND
+    return bytes(table), tuple(wide)
