@@ -21,6 +21,7 @@ from tests.unit.gateway.gateway_fakes import (
     FakeBus,
     FakeCredentials,
     FakeHostKeys,
+    FakeProfileRows,
     FakeReads,
     FakeRejects,
     World,
@@ -58,6 +59,7 @@ async def world(server_key: asyncssh.SSHKey, tmp_path: Path) -> AsyncIterator[Wo
     host_keys = FakeHostKeys(key=server_key.export_public_key("openssh").decode().strip())
     reads = FakeReads()
     rejects = FakeRejects()
+    profiles = FakeProfileRows()
     store = InMemoryIdentityStore()
     ensure_account(tmp_path / "files")
     deps = Deps(
@@ -70,10 +72,11 @@ async def world(server_key: asyncssh.SSHKey, tmp_path: Path) -> AsyncIterator[Wo
         hasher=FastHasher(),
         reply_timeout_s=0.5,
         rejects=rejects,
+        profiles=profiles,
     )
     tokens = await seed_users(deps)
     app = create_app(deps)
     headers = {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:
-        yield World(bus, credentials, host_keys, reads, client, store, tokens, app, rejects)
+        yield World(bus, credentials, host_keys, reads, client, store, tokens, app, rejects, profiles)

@@ -26,9 +26,10 @@ from connect_events import (
     SftpLocation,
 )
 from connect_gateway.domain.listing import LAST_INT, LAST_TIME, Position, Sort, Value
+from connect_gateway.domain.profiles import ProfileTable
 from connect_gateway.domain.rejects import RejectRecord
 from connect_gateway.domain.secrets import Secret
-from connect_gateway.ports import HostUnreachableError, RejectsUnavailableError, Reply
+from connect_gateway.ports import AudienceUnavailableError, HostUnreachableError, Reply
 from connect_gateway.read_models import (
     GROUP_RUN_SORT,
     CommandRecord,
@@ -42,8 +43,10 @@ from connect_gateway.read_models import (
     JobQuery,
     JobRecord,
     JobSummary,
+    ListRecord,
     LogLine,
     Page,
+    PetRecord,
     RunQuery,
     RunRecord,
     ScheduledSummary,
@@ -225,6 +228,8 @@ class FakeReads:
     groups: list[GroupRecord] = field(default_factory=list)
     group_runs: list[GroupRunRecord] = field(default_factory=list)
     group_logs: dict[tuple[int, int], list[LogLine]] = field(default_factory=dict)
+    lists: list[ListRecord] = field(default_factory=list)
+    pets: list[PetRecord] = field(default_factory=list)
     down: bool = False
 
     async def ping(self) -> None:
@@ -236,6 +241,19 @@ class FakeReads:
 
     async def get_table(self, name: str) -> TableRecord | None:
         return next((t for t in self.tables if t.spec.name.lower() == name.lower()), None)
+
+    async def list_lists(self) -> list[ListRecord]:
+        return sorted(self.lists, key=lambda r: r.spec.name.lower())
+
+    async def get_list(self, name: str) -> ListRecord | None:
+        return next((r for r in self.lists if r.spec.name.lower() == name.lower()), None)
+
+    async def list_pets(self, list_name: str | None) -> list[PetRecord]:
+        found = [p for p in self.pets if list_name is None or p.spec.list_name.lower() == list_name.lower()]
+        return sorted(found, key=lambda r: r.spec.name.lower())
+
+    async def get_pet(self, name: str) -> PetRecord | None:
+        return next((r for r in self.pets if r.spec.name.lower() == name.lower()), None)
 
     async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
         found = [
@@ -318,7 +336,7 @@ class FakeRejects:
 
     async def batches(self, job_id: int, run_id: int) -> AsyncGenerator[Sequence[RejectRecord], None]:
         if self.down:
-            raise RejectsUnavailableError("ConnectionRefusedError: audience down")
+            raise AudienceUnavailableError("ConnectionRefusedError: audience down")
         found = sorted(self.rows.get((job_id, run_id), []), key=lambda r: r.line_number)
         self.open_batches += 1
         try:
@@ -326,6 +344,26 @@ class FakeRejects:
                 yield found[start : start + self.batch_rows]
         finally:
             self.open_batches -= 1
+
+
+@dataclass
+class FakeProfileRows:
+    """The rows of each list's and PET's table by (kind, exact name), in `RIID_` order; a table not in `tables`
+    was not created yet (no rows)."""
+
+    tables: dict[tuple[ProfileTable, str], list[dict[str, object]]] = field(default_factory=dict)
+    down: bool = False
+
+    def _rows(self, kind: ProfileTable, name: str) -> list[dict[str, object]]:
+        if self.down:
+            raise AudienceUnavailableError("ConnectionRefusedError: audience down")
+        return self.tables.get((kind, name), [])
+
+    async def preview(self, kind: ProfileTable, name: str, limit: int) -> list[dict[str, object]]:
+        return self._rows(kind, name)[:limit]
+
+    async def count(self, kind: ProfileTable, name: str) -> int:
+        return len(self._rows(kind, name))
 
 
 @dataclass
@@ -341,6 +379,7 @@ class World:
     tokens: dict[Role, str]  # an API token of one user per role
     app: FastAPI
     rejects: FakeRejects = field(default_factory=FakeRejects)
+    profiles: FakeProfileRows = field(default_factory=FakeProfileRows)
     user_private_key: str = ""  # set by tests that create jobs
 
     def client_as(self, role: Role | None, **kwargs: Any) -> httpx.AsyncClient:

@@ -27,6 +27,7 @@ from connect_gateway.read_models import CommandRecord, HistoryRecord, LogLine, T
 from tests.unit.gateway.gateway_fakes import NOW, PASSWORD, USERS, World, accepted, job_body, stored_job
 from tests.unit.gateway.test_gateway_groups import group_body, stored_group, stored_group_run
 from tests.unit.gateway.test_gateway_job_edits import update_body
+from tests.unit.gateway.test_gateway_lists import LIST, PET, stored_list, stored_pet
 from tests.unit.gateway.test_gateway_tables_and_reads import TABLE, run
 from tests.unit.gateway.test_ssh_keys_store import public_line
 
@@ -79,6 +80,21 @@ async def _auto_mapping(world: World, _role: Role | None) -> Call:
     _store_table(world)
     (_hosted(world).root / "upload" / "stores.csv").write_bytes(b"id,city\n1,Utrecht\n")
     return Call("POST", "/api/v1/tables/stores/auto-mapping", {"hosted_path": "upload/stores.csv"})
+
+
+def _with_list(method: str, url: str, body: Any = None) -> Recipe:
+    async def recipe(world: World, _role: Role | None) -> Call:
+        stored_list(world)
+        stored_pet(world)
+        world.bus.answer = lambda c: accepted(c, target_id="Customers", target_type="list")
+        return Call(method, url, body)
+
+    return recipe
+
+
+async def _list_auto_mapping(world: World, _role: Role | None) -> Call:
+    stored_list(world)
+    return Call("POST", "/api/v1/lists/Customers/auto-mapping", {"header": ["email_address_"]})
 
 
 async def _run(world: World, _role: Role | None) -> Call:
@@ -235,6 +251,23 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v1/tables/{name}"): _table,
     ("POST", "/api/v1/tables"): _fixed("POST", "/api/v1/tables", TABLE),
     ("POST", "/api/v1/tables/{name}/auto-mapping"): _auto_mapping,
+    ("GET", "/api/v1/lists"): _with_list("GET", "/api/v1/lists"),
+    ("GET", "/api/v1/lists/{name}"): _with_list("GET", "/api/v1/lists/Customers"),
+    ("POST", "/api/v1/lists"): _fixed("POST", "/api/v1/lists", LIST),
+    ("POST", "/api/v1/lists/{name}/columns"): _with_list(
+        "POST", "/api/v1/lists/Customers/columns", {"name": "SCORE", "type": "integer"}
+    ),
+    ("GET", "/api/v1/lists/{name}/rows"): _with_list("GET", "/api/v1/lists/Customers/rows"),
+    ("GET", "/api/v1/lists/{name}/count"): _with_list("GET", "/api/v1/lists/Customers/count"),
+    ("POST", "/api/v1/lists/{name}/auto-mapping"): _list_auto_mapping,
+    ("GET", "/api/v1/pets"): _with_list("GET", "/api/v1/pets?list=Customers"),
+    ("GET", "/api/v1/pets/{name}"): _with_list("GET", "/api/v1/pets/Purchases"),
+    ("POST", "/api/v1/pets"): _fixed("POST", "/api/v1/pets", PET),
+    ("POST", "/api/v1/pets/{name}/columns"): _with_list(
+        "POST", "/api/v1/pets/Purchases/columns", {"name": "TOTAL", "type": "integer"}
+    ),
+    ("GET", "/api/v1/pets/{name}/rows"): _with_list("GET", "/api/v1/pets/Purchases/rows"),
+    ("GET", "/api/v1/pets/{name}/count"): _with_list("GET", "/api/v1/pets/Purchases/count"),
     ("GET", "/api/v1/jobs"): _fixed("GET", "/api/v1/jobs"),
     ("GET", "/api/v1/jobs/{job_id}"): _with_job("GET", "/api/v1/jobs/7"),
     ("POST", "/api/v1/jobs"): _create_job,

@@ -185,7 +185,7 @@ async def test_an_unreachable_audience_database_is_503_in_our_words(world: World
     world.rejects.down = True
     response = await world.client.get("/api/v1/runs/4.2/rejects.csv")
     assert response.status_code == 503
-    assert response.json()["message"] == "the rejects of runs cannot be reached; retry later"
+    assert response.json()["message"] == "the audience store cannot be reached; retry later"
     assert "ConnectionRefused" not in response.text
 
 

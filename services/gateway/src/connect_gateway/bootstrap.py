@@ -16,6 +16,7 @@ from connect_gateway.adapters.command_bus import KafkaCommandBus
 from connect_gateway.adapters.identity_sql import IDENTITY_DDL
 from connect_gateway.adapters.identity_store import PgIdentityStore
 from connect_gateway.adapters.passwords import Argon2PasswordHasher
+from connect_gateway.adapters.profiles import PgProfileRows
 from connect_gateway.adapters.rejects import PgRejectStore
 from connect_gateway.adapters.replies import ReplyListener
 from connect_gateway.adapters.ssh import SshHostKeyScanner
@@ -67,6 +68,7 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
             session_policy=settings.session_policy(),
             hosted=hosted,
             rejects=PgRejectStore(audience),
+            profiles=PgProfileRows(audience),
         )
 
 

@@ -17,7 +17,7 @@ IDENTITY_DATABASE = "identity"
 # The catalog service's default; services never import each other, so the name is repeated here and the
 # setting is read under the same variable the catalog reads.
 CATALOG_DATABASE = "catalog"
-# The runner's database (the audience store), where it keeps the rejects of runs: the runner's default, repeated.
+# The runner's database (the audience store: lists, PETs, the rejects of runs): the runner's default, repeated.
 AUDIENCE_DATABASE = "audience"
 
 
@@ -50,7 +50,7 @@ class GatewaySettings(ServiceSettings):
     audience_database: str = Field(
         default=AUDIENCE_DATABASE,
         alias="AUDIENCE_DATABASE",
-        description="The audience database, where the runner keeps the rejects of runs (the variable the runner reads)",
+        description="The audience database: lists, PETs and the rejects of runs (the variable the runner reads)",
     )
     audience_pool_size: int = Field(
         default=4, ge=1, alias="GATEWAY_AUDIENCE_POOL_SIZE", description="Reject downloads served at once"

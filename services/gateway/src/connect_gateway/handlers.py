@@ -17,6 +17,10 @@ from uuid import UUID, uuid4
 
 from connect_events import (
     ActivateJob,
+    AddColumnPayload,
+    AddListColumn,
+    AddPetColumn,
+    ColumnSpec,
     Command,
     CommandRejected,
     CopyJob,
@@ -26,6 +30,10 @@ from connect_events import (
     CreateJob,
     CreateJobPayload,
     DeactivateJob,
+    DefineList,
+    DefineListPayload,
+    DefinePet,
+    DefinePetPayload,
     DefineTable,
     DefineTablePayload,
     DeleteGroup,
@@ -34,6 +42,8 @@ from connect_events import (
     GroupCommandPayload,
     GroupDefinition,
     JobCommandPayload,
+    ListSpec,
+    PetSpec,
     RefusalReason,
     RejectionCode,
     RunGroupNow,
@@ -144,6 +154,26 @@ def check_size(command: Command) -> None:
 async def define_table(deps: Deps, spec: TableSpec, actor: str) -> Outcome:
     """Define a custom table."""
     return await send(deps, DefineTable(**envelope(actor), payload=DefineTablePayload(table=spec)))
+
+
+async def define_list(deps: Deps, spec: ListSpec, actor: str) -> Outcome:
+    """Define a profile list."""
+    return await send(deps, DefineList(**envelope(actor), payload=DefineListPayload(list=spec)))
+
+
+async def define_pet(deps: Deps, spec: PetSpec, actor: str) -> Outcome:
+    """Define a PET of an existing list."""
+    return await send(deps, DefinePet(**envelope(actor), payload=DefinePetPayload(pet=spec)))
+
+
+async def add_list_column(deps: Deps, name: str, column: ColumnSpec, actor: str) -> Outcome:
+    """Add a custom column to the list `name`."""
+    return await send(deps, AddListColumn(**envelope(actor), payload=AddColumnPayload(name=name, column=column)))
+
+
+async def add_pet_column(deps: Deps, name: str, column: ColumnSpec, actor: str) -> Outcome:
+    """Add a column to the PET `name`."""
+    return await send(deps, AddPetColumn(**envelope(actor), payload=AddColumnPayload(name=name, column=column)))
 
 
 async def create_job(deps: Deps, draft: JobDraft, activate: bool, actor: str) -> Outcome:

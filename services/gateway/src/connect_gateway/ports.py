@@ -13,6 +13,7 @@ from connect_events import Command, CommandAccepted, CommandRejected, Role, User
 from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_gateway.domain.identity.throttle import Failures
 from connect_gateway.domain.identity.users import UserState
+from connect_gateway.domain.profiles import ProfileTable
 from connect_gateway.domain.rejects import RejectRecord
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.files.ports import HostedDeps
@@ -28,8 +29,10 @@ from connect_gateway.read_models import (
     JobQuery,
     JobRecord,
     JobSummary,
+    ListRecord,
     LogLine,
     Page,
+    PetRecord,
     RunQuery,
     RunRecord,
     TableRecord,
@@ -54,8 +57,8 @@ class ReadModelsUnavailableError(Exception):
     """The catalog database cannot answer."""
 
 
-class RejectsUnavailableError(Exception):
-    """The audience database, where the runner keeps the rejects, cannot answer."""
+class AudienceUnavailableError(Exception):
+    """The audience database (the runner's: lists, PETs and the rejects of runs) cannot answer."""
 
 
 class CommandBus(Protocol):
@@ -107,6 +110,22 @@ class ReadStore(Protocol):
 
     async def get_table(self, name: str) -> TableRecord | None:
         """The table called `name` (case-insensitive)."""
+        ...
+
+    async def list_lists(self) -> list[ListRecord]:
+        """All profile lists, by name."""
+        ...
+
+    async def get_list(self, name: str) -> ListRecord | None:
+        """The list called `name` (case-insensitive)."""
+        ...
+
+    async def list_pets(self, list_name: str | None) -> list[PetRecord]:
+        """The PETs of the list `list_name` (case-insensitive; None: of every list), by name."""
+        ...
+
+    async def get_pet(self, name: str) -> PetRecord | None:
+        """The PET called `name` (case-insensitive)."""
         ...
 
     async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
@@ -164,8 +183,24 @@ class RejectStore(Protocol):
     def batches(self, job_id: int, run_id: int) -> AsyncGenerator[Sequence[RejectRecord], None]:
         """A run's rejects in line order, a batch at a time, never all held at once (none: no batch).
 
-        Raises `RejectsUnavailableError`; closing the iterator early releases what it holds.
+        Raises `AudienceUnavailableError`; closing the iterator early releases what it holds.
         """
+        ...
+
+
+class ProfileRows(Protocol):
+    """The rows of lists and PETs in the audience database (the runner creates and fills their tables).
+
+    `name` is the list's or PET's name exactly as defined (the table's name); a table the runner has not created
+    yet holds no rows. Both raise `AudienceUnavailableError`.
+    """
+
+    async def preview(self, kind: ProfileTable, name: str, limit: int) -> list[dict[str, object]]:
+        """The first `limit` rows by `RIID_`, each every column by name in the table's order."""
+        ...
+
+    async def count(self, kind: ProfileTable, name: str) -> int:
+        """How many rows the table holds."""
         ...
 
 
@@ -348,3 +383,4 @@ class Deps:
     session_policy: SessionPolicy = field(default_factory=SessionPolicy)
     hosted: HostedDeps | None = None  # None: no hosted file server here (its routes answer 503)
     rejects: RejectStore | None = None  # None: no audience database here (the rejects download answers 503)
+    profiles: ProfileRows | None = None  # None: no audience database here (previews and counts answer 503)

@@ -7,7 +7,16 @@ from datetime import datetime
 from typing import Generic, TypeVar
 from uuid import UUID
 
-from connect_events import FieldError, GroupDefinition, JobDefinition, RefusalReason, RunCounts, TableSpec
+from connect_events import (
+    FieldError,
+    GroupDefinition,
+    JobDefinition,
+    ListSpec,
+    PetSpec,
+    RefusalReason,
+    RunCounts,
+    TableSpec,
+)
 from connect_gateway.domain.listing import IntKind, Kind, Position, Sort
 
 T = TypeVar("T")
@@ -20,6 +29,28 @@ class TableRecord:
     spec: TableSpec
     defined_at: datetime
     defined_by: str
+
+
+@dataclass(frozen=True)
+class ListRecord:
+    """A defined profile list (its spec holds the custom columns; the system columns are every list's)."""
+
+    spec: ListSpec
+    version: int
+    defined_at: datetime
+    defined_by: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class PetRecord:
+    """A defined PET; `spec.list_name` names its list as the list was defined."""
+
+    spec: PetSpec
+    version: int
+    defined_at: datetime
+    defined_by: str
+    updated_at: datetime
 
 
 @dataclass(frozen=True, kw_only=True)

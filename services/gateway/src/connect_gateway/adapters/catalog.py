@@ -11,7 +11,18 @@ from uuid import UUID
 
 import asyncpg
 
-from connect_events import TERMINAL, FieldError, GroupDefinition, JobDefinition, RunCounts, RunStatus, TableSpec
+from connect_events import (
+    TERMINAL,
+    ColumnSpec,
+    FieldError,
+    GroupDefinition,
+    JobDefinition,
+    ListSpec,
+    PetSpec,
+    RunCounts,
+    RunStatus,
+    TableSpec,
+)
 from connect_gateway.domain.listing import LAST_INT, LAST_TIME, Kind, Position, Sort
 from connect_gateway.ports import ReadModelsUnavailableError
 from connect_gateway.read_models import (
@@ -32,8 +43,10 @@ from connect_gateway.read_models import (
     JobQuery,
     JobRecord,
     JobSummary,
+    ListRecord,
     LogLine,
     Page,
+    PetRecord,
     RunQuery,
     RunRecord,
     TableRecord,
@@ -42,6 +55,14 @@ from connect_gateway.read_models import (
 PING = "SELECT 1"
 LIST_TABLES = "SELECT name, spec, defined_at, defined_by FROM tables ORDER BY lower(name)"
 GET_TABLE = "SELECT name, spec, defined_at, defined_by FROM tables WHERE lower(name) = lower($1)"
+_LIST_COLUMNS = "name, columns, version, defined_at, defined_by, updated_at"
+LIST_LISTS = f"SELECT {_LIST_COLUMNS} FROM lists ORDER BY lower(name)"
+GET_LIST = f"SELECT {_LIST_COLUMNS} FROM lists WHERE lower(name) = lower($1)"
+_PET_COLUMNS = "name, list_name, columns, version, defined_at, defined_by, updated_at"
+LIST_PETS = f"""SELECT {_PET_COLUMNS} FROM pets
+WHERE $1::text IS NULL OR lower(list_name) = lower($1)
+ORDER BY lower(name)"""
+GET_PET = f"SELECT {_PET_COLUMNS} FROM pets WHERE lower(name) = lower($1)"
 
 # Sorting: every sort column is one fixed SQL expression (never text from the request), a missing value
 # standing in as the largest one (domain.listing.LAST_*); keyset paging compares (expression, ids) rows.
@@ -100,8 +121,8 @@ LIMIT $3
 
 _RUN_COLUMNS = """r.job_id, r.run_id, r.job_name, coalesce(j.deleted, false) AS job_deleted, r.status,
     r.trigger, r.attempt, r.rows_read, r.inserted, r.updated, r.unchanged, r.rejected, r.bytes_transferred,
-    r.total_bytes, r.stage, r.error_code, r.error, r.requested_at, r.started_at, r.finished_at,
-    r.duration_ms, j.job_type, r.scheduled_for, r.group_id, r.group_run_id, r.dry_run"""
+    r.skipped, r.duplicates, r.total_bytes, r.stage, r.error_code, r.error, r.requested_at, r.started_at,
+    r.finished_at, r.duration_ms, j.job_type, r.scheduled_for, r.group_id, r.group_run_id, r.dry_run"""
 _RUNS = "runs r LEFT JOIN jobs j ON j.job_id = r.job_id"
 RUN_ORDER: dict[str, str] = {
     "run_key": "r.job_id",
@@ -210,6 +231,22 @@ class PgReadStore:
     async def get_table(self, name: str) -> TableRecord | None:
         """The table called `name` (case-insensitive)."""
         return await self._one(GET_TABLE, _table, name)
+
+    async def list_lists(self) -> list[ListRecord]:
+        """All profile lists, by name."""
+        return await self._all(LIST_LISTS, _list)
+
+    async def get_list(self, name: str) -> ListRecord | None:
+        """The list called `name` (case-insensitive)."""
+        return await self._one(GET_LIST, _list, name)
+
+    async def list_pets(self, list_name: str | None) -> list[PetRecord]:
+        """The PETs of the list `list_name` (None: of every list), by name."""
+        return await self._all(LIST_PETS, _pet, list_name)
+
+    async def get_pet(self, name: str) -> PetRecord | None:
+        """The PET called `name` (case-insensitive)."""
+        return await self._one(GET_PET, _pet, name)
 
     async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
         """A page of the jobs that are not deleted, in the query's order (Job ID breaks ties)."""
@@ -330,6 +367,20 @@ def _table(row: asyncpg.Record) -> TableRecord:
     )
 
 
+def _columns(value: Any) -> tuple[ColumnSpec, ...]:
+    return tuple(ColumnSpec.model_validate(column) for column in _json(value))
+
+
+def _list(row: asyncpg.Record) -> ListRecord:
+    spec = ListSpec(name=row["name"], columns=_columns(row["columns"]))
+    return ListRecord(spec, row["version"], row["defined_at"], row["defined_by"], row["updated_at"])
+
+
+def _pet(row: asyncpg.Record) -> PetRecord:
+    spec = PetSpec(name=row["name"], list_name=row["list_name"], columns=_columns(row["columns"]))
+    return PetRecord(spec, row["version"], row["defined_at"], row["defined_by"], row["updated_at"])
+
+
 def _page(
     rows: list[asyncpg.Record],
     limit: int,
@@ -388,6 +439,8 @@ def _run(row: asyncpg.Record) -> RunRecord:
         unchanged=row["unchanged"],
         rejected=row["rejected"],
         bytes_transferred=row["bytes_transferred"],
+        skipped=row["skipped"],
+        duplicates=row["duplicates"],
     )
     fields = {name: row[name] for name in RunRecord.__dataclass_fields__ if name != "counts"}
     return RunRecord(**fields, counts=counts)

@@ -8,7 +8,7 @@ from collections.abc import AsyncGenerator
 import asyncpg
 
 from connect_gateway.domain.rejects import RejectRecord
-from connect_gateway.ports import RejectsUnavailableError
+from connect_gateway.ports import AudienceUnavailableError
 
 REJECTS = "SELECT line_no, reason, raw_line FROM run_rejects WHERE job_id = $1 AND run_id = $2 ORDER BY line_no"
 BATCH_ROWS = 2000  # rows per round trip of the cursor, and per piece of a download
@@ -30,4 +30,4 @@ class PgRejectStore:
                     yield [RejectRecord(row["line_no"], row["reason"], row["raw_line"]) for row in rows]
         except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
             # Also the runner not having created its tables yet (UndefinedTableError).
-            raise RejectsUnavailableError(f"{type(exc).__name__}: {exc}") from exc
+            raise AudienceUnavailableError(f"{type(exc).__name__}: {exc}") from exc

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 from uuid import UUID
 
 from connect_events import (
-    ColumnMapping,
-    CsvSettings,
     FileLocation,
-    FileRules,
     HostedLocation,
-    ImportCustomTable,
+    ImportSettings,
     JobDefinition,
-    Limits,
     Notifications,
     OnDemand,
     RetryPolicy,
     Schedule,
     SftpLocation,
 )
-from connect_events.definitions import WriteMode
 from connect_gateway.domain.host_keys import PinnedKey
 
 
@@ -74,23 +70,23 @@ class HostedSourceDraft:
         return HostedLocation(path=self.path)
 
 
+class SettingsDraft(Protocol):
+    """An import's settings as sent, made whole by the location its file is read from (`JobDraft.definition`)."""
+
+    def __call__(self, *, source: FileLocation) -> ImportSettings:
+        """The settings reading their file from `source`."""
+        ...
+
+
 @dataclass(frozen=True)
 class JobDraft:
-    """Everything about an *import custom table* job except what the gateway adds (key pin, secret ref); the
-    scheduler judges the schedule and the expiration (a definition with errors is saved as an inactive draft)."""
+    """Everything about an import job except what the gateway adds (key pin, secret ref); the scheduler judges
+    the settings, the schedule and the expiration (a definition with errors is saved as an inactive draft)."""
 
     name: str
     description: str
     source: SourceDraft | HostedSourceDraft
-    file: CsvSettings
-    table: str
-    mapping: tuple[ColumnMapping, ...]
-    write_mode: WriteMode
-    insert_on_no_match: bool
-    update_on_match: bool
-    truncate_long_text: bool = False
-    files: FileRules = field(default_factory=FileRules)
-    limits: Limits = field(default_factory=Limits)
+    settings: SettingsDraft
     schedule: Schedule = field(default_factory=OnDemand)
     expires_at: datetime | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
@@ -98,22 +94,10 @@ class JobDraft:
 
     def definition(self, source: FileLocation) -> JobDefinition:
         """The definition to send, reading its file from `source` (see `SourceDraft.location`)."""
-        settings = ImportCustomTable(
-            source=source,
-            file=self.file,
-            table=self.table,
-            mapping=self.mapping,
-            write_mode=self.write_mode,
-            insert_on_no_match=self.insert_on_no_match,
-            update_on_match=self.update_on_match,
-            truncate_long_text=self.truncate_long_text,
-            files=self.files,
-            limits=self.limits,
-        )
         return JobDefinition(
             name=self.name,
             description=self.description,
-            settings=settings,
+            settings=self.settings(source=source),
             schedule=self.schedule,
             expires_at=self.expires_at,
             retry=self.retry,

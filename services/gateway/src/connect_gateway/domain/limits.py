@@ -37,3 +37,6 @@ MAX_EMAILS = 100  # notification addresses per request (the scheduler's rule all
 MAX_EMAIL = 320
 MAX_WEBHOOK_URL = 4000  # the scheduler's rule allows 2000, naming the field
 MAX_GROUP_MEMBERS = 1000  # per request (the scheduler's rule allows 100, naming the field)
+MAX_PETS = 100  # PETs one profile import fills
+MAX_VALUE_CHOICES = 100  # source values of one choice of a permission or e-mail format mapping
+MAX_PREVIEW_ROWS = 100  # rows of a list or PET one preview shows

@@ -28,8 +28,32 @@ JOB_PATHS: tuple[tuple[str, str], ...] = (
     ("settings.update_on_match", "target.update_on_match"),
     ("settings.mapping", "mapping"),
     ("settings.kind", "type"),
+    # Profile imports (`import_profile_data`).
+    ("settings.list_name", "target.list"),
+    ("settings.match_column_1", "target.match_column_1"),
+    ("settings.match_column_2", "target.match_column_2"),
+    ("settings.pets", "pets"),
+    ("settings.email_permission", "email_permission"),
+    ("settings.mobile_permission", "mobile_permission"),
+    ("settings.email_format", "email_format"),
+    ("settings.reject_if_channel_empty", "reject_if_channel_empty"),
+    ("settings.email_check", "email_check"),
+    ("settings.mobile_mode", "mobile_mode"),
+    ("settings.mobile_country", "mobile_country"),
 )
 TABLE_PATHS: tuple[tuple[str, str], ...] = ()
+# The list, PET or column is the request body itself (an empty new prefix: `list.columns[0]` -> `columns[0]`).
+LIST_PATHS: tuple[tuple[str, str], ...] = (("list", ""),)
+PET_PATHS: tuple[tuple[str, str], ...] = (("pet", ""),)
+COLUMN_PATHS: tuple[tuple[str, str], ...] = (("column", ""),)
+# The renames of each command's field errors that are not a job's (`JOB_PATHS`).
+COMMAND_PATHS: dict[str, tuple[tuple[str, str], ...]] = {
+    "table.define": TABLE_PATHS,
+    "list.define": LIST_PATHS,
+    "pet.define": PET_PATHS,
+    "list.add_column": COLUMN_PATHS,
+    "pet.add_column": COLUMN_PATHS,
+}
 
 
 def to_request_path(path: str, renames: Iterable[tuple[str, str]]) -> str:
@@ -39,7 +63,7 @@ def to_request_path(path: str, renames: Iterable[tuple[str, str]]) -> str:
             path = path[len(wrapper) :]
     for old, new in renames:
         if path == old or path.startswith((f"{old}.", f"{old}[")):
-            return new + path[len(old) :]
+            return (new + path[len(old) :]).removeprefix(".") or "body"
     return path
 
 

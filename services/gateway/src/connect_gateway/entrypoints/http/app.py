@@ -19,7 +19,9 @@ from connect_gateway.entrypoints.http.routes import (
     groups,
     health,
     jobs,
+    lists,
     login,
+    pets,
     runs,
     ssh_keys,
     tables,
@@ -37,8 +39,8 @@ Every endpoint but `/healthz`, `/readyz` and the login needs credentials: an API
 (`Authorization: Bearer cnt_…`, from `POST /api/v1/tokens`) or the session cookie of
 `POST /api/v1/auth/login`, with the login's CSRF token in `X-CSRF-Token` on every change made with the cookie.
 Roles: *viewer* reads; *operator* also runs jobs; *data director* also creates, edits and deletes jobs and
-tables; *admin* also manages users and other users' tokens. 401 without valid credentials, 403 with a role
-that may not do it.
+defines tables, lists and PETs; *admin* also manages users and other users' tokens. 401 without valid
+credentials, 403 with a role that may not do it.
 
 Writes become commands decided by the scheduler: 201/200 when accepted, 202 `pending` when no decision
 arrived in time (its `status_url`, `/api/v1/commands/{command_id}`, shows the decision once made).
@@ -47,7 +49,7 @@ Secrets (SFTP private keys, passwords, tokens) are write-only: stored encrypted 
 """
 
 OPENAPI_URL = "/openapi.json"
-ROUTERS = (login, users, tokens, tables, jobs, groups, runs, commands, files, ssh_keys, health)
+ROUTERS = (login, users, tokens, tables, lists, pets, jobs, groups, runs, commands, files, ssh_keys, health)
 
 
 class RouteWithoutRuleError(RuntimeError):

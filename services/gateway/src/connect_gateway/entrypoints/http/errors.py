@@ -19,7 +19,7 @@ from connect_gateway.domain.errors import ErrorCode, Refusal
 from connect_gateway.entrypoints.http.methods import allowed_methods
 from connect_gateway.entrypoints.http.schemas import ErrorBody, ErrorItem
 from connect_gateway.entrypoints.http.wording import field_path, json_reason, sentence
-from connect_gateway.ports import IdentityUnavailableError, ReadModelsUnavailableError, RejectsUnavailableError
+from connect_gateway.ports import AudienceUnavailableError, IdentityUnavailableError, ReadModelsUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,27 @@ async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
         return malformed(await _json_problem(request, broken))
     if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "string_unicode" for e in errors):
         return malformed("a field name in the body holds an unpaired surrogate")
+    errors = [_body_tag(e) for e in errors]
     if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
         return malformed("the request body must be a JSON object (Content-Type: application/json)")
     items = [FieldError(field=field_path(tuple(e.get("loc", ()))), message=sentence(e)) for e in errors]
     summary = "; ".join(f"{i.field}: {i.message}" for i in items[:3]) + ("; …" if len(items) > 3 else "")
     return error_response("validation_failed", f"invalid request: {summary}", items)
+
+
+# A body discriminated by a field (a job's `type`): pydantic reports a missing or unknown value at the body itself.
+_BODY_TAG_ERRORS = {"union_tag_not_found": "missing", "union_tag_invalid": "literal_error"}
+
+
+def _body_tag(error: dict[str, Any]) -> dict[str, Any]:
+    """`error` about the body's discriminator as an error of that field (`type: is required`, `must be one of`)."""
+    kind, context = error.get("type"), error.get("ctx") or {}
+    if tuple(error.get("loc", ())) != ("body",) or kind not in _BODY_TAG_ERRORS:
+        return error
+    field = str(context.get("discriminator", "")).strip("'")
+    *others, last = str(context.get("expected_tags", "")).split(", ")
+    expected = f"{', '.join(others)} or {last}" if others else last  # as pydantic words a literal's choices
+    return {"type": _BODY_TAG_ERRORS[str(kind)], "loc": ("body", field), "ctx": {"expected": expected}}
 
 
 def malformed(message: str) -> JSONResponse:
@@ -177,7 +193,7 @@ def _unreadable_body(cause: BaseException | None) -> str:
 UNREACHABLE: dict[type[Exception], str] = {
     ReadModelsUnavailableError: "the read models",
     IdentityUnavailableError: "the identity database",
-    RejectsUnavailableError: "the rejects of runs",
+    AudienceUnavailableError: "the audience store",
 }
 
 

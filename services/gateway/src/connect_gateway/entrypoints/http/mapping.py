@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, time
+from functools import partial
 from typing import Any
 from urllib.parse import quote
 from uuid import UUID
@@ -14,16 +16,22 @@ from connect_events import (
     Cron,
     CsvSettings,
     Daily,
+    EmailFormatMapping,
     FileLocation,
     FileRules,
     GroupDefinition,
     HostedLocation,
     ImportCustomTable,
+    ImportProfileData,
     Limits,
+    ListSpec,
     Monthly,
     Notifications,
     OnDemand,
     OneTime,
+    PermissionMapping,
+    PetImport,
+    PetSpec,
     RetryPolicy,
     Role,
     Schedule,
@@ -32,10 +40,12 @@ from connect_events import (
     group_run_key,
     run_key,
 )
-from connect_gateway.domain.errors import REJECTION, Refusal
-from connect_gateway.domain.jobs import HOSTED_ARCHIVE_FOLDER, HostedSourceDraft, JobDraft, SourceDraft
-from connect_gateway.domain.paths import JOB_PATHS, TABLE_PATHS, to_request_errors, to_request_path
+from connect_gateway.domain.errors import REJECTION
+from connect_gateway.domain.jobs import HOSTED_ARCHIVE_FOLDER, HostedSourceDraft, JobDraft, SettingsDraft, SourceDraft
+from connect_gateway.domain.paths import COMMAND_PATHS, JOB_PATHS, to_request_errors, to_request_path
+from connect_gateway.domain.profiles import column_kind, is_match_column, json_value
 from connect_gateway.domain.webhooks import shown_webhook_url
+from connect_gateway.entrypoints.http import profile_schemas as ps
 from connect_gateway.entrypoints.http import schemas as s
 from connect_gateway.read_models import (
     CommandRecord,
@@ -46,7 +56,9 @@ from connect_gateway.read_models import (
     HistoryRecord,
     JobRecord,
     JobSummary,
+    ListRecord,
     LogLine,
+    PetRecord,
     RunRecord,
     ScheduledSummary,
     TableRecord,
@@ -59,6 +71,16 @@ _API_CODES: dict[str, str] = {code: name for code, name in REJECTION.items()}
 def table_url(name: str) -> str:
     """Where a table is read."""
     return f"{API}/tables/{quote(name, safe='')}"
+
+
+def list_url(name: str) -> str:
+    """Where a profile list is read."""
+    return f"{API}/lists/{quote(name, safe='')}"
+
+
+def pet_url(name: str) -> str:
+    """Where a PET is read."""
+    return f"{API}/pets/{quote(name, safe='')}"
 
 
 def job_url(job_id: int) -> str:
@@ -86,35 +108,150 @@ def command_url(command_id: UUID) -> str:
     return f"{API}/commands/{command_id}"
 
 
+def column_spec(body: s.ColumnIn) -> ColumnSpec:
+    """The contract's column of the request's."""
+    return ColumnSpec(
+        name=body.name,
+        type=ColumnType(body.type),
+        max_length=body.max_length,
+        precision=body.precision,
+        scale=body.scale,
+    )
+
+
 def table_spec(body: s.TableIn) -> TableSpec:
     """The table definition a `DefineTable` command carries."""
-    columns = tuple(
-        ColumnSpec(name=c.name, type=ColumnType(c.type), max_length=c.max_length, precision=c.precision, scale=c.scale)
-        for c in body.columns
-    )
+    columns = tuple(column_spec(c) for c in body.columns)
     return TableSpec(name=body.name, columns=columns, primary_key=tuple(body.primary_key))
 
 
-def job_draft(body: s.JobFields) -> JobDraft:
+def list_spec(body: ps.ListIn) -> ListSpec:
+    """The list definition a `DefineList` command carries."""
+    return ListSpec(name=body.name, columns=tuple(column_spec(c) for c in body.columns))
+
+
+def pet_spec(body: ps.PetIn) -> PetSpec:
+    """The PET definition a `DefinePet` command carries."""
+    return PetSpec(name=body.name, list_name=body.list_name, columns=tuple(column_spec(c) for c in body.columns))
+
+
+def list_out(record: ListRecord, pets: list[PetRecord]) -> ps.ListOut:
+    """A list as the API shows it: every column with its kind, and its PETs."""
+    spec = record.spec
+    return ps.ListOut(
+        name=spec.name,
+        columns=[_profile_column_out(c) for c in spec.all_columns()],
+        pets=[ps.PetRefOut(name=p.spec.name, url=pet_url(p.spec.name)) for p in pets],
+        version=record.version,
+        defined_at=record.defined_at,
+        defined_by=record.defined_by,
+        updated_at=record.updated_at,
+        url=list_url(spec.name),
+    )
+
+
+def pet_out(record: PetRecord) -> ps.PetOut:
+    """A PET as the API shows it: `RIID_`, then its own columns."""
+    spec = record.spec
+    return ps.PetOut(
+        name=spec.name,
+        list_name=spec.list_name,
+        list_url=list_url(spec.list_name),
+        columns=[_profile_column_out(c) for c in spec.as_table().columns],
+        version=record.version,
+        defined_at=record.defined_at,
+        defined_by=record.defined_by,
+        updated_at=record.updated_at,
+        url=pet_url(spec.name),
+    )
+
+
+def _profile_column_out(column: ColumnSpec) -> ps.ListColumnOut:
+    return ps.ListColumnOut(
+        **_column_fields(column), kind=column_kind(column.name), match_column=is_match_column(column)
+    )
+
+
+def _column_fields(column: ColumnSpec) -> dict[str, Any]:
+    return {
+        "name": column.name,
+        "type": column.type.value,
+        "max_length": column.max_length,
+        "precision": column.precision,
+        "scale": column.scale,
+    }
+
+
+def rows_out(name: str, rows: list[dict[str, object]]) -> ps.RowsOut:
+    """Rows of a list or PET, their values as JSON."""
+    return ps.RowsOut(name=name, rows=[{key: json_value(value) for key, value in row.items()} for row in rows])
+
+
+def job_draft(body: s.JobFields | ps.ProfileJobFields) -> JobDraft:
     """The job as sent, before the host key is pinned and the secret vaulted."""
     source = source_draft(body.source)
+    hosted = isinstance(source, HostedSourceDraft)
+    settings = custom_table_settings(body, hosted) if isinstance(body, s.JobFields) else profile_settings(body, hosted)
     return JobDraft(
         name=body.name,
         description=body.description,
         source=source,
-        file=csv_settings(body.file),
-        table=body.target.table,
-        mapping=tuple(ColumnMapping(source=m.source, target=m.target, format=m.format) for m in body.mapping),
-        write_mode=body.target.write_mode,
-        insert_on_no_match=body.target.insert_on_no_match,
-        update_on_match=body.target.update_on_match,
-        truncate_long_text=body.truncate_long_text,
-        files=file_rules(body.files, hosted=isinstance(source, HostedSourceDraft)),
-        limits=Limits(**body.limits.model_dump()),
+        settings=settings,
         schedule=schedule(body.schedule),
         expires_at=body.expires_at,
         retry=RetryPolicy(**body.retry.model_dump()),
         notifications=notifications(body.notifications),
+    )
+
+
+def _import_fields(body: s.ImportFields, hosted: bool) -> dict[str, Any]:
+    """The settings every import has, in the contract's terms."""
+    return {
+        "file": csv_settings(body.file),
+        "mapping": column_mappings(body.mapping),
+        "truncate_long_text": body.truncate_long_text,
+        "files": file_rules(body.files, hosted=hosted),
+        "limits": Limits(**body.limits.model_dump()),
+    }
+
+
+def column_mappings(body: list[s.MappingIn]) -> tuple[ColumnMapping, ...]:
+    """The contract's mapping of the request's."""
+    return tuple(ColumnMapping(source=m.source, target=m.target, format=m.format) for m in body)
+
+
+def custom_table_settings(body: s.JobFields, hosted: bool) -> SettingsDraft:
+    """An *import custom table* job's settings, waiting for their file's location."""
+    target = body.target
+    return partial(
+        ImportCustomTable,
+        **_import_fields(body, hosted),
+        table=target.table,
+        write_mode=target.write_mode,
+        insert_on_no_match=target.insert_on_no_match,
+        update_on_match=target.update_on_match,
+    )
+
+
+def profile_settings(body: ps.ProfileJobFields, hosted: bool) -> SettingsDraft:
+    """An *import profile data* job's settings, waiting for their file's location."""
+    target = body.target
+    return partial(
+        ImportProfileData,
+        **_import_fields(body, hosted),
+        list_name=target.list,
+        match_column_1=target.match_column_1,
+        match_column_2=target.match_column_2,
+        insert_on_no_match=target.insert_on_no_match,
+        update_on_match=target.update_on_match,
+        pets=tuple(PetImport(pet=p.pet, mapping=column_mappings(p.mapping)) for p in body.pets),
+        email_permission=PermissionMapping(**body.email_permission.model_dump()),
+        mobile_permission=PermissionMapping(**body.mobile_permission.model_dump()),
+        email_format=EmailFormatMapping(**body.email_format.model_dump()),
+        reject_if_channel_empty=tuple(body.reject_if_channel_empty),
+        email_check=body.email_check,
+        mobile_mode=body.mobile_mode,
+        mobile_country=body.mobile_country,
     )
 
 
@@ -217,10 +354,7 @@ def schedule_out(schedule: Schedule) -> s.ScheduleOut:
 def table_out(record: TableRecord) -> s.TableOut:
     """A table as the API shows it."""
     spec = record.spec
-    columns = [
-        s.ColumnOut(name=c.name, type=c.type.value, max_length=c.max_length, precision=c.precision, scale=c.scale)
-        for c in spec.columns
-    ]
+    columns = [s.ColumnOut(**_column_fields(c)) for c in spec.columns]
     return s.TableOut(
         name=spec.name,
         columns=columns,
@@ -235,31 +369,59 @@ def job_summary_out(job: JobSummary) -> s.JobSummaryOut:
     return s.JobSummaryOut(**_summary_fields(job))
 
 
-def job_out(job: JobRecord, role: Role) -> s.JobOut:
+def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut:
     """A job with its settings as `role` may see them, never its secret or credential reference."""
     settings = job.definition.settings
-    if not isinstance(settings, ImportCustomTable):
-        # Profile-data jobs (issue 8, ADR 0011) get their own settings in the API with their routes.
-        raise Refusal("invalid_state", f"job {job.job_id} imports profile data, which this API does not show yet")
-    return s.JobOut(
-        **_summary_fields(job),
-        source=source_out(settings.source),
-        file=s.FileOut(**settings.file.model_dump()),
-        target=s.TargetOut(
+    shown = _import_out(job, role)
+    if isinstance(settings, ImportCustomTable):
+        target = s.TargetOut(
             table=settings.table,
             write_mode=settings.write_mode,
             insert_on_no_match=settings.insert_on_no_match,
             update_on_match=settings.update_on_match,
+        )
+        return s.JobOut(**shown, target=target)
+    return ps.ProfileJobOut(
+        **shown,
+        target=ps.ProfileTargetOut(
+            list=settings.list_name,
+            match_column_1=settings.match_column_1,
+            match_column_2=settings.match_column_2,
+            insert_on_no_match=settings.insert_on_no_match,
+            update_on_match=settings.update_on_match,
         ),
-        mapping=[s.MappingOut(source=m.source, target=m.target, format=m.format) for m in settings.mapping],
-        truncate_long_text=settings.truncate_long_text,
-        files=s.FilesOut(**settings.files.model_dump()),
-        limits=s.LimitsOut(**settings.limits.model_dump()),
-        schedule=schedule_out(job.definition.schedule),
-        retry=s.RetryOut(**job.definition.retry.model_dump()),
-        notifications=notifications_out(job.definition.notifications, role),
-        errors=[s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
+        pets=[ps.PetMappingOut(pet=p.pet, mapping=mappings_out(p.mapping)) for p in settings.pets],
+        email_permission=ps.PermissionOut(**settings.email_permission.model_dump()),
+        mobile_permission=ps.PermissionOut(**settings.mobile_permission.model_dump()),
+        email_format=ps.EmailFormatOut(**settings.email_format.model_dump()),
+        reject_if_channel_empty=list(settings.reject_if_channel_empty),
+        email_check=settings.email_check,
+        mobile_mode=settings.mobile_mode,
+        mobile_country=settings.mobile_country,
     )
+
+
+def _import_out(job: JobRecord, role: Role) -> dict[str, Any]:
+    """What every import job shows."""
+    settings = job.definition.settings
+    return {
+        **_summary_fields(job),
+        "source": source_out(settings.source),
+        "file": s.FileOut(**settings.file.model_dump()),
+        "mapping": mappings_out(settings.mapping),
+        "truncate_long_text": settings.truncate_long_text,
+        "files": s.FilesOut(**settings.files.model_dump()),
+        "limits": s.LimitsOut(**settings.limits.model_dump()),
+        "schedule": schedule_out(job.definition.schedule),
+        "retry": s.RetryOut(**job.definition.retry.model_dump()),
+        "notifications": notifications_out(job.definition.notifications, role),
+        "errors": [s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
+    }
+
+
+def mappings_out(mappings: tuple[ColumnMapping, ...]) -> list[s.MappingOut]:
+    """A mapping as the API shows it."""
+    return [s.MappingOut(source=m.source, target=m.target, format=m.format) for m in mappings]
 
 
 def source_out(src: FileLocation) -> s.SourceOut:
@@ -437,9 +599,12 @@ def log_out(job_id: int, run_id: int, lines: list[LogLine]) -> s.RunLogOut:
     )
 
 
+TARGET_URLS: dict[str, Callable[[str], str]] = {"table": table_url, "list": list_url, "pet": pet_url}
+
+
 def command_out(record: CommandRecord) -> s.CommandOut:
     """A command's decision in the API's vocabulary: its error code and the request's field paths."""
-    renames = TABLE_PATHS if record.command_type == "table.define" else JOB_PATHS
+    renames = COMMAND_PATHS.get(record.command_type, JOB_PATHS)
     errors = to_request_errors(record.errors, renames)
     return s.CommandOut(
         command_id=record.command_id,
@@ -477,8 +642,8 @@ def _target_url(record: CommandRecord) -> str | None:
     target = record.target_id
     if target is None or record.command_type in ("job.delete", "group.delete"):
         return None
-    if record.target_type == "table":
-        return table_url(target)
+    if record.target_type in TARGET_URLS:
+        return TARGET_URLS[record.target_type](target)
     if record.target_type == "group" and target.isdigit():
         return group_url(int(target)) if record.run_id is None else group_run_url(int(target), record.run_id)
     if record.target_type != "job" or not target.isdigit():

@@ -283,15 +283,15 @@ class MappingIn(RequestBody):
     )
 
 
-def _examples(*examples: JsonDict) -> ConfigDict:
+def examples(*samples: JsonDict) -> ConfigDict:
     """A request body's examples for the OpenAPI document (strict and closed, like every request)."""
-    return ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": list(examples)})
+    return ConfigDict(extra="forbid", strict=True, json_schema_extra={"examples": list(samples)})
 
 
 class OnDemandIn(RequestBody):
     """Runs only when started by run-now, a group or the API."""
 
-    model_config = _examples({"kind": "on_demand"})
+    model_config = examples({"kind": "on_demand"})
 
     kind: Literal["on_demand"]
 
@@ -308,7 +308,7 @@ class TimedIn(RequestBody):
 class OneTimeIn(TimedIn):
     """Once, at a wall-clock date and time in the time zone."""
 
-    model_config = _examples({"kind": "one_time", "at": "2027-01-31T06:30", "time_zone": "Europe/Amsterdam"})
+    model_config = examples({"kind": "one_time", "at": "2027-01-31T06:30", "time_zone": "Europe/Amsterdam"})
 
     kind: Literal["one_time"]
     at: LocalDateTimeText
@@ -317,7 +317,7 @@ class OneTimeIn(TimedIn):
 class DailyIn(TimedIn):
     """Every day at a wall-clock time; a time a daylight-saving jump skips runs at the first minute after it."""
 
-    model_config = _examples({"kind": "daily", "time": "06:30", "time_zone": "Europe/Amsterdam"})
+    model_config = examples({"kind": "daily", "time": "06:30", "time_zone": "Europe/Amsterdam"})
 
     kind: Literal["daily"]
     time: TimeOfDayText
@@ -326,7 +326,7 @@ class DailyIn(TimedIn):
 class WeeklyIn(TimedIn):
     """On the chosen weekdays at a wall-clock time."""
 
-    model_config = _examples({"kind": "weekly", "days": ["mon", "thu"], "time": "22:00", "time_zone": "UTC"})
+    model_config = examples({"kind": "weekly", "days": ["mon", "thu"], "time": "22:00", "time_zone": "UTC"})
 
     kind: Literal["weekly"]
     days: list[WeekdayName] = Field(min_length=1, max_length=7)
@@ -336,7 +336,7 @@ class WeeklyIn(TimedIn):
 class MonthlyIn(TimedIn):
     """On a day of the month, or its last day, at a wall-clock time (a day past a month's end: its last day)."""
 
-    model_config = _examples({"kind": "monthly", "day": "last", "time": "23:30", "time_zone": "America/New_York"})
+    model_config = examples({"kind": "monthly", "day": "last", "time": "23:30", "time_zone": "America/New_York"})
 
     kind: Literal["monthly"]
     day: MonthDay = Field(description="1 to 31, or last")
@@ -346,7 +346,7 @@ class MonthlyIn(TimedIn):
 class CronIn(TimedIn):
     """A five-field cron expression (minute hour day-of-month month day-of-week) in the time zone."""
 
-    model_config = _examples({"kind": "cron", "expression": "*/15 8-18 * * mon-fri", "time_zone": "Asia/Tokyo"})
+    model_config = examples({"kind": "cron", "expression": "*/15 8-18 * * mon-fri", "time_zone": "Asia/Tokyo"})
 
     kind: Literal["cron"]
     expression: CronExpression
@@ -356,7 +356,7 @@ class HostedSourceIn(RequestBody):
     """A file on the hosted file server, by its path under the account's root: no host, user, credential or host
     key (the runner reads the account's files itself)."""
 
-    model_config = _examples({"kind": "hosted", "path": "upload/customers_%YYYY%%MM%%DD%.csv"})
+    model_config = examples({"kind": "hosted", "path": "upload/customers_%YYYY%%MM%%DD%.csv"})
 
     kind: Literal["hosted"]
     path: HostedPath = Field(
@@ -395,7 +395,7 @@ class FilesIn(RequestBody):
     there after any other failure (it stays for the next run), as `<JobID>.<RunID>_<file name>`.
     """
 
-    model_config = _examples({"count_file": "cnt", "ready_file": "ready", "ready_timeout_s": 1800})
+    model_config = examples({"count_file": "cnt", "ready_file": "ready", "ready_timeout_s": 1800})
 
     count_file: Extension | None = Field(default=None, description="The count file's extension, e.g. `cnt`")
     ready_file: Extension | None = Field(default=None, description="The ready file's extension, e.g. `ready`")
@@ -410,7 +410,7 @@ class FilesIn(RequestBody):
 class LimitsIn(RequestBody):
     """Reject thresholds and row-volume gates (null: none): beyond any of them the run fails and writes nothing."""
 
-    model_config = _examples({"max_rejected_percent": 5, "min_rows": 1000})
+    model_config = examples({"max_rejected_percent": 5, "min_rows": 1000})
 
     max_rejected_rows: RowCount | None = None
     max_rejected_percent: Percent | None = Field(default=None, description="Of the data rows read, 0 to 100")
@@ -427,7 +427,7 @@ class NotificationsIn(RequestBody):
     """Who hears about a run's end: on success and/or on failure, by email and/or a signed webhook (JSON POST,
     HMAC-SHA256). The scheduler checks the addresses and the URL (at most 20 addresses, an http(s) URL)."""
 
-    model_config = _examples(
+    model_config = examples(
         {"on_failure": True, "emails": ["ops@example.com"], "webhook_url": "https://hooks.example.com/connect"}
     )
 
@@ -442,27 +442,25 @@ class RetryIn(RequestBody):
     never retried. `attempts` counts the first; the n-th wait is `initial_backoff_s * multiplier**(n-1)`. The
     scheduler checks the bounds (1–10 attempts, 1 s to 6 h, a multiplier from 1 to 10)."""
 
-    model_config = _examples({"attempts": 3, "initial_backoff_s": 60, "multiplier": 2.0})
+    model_config = examples({"attempts": 3, "initial_backoff_s": 60, "multiplier": 2.0})
 
     attempts: Annotated[int, Field(ge=0, le=lim.MAX_INT)] = 1
     initial_backoff_s: Annotated[int, Field(ge=0, le=lim.MAX_INT)] = 60
     multiplier: Annotated[float, Field(ge=0, le=1000, allow_inf_nan=False)] = 2.0
 
 
-class JobFields(RequestBody):
-    """The fields of an *import custom table* job.
+class ImportFields(RequestBody):
+    """The fields every import job has, whatever its `type`.
 
-    The scheduler checks the whole definition (the table and its columns, the schedule's time zone and cron
+    The scheduler checks the whole definition (the target and its columns, the schedule's time zone and cron
     expression, an expiration still ahead): a definition with errors is saved all the same, inactive, and
     the answer lists its `errors`; it can be activated once they are fixed.
     """
 
     name: JobName
     description: Description = ""
-    type: Literal["import_custom_table"]
     source: SourceFields | HostedSourceIn
     file: FileIn = FileIn()
-    target: TargetIn
     mapping: list[MappingIn] = Field(min_length=1, max_length=lim.MAX_MAPPINGS)
     truncate_long_text: bool = Field(
         default=False, description="Cut text longer than its column instead of rejecting the row"
@@ -473,6 +471,13 @@ class JobFields(RequestBody):
     expires_at: IsoDateTime | None = Field(default=None, description="When the job is deleted; null: never")
     retry: RetryIn = Field(default_factory=RetryIn)
     notifications: NotificationsIn = Field(default_factory=NotificationsIn)
+
+
+class JobFields(ImportFields):
+    """The fields of an *import custom table* job."""
+
+    type: Literal["import_custom_table"]
+    target: TargetIn
 
 
 class JobIn(JobFields):
@@ -495,7 +500,7 @@ class JobUpdateIn(JobFields):
 class CopyIn(RequestBody):
     """The copy's name; the copy gets a new Job ID and is inactive."""
 
-    model_config = _examples({"name": "Import stores (copy)"})
+    model_config = examples({"name": "Import stores (copy)"})
 
     name: JobName
 
@@ -503,7 +508,7 @@ class CopyIn(RequestBody):
 class DeleteJobsIn(RequestBody):
     """The jobs to delete, each at most once."""
 
-    model_config = _examples({"job_ids": [1042, 1043]})
+    model_config = examples({"job_ids": [1042, 1043]})
 
     job_ids: list[JobIdValue] = Field(
         min_length=1, max_length=lim.MAX_BULK_DELETE, json_schema_extra={"uniqueItems": True}
@@ -705,12 +710,12 @@ class RetryOut(ResponseBody):
     multiplier: float
 
 
-class JobOut(JobSummaryOut):
-    """A job with its settings, and the errors it was saved with (fields named as in the request)."""
+class ImportJobOut(JobSummaryOut):
+    """What every import job shows: its settings, and the errors it was saved with (fields named as in the
+    request)."""
 
     source: SourceOut
     file: FileOut
-    target: TargetOut
     mapping: list[MappingOut]
     truncate_long_text: bool
     files: FilesOut
@@ -719,6 +724,12 @@ class JobOut(JobSummaryOut):
     retry: RetryOut
     notifications: NotificationsOut
     errors: list[ErrorItem]
+
+
+class JobOut(ImportJobOut):
+    """An *import custom table* job with its settings."""
+
+    target: TargetOut
 
 
 class CountsOut(ResponseBody):
@@ -730,6 +741,11 @@ class CountsOut(ResponseBody):
     unchanged: int
     rejected: int
     bytes_transferred: int
+    skipped: int = Field(
+        description="Profile imports: rows the job's switches left alone (no match and no insert, or a match and "
+        "no update)"
+    )
+    duplicates: int = Field(description="Profile imports: earlier rows of a key the file repeats (the last won)")
 
 
 class RunOut(ResponseBody):
@@ -807,7 +823,7 @@ class GroupFields(RequestBody):
 class GroupIn(GroupFields):
     """A group to create."""
 
-    model_config = _examples(
+    model_config = examples(
         {
             "name": "Nightly chain",
             "description": "stores, then orders",
@@ -821,7 +837,7 @@ class GroupIn(GroupFields):
 class GroupUpdateIn(GroupFields):
     """A group's full replacement, based on `expected_version` (a stale one is refused with 409 STALE_VERSION)."""
 
-    model_config = _examples({"name": "Nightly chain", "members": [1043, 1042], "expected_version": 1})
+    model_config = examples({"name": "Nightly chain", "members": [1043, 1042], "expected_version": 1})
 
     expected_version: Version
 

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connect_events.values import STORABLE
-from connect_gateway.entrypoints.http.fields import SCHEDULE_KINDS, SOURCE_KINDS
+from connect_gateway.entrypoints.http.fields import JOB_TYPES, SCHEDULE_KINDS, SOURCE_KINDS
 from connect_gateway.entrypoints.http.value_rule import RULE_ERROR
 
 GENERIC = "is not valid"
@@ -95,6 +95,8 @@ _DISCRIMINATED: dict[str, frozenset[str]] = {
     "schedule": frozenset(SCHEDULE_KINDS),
     "source": frozenset(SOURCE_KINDS),
 }
+# A job body is itself discriminated by `type`: pydantic puts the type first (`import_custom_table.target`).
+_ROOT_TAGS = frozenset(JOB_TYPES)
 
 
 def field_path(loc: Sequence[int | str]) -> str:
@@ -102,7 +104,7 @@ def field_path(loc: Sequence[int | str]) -> str:
     parts = list(loc[1:] if loc and loc[0] in _LOCATIONS else loc)
     path = ""
     for i, part in enumerate(parts):
-        if i > 0 and part in _DISCRIMINATED.get(str(parts[i - 1]), ()):
+        if part in (_DISCRIMINATED.get(str(parts[i - 1]), ()) if i > 0 else _ROOT_TAGS):
             continue
         path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{_shown_key(part)}"
     if path:

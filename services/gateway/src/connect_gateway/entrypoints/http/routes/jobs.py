@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Path, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from connect_events import run_key
@@ -34,6 +34,7 @@ from connect_gateway.entrypoints.http.paging import (
     position_of,
     sorted_start,
 )
+from connect_gateway.entrypoints.http.profile_schemas import ProfileJobIn, ProfileJobOut, ProfileJobUpdateIn
 from connect_gateway.entrypoints.http.schemas import (
     CopyIn,
     DeleteJobsIn,
@@ -67,6 +68,9 @@ ExpectedVersion = Annotated[
 IdempotencyHeader = Annotated[
     IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
 ]
+# A job's body by its `type`: an *import custom table* or an *import profile data* job.
+NewJob = Annotated[JobIn | ProfileJobIn, Body(discriminator="type")]
+EditedJob = Annotated[JobUpdateIn | ProfileJobUpdateIn, Body(discriminator="type")]
 WRITTEN = {200: {"model": JobWrittenOut, "description": "Done"}, **COMMAND_RESPONSES}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job"}}
 JobSort = Annotated[
@@ -117,7 +121,7 @@ def _run(job_id: int, run_id: int | None, out: type[RunStartedOut | StopRequeste
         **COMMAND_RESPONSES,
     },
 )
-async def create_job(body: JobIn, deps: DepsDep, actor: ActorDep) -> JSONResponse:
+async def create_job(body: NewJob, deps: DepsDep, actor: ActorDep) -> JSONResponse:
     """Create a job; the SFTP host key is pinned and the secret stored in the vault, never returned.
 
     A definition with errors is saved as an inactive draft: 201 with the `errors`, each naming its field.
@@ -133,7 +137,8 @@ async def list_jobs(
     deps: DepsDep,
     state: JobStateName | None = None,
     job_type: Annotated[
-        str | None, Query(alias="type", pattern="^import_custom_table$", description="Job type")
+        str | None,
+        Query(alias="type", pattern="^(import_custom_table|import_profile_data)$", description="Job type"),
     ] = None,
     schedule_type: ScheduleTypeFilter = None,
     q: NameFilter = None,
@@ -170,7 +175,7 @@ def _deleted(job_id: int, outcome: Outcome | Refusal) -> DeleteResultOut:
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-async def get_job(job_id: JobId, deps: DepsDep, principal: PrincipalDep) -> JobOut:
+async def get_job(job_id: JobId, deps: DepsDep, principal: PrincipalDep) -> JobOut | ProfileJobOut:
     """A job's definition (without secrets), its `version`, and the `errors` it was saved with; the webhook URL
     whole only for data directors and admins."""
     record = await deps.reads.get_job(job_id)
@@ -192,7 +197,7 @@ async def get_job_history(
 
 
 @router.put("/{job_id}", response_model=None, responses=WRITTEN)
-async def update_job(job_id: JobId, body: JobUpdateIn, deps: DepsDep, actor: ActorDep) -> JSONResponse:
+async def update_job(job_id: JobId, body: EditedJob, deps: DepsDep, actor: ActorDep) -> JSONResponse:
     """Replace a job's definition; omit `private_key`/`password` to keep the stored secret.
 
     The secret must be given again when host, port or user changes. Keeping the stored secret or host key
