@@ -11,11 +11,15 @@ from pathlib import Path
 from typing import Any
 from uuid import uuid4
 
+import asyncpg
 import httpx
 
 from connect_devstack import demo
 from connect_devstack.app import generate_password
+from connect_devstack.services import Services
+from connect_events import RUNS_TOPIC, TERMINAL_RUN_EVENTS, decode
 from tests.conftest import SftpServer
+from tests.kafka_records import read_topics
 
 TERMINAL = {"succeeded", "failed", "stopped", "skipped"}
 
@@ -130,3 +134,29 @@ async def user_client(base_url: str, admin_api: httpx.AsyncClient, role: str) ->
     headers = demo.bearer(token)
     async with httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) as client:
         yield UserClient(client, username, password, token)
+
+
+async def ledger_rows(audience: asyncpg.Connection, job_id: int, run_id: int) -> int:
+    """How many ledger rows (committed run ends) the runner stored for the run: 0 before its final commit, then 1."""
+    found: int = await audience.fetchval(
+        "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
+    )
+    return found
+
+
+async def kill_runner_mid_load(services: Services, audience: asyncpg.Connection, job_id: int, run_id: int) -> None:
+    """SIGKILL the runner half a second into a running run and start it again; fails when the load had already
+    committed (the file is too small for the kill to land inside it)."""
+    await asyncio.sleep(0.5)  # into the transfer / staging work
+    services["runner"].kill()  # SIGKILL: no draining, no clean-up
+    try:
+        finished = await ledger_rows(audience, job_id, run_id)
+    finally:
+        services["runner"].start()  # later tests need a runner, whatever happens here
+    assert finished == 0, "the load had already committed when the runner was killed: raise ROWS"
+
+
+async def terminal_events(bootstrap: str, run: str) -> list[str]:
+    """Every terminal event of `run` on connect.runs, read from the beginning of the topic."""
+    events = [decode(RUNS_TOPIC, r.value) for r in await read_topics(bootstrap, [RUNS_TOPIC])]
+    return [e.type for e in events if isinstance(e, TERMINAL_RUN_EVENTS) and e.aggregate_id == run]  # type: ignore[attr-defined]

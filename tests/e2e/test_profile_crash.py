@@ -10,8 +10,7 @@ import httpx
 
 from connect_devstack.services import Services
 from connect_runtime.settings import database_dsn
-from tests.e2e.helpers import create, wait_for_run
-from tests.e2e.test_runner_crash import _terminal_events
+from tests.e2e.helpers import create, kill_runner_mid_load, ledger_rows, terminal_events, wait_for_run
 
 ROWS = 60_000  # a load of about 5 s here: the kill, 0.5 s after the run starts, lands well inside it
 
@@ -46,15 +45,7 @@ async def test_runner_killed_mid_profile_load_finishes_the_run_exactly_once(
     await wait_for_run(api, run, {"running"}, timeout=60)
     audience = await asyncpg.connect(database_dsn(database_url, "audience"))
     try:
-        await asyncio.sleep(0.5)  # into the transfer / staging work
-        services["runner"].kill()  # SIGKILL: no draining, no clean-up
-        try:
-            finished = await audience.fetchval(
-                "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
-            )
-        finally:
-            services["runner"].start()  # later tests need a runner, whatever happens here
-        assert finished == 0, "the load had already committed when the runner was killed: raise ROWS"
+        await kill_runner_mid_load(services, audience, job_id, run_id)
 
         done = await wait_for_run(api, run, {"succeeded", "failed", "stopped"}, timeout=240)
         assert done["status"] == "succeeded", done
@@ -70,12 +61,9 @@ async def test_runner_killed_mid_profile_load_finishes_the_run_exactly_once(
             f'LEFT JOIN lists."{members}" l ON l."RIID_" = p."RIID_"'
         )
         assert extended is not None and tuple(extended) == (ROWS, 0)  # each PET row once, none without its list row
-        ledger = await audience.fetchval(
-            "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
-        )
-        assert ledger == 1
+        assert await ledger_rows(audience, job_id, run_id) == 1
     finally:
         await audience.close()
 
     await asyncio.sleep(1.0)  # let the relay publish anything still in the outbox
-    assert await _terminal_events(kafka_bootstrap, run) == ["run.succeeded"]
+    assert await terminal_events(kafka_bootstrap, run) == ["run.succeeded"]

@@ -9,11 +9,17 @@ import asyncpg
 import httpx
 
 from connect_devstack.services import Services
-from connect_events import RUNS_TOPIC, TERMINAL_RUN_EVENTS, decode
 from connect_runtime.settings import database_dsn
 from tests.conftest import SftpServer
-from tests.e2e.helpers import create, job_body, table_body, wait_for_run
-from tests.kafka_records import read_topics
+from tests.e2e.helpers import (
+    create,
+    job_body,
+    kill_runner_mid_load,
+    ledger_rows,
+    table_body,
+    terminal_events,
+    wait_for_run,
+)
 
 ROWS = 400_000
 
@@ -24,12 +30,6 @@ def _big_csv(path: Path, rows: int) -> None:
         out.write("id,email,amount,visits,since\n")
         for i in range(rows):
             out.write(f"K{i},user{i}@example.com,{i % 1000}.25,{i % 50},2024-01-{i % 28 + 1:02d}\n")
-
-
-async def _terminal_events(bootstrap: str, run: str) -> list[str]:
-    """Every terminal event of `run` on connect.runs, read from the beginning of the topic."""
-    events = [decode(RUNS_TOPIC, r.value) for r in await read_topics(bootstrap, [RUNS_TOPIC])]
-    return [e.type for e in events if e.aggregate_id == run and isinstance(e, TERMINAL_RUN_EVENTS)]  # type: ignore[attr-defined]
 
 
 async def test_runner_killed_mid_load_finishes_the_run_exactly_once(
@@ -51,15 +51,7 @@ async def test_runner_killed_mid_load_finishes_the_run_exactly_once(
     await wait_for_run(api, run, {"running"}, timeout=60)
     audience = await asyncpg.connect(database_dsn(database_url, "audience"))
     try:
-        await asyncio.sleep(0.5)  # into the transfer / staging work
-        services["runner"].kill()  # SIGKILL: no draining, no clean-up
-        try:
-            finished = await audience.fetchval(
-                "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
-            )
-        finally:
-            services["runner"].start()  # later tests need a runner, whatever happens here
-        assert finished == 0, "the load had already committed when the runner was killed: raise ROWS"
+        await kill_runner_mid_load(services, audience, job_id, run_id)
 
         done = await wait_for_run(api, run, {"succeeded", "failed", "stopped"}, timeout=180)
         assert done["status"] == "succeeded", done
@@ -68,12 +60,9 @@ async def test_runner_killed_mid_load_finishes_the_run_exactly_once(
 
         count, distinct = await audience.fetchrow(f'SELECT count(*), count(DISTINCT "ID") FROM custom."{table}"')
         assert count == distinct == ROWS
-        ledger = await audience.fetchval(
-            "SELECT count(*) FROM run_ledger WHERE job_id = $1 AND run_id = $2", job_id, run_id
-        )
-        assert ledger == 1
+        assert await ledger_rows(audience, job_id, run_id) == 1
     finally:
         await audience.close()
 
     await asyncio.sleep(1.0)  # let the relay publish anything still in the outbox
-    assert await _terminal_events(kafka_bootstrap, run) == ["run.succeeded"]
+    assert await terminal_events(kafka_bootstrap, run) == ["run.succeeded"]
