@@ -20,9 +20,9 @@ from typing import IO, BinaryIO
 
 from connect_events import CsvSettings
 from connect_gateway.files.area import AreaError, open_file
+from connect_runtime.compressed import ArchiveRefusedError, compression, single_entry
 
 MAX_HEADER_BYTES = 1024 * 1024
-_ZIP_ENCRYPTED_FLAG = 0x1
 
 
 class HeaderError(AreaError):
@@ -37,32 +37,28 @@ def read_header(root: Path, path: str, settings: CsvSettings) -> list[str]:
             with _decompressed(handle, path) as stream:
                 start = stream.read(MAX_HEADER_BYTES + 1)
         except (OSError, EOFError, zlib.error, zipfile.BadZipFile, NotImplementedError):
-            kind = _compression(path)
+            kind = compression(path)
             if kind is None:
                 raise  # the disk's own failure, not the file's
             raise HeaderError(f"{path} is not a readable {kind} file") from None
     return _first_record(start, path, settings)
 
 
-def _compression(path: str) -> str | None:
-    name = path.lower()
-    return "gzip" if name.endswith(".gz") else "zip" if name.endswith(".zip") else None
-
-
 @contextlib.contextmanager
 def _decompressed(handle: BinaryIO, path: str) -> Iterator[io.BufferedIOBase | IO[bytes]]:
-    kind = _compression(path)
+    kind = compression(path)
     if kind == "gzip":
         with gzip.GzipFile(fileobj=handle, mode="rb") as unzipped:
             yield unzipped
     elif kind == "zip":
         with zipfile.ZipFile(handle) as archive:
-            entries = [i for i in archive.infolist() if not i.is_dir()]
-            if len(entries) != 1:
-                raise HeaderError(f"{path} holds {len(entries)} files; a zip file must hold exactly one")
-            if entries[0].flag_bits & _ZIP_ENCRYPTED_FLAG:
-                raise HeaderError(f"{path} is encrypted")
-            with archive.open(entries[0]) as entry:
+            try:
+                found = single_entry(archive)
+            except ArchiveRefusedError as exc:
+                if exc.encrypted:
+                    raise HeaderError(f"{path} is encrypted") from None
+                raise HeaderError(f"{path} holds {exc.entries} files; a zip file must hold exactly one") from None
+            with archive.open(found) as entry:
                 yield entry
     else:
         yield handle
@@ -88,7 +84,8 @@ def _first_record(start: bytes, path: str, settings: CsvSettings) -> list[str]:
 
 
 def _reader(lines: io.StringIO, settings: CsvSettings) -> Iterator[list[str]]:
-    """As the runner reads the file (a field longer than the csv module's 128 KiB limit is an error)."""
+    """As the runner reads the file; a name longer than the csv module's field limit (128 KiB in the gateway,
+    which keeps the default) is an error."""
     if settings.qualifier:
         return csv.reader(lines, delimiter=settings.delimiter, quotechar=settings.qualifier, doublequote=True)
     return csv.reader(lines, delimiter=settings.delimiter, quoting=csv.QUOTE_NONE)

@@ -42,6 +42,7 @@ from connect_runner.adapters.file_failures import (
 from connect_runner.domain.plan import LoadPlan, resolve_by_header, resolve_by_position
 from connect_runner.domain.rejects import RejectReason
 from connect_runner.domain.value_formats import BatchReader, chained, value_reader
+from connect_runtime.compressed import ArchiveRefusedError, compression, single_entry
 
 BATCH_ROWS = 5000
 BLOCK_CHARS = 64 * 1024  # lines are read (and searched for bad characters) in blocks of about this size
@@ -49,7 +50,6 @@ StagedRecord = tuple[Any, ...]
 
 UNDECODABLE = "\udcff"
 DECODE_ERRORS = "connect-runner-undecodable"
-ZIP_ENCRYPTED_FLAG = 0x1
 
 
 def _mark_undecodable(error: UnicodeError) -> tuple[str, int]:
@@ -112,17 +112,17 @@ def open_binary(path: Path, name: str) -> IO[bytes]:
 
 
 def _open_binary(path: Path, name: str) -> IO[bytes]:
-    if name.lower().endswith(".gz"):
+    kind = compression(name)
+    if kind == "gzip":
         return cast(IO[bytes], gzip.open(path, "rb"))
-    if name.lower().endswith(".zip"):
+    if kind == "zip":
         archive = zipfile.ZipFile(path)
-        entries = [i for i in archive.infolist() if not i.is_dir()]
-        if len(entries) != 1 or entries[0].flag_bits & ZIP_ENCRYPTED_FLAG:
+        try:
+            entry = single_entry(archive)
+        except ArchiveRefusedError as exc:
             archive.close()
-            if len(entries) != 1:
-                raise archive_failure(name, len(entries))
-            raise encrypted_failure(name)
-        return archive.open(entries[0])
+            raise encrypted_failure(name) if exc.encrypted else archive_failure(name, exc.entries) from None
+        return archive.open(entry)
     return path.open("rb")
 
 
