@@ -97,8 +97,8 @@ async def test_a_count_file_missing_or_without_a_count_fails_before_the_download
     assert list(world.deps.work_dir.iterdir()) == []
 
 
-async def fetched_with_companions(world: RunnerWorld) -> FetchedFile:
-    world.put("people.csv", DATA)
+async def fetched_with_companions(world: RunnerWorld, data: bytes = DATA) -> FetchedFile:
+    world.put("people.csv", data)
     world.put("people.csv.cnt", b"2")
     world.put("people.csv.ok", b"")
     return await fetch(world, f"{world.remote_dir}/people.csv", RULES)
@@ -120,10 +120,23 @@ async def test_archiving_moves_the_file_and_its_companions_replacing_older_archi
     assert names(folder) == ["7.3_people.csv", "7.3_people.csv.cnt", "7.3_people.csv.ok"]
     assert (folder / "7.3_people.csv").read_bytes() == DATA
 
-    again = await fetched_with_companions(world)
-    (world.remote_dir / "people.csv").write_bytes(b"id\n3\n")
+    again = await fetched_with_companions(world, b"id\n3\n")
     await world.deps.files.archive(await source(world), again, archive, "7.3_", move=True)
     assert (folder / "7.3_people.csv").read_bytes() == b"id\n3\n"
+
+
+async def test_a_file_replaced_after_the_run_read_it_is_not_moved(world: RunnerWorld) -> None:
+    fetched = await fetched_with_companions(world)
+    (world.remote_dir / "people.csv").write_bytes(b"id\nthe next delivery\n")
+
+    with pytest.raises(RunFailure) as exc:
+        await world.deps.files.archive(await source(world), fetched, f"{world.remote_dir}/archive", "7.6_", move=True)
+
+    assert exc.value.code == "LOAD_FAILED"
+    assert exc.value.message == (
+        f"'{fetched.remote_path}' changed after the run read it (a newer file of that name?); it is left in place"
+    )
+    assert names(world.remote_dir) == ["people.csv", "people.csv.cnt", "people.csv.ok"]
 
 
 async def test_archiving_a_copy_uploads_the_runs_download_and_copies_the_companions(world: RunnerWorld) -> None:

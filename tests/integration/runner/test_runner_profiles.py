@@ -210,6 +210,25 @@ async def test_an_address_another_row_holds_rejects_the_line(world: RunnerWorld)
     assert [r["CUSTOMER_ID_"] for r in await _rows(world, spec)] == ["c1", "c4"]
 
 
+async def test_a_line_matching_several_rows_cannot_give_them_one_customer_id(world: RunnerWorld) -> None:
+    spec = _list(world)
+    mobile = ("mobile", "MOBILE_NUMBER_")
+    seed = "email,mobile\na@x.io,+447700900123\nb@x.io,+447700900123\nc@x.io,+447700900124\n"
+    await _run(world, _request(world, 1, seed, spec, mapping(EMAIL, mobile)))
+
+    content = "mobile,customer\n+447700900123,c1\n+447700900124,c2\n"
+    request = _request(world, 2, content, spec, mapping(mobile, CUSTOMER), match_column_1="MOBILE_NUMBER_")
+    counts = await _run(world, request)
+
+    assert (counts.updated, counts.rejected) == (1, 1)
+    assert [(line, reason) for line, reason, _ in await world.rejects(2)] == [(2, "DUPLICATE_KEY")]
+    assert [(r["EMAIL_ADDRESS_"], r["CUSTOMER_ID_"]) for r in await _rows(world, spec)] == [
+        ("a@x.io", None),
+        ("b@x.io", None),
+        ("c@x.io", "c2"),
+    ]
+
+
 async def test_pet_rows_attach_to_their_list_rows_or_are_rejected(world: RunnerWorld) -> None:
     spec = _list(world)
     pet = _pet(world, spec)

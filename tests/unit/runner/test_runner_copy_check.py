@@ -158,3 +158,35 @@ def test_well_formed_files_go_to_copy(data: bytes) -> None:
 )
 def test_files_postgres_reads_otherwise_are_refused(data: bytes, delimiter: str) -> None:
     assert not any(accepted(data, [cut], delimiter) for cut in range(len(data) + 1))
+
+
+def fed(data: bytes, size: int, longest: int) -> bool:
+    """Whether a check with the field limit `longest` accepts `data` fed in chunks of `size` bytes."""
+    check = CopyCheck(",", '"', "utf-8", longest)
+    try:
+        for start in range(0, len(data), size):
+            check.feed(data[start : start + size])
+    except CopyRefusedError:
+        return False
+    return True
+
+
+@settings(max_examples=1000)
+@given(CSV_BYTES, st.integers(min_value=1, max_value=6))
+def test_a_value_longer_than_the_field_limit_never_goes_to_copy(data: bytes, size: int) -> None:
+    longest = 6
+    if fed(data, size, longest):
+        assert all(len(v) <= longest for row in python_records(data) for v in row if v is not None)
+
+
+@pytest.mark.parametrize(
+    ("data", "accepted_"),
+    [
+        (b"id,name\n1,Ann\n2,Bob\n3,Cy\n", True),
+        (b"id,name\n1,Annabella\n", False),  # 9 characters without a line break
+        (b'id,name\n1,"An\nnabella"\n', False),  # a quoted value of 10 bytes, line break and all
+        (b'1,"a,b"\n2,"d,e"\n', True),  # a line longer than the limit is refused too: it may hold such a value
+    ],
+)
+def test_values_past_the_field_limit_are_refused_across_chunks(data: bytes, accepted_: bool) -> None:
+    assert all(fed(data, size, 8) == accepted_ for size in range(1, 9))

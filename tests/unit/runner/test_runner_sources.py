@@ -257,8 +257,8 @@ async def test_waiting_for_the_ready_file_times_out_or_stops(tree: Tree) -> None
     assert list(tree.work.iterdir()) == []
 
 
-async def fetched_with_companions(tree: Tree) -> FetchedFile:
-    tree.put("upload/x.csv", b"id\n1\n")
+async def fetched_with_companions(tree: Tree, data: bytes = b"id\n1\n") -> FetchedFile:
+    tree.put("upload/x.csv", data)
     tree.put("upload/x.csv.cnt", b"1")
     tree.put("upload/x.csv.ok", b"")
     return await tree.fetch("upload/x.csv", FileRules(count_file="cnt", ready_file="ok"))
@@ -278,10 +278,39 @@ async def test_archiving_moves_the_file_and_its_companions_into_a_new_folder(tre
     assert (folder / "7.3_x.csv").read_bytes() == b"id\n1\n"
 
     # An existing archive of the same name is replaced.
-    again = await fetched_with_companions(tree)
-    (tree.root / "upload/x.csv").write_bytes(b"id\n2\n")
+    again = await fetched_with_companions(tree, b"id\n2\n")
     await tree.files.archive(HOSTED, again, "archive/2025/03", "7.3_", move=True)
     assert (folder / "7.3_x.csv").read_bytes() == b"id\n2\n"
+
+
+async def test_a_file_replaced_after_the_run_read_it_is_not_moved(tree: Tree) -> None:
+    fetched = await fetched_with_companions(tree)
+    tree.put("upload/x.csv.new", b"id\n9\n")
+    os.rename(tree.root / "upload/x.csv.new", tree.root / "upload/x.csv")  # a new delivery, same name
+
+    with pytest.raises(RunFailure) as exc:
+        await tree.files.archive(HOSTED, fetched, "archive", "7.5_", move=True)
+
+    assert failure(exc) == (
+        "LOAD_FAILED",
+        "'upload/x.csv' changed after the run read it (a newer file of that name?); it is left in place",
+    )
+    assert sorted(p.name for p in (tree.root / "upload").iterdir()) == ["x.csv", "x.csv.cnt", "x.csv.ok"]
+    assert not (tree.root / "archive").exists()
+
+
+async def test_a_copy_archives_what_the_run_read_and_never_follows_a_link(tree: Tree, tmp_path: Path) -> None:
+    fetched = await fetched_with_companions(tree)
+    (tmp_path / "secret").write_bytes(b"not for the archive")
+    (tree.root / "upload/x.csv").unlink()
+    (tree.root / "upload/x.csv").symlink_to(tmp_path / "secret")
+
+    await tree.files.archive(HOSTED, fetched, "archive", "7.6_", move=False)
+
+    assert (tree.root / "archive/7.6_x.csv").read_bytes() == b"id\n1\n"
+    with pytest.raises(RunFailure) as exc:
+        await tree.fetch("upload/x.csv")
+    assert exc.value.code in ("FILE_NOT_FOUND", "LOAD_FAILED")
 
 
 async def test_archiving_a_copy_leaves_the_file_for_the_next_run(tree: Tree) -> None:

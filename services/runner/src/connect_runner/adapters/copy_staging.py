@@ -24,7 +24,7 @@ import asyncpg
 
 from connect_events import CsvSettings
 from connect_runner.adapters.csv_source import open_binary
-from connect_runner.adapters.file_failures import read_failure
+from connect_runner.adapters.file_failures import FIELD_SIZE_LIMIT, read_failure
 from connect_runner.domain.copy_check import CopyCheck, CopyRefusedError
 from connect_runner.domain.plan import LoadPlan
 from connect_runner.domain.statements import STAGING_SCHEMA, Staging, affected_rows, create_copy_staging, trim_staged
@@ -76,7 +76,7 @@ async def copy_records(
     module does (then nothing is staged)."""
     names = plan.field_names
     assert names is not None and copyable(settings, plan), "only a copyable plan is copied"
-    check = CopyCheck(settings.delimiter, settings.qualifier, settings.encoding)
+    check = CopyCheck(settings.delimiter, settings.qualifier, settings.encoding, FIELD_SIZE_LIMIT)
     try:
         async with conn.transaction():
             await conn.execute(create_copy_staging(staging, names))

@@ -20,7 +20,7 @@ import stat
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import ParamSpec, TypeVar
+from typing import BinaryIO, ParamSpec, TypeVar
 
 from connect_events import FileRules
 from connect_runner.adapters.sftp_failures import DISK_FAILED, DISK_FULL
@@ -28,7 +28,14 @@ from connect_runner.adapters.sources import READY_POLL_S, locate
 from connect_runner.domain.companions import archived_name
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern, oldest
-from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source, local_name
+from connect_runner.domain.source_files import (
+    Checkpoint,
+    FetchedFile,
+    Progress,
+    Source,
+    changed_since_read,
+    local_name,
+)
 from connect_runtime.hosted_files import PathRefusedError, resolve, segments
 
 COPY_CHUNK_BYTES = 1 << 20
@@ -60,13 +67,14 @@ class HostedFiles:
         `work_dir` (named after `stem`), hashing it on the way."""
         found = await locate(self._tree, pattern, rules, self._ready_poll_s, checkpoint)
         local = work_dir / local_name(stem, found.path)
-        size, sha256 = await _copy_in_thread(self._tree.local(found.path), local, found.path, progress)
+        size, sha256, stamp = await _copy_in_thread(self._tree.local(found.path), local, found.path, progress)
         progress(size, size)
-        return FetchedFile(local, found.path, size, sha256, found.expected_rows, found.companions)
+        return FetchedFile(local, found.path, size, sha256, found.expected_rows, found.companions, stamp)
 
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """Rename (or copy) the file and its companions into `folder` (created when missing), each named `prefix`
-        + its own name, replacing a file of that name."""
+        + its own name, replacing a file of that name. A file that changed since the run read it is not moved;
+        a copy is made of the run's own download."""
         await asyncio.to_thread(self._tree.archive, fetched, folder, prefix, move)
         return archived_name(folder, prefix, fetched.remote_path)
 
@@ -118,23 +126,27 @@ class _Tree:
 
     def _head(self, path: str, limit: int) -> bytes:
         try:
-            with self.local(path).open("rb") as file:
+            with _open_unlinked(self.local(path)) as file:
                 return file.read(limit + 1)
         except OSError as exc:
             raise RunFailure("LOAD_FAILED", f"cannot read '{path}' on {SERVER}") from exc
 
     def archive(self, fetched: FetchedFile, folder: str, prefix: str, move: bool) -> None:
-        """Move or copy the data file, then its companions, into `folder`."""
+        """Move or copy the data file, then its companions, into `folder`: nothing moves when the data file is no
+        longer the one the run read (its companions may belong to the newer one too)."""
         action = "move" if move else "copy"
         path = fetched.remote_path
         try:
+            if move and _stamp(os.lstat(self.local(path))) != fetched.stamp:
+                raise changed_since_read(path)
             self._make_folder(folder)
             for path in (fetched.remote_path, *fetched.companions):
-                source, target = self.local(path), self.local(archived_name(folder, prefix, path))
+                target = self.local(archived_name(folder, prefix, path))
                 if move:
-                    os.rename(source, target)
-                else:
-                    shutil.copy2(source, target)
+                    os.rename(self.local(path), target)
+                else:  # the data file as the run read it
+                    source = fetched.local_path if path == fetched.remote_path else self.local(path)
+                    shutil.copyfile(source, target, follow_symlinks=False)
         except OSError as exc:
             reason = _archive_reason(exc)
             raise RunFailure("LOAD_FAILED", f"cannot {action} '{path}' to '{folder}' on {SERVER}: {reason}") from exc
@@ -171,7 +183,17 @@ class _Unsaved(Exception):
     """Writing the local copy failed (the runner's disk, not the tree)."""
 
 
-async def _copy_in_thread(source: Path, local: Path, path: str, progress: Progress) -> tuple[int, str]:
+def _stamp(status: os.stat_result) -> tuple[int, ...]:
+    """What tells this version of a file from another stored under its name later."""
+    return (status.st_ino, status.st_size, status.st_mtime_ns)
+
+
+def _open_unlinked(path: Path) -> BinaryIO:
+    """Open a file for reading, refusing a symbolic link put in its place since the path rule looked at it."""
+    return os.fdopen(os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC), "rb")
+
+
+async def _copy_in_thread(source: Path, local: Path, path: str, progress: Progress) -> tuple[int, str, tuple[int, ...]]:
     """Copy in a thread, reporting progress on the event loop; a cancelled copy stops at its next chunk."""
     loop = asyncio.get_running_loop()
     stop = threading.Event()
@@ -193,19 +215,23 @@ async def _copy_in_thread(source: Path, local: Path, path: str, progress: Progre
         stop.set()
 
 
-def _copy(source: Path, local: Path, report: Callable[[int, int], None], stop: threading.Event) -> tuple[int, str]:
-    """Copy `source` to `local`: its size and SHA-256 hex digest (stops early, its result unused, on `stop`)."""
+def _copy(
+    source: Path, local: Path, report: Callable[[int, int], None], stop: threading.Event
+) -> tuple[int, str, tuple[int, ...]]:
+    """Copy `source` to `local`: its size, SHA-256 hex digest and stamp (stops early, its result unused, on
+    `stop`)."""
     digest = hashlib.sha256()
     done = 0
-    with source.open("rb") as reader, _saving(local.open, "wb") as writer:
-        total = os.fstat(reader.fileno()).st_size
+    with _open_unlinked(source) as reader, _saving(local.open, "wb") as writer:
+        status = os.fstat(reader.fileno())
+        total = status.st_size
         while not stop.is_set() and (chunk := reader.read(COPY_CHUNK_BYTES)):
             digest.update(chunk)
             _saving(writer.write, chunk)
             done += len(chunk)
             report(done, total)
         _saving(writer.flush)
-    return done, digest.hexdigest()
+    return done, digest.hexdigest(), _stamp(status)
 
 
 def _saving(call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

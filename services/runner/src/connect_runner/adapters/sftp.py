@@ -25,7 +25,14 @@ from connect_runner.adapters.sources import READY_POLL_S, locate
 from connect_runner.domain.companions import archived_name
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern, oldest
-from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source, local_name
+from connect_runner.domain.source_files import (
+    Checkpoint,
+    FetchedFile,
+    Progress,
+    Source,
+    changed_since_read,
+    local_name,
+)
 from connect_runtime.vault import Credential
 
 log = logging.getLogger(__name__)
@@ -64,6 +71,7 @@ class SftpFiles:
                 found = await locate(_Remote(sftp, where), pattern, rules, self._ready_poll_s, checkpoint)
                 where = replace(where, path=found.path)
                 local = work_dir / local_name(stem, found.path)
+                stamp = _stamp(await sftp.lstat(found.path))
                 await sftp.get(found.path, local, progress_handler=lambda _s, _d, done, total: progress(done, total))
             # The copy is hashed where it lies (it is still in the page cache) rather than on the way in:
             # `get` keeps several requests in flight, which reading the file through a handle would not.
@@ -71,16 +79,19 @@ class SftpFiles:
         except (OSError, asyncssh.Error) as exc:
             raise read_failure(exc, where) from exc
         progress(size, size)
-        return FetchedFile(local, found.path, size, sha256, found.expected_rows, found.companions)
+        return FetchedFile(local, found.path, size, sha256, found.expected_rows, found.companions, stamp)
 
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """Move or copy the file and its companions into `folder` on the server (created when missing), each
         named `prefix` + its own name, replacing a file of that name; a copy of the data file is uploaded from
-        the run's download."""
+        the run's download. Nothing moves when the data file changed since the run read it (a newer delivery
+        under the same name, whose companions may be there too)."""
         location, credential = _external(source)
         where = Where.of(location, fetched.remote_path)
         try:
             async with _session(location, credential, self._connect_timeout_s, where) as sftp:
+                if move and _stamp(await sftp.lstat(fetched.remote_path)) != fetched.stamp:
+                    raise changed_since_read(fetched.remote_path)
                 await sftp.makedirs(folder, exist_ok=True)
                 for path in (fetched.remote_path, *fetched.companions):
                     where = replace(where, path=path)
@@ -94,6 +105,12 @@ class SftpFiles:
         except (OSError, asyncssh.Error) as exc:
             raise archive_failure(exc, where, folder, move=move) from exc
         return archived_name(folder, prefix, fetched.remote_path)
+
+
+def _stamp(attrs: asyncssh.SFTPAttrs) -> tuple[int, ...]:
+    """What tells this version of a remote file from another stored under its name later (SFTP gives no inode;
+    its modification time is in seconds, so the size must differ for a change within the same second)."""
+    return (attrs.size or 0, attrs.mtime or 0, attrs.mtime_ns or 0)
 
 
 def _external(source: Source) -> tuple[SftpLocation, Credential]:

@@ -40,7 +40,7 @@ class CopyCheck:
     """Follows a file's data bytes, chunk by chunk in file order: raises `CopyRefusedError` at the first chunk
     COPY would read otherwise than the `csv` module, and tells whether a value may need trimming."""
 
-    def __init__(self, delimiter: str, qualifier: str, encoding: str) -> None:
+    def __init__(self, delimiter: str, qualifier: str, encoding: str, longest: int = 1 << 24) -> None:
         quote, bounds = re.escape(qualifier.encode()), re.escape(delimiter.encode()) + rb"\r\n"
         self._qualifier = qualifier.encode()
         self._sections = re.compile(quote + b"[^" + quote + b"]*" + quote)
@@ -51,6 +51,9 @@ class CopyCheck:
         self._tail = b""  # the previous chunk's last bytes
         self._last = b"\n"  # the last byte of the collapsed text so far: data starts like a line does
         self._edge = _BOUND  # the class of the last byte so far: data starts at a boundary
+        self._longest = longest  # the `csv` module's field limit: COPY would take a longer value
+        self._since_break = 0  # bytes since the last line break byte (an unquoted value has none)
+        self._quoted = 0  # bytes of the quoted value that goes on into the next chunk
         self.untrimmed = False
 
     def feed(self, chunk: bytes) -> None:
@@ -59,19 +62,22 @@ class CopyCheck:
             raise CopyRefusedError("a line may end PostgreSQL's input early")
         if not chunk:
             return
+        self._measure(chunk)
         if not self.untrimmed:
             self.untrimmed = self._spaced(chunk)
         self._tail, rest = (self._tail + chunk)[-2:], chunk
         if self._in_quote:
             end = rest.find(self._qualifier)
             self._quoted_break(rest if end < 0 else rest[:end])
+            self._long_quote(len(rest) if end < 0 else end)
             if end < 0:
                 return
-            rest, self._in_quote = rest[end + 1 :], False
+            rest, self._in_quote, self._quoted = rest[end + 1 :], False, 0
         if self._qualifier in rest:
             if rest.count(self._qualifier) % 2:  # a quoted value goes on in the next chunk: up to its opening
                 cut = rest.rfind(self._qualifier) + 1
                 self._quoted_break(rest[cut:])
+                self._long_quote(len(rest) - cut)
                 rest, self._in_quote = rest[:cut], True
             collapsed = self._sections.sub(self._qualifier, rest)
             if self._stray.search(collapsed):
@@ -96,6 +102,28 @@ class CopyCheck:
             return True
         joined = self._tail + chunk[:2]
         return not (chunk.isascii() and joined.isascii()) and any(w in chunk or w in joined for w in self._wide)
+
+    def _measure(self, chunk: bytes) -> None:
+        """Refuse a file where a value may be longer than the `csv` module takes (it fails such a file, and COPY
+        must not load it instead): more bytes than that without a line break, or in one quoted value. Values
+        within a chunk are not measured: a chunk longer than the limit is refused."""
+        if len(chunk) > self._longest:
+            raise CopyRefusedError("a chunk is longer than the field limit")
+        last = max(chunk.rfind(b"\n"), chunk.rfind(b"\r"))
+        if last < 0:
+            self._since_break += len(chunk)
+        else:
+            first = min(i for i in (chunk.find(b"\n"), chunk.find(b"\r")) if i >= 0)
+            if self._since_break + first > self._longest:
+                raise CopyRefusedError("a value may be longer than the field limit")
+            self._since_break = len(chunk) - last - 1
+        if self._since_break > self._longest:
+            raise CopyRefusedError("a value may be longer than the field limit")
+
+    def _long_quote(self, inside: int) -> None:
+        self._quoted += inside
+        if self._quoted > self._longest:
+            raise CopyRefusedError("a quoted value may be longer than the field limit")
 
     def _quoted_break(self, inside: bytes) -> None:
         if not self.untrimmed:

@@ -83,10 +83,18 @@ def find_taken(staging: Staging, plan: ProfilePlan, settings: ImportProfileData)
         column = plan.column(name)
         if column is None or keys == (name,):
             continue
-        written = _written(plan, insert=insert, update=update and not column.is_key)
+        updated = update and not column.is_key
+        written = _written(plan, insert=insert, update=updated)
         if written is not None:
             parts.append(_taken(staging, plan, column, written))
+        if updated and not _matches_one(keys):
+            parts.append(_spread(staging, plan, column))
     return " UNION ".join(parts) if parts else None
+
+
+def _matches_one(keys: tuple[str, ...]) -> bool:
+    """Whether a line can match at most one list row: one of its match columns is unique in the list."""
+    return any(k in (RIID, *UNIQUE_COLUMNS) for k in keys)
 
 
 def _written(plan: ProfilePlan, *, insert: bool, update: bool) -> str | None:
@@ -109,6 +117,13 @@ def _taken(staging: Staging, plan: ProfilePlan, column: MappedColumn, written: s
     rows = f"FROM {staging.rows} AS s WHERE {ref} IS NOT NULL" + (f" AND {written}" if written else "")
     repeated = f"SELECT s.line_no, max(s.line_no) OVER (PARTITION BY {ref}) AS last {rows}"
     return f"SELECT s.line_no {rows} AND {held} UNION SELECT line_no FROM ({repeated}) r WHERE line_no < last"
+
+
+def _spread(staging: Staging, plan: ProfilePlan, column: MappedColumn) -> str:
+    """Lines matching several list rows (on a mobile number, say) that would write one address or customer id
+    into each of them: the unique index would refuse the second, failing the whole load."""
+    several = f"(SELECT count(*) FROM {list_target(plan.list_spec.name)} AS t WHERE {_match(plan)}) > 1"
+    return f"SELECT s.line_no FROM {staging.rows} AS s WHERE {_ref(column)} IS NOT NULL AND {several}"
 
 
 def update_list(staging: Staging, plan: ProfilePlan) -> str | None:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from connect_events import FileLocation
+from connect_runner.domain.failures import RunFailure
 from connect_runtime.vault import Credential
 
 Progress = Callable[[int, int | None], None]  # bytes so far, total bytes when known
@@ -27,7 +28,9 @@ class FetchedFile:
 
     `remote_path` names it as the job does (on the server, or under the account's root); `sha256` is the hex
     digest of its bytes as stored (before decompression); `expected_rows` is what its count file says, when
-    the job asks for one; `companions` are the count and ready files found beside it (archived with it).
+    the job asks for one; `companions` are the count and ready files found beside it (archived with it);
+    `stamp` tells this version of the file from another stored under its name later (its size and modification
+    time, and on the hosted tree its inode): the archive step moves the file only while it is unchanged.
     """
 
     local_path: Path
@@ -36,6 +39,14 @@ class FetchedFile:
     sha256: str
     expected_rows: int | None = None
     companions: tuple[str, ...] = ()
+    stamp: tuple[int, ...] = ()
+
+
+def changed_since_read(path: str) -> RunFailure:
+    """The archive step's refusal to move a file that is no longer the one the run read."""
+    return RunFailure(
+        "LOAD_FAILED", f"'{path}' changed after the run read it (a newer file of that name?); it is left in place"
+    )
 
 
 def local_name(stem: str, remote_path: str) -> str:
