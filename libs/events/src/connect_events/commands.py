@@ -11,6 +11,7 @@ from uuid import UUID
 
 from pydantic import Field
 
+from connect_events.audiences import DefineAudience, DeleteAudience, UpdateAudience
 from connect_events.definitions import ColumnSpec, JobDefinition, TableSpec
 from connect_events.envelope import Command, Event, FieldError, Payload
 from connect_events.groups import GroupDefinition
@@ -320,6 +321,9 @@ class StopGroupRun(GroupCommand):
 
 AnyCommand = Annotated[
     DefineTable
+    | DefineAudience
+    | UpdateAudience
+    | DeleteAudience
     | DefineList
     | AddListColumn
     | DefinePet
@@ -394,6 +398,9 @@ RefusalReason = Literal[
     "PET_EXISTS",
     "PET_NOT_FOUND",
     "COLUMN_EXISTS",
+    "AUDIENCE_EXISTS",
+    "AUDIENCE_NOT_FOUND",
+    "AUDIENCE_INVALID",
 ]
 
 

@@ -1,5 +1,5 @@
-"""Events of the audience store's objects (topic `connect.tables`): custom tables, profile lists and PETs, each
-keyed by its lower-cased name."""
+"""Events of the audience store's objects (topic `connect.tables`): custom tables, profile lists, PETs and
+audiences (`connect_events.audiences`), each keyed by its lower-cased name."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from connect_events.audiences import AudienceDefined, AudienceDeleted, AudienceUpdated
 from connect_events.definitions import ColumnSpec, TableSpec
 from connect_events.envelope import Event, Payload
 from connect_events.lists import ListSpec, PetSpec
@@ -101,5 +102,13 @@ class PetColumnAdded(PetEvent):
 
 
 AnyTableEvent = Annotated[
-    TableDefined | ListDefined | ListColumnAdded | PetDefined | PetColumnAdded, Field(discriminator="type")
+    TableDefined
+    | ListDefined
+    | ListColumnAdded
+    | PetDefined
+    | PetColumnAdded
+    | AudienceDefined
+    | AudienceUpdated
+    | AudienceDeleted,
+    Field(discriminator="type"),
 ]
