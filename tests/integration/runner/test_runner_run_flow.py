@@ -4,7 +4,15 @@ real run would write and writes nothing; reject thresholds and volume gates that
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
+from typing import Any
+
+import pytest
+
 from connect_events import FileRules, Limits, RunLogged
+from connect_runner.domain.source_files import FetchedFile
+from connect_runner.ports import FileFetcher
 from tests.integration.runner.runner_it import PEOPLE_HEADER, RunnerWorld, failed, succeeded
 
 OLD = PEOPLE_HEADER + "1,Ann,,,,\n2,Bob,,,,\n"
@@ -213,3 +221,45 @@ async def test_a_file_that_cannot_be_archived_only_warns(world: RunnerWorld) -> 
     assert isinstance(last, RunLogged) and (last.payload.stage, last.payload.level) == ("archived", "WARN")
     assert last.payload.message.startswith(f"'{path}' was not archived: ")
     assert event.payload.counts.inserted == 2 and (world.remote_dir / "people.csv").exists()
+
+
+class _DiesWhileArchiving:
+    """The runner's files, except that the archive step dies with its runner (cancelled, as a rebalance or a
+    drain cancels work), after the run's end was committed."""
+
+    def __init__(self, files: FileFetcher) -> None:
+        self._files = files
+
+    async def fetch(self, *args: Any, **kwargs: Any) -> FetchedFile:
+        return await self._files.fetch(*args, **kwargs)
+
+    async def archive(self, *args: Any, **kwargs: Any) -> str:
+        raise asyncio.CancelledError
+
+
+async def test_a_runner_dying_before_the_archive_step_leaves_it_to_the_redelivered_request(
+    world: RunnerWorld,
+) -> None:
+    path = world.put("people.csv", OLD)
+    request = world.request(1, path, world.table(), files=_archive(world))
+    dying = dataclasses.replace(world.deps, files=_DiesWhileArchiving(world.deps.files))
+
+    with pytest.raises(asyncio.CancelledError):
+        await world.execute(request, dying)
+    assert (world.remote_dir / "people.csv").exists()  # loaded, ended, not archived yet
+    event = succeeded(await world.execute(request))  # the request comes again
+
+    archived = world.remote_dir / "archive" / f"{world.job_id}.1_people.csv"
+    assert archived.read_text() == OLD and not (world.remote_dir / "people.csv").exists()
+    emitted = await world.events(1)
+    last = emitted[-1]
+    assert emitted[-2] == event
+    assert isinstance(last, RunLogged) and (last.payload.stage, last.payload.level) == ("archived", "INFO")
+    assert last.payload.message == f"moved to '{archived}'"
+
+    world.put("people.csv", NEW)  # the next delivery under the same name stays for the next run
+    assert succeeded(await world.execute(request)) == event
+    assert (world.remote_dir / "people.csv").read_text() == NEW
+    assert len([e for e in await world.events(1) if isinstance(e, RunLogged)]) == len(
+        [e for e in emitted if isinstance(e, RunLogged)]
+    )

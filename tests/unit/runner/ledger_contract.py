@@ -37,6 +37,7 @@ from connect_runner.domain.run import (
     Tick,
     decide,
 )
+from connect_runner.domain.source_files import PendingArchive
 from connect_runner.ports import LedgerConflictError, RunLedger
 from tests.unit.runner.runner_builders import location, run_request, stop_request
 
@@ -339,6 +340,24 @@ async def check_stopped_waits_are_the_waiting_runs_asked_to_stop(ledger: Ledger)
     assert await ledger.stopped_waits(10) == [later]
 
 
+async def check_an_archive_step_is_kept_until_dropped(ledger: Ledger) -> None:
+    req, other = request(), request(run_id=2)
+    pending = PendingArchive("in/a.csv", ("in/a.csv.cnt",), (7, 120, 3), "archive/x", "42.1_", True)
+    with pytest.raises(RuntimeError):
+        async with ledger.transaction() as tx:
+            await ledger.keep_archive(tx, req, pending)
+            raise RuntimeError("the run's end did not commit")
+    async with ledger.transaction() as tx:
+        assert await ledger.pending_archive(tx, req) is None
+        await ledger.keep_archive(tx, req, pending)
+        assert await ledger.pending_archive(tx, req) == pending
+    async with ledger.transaction() as tx:
+        assert (await ledger.pending_archive(tx, req), await ledger.pending_archive(tx, other)) == (pending, None)
+        await ledger.drop_archive(tx, req)
+    async with ledger.transaction() as tx:
+        assert await ledger.pending_archive(tx, req) is None
+
+
 CHECKS: list[Check] = [
     check_an_unknown_run_is_queued,
     check_recorded_states_are_read_back,
@@ -359,6 +378,7 @@ CHECKS: list[Check] = [
     check_claims_keep_to_their_limit_the_longest_due_first,
     check_an_attempt_the_poller_began_is_claimed_again_once_silent,
     check_stopped_waits_are_the_waiting_runs_asked_to_stop,
+    check_an_archive_step_is_kept_until_dropped,
 ]
 
 

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from connect_events import Event, RunRequested, RunStopRequested, run_key
 from connect_runner.domain.events import Origin, RunOrigin
 from connect_runner.domain.run import Decision, RunState, StopRequest, Terminal, apply, next_attempt_at
+from connect_runner.domain.source_files import PendingArchive
 from connect_runner.ports import LedgerConflictError
 
 
@@ -29,6 +30,7 @@ class FakeTx:
     runs: dict[str, RunState] = field(default_factory=dict)
     stops: dict[str, StopRequest] = field(default_factory=dict)
     requests: dict[str, RunRequested] = field(default_factory=dict)
+    archives: dict[str, PendingArchive | None] = field(default_factory=dict)  # None: dropped
     published: list[Event] = field(default_factory=list)
 
 
@@ -39,6 +41,7 @@ class InMemoryRunLedger:
         self.runs: dict[str, RunState] = {}
         self.stops: dict[str, StopRequest] = {}
         self.requests: dict[str, RunRequested] = {}
+        self.archives: dict[str, PendingArchive] = {}
         self.published: list[Event] = []
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -53,6 +56,11 @@ class InMemoryRunLedger:
             for key, state in tx.runs.items():
                 if state.terminal is not None:
                     self.requests.pop(key, None)
+            for key, pending in tx.archives.items():
+                if pending is None:
+                    self.archives.pop(key, None)
+                else:
+                    self.archives.setdefault(key, pending)
             self.published.extend(tx.published)
         finally:
             for key in tx.held:
@@ -130,6 +138,16 @@ class InMemoryRunLedger:
             if state.retry_at is not None and key in self.stops and key in self.requests
         ]
         return [self.requests[key] for key in sorted(waiting, key=lambda k: self.stops[k].requested_at)][:limit]
+
+    async def keep_archive(self, tx: FakeTx, origin: RunOrigin, pending: PendingArchive) -> None:
+        tx.archives.setdefault(origin.aggregate_id, pending)
+
+    async def pending_archive(self, tx: FakeTx, origin: RunOrigin) -> PendingArchive | None:
+        key = origin.aggregate_id
+        return tx.archives[key] if key in tx.archives else self.archives.get(key)
+
+    async def drop_archive(self, tx: FakeTx, origin: RunOrigin) -> None:
+        tx.archives[origin.aggregate_id] = None
 
     def _read(self, tx: FakeTx, origin: Origin) -> RunState:
         key = origin.aggregate_id

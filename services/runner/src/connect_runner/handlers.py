@@ -5,7 +5,7 @@ Each run use case loads the run from the ledger under its lock, lets `domain.run
 acts (the pipeline: transfer, stage, load) and records. `execute_run` is idempotent (a run that already ended
 returns its stored terminal event and does nothing else) and its effect on the audience store is all-or-nothing
 (the writes, the rejects, the execution log, the ledger row and the terminal event commit in one transaction;
-the file is archived after it, see `pipeline.archive`). Every way out of it records a terminal event: a
+the file is archived after it, see `pipeline.archive_due`). Every way out of it records a terminal event: a
 failure of any kind, the time limit, a stop, and giving up on a run whose earlier attempts all stopped midway.
 Only an attempt that failed transiently, with the job's retry policy wanting another, records
 `run.attempt_failed` instead; `execute_run` then returns (the consumer commits the request), and the retry
@@ -53,6 +53,7 @@ from connect_runner.domain.run import (
     must_stop,
     superseded,
 )
+from connect_runner.domain.source_files import PendingArchive
 from connect_runner.domain.statements import Staging
 from connect_runner.domain.unreadable import UnreadableRequest
 from connect_runner.pipeline import (
@@ -61,14 +62,17 @@ from connect_runner.pipeline import (
     Rejects,
     Work,
     archive,
+    archive_due,
+    archive_warning,
     clean_up,
     loaded_entries,
     prepare,
+    source_of,
     write_load,
 )
 from connect_runner.ports import RunDeps, RunLedger
 from connect_runner.progress import Journal, Tracker, reporting
-from connect_runner.run_failures import describe_failure, log_cause, time_limit
+from connect_runner.run_failures import Secrets, describe_failure, log_cause, time_limit
 from connect_runner.stopping import StopRequested, StopScope
 from connect_runtime.db import Conn
 
@@ -160,6 +164,7 @@ async def _carry_out(request: RunRequested, state: RunState, decision: Decision,
     returns its terminal event; a run waiting for the retry poller returns None."""
     if state.terminal is not None:
         await _ended_without_attempt(request, state, decision, deps)
+        await finish_archive(request, deps)
         return state.terminal
     if not decision.events:
         log.info("run left to the retry poller", extra={"run": request.aggregate_id})
@@ -253,8 +258,8 @@ async def _fail_attempt(
             ended_now = loaded.terminal is None and state.terminal is not None
             if ended_now and rejects is not None:
                 await rejects.store(tx, request)
-    if ended_now:
-        await _archive(request, fail.attempt, deps, work, state)
+            pending = await _keep_archive(deps, tx, request, work, state) if ended_now else None
+    await _archive(request, deps, work, pending)
     return state
 
 
@@ -309,22 +314,55 @@ async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, d
             state = await deps.ledger.record(conn, state, decide(state, Log(attempt.number, now, logged)))
             succeed = Succeed(attempt.number, attempt.started_at, loaded.counts, now)
             state = await deps.ledger.record(conn, state, decide(state, succeed))
-    await _archive(request, attempt.number, deps, work, state)
+            pending = await _keep_archive(deps, conn, request, work, state)
+    await _archive(request, deps, work, pending)
     return state
 
 
-async def _archive(request: RunRequested, attempt: int | None, deps: RunDeps, work: Work, state: RunState) -> None:
-    """Archive the file of a run this attempt just ended, and log where it went (after the end: `Log.after_end`).
-    Best-effort: the run's outcome stands whatever happens here."""
-    if state.terminal is None or attempt is None:
+async def _keep_archive(
+    deps: RunDeps, tx: Conn, request: RunRequested, work: Work, state: RunState
+) -> PendingArchive | None:
+    """Keep the archive step the run's end makes due, in the transaction recording that end."""
+    pending = None if state.terminal is None else archive_due(request, work, state.terminal)
+    if pending is not None:
+        await deps.ledger.keep_archive(tx, request, pending)
+    return pending
+
+
+async def _archive(request: RunRequested, deps: RunDeps, work: Work, pending: PendingArchive | None) -> None:
+    """Carry out the archive step the attempt's end kept (with its download), then record where the file went."""
+    if pending is not None and work.source is not None:
+        entry = await archive(deps, work.source, pending, work.fetched, work.journal, work.secrets)
+        await _archived(request, deps, entry)
+
+
+async def finish_archive(request: RunRequested, deps: RunDeps) -> None:
+    """Carry out an archive step a runner that ended the run did not get to (it died after the end): the run's
+    request came again. The file is archived as the server has it now, unless it changed since the run read it."""
+    async with deps.ledger.transaction() as tx:
+        pending = await deps.ledger.pending_archive(tx, request)
+    if pending is None:
         return
-    entry = await archive(request, deps, work, state.terminal)
-    if entry is None:
-        return
+    journal, secrets = Journal(request.aggregate_id), Secrets()
+    try:
+        source = await source_of(deps.vault, request.payload.definition.settings.source, secrets)
+    except Exception as exc:
+        entry = archive_warning(pending.remote_path, exc, journal, secrets)
+    else:
+        entry = await archive(deps, source, pending, None, journal, secrets)
+    await _archived(request, deps, entry)
+
+
+async def _archived(request: RunRequested, deps: RunDeps, entry: LogEntry) -> None:
+    """Log where the file went, by the attempt that ended the run (after the end: `Log.after_end`), and drop the
+    archive step. Best-effort: the run's outcome stands whatever happens here."""
     try:
         async with deps.ledger.transaction() as tx:
             state = await deps.ledger.load(tx, request)
-            await deps.ledger.record(tx, state, decide(state, Log(attempt, deps.clock(), (entry,), after_end=True)))
+            if state.attempt is not None:
+                log_entry = Log(state.attempt.number, deps.clock(), (entry,), after_end=True)
+                await deps.ledger.record(tx, state, decide(state, log_entry))
+            await deps.ledger.drop_archive(tx, request)
     except Exception as exc:
         log.warning("archive entry not recorded", extra={"run": request.aggregate_id, "error": str(exc)})
 

@@ -68,7 +68,7 @@ from connect_runner.domain.profile_statements import ProfileSteps, profile_count
 from connect_runner.domain.redaction import type_name
 from connect_runner.domain.rejects import RejectReason, combine
 from connect_runner.domain.run import Terminal
-from connect_runner.domain.source_files import FetchedFile, Source
+from connect_runner.domain.source_files import FetchedFile, PendingArchive, Source
 from connect_runner.domain.statements import Staging, lock_target
 from connect_runner.domain.value_formats import BatchReader
 from connect_runner.domain.writes import WriteSteps, run_counts, write_steps
@@ -149,7 +149,7 @@ async def prepare(
     """Download, parse and stage the file, find the rows that cannot be loaded and check the job's limits;
     `checkpoint` after each stage."""
     settings, journal, tracker = request.payload.definition.settings, work.journal, work.tracker
-    work.source = await _source(deps.vault, settings.source, work.secrets)
+    work.source = await source_of(deps.vault, settings.source, work.secrets)
     pattern = render(settings.source.path, request.occurred_at, job_zone(request.payload.definition))
     fetched = await deps.files.fetch(
         work.source, pattern, settings.files, deps.work_dir, download_stem(staging), tracker.transferred, checkpoint
@@ -258,7 +258,7 @@ def _log_duplicates(journal: Journal, duplicates: Duplicates) -> None:
     journal.add("duplicates", message, level="WARN", duplicates=duplicates.count, lines=lines)
 
 
-async def _source(vault: CredentialReader, location: FileLocation, secrets: Secrets) -> Source:
+async def source_of(vault: CredentialReader, location: FileLocation, secrets: Secrets) -> Source:
     """The location with its credential: an external server's, from the vault; the hosted tree needs none."""
     if location.kind != "sftp":
         return Source(location, None)
@@ -448,17 +448,17 @@ def loaded_entries(journal: Journal, loaded: Loaded, *, dry_run: bool) -> list[L
     return [entry, journal.entry("dry_run", "dry run: nothing was written (the rejects are kept)")]
 
 
-async def archive(request: RunRequested, deps: RunDeps, work: Work, ended: Terminal) -> LogEntry | None:
-    """Archive the file after the run's end, when the job names an archive folder: moved after a success or a
-    failure the file itself caused (`FILE_PROBLEMS`), copied after any other failure (it stays for the next
-    run); a stopped run or a dry run leaves it alone. The entry says where it went; a failure to archive only
-    warns, for the run's outcome stands.
+def archive_due(request: RunRequested, work: Work, ended: Terminal) -> PendingArchive | None:
+    """The archive step due after the run's end, when the job names an archive folder: a move after a success or
+    a failure the file itself caused (`FILE_PROBLEMS`), a copy after any other failure (the file stays for the
+    next run); none after a stop or a dry run, or when no file was read.
 
-    A runner killed between the final commit and this leaves the file where it was: the redelivered request
-    finds the run ended and does nothing more, so the next run of the job would read the same file again
-    unless its name pattern names another (the log has no `archived` entry to show it was archived)."""
+    The caller keeps it in the transaction that ends the run and drops it once `archive` is done, so a runner
+    killed in between leaves it to the redelivered request (`handlers.finish_archive`), and the next run of the
+    job never reads an archived file again."""
     folder = request.payload.definition.settings.files.archive_folder
-    if folder is None or work.source is None or work.fetched is None or request.payload.dry_run:
+    fetched = work.fetched
+    if folder is None or work.source is None or fetched is None or request.payload.dry_run:
         return None
     if isinstance(ended, RunSucceeded):
         move = True
@@ -467,24 +467,34 @@ async def archive(request: RunRequested, deps: RunDeps, work: Work, ended: Termi
     else:
         return None
     prefix = f"{request.payload.job_id}.{request.payload.run_id}_"
+    return PendingArchive(fetched.remote_path, fetched.companions, fetched.stamp, folder, prefix, move)
+
+
+async def archive(
+    deps: RunDeps,
+    source: Source,
+    pending: PendingArchive,
+    fetched: FetchedFile | None,
+    journal: Journal,
+    secrets: Secrets,
+) -> LogEntry:
+    """Carry out the archive step (of the run's download `fetched`, or after a restart of the file as the server
+    has it). The entry says where the file went; a failure only warns, for the run's outcome stands."""
+    file = pending.file(fetched)
     try:
-        where = await deps.files.archive(work.source, work.fetched, folder, prefix, move=move)
+        where = await deps.files.archive(source, file, pending.folder, pending.prefix, move=pending.move)
     except Exception as exc:  # the run has ended: archiving can only warn
-        return _archive_warning(work, exc)
-    return work.journal.entry("archived", f"{'moved' if move else 'copied'} to '{where}'", path=where)
+        return archive_warning(pending.remote_path, exc, journal, secrets)
+    return journal.entry("archived", f"{'moved' if pending.move else 'copied'} to '{where}'", path=where)
 
 
-def _archive_warning(work: Work, exc: Exception) -> LogEntry:
-    fetched = work.fetched
-    assert fetched is not None, "only a fetched file is archived"
+def archive_warning(path: str, exc: Exception, journal: Journal, secrets: Secrets) -> LogEntry:
+    """The `archived` entry of an archive step that failed, in our words (the cause goes to the runner's log)."""
     reason = exc.message if isinstance(exc, RunFailure) else "an unexpected error; the runner's log has the details"
     cause = exc.__cause__ if isinstance(exc, RunFailure) else exc
     if cause is not None:  # for operators, withheld as `run_failures.log_cause` does
-        log.warning(
-            "archiving failed", extra={"error_type": type_name(cause), "detail": work.secrets.withhold(str(cause))}
-        )
-    message = f"'{fetched.remote_path}' was not archived: {reason}"
-    return work.journal.entry("archived", message, level="WARN", path=fetched.remote_path)
+        log.warning("archiving failed", extra={"error_type": type_name(cause), "detail": secrets.withhold(str(cause))})
+    return journal.entry("archived", f"'{path}' was not archived: {reason}", level="WARN", path=path)
 
 
 def download_stem(staging: Staging) -> str:

@@ -20,7 +20,7 @@ from connect_events import FileRules, RunRequested, RunStopRequested
 from connect_runner.domain.events import Origin, RunOrigin
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.run import Decision, RunState, Terminal
-from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source
+from connect_runner.domain.source_files import Checkpoint, FetchedFile, PendingArchive, Progress, Source
 from connect_runner.progress import PROGRESS_INTERVAL_S
 from connect_runtime.db import Conn
 from connect_runtime.vault import Credential
@@ -81,6 +81,15 @@ class RunLedger(Protocol[Tx]):
     async def stopped_waits(self, limit: int) -> list[RunRequested]:
         """The kept requests of up to `limit` runs that wait for their next attempt and were asked to stop,
         the earliest stop first (read without any lock)."""
+
+    async def keep_archive(self, tx: Tx, origin: RunOrigin, pending: PendingArchive) -> None:
+        """Keep the archive step due after the run's end, in the transaction that ends it."""
+
+    async def pending_archive(self, tx: Tx, origin: RunOrigin) -> PendingArchive | None:
+        """The archive step the run's end left undone, if any."""
+
+    async def drop_archive(self, tx: Tx, origin: RunOrigin) -> None:
+        """The archive step was carried out (or gave up with a warning): forget it."""
 
 
 class CredentialReader(Protocol):

@@ -145,7 +145,8 @@ class _Tree:
                 if move:
                     os.rename(self.local(path), target)
                 else:  # the data file as the run read it
-                    source = fetched.local_path if path == fetched.remote_path else self.local(path)
+                    own = path == fetched.remote_path and fetched.downloaded
+                    source = fetched.local_path if own else self.local(path)
                     shutil.copyfile(source, target, follow_symlinks=False)
         except OSError as exc:
             reason = _archive_reason(exc)

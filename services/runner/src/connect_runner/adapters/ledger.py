@@ -38,6 +38,7 @@ from connect_runner.domain.run import (
     Terminal,
     apply,
 )
+from connect_runner.domain.source_files import PendingArchive
 from connect_runner.domain.unreadable import FALLBACK_NAMESPACE
 from connect_runner.ports import LedgerConflictError
 from connect_runtime import outbox
@@ -117,6 +118,16 @@ WHERE a.retry_at IS NOT NULL AND a.request IS NOT NULL
 ORDER BY s.requested_at
 LIMIT $1
 """
+
+KEEP_ARCHIVE = """
+INSERT INTO run_archives (job_id, run_id, remote_path, companions, stamp, folder, prefix, move)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+ON CONFLICT (job_id, run_id) DO NOTHING
+"""
+PENDING_ARCHIVE = """
+SELECT remote_path, companions, stamp, folder, prefix, move FROM run_archives WHERE job_id = $1 AND run_id = $2
+"""
+DROP_ARCHIVE = "DELETE FROM run_archives WHERE job_id = $1 AND run_id = $2"
 
 
 class PgRunLedger:
@@ -199,6 +210,41 @@ class PgRunLedger:
         """Waiting runs with a stop request, by the stop's time."""
         rows = await self._pool.fetch(STOPPED_WAITS, limit)
         return [request for request in map(_kept_request, rows) if request is not None]
+
+    async def keep_archive(self, tx: Conn, origin: RunOrigin, pending: PendingArchive) -> None:
+        """Store the archive step with the run's end (a run ends once: one row at most)."""
+        numbers = Origin.of(origin).payload
+        await tx.execute(
+            KEEP_ARCHIVE,
+            numbers.job_id,
+            numbers.run_id,
+            pending.remote_path,
+            list(pending.companions),
+            list(pending.stamp),
+            pending.folder,
+            pending.prefix,
+            pending.move,
+        )
+
+    async def pending_archive(self, tx: Conn, origin: RunOrigin) -> PendingArchive | None:
+        """The run's archive step still to do."""
+        numbers = Origin.of(origin).payload
+        row = await tx.fetchrow(PENDING_ARCHIVE, numbers.job_id, numbers.run_id)
+        if row is None:
+            return None
+        return PendingArchive(
+            row["remote_path"],
+            tuple(row["companions"]),
+            tuple(row["stamp"]),
+            row["folder"],
+            row["prefix"],
+            row["move"],
+        )
+
+    async def drop_archive(self, tx: Conn, origin: RunOrigin) -> None:
+        """Forget the run's archive step."""
+        numbers = Origin.of(origin).payload
+        await tx.execute(DROP_ARCHIVE, numbers.job_id, numbers.run_id)
 
     async def _read(self, tx: Conn, origin: Origin) -> RunState:
         row = await tx.fetchrow(LOAD_RUN, origin.payload.job_id, origin.payload.run_id)

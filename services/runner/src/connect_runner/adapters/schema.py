@@ -76,4 +76,19 @@ ALTER TABLE run_attempts ADD COLUMN IF NOT EXISTS request bytea;
 CREATE INDEX IF NOT EXISTS run_attempts_polled ON run_attempts (job_id, run_id) WHERE request IS NOT NULL;
 """
 
-RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + POLLED_DDL + OUTBOX_DDL + OFFSETS_DDL
+# The archive step of a run that ended, from the transaction ending it until the step is done (`PendingArchive`).
+ARCHIVES_DDL = """
+CREATE TABLE IF NOT EXISTS run_archives (
+    job_id      bigint   NOT NULL,
+    run_id      bigint   NOT NULL,
+    remote_path text     NOT NULL,
+    companions  text[]   NOT NULL,
+    stamp       bigint[] NOT NULL,
+    folder      text     NOT NULL,
+    prefix      text     NOT NULL,
+    move        boolean  NOT NULL,
+    PRIMARY KEY (job_id, run_id)
+);
+"""
+
+RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + POLLED_DDL + ARCHIVES_DDL + OUTBOX_DDL + OFFSETS_DDL

@@ -84,8 +84,9 @@ class SftpFiles:
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """Move or copy the file and its companions into `folder` on the server (created when missing), each
         named `prefix` + its own name, replacing a file of that name; a copy of the data file is uploaded from
-        the run's download. Nothing moves when the data file changed since the run read it (a newer delivery
-        under the same name, whose companions may be there too)."""
+        the run's download (copied on the server when the run's download is gone). Nothing moves when the data
+        file changed since the run read it (a newer delivery under the same name, whose companions may be there
+        too)."""
         location, credential = _external(source)
         where = Where.of(location, fetched.remote_path)
         try:
@@ -98,7 +99,7 @@ class SftpFiles:
                     target = archived_name(folder, prefix, path)
                     if move:
                         await _rename(sftp, path, target)
-                    elif path == fetched.remote_path:
+                    elif path == fetched.remote_path and fetched.downloaded:
                         await sftp.put(fetched.local_path, target)
                     else:
                         await sftp.copy(path, target)

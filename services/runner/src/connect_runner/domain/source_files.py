@@ -40,6 +40,27 @@ class FetchedFile:
     expected_rows: int | None = None
     companions: tuple[str, ...] = ()
     stamp: tuple[int, ...] = ()
+    downloaded: bool = True  # False: `local_path` is not there (an archive step carried out after a restart)
+
+
+@dataclass(frozen=True)
+class PendingArchive:
+    """An archive step due after a run's end: the file as the run read it, where it goes, and whether it is moved
+    or copied. Kept in the transaction that ends the run and dropped once done, so a runner that dies in between
+    leaves it to the next delivery of the run's request."""
+
+    remote_path: str
+    companions: tuple[str, ...]
+    stamp: tuple[int, ...]
+    folder: str
+    prefix: str
+    move: bool
+
+    def file(self, fetched: FetchedFile | None) -> FetchedFile:
+        """The file to archive: the run's own download when it has one, else the file as the server has it."""
+        if fetched is not None:
+            return fetched
+        return FetchedFile(Path(), self.remote_path, 0, "", None, self.companions, self.stamp, downloaded=False)
 
 
 def changed_since_read(path: str) -> RunFailure:
