@@ -21,6 +21,10 @@ from connect_events import (
     ActivateJob,
     AddListColumn,
     AddPetColumn,
+    AudienceDefined,
+    AudienceDeleted,
+    AudienceSpec,
+    AudienceUpdated,
     Command,
     CommandAccepted,
     CommandAcceptedPayload,
@@ -30,15 +34,19 @@ from connect_events import (
     CreateGroup,
     CreateJob,
     DeactivateJob,
+    DefineAudience,
     DefineList,
     DefinePet,
     DefineTable,
+    DeleteAudience,
     DeleteGroup,
     DeleteJob,
     Event,
     FieldError,
     ListColumnAdded,
+    ListSpec,
     PetColumnAdded,
+    PetSpec,
     RefusalReason,
     RejectionCode,
     ReplyEvent,
@@ -46,6 +54,7 @@ from connect_events import (
     RunJobNow,
     StopGroupRun,
     StopRun,
+    UpdateAudience,
     UpdateGroup,
     UpdateJob,
 )
@@ -55,11 +64,23 @@ from connect_runtime.messages import Causation
 from connect_runtime.retry import TRANSIENT_ERRORS
 from connect_scheduler import group_handlers
 from connect_scheduler.adapters import due, event_store, group_members, handled_commands, job_names
-from connect_scheduler.adapters.event_store import ConcurrencyError, list_stream, pet_stream, table_stream
+from connect_scheduler.adapters.event_store import (
+    ConcurrencyError,
+    audience_stream,
+    list_stream,
+    pet_stream,
+    table_stream,
+)
 from connect_scheduler.adapters.job_names import NameTakenError
 from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
 from connect_scheduler.adapters.targets import Targets
+from connect_scheduler.domain.audiences import (
+    decide_define_audience,
+    decide_delete_audience,
+    decide_update_audience,
+    fold_audience,
+)
 from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.jobs import (
     JobState,
@@ -294,6 +315,47 @@ async def add_list_column(conn: Conn, cmd: AddListColumn, causation: Causation, 
     return await _column_added(conn, stream, version, events, "list")
 
 
+async def _audience_scope(conn: Conn, spec: AudienceSpec) -> tuple[ListSpec | None, dict[str, PetSpec]]:
+    """The list and the PETs an audience names, as defined now (PETs not defined are left out)."""
+    targets = Targets(conn)
+    pets = {name.lower(): pet for name in spec.pets if (pet := await targets.pet_spec(name)) is not None}
+    return await targets.list_spec(spec.list_name), pets
+
+
+async def define_audience(conn: Conn, cmd: DefineAudience, causation: Causation, policy: Policy) -> Outcome:
+    """Define an audience over a list and its PETs."""
+    spec = cmd.payload.audience
+    stream = audience_stream(spec.name)
+    history, version = await event_store.load(conn, stream)
+    events = decide_define_audience(fold_audience(history), *await _audience_scope(conn, spec), cmd, causation)
+    return await _audience_changed(conn, stream, version, events)
+
+
+async def update_audience(conn: Conn, cmd: UpdateAudience, causation: Causation, policy: Policy) -> Outcome:
+    """Replace an audience's PETs, filter and columns."""
+    spec = cmd.payload.audience
+    stream = audience_stream(spec.name)
+    history, version = await event_store.load(conn, stream)
+    events = decide_update_audience(fold_audience(history), *await _audience_scope(conn, spec), cmd, causation)
+    return await _audience_changed(conn, stream, version, events)
+
+
+async def delete_audience(conn: Conn, cmd: DeleteAudience, causation: Causation, policy: Policy) -> Outcome:
+    """Delete an audience."""
+    stream = audience_stream(cmd.payload.name)
+    history, version = await event_store.load(conn, stream)
+    events = decide_delete_audience(fold_audience(history), cmd, causation)
+    return await _audience_changed(conn, stream, version, events)
+
+
+async def _audience_changed(conn: Conn, stream: str, version: int, events: Sequence[Event]) -> Outcome:
+    await event_store.append(conn, stream, version, events)
+    [changed] = events
+    assert isinstance(changed, AudienceDefined | AudienceUpdated | AudienceDeleted), "one audience event"
+    name = changed.payload.name if isinstance(changed, AudienceDeleted) else changed.payload.audience.name
+    return Outcome(events, "audience", name, changed.aggregate_version)
+
+
 async def define_pet(conn: Conn, cmd: DefinePet, causation: Causation, policy: Policy) -> Outcome:
     """Define a PET of an existing list (lists are never removed, so the list read here stays)."""
     spec = cmd.payload.pet
@@ -480,6 +542,9 @@ COMMAND_HANDLERS: dict[type[Command], CommandHandler] = {
     AddListColumn: add_list_column,
     DefinePet: define_pet,
     AddPetColumn: add_pet_column,
+    DefineAudience: define_audience,
+    UpdateAudience: update_audience,
+    DeleteAudience: delete_audience,
     CreateJob: create_job,
     UpdateJob: update_job,
     ActivateJob: activate_job,

@@ -2,9 +2,9 @@
 
 Streams are `job:<id>` (the job's events and the run events the scheduler writes for it: requested,
 skipped, stop requested; what the job needs of those is kept aside, see `job_store.py`), `table:<lower name>`,
-`list:<lower name>` and `pet:<lower name>`. `(stream_id, stream_version)` is the primary key, so two writers
-that loaded the same version cannot both append: the second gets `ConcurrencyError` and nothing of its own is
-stored.
+`list:<lower name>`, `pet:<lower name>` and `audience:<lower name>`. `(stream_id, stream_version)` is the
+primary key, so two writers that loaded the same version cannot both append: the second gets `ConcurrencyError`
+and nothing of its own is stored.
 Everything here runs on the caller's connection, inside the caller's transaction.
 """
 
@@ -70,6 +70,11 @@ def list_stream(name: str) -> str:
 def pet_stream(name: str) -> str:
     """The stream of one PET; names are unique case-insensitively."""
     return f"pet:{name.lower()}"
+
+
+def audience_stream(name: str) -> str:
+    """The stream of one audience; names are unique case-insensitively."""
+    return f"audience:{name.lower()}"
 
 
 async def load(conn: Conn, stream_id: str) -> tuple[list[Event], int]:
