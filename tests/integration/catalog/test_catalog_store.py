@@ -17,11 +17,22 @@ import pytest
 from connect_catalog.adapters.schema import catalog_ddl
 from connect_catalog.adapters.store import PostgresReadModel
 from connect_catalog.handlers import project_event
-from connect_events import ColumnSpec, ColumnType, Daily, Event, FieldError, RunCounts
+from connect_events import (
+    AudienceDefined,
+    AudienceUpdated,
+    ColumnSpec,
+    ColumnType,
+    Daily,
+    Event,
+    FieldError,
+    RunCounts,
+)
 from tests.databases import throwaway_pool
 from tests.unit.catalog.catalog_builders import (
     T0,
     TOTAL,
+    audience_deleted,
+    audience_event,
     definition,
     job_activated,
     job_created,
@@ -228,3 +239,20 @@ async def test_a_profile_runs_skipped_rows_and_duplicates_are_stored_and_logged(
     assert row is not None and (row["skipped"], row["duplicates"]) == (2, 2)
     last = await db.fetchval("SELECT message FROM run_log WHERE job_id = $1 ORDER BY seq DESC LIMIT 1", job)
     assert last == "Succeeded: 5 rows read, 1 inserted, 0 updated, 0 unchanged, 0 rejected, 2 skipped, 2 duplicates"
+
+
+async def test_an_audience_is_replaced_whole_removed_and_defined_again(db: asyncpg.Pool) -> None:
+    async def row() -> tuple[str, int, str] | None:
+        found = await db.fetchrow("SELECT name, version, spec FROM audiences WHERE key = 'gold'")
+        if found is None:
+            return None
+        return found["name"], found["version"], json.loads(found["spec"])["filter"]["conditions"][0]["values"][0]
+
+    await feed(db, audience_event(AudienceDefined, 1), audience_event(AudienceUpdated, 2, city="Oslo"))
+    assert await row() == ("Gold", 2, "Oslo")
+    await feed(db, audience_event(AudienceUpdated, 2, city="Rome"))  # not newer: changes nothing
+    assert await row() == ("Gold", 2, "Oslo")
+    await feed(db, audience_deleted(3))
+    assert await row() is None
+    await feed(db, audience_event(AudienceDefined, 4, name="GOLD", city="Rome"))
+    assert await row() == ("GOLD", 4, "Rome")

@@ -7,14 +7,23 @@ from typing import Literal
 from uuid import UUID, uuid4, uuid5
 
 from connect_events import (
+    AudienceDefined,
+    AudienceDeleted,
+    AudienceNamePayload,
+    AudiencePayload,
+    AudienceSpec,
+    AudienceUpdated,
     ColumnAddedPayload,
     ColumnMapping,
+    ColumnRef,
     ColumnSpec,
     ColumnType,
     CommandAccepted,
     CommandAcceptedPayload,
     CommandRejected,
     CommandRejectedPayload,
+    Condition,
+    ConditionGroup,
     FieldError,
     ImportCustomTable,
     JobActivated,
@@ -155,6 +164,23 @@ def list_defined(name: str = "Members", at: datetime = T0) -> ListDefined:
 def pet_defined(name: str = "Orders", list_name: str = "Members", at: datetime = T0) -> PetDefined:
     payload = PetDefinedPayload(pet=PetSpec(name=name, list_name=list_name, columns=(TOTAL,)))
     return PetDefined(**_envelope(name.lower(), 1, at), payload=payload)
+
+
+def audience_event(
+    kind: type[AudienceDefined] | type[AudienceUpdated], version: int, *, name: str = "Gold", city: str = "Paris"
+) -> AudienceDefined | AudienceUpdated:
+    condition = Condition(column=ColumnRef(column="CITY_"), operator="equals", values=(city,))
+    spec = AudienceSpec(
+        name=name,
+        list_name="Members",
+        filter=ConditionGroup(conditions=(condition,)),
+        columns=(ColumnRef(column="EMAIL_ADDRESS_"),),
+    )
+    return kind(**_envelope(name.lower(), version, T0), payload=AudiencePayload(audience=spec))
+
+
+def audience_deleted(version: int, name: str = "Gold") -> AudienceDeleted:
+    return AudienceDeleted(**_envelope(name.lower(), version, T0), payload=AudienceNamePayload(name=name))
 
 
 def list_column_added(column: ColumnSpec, version: int = 2, name: str = "Members") -> ListColumnAdded:

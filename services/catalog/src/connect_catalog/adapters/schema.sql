@@ -34,6 +34,19 @@ CREATE TABLE IF NOT EXISTS pets (
 );
 CREATE INDEX IF NOT EXISTS pets_list_name ON pets (lower(list_name), lower(name));
 
+-- Audiences (issue 9): a saved filter over a list and its PETs, replaced whole by each definition; a deleted one
+-- is removed (its name may be defined again, at a later version).
+CREATE TABLE IF NOT EXISTS audiences (
+    key         text PRIMARY KEY,           -- the lower-cased name
+    name        text        NOT NULL,       -- as defined
+    list_name   text        NOT NULL,       -- the list, as it was defined
+    spec        jsonb       NOT NULL,       -- connect_events.AudienceSpec
+    version     int         NOT NULL,
+    updated_at  timestamptz NOT NULL,
+    updated_by  text        NOT NULL
+);
+CREATE INDEX IF NOT EXISTS audiences_list_name ON audiences (lower(list_name));
+
 CREATE TABLE IF NOT EXISTS jobs (
     job_id         bigint PRIMARY KEY,
     name           text        NOT NULL,

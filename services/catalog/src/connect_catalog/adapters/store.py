@@ -25,9 +25,11 @@ from connect_catalog.domain.changes import (
     MarkGroupRunStopRequested,
     MarkJobDeleted,
     MarkRunStopRequested,
+    PutAudience,
     RecordCommandOutcome,
     RecordHistory,
     RecordProgress,
+    RemoveAudience,
     SetGroupLastRun,
     SetGroupMembers,
     SetJobState,
@@ -114,6 +116,15 @@ WHERE name = $1 AND version < $3
 """
     for kind, table in (("list", "lists"), ("pet", "pets"))  # fixed table names, never user input
 }
+# Each audience event names the version it makes, so an older one never undoes a newer one.
+PUT_AUDIENCE = """
+INSERT INTO audiences (key, name, list_name, spec, version, updated_at, updated_by)
+VALUES (lower($1), $1, $2, $3::jsonb, $4, $5, $6)
+ON CONFLICT (key) DO UPDATE SET name = EXCLUDED.name, list_name = EXCLUDED.list_name, spec = EXCLUDED.spec,
+    version = EXCLUDED.version, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by
+WHERE audiences.version < EXCLUDED.version
+"""
+REMOVE_AUDIENCE = "DELETE FROM audiences WHERE key = lower($1) AND version < $2"
 INSERT_RUN = """
 INSERT INTO runs (
     job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id, dry_run
@@ -259,6 +270,11 @@ def statement(change: Change) -> Statement:
             return INSERT_PET, (change.name, change.list_name, change.columns_json, change.at, change.by)
         case AddColumn():
             return ADD_COLUMN[change.kind], (change.name, change.column_json, change.version, change.at)
+        case PutAudience():
+            audience = (change.name, change.list_name, change.spec_json, change.version, change.at, change.by)
+            return PUT_AUDIENCE, audience
+        case RemoveAudience():
+            return REMOVE_AUDIENCE, (change.name, change.version)
         case InsertRun():
             run = (change.job_id, change.run_id)
             row = (change.job_name, change.status.value, change.trigger, change.requested_at, change.scheduled_for)

@@ -161,6 +161,27 @@ class AddColumn:
 
 
 @dataclass(frozen=True)
+class PutAudience:
+    """An audience's definition (`AudienceSpec` as JSON) at `version`, replacing an older one of its name (any
+    case; a deleted one's name defined again too)."""
+
+    name: str
+    list_name: str
+    spec_json: str
+    version: int
+    at: datetime
+    by: str
+
+
+@dataclass(frozen=True)
+class RemoveAudience:
+    """An audience deleted at `version`."""
+
+    name: str
+    version: int
+
+
+@dataclass(frozen=True)
 class InsertRun:
     """A new run row: queued, or skipped (born terminal); `scheduled_for` is the fire it stands for, a
     member run names its group run (`group_id`, `group_run_id`), and a dry run writes nothing."""
@@ -381,6 +402,8 @@ Change = (
     | InsertList
     | InsertPet
     | AddColumn
+    | PutAudience
+    | RemoveAudience
     | InsertRun
     | StartAttempt
     | RecordProgress

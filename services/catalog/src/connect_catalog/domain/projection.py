@@ -6,11 +6,12 @@ from connect_catalog.domain.changes import Change
 from connect_catalog.domain.commands import project_reply
 from connect_catalog.domain.groups import project_group, project_group_run
 from connect_catalog.domain.jobs import project_job, project_table
-from connect_catalog.domain.lists import project_list
+from connect_catalog.domain.lists import project_audience, project_list
 from connect_catalog.domain.runs import project_run
 from connect_catalog.domain.storable import storable
 from connect_catalog.domain.views import Snapshot, Subject
 from connect_events import (
+    AudienceEvent,
     Event,
     GroupEvent,
     GroupRunEvent,
@@ -59,6 +60,8 @@ def project(event: Event, current: Snapshot) -> tuple[Change, ...]:
         return project_table(event)
     if isinstance(event, ListEvent | PetEvent):
         return project_list(event)
+    if isinstance(event, AudienceEvent):
+        return project_audience(event)
     if isinstance(event, ReplyEvent):
         return project_reply(event)
     return ()
