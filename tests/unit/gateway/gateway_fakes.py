@@ -32,6 +32,7 @@ from connect_gateway.domain.secrets import Secret
 from connect_gateway.ports import AudienceUnavailableError, HostUnreachableError, Reply
 from connect_gateway.read_models import (
     GROUP_RUN_SORT,
+    AudienceRecord,
     CommandRecord,
     GroupQuery,
     GroupRecord,
@@ -52,6 +53,7 @@ from connect_gateway.read_models import (
     ScheduledSummary,
     TableRecord,
 )
+from connect_runtime.audiences import AudienceQuery
 from tests.unit.gateway.identity_fake import InMemoryIdentityStore
 
 NOW = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -230,6 +232,7 @@ class FakeReads:
     group_logs: dict[tuple[int, int], list[LogLine]] = field(default_factory=dict)
     lists: list[ListRecord] = field(default_factory=list)
     pets: list[PetRecord] = field(default_factory=list)
+    audiences: list[AudienceRecord] = field(default_factory=list)
     down: bool = False
 
     async def ping(self) -> None:
@@ -254,6 +257,12 @@ class FakeReads:
 
     async def get_pet(self, name: str) -> PetRecord | None:
         return next((r for r in self.pets if r.spec.name.lower() == name.lower()), None)
+
+    async def list_audiences(self) -> list[AudienceRecord]:
+        return sorted(self.audiences, key=lambda r: r.spec.name.lower())
+
+    async def get_audience(self, name: str) -> AudienceRecord | None:
+        return next((r for r in self.audiences if r.spec.name.lower() == name.lower()), None)
 
     async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
         found = [
@@ -352,6 +361,7 @@ class FakeProfileRows:
     was not created yet (no rows)."""
 
     tables: dict[tuple[ProfileTable, str], list[dict[str, object]]] = field(default_factory=dict)
+    queries: list[AudienceQuery] = field(default_factory=list)
     down: bool = False
 
     def _rows(self, kind: ProfileTable, name: str) -> list[dict[str, object]]:
@@ -364,6 +374,14 @@ class FakeProfileRows:
 
     async def count(self, kind: ProfileTable, name: str) -> int:
         return len(self._rows(kind, name))
+
+    async def audience_rows(self, query: AudienceQuery, limit: int) -> list[dict[str, object]]:
+        """Audiences run SQL: the fake only keeps what it was asked (their rows are tested on PostgreSQL)."""
+        self.queries.append(query)
+        return self._rows("list", "audience")[:limit]
+
+    async def audience_count(self, query: AudienceQuery) -> int:
+        return len(self._rows("list", "audience"))
 
 
 @dataclass

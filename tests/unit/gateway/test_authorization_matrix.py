@@ -16,14 +16,14 @@ from uuid import uuid4
 
 import pytest
 
-from connect_events import ColumnSpec, ColumnType, Role, TableSpec
+from connect_events import AudienceSpec, ColumnRef, ColumnSpec, ColumnType, Role, TableSpec
 from connect_gateway.domain.identity.access import DOCS_ROUTES, ROUTES, Access, DocsAccess, document_path, rules
 from connect_gateway.domain.rejects import RejectRecord
 from connect_gateway.entrypoints.http.app import create_app
 from connect_gateway.files.ports import HostedDeps
 from connect_gateway.files.registry import register_key
 from connect_gateway.ports import Principal
-from connect_gateway.read_models import CommandRecord, HistoryRecord, LogLine, TableRecord
+from connect_gateway.read_models import AudienceRecord, CommandRecord, HistoryRecord, LogLine, TableRecord
 from tests.unit.gateway.gateway_fakes import NOW, PASSWORD, USERS, World, accepted, job_body, stored_job
 from tests.unit.gateway.test_gateway_groups import group_body, stored_group, stored_group_run
 from tests.unit.gateway.test_gateway_job_edits import update_body
@@ -95,6 +95,20 @@ def _with_list(method: str, url: str, body: Any = None) -> Recipe:
 async def _list_auto_mapping(world: World, _role: Role | None) -> Call:
     stored_list(world)
     return Call("POST", "/api/v1/lists/Customers/auto-mapping", {"header": ["email_address_"]})
+
+
+AUDIENCE = {"name": "Gold", "list_name": "Customers", "columns": [{"column": "EMAIL_ADDRESS_"}]}
+
+
+def _with_audience(method: str, url: str, body: Any = None) -> Recipe:
+    async def recipe(world: World, _role: Role | None) -> Call:
+        stored_list(world)
+        spec = AudienceSpec(name="Gold", list_name="Customers", columns=(ColumnRef(column="EMAIL_ADDRESS_"),))
+        world.reads.audiences.append(AudienceRecord(spec, 1, NOW, "ann"))
+        world.bus.answer = lambda c: accepted(c, target_id="Gold", target_type="audience")
+        return Call(method, url, body)
+
+    return recipe
 
 
 async def _run(world: World, _role: Role | None) -> Call:
@@ -260,6 +274,15 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v1/lists/{name}/rows"): _with_list("GET", "/api/v1/lists/Customers/rows"),
     ("GET", "/api/v1/lists/{name}/count"): _with_list("GET", "/api/v1/lists/Customers/count"),
     ("POST", "/api/v1/lists/{name}/auto-mapping"): _list_auto_mapping,
+    ("GET", "/api/v1/audiences"): _with_audience("GET", "/api/v1/audiences"),
+    ("GET", "/api/v1/audiences/{name}"): _with_audience("GET", "/api/v1/audiences/gold"),
+    ("GET", "/api/v1/audiences/{name}/rows"): _with_audience("GET", "/api/v1/audiences/gold/rows"),
+    ("POST", "/api/v1/audiences/preview"): _with_audience("POST", "/api/v1/audiences/preview", AUDIENCE),
+    ("POST", "/api/v1/audiences"): _with_audience("POST", "/api/v1/audiences", AUDIENCE),
+    ("PUT", "/api/v1/audiences/{name}"): _with_audience(
+        "PUT", "/api/v1/audiences/gold", {k: v for k, v in AUDIENCE.items() if k != "name"}
+    ),
+    ("DELETE", "/api/v1/audiences/{name}"): _with_audience("DELETE", "/api/v1/audiences/gold"),
     ("GET", "/api/v1/pets"): _with_list("GET", "/api/v1/pets?list=Customers"),
     ("GET", "/api/v1/pets/{name}"): _with_list("GET", "/api/v1/pets/Purchases"),
     ("POST", "/api/v1/pets"): _fixed("POST", "/api/v1/pets", PET),

@@ -95,6 +95,9 @@ async def test_every_operation_documents_the_errors_it_can_answer(document: dict
             if method == "post" and template.endswith("/auto-mapping"):
                 assert {"404", "409"} <= set(responses)  # a read with a body: no command, so no 202 or 504
                 continue
+            if (method, template) == ("post", "/api/v1/audiences/preview"):
+                assert "422" in responses  # a read with a body: no command, so no 202 or 504
+                continue
             if method != "get" or "{" in template:
                 assert "404" in responses, (method, template)
             if method != "get":

@@ -20,6 +20,9 @@ from connect_events import (
     AddColumnPayload,
     AddListColumn,
     AddPetColumn,
+    AudienceNamePayload,
+    AudiencePayload,
+    AudienceSpec,
     ColumnSpec,
     Command,
     CommandRejected,
@@ -30,12 +33,14 @@ from connect_events import (
     CreateJob,
     CreateJobPayload,
     DeactivateJob,
+    DefineAudience,
     DefineList,
     DefineListPayload,
     DefinePet,
     DefinePetPayload,
     DefineTable,
     DefineTablePayload,
+    DeleteAudience,
     DeleteGroup,
     DeleteJob,
     FieldError,
@@ -56,6 +61,7 @@ from connect_events import (
     StopRun,
     StopRunPayload,
     TableSpec,
+    UpdateAudience,
     UpdateGroup,
     UpdateGroupPayload,
     UpdateJob,
@@ -159,6 +165,21 @@ async def define_table(deps: Deps, spec: TableSpec, actor: str) -> Outcome:
 async def define_list(deps: Deps, spec: ListSpec, actor: str) -> Outcome:
     """Define a profile list."""
     return await send(deps, DefineList(**envelope(actor), payload=DefineListPayload(list=spec)))
+
+
+async def define_audience(deps: Deps, spec: AudienceSpec, actor: str) -> Outcome:
+    """Define an audience."""
+    return await send(deps, DefineAudience(**envelope(actor), payload=AudiencePayload(audience=spec)))
+
+
+async def update_audience(deps: Deps, spec: AudienceSpec, actor: str) -> Outcome:
+    """Replace an audience's PETs, filter and columns."""
+    return await send(deps, UpdateAudience(**envelope(actor), payload=AudiencePayload(audience=spec)))
+
+
+async def delete_audience(deps: Deps, name: str, actor: str) -> Outcome:
+    """Delete an audience."""
+    return await send(deps, DeleteAudience(**envelope(actor), payload=AudienceNamePayload(name=name)))
 
 
 async def define_pet(deps: Deps, spec: PetSpec, actor: str) -> Outcome:

@@ -18,6 +18,7 @@ from connect_gateway.domain.rejects import RejectRecord
 from connect_gateway.domain.secrets import Secret
 from connect_gateway.files.ports import HostedDeps
 from connect_gateway.read_models import (
+    AudienceRecord,
     CommandRecord,
     GroupQuery,
     GroupRecord,
@@ -37,6 +38,7 @@ from connect_gateway.read_models import (
     RunRecord,
     TableRecord,
 )
+from connect_runtime.audiences import AudienceQuery
 
 Reply = CommandAccepted | CommandRejected
 
@@ -128,6 +130,14 @@ class ReadStore(Protocol):
         """The PET called `name` (case-insensitive)."""
         ...
 
+    async def list_audiences(self) -> list[AudienceRecord]:
+        """All audiences, by name."""
+        ...
+
+    async def get_audience(self, name: str) -> AudienceRecord | None:
+        """The audience called `name` (case-insensitive)."""
+        ...
+
     async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
         """A page of the jobs that are not deleted, in the query's order."""
         ...
@@ -201,6 +211,15 @@ class ProfileRows(Protocol):
 
     async def count(self, kind: ProfileTable, name: str) -> int:
         """How many rows the table holds."""
+        ...
+
+    async def audience_rows(self, query: AudienceQuery, limit: int) -> list[dict[str, object]]:
+        """The first `limit` rows of a compiled audience, each its output columns by name; none while the runner
+        has not created the list's table."""
+        ...
+
+    async def audience_count(self, query: AudienceQuery) -> int:
+        """How many rows a compiled audience holds."""
         ...
 
 

@@ -8,6 +8,7 @@ from typing import Generic, TypeVar
 from uuid import UUID
 
 from connect_events import (
+    AudienceSpec,
     FieldError,
     GroupDefinition,
     JobDefinition,
@@ -51,6 +52,16 @@ class PetRecord:
     defined_at: datetime
     defined_by: str
     updated_at: datetime
+
+
+@dataclass(frozen=True)
+class AudienceRecord:
+    """A defined audience: its whole definition (list and PETs named as they were defined) and version."""
+
+    spec: AudienceSpec
+    version: int
+    updated_at: datetime
+    updated_by: str
 
 
 @dataclass(frozen=True, kw_only=True)

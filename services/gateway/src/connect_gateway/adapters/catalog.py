@@ -13,6 +13,7 @@ import asyncpg
 
 from connect_events import (
     TERMINAL,
+    AudienceSpec,
     ColumnSpec,
     FieldError,
     GroupDefinition,
@@ -31,6 +32,7 @@ from connect_gateway.read_models import (
     HISTORY_SORT,
     JOB_SORTS,
     RUN_SORTS,
+    AudienceRecord,
     CommandRecord,
     GroupQuery,
     GroupRecord,
@@ -63,6 +65,8 @@ LIST_PETS = f"""SELECT {_PET_COLUMNS} FROM pets
 WHERE $1::text IS NULL OR lower(list_name) = lower($1)
 ORDER BY lower(name)"""
 GET_PET = f"SELECT {_PET_COLUMNS} FROM pets WHERE lower(name) = lower($1)"
+LIST_AUDIENCES = "SELECT spec, version, updated_at, updated_by FROM audiences ORDER BY key"
+GET_AUDIENCE = "SELECT spec, version, updated_at, updated_by FROM audiences WHERE key = lower($1)"
 
 # Sorting: every sort column is one fixed SQL expression (never text from the request), a missing value
 # standing in as the largest one (domain.listing.LAST_*); keyset paging compares (expression, ids) rows.
@@ -248,6 +252,14 @@ class PgReadStore:
         """The PET called `name` (case-insensitive)."""
         return await self._one(GET_PET, _pet, name)
 
+    async def list_audiences(self) -> list[AudienceRecord]:
+        """All audiences, by name."""
+        return await self._all(LIST_AUDIENCES, _audience)
+
+    async def get_audience(self, name: str) -> AudienceRecord | None:
+        """The audience called `name` (case-insensitive)."""
+        return await self._one(GET_AUDIENCE, _audience, name)
+
     async def list_jobs(self, query: JobQuery) -> Page[JobSummary]:
         """A page of the jobs that are not deleted, in the query's order (Job ID breaks ties)."""
         filters = (query.state, _like(query.q), query.job_type, query.schedule_type)
@@ -374,6 +386,11 @@ def _columns(value: Any) -> tuple[ColumnSpec, ...]:
 def _list(row: asyncpg.Record) -> ListRecord:
     spec = ListSpec(name=row["name"], columns=_columns(row["columns"]))
     return ListRecord(spec, row["version"], row["defined_at"], row["defined_by"], row["updated_at"])
+
+
+def _audience(row: asyncpg.Record) -> AudienceRecord:
+    spec = AudienceSpec.model_validate(_json(row["spec"]))
+    return AudienceRecord(spec, row["version"], row["updated_at"], row["updated_by"])
 
 
 def _pet(row: asyncpg.Record) -> PetRecord:

@@ -11,6 +11,7 @@ import asyncpg
 from connect_events import RIID
 from connect_gateway.domain.profiles import ProfileTable, table_name
 from connect_gateway.ports import AudienceUnavailableError
+from connect_runtime.audiences import AudienceQuery
 
 T = TypeVar("T")
 
@@ -42,6 +43,18 @@ class PgProfileRows:
         """How many rows the table holds; 0 while the runner has not created it."""
         sql = count_sql(table_name(kind, name))
         found: int = await self._guard(lambda: self._pool.fetchval(sql), 0)
+        return found
+
+    async def audience_rows(self, query: AudienceQuery, limit: int) -> list[dict[str, object]]:
+        """The audience's first `limit` rows by `RIID_`; none while the runner has not created the list's table."""
+        sql = f"{query.select} LIMIT ${query.next_param}"
+        none: list[asyncpg.Record] = []
+        rows = await self._guard(lambda: self._pool.fetch(sql, *query.params, limit), none)
+        return [dict(row.items()) for row in rows]
+
+    async def audience_count(self, query: AudienceQuery) -> int:
+        """How many rows the audience holds; 0 while the runner has not created the list's table."""
+        found: int = await self._guard(lambda: self._pool.fetchval(query.count, *query.params), 0)
         return found
 
     @staticmethod

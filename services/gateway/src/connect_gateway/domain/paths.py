@@ -46,6 +46,7 @@ TABLE_PATHS: tuple[tuple[str, str], ...] = ()
 LIST_PATHS: tuple[tuple[str, str], ...] = (("list", ""),)
 PET_PATHS: tuple[tuple[str, str], ...] = (("pet", ""),)
 COLUMN_PATHS: tuple[tuple[str, str], ...] = (("column", ""),)
+AUDIENCE_PATHS: tuple[tuple[str, str], ...] = (("audience", ""),)
 # The renames of each command's field errors that are not a job's (`JOB_PATHS`).
 COMMAND_PATHS: dict[str, tuple[tuple[str, str], ...]] = {
     "table.define": TABLE_PATHS,
@@ -53,6 +54,9 @@ COMMAND_PATHS: dict[str, tuple[tuple[str, str], ...]] = {
     "pet.define": PET_PATHS,
     "list.add_column": COLUMN_PATHS,
     "pet.add_column": COLUMN_PATHS,
+    "audience.define": AUDIENCE_PATHS,
+    "audience.update": AUDIENCE_PATHS,
+    "audience.delete": AUDIENCE_PATHS,
 }
 
 

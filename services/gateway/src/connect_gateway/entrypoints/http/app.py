@@ -14,6 +14,7 @@ from connect_gateway.entrypoints.http import docs, errors, openapi
 from connect_gateway.entrypoints.http.auth import authorize
 from connect_gateway.entrypoints.http.body_limit import BodyLimit
 from connect_gateway.entrypoints.http.routes import (
+    audiences,
     commands,
     files,
     groups,
@@ -49,7 +50,7 @@ Secrets (SFTP private keys, passwords, tokens) are write-only: stored encrypted 
 """
 
 OPENAPI_URL = "/openapi.json"
-ROUTERS = (login, users, tokens, tables, lists, pets, jobs, groups, runs, commands, files, ssh_keys, health)
+ROUTERS = (login, users, tokens, tables, lists, pets, audiences, jobs, groups, runs, commands, files, ssh_keys, health)
 
 
 class RouteWithoutRuleError(RuntimeError):

@@ -78,6 +78,10 @@ REASON_STATUS: dict[RefusalReason, int] = {
     "LIST_EXISTS": 409,
     "PET_EXISTS": 409,
     "COLUMN_EXISTS": 409,
+    # Audiences: one of that name, none of it, or a definition that does not compile against its list and PETs.
+    "AUDIENCE_EXISTS": 409,
+    "AUDIENCE_NOT_FOUND": 404,
+    "AUDIENCE_INVALID": 422,
 }
 
 
