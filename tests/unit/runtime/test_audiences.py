@@ -78,9 +78,9 @@ def test_an_audience_without_a_filter_selects_every_row_in_riid_order() -> None:
     )
     assert query.count.startswith('SELECT count(*) FROM "lists"."Members" AS l LEFT JOIN')
     assert (query.params, query.next_param) == ((), 1)
-    assert [(c.name, c.spec.type) for c in query.columns] == [
-        ("EMAIL_ADDRESS_", ColumnType.TEXT),
-        ("POINTS", ColumnType.INTEGER),
+    assert [(c.name, c.spec.type, c.sql) for c in query.columns] == [
+        ("EMAIL_ADDRESS_", ColumnType.TEXT, 'l."EMAIL_ADDRESS_"'),
+        ("POINTS", ColumnType.INTEGER, 'p1."POINTS"'),
     ]
 
 

@@ -85,10 +85,12 @@ class AudienceInvalidError(Exception):
 @dataclass(frozen=True)
 class OutputColumn:
     """A column the audience's rows carry, in order: its header name (the column's name; a PET column that
-    shares a name with an earlier one is written `<PET>.<COLUMN>`) and its definition."""
+    shares a name with an earlier one is written `<PET>.<COLUMN>`), its definition, and the SQL reading it in
+    `from_where` (an export formats it its own way)."""
 
     name: str
     spec: ColumnSpec
+    sql: str
 
 
 @dataclass(frozen=True)
@@ -194,7 +196,7 @@ class _Compiler:
             if name.lower() in taken and ref.pet is not None:
                 name = f"{self._joined[ref.pet.lower()][1].name}.{name}"
             taken.add(name.lower())
-            outputs.append((column, OutputColumn(name, column.spec)))
+            outputs.append((column, OutputColumn(name, column.spec, column.sql)))
         return outputs
 
     def _error(self, path: str, message: str) -> None:
