@@ -39,7 +39,7 @@ from tests.unit.runner.ledger_contract import (
 from tests.unit.runner.ledger_fake import InMemoryRunLedger
 
 pytestmark = pytest.mark.integration
-TABLES = "run_attempts, run_ledger, run_stops, outbox"
+TABLES = "run_attempts, run_ledger, run_stops, run_archives, outbox"
 
 
 @pytest.fixture(scope="module")

@@ -345,17 +345,32 @@ async def check_an_archive_step_is_kept_until_dropped(ledger: Ledger) -> None:
     pending = PendingArchive("in/a.csv", ("in/a.csv.cnt",), (7, 120, 3), "archive/x", "42.1_", True)
     with pytest.raises(RuntimeError):
         async with ledger.transaction() as tx:
-            await ledger.keep_archive(tx, req, pending)
+            await ledger.keep_archive(tx, req, pending, at(1))
             raise RuntimeError("the run's end did not commit")
     async with ledger.transaction() as tx:
         assert await ledger.pending_archive(tx, req) is None
-        await ledger.keep_archive(tx, req, pending)
+        await ledger.keep_archive(tx, req, pending, at(1))
         assert await ledger.pending_archive(tx, req) == pending
+    async with ledger.transaction() as tx:  # a run ends once: a step kept again changes nothing
+        await ledger.keep_archive(tx, req, PendingArchive("in/b.csv", (), (), "elsewhere", "42.1_", False), at(2))
     async with ledger.transaction() as tx:
         assert (await ledger.pending_archive(tx, req), await ledger.pending_archive(tx, other)) == (pending, None)
         await ledger.drop_archive(tx, req)
     async with ledger.transaction() as tx:
         assert await ledger.pending_archive(tx, req) is None
+
+
+async def check_left_archive_steps_are_those_kept_before_a_time_the_oldest_first(ledger: Ledger) -> None:
+    first, second, third = request(1), request(2), request(3)
+    for seconds, req in [(5, second), (1, first), (9, third)]:
+        pending = PendingArchive("in/a.csv", (), (1, 2, 3), "archive", f"42.{req.payload.run_id}_", True)
+        async with ledger.transaction() as tx:
+            await ledger.keep_archive(tx, req, pending, at(seconds))
+    assert await ledger.left_archives(at(9), 10) == [first, second]
+    assert await ledger.left_archives(at(9), 1) == [first]
+    async with ledger.transaction() as tx:
+        await ledger.drop_archive(tx, first)
+    assert await ledger.left_archives(at(100), 10) == [second, third]
 
 
 CHECKS: list[Check] = [
@@ -379,6 +394,7 @@ CHECKS: list[Check] = [
     check_an_attempt_the_poller_began_is_claimed_again_once_silent,
     check_stopped_waits_are_the_waiting_runs_asked_to_stop,
     check_an_archive_step_is_kept_until_dropped,
+    check_left_archive_steps_are_those_kept_before_a_time_the_oldest_first,
 ]
 
 

@@ -22,6 +22,15 @@ from connect_runner.domain.source_files import PendingArchive
 from connect_runner.ports import LedgerConflictError
 
 
+@dataclass(frozen=True)
+class KeptArchive:
+    """An archive step as kept: the step, the run's request and when it was kept."""
+
+    pending: PendingArchive
+    request: RunRequested
+    kept_at: datetime
+
+
 @dataclass
 class FakeTx:
     """One transaction: the runs it locked and what it changed so far."""
@@ -30,7 +39,7 @@ class FakeTx:
     runs: dict[str, RunState] = field(default_factory=dict)
     stops: dict[str, StopRequest] = field(default_factory=dict)
     requests: dict[str, RunRequested] = field(default_factory=dict)
-    archives: dict[str, PendingArchive | None] = field(default_factory=dict)  # None: dropped
+    archives: dict[str, KeptArchive | None] = field(default_factory=dict)  # None: dropped
     published: list[Event] = field(default_factory=list)
 
 
@@ -41,7 +50,7 @@ class InMemoryRunLedger:
         self.runs: dict[str, RunState] = {}
         self.stops: dict[str, StopRequest] = {}
         self.requests: dict[str, RunRequested] = {}
-        self.archives: dict[str, PendingArchive] = {}
+        self.archives: dict[str, KeptArchive] = {}
         self.published: list[Event] = []
         self._locks: defaultdict[str, asyncio.Lock] = defaultdict(asyncio.Lock)
 
@@ -56,11 +65,11 @@ class InMemoryRunLedger:
             for key, state in tx.runs.items():
                 if state.terminal is not None:
                     self.requests.pop(key, None)
-            for key, pending in tx.archives.items():
-                if pending is None:
+            for key, kept in tx.archives.items():
+                if kept is None:
                     self.archives.pop(key, None)
                 else:
-                    self.archives.setdefault(key, pending)
+                    self.archives[key] = kept
             self.published.extend(tx.published)
         finally:
             for key in tx.held:
@@ -139,15 +148,23 @@ class InMemoryRunLedger:
         ]
         return [self.requests[key] for key in sorted(waiting, key=lambda k: self.stops[k].requested_at)][:limit]
 
-    async def keep_archive(self, tx: FakeTx, origin: RunOrigin, pending: PendingArchive) -> None:
-        tx.archives.setdefault(origin.aggregate_id, pending)
+    async def keep_archive(self, tx: FakeTx, request: RunRequested, pending: PendingArchive, kept_at: datetime) -> None:
+        key = request.aggregate_id
+        kept = tx.archives[key] if key in tx.archives else self.archives.get(key)
+        if kept is None:  # as PostgreSQL's ON CONFLICT DO NOTHING: a step kept already stays as it is
+            tx.archives[key] = KeptArchive(pending, request, kept_at)
 
     async def pending_archive(self, tx: FakeTx, origin: RunOrigin) -> PendingArchive | None:
         key = origin.aggregate_id
-        return tx.archives[key] if key in tx.archives else self.archives.get(key)
+        kept = tx.archives[key] if key in tx.archives else self.archives.get(key)
+        return None if kept is None else kept.pending
 
     async def drop_archive(self, tx: FakeTx, origin: RunOrigin) -> None:
         tx.archives[origin.aggregate_id] = None
+
+    async def left_archives(self, before: datetime, limit: int) -> list[RunRequested]:
+        left = sorted((k for k in self.archives.values() if k.kept_at < before), key=lambda k: k.kept_at)
+        return [kept.request for kept in left][:limit]
 
     def _read(self, tx: FakeTx, origin: Origin) -> RunState:
         key = origin.aggregate_id

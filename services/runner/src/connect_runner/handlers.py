@@ -5,7 +5,7 @@ Each run use case loads the run from the ledger under its lock, lets `domain.run
 acts (the pipeline: transfer, stage, load) and records. `execute_run` is idempotent (a run that already ended
 returns its stored terminal event and does nothing else) and its effect on the audience store is all-or-nothing
 (the writes, the rejects, the execution log, the ledger row and the terminal event commit in one transaction;
-the file is archived after it, see `pipeline.archive_due`). Every way out of it records a terminal event: a
+the file is archived after it, see `pipeline.archive`). Every way out of it records a terminal event: a
 failure of any kind, the time limit, a stop, and giving up on a run whose earlier attempts all stopped midway.
 Only an attempt that failed transiently, with the job's retry policy wanting another, records
 `run.attempt_failed` instead; `execute_run` then returns (the consumer commits the request), and the retry
@@ -53,7 +53,6 @@ from connect_runner.domain.run import (
     must_stop,
     superseded,
 )
-from connect_runner.domain.source_files import PendingArchive
 from connect_runner.domain.statements import Staging
 from connect_runner.domain.unreadable import UnreadableRequest
 from connect_runner.pipeline import (
@@ -63,16 +62,14 @@ from connect_runner.pipeline import (
     Work,
     archive,
     archive_due,
-    archive_warning,
     clean_up,
     loaded_entries,
     prepare,
-    source_of,
     write_load,
 )
 from connect_runner.ports import RunDeps, RunLedger
 from connect_runner.progress import Journal, Tracker, reporting
-from connect_runner.run_failures import Secrets, describe_failure, log_cause, time_limit
+from connect_runner.run_failures import describe_failure, log_cause, time_limit
 from connect_runner.stopping import StopRequested, StopScope
 from connect_runtime.db import Conn
 
@@ -80,6 +77,10 @@ log = logging.getLogger(__name__)
 
 REAP_BATCH = 100
 STOP_BATCH = 100
+ARCHIVE_BATCH = 100
+# How old an archive step must be before the reaper's sweep takes it (s): the runner that ended the run carries it
+# out at once, and only a step whose runner died is still there (its lock is free, so the sweep may take it).
+LEFT_ARCHIVE_AFTER_S = 60.0
 Tx = TypeVar("Tx")
 
 
@@ -164,7 +165,7 @@ async def _carry_out(request: RunRequested, state: RunState, decision: Decision,
     returns its terminal event; a run waiting for the retry poller returns None."""
     if state.terminal is not None:
         await _ended_without_attempt(request, state, decision, deps)
-        await finish_archive(request, deps)
+        await _finish_archive(request, deps)  # left undone by a runner that died after the end
         return state.terminal
     if not decision.events:
         log.info("run left to the retry poller", extra={"run": request.aggregate_id})
@@ -258,8 +259,9 @@ async def _fail_attempt(
             ended_now = loaded.terminal is None and state.terminal is not None
             if ended_now and rejects is not None:
                 await rejects.store(tx, request)
-            pending = await _keep_archive(deps, tx, request, work, state) if ended_now else None
-    await _archive(request, deps, work, pending)
+            due = ended_now and await _keep_archive(deps, tx, request, work, state)
+    if due:
+        await _finish_archive(request, deps, work)
     return state
 
 
@@ -314,57 +316,56 @@ async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, d
             state = await deps.ledger.record(conn, state, decide(state, Log(attempt.number, now, logged)))
             succeed = Succeed(attempt.number, attempt.started_at, loaded.counts, now)
             state = await deps.ledger.record(conn, state, decide(state, succeed))
-            pending = await _keep_archive(deps, conn, request, work, state)
-    await _archive(request, deps, work, pending)
+            due = await _keep_archive(deps, conn, request, work, state)
+    if due:
+        await _finish_archive(request, deps, work)
     return state
 
 
-async def _keep_archive(
-    deps: RunDeps, tx: Conn, request: RunRequested, work: Work, state: RunState
-) -> PendingArchive | None:
-    """Keep the archive step the run's end makes due, in the transaction recording that end."""
+async def _keep_archive(deps: RunDeps, tx: Conn, request: RunRequested, work: Work, state: RunState) -> bool:
+    """Keep the archive step the run's end makes due, in the transaction recording that end; whether there is one."""
     pending = None if state.terminal is None else archive_due(request, work, state.terminal)
     if pending is not None:
-        await deps.ledger.keep_archive(tx, request, pending)
-    return pending
+        await deps.ledger.keep_archive(tx, request, pending, deps.clock())
+    return pending is not None
 
 
-async def _archive(request: RunRequested, deps: RunDeps, work: Work, pending: PendingArchive | None) -> None:
-    """Carry out the archive step the attempt's end kept (with its download), then record where the file went."""
-    if pending is not None and work.source is not None:
-        entry = await archive(deps, work.source, pending, work.fetched, work.journal, work.secrets)
-        await _archived(request, deps, entry)
+async def _finish_archive(request: RunRequested, deps: RunDeps, work: Work | None = None, *, wait: bool = True) -> None:
+    """Carry out the run's archive step if it still has one, then log where the file went (after the end, by the
+    attempt that ended the run: `Log.after_end`) and drop the step, in one transaction holding the run's lock.
 
-
-async def finish_archive(request: RunRequested, deps: RunDeps) -> None:
-    """Carry out an archive step a runner that ended the run did not get to (it died after the end): the run's
-    request came again. The file is archived as the server has it now, unless it changed since the run read it."""
-    async with deps.ledger.transaction() as tx:
-        pending = await deps.ledger.pending_archive(tx, request)
-    if pending is None:
-        return
-    journal, secrets = Journal(request.aggregate_id), Secrets()
-    try:
-        source = await source_of(deps.vault, request.payload.definition.settings.source, secrets)
-    except Exception as exc:
-        entry = archive_warning(pending.remote_path, exc, journal, secrets)
-    else:
-        entry = await archive(deps, source, pending, None, journal, secrets)
-    await _archived(request, deps, entry)
-
-
-async def _archived(request: RunRequested, deps: RunDeps, entry: LogEntry) -> None:
-    """Log where the file went, by the attempt that ended the run (after the end: `Log.after_end`), and drop the
-    archive step. Best-effort: the run's outcome stands whatever happens here."""
+    Called by the attempt that ended the run (with its `work`: source and download), by a request delivered again
+    after the end (its runner died before the step; a request that comes while the step is under way waits for
+    the lock and finds nothing left), and by the sweep (`wait` false: a run whose lock is held is its holder's).
+    Best-effort: the run's outcome stands; a step not recorded as done stays for the next of them."""
+    run = {"run": request.aggregate_id}
     try:
         async with deps.ledger.transaction() as tx:
-            state = await deps.ledger.load(tx, request)
+            state = await deps.ledger.load(tx, request) if wait else await deps.ledger.try_load(tx, request)
+            pending = None if state is None else await deps.ledger.pending_archive(tx, request)
+            if state is None or pending is None:
+                return
+            if work is None:
+                log.info("archive step left by a runner that died; carrying it out", extra=run)
+            entry = await archive(deps, request, pending, work)
             if state.attempt is not None:
-                log_entry = Log(state.attempt.number, deps.clock(), (entry,), after_end=True)
-                await deps.ledger.record(tx, state, decide(state, log_entry))
+                logged = Log(state.attempt.number, deps.clock(), (entry,), after_end=True)
+                await deps.ledger.record(tx, state, decide(state, logged))
             await deps.ledger.drop_archive(tx, request)
     except Exception as exc:
-        log.warning("archive entry not recorded", extra={"run": request.aggregate_id, "error": str(exc)})
+        log.warning("archive step not recorded as done; it is tried again later", extra={**run, "error": str(exc)})
+
+
+async def finish_left_archives(deps: RunDeps) -> int:
+    """The reaper's sweep: carry out the archive steps kept over `LEFT_ARCHIVE_AFTER_S` ago and still there. A
+    runner that died after a run's end and before its archive step leaves it to the request delivered again, but
+    none comes for a run the retry poller ended (its request was committed long before). Returns how many steps
+    it looked at."""
+    before = deps.clock() - timedelta(seconds=LEFT_ARCHIVE_AFTER_S)
+    left = await deps.ledger.left_archives(before, ARCHIVE_BATCH)
+    for request in left:
+        await _finish_archive(request, deps, wait=False)
+    return len(left)
 
 
 async def _end(deps: RunDeps, origin: RunOrigin, command: Fail | Stop, journal: Journal) -> RunState:
@@ -438,7 +439,8 @@ async def record_stop(ledger: RunLedger[Tx], tx: Tx, request: RunStopRequested) 
 async def reap_lost_runs(deps: RunDeps) -> list[RunEvent]:
     """End the runs whose latest attempt gave no sign of life for `abandon_after_s` (RunFailed, RUNNER_LOST):
     its runner died and no other took the run up again. Runs whose lock is held are skipped: their owner is
-    busy (a long final commit ticks no heartbeat). Returns the events recorded."""
+    busy (a long final commit ticks no heartbeat). Then finish the archive steps dying runners left
+    (`finish_left_archives`). Returns the events recorded."""
     now = deps.clock()
     abandon_after = timedelta(seconds=deps.abandon_after_s)
     ended: list[RunEvent] = []
@@ -452,6 +454,7 @@ async def reap_lost_runs(deps: RunDeps) -> list[RunEvent]:
         if decision.events and isinstance(state.terminal, RunFailed):
             log.warning("run lost; failed", extra={"run": origin.aggregate_id, "error": state.terminal.payload.error})
             ended.append(state.terminal)
+    await finish_left_archives(deps)
     return ended
 
 

@@ -49,7 +49,7 @@ from connect_runner.adapters.staging import (
     reject_invalid,
     stage_records,
 )
-from connect_runner.adapters.tables import ensure_list, ensure_pet, ensure_table
+from connect_runner.adapters.tables import ensure_list, ensure_pet, ensure_table, tables_complete
 from connect_runner.domain.events import LogEntry
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import job_zone, render
@@ -159,7 +159,8 @@ async def prepare(
     _log_found(journal, settings.files, fetched)
     await checkpoint()
     async with deps.pool.acquire() as conn:
-        await _ensure_target(conn, request)
+        if not request.payload.dry_run:  # a dry run's are made inside its rolled-back savepoint (`write_load`)
+            await _ensure_target(conn, request)
         await prepare_session(conn, deps.work_mem)
         with contextlib.closing(open_text(fetched.local_path, settings.file, fetched.remote_path)) as stream:
             source = CsvSource(stream, settings.file, fetched.remote_path)
@@ -210,7 +211,8 @@ async def _copied(
 
 
 async def _ensure_target(conn: Conn, request: RunRequested) -> None:
-    """The run's tables, from the definitions frozen in its request: the custom table, or the list and its PETs."""
+    """The run's tables, from the definitions frozen in its request: the custom table, or the list and its PETs.
+    Each is a transaction of its own, or a savepoint when `conn` is in one (a dry run's, `write_load`)."""
     payload = request.payload
     if payload.list is None:
         await ensure_table(conn, payload.table)
@@ -218,6 +220,11 @@ async def _ensure_target(conn: Conn, request: RunRequested) -> None:
     await ensure_list(conn, payload.list)
     for pet in payload.pets:
         await ensure_pet(conn, pet, payload.list)
+
+
+async def _target_complete(conn: Conn, request: RunRequested) -> bool:
+    payload = request.payload
+    return await tables_complete(conn, payload.table, payload.list, payload.pets)
 
 
 def _plan(source: CsvSource, request: RunRequested) -> tuple[LoadPlan | ProfilePlan, BatchReader | None]:
@@ -351,12 +358,16 @@ async def write_load(conn: Conn, request: RunRequested, prepared: Prepared, deps
     """Inside the final transaction: the target's rows and the run's rejects; returns the run's counters.
 
     A dry run writes the target's rows in a savepoint it rolls back, so its counts are exactly those a real
-    run would have (append collisions, merge inserts and updates); its rejects are kept. Append collisions
-    (and, in a profile import, addresses and customer ids another row holds) count towards the reject limits
-    too: over one, the transaction fails before it commits anything."""
+    run would have (append collisions, merge inserts and updates); its rejects are kept. Tables it lacks (or
+    columns) are made in that savepoint too, so a dry run leaves none behind; only then, for they hold
+    `tables.DDL_LOCK` (and an altered table's exclusive lock) until the savepoint ends. Append collisions (and,
+    in a profile import, addresses and customer ids another row holds) count towards the reject limits too:
+    over one, the transaction fails before it commits anything."""
     await prepare_session(conn, deps.work_mem)
     steps = prepared.steps
     async with _rolled_back_if(conn, request.payload.dry_run):
+        if request.payload.dry_run and not await _target_complete(conn, request):
+            await _ensure_target(conn, request)
         if isinstance(steps, ProfileSteps):
             await lock_target_table(conn, steps.lock, deps.lock_timeout_s)
             rejects = await _reject_existing(conn, prepared, await find_taken(conn, steps))
@@ -451,11 +462,7 @@ def loaded_entries(journal: Journal, loaded: Loaded, *, dry_run: bool) -> list[L
 def archive_due(request: RunRequested, work: Work, ended: Terminal) -> PendingArchive | None:
     """The archive step due after the run's end, when the job names an archive folder: a move after a success or
     a failure the file itself caused (`FILE_PROBLEMS`), a copy after any other failure (the file stays for the
-    next run); none after a stop or a dry run, or when no file was read.
-
-    The caller keeps it in the transaction that ends the run and drops it once `archive` is done, so a runner
-    killed in between leaves it to the redelivered request (`handlers.finish_archive`), and the next run of the
-    job never reads an archived file again."""
+    next run); none after a stop or a dry run, or when no file was read."""
     folder = request.payload.definition.settings.files.archive_folder
     fetched = work.fetched
     if folder is None or work.source is None or fetched is None or request.payload.dry_run:
@@ -470,25 +477,32 @@ def archive_due(request: RunRequested, work: Work, ended: Terminal) -> PendingAr
     return PendingArchive(fetched.remote_path, fetched.companions, fetched.stamp, folder, prefix, move)
 
 
-async def archive(
-    deps: RunDeps,
-    source: Source,
-    pending: PendingArchive,
-    fetched: FetchedFile | None,
-    journal: Journal,
-    secrets: Secrets,
-) -> LogEntry:
-    """Carry out the archive step (of the run's download `fetched`, or after a restart of the file as the server
-    has it). The entry says where the file went; a failure only warns, for the run's outcome stands."""
-    file = pending.file(fetched)
+async def archive(deps: RunDeps, request: RunRequested, pending: PendingArchive, work: Work | None) -> LogEntry:
+    """Carry out the archive step: right after the run's end with the attempt's `work` (its source, and its
+    download for a copy), or, when the runner that ended the run died first (`work` None), with the source read
+    again and the file as the server has it: a copy is then made on the server (`FetchedFile.downloaded`), and
+    neither a move nor a copy happens when the file changed since the run read it (its stamp). The entry says
+    where the file went; a failure only warns, for the run's outcome stands.
+
+    The step is kept in the transaction that ends the run and dropped in the one recording this entry (both
+    under the run's lock, `handlers._finish_archive`), so a runner killed in between leaves it to the request
+    redelivered, or to the reaper's sweep (`handlers.finish_left_archives`): the next run of the job does not
+    read the loaded file again. Archiving itself is not atomic with that record: a runner killed after the file
+    moved and before the record leaves a step whose second try finds the file gone and only warns."""
+    journal = work.journal if work is not None else Journal(request.aggregate_id)
+    secrets = work.secrets if work is not None else Secrets()
     try:
+        source = work.source if work is not None else None
+        if source is None:
+            source = await source_of(deps.vault, request.payload.definition.settings.source, secrets)
+        file = pending.file(work.fetched if work is not None else None)
         where = await deps.files.archive(source, file, pending.folder, pending.prefix, move=pending.move)
     except Exception as exc:  # the run has ended: archiving can only warn
-        return archive_warning(pending.remote_path, exc, journal, secrets)
+        return _archive_warning(pending.remote_path, exc, journal, secrets)
     return journal.entry("archived", f"{'moved' if pending.move else 'copied'} to '{where}'", path=where)
 
 
-def archive_warning(path: str, exc: Exception, journal: Journal, secrets: Secrets) -> LogEntry:
+def _archive_warning(path: str, exc: Exception, journal: Journal, secrets: Secrets) -> LogEntry:
     """The `archived` entry of an archive step that failed, in our words (the cause goes to the runner's log)."""
     reason = exc.message if isinstance(exc, RunFailure) else "an unexpected error; the runner's log has the details"
     cause = exc.__cause__ if isinstance(exc, RunFailure) else exc

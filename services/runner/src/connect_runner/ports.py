@@ -82,14 +82,20 @@ class RunLedger(Protocol[Tx]):
         """The kept requests of up to `limit` runs that wait for their next attempt and were asked to stop,
         the earliest stop first (read without any lock)."""
 
-    async def keep_archive(self, tx: Tx, origin: RunOrigin, pending: PendingArchive) -> None:
-        """Keep the archive step due after the run's end, in the transaction that ends it."""
+    async def keep_archive(self, tx: Tx, request: RunRequested, pending: PendingArchive, kept_at: datetime) -> None:
+        """Keep the archive step due after the run's end, with the run's request, in the transaction that ends
+        it. A run ends once: a step kept again changes nothing."""
 
     async def pending_archive(self, tx: Tx, origin: RunOrigin) -> PendingArchive | None:
-        """The archive step the run's end left undone, if any."""
+        """The archive step the run's end left undone, if any. Read it holding the run's lock (`load`) and drop
+        it in the same transaction, so the step is carried out by one holder of the lock at a time."""
 
     async def drop_archive(self, tx: Tx, origin: RunOrigin) -> None:
         """The archive step was carried out (or gave up with a warning): forget it."""
+
+    async def left_archives(self, before: datetime, limit: int) -> list[RunRequested]:
+        """The requests of up to `limit` runs whose archive step was kept before `before` and is still there,
+        the oldest first (read without any lock), for the sweep that finishes steps no request brings back."""
 
 
 class CredentialReader(Protocol):

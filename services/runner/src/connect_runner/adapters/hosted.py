@@ -74,7 +74,7 @@ class HostedFiles:
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """Rename (or copy) the file and its companions into `folder` (created when missing), each named `prefix`
         + its own name, replacing a file of that name. A file that changed since the run read it is not moved;
-        a copy is made of the run's own download."""
+        a copy is made of the run's own download (of the tree's file, unchanged, when the run has none)."""
         await asyncio.to_thread(self._tree.archive, fetched, folder, prefix, move)
         return archived_name(folder, prefix, fetched.remote_path)
 
@@ -132,12 +132,14 @@ class _Tree:
             raise RunFailure("LOAD_FAILED", f"cannot read '{path}' on {SERVER}") from exc
 
     def archive(self, fetched: FetchedFile, folder: str, prefix: str, move: bool) -> None:
-        """Move or copy the data file, then its companions, into `folder`: nothing moves when the data file is no
-        longer the one the run read (its companions may belong to the newer one too)."""
+        """Move or copy the data file, then its companions, into `folder`: a copy of the data file is the run's
+        download, or the tree's file when the run has none (a step finished after its runner died). Nothing moves,
+        nor is copied from the tree, when the data file is no longer the one the run read (its companions may
+        belong to the newer one too)."""
         action = "move" if move else "copy"
         path = fetched.remote_path
         try:
-            if move and _stamp(os.lstat(self.local(path))) != fetched.stamp:
+            if (move or not fetched.downloaded) and _stamp(os.lstat(self.local(path))) != fetched.stamp:
                 raise changed_since_read(path)
             self._make_folder(folder)
             for path in (fetched.remote_path, *fetched.companions):

@@ -1,4 +1,5 @@
-"""The run ledger in the audience database: `RunLedger[Conn]` on `run_attempts`, `run_ledger` and `run_stops`.
+"""The run ledger in the audience database: `RunLedger[Conn]` on `run_attempts`, `run_ledger`, `run_stops` and
+`run_archives`.
 
 The run's lock is a transaction-level advisory lock on its `JobID.RunID`. The terminal event, its ledger row and
 the load itself commit in one transaction under it, and a run that is in the ledger is not executed again:
@@ -120,12 +121,19 @@ LIMIT $1
 """
 
 KEEP_ARCHIVE = """
-INSERT INTO run_archives (job_id, run_id, remote_path, companions, stamp, folder, prefix, move)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+INSERT INTO run_archives (job_id, run_id, remote_path, companions, stamp, folder, prefix, move, request, created_at)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
 ON CONFLICT (job_id, run_id) DO NOTHING
 """
 PENDING_ARCHIVE = """
 SELECT remote_path, companions, stamp, folder, prefix, move FROM run_archives WHERE job_id = $1 AND run_id = $2
+"""
+# Steps of rows kept by an older runner carry no request: a redelivered request finishes those.
+LEFT_ARCHIVES = """
+SELECT job_id, run_id, request FROM run_archives
+WHERE created_at < $1 AND request IS NOT NULL
+ORDER BY created_at
+LIMIT $2
 """
 DROP_ARCHIVE = "DELETE FROM run_archives WHERE job_id = $1 AND run_id = $2"
 
@@ -211,9 +219,9 @@ class PgRunLedger:
         rows = await self._pool.fetch(STOPPED_WAITS, limit)
         return [request for request in map(_kept_request, rows) if request is not None]
 
-    async def keep_archive(self, tx: Conn, origin: RunOrigin, pending: PendingArchive) -> None:
+    async def keep_archive(self, tx: Conn, request: RunRequested, pending: PendingArchive, kept_at: datetime) -> None:
         """Store the archive step with the run's end (a run ends once: one row at most)."""
-        numbers = Origin.of(origin).payload
+        numbers = request.payload
         await tx.execute(
             KEEP_ARCHIVE,
             numbers.job_id,
@@ -224,6 +232,8 @@ class PgRunLedger:
             pending.folder,
             pending.prefix,
             pending.move,
+            encode(request),
+            kept_at,
         )
 
     async def pending_archive(self, tx: Conn, origin: RunOrigin) -> PendingArchive | None:
@@ -245,6 +255,11 @@ class PgRunLedger:
         """Forget the run's archive step."""
         numbers = Origin.of(origin).payload
         await tx.execute(DROP_ARCHIVE, numbers.job_id, numbers.run_id)
+
+    async def left_archives(self, before: datetime, limit: int) -> list[RunRequested]:
+        """Steps kept before `before`, by age, with the requests kept beside them."""
+        rows = await self._pool.fetch(LEFT_ARCHIVES, before, limit)
+        return [request for request in map(_kept_request, rows) if request is not None]
 
     async def _read(self, tx: Conn, origin: Origin) -> RunState:
         row = await tx.fetchrow(LOAD_RUN, origin.payload.job_id, origin.payload.run_id)

@@ -1,6 +1,6 @@
 """The runner's tables in the audience database: ledger, attempts (with the requests the retry poller keeps),
-stop requests, rejects, outbox, consumer offsets. Changes are additive (`ADD COLUMN IF NOT EXISTS`), so a
-database of an older runner is upgraded in place."""
+stop requests, rejects, archive steps still to do, outbox, consumer offsets. Changes are additive (`ADD COLUMN IF
+NOT EXISTS`), so a database of an older runner is upgraded in place."""
 
 from __future__ import annotations
 
@@ -91,4 +91,16 @@ CREATE TABLE IF NOT EXISTS run_archives (
 );
 """
 
-RUNNER_DDL = LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + POLLED_DDL + ARCHIVES_DDL + OUTBOX_DDL + OFFSETS_DDL
+# The run's request and when its step was kept, so the reaper's sweep can carry out a step no request brings back
+# (a run the retry poller ended: its request was committed long before). Rows kept before these columns have no
+# request: only a redelivered request finishes them.
+ARCHIVE_SWEEP_DDL = """
+ALTER TABLE run_archives
+    ADD COLUMN IF NOT EXISTS request    bytea,
+    ADD COLUMN IF NOT EXISTS created_at timestamptz NOT NULL DEFAULT now();
+CREATE INDEX IF NOT EXISTS run_archives_created ON run_archives (created_at) WHERE request IS NOT NULL;
+"""
+
+RUNNER_DDL = (
+    LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + POLLED_DDL + ARCHIVES_DDL + ARCHIVE_SWEEP_DDL + OUTBOX_DDL + OFFSETS_DDL
+)

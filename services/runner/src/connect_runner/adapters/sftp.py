@@ -84,14 +84,14 @@ class SftpFiles:
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """Move or copy the file and its companions into `folder` on the server (created when missing), each
         named `prefix` + its own name, replacing a file of that name; a copy of the data file is uploaded from
-        the run's download (copied on the server when the run's download is gone). Nothing moves when the data
-        file changed since the run read it (a newer delivery under the same name, whose companions may be there
-        too)."""
+        the run's download, or copied on the server when the run has none (a step finished after its runner
+        died). Nothing moves, nor is copied from the server, when the data file changed since the run read it
+        (a newer delivery under the same name, whose companions may be there too)."""
         location, credential = _external(source)
         where = Where.of(location, fetched.remote_path)
         try:
             async with _session(location, credential, self._connect_timeout_s, where) as sftp:
-                if move and _stamp(await sftp.lstat(fetched.remote_path)) != fetched.stamp:
+                if (move or not fetched.downloaded) and _stamp(await sftp.lstat(fetched.remote_path)) != fetched.stamp:
                     raise changed_since_read(fetched.remote_path)
                 await sftp.makedirs(folder, exist_ok=True)
                 for path in (fetched.remote_path, *fetched.companions):

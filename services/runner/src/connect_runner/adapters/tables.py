@@ -7,6 +7,8 @@ ensures its tables as well (its frozen definition may be newer than what the tab
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from connect_events import ColumnSpec, ListSpec, PetSpec, TableSpec
 from connect_runner.domain.list_tables import (
     EXISTING_COLUMNS,
@@ -20,7 +22,7 @@ from connect_runner.domain.list_tables import (
     missing_columns,
     pet_target,
 )
-from connect_runner.domain.statements import create_table
+from connect_runner.domain.statements import TARGET_SCHEMA, create_table
 from connect_runtime.db import Conn
 
 # Concurrent CREATE ... IF NOT EXISTS of one name can still collide in the catalogue; serialise them.
@@ -85,6 +87,19 @@ async def _add_column(conn: Conn, schema: str, name: str, column: ColumnSpec) ->
         if found is not None and column.name not in await _columns(conn, schema, found):
             table = list_target(found) if schema == LIST_SCHEMA else pet_target(found)
             await conn.execute(add_columns(table, [column]))
+
+
+async def tables_complete(conn: Conn, table: TableSpec, spec: ListSpec | None, pets: Sequence[PetSpec]) -> bool:
+    """Whether `ensure_table` (with no list), or `ensure_list` and `ensure_pet` of each PET, would change nothing:
+    the tables are there with every column their definitions name. Read without `DDL_LOCK` (tables only grow)."""
+    if spec is None:
+        return bool(await _columns(conn, TARGET_SCHEMA, table.name))
+    wanted = [(LIST_SCHEMA, spec.name, spec.columns), *((PET_SCHEMA, pet.name, pet.columns) for pet in pets)]
+    for schema, name, columns in wanted:
+        existing = await _columns(conn, schema, name)
+        if not existing or missing_columns(columns, existing):
+            return False
+    return True
 
 
 async def _columns(conn: Conn, schema: str, name: str) -> set[str]:
