@@ -47,7 +47,7 @@ class FetchedFile:
 class PendingArchive:
     """An archive step due after a run's end: the file as the run read it, where it goes, and whether it is moved
     or copied. Kept in the transaction that ends the run and dropped once done, so a runner that dies in between
-    leaves it to the next delivery of the run's request."""
+    leaves it to the next delivery of the run's request, or to the reaper's sweep when none comes."""
 
     remote_path: str
     companions: tuple[str, ...]
