@@ -23,6 +23,7 @@ from connect_events import (
     PetSpec,
 )
 from connect_runtime.audiences import AudienceInvalidError, audience_errors, compile_audience
+from connect_runtime.sql_names import InvalidIdentifierError, list_table, pet_table, quote_ident
 
 MEMBERS = ListSpec(
     name="Members",
@@ -177,6 +178,99 @@ def test_every_error_is_reported_at_once_naming_its_field() -> None:
     assert len(exc.value.errors) == 13
 
 
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [
+        (audience(pets=("Loyalty", "Unknown")), ("pets[1]", "no PET 'Unknown' is defined")),
+        (
+            audience(pets=("Loyalty", "Elsewhere")),
+            ("pets[1]", "the PET 'Elsewhere' extends another list, not 'Members'"),
+        ),
+        (audience(pets=("Loyalty", "LOYALTY")), ("pets[1]", "the PET 'LOYALTY' is joined once already")),
+        (audience(columns=(ref("RIID_"), ref("NOPE"))), ("columns[1].column", "the list has no column 'NOPE'")),
+        (
+            audience(columns=(ref("RIID_"), ref("NOPE", "Loyalty"))),
+            ("columns[1].column", "the PET 'Loyalty' has no column 'NOPE'"),
+        ),
+        (
+            audience(columns=(ref("X", "Elsewhere"),)),
+            ("columns[0].pet", "'Elsewhere' is not one of the audience's PETs"),
+        ),
+        (audience(cond("NOPE", "equals", "x")), ("filter.conditions[0].column", "the list has no column 'NOPE'")),
+        (
+            audience(cond("JOINED", "starts_with", "2025")),
+            ("filter.conditions[0].operator", "'starts_with' does not apply to a date column"),
+        ),
+        (
+            audience(cond("VIP", "greater_than", "true")),
+            ("filter.conditions[0].operator", "'greater_than' does not apply to a boolean column"),
+        ),
+        (
+            audience(cond("POINTS", "in_last_days", "3", pet="Loyalty")),
+            ("filter.conditions[0].operator", "'in_last_days' applies to date and timestamp columns only"),
+        ),
+        (
+            audience(cond("TIER", "is_empty", "x")),
+            ("filter.conditions[0].values", "'is_empty' takes 0 value(s), not 1"),
+        ),
+        (audience(cond("TIER", "in")), ("filter.conditions[0].values", "'in' takes 1 to 1000 value(s), not 0")),
+        (
+            audience(cond("POINTS", "equals", "9223372036854775808", pet="Loyalty")),
+            ("filter.conditions[0].values[0]", "'9223372036854775808' is not a whole number"),
+        ),
+        (
+            audience(cond("BALANCE", "equals", "1.234", pet="Loyalty")),
+            (
+                "filter.conditions[0].values[0]",
+                "'1.234' is not a number with at most 10 digit(s) before '.' and 2 after",
+            ),
+        ),
+        (
+            audience(cond("BALANCE", "less_than", "12345678901", pet="Loyalty")),
+            (
+                "filter.conditions[0].values[0]",
+                "'12345678901' is not a number with at most 10 digit(s) before '.' and 2 after",
+            ),
+        ),
+        (audience(cond("VIP", "equals", "1")), ("filter.conditions[0].values[0]", "'1' is not true or false")),
+        (
+            audience(cond("JOINED", "equals", "14/03/2025")),
+            ("filter.conditions[0].values[0]", "'14/03/2025' is not a date YYYY-MM-DD"),
+        ),
+        (
+            audience(cond("SEEN", "equals", "2025-03-14 10:00", pet="Loyalty")),
+            ("filter.conditions[0].values[0]", "'2025-03-14 10:00' is not a timestamp YYYY-MM-DD HH:MM:SS"),
+        ),
+        (
+            audience(cond("JOINED", "in_last_days", "36501")),
+            ("filter.conditions[0].values[0]", "'36501' is not a number of days from 1 to 36500"),
+        ),
+        (
+            audience(cond("JOINED", "in_last_days", "1.5")),
+            ("filter.conditions[0].values[0]", "'1.5' is not a number of days from 1 to 36500"),
+        ),
+    ],
+)
+def test_each_kind_of_error_names_its_field(spec: AudienceSpec, expected: tuple[str, str]) -> None:
+    assert errors(spec) == [expected]
+
+
+@pytest.mark.parametrize(
+    ("condition", "value"),
+    [
+        (cond("BALANCE", "equals", " 0001.50 ", pet="Loyalty"), Decimal("1.50")),
+        (cond("BALANCE", "equals", "-9999999999.99", pet="Loyalty"), Decimal("-9999999999.99")),
+        (cond("VIP", "equals", " False "), False),
+        (cond("JOINED", "in_last_days", "36500"), 36499),
+        (cond("TIER", "equals", "longer than ten characters"), "longer than ten characters"),
+        (cond("TIER", "contains", "longer than ten characters"), "%longer than ten characters%"),
+    ],
+)
+def test_values_are_read_by_the_column_type(condition: Condition, value: object) -> None:
+    query = compile_audience(audience(condition), MEMBERS, PETS)
+    assert query.params == (value,)
+
+
 def test_an_undefined_list_and_empty_columns_are_refused() -> None:
     assert errors(audience(columns=()), None) == [
         ("list_name", "no list 'Members' is defined"),
@@ -198,6 +292,18 @@ def test_groups_nest_only_so_deep() -> None:
         group = ConditionGroup(conditions=(group,))
     spec = audience(group)
     assert [f for f, _ in errors(spec)] == ["filter" + ".conditions[0]" * 8]
+
+
+def test_tables_are_named_by_their_definitions_quoted() -> None:
+    assert list_table('My "List"') == '"lists"."My ""List"""'
+    assert pet_table("Loyalty") == '"pets"."Loyalty"'
+    assert quote_ident("Mixed Case;--") == '"Mixed Case;--"'
+
+
+@pytest.mark.parametrize("name", ["", "  ", "a\x00b", "é" * 32])
+def test_names_postgresql_cannot_hold_exactly_are_refused(name: str) -> None:
+    with pytest.raises(InvalidIdentifierError):
+        quote_ident(name)
 
 
 NAMES = st.sampled_from(["TIER", "tier", "JOINED", "VIP", "POINTS", "SEEN", "BALANCE", "CITY_", 'x"y', "a;b", ""])
@@ -244,6 +350,15 @@ IDENTIFIERS = {f'"{n}"' for n in ("lists", "pets", "Members", "Loyalty", "RIID_"
 }
 
 
+QUOTED = r'"(?:[^"]|"")*"'
+# The compiler's own words (keywords, functions, casts, aliases, punctuation), space-separated.
+OWN_WORDS = (
+    "SELECT AS FROM LEFT JOIN ON WHERE ORDER BY AND OR NOT IS NULL DISTINCT ANY LIKE ESCAPE BETWEEN"
+    " lower btrim current_date text bigint numeric boolean date timestamp integer l p1 1 ( ) [ ] . , = < > : - +"
+)
+SQL_WORDS = {*OWN_WORDS.split(), "''", "'\\'"}
+
+
 @settings(max_examples=400)
 @given(TREES)
 def test_whatever_compiles_names_only_defined_things_and_holds_no_value(tree: Condition | ConditionGroup) -> None:
@@ -254,7 +369,9 @@ def test_whatever_compiles_names_only_defined_things_and_holds_no_value(tree: Co
     except AudienceInvalidError as exc:
         assert exc.errors and all(e.field.startswith("filter") for e in exc.errors)
         return
-    assert set(re.findall(r'"(?:[^"]|"")*"', query.select)) <= IDENTIFIERS | {'"Loyalty.POINTS"'}
-    outside = re.sub(r'"(?:[^"]|"")*"', "", query.select)
-    assert ";" not in outside and "--" not in outside
-    assert len(re.findall(r"\$\d+", query.from_where)) >= len(query.params)
+    assert set(re.findall(QUOTED, query.select)) <= IDENTIFIERS | {'"Loyalty.POINTS"'}
+    # Outside the quoted names, only the compiler's own words: no value the user wrote can be among them.
+    tokens = re.findall(r"\$\d+|'[^']*'|\w+|\S", re.sub(QUOTED, "", query.select))
+    assert {t for t in tokens if not t.startswith("$")} <= SQL_WORDS
+    numbers = {int(t[1:]) for t in tokens if t.startswith("$")}
+    assert numbers == set(range(1, len(query.params) + 1))

@@ -5,6 +5,13 @@ the gateway (preview and count) and the runner (exports).
 Every identifier in the SQL comes from the list and PET *definitions* (matched case-insensitively to the names
 the audience gives, then quoted); every value is a parameter (`$1`, `$2`, … with an explicit cast to the
 column's type). Nothing the user wrote is ever spliced into the text.
+
+Values are read strictly, spaces around them ignored: integers fit a bigint; numbers are written with `.` and,
+for a column with a precision, hold at most `scale` digits after it and `precision - scale` before it (a value
+the column could never hold is refused rather than rounded); booleans are `true` or `false` in any case (not
+`1`/`0`, `yes`/`no`: a saved audience reads one way only); dates `YYYY-MM-DD`; timestamps
+`YYYY-MM-DD HH:MM:SS[.ffffff]`. Text is taken as written: a value longer than the column's `max_length` is
+allowed (it can still be contained in a value), though `equals` can then never match.
 """
 
 from __future__ import annotations
@@ -62,13 +69,13 @@ _SQL_TYPES = {
 _TYPE_WORDS = {
     ColumnType.TEXT: "text",
     ColumnType.INTEGER: "a whole number",
-    ColumnType.NUMBER: "a number written with '.'",
+    ColumnType.NUMBER: "a number written with '.'",  # `_type_words` adds the digits a column allows
     ColumnType.BOOLEAN: "true or false",
     ColumnType.DATE: "a date YYYY-MM-DD",
     ColumnType.TIMESTAMP: "a timestamp YYYY-MM-DD HH:MM:SS",
 }
 _INTEGER = re.compile(r"[+-]?[0-9]{1,18}")
-_NUMBER = re.compile(r"[+-]?[0-9]{1,30}(\.[0-9]{1,30})?")
+_NUMBER = re.compile(r"[+-]?(?P<whole>[0-9]{1,30})(\.(?P<fraction>[0-9]{1,30}))?")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _TIMESTAMP = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,6})?")
 
@@ -280,9 +287,9 @@ class _Compiler:
         return self._sql(column, operator, values)
 
     def _value(self, text: str, spec: ColumnSpec, path: str) -> object | None:
-        value = _READERS[spec.type](text)
+        value = _READERS[spec.type](text, spec)
         if value is None:
-            self._error(path, f"{_shown(text)} is not {_TYPE_WORDS[spec.type]}")
+            self._error(path, f"{_shown(text)} is not {_type_words(spec)}")
         return value
 
     def _param(self, value: object, sql_type: str) -> str:
@@ -340,10 +347,25 @@ def _integer(text: str) -> int | None:
     return number if -(2**63) <= number < 2**63 else None
 
 
-def _number(text: str) -> Decimal | None:
+def _type_words(spec: ColumnSpec) -> str:
+    """What a value of `spec` must look like, for a message."""
+    if spec.type is ColumnType.NUMBER and spec.precision is not None:
+        scale = spec.scale or 0
+        return f"a number with at most {spec.precision - scale} digit(s) before '.' and {scale} after"
+    return _TYPE_WORDS[spec.type]
+
+
+def _number(text: str, spec: ColumnSpec) -> Decimal | None:
+    """`text` as a number the column can hold (leading and trailing zeros do not count as digits)."""
     value = text.strip()
-    if not _NUMBER.fullmatch(value):
+    found = _NUMBER.fullmatch(value)
+    if found is None:
         return None
+    if spec.precision is not None:
+        scale = spec.scale or 0
+        whole, fraction = found["whole"].lstrip("0"), (found["fraction"] or "").rstrip("0")
+        if len(fraction) > scale or len(whole) > spec.precision - scale:
+            return None
     try:
         return Decimal(value)
     except InvalidOperation:
@@ -374,11 +396,12 @@ def _timestamp(text: str) -> datetime | None:
         return None
 
 
-_READERS: dict[ColumnType, Callable[[str], object | None]] = {
-    ColumnType.TEXT: lambda text: text,
-    ColumnType.INTEGER: _integer,
+# Each reader: the value of `text` in a column of that type (its definition given), None when it is not one.
+_READERS: dict[ColumnType, Callable[[str, ColumnSpec], object | None]] = {
+    ColumnType.TEXT: lambda text, _: text,
+    ColumnType.INTEGER: lambda text, _: _integer(text),
     ColumnType.NUMBER: _number,
-    ColumnType.BOOLEAN: _boolean,
-    ColumnType.DATE: _date,
-    ColumnType.TIMESTAMP: _timestamp,
+    ColumnType.BOOLEAN: lambda text, _: _boolean(text),
+    ColumnType.DATE: lambda text, _: _date(text),
+    ColumnType.TIMESTAMP: lambda text, _: _timestamp(text),
 }

@@ -1,31 +1,14 @@
-"""Quoting of user-given identifiers: table and column names are always quoted, never spliced raw."""
+"""Quoting of user-given identifiers: table and column names are always quoted, never spliced raw. The rule lives
+in `connect_runtime.sql_names` (shared with the audience compiler); these are its names for the runner."""
 
 from __future__ import annotations
 
-# PostgreSQL silently truncates longer identifiers, which could make two names collide.
-MAX_IDENTIFIER_BYTES = 63
+from connect_runtime.sql_names import (
+    MAX_IDENTIFIER_BYTES,
+    InvalidIdentifierError,
+    check_identifier,
+    qualified,
+    quote_ident,
+)
 
-
-class InvalidIdentifierError(ValueError):
-    """A table or column name PostgreSQL cannot hold exactly as written."""
-
-
-def check_identifier(name: str) -> str:
-    """`name` unchanged when PostgreSQL can store it exactly; raises `InvalidIdentifierError` otherwise."""
-    if not name or not name.strip():
-        raise InvalidIdentifierError("an identifier must not be empty")
-    if "\x00" in name:
-        raise InvalidIdentifierError(f"identifier {name!r} contains a NUL character")
-    if len(name.encode()) > MAX_IDENTIFIER_BYTES:
-        raise InvalidIdentifierError(f"identifier {name!r} is longer than {MAX_IDENTIFIER_BYTES} bytes")
-    return name
-
-
-def quote_ident(name: str) -> str:
-    """`name` as a quoted SQL identifier: `"` doubled, case and spaces kept exactly."""
-    return '"' + check_identifier(name).replace('"', '""') + '"'
-
-
-def qualified(schema: str, name: str) -> str:
-    """`"schema"."name"`, both quoted."""
-    return f"{quote_ident(schema)}.{quote_ident(name)}"
+__all__ = ["MAX_IDENTIFIER_BYTES", "InvalidIdentifierError", "check_identifier", "qualified", "quote_ident"]

@@ -13,11 +13,12 @@ from collections.abc import Sequence
 
 from connect_events import ColumnSpec, ListSpec, PetSpec
 from connect_events.lists import RIID
-from connect_runner.domain.identifiers import qualified, quote_ident
+from connect_runner.domain.identifiers import quote_ident
 from connect_runner.domain.values import sql_type
+from connect_runtime import sql_names
 
-LIST_SCHEMA = "lists"
-PET_SCHEMA = "pets"
+LIST_SCHEMA = sql_names.LIST_SCHEMA
+PET_SCHEMA = sql_names.PET_SCHEMA
 UNIQUE_COLUMNS = ("EMAIL_ADDRESS_", "CUSTOMER_ID_")
 INDEXED_COLUMNS = ("MOBILE_NUMBER_", "EMAIL_MD5_HASH_", "EMAIL_SHA256_HASH_")
 
@@ -37,13 +38,13 @@ ORDER BY c.relname = $2 DESC LIMIT 1
 
 
 def list_target(name: str) -> str:
-    """The list's qualified, quoted table name."""
-    return qualified(LIST_SCHEMA, name)
+    """The list's qualified, quoted table name (`connect_runtime.sql_names.list_table`)."""
+    return sql_names.list_table(name)
 
 
 def pet_target(name: str) -> str:
-    """The PET's qualified, quoted table name."""
-    return qualified(PET_SCHEMA, name)
+    """The PET's qualified, quoted table name (`connect_runtime.sql_names.pet_table`)."""
+    return sql_names.pet_table(name)
 
 
 def _column(column: ColumnSpec) -> str:
