@@ -1,5 +1,5 @@
 """The bytes of an export on their way from PostgreSQL's `COPY … TO STDOUT (FORMAT csv)` to the file (ADR 0012):
-line endings, the file's encoding, compression. Each stage takes chunks as they come (a chunk may cut a record,
+record ends, the file's encoding, compression. Each stage takes chunks as they come (a chunk may cut a record,
 a qualified value or a character anywhere) and returns what it can pass on; `end` returns the rest. Memory stays
 a few chunks whatever the export's size.
 """
@@ -11,10 +11,19 @@ import io
 import zipfile
 import zlib
 from dataclasses import dataclass, field
-from typing import IO, Literal
+from datetime import datetime
+from typing import IO, Literal, Protocol
 
 Compression = Literal["none", "gzip", "zip"]
 FileEncoding = Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"]
+LineEnding = Literal["lf", "crlf"]
+
+# The COPY's QUOTE when the file has no qualifier. The SELECT strips it from every value, so PostgreSQL only ever
+# writes it around a value it must quote whatever the values hold (`\.` alone on a line, the end-of-data marker
+# of old clients); the chain drops it, so nothing in the file is ever qualified.
+NO_QUALIFIER_QUOTE = "\x01"
+GZIP_LEVEL = 6  # gzip's own default: most of the size gain at a fraction of level 9's time
+_GZIP_WBITS = 31  # 16 + 15: a gzip header and trailer around a 32 KiB-window deflate stream
 
 
 class ExportEncodingError(Exception):
@@ -29,8 +38,12 @@ class ExportEncodingError(Exception):
 
 @dataclass
 class Records:
-    """Follows the records of PostgreSQL's CSV output (line breaks inside qualified values are not record ends,
-    a doubled qualifier toggles twice) and, when asked, writes record ends as CRLF."""
+    """Follows the records of PostgreSQL's CSV output and, when asked, writes their ends as CRLF.
+
+    A line break ends a record unless it is inside a qualified value. PostgreSQL doubles a qualifier inside a
+    value, so the qualifiers before a line break, counted from the start, are odd exactly when it is inside one;
+    `quoted` carries that parity from chunk to chunk. Without a qualifier every line break ends a record (the
+    SELECT turned those inside values into spaces) and the stray `NO_QUALIFIER_QUOTE` is dropped."""
 
     qualifier: bytes
     crlf: bool
@@ -38,26 +51,41 @@ class Records:
     quoted: bool = False  # whether the bytes so far end inside a qualified value
 
     def feed(self, chunk: bytes) -> bytes:
-        """`chunk` with its record ends counted (and rewritten for CRLF)."""
-        if not self.qualifier:  # nothing is ever qualified: every line break ends a record
-            self.ended += chunk.count(b"\n")
-            return chunk.replace(b"\n", b"\r\n") if self.crlf else chunk
-        if self.qualifier not in chunk and not self.quoted:
-            self.ended += chunk.count(b"\n")
-            return chunk.replace(b"\n", b"\r\n") if self.crlf else chunk
-        parts = chunk.split(self.qualifier)
-        out: list[bytes] = []
-        for index, part in enumerate(parts):
-            if index:
-                self.quoted = not self.quoted
-            if not self.quoted:
-                self.ended += part.count(b"\n")
-            out.append(part.replace(b"\n", b"\r\n") if self.crlf and not self.quoted else part)
-        return self.qualifier.join(out)
+        """`chunk` with its record ends counted (and written as CRLF when asked)."""
+        if not self.qualifier:
+            return self._all_end(chunk.replace(NO_QUALIFIER_QUOTE.encode(), b""))
+        if not self.quoted and self.qualifier not in chunk:
+            return self._all_end(chunk)
+        lines = chunk.split(b"\n")
+        # One C-level count per line: almost every chunk has no line break inside a value (fast path below).
+        flips = [line.count(self.qualifier) & 1 for line in lines]
+        if not self.quoted and not any(flips):
+            return self._all_end(chunk)
+        return self._walk(lines, flips)
+
+    def _all_end(self, chunk: bytes) -> bytes:
+        self.ended += chunk.count(b"\n")
+        return chunk.replace(b"\n", b"\r\n") if self.crlf else chunk
+
+    def _walk(self, lines: list[bytes], flips: list[int]) -> bytes:
+        """The slow path: a line break inside a value, or a value still open, in this chunk."""
+        end = b"\r\n" if self.crlf else b"\n"
+        out = bytearray()
+        last = len(lines) - 1
+        for index, line in enumerate(lines):
+            out += line
+            self.quoted ^= bool(flips[index])
+            if index < last:
+                if self.quoted:
+                    out += b"\n"
+                else:
+                    self.ended += 1
+                    out += end
+        return bytes(out)
 
 
 def _ends(text: str, qualifier: str, quoted: bool) -> int:
-    """Record ends in `text` that starts inside a qualified value or not (`quoted`)."""
+    """Record ends in `text`, which starts inside a qualified value or not (`quoted`)."""
     if not qualifier:
         return text.count("\n")
     ends = 0
@@ -71,31 +99,31 @@ def _ends(text: str, qualifier: str, quoted: bool) -> int:
 
 @dataclass
 class Reencoder:
-    """UTF-8 in, the file's encoding out; an unencodable character fails, naming its row (from `records`)."""
+    """UTF-8 in, the file's encoding out, incrementally (a chunk may cut a character); an unencodable character
+    fails, naming its row. UTF-16 is written with one byte-order mark, first."""
 
     encoding: FileEncoding
-    records: Records
+    qualifier: str
     header: bool
     _decoder: codecs.IncrementalDecoder = field(init=False)
     _encoder: codecs.IncrementalEncoder = field(init=False)
 
     def __post_init__(self) -> None:
         self._decoder = codecs.getincrementaldecoder("utf-8")()
-        codec = "utf-16" if self.encoding == "utf-16" else self.encoding  # utf-16 writes its BOM once, first
-        self._encoder = codecs.getincrementalencoder(codec)()
+        self._encoder = codecs.getincrementalencoder(self.encoding)()
 
     def feed(self, chunk: bytes, before: int, quoted: bool) -> bytes:
         """`chunk` in the file's encoding; its first byte follows `before` ended records, inside a qualified
-        value or not (`quoted`)."""
+        value or not (`quoted`). Bytes of a character cut at the chunk's end wait for the next one (they are
+        never a qualifier or a line break, so the row count holds)."""
         if self.encoding == "utf-8":
             return chunk
         text = self._decoder.decode(chunk)
         try:
             return self._encoder.encode(text)
         except UnicodeEncodeError as exc:
-            ends = _ends(text[: exc.start], self.records.qualifier.decode(), quoted)
-            row = before + ends + (0 if self.header else 1)
-            raise ExportEncodingError(row, text[exc.start], self.encoding) from exc
+            row = before + _ends(text[: exc.start], self.qualifier, quoted) + (0 if self.header else 1)
+            raise ExportEncodingError(row, text[exc.start], self.encoding) from None
 
     def end(self) -> bytes:
         if self.encoding == "utf-8":
@@ -104,7 +132,8 @@ class Reencoder:
 
 
 class _Sink(io.RawIOBase):
-    """Where the zip writer puts its bytes until the chain takes them."""
+    """Where the zip writer puts its bytes until the chain takes them: unseekable, so the archive is streamed
+    (sizes and CRC in a data descriptor after the entry)."""
 
     def __init__(self) -> None:
         self.taken = bytearray()
@@ -122,17 +151,20 @@ class _Sink(io.RawIOBase):
 
 
 class Compressor:
-    """None, gzip, or one entry of a zip archive (streamed: data descriptors, zip64 for any size)."""
+    """None, gzip, or the one entry of a zip archive (streamed: data descriptors, zip64 whatever the size).
+    `modified` is the entry's time in the archive (1980-01-01 without one)."""
 
-    def __init__(self, kind: Compression, entry_name: str) -> None:
-        self._kind = kind
-        self._gzip = zlib.compressobj(6, zlib.DEFLATED, 31) if kind == "gzip" else None
+    def __init__(self, kind: Compression, entry_name: str, modified: datetime | None = None) -> None:
+        self._gzip = zlib.compressobj(GZIP_LEVEL, zlib.DEFLATED, _GZIP_WBITS) if kind == "gzip" else None
         self._sink = _Sink()
         self._zip: zipfile.ZipFile | None = None
         self._entry: IO[bytes] | None = None
         if kind == "zip":
-            self._zip = zipfile.ZipFile(self._sink, "w", compression=zipfile.ZIP_DEFLATED)
-            self._entry = self._zip.open(zipfile.ZipInfo(entry_name), "w", force_zip64=True)
+            info = zipfile.ZipInfo(entry_name, modified.timetuple()[:6] if modified else (1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED  # a ZipInfo given to `open` keeps its own: STORED
+            info.external_attr = 0o644 << 16  # rw-r--r-- for unzip on POSIX
+            self._zip = zipfile.ZipFile(self._sink, "w")
+            self._entry = self._zip.open(info, "w", force_zip64=True)  # sizes are unknown until the end
 
     def feed(self, chunk: bytes) -> bytes:
         if self._gzip is not None:
@@ -153,7 +185,8 @@ class Compressor:
 
 
 class ExportStream:
-    """The whole chain: records (and CRLF), encoding, compression; `rows` is the data rows passed so far."""
+    """The whole chain: records (and CRLF), encoding, compression. `rows` is the data rows passed so far;
+    `bytes_in` what PostgreSQL wrote."""
 
     def __init__(
         self,
@@ -164,10 +197,11 @@ class ExportStream:
         encoding: FileEncoding,
         compression: Compression,
         entry_name: str,
+        modified: datetime | None = None,
     ) -> None:
         self._records = Records(qualifier.encode(), crlf)
-        self._reencoder = Reencoder(encoding, self._records, header)
-        self._compressor = Compressor(compression, entry_name)
+        self._reencoder = Reencoder(encoding, qualifier, header)
+        self._compressor = Compressor(compression, entry_name, modified)
         self._header = header
         self.bytes_in = 0
 
@@ -183,3 +217,31 @@ class ExportStream:
 
     def end(self) -> bytes:
         return self._compressor.feed(self._reencoder.end()) + self._compressor.end()
+
+
+class StreamSettings(Protocol):
+    """What the chain needs of the file's settings (`CsvOutput`'s fields)."""
+
+    @property
+    def qualifier(self) -> str: ...
+    @property
+    def header(self) -> bool: ...
+    @property
+    def encoding(self) -> FileEncoding: ...
+    @property
+    def line_ending(self) -> LineEnding: ...
+    @property
+    def compression(self) -> Compression: ...
+
+
+def export_stream(output: StreamSettings, entry_name: str, modified: datetime | None = None) -> ExportStream:
+    """The chain writing `output`'s file; `entry_name` names the data file inside a zip archive."""
+    return ExportStream(
+        qualifier=output.qualifier,
+        crlf=output.line_ending == "crlf",
+        header=output.header,
+        encoding=output.encoding,
+        compression=output.compression,
+        entry_name=entry_name,
+        modified=modified,
+    )
