@@ -10,6 +10,8 @@ import logging
 
 import asyncpg
 
+from connect_runtime.sql_names import quote_ident
+
 log = logging.getLogger(__name__)
 
 PROJECTOR_LOCK_ID = 7_100_010
@@ -42,11 +44,6 @@ WHERE n.nspname = $1 AND c.relkind IN ('r', 'S') AND a.grantee <> c.relowner
 
 class ProjectorRunningError(RuntimeError):
     """A live projector is connected to the catalog database; stop it before swapping schemas."""
-
-
-def quote_ident(name: str) -> str:
-    """`name` as a quoted SQL identifier."""
-    return '"' + name.replace('"', '""') + '"'
 
 
 async def hold_projector_lock(dsn: str) -> asyncpg.Connection:
