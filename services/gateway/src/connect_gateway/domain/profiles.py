@@ -9,10 +9,10 @@ from typing import Literal
 
 from connect_events import ASSIGNED_COLUMNS, DERIVED_COLUMNS, MATCH_COLUMNS, SYSTEM_COLUMNS, ColumnSpec, ListSpec
 from connect_events.values import identifier_problem
+from connect_runtime.sql_names import list_table, pet_table
 
 ColumnKind = Literal["assigned", "derived", "system", "custom"]
 ProfileTable = Literal["list", "pet"]
-SCHEMAS: dict[ProfileTable, str] = {"list": "lists", "pet": "pets"}  # where the runner creates their tables
 SYSTEM_NAMES = frozenset(column.name for column in SYSTEM_COLUMNS)
 JsonValue = str | int | float | bool | None
 
@@ -45,7 +45,7 @@ def table_name(kind: ProfileTable, name: str) -> str:
     """
     if (problem := identifier_problem(name)) is not None:
         raise ValueError(f"{kind} name {name!r} {problem}")
-    return f'"{SCHEMAS[kind]}"."{name}"'
+    return list_table(name) if kind == "list" else pet_table(name)
 
 
 def json_value(value: object) -> JsonValue:
