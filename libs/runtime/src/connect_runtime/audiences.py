@@ -158,6 +158,7 @@ class _Compiler:
     params: list[object] = field(default_factory=list)
     _joined: dict[str, tuple[str, PetSpec]] = field(default_factory=dict)  # lower-cased name → (alias, spec)
     _where: str | None = None
+    _selected: list[_Column | None] = field(default_factory=list)  # the export columns, resolved in order
     _conditions: int = 0
 
     def __post_init__(self) -> None:
@@ -166,8 +167,7 @@ class _Compiler:
         self._check_pets()
         if not self.spec.columns:
             self._error("columns", "name at least one column to export")
-        for index, ref in enumerate(self.spec.columns):
-            self._resolve(ref, f"columns[{index}]")
+        self._selected = [self._resolve(ref, f"columns[{i}]") for i, ref in enumerate(self.spec.columns)]
         if self.spec.filter is not None:
             self._where = self._group(self.spec.filter, "filter", 1)
 
@@ -196,8 +196,7 @@ class _Compiler:
         """The output columns in order; a name met before (any case) is written `<PET>.<COLUMN>`."""
         outputs: list[tuple[_Column, OutputColumn]] = []
         taken: set[str] = set()
-        for ref in self.spec.columns:
-            column = self._resolve(ref, "")
+        for ref, column in zip(self.spec.columns, self._selected, strict=True):
             assert column is not None, "only an audience without errors compiles"
             name = column.spec.name
             if name.lower() in taken and ref.pet is not None:
@@ -223,24 +222,23 @@ class _Compiler:
                 self._joined[key] = (f"p{len(self._joined) + 1}", pet)
 
     def _resolve(self, ref: ColumnRef, path: str) -> _Column | None:
-        """The column `ref` names; None (an error noted under `path`, when given) when there is none."""
+        """The column `ref` names; None (an error noted under `path`) when there is none."""
         wanted = ref.column.lower()
         if ref.pet is None:
             if self.list_spec is None:
                 return None  # the list's own error says it all
             found = next((c for c in self.list_spec.all_columns() if c.name.lower() == wanted), None)
-            if found is None and path:
+            if found is None:
                 self._error(f"{path}.column", f"the list has no column {_shown(ref.column)}")
             return None if found is None else _Column(f"l.{quote_ident(found.name)}", found)
         joined = self._joined.get(ref.pet.lower())
         if joined is None:
-            if path:
-                self._error(f"{path}.pet", f"{_shown(ref.pet)} is not one of the audience's PETs")
+            self._error(f"{path}.pet", f"{_shown(ref.pet)} is not one of the audience's PETs")
             return None
         alias, pet = joined
         columns = (pet.as_table().columns[0], *pet.columns)  # its RIID_ and its own columns
         found = next((c for c in columns if c.name.lower() == wanted), None)
-        if found is None and path:
+        if found is None:
             self._error(f"{path}.column", f"the PET {_shown(pet.name)} has no column {_shown(ref.column)}")
         return None if found is None else _Column(f"{alias}.{quote_ident(found.name)}", found)
 
