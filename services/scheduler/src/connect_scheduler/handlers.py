@@ -76,6 +76,7 @@ from connect_scheduler.adapters.job_store import append_job, load_job
 from connect_scheduler.adapters.run_view import run_in_progress
 from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.audiences import (
+    AudienceState,
     decide_define_audience,
     decide_delete_audience,
     decide_update_audience,
@@ -324,19 +325,26 @@ async def _audience_scope(conn: Conn, spec: AudienceSpec) -> tuple[ListSpec | No
 
 async def define_audience(conn: Conn, cmd: DefineAudience, causation: Causation, policy: Policy) -> Outcome:
     """Define an audience over a list and its PETs."""
-    spec = cmd.payload.audience
-    stream = audience_stream(spec.name)
-    history, version = await event_store.load(conn, stream)
-    events = decide_define_audience(fold_audience(history), *await _audience_scope(conn, spec), cmd, causation)
-    return await _audience_changed(conn, stream, version, events)
+    return await _audience_defined(conn, cmd, causation, decide_define_audience)
 
 
 async def update_audience(conn: Conn, cmd: UpdateAudience, causation: Causation, policy: Policy) -> Outcome:
     """Replace an audience's PETs, filter and columns."""
+    return await _audience_defined(conn, cmd, causation, decide_update_audience)
+
+
+# A definition's decision: the audience so far, its list and PETs as defined now, the command (define or update).
+DecideAudience = Callable[[AudienceState | None, ListSpec | None, dict[str, PetSpec], Any, Causation], list[Event]]
+
+
+async def _audience_defined(
+    conn: Conn, cmd: DefineAudience | UpdateAudience, causation: Causation, decide: DecideAudience
+) -> Outcome:
+    """A definition checked against the list and PETs it names (as defined now), appended to its stream."""
     spec = cmd.payload.audience
     stream = audience_stream(spec.name)
     history, version = await event_store.load(conn, stream)
-    events = decide_update_audience(fold_audience(history), *await _audience_scope(conn, spec), cmd, causation)
+    events = decide(fold_audience(history), *await _audience_scope(conn, spec), cmd, causation)
     return await _audience_changed(conn, stream, version, events)
 
 
