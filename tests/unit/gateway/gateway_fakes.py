@@ -376,12 +376,14 @@ class FakeProfileRows:
         return len(self._rows(kind, name))
 
     async def audience_rows(self, query: AudienceQuery, limit: int) -> list[dict[str, object]]:
-        """Audiences run SQL: the fake only keeps what it was asked (their rows are tested on PostgreSQL)."""
+        """Audiences run SQL: the fake keeps the query it was asked and holds no rows (their rows are tested on
+        PostgreSQL, `tests/integration/runtime/test_audiences_sql.py` and the e2e test)."""
         self.queries.append(query)
-        return self._rows("list", "audience")[:limit]
+        return []
 
     async def audience_count(self, query: AudienceQuery) -> int:
-        return len(self._rows("list", "audience"))
+        self.queries.append(query)
+        return 0
 
 
 @dataclass
