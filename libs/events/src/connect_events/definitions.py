@@ -223,6 +223,89 @@ class ImportProfileData(Message):
     limits: Limits = Limits()
 
 
+class ListExport(Message):
+    """The rows of a profile list: the chosen columns, in order (every column, system columns first, when none
+    are chosen)."""
+
+    kind: Literal["list"] = "list"
+    list_name: str
+    columns: tuple[str, ...] = ()
+
+
+class AudienceExport(Message):
+    """The rows of an audience (spec §1): its list's rows that pass its filter, its columns in its order."""
+
+    kind: Literal["audience"] = "audience"
+    audience: str
+
+
+class PetExport(Message):
+    """The rows of a PET, each joined to its list row on `RIID_`: the list's `key_columns` first, then the PET's
+    own columns (or the chosen ones)."""
+
+    kind: Literal["pet"] = "pet"
+    pet: str
+    key_columns: tuple[str, ...] = ("RIID_",)
+    columns: tuple[str, ...] = ()
+
+
+class TableExport(Message):
+    """The rows of a custom table: the chosen columns, in order (every column when none are chosen)."""
+
+    kind: Literal["table"] = "table"
+    table: str
+    columns: tuple[str, ...] = ()
+
+
+ExportSource = Annotated[ListExport | AudienceExport | PetExport | TableExport, Field(discriminator="kind")]
+"""What an export job writes: a list, an audience, a PET or a custom table."""
+
+
+class CsvOutput(Message):
+    """How an export writes its file (spec §5.1).
+
+    `quote`: `needed` qualifies only values holding the delimiter, the qualifier or a line break (and empty text,
+    to tell it from a missing value); `always` every value (not the header). Without a qualifier, a delimiter or
+    line break inside a value becomes a space. `escape_formulas` puts `'` before text starting with `=`, `+`,
+    `-` or `@`, so spreadsheets do not run it. Values are written `true`/`false`, `YYYY-MM-DD`,
+    `YYYY-MM-DD HH:MM:SS[.ffffff]` and plain numbers; a missing value is empty."""
+
+    delimiter: Delimiter = ","
+    qualifier: Literal['"', ""] = '"'
+    quote: Literal["needed", "always"] = "needed"
+    header: bool = True
+    encoding: Literal["utf-8", "iso-8859-1", "windows-1252", "utf-16"] = "utf-8"
+    line_ending: Literal["lf", "crlf"] = "lf"
+    compression: Literal["none", "gzip", "zip"] = "none"
+    escape_formulas: bool = False
+
+
+class ExportFileRules(Message):
+    """Companion files an export writes after its data file, named after it plus `.` and their extension: a
+    count file holding the number of data rows, then an empty ready file."""
+
+    count_file: str | None = Field(default=None, description="Extension of the count file, e.g. `cnt`")
+    ready_file: str | None = Field(default=None, description="Extension of the ready file, e.g. `ready`")
+
+
+class ExportFile(Message):
+    """Settings of an *export* job (spec §5.1-5.2): rows of a list, an audience, a PET or a custom table written
+    as a delimited file to `destination` (a folder and a file name, which may hold the date tokens an import's
+    path may, `%YYYY%` `%MM%` `%DD%` `%HH%` `%MI%` `%SS%`, rendered in the job's time zone at the run's request;
+    ending `.gz` or `.zip` when compressed).
+
+    The file is written under a temporary name in the same folder and renamed when complete, so a reader never
+    sees half a file; a stopped or failed run leaves nothing under the final name. `incremental` writes only
+    the rows modified since the job's last successful run (lists and audiences, by `MODIFIED_DATE_`)."""
+
+    kind: Literal["export_file"] = "export_file"
+    source: ExportSource
+    destination: FileLocation
+    file: CsvOutput = CsvOutput()
+    files: ExportFileRules = ExportFileRules()
+    incremental: bool = False
+
+
 def _settings_kind(value: object) -> str:
     """The kind of a job's settings; settings written before other kinds existed are custom-table imports."""
     found = value.get("kind", "import_custom_table") if isinstance(value, dict) else getattr(value, "kind", None)
@@ -231,11 +314,15 @@ def _settings_kind(value: object) -> str:
 
 # Discriminated by `kind`; later types join additively.
 JobSettings = Annotated[
-    Annotated[ImportCustomTable, Tag("import_custom_table")] | Annotated[ImportProfileData, Tag("import_profile_data")],
+    Annotated[ImportCustomTable, Tag("import_custom_table")]
+    | Annotated[ImportProfileData, Tag("import_profile_data")]
+    | Annotated[ExportFile, Tag("export_file")],
     Discriminator(_settings_kind),
 ]
 ImportSettings = ImportCustomTable | ImportProfileData
 """Every job type that reads a file (what import rules apply to)."""
+ExportSettings = ExportFile
+"""Every job type that writes the audience store's rows out."""
 
 
 class OnDemand(Message):

@@ -18,6 +18,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import Field
 
+from connect_events.audiences import AudienceSpec
 from connect_events.definitions import JobDefinition, RunCounts, TableSpec
 from connect_events.envelope import Event, Payload
 from connect_events.lists import ListSpec, PetSpec
@@ -39,6 +40,8 @@ FailureCode = Literal[
     "READY_FILE_TIMEOUT",
     "TOO_MANY_REJECTS",
     "ROW_VOLUME",
+    "WRITE_FAILED",
+    "EXPORT_INVALID",
 ]
 FILE_PROBLEMS: frozenset[FailureCode] = frozenset(
     {"BAD_HEADER", "FILE_INVALID", "COUNT_MISMATCH", "TOO_MANY_REJECTS", "ROW_VOLUME"}
@@ -115,7 +118,8 @@ class RunRequestedPayload(RunPayload):
     group_run_id: int | None = None
     dry_run: bool = False
     list: ListSpec | None = Field(default=None, description="A profile import's list (`table` is its table view)")
-    pets: tuple[PetSpec, ...] = Field(default=(), description="The PETs a profile import fills")
+    pets: tuple[PetSpec, ...] = Field(default=(), description="The PETs a profile import fills or an export reads")
+    audience: AudienceSpec | None = Field(default=None, description="The audience an export writes")
 
 
 class RunSkippedPayload(RunPayload):

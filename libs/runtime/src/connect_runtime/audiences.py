@@ -105,7 +105,8 @@ class AudienceQuery:
     """The compiled audience: `select` returns its rows (the output columns, in order, ordered by `RIID_`),
     `count` the number of rows; both take `params` as `$1…$n`. `from_where` is the shared
     `FROM … JOIN … WHERE …` text, for callers adding their own conditions or limits after further
-    parameters (`next_param` is the number the next one takes)."""
+    parameters (`next_param` is the number the next one takes; `filtered`: whether it ends with a `WHERE`, to
+    which a condition is added with `AND`). The list is `l`."""
 
     select: str
     count: str
@@ -113,6 +114,7 @@ class AudienceQuery:
     params: tuple[object, ...]
     columns: tuple[OutputColumn, ...]
     next_param: int
+    filtered: bool = False
 
 
 def audience_errors(spec: AudienceSpec, list_spec: ListSpec | None, pets: Mapping[str, PetSpec]) -> list[FieldError]:
@@ -190,6 +192,7 @@ class _Compiler:
             params=tuple(self.params),
             columns=tuple(output for _, output in outputs),
             next_param=len(self.params) + 1,
+            filtered=self._where is not None,
         )
 
     def _outputs(self) -> list[tuple[_Column, OutputColumn]]:

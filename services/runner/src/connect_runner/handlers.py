@@ -15,14 +15,18 @@ it out as `execute_run` does).
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from typing import TypeVar
 
 from connect_events import (
     Event,
+    ExportFile,
+    FileRules,
     RunAttemptFailed,
     RunCounts,
     RunEvent,
@@ -35,6 +39,7 @@ from connect_events import (
     TableDefined,
 )
 from connect_events.tables import ListColumnAdded, ListDefined, PetColumnAdded, PetDefined
+from connect_runner.adapters.export_marks import keep_mark
 from connect_runner.adapters.tables import add_list_column, add_pet_column, ensure_list, ensure_pet, ensure_table
 from connect_runner.domain.events import LogEntry, RunOrigin
 from connect_runner.domain.run import (
@@ -55,6 +60,15 @@ from connect_runner.domain.run import (
 )
 from connect_runner.domain.statements import Staging
 from connect_runner.domain.unreadable import UnreadableRequest
+from connect_runner.exporting import (
+    deliver,
+    discard,
+    export_names,
+    export_settings,
+    preview_export,
+    previewed_entries,
+    write_export,
+)
 from connect_runner.pipeline import (
     LimitExceededError,
     Prepared,
@@ -65,6 +79,7 @@ from connect_runner.pipeline import (
     clean_up,
     loaded_entries,
     prepare,
+    source_of,
     write_load,
 )
 from connect_runner.ports import RunDeps, RunLedger
@@ -220,11 +235,12 @@ async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: 
     log.info("run started", extra={"run": request.aggregate_id, "attempt": attempt.number})
     try:
         async with time_limit(_time_allowed(request, deps), work.tracker):
-            async with StopScope() as scope:
-                watch = _Watch(request, attempt.number, deps, scope, work.journal)
-                async with reporting(work.tracker, watch.tick, deps.progress_interval_s):
-                    prepared = await prepare(request, staging, deps, work, watch.checkpoint)
-            return await _commit(request, attempt, prepared, deps, work)
+            if isinstance(request.payload.definition.settings, ExportFile):
+                return await _export(request, attempt, deps, work)
+            async with _watched(request, attempt, deps, work) as watch:
+                prepared = await prepare(request, staging, deps, work, watch.checkpoint)
+            load = partial(_load, request, prepared, deps, work)
+            return await _commit(request, attempt, deps, work, prepared.counts_so_far, load)
     except StopRequested:
         stop = Stop(attempt.number, attempt.started_at, _so_far(work.tracker), deps.clock())
         return await _end(deps, request, stop, work.journal)
@@ -241,7 +257,9 @@ def _time_allowed(request: RunRequested, deps: RunDeps) -> float:
     """The run's time limit, plus the longest wait for its ready file: the wait has its own limit (failing
     READY_FILE_TIMEOUT), and a file that comes late still gets the whole run time for its transfer and load."""
     files = request.payload.definition.settings.files
-    return deps.run_timeout_s + (files.ready_timeout_s if files.ready_file else 0)
+    if isinstance(files, FileRules) and files.ready_file is not None:
+        return deps.run_timeout_s + files.ready_timeout_s
+    return deps.run_timeout_s
 
 
 async def _fail_attempt(
@@ -300,26 +318,93 @@ class _Watch:
                 return await ledger.record(tx, state, decide(state, Tick(self._attempt, now, progress)))
 
 
-async def _commit(request: RunRequested, attempt: Attempt, prepared: Prepared, deps: RunDeps, work: Work) -> RunState:
-    """One transaction under the run's lock: target rows, rejects, log entries, ledger row and terminal event —
-    or none of them. A stop recorded before it reads the run wins (nothing is written); one recorded later
-    (stops are recorded without the run's lock) changes nothing. The file is archived once it committed."""
+Finish = Callable[[Conn], Awaitable[tuple[RunCounts, Sequence[LogEntry]]]]
+"""The work of the final transaction (an import's load, an export's rename): the run's counters and log entries."""
+
+
+async def _commit(
+    request: RunRequested,
+    attempt: Attempt,
+    deps: RunDeps,
+    work: Work,
+    so_far: RunCounts,
+    finish: Finish,
+    on_stop: Callable[[], Awaitable[None]] | None = None,
+) -> RunState:
+    """One transaction under the run's lock: `finish`'s writes (target rows and rejects, or the export's rename),
+    log entries, ledger row and terminal event — or none of them. A stop recorded before it reads the run wins
+    (`finish` does nothing, `on_stop` tidies up, the run ends stopped with `so_far`); one recorded later (stops
+    are recorded without the run's lock) changes nothing. An import's file is archived once it committed."""
     with work.journal.taking() as entries:
         async with deps.ledger.transaction() as conn:
             state = await deps.ledger.load(conn, request)
             if must_stop(state, attempt.number):
-                stop = Stop(attempt.number, attempt.started_at, prepared.counts_so_far, deps.clock())
+                if on_stop is not None:
+                    await on_stop()
+                stop = Stop(attempt.number, attempt.started_at, so_far, deps.clock())
                 return await _record_end(deps.ledger, conn, request, state, stop, entries)
-            loaded = await write_load(conn, request, prepared, deps)
-            logged = (*entries, *loaded_entries(work.journal, loaded, dry_run=request.payload.dry_run))
+            counts, done = await finish(conn)
+            logged = (*entries, *done)
             now = deps.clock()
             state = await deps.ledger.record(conn, state, decide(state, Log(attempt.number, now, logged)))
-            succeed = Succeed(attempt.number, attempt.started_at, loaded.counts, now)
+            succeed = Succeed(attempt.number, attempt.started_at, counts, now)
             state = await deps.ledger.record(conn, state, decide(state, succeed))
             due = await _keep_archive(deps, conn, request, work, state)
     if due:
         await _finish_archive(request, deps, work)
     return state
+
+
+async def _load(
+    request: RunRequested, prepared: Prepared, deps: RunDeps, work: Work, conn: Conn
+) -> tuple[RunCounts, list[LogEntry]]:
+    """An import's final writes: the target's rows and the rejects (`pipeline.write_load`)."""
+    loaded = await write_load(conn, request, prepared, deps)
+    return loaded.counts, loaded_entries(work.journal, loaded, dry_run=request.payload.dry_run)
+
+
+async def _export(request: RunRequested, attempt: Attempt, deps: RunDeps, work: Work) -> RunState:
+    """An export's attempt (`exporting`): the file is written under its temporary name while stops are watched,
+    then renamed in the transaction recording the success; a stop seen there, or a failure before the rename,
+    removes it instead. A dry run counts the rows and shows the first ones, writing nothing."""
+    settings = export_settings(request)
+    names = export_names(request, settings)
+    if request.payload.dry_run:
+        async with _watched(request, attempt, deps, work):
+            previewed = await preview_export(request, deps)
+        entries = previewed_entries(work.journal, previewed, names)
+
+        async def dry(_conn: Conn) -> tuple[RunCounts, list[LogEntry]]:
+            return previewed.counts, entries
+
+        return await _commit(request, attempt, deps, work, previewed.counts, dry)
+    work.source = await source_of(deps.vault, settings.destination, work.secrets)
+    async with deps.files.destination(work.source, names.final) as destination:
+        async with _watched(request, attempt, deps, work) as watch:
+            written = await write_export(request, deps, work.journal, work.tracker, destination, watch.checkpoint)
+
+        async def rename(conn: Conn) -> tuple[RunCounts, list[LogEntry]]:
+            entries = await deliver(destination, written, settings, work.journal)
+            if settings.incremental:
+                await keep_mark(conn, request.payload.job_id, request.payload.run_id, written.mark)
+            return written.counts, entries
+
+        discard_temp = partial(discard, destination, names.temp)
+        try:
+            return await _commit(request, attempt, deps, work, written.counts, rename, discard_temp)
+        except BaseException:
+            await discard_temp()  # after the rename there is nothing left to remove
+            raise
+
+
+@contextlib.asynccontextmanager
+async def _watched(request: RunRequested, attempt: Attempt, deps: RunDeps, work: Work) -> AsyncIterator[_Watch]:
+    """The attempt's work watched: progress reported and stops seen at every tick (`StopRequested` out of the
+    block) and at every `checkpoint` of the returned watch."""
+    async with StopScope() as scope:
+        watch = _Watch(request, attempt.number, deps, scope, work.journal)
+        async with reporting(work.tracker, watch.tick, deps.progress_interval_s):
+            yield watch
 
 
 async def _keep_archive(deps: RunDeps, tx: Conn, request: RunRequested, work: Work, state: RunState) -> bool:

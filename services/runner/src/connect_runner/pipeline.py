@@ -148,7 +148,7 @@ async def prepare(
 ) -> Prepared:
     """Download, parse and stage the file, find the rows that cannot be loaded and check the job's limits;
     `checkpoint` after each stage."""
-    settings, journal, tracker = request.payload.definition.settings, work.journal, work.tracker
+    settings, journal, tracker = import_settings(request), work.journal, work.tracker
     work.source = await source_of(deps.vault, settings.source, work.secrets)
     pattern = render(settings.source.path, request.occurred_at, job_zone(request.payload.definition))
     fetched = await deps.files.fetch(
@@ -193,6 +193,14 @@ async def prepare(
     return Prepared(settings, plan, staging, fetched, rows_read, reasons, raw, steps, duplicates, copied is not None)
 
 
+def import_settings(request: RunRequested) -> ImportSettings:
+    """The request's import settings."""
+    settings = request.payload.definition.settings
+    if isinstance(settings, ImportCustomTable | ImportProfileData):
+        return settings
+    raise RunFailure("INTERNAL", f"job {request.payload.job_id} is not an import")
+
+
 async def _copied(
     conn: Conn,
     staging: Staging,
@@ -230,7 +238,7 @@ async def _target_complete(conn: Conn, request: RunRequested) -> bool:
 def _plan(source: CsvSource, request: RunRequested) -> tuple[LoadPlan | ProfilePlan, BatchReader | None]:
     """The file's mapping resolved against the header: onto the custom table, or onto the list and its PETs (with
     the profile rules its values are read by)."""
-    settings, payload = request.payload.definition.settings, request.payload
+    settings, payload = import_settings(request), request.payload
     truncate = settings.truncate_long_text
     if not isinstance(settings, ImportProfileData):
         return source.plan(settings.mapping, payload.table, truncate_long_text=truncate), None
@@ -463,8 +471,8 @@ def archive_due(request: RunRequested, work: Work, ended: Terminal) -> PendingAr
     """The archive step due after the run's end, when the job names an archive folder: a move after a success or
     a failure the file itself caused (`FILE_PROBLEMS`), a copy after any other failure (the file stays for the
     next run); none after a stop or a dry run, or when no file was read."""
-    folder = request.payload.definition.settings.files.archive_folder
-    fetched = work.fetched
+    files, fetched = request.payload.definition.settings.files, work.fetched
+    folder = files.archive_folder if isinstance(files, FileRules) else None
     if folder is None or work.source is None or fetched is None or request.payload.dry_run:
         return None
     if isinstance(ended, RunSucceeded):
@@ -494,7 +502,7 @@ async def archive(deps: RunDeps, request: RunRequested, pending: PendingArchive,
     try:
         source = work.source if work is not None else None
         if source is None:
-            source = await source_of(deps.vault, request.payload.definition.settings.source, secrets)
+            source = await source_of(deps.vault, import_settings(request).source, secrets)
         file = pending.file(work.fetched if work is not None else None)
         where = await deps.files.archive(source, file, pending.folder, pending.prefix, move=pending.move)
     except Exception as exc:  # the run has ended: archiving can only warn

@@ -105,8 +105,35 @@ class CredentialReader(Protocol):
         """Decrypt one credential."""
 
 
+class Sink(Protocol):
+    """A file being written; failures are `RunFailure`s naming it."""
+
+    async def write(self, data: bytes) -> None:
+        """Append `data`."""
+
+    async def close(self) -> None:
+        """Finish the file (everything written is stored)."""
+
+
+class Destination(Protocol):
+    """Where an export writes, over one session (an external SFTP server, or the hosted tree); paths are named as
+    the job names them, and every failure is a `RunFailure` naming the path."""
+
+    async def create(self, path: str) -> Sink:
+        """Open `path` for writing, empty (replacing a file of that name)."""
+
+    async def rename(self, path: str, target: str) -> None:
+        """Rename `path` to `target`, replacing a file of that name."""
+
+    async def remove(self, path: str) -> None:
+        """Remove `path`; nothing happens when it is not there."""
+
+
 class FileFetcher(Protocol):
-    """Where source files come from: external SFTP servers and the hosted file tree."""
+    """Where source files come from and export files go: external SFTP servers and the hosted file tree."""
+
+    def destination(self, source: Source, path: str) -> AbstractAsyncContextManager[Destination]:
+        """A session writing files at `source`'s location (a failure to open it names `path`)."""
 
     async def fetch(
         self,

@@ -33,6 +33,10 @@ class Tracker:
         """Bytes of the source file downloaded so far."""
         self._set(replace(self.snapshot, stage="transfer", bytes_done=done, total_bytes=total))
 
+    def exporting(self, rows: int, written: int) -> None:
+        """Rows of an export and bytes of its file written so far."""
+        self._set(replace(self.snapshot, stage="transfer", rows_read=rows, bytes_done=written, total_bytes=None))
+
     def loading(self, rows_read: int) -> None:
         """Rows parsed and staged so far."""
         self._set(replace(self.snapshot, stage="load", rows_read=rows_read))

@@ -1,5 +1,5 @@
 """Reading source files from the hosted file server's tree (ADR 0010), which the runner sees on a shared volume,
-and archiving them there.
+archiving them there, and writing export files there (`HostedFiles.destination`).
 
 Every path a job gives goes through `hosted_files.resolve`: one that could leave the root or goes through a
 symbolic link fails the run in that rule's words. A `*` pattern skips names that start with `.`: the gateway
@@ -11,6 +11,7 @@ file. File system calls run in threads, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import hashlib
 import os
@@ -18,7 +19,7 @@ import posixpath
 import shutil
 import stat
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
@@ -36,10 +37,12 @@ from connect_runner.domain.source_files import (
     changed_since_read,
     local_name,
 )
+from connect_runner.ports import Destination, Sink
 from connect_runtime.hosted_files import PathRefusedError, resolve, segments
 
 COPY_CHUNK_BYTES = 1 << 20
 FOLDER_MODE = 0o700
+FILE_MODE = 0o600
 SERVER = "the hosted file server"
 
 P = ParamSpec("P")
@@ -77,6 +80,60 @@ class HostedFiles:
         a copy is made of the run's own download (of the tree's file, unchanged, when the run has none)."""
         await asyncio.to_thread(self._tree.archive, fetched, folder, prefix, move)
         return archived_name(folder, prefix, fetched.remote_path)
+
+    @contextlib.asynccontextmanager
+    async def destination(self, source: Source, path: str) -> AsyncIterator[Destination]:
+        """The tree as an export writes to it (see `ports.Destination`); missing folders are created."""
+        yield _Folder(self._tree)
+
+
+class _Folder:
+    """The tree as an export writes to it: every path through the path rule, file system calls in threads."""
+
+    def __init__(self, tree: _Tree) -> None:
+        self._tree = tree
+
+    async def create(self, path: str) -> Sink:
+        def create() -> BinaryIO:
+            folder = posixpath.dirname(path)
+            if folder:
+                self._tree.make_folder(folder)
+            flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC
+            return os.fdopen(os.open(self._tree.local(path), flags, FILE_MODE), "wb")
+
+        return _File(await _writing(path, create), path)
+
+    async def rename(self, path: str, target: str) -> None:
+        await _writing(target, lambda: os.rename(self._tree.local(path), self._tree.local(target)))
+
+    async def remove(self, path: str) -> None:
+        def remove() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._tree.local(path))
+
+        await _writing(path, remove)
+
+
+class _File:
+    """A file of the tree being written."""
+
+    def __init__(self, file: BinaryIO, path: str) -> None:
+        self._file = file
+        self._path = path
+
+    async def write(self, data: bytes) -> None:
+        await _writing(self._path, self._file.write, data)
+
+    async def close(self) -> None:
+        await _writing(self._path, self._file.close)
+
+
+async def _writing(path: str, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """`call` in a thread; a failure of the file system becomes the run's, naming `path`."""
+    try:
+        return await asyncio.to_thread(call, *args, **kwargs)
+    except OSError as exc:
+        raise RunFailure("WRITE_FAILED", f"cannot write '{path}' on {SERVER}: {_archive_reason(exc)}") from exc
 
 
 class _Tree:
@@ -141,7 +198,7 @@ class _Tree:
         try:
             if (move or not fetched.downloaded) and _stamp(os.lstat(self.local(path))) != fetched.stamp:
                 raise changed_since_read(path)
-            self._make_folder(folder)
+            self.make_folder(folder)
             for path in (fetched.remote_path, *fetched.companions):
                 target = self.local(archived_name(folder, prefix, path))
                 if move:
@@ -154,7 +211,7 @@ class _Tree:
             reason = _archive_reason(exc)
             raise RunFailure("LOAD_FAILED", f"cannot {action} '{path}' to '{folder}' on {SERVER}: {reason}") from exc
 
-    def _make_folder(self, folder: str) -> None:
+    def make_folder(self, folder: str) -> None:
         """Create `folder` and the folders above it that are missing, each through the path rule."""
         self.local(folder)  # the whole path first: a refused one creates nothing
         parts = segments(folder)

@@ -101,6 +101,24 @@ ALTER TABLE run_archives
 CREATE INDEX IF NOT EXISTS run_archives_created ON run_archives (created_at) WHERE request IS NOT NULL;
 """
 
+# Where an incremental export's next run starts (ADR 0012): rows modified since `since`, kept by the transaction
+# that ends the job's last successful export.
+EXPORT_MARKS_DDL = """
+CREATE TABLE IF NOT EXISTS export_marks (
+    job_id bigint      PRIMARY KEY,
+    run_id bigint      NOT NULL,
+    since  timestamptz NOT NULL
+);
+"""
+
 RUNNER_DDL = (
-    LEDGER_DDL + ATTEMPTS_DDL + RETRIES_DDL + POLLED_DDL + ARCHIVES_DDL + ARCHIVE_SWEEP_DDL + OUTBOX_DDL + OFFSETS_DDL
+    LEDGER_DDL
+    + ATTEMPTS_DDL
+    + RETRIES_DDL
+    + POLLED_DDL
+    + ARCHIVES_DDL
+    + ARCHIVE_SWEEP_DDL
+    + OUTBOX_DDL
+    + OFFSETS_DDL
+    + EXPORT_MARKS_DDL
 )

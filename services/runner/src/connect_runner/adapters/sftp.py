@@ -1,5 +1,5 @@
 """Downloading the source file from an external SFTP server, verifying its pinned host key, and archiving it
-there after the run.
+there after the run; writing export files there (`SftpFiles.destination`).
 
 Every way this can go wrong becomes a `RunFailure` with a code users can act on, worded by `sftp_failures`
 from the exception's class: messages name the server and path, never a library's text or the credential.
@@ -20,7 +20,7 @@ from pathlib import Path
 import asyncssh
 
 from connect_events import FileRules, SftpLocation
-from connect_runner.adapters.sftp_failures import Where, archive_failure, connect_failure, read_failure
+from connect_runner.adapters.sftp_failures import Where, archive_failure, connect_failure, read_failure, write_failure
 from connect_runner.adapters.sources import READY_POLL_S, locate
 from connect_runner.domain.companions import archived_name
 from connect_runner.domain.failures import RunFailure
@@ -33,6 +33,7 @@ from connect_runner.domain.source_files import (
     changed_since_read,
     local_name,
 )
+from connect_runner.ports import Destination, Sink
 from connect_runtime.vault import Credential
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,63 @@ class SftpFiles:
         except (OSError, asyncssh.Error) as exc:
             raise archive_failure(exc, where, folder, move=move) from exc
         return archived_name(folder, prefix, fetched.remote_path)
+
+    @contextlib.asynccontextmanager
+    async def destination(self, source: Source, path: str) -> AsyncIterator[Destination]:
+        """One session writing files on the server (see `ports.Destination`)."""
+        location, credential = _external(source)
+        where = Where.of(location, path)
+        async with _session(location, credential, self._connect_timeout_s, where) as sftp:
+            yield _RemoteFolder(sftp, where)
+
+
+class _RemoteFolder:
+    """The server as an export writes to it; a failure names the path it was about."""
+
+    def __init__(self, sftp: asyncssh.SFTPClient, where: Where) -> None:
+        self._sftp = sftp
+        self._where = where
+
+    async def create(self, path: str) -> Sink:
+        where = replace(self._where, path=path)
+        try:
+            return _RemoteFile(await self._sftp.open(path, "wb"), where)
+        except (OSError, asyncssh.Error) as exc:
+            raise write_failure(exc, where) from exc
+
+    async def rename(self, path: str, target: str) -> None:
+        try:
+            await _rename(self._sftp, path, target)
+        except (OSError, asyncssh.Error) as exc:
+            raise write_failure(exc, replace(self._where, path=target)) from exc
+
+    async def remove(self, path: str) -> None:
+        try:
+            await self._sftp.remove(path)
+        except asyncssh.SFTPNoSuchFile:
+            return
+        except (OSError, asyncssh.Error) as exc:
+            raise write_failure(exc, replace(self._where, path=path)) from exc
+
+
+class _RemoteFile:
+    """A file being written on the server: each write is sent in parallel requests of asyncssh's block size."""
+
+    def __init__(self, file: asyncssh.SFTPClientFile, where: Where) -> None:
+        self._file = file
+        self._where = where
+
+    async def write(self, data: bytes) -> None:
+        try:
+            await self._file.write(data)
+        except (OSError, asyncssh.Error) as exc:
+            raise write_failure(exc, self._where) from exc
+
+    async def close(self) -> None:
+        try:
+            await self._file.close()
+        except (OSError, asyncssh.Error) as exc:
+            raise write_failure(exc, self._where) from exc
 
 
 def _stamp(attrs: asyncssh.SFTPAttrs) -> tuple[int, ...]:

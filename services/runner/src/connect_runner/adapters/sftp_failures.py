@@ -1,4 +1,5 @@
-"""What can go wrong fetching a file over SFTP (or archiving it there), in the runner's own words.
+"""What can go wrong fetching a file over SFTP (or archiving it there, or writing an export), in the runner's own
+words.
 
 asyncssh, the socket layer and the server describe problems in their own text, which is not ours to pass on:
 it may quote what it was given. So each kind of problem, told apart by the exception's class (and a number
@@ -197,6 +198,45 @@ ARCHIVE_SFTP_FALLBACK = (
 ARCHIVE_FALLBACK = "cannot {action} '{path}' to '{folder}' on {server}: the transfer failed"
 
 
+# Writing an export's files: the temporary file, its rename, the count and ready files.
+WRITE_RULES: tuple[Rule, ...] = (
+    Rule(
+        (asyncssh.SFTPNoSuchFile, asyncssh.SFTPNoSuchPath),
+        "WRITE_FAILED",
+        "cannot write '{path}' on {server}: its folder is not there",
+    ),
+    Rule(
+        (asyncssh.SFTPPermissionDenied,),
+        "WRITE_FAILED",
+        "cannot write '{path}' on {server}: the server does not let {user} write there",
+    ),
+    Rule(
+        (asyncssh.SFTPNotADirectory, asyncssh.SFTPFileIsADirectory, asyncssh.SFTPInvalidFilename),
+        "WRITE_FAILED",
+        "cannot write '{path}' on {server}: the server does not accept it as a file path",
+    ),
+    Rule(
+        (asyncssh.SFTPOpUnsupported,),
+        "WRITE_FAILED",
+        "cannot write '{path}' on {server}: the server does not support an SFTP operation the runner needs",
+    ),
+    Rule(
+        (
+            asyncssh.SFTPConnectionLost,
+            asyncssh.SFTPNoConnection,
+            asyncssh.DisconnectError,
+            ConnectionError,
+            TimeoutError,
+        ),
+        "CONNECTION_FAILED",
+        "the connection to {server} was lost while writing '{path}'",
+        transient=True,
+    ),
+)
+WRITE_SFTP_FALLBACK = "cannot write '{path}' on {server}: the server reported an error (SFTP status {status})"
+WRITE_FALLBACK = "cannot write '{path}' on {server}: the transfer failed"
+
+
 def connect_failure(exc: BaseException, where: Where) -> RunFailure:
     """A failure to open the SFTP session (host key mismatches are decided before, by the caller)."""
     words = where.words()
@@ -237,3 +277,14 @@ def archive_failure(exc: BaseException, where: Where, folder: str, *, move: bool
     if isinstance(exc, asyncssh.SFTPError):
         return RunFailure("LOAD_FAILED", ARCHIVE_SFTP_FALLBACK.format_map({**words, "status": int(exc.code)}))
     return RunFailure("LOAD_FAILED", ARCHIVE_FALLBACK.format_map(words))
+
+
+def write_failure(exc: BaseException, where: Where) -> RunFailure:
+    """A failure to write, rename or remove `where.path` once the session is up."""
+    words = where.words()
+    for rule in WRITE_RULES:
+        if isinstance(exc, rule.types):
+            return rule.failure(words)
+    if isinstance(exc, asyncssh.SFTPError):
+        return RunFailure("WRITE_FAILED", WRITE_SFTP_FALLBACK.format_map({**words, "status": int(exc.code)}))
+    return RunFailure("WRITE_FAILED", WRITE_FALLBACK.format_map(words))

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -25,7 +26,7 @@ from connect_runner.domain.companions import (
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source
-from connect_runner.ports import FileFetcher
+from connect_runner.ports import Destination, FileFetcher
 
 READY_POLL_S = 5.0
 NO_FILES_ROOT = (
@@ -126,6 +127,10 @@ class Sources:
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """As the source's own fetcher."""
         return await self._of(source).archive(source, fetched, folder, prefix, move=move)
+
+    def destination(self, source: Source, path: str) -> AbstractAsyncContextManager[Destination]:
+        """As the source's own."""
+        return self._of(source).destination(source, path)
 
     def _of(self, source: Source) -> FileFetcher:
         if source.location.kind == "sftp":

@@ -21,15 +21,16 @@ MAX_READY_TIMEOUT_S = 86400
 EXTENSION = re.compile(r"[A-Za-z0-9_-]{1,16}")
 
 
-def source_errors(source: FileLocation) -> list[FieldError]:
-    """The location's own rules: an external server's address and pinned key, or a path in the hosted tree."""
+def source_errors(source: FileLocation, field: str = "settings.source") -> list[FieldError]:
+    """The location's own rules: an external server's address and pinned key, or a path in the hosted tree; the
+    errors name the location's `field` (an export's `settings.destination`)."""
     if isinstance(source, HostedLocation):
         problem = _path_problem(source.path, hosted=True)
-        return [] if problem is None else [FieldError(field="settings.source.path", message=problem)]
-    return _sftp_errors(source)
+        return [] if problem is None else [FieldError(field=f"{field}.path", message=problem)]
+    return _sftp_errors(source, field)
 
 
-def _sftp_errors(source: SftpLocation) -> list[FieldError]:
+def _sftp_errors(source: SftpLocation, field: str) -> list[FieldError]:
     problems = [
         ("host", control_problem(source.host) or _required("host", source.host) or host_problem(source.host)),
         ("user", control_problem(source.user) or _required("user", source.user)),
@@ -39,7 +40,7 @@ def _sftp_errors(source: SftpLocation) -> list[FieldError]:
         ("host_key", storable_problem(source.host_key)),
         ("host_key_fingerprint", storable_problem(source.host_key_fingerprint)),
     ]
-    return [FieldError(field=f"settings.source.{field}", message=problem) for field, problem in problems if problem]
+    return [FieldError(field=f"{field}.{name}", message=problem) for name, problem in problems if problem]
 
 
 def _required(field: str, value: str) -> str | None:
@@ -66,20 +67,26 @@ def file_rules_errors(rules: FileRules, source: FileLocation) -> list[FieldError
     """Companion-file extensions (1-16 letters, digits, `_` or `-`, not the same for both), a ready timeout of a
     second to a day, and an archive folder (a relative folder path) other than the one the file is read from:
     an archived file left there would be read again by a `*` pattern."""
-    errors: list[FieldError] = []
-    for field, extension in (("count_file", rules.count_file), ("ready_file", rules.ready_file)):
-        if extension is not None and not EXTENSION.fullmatch(extension):
-            message = "give the extension only (no dot): 1 to 16 letters, digits, _ or -"
-            errors.append(FieldError(field=f"settings.files.{field}", message=message))
-    count, ready = rules.count_file, rules.ready_file
-    if count is not None and ready is not None and count.lower() == ready.lower():
-        errors.append(FieldError(field="settings.files.ready_file", message="must differ from the count file's"))
+    errors = companion_errors(rules.count_file, rules.ready_file)
     if not 1 <= rules.ready_timeout_s <= MAX_READY_TIMEOUT_S:
         message = f"between 1 and {MAX_READY_TIMEOUT_S} seconds"
         errors.append(FieldError(field="settings.files.ready_timeout_s", message=message))
     if rules.archive_folder is not None:
         problem = _archive_problem(rules.archive_folder, source)
         errors += [] if problem is None else [FieldError(field="settings.files.archive_folder", message=problem)]
+    return errors
+
+
+def companion_errors(count: str | None, ready: str | None) -> list[FieldError]:
+    """The count and ready files' extensions (`settings.files`): 1-16 letters, digits, `_` or `-`, not the same
+    for both."""
+    errors: list[FieldError] = []
+    for field, extension in (("count_file", count), ("ready_file", ready)):
+        if extension is not None and not EXTENSION.fullmatch(extension):
+            message = "give the extension only (no dot): 1 to 16 letters, digits, _ or -"
+            errors.append(FieldError(field=f"settings.files.{field}", message=message))
+    if count is not None and ready is not None and count.lower() == ready.lower():
+        errors.append(FieldError(field="settings.files.ready_file", message="must differ from the count file's"))
     return errors
 
 

@@ -94,6 +94,7 @@ def request_run(
         table=target.table,
         list=target.list,
         pets=target.pets,
+        audience=target.audience,
         group_id=group_id,
         group_run_id=group_run_id,
         scheduled_for=scheduled_for,

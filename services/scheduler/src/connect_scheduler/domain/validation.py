@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from connect_events import (
     Command,
+    ExportFile,
     FieldError,
     ImportCustomTable,
     JobDefinition,
@@ -28,12 +29,13 @@ from connect_events import (
 )
 from connect_events.values import MAX_HOST_LENGTH, control_problem, host_problem, job_name_problem, storable_problem
 from connect_scheduler.domain.addresses import private_host_problem
+from connect_scheduler.domain.exports import export_errors
 from connect_scheduler.domain.fields import text_errors
 from connect_scheduler.domain.import_files import file_rules_errors, limits_errors, source_errors
 from connect_scheduler.domain.mappings import Mapped
 from connect_scheduler.domain.profile_imports import profile_errors
 from connect_scheduler.domain.schedules import schedule_errors
-from connect_scheduler.domain.targets import Profile, Target
+from connect_scheduler.domain.targets import Exported, Profile, Target
 
 MAX_DESCRIPTION_LENGTH = 4000
 
@@ -193,7 +195,9 @@ def _description_errors(description: str) -> list[FieldError]:
 
 
 def _settings_errors(settings: JobSettings, target: Target) -> list[FieldError]:
-    """The rules every import shares (source, file, file rules, limits) around those of its target."""
+    """The rules every import shares (source, file, file rules, limits) around those of its target; an export's."""
+    if isinstance(settings, ExportFile):
+        return export_errors(settings, target if isinstance(target, Exported) else Exported())
     errors = source_errors(settings.source)
     if settings.file.decimal_separator == settings.file.delimiter:
         message = "must differ from the delimiter"
