@@ -107,6 +107,7 @@ from connect_events.definitions import (
     TimedSchedule,
     Weekday,
     Weekly,
+    file_location,
 )
 from connect_events.envelope import Command, Event, FieldError, Message, Payload
 from connect_events.groups import (
@@ -429,6 +430,7 @@ __all__ = [
     "can_transition",
     "decode",
     "encode",
+    "file_location",
     "group_run_key",
     "message_classes",
     "run_key",

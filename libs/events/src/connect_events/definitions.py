@@ -325,6 +325,11 @@ ExportSettings = ExportFile
 """Every job type that writes the audience store's rows out."""
 
 
+def file_location(settings: ImportSettings | ExportSettings) -> FileLocation:
+    """Where the job's file is: an import's source, an export's destination."""
+    return settings.destination if isinstance(settings, ExportFile) else settings.source
+
+
 class OnDemand(Message):
     """Runs only when started by run-now, a group or the API."""
 

@@ -67,6 +67,7 @@ from connect_events import (
     UpdateJob,
     UpdateJobPayload,
     encode,
+    file_location,
 )
 from connect_gateway.domain.edits import check_based_on, check_same_login, external
 from connect_gateway.domain.errors import Refusal, invalid
@@ -336,7 +337,7 @@ async def _reusable_source(
     record = await deps.reads.get_job(job_id)
     if record is None:
         return None
-    current = record.definition.settings.source
+    current = file_location(record.definition.settings)
     keeps_key = source.host_key is None and isinstance(current, SftpLocation) and source.same_server(current)
     if secret is None or keeps_key:
         check_based_on(job_id, record.version, expected_version)

@@ -1,5 +1,5 @@
 """A job as the client sent it, before the gateway pins the host key and vaults the secret (an external SFTP
-source); a hosted source needs neither."""
+location: an import's source, an export's destination); a hosted location needs neither."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Protocol
 from uuid import UUID
 
 from connect_events import (
+    ExportSettings,
     FileLocation,
     HostedLocation,
     ImportSettings,
@@ -71,16 +72,18 @@ class HostedSourceDraft:
 
 
 class SettingsDraft(Protocol):
-    """An import's settings as sent, made whole by the location its file is read from (`JobDraft.definition`)."""
+    """A job's settings as sent, made whole by the location of its file (`JobDraft.definition`): where an import
+    reads it, where an export writes it."""
 
-    def __call__(self, *, source: FileLocation) -> ImportSettings:
-        """The settings reading their file from `source`."""
+    def __call__(self, *, source: FileLocation) -> ImportSettings | ExportSettings:
+        """The settings whose file is at `source`."""
         ...
 
 
 @dataclass(frozen=True)
 class JobDraft:
-    """Everything about an import job except what the gateway adds (key pin, secret ref); the scheduler judges
+    """Everything about a job except what the gateway adds (key pin, secret ref); `source` is the location of its
+    file (an import's source, an export's destination). The scheduler judges
     the settings, the schedule and the expiration (a definition with errors is saved as an inactive draft)."""
 
     name: str

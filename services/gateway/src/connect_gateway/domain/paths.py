@@ -16,6 +16,10 @@ _WRAPPERS = ("payload.", "definition.", "table.")
 # Definition path prefix -> request body prefix, most specific first.
 JOB_PATHS: tuple[tuple[str, str], ...] = (
     ("settings.source.credential_ref", "source.private_key"),
+    ("settings.destination.credential_ref", "destination.private_key"),
+    ("settings.destination.host_key_fingerprint", "destination.host_key"),
+    ("settings.destination", "destination"),
+    ("settings.incremental", "incremental"),
     ("settings.source.host_key_fingerprint", "source.host_key"),
     ("settings.source", "source"),
     ("settings.files", "files"),

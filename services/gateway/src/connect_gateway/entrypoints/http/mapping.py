@@ -10,13 +10,18 @@ from urllib.parse import quote
 from uuid import UUID
 
 from connect_events import (
+    AudienceExport,
     ColumnMapping,
     ColumnSpec,
     ColumnType,
     Cron,
+    CsvOutput,
     CsvSettings,
     Daily,
     EmailFormatMapping,
+    ExportFile,
+    ExportFileRules,
+    ExportSource,
     FileLocation,
     FileRules,
     GroupDefinition,
@@ -24,17 +29,20 @@ from connect_events import (
     ImportCustomTable,
     ImportProfileData,
     Limits,
+    ListExport,
     ListSpec,
     Monthly,
     Notifications,
     OnDemand,
     OneTime,
     PermissionMapping,
+    PetExport,
     PetImport,
     PetSpec,
     RetryPolicy,
     Role,
     Schedule,
+    TableExport,
     TableSpec,
     Weekly,
     group_run_key,
@@ -45,6 +53,7 @@ from connect_gateway.domain.jobs import HOSTED_ARCHIVE_FOLDER, HostedSourceDraft
 from connect_gateway.domain.paths import COMMAND_PATHS, JOB_PATHS, to_request_errors, to_request_path
 from connect_gateway.domain.profiles import column_kind, is_match_column, json_value
 from connect_gateway.domain.webhooks import shown_webhook_url
+from connect_gateway.entrypoints.http import export_schemas as es
 from connect_gateway.entrypoints.http import profile_schemas as ps
 from connect_gateway.entrypoints.http import schemas as s
 from connect_gateway.read_models import (
@@ -187,11 +196,18 @@ def rows_out(name: str, rows: list[dict[str, object]]) -> ps.RowsOut:
     return ps.RowsOut(name=name, rows=[{key: json_value(value) for key, value in row.items()} for row in rows])
 
 
-def job_draft(body: s.JobFields | ps.ProfileJobFields) -> JobDraft:
+def job_draft(body: s.JobFields | ps.ProfileJobFields | es.ExportJobFields) -> JobDraft:
     """The job as sent, before the host key is pinned and the secret vaulted."""
-    source = source_draft(body.source)
-    hosted = isinstance(source, HostedSourceDraft)
-    settings = custom_table_settings(body, hosted) if isinstance(body, s.JobFields) else profile_settings(body, hosted)
+    settings: SettingsDraft
+    if isinstance(body, es.ExportJobFields):
+        source = source_draft(body.destination)
+        settings = export_settings(body)
+    else:
+        source = source_draft(body.source)
+        hosted = isinstance(source, HostedSourceDraft)
+        settings = (
+            custom_table_settings(body, hosted) if isinstance(body, s.JobFields) else profile_settings(body, hosted)
+        )
     return JobDraft(
         name=body.name,
         description=body.description,
@@ -202,6 +218,32 @@ def job_draft(body: s.JobFields | ps.ProfileJobFields) -> JobDraft:
         retry=RetryPolicy(**body.retry.model_dump()),
         notifications=notifications(body.notifications),
     )
+
+
+def export_settings(body: es.ExportJobFields) -> SettingsDraft:
+    """An *export* job's settings, waiting for their file's location."""
+    source = body.source
+    what: ExportSource
+    match source:
+        case es.ListSourceIn():
+            what = ListExport(list_name=source.list, columns=tuple(source.columns))
+        case es.AudienceSourceIn():
+            what = AudienceExport(audience=source.audience)
+        case es.PetSourceIn():
+            what = PetExport(pet=source.pet, key_columns=tuple(source.key_columns), columns=tuple(source.columns))
+        case es.TableSourceIn():
+            what = TableExport(table=source.table, columns=tuple(source.columns))
+
+    def settings(*, source: FileLocation) -> ExportFile:
+        return ExportFile(
+            source=what,
+            destination=source,
+            file=CsvOutput(**body.file.model_dump()),
+            files=ExportFileRules(**body.files.model_dump()),
+            incremental=body.incremental,
+        )
+
+    return settings
 
 
 def _import_fields(body: s.ImportFields, hosted: bool) -> dict[str, Any]:
@@ -369,9 +411,11 @@ def job_summary_out(job: JobSummary) -> s.JobSummaryOut:
     return s.JobSummaryOut(**_summary_fields(job))
 
 
-def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut:
+def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut | es.ExportJobOut:
     """A job with its settings as `role` may see them, never its secret or credential reference."""
     settings = job.definition.settings
+    if isinstance(settings, ExportFile):
+        return _export_out(job, settings, role)
     shown = _import_out(job, role)
     if isinstance(settings, ImportCustomTable):
         target = s.TargetOut(
@@ -401,9 +445,43 @@ def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut:
     )
 
 
+def _export_out(job: JobRecord, settings: ExportFile, role: Role) -> es.ExportJobOut:
+    source = settings.source
+    match source:
+        case ListExport():
+            what = es.ExportSourceOut(kind=source.kind, list=source.list_name, columns=list(source.columns))
+        case AudienceExport():
+            what = es.ExportSourceOut(kind=source.kind, audience=source.audience)
+        case PetExport():
+            keys, columns = list(source.key_columns), list(source.columns)
+            what = es.ExportSourceOut(kind=source.kind, pet=source.pet, key_columns=keys, columns=columns)
+        case TableExport():
+            what = es.ExportSourceOut(kind=source.kind, table=source.table, columns=list(source.columns))
+    return es.ExportJobOut(
+        **_summary_fields(job),
+        source=what,
+        destination=source_out(settings.destination),
+        file=es.OutputOut(**settings.file.model_dump()),
+        files=es.ExportFilesOut(**settings.files.model_dump()),
+        incremental=settings.incremental,
+        **_definition_out(job, role),
+    )
+
+
+def _definition_out(job: JobRecord, role: Role) -> dict[str, Any]:
+    """What every job shows besides its settings."""
+    return {
+        "schedule": schedule_out(job.definition.schedule),
+        "retry": s.RetryOut(**job.definition.retry.model_dump()),
+        "notifications": notifications_out(job.definition.notifications, role),
+        "errors": [s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
+    }
+
+
 def _import_out(job: JobRecord, role: Role) -> dict[str, Any]:
     """What every import job shows."""
     settings = job.definition.settings
+    assert not isinstance(settings, ExportFile), "an import's settings"
     return {
         **_summary_fields(job),
         "source": source_out(settings.source),
@@ -412,10 +490,7 @@ def _import_out(job: JobRecord, role: Role) -> dict[str, Any]:
         "truncate_long_text": settings.truncate_long_text,
         "files": s.FilesOut(**settings.files.model_dump()),
         "limits": s.LimitsOut(**settings.limits.model_dump()),
-        "schedule": schedule_out(job.definition.schedule),
-        "retry": s.RetryOut(**job.definition.retry.model_dump()),
-        "notifications": notifications_out(job.definition.notifications, role),
-        "errors": [s.ErrorItem(field=e.field, message=e.message) for e in to_request_errors(job.errors, JOB_PATHS)],
+        **_definition_out(job, role),
     }
 
 

@@ -17,6 +17,7 @@ from connect_gateway.domain.paths import JOB_PATHS, to_request_errors
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep
 from connect_gateway.entrypoints.http.dependencies import DepsDep
+from connect_gateway.entrypoints.http.export_schemas import ExportJobIn, ExportJobOut, ExportJobUpdateIn
 from connect_gateway.entrypoints.http.fields import IdempotencyKey
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,
@@ -68,9 +69,9 @@ ExpectedVersion = Annotated[
 IdempotencyHeader = Annotated[
     IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
 ]
-# A job's body by its `type`: an *import custom table* or an *import profile data* job.
-NewJob = Annotated[JobIn | ProfileJobIn, Body(discriminator="type")]
-EditedJob = Annotated[JobUpdateIn | ProfileJobUpdateIn, Body(discriminator="type")]
+# A job's body by its `type`: an *import custom table*, an *import profile data* or an *export* job.
+NewJob = Annotated[JobIn | ProfileJobIn | ExportJobIn, Body(discriminator="type")]
+EditedJob = Annotated[JobUpdateIn | ProfileJobUpdateIn | ExportJobUpdateIn, Body(discriminator="type")]
 WRITTEN = {200: {"model": JobWrittenOut, "description": "Done"}, **COMMAND_RESPONSES}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job"}}
 JobSort = Annotated[
@@ -175,7 +176,7 @@ def _deleted(job_id: int, outcome: Outcome | Refusal) -> DeleteResultOut:
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-async def get_job(job_id: JobId, deps: DepsDep, principal: PrincipalDep) -> JobOut | ProfileJobOut:
+async def get_job(job_id: JobId, deps: DepsDep, principal: PrincipalDep) -> JobOut | ProfileJobOut | ExportJobOut:
     """A job's definition (without secrets), its `version`, and the `errors` it was saved with; the webhook URL
     whole only for data directors and admins."""
     record = await deps.reads.get_job(job_id)
