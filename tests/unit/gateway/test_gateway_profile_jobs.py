@@ -151,8 +151,8 @@ async def test_the_shapes_are_checked_before_sending(world: World, change: dict[
 @pytest.mark.parametrize(
     ("job_type", "message"),
     [
-        ("export", "must be one of 'import_custom_table' or 'import_profile_data'"),
-        (5, "must be one of 'import_custom_table' or 'import_profile_data'"),
+        ("export", "must be one of 'import_custom_table', 'import_profile_data' or 'export_file'"),
+        (5, "must be one of 'import_custom_table', 'import_profile_data' or 'export_file'"),
         (None, "is required"),
     ],
 )

@@ -166,7 +166,8 @@ JobIdValue = Annotated[int, Field(ge=1, le=lim.MAX_ID), INTEGRAL]
 # Import file rules: the shapes are checked here; whether a format suits its column's type, the count and ready
 # extensions differ, and the volume gates leave room for a file is the scheduler's to judge.
 SOURCE_KINDS = ("sftp", "hosted")
-JOB_TYPES = ("import_custom_table", "import_profile_data")  # a job body's `type`, which picks its shape
+EXPORT_SOURCE_KINDS = ("list", "audience", "pet", "table")  # what an export writes
+JOB_TYPES = ("import_custom_table", "import_profile_data", "export_file")  # a job body's `type` picks its shape
 DateFormat = Annotated[str, StringConstraints(min_length=1, max_length=MAX_FORMAT_LENGTH), FILLED_LINE]
 EXTENSION_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
 Extension = Annotated[str, StringConstraints(pattern=EXTENSION_PATTERN)]

@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from connect_events.values import STORABLE
-from connect_gateway.entrypoints.http.fields import JOB_TYPES, SCHEDULE_KINDS, SOURCE_KINDS
+from connect_gateway.entrypoints.http.fields import EXPORT_SOURCE_KINDS, JOB_TYPES, SCHEDULE_KINDS, SOURCE_KINDS
 from connect_gateway.entrypoints.http.value_rule import RULE_ERROR
 
 GENERIC = "is not valid"
@@ -93,7 +93,8 @@ MAX_KEY_SHOWN = 64
 # (`schedule.daily.time`), which the request does not have (`schedule.time`).
 _DISCRIMINATED: dict[str, frozenset[str]] = {
     "schedule": frozenset(SCHEDULE_KINDS),
-    "source": frozenset(SOURCE_KINDS),
+    "source": frozenset(SOURCE_KINDS + EXPORT_SOURCE_KINDS),  # an import's file, or what an export writes
+    "destination": frozenset(SOURCE_KINDS),
 }
 # A job body is itself discriminated by `type`: pydantic puts the type first (`import_custom_table.target`).
 _ROOT_TAGS = frozenset(JOB_TYPES)

@@ -139,7 +139,7 @@ async def list_jobs(
     state: JobStateName | None = None,
     job_type: Annotated[
         str | None,
-        Query(alias="type", pattern="^(import_custom_table|import_profile_data)$", description="Job type"),
+        Query(alias="type", pattern="^(import_custom_table|import_profile_data|export_file)$", description="Job type"),
     ] = None,
     schedule_type: ScheduleTypeFilter = None,
     q: NameFilter = None,
