@@ -13,6 +13,8 @@ from connect_events import (
     RUNS_TOPIC,
     RunEvent,
     RunFailed,
+    RunLogged,
+    RunLoggedPayload,
     RunRequested,
     RunSucceeded,
     SftpLocation,
@@ -162,6 +164,10 @@ class RunnerWorld:
 
     async def events(self, run_id: int) -> list[RunEvent]:
         return await run_events(self.pool, self.job_id, run_id)
+
+    async def log_entries(self, run_id: int) -> list[RunLoggedPayload]:
+        """The run's execution log, in order."""
+        return [e.payload for e in await self.events(run_id) if isinstance(e, RunLogged)]
 
     async def ledger_status(self, run_id: int) -> str | None:
         return await self.pool.fetchval(

@@ -159,7 +159,9 @@ class RunLoggedPayload(RunPayload):
 
     Stages so far: `ready_file`, `file_found` (size, remote path), `transferred` (bytes, sha256), `decompressed`,
     `count_verified`, `parsed` (rows), `validated` (rejects by reason), `loaded` (inserted, updated, unchanged),
-    `dry_run`, `archived` (where to). New stages may appear: consumers show `message` and may read `details`.
+    `dry_run`, `archived` (where to); exports: `selected` (rows; a dry run's `first_rows`), `written` (bytes, the
+    temporary path), `renamed` (the final path), `count_file`, `ready_file`. New stages may appear: consumers show
+    `message` and may read `details`.
     """
 
     attempt: int

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import posixpath
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -31,6 +32,7 @@ from connect_runner.domain.file_pattern import job_zone, render
 from connect_runner.domain.source_files import Checkpoint
 from connect_runner.ports import Destination, RunDeps, Sink
 from connect_runner.progress import Journal, Tracker
+from connect_runtime.db import Conn
 
 log = logging.getLogger(__name__)
 
@@ -101,12 +103,12 @@ async def write_export(
         chain = _chain(request, settings, names)
         rows, size, mark = await _copy_out(deps.pool, selection, settings, chain, sink, tracker)
         await sink.close()
+        journal.add("selected", f"selected {_rows(rows)}", rows=rows)
+        journal.add("written", f"wrote {size:,} bytes to '{names.temp}'", bytes=size, path=names.temp)
+        await checkpoint()
     except BaseException:
         await discard(destination, names.temp, sink)
         raise
-    journal.add("selected", f"selected {_rows(rows)}", rows=rows)
-    journal.add("written", f"wrote {size:,} bytes to '{names.temp}'", bytes=size, path=names.temp)
-    await checkpoint()
     return Written(names, rows, size, mark)
 
 
@@ -165,7 +167,7 @@ async def preview_export(request: RunRequested, deps: RunDeps) -> Previewed:
     async def take(chunk: bytes) -> None:
         parts.append(chain.feed(chunk))
 
-    async with deps.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+    async with _snapshot(deps.pool) as conn:
         rows = await conn.fetchval(selection.count, *selection.params)
         query = f"{selection.query(output)} LIMIT {PREVIEW_ROWS}"
         await conn.copy_from_query(query, *selection.params, output=take, **copy_options(output))  # type: ignore[arg-type]
@@ -205,20 +207,14 @@ async def _copy_out(
             block.clear()
             tracker.exporting(chain.rows, written)
 
-    async with pool.acquire() as conn:
-        try:
-            async with conn.transaction(isolation="repeatable_read", readonly=True):
-                mark = await conn.fetchval(MARK_SQL)
-                query = selection.query(output)
-                status = await conn.copy_from_query(query, *selection.params, output=take, **copy_options(output))  # type: ignore[arg-type]
-        except BaseException as exc:
-            # A failing `output` makes asyncpg cancel the COPY; when the server had already finished it, the
-            # connection then waits forever for that cancel: it is closed, never reused (ADR 0012).
-            conn.terminate()
-            if isinstance(exc, ExportEncodingError):
-                message = f"{exc}; choose an encoding that can write it (UTF-8 writes every character)"
-                raise RunFailure("EXPORT_INVALID", message) from exc
-            raise
+    try:
+        async with _snapshot(pool) as conn:
+            mark = await conn.fetchval(MARK_SQL)
+            query = selection.query(output)
+            status = await conn.copy_from_query(query, *selection.params, output=take, **copy_options(output))  # type: ignore[arg-type]
+    except ExportEncodingError as exc:
+        message = f"{exc}; choose an encoding that can write it (UTF-8 writes every character)"
+        raise RunFailure("EXPORT_INVALID", message) from exc
     try:
         block.extend(chain.end())
     except ExportEncodingError as exc:
@@ -229,6 +225,22 @@ async def _copy_out(
     rows = int(str(status).rsplit(" ", 1)[-1])
     tracker.exporting(rows, written)
     return rows, written, mark
+
+
+@contextlib.asynccontextmanager
+async def _snapshot(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
+    """A read-only, repeatable-read transaction on a connection of its own. Any failure inside (a stop included)
+    closes the connection instead of rolling back: a COPY whose `output` failed after the server had finished it
+    leaves asyncpg waiting forever for the cancel it sent, and a rollback would wait behind it (ADR 0012)."""
+    async with pool.acquire() as conn:
+        transaction = conn.transaction(isolation="repeatable_read", readonly=True)
+        await transaction.start()
+        try:
+            yield conn
+        except BaseException:
+            conn.terminate()
+            raise
+        await transaction.commit()
 
 
 def _chain(request: RunRequested, settings: ExportFile, names: ExportNames) -> ExportStream:
