@@ -86,7 +86,9 @@ class InMemoryReadModel:
         group_run = self.group_runs.get(subject.group_run) if subject.group_run is not None else None
         return Snapshot(
             job=None if job is None else JobView(job["version"], json.loads(job["definition_json"])),
-            run=None if run is None else RunView(RunStatus(run["status"]), run["attempt"], run["stop_requested"]),
+            run=None
+            if run is None
+            else RunView(RunStatus(run["status"]), run["attempt"], run["stop_requested"], run["exports"]),
             group=None if group is None else GroupView(group["version"]),
             group_run=None if group_run is None else GroupRunView(RunStatus(group_run["status"]), group_run["version"]),
         )
@@ -156,6 +158,7 @@ class InMemoryReadModel:
                         "scheduled_for": change.scheduled_for,
                         "rows_read": 0,
                         "stop_requested": False,
+                        "exports": change.exports,
                     },
                 )
             case StartAttempt():

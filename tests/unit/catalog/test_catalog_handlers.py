@@ -6,7 +6,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 from connect_catalog.handlers import HANDLERS, PROJECTED_TOPICS, project_event
-from connect_events import Event
+from connect_events import Event, ExportFile, HostedLocation, JobDefinition, TableExport
 from tests.unit.catalog.catalog_builders import (
     JOB_ID,
     RUN_ID,
@@ -96,6 +96,19 @@ async def test_a_start_redelivered_after_success_does_not_reopen_the_run() -> No
         "Started attempt 1 on runner-a",
         "Succeeded: 10 rows read, 6 inserted, 2 updated, 1 unchanged, 1 rejected",
     ]
+
+
+async def test_an_exports_run_ends_with_rows_and_bytes_written() -> None:
+    model = InMemoryReadModel()
+    requested = run_requested()
+    settings = ExportFile(source=TableExport(table="Orders"), destination=HostedLocation(path="download/o.csv"))
+    exported = requested.model_copy(
+        update={
+            "payload": requested.payload.model_copy(update={"definition": JobDefinition(name="E", settings=settings)})
+        }
+    )
+    await feed(model, exported, run_started(), run_succeeded())
+    assert messages(model)[-1] == "Succeeded: 10 rows written, 2048 bytes"
 
 
 async def test_duration_covers_the_attempt_that_finished() -> None:

@@ -57,7 +57,7 @@ INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NO
 JOB_LOCK_NAMESPACE = 7_100_020
 LOCK_JOB = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 SELECT_JOB = "SELECT version, definition FROM jobs WHERE job_id = $1 FOR UPDATE"
-SELECT_RUN = "SELECT status, attempt, stop_requested FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
+SELECT_RUN = "SELECT status, attempt, stop_requested, exports FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
 
 # last_run_id and previous_run_at come from `runs` too: job and run events travel on different topics, so a
 # run may be projected before its job, and the result must not depend on that order (a rebuild reads in another).
@@ -127,9 +127,9 @@ WHERE audiences.version < EXCLUDED.version
 REMOVE_AUDIENCE = "DELETE FROM audiences WHERE key = lower($1) AND version < $2"
 INSERT_RUN = """
 INSERT INTO runs (
-    job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id, dry_run
+    job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id, dry_run, exports
 )
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (job_id, run_id) DO NOTHING
 """
 START_ATTEMPT = """
@@ -278,7 +278,7 @@ def statement(change: Change) -> Statement:
         case InsertRun():
             run = (change.job_id, change.run_id)
             row = (change.job_name, change.status.value, change.trigger, change.requested_at, change.scheduled_for)
-            return INSERT_RUN, (*run, *row, change.group_id, change.group_run_id, change.dry_run)
+            return INSERT_RUN, (*run, *row, change.group_id, change.group_run_id, change.dry_run, change.exports)
         case StartAttempt():
             run = (change.job_id, change.run_id)
             return START_ATTEMPT, (*run, change.attempt, change.runner, change.started_at)
@@ -361,7 +361,7 @@ class PostgresReadModel:
             job = None if found is None else JobView(found["version"], json.loads(found["definition"]))
         if subject.run is not None:
             row = await self._conn.fetchrow(SELECT_RUN, *subject.run)
-            run = None if row is None else RunView(RunStatus(row["status"]), row["attempt"], row["stop_requested"])
+            run = None if row is None else RunView(RunStatus(row["status"]), row["attempt"], *row[2:])
         return Snapshot(job=job, run=run, group=await self._group(subject), group_run=await self._group_run(subject))
 
     async def _group(self, subject: Subject) -> GroupView | None:

@@ -184,7 +184,8 @@ class RemoveAudience:
 @dataclass(frozen=True)
 class InsertRun:
     """A new run row: queued, or skipped (born terminal); `scheduled_for` is the fire it stands for, a
-    member run names its group run (`group_id`, `group_run_id`), and a dry run writes nothing."""
+    member run names its group run (`group_id`, `group_run_id`), a dry run writes nothing, and an export's run
+    (`exports`) writes a file."""
 
     job_id: int
     run_id: int
@@ -196,6 +197,7 @@ class InsertRun:
     group_id: int | None = None
     group_run_id: int | None = None
     dry_run: bool = False
+    exports: bool = False
 
 
 @dataclass(frozen=True)

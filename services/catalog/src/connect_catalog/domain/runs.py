@@ -54,9 +54,11 @@ def span(started_at: datetime, finished_at: datetime) -> Span:
     return Span(start, end, max(0, (end - start) // timedelta(milliseconds=1)))
 
 
-def counts_text(counts: RunCounts) -> str:
-    """Counters in words, for the execution log; a profile import's skipped rows and duplicates when there are
-    any (other imports never have them)."""
+def counts_text(counts: RunCounts, *, exports: bool = False) -> str:
+    """Counters in words, for the execution log: an export's rows and bytes written; an import's, with a profile
+    import's skipped rows and duplicates when there are any (other imports never have them)."""
+    if exports:
+        return f"{counts.rows_read} rows written, {counts.bytes_transferred} bytes"
     text = (
         f"{counts.rows_read} rows read, {counts.inserted} inserted, {counts.updated} updated, "
         f"{counts.unchanged} unchanged, {counts.rejected} rejected"
@@ -70,6 +72,7 @@ def counts_text(counts: RunCounts) -> str:
 
 # Issue 7: a stop that arrives after the load's final commit cannot undo it, and the log must say so.
 STOP_TOO_LATE = "The stop came after the load had committed; the run succeeded and its data stays."
+STOP_TOO_LATE_EXPORT = "The stop came after the file was delivered; the run succeeded and its file stays."
 
 
 def missed_text(missed: int) -> str:
@@ -92,7 +95,7 @@ def requested(event: RunRequested, run: RunView | None) -> tuple[Change, ...]:
     group = (p.group_id, p.group_run_id)
     run_row = (p.job_id, p.run_id, p.definition.name, p.trigger, at, RunStatus.QUEUED, scheduled_for, *group)
     changes: list[Change] = [
-        InsertRun(*run_row, dry_run=p.dry_run),
+        InsertRun(*run_row, dry_run=p.dry_run, exports=p.definition.settings.kind == "export_file"),
         SetLastRun(p.job_id, p.run_id, scheduled_for or at),
         LogLine(p.job_id, p.run_id, at, "INFO", f"{'Dry run' if p.dry_run else 'Run'} requested ({p.trigger})"),
     ]
@@ -173,11 +176,12 @@ def ended(event: RunSucceeded | RunFailed | RunStopped, run: RunView | None) -> 
             line = LogLine(p.job_id, p.run_id, at, "ERROR", f"Failed ({f.code}): {f.error}")
             return (end_run(f, status, f.code, f.error), line)
         case RunStopped():
-            line = LogLine(p.job_id, p.run_id, at, "WARN", f"Stopped: {counts_text(p.counts)}")
+            line = LogLine(p.job_id, p.run_id, at, "WARN", f"Stopped: {counts_text(p.counts, exports=run.exports)}")
         case _:
-            line = LogLine(p.job_id, p.run_id, at, "INFO", f"Succeeded: {counts_text(p.counts)}")
+            line = LogLine(p.job_id, p.run_id, at, "INFO", f"Succeeded: {counts_text(p.counts, exports=run.exports)}")
             if run.stop_requested:
-                return (end_run(p, status), line, LogLine(p.job_id, p.run_id, at, "WARN", STOP_TOO_LATE))
+                too_late = STOP_TOO_LATE_EXPORT if run.exports else STOP_TOO_LATE
+                return (end_run(p, status), line, LogLine(p.job_id, p.run_id, at, "WARN", too_late))
     return (end_run(p, status), line)
 
 

@@ -19,12 +19,13 @@ class JobView:
 
 @dataclass(frozen=True)
 class RunView:
-    """The projected run's status, latest attempt (0 before any attempt started) and whether a user asked it to
-    stop."""
+    """The projected run's status, latest attempt (0 before any attempt started), whether a user asked it to
+    stop, and whether it is an export's (its counters are rows and bytes written)."""
 
     status: RunStatus
     attempt: int
     stop_requested: bool = False
+    exports: bool = False
 
     @property
     def ended(self) -> bool:
