@@ -306,6 +306,51 @@ class ExportFile(Message):
     incremental: bool = False
 
 
+class ApiEndpoint(Message):
+    """A Responsys-compatible REST API (spec §5.3): the server a login goes to (`url`, scheme and host, e.g.
+    `https://login.example.com`; later calls go to the `endPoint` its answer names), the user, the password's
+    reference in the vault (never the password), and the most calls a minute the runner makes."""
+
+    url: str
+    user: str
+    credential_ref: UUID
+    calls_per_minute: int = Field(default=60, description="Pacing: the runner spaces its calls to stay under it")
+
+
+class MergeRule(Message):
+    """How the remote list merges the records (the API's `mergeRule`): match on one or two columns; insert when
+    nothing matches; replace the matched record's fields or leave it; the values meaning opt-in/opt-out and
+    HTML/text mail, the permission of a record without one, and the channels whose empty value rejects a record."""
+
+    insert_on_no_match: bool = True
+    update_on_match: Literal["NO_UPDATE", "REPLACE_ALL"] = "REPLACE_ALL"
+    match_column_1: MatchColumn = "EMAIL_ADDRESS_"
+    match_column_2: MatchColumn | None = None
+    opt_in_value: str = "I"
+    opt_out_value: str = "O"
+    html_value: str = "H"
+    text_value: str = "T"
+    default_permission: Literal["OPTIN", "OPTOUT"] = "OPTOUT"
+    reject_if_channel_empty: tuple[Channel, ...] = ()
+
+
+ApiSource = Annotated[ListExport | AudienceExport, Field(discriminator="kind")]
+"""What an export to a marketing API pushes: a list or an audience."""
+
+
+class ExportApi(Message):
+    """Settings of an *export to marketing API* job (spec §5.3): the rows of a list or an audience merged into
+    the remote list `remote_list`, 200 records a call (field names: the columns' names). Per-record failures the
+    API reports become the run's rejects; `incremental` as for file exports."""
+
+    kind: Literal["export_api"] = "export_api"
+    source: ApiSource
+    endpoint: ApiEndpoint
+    remote_list: str
+    merge: MergeRule = MergeRule()
+    incremental: bool = False
+
+
 def _settings_kind(value: object) -> str:
     """The kind of a job's settings; settings written before other kinds existed are custom-table imports."""
     found = value.get("kind", "import_custom_table") if isinstance(value, dict) else getattr(value, "kind", None)
@@ -316,16 +361,19 @@ def _settings_kind(value: object) -> str:
 JobSettings = Annotated[
     Annotated[ImportCustomTable, Tag("import_custom_table")]
     | Annotated[ImportProfileData, Tag("import_profile_data")]
-    | Annotated[ExportFile, Tag("export_file")],
+    | Annotated[ExportFile, Tag("export_file")]
+    | Annotated[ExportApi, Tag("export_api")],
     Discriminator(_settings_kind),
 ]
 ImportSettings = ImportCustomTable | ImportProfileData
 """Every job type that reads a file (what import rules apply to)."""
-ExportSettings = ExportFile
+ExportSettings = ExportFile | ExportApi
 """Every job type that writes the audience store's rows out."""
+FileSettings = ImportSettings | ExportFile
+"""Every job type with a file (and its location)."""
 
 
-def file_location(settings: ImportSettings | ExportSettings) -> FileLocation:
+def file_location(settings: FileSettings) -> FileLocation:
     """Where the job's file is: an import's source, an export's destination."""
     return settings.destination if isinstance(settings, ExportFile) else settings.source
 

@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 
 import asyncpg
 
-from connect_events import ExportFile, RunCounts, RunRequested
+from connect_events import CsvOutput, ExportApi, ExportFile, RunCounts, RunRequested
 from connect_runner.adapters.export_marks import read_mark
 from connect_runner.domain.events import LogEntry
 from connect_runner.domain.export_plan import ExportSelection, export_selection
@@ -96,7 +96,7 @@ async def write_export(
     temporary file is removed, as far as the destination still answers."""
     settings = export_settings(request)
     names = export_names(request, settings)
-    selection = await _selection(request, settings, deps)
+    selection = await selection_for(request, settings, deps)
     await checkpoint()
     sink = await destination.create(names.temp)
     try:
@@ -154,10 +154,14 @@ class Previewed:
 
 
 async def preview_export(request: RunRequested, deps: RunDeps) -> Previewed:
-    """Count the rows and read the first ones as the file writes them (UTF-8, uncompressed); nothing is written."""
-    settings = export_settings(request)
-    selection = await _selection(request, settings, deps)
-    output, file = OutputFormat.of(settings.file), settings.file
+    """Count the rows and read the first ones as the file writes them (UTF-8, uncompressed; an API export's as
+    CSV), writing or sending nothing."""
+    settings = request.payload.definition.settings
+    if not isinstance(settings, ExportFile | ExportApi):
+        raise RunFailure("INTERNAL", f"job {request.payload.job_id} is not an export")
+    file = settings.file if isinstance(settings, ExportFile) else CsvOutput()
+    selection = await selection_for(request, settings, deps)
+    output = OutputFormat.of(file)
     chain = ExportStream(
         qualifier=file.qualifier, crlf=file.line_ending == "crlf", header=file.header, encoding="utf-8",
         compression="none", entry_name="",
@@ -167,23 +171,25 @@ async def preview_export(request: RunRequested, deps: RunDeps) -> Previewed:
     async def take(chunk: bytes) -> None:
         parts.append(chain.feed(chunk))
 
-    async with _snapshot(deps.pool) as conn:
+    async with read_snapshot(deps.pool) as conn:
         rows = await conn.fetchval(selection.count, *selection.params)
         query = f"{selection.query(output)} LIMIT {PREVIEW_ROWS}"
         await conn.copy_from_query(query, *selection.params, output=take, **copy_options(output))  # type: ignore[arg-type]
     return Previewed(int(rows), b"".join(parts).decode())
 
 
-def previewed_entries(journal: Journal, previewed: Previewed, names: ExportNames) -> list[LogEntry]:
-    """The dry run's entries: what would be written, and that nothing was."""
-    message = f"would write {_rows(previewed.rows)} to '{names.final}'"
+def previewed_entries(journal: Journal, previewed: Previewed, where: str, *, pushed: bool = False) -> list[LogEntry]:
+    """The dry run's entries: what would be written to the file `where` (or pushed to it), and that nothing was."""
+    verb, nothing = ("push", "no record was sent") if pushed else ("write", "no file was written")
+    message = f"would {verb} {_rows(previewed.rows)} to {where}"
     return [
         journal.entry("selected", message, rows=previewed.rows, first_rows=previewed.first),
-        journal.entry("dry_run", "dry run: no file was written"),
+        journal.entry("dry_run", f"dry run: {nothing}"),
     ]
 
 
-async def _selection(request: RunRequested, settings: ExportFile, deps: RunDeps) -> ExportSelection:
+async def selection_for(request: RunRequested, settings: ExportFile | ExportApi, deps: RunDeps) -> ExportSelection:
+    """The rows the export reads, from its last successful run's mark when incremental."""
     since = await read_mark(deps.pool, request.payload.job_id) if settings.incremental else None
     return export_selection(request, settings, since)
 
@@ -208,7 +214,7 @@ async def _copy_out(
             tracker.exporting(chain.rows, written)
 
     try:
-        async with _snapshot(pool) as conn:
+        async with read_snapshot(pool) as conn:
             mark = await conn.fetchval(MARK_SQL)
             query = selection.query(output)
             status = await conn.copy_from_query(query, *selection.params, output=take, **copy_options(output))  # type: ignore[arg-type]
@@ -228,7 +234,7 @@ async def _copy_out(
 
 
 @contextlib.asynccontextmanager
-async def _snapshot(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
+async def read_snapshot(pool: asyncpg.Pool) -> AsyncIterator[Conn]:
     """A read-only, repeatable-read transaction on a connection of its own. Any failure inside (a stop included)
     closes the connection instead of rolling back: a COPY whose `output` failed after the server had finished it
     leaves asyncpg waiting forever for the cancel it sent, and a rollback would wait behind it (ADR 0012)."""

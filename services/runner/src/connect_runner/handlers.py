@@ -22,11 +22,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import TypeVar
+from urllib.parse import urlsplit
 
 from connect_events import (
     Event,
+    ExportApi,
     ExportFile,
-    FileRules,
+    ImportCustomTable,
+    ImportProfileData,
     RunAttemptFailed,
     RunCounts,
     RunEvent,
@@ -40,6 +43,7 @@ from connect_events import (
 )
 from connect_events.tables import ListColumnAdded, ListDefined, PetColumnAdded, PetDefined
 from connect_runner.adapters.export_marks import keep_mark
+from connect_runner.adapters.load import store_rejects
 from connect_runner.adapters.tables import add_list_column, add_pet_column, ensure_list, ensure_pet, ensure_table
 from connect_runner.domain.events import LogEntry, RunOrigin
 from connect_runner.domain.run import (
@@ -84,6 +88,7 @@ from connect_runner.pipeline import (
 )
 from connect_runner.ports import RunDeps, RunLedger
 from connect_runner.progress import Journal, Tracker, reporting
+from connect_runner.pushing import api_settings, push_export
 from connect_runner.run_failures import describe_failure, log_cause, time_limit
 from connect_runner.stopping import StopRequested, StopScope
 from connect_runtime.db import Conn
@@ -235,8 +240,11 @@ async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: 
     log.info("run started", extra={"run": request.aggregate_id, "attempt": attempt.number})
     try:
         async with time_limit(_time_allowed(request, deps), work.tracker):
-            if isinstance(request.payload.definition.settings, ExportFile):
+            settings = request.payload.definition.settings
+            if isinstance(settings, ExportFile):
                 return await _export(request, attempt, deps, work)
+            if isinstance(settings, ExportApi):
+                return await _push(request, attempt, deps, work)
             async with _watched(request, attempt, deps, work) as watch:
                 prepared = await prepare(request, staging, deps, work, watch.checkpoint)
             load = partial(_load, request, prepared, deps, work)
@@ -256,9 +264,9 @@ async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: 
 def _time_allowed(request: RunRequested, deps: RunDeps) -> float:
     """The run's time limit, plus the longest wait for its ready file: the wait has its own limit (failing
     READY_FILE_TIMEOUT), and a file that comes late still gets the whole run time for its transfer and load."""
-    files = request.payload.definition.settings.files
-    if isinstance(files, FileRules) and files.ready_file is not None:
-        return deps.run_timeout_s + files.ready_timeout_s
+    settings = request.payload.definition.settings
+    if isinstance(settings, ImportCustomTable | ImportProfileData) and settings.files.ready_file is not None:
+        return deps.run_timeout_s + settings.files.ready_timeout_s
     return deps.run_timeout_s
 
 
@@ -370,14 +378,7 @@ async def _export(request: RunRequested, attempt: Attempt, deps: RunDeps, work: 
     settings = export_settings(request)
     names = export_names(request, settings)
     if request.payload.dry_run:
-        async with _watched(request, attempt, deps, work):
-            previewed = await preview_export(request, deps)
-        entries = previewed_entries(work.journal, previewed, names)
-
-        async def dry(_conn: Conn) -> tuple[RunCounts, list[LogEntry]]:
-            return previewed.counts, entries
-
-        return await _commit(request, attempt, deps, work, previewed.counts, dry)
+        return await _dry_export(request, attempt, deps, work, f"'{names.final}'")
     work.source = await source_of(deps.vault, settings.destination, work.secrets)
     async with deps.files.destination(work.source, names.final) as destination:
         async with _watched(request, attempt, deps, work) as watch:
@@ -395,6 +396,40 @@ async def _export(request: RunRequested, attempt: Attempt, deps: RunDeps, work: 
         except BaseException:
             await discard_temp()  # after the rename there is nothing left to remove
             raise
+
+
+async def _push(request: RunRequested, attempt: Attempt, deps: RunDeps, work: Work) -> RunState:
+    """An export to a marketing API (`pushing`): the records go 200 a call while stops are watched; the API's
+    refusals of single records are kept as the run's rejects in the transaction recording its end. A dry run
+    counts the rows and shows the first ones, sending nothing."""
+    settings = api_settings(request)
+    where = f"'{settings.remote_list}' on {urlsplit(settings.endpoint.url).netloc}"
+    if request.payload.dry_run:
+        return await _dry_export(request, attempt, deps, work, where, pushed=True)
+    async with _watched(request, attempt, deps, work) as watch:
+        pushed = await push_export(request, deps, work.journal, work.tracker, work.secrets, watch.checkpoint)
+
+    async def record(conn: Conn) -> tuple[RunCounts, list[LogEntry]]:
+        await store_rejects(conn, request.payload.job_id, request.payload.run_id, pushed.rejects, pushed.raw)
+        if settings.incremental and pushed.mark is not None:
+            await keep_mark(conn, request.payload.job_id, request.payload.run_id, pushed.mark)
+        return pushed.counts, []
+
+    return await _commit(request, attempt, deps, work, pushed.counts, record)
+
+
+async def _dry_export(
+    request: RunRequested, attempt: Attempt, deps: RunDeps, work: Work, where: str, *, pushed: bool = False
+) -> RunState:
+    """An export's dry run: the rows counted and the first ones shown, nothing written or sent."""
+    async with _watched(request, attempt, deps, work):
+        previewed = await preview_export(request, deps)
+    entries = previewed_entries(work.journal, previewed, where, pushed=pushed)
+
+    async def dry(_conn: Conn) -> tuple[RunCounts, list[LogEntry]]:
+        return previewed.counts, entries
+
+    return await _commit(request, attempt, deps, work, previewed.counts, dry)
 
 
 @contextlib.asynccontextmanager

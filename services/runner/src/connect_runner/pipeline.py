@@ -277,10 +277,11 @@ async def source_of(vault: CredentialReader, location: FileLocation, secrets: Se
     """The location with its credential: an external server's, from the vault; the hosted tree needs none."""
     if location.kind != "sftp":
         return Source(location, None)
-    return Source(location, secrets.keep(await _credential(vault, location.credential_ref)))
+    return Source(location, secrets.keep(await credential(vault, location.credential_ref)))
 
 
-async def _credential(vault: CredentialReader, ref: UUID) -> Credential:
+async def credential(vault: CredentialReader, ref: UUID) -> Credential:
+    """The job's credential from the vault; a missing or unreadable one fails the run `AUTH_FAILED`."""
     try:
         return await vault.read(ref)
     except CredentialNotFoundError as exc:
@@ -471,8 +472,8 @@ def archive_due(request: RunRequested, work: Work, ended: Terminal) -> PendingAr
     """The archive step due after the run's end, when the job names an archive folder: a move after a success or
     a failure the file itself caused (`FILE_PROBLEMS`), a copy after any other failure (the file stays for the
     next run); none after a stop or a dry run, or when no file was read."""
-    files, fetched = request.payload.definition.settings.files, work.fetched
-    folder = files.archive_folder if isinstance(files, FileRules) else None
+    settings, fetched = request.payload.definition.settings, work.fetched
+    folder = settings.files.archive_folder if isinstance(settings, ImportCustomTable | ImportProfileData) else None
     if folder is None or work.source is None or fetched is None or request.payload.dry_run:
         return None
     if isinstance(ended, RunSucceeded):

@@ -190,3 +190,4 @@ class RunDeps:
     lock_timeout_s: float = LOCK_TIMEOUT_S
     abandon_after_s: float = ABANDON_AFTER_S
     resume_after_s: float = RESUME_AFTER_S
+    api_backoff_s: float = 1.0  # a marketing API's first wait after a busy answer (then doubling)

@@ -7,7 +7,6 @@ from collections.abc import Mapping
 import asyncpg
 
 from connect_runner.domain.failures import RunFailure
-from connect_runner.domain.rejects import RejectReason
 from connect_runner.domain.statements import affected_rows
 from connect_runner.domain.writes import WriteSteps
 from connect_runtime.db import Conn
@@ -55,9 +54,10 @@ async def apply_writes(conn: Conn, steps: WriteSteps) -> tuple[int, int]:
 
 
 async def store_rejects(
-    conn: Conn, job_id: int, run_id: int, rejects: Mapping[int, RejectReason], raw: Mapping[int, str]
+    conn: Conn, job_id: int, run_id: int, rejects: Mapping[int, str], raw: Mapping[int, str]
 ) -> None:
-    """Keep each rejected row with its line number, reason and raw text."""
+    """Keep each rejected row with its line (or record) number, reason (a `RejectReason`, or the code a marketing
+    API gave) and raw text."""
     if rejects:
         records = [(job_id, run_id, line, str(reason), raw.get(line)) for line, reason in sorted(rejects.items())]
         await conn.copy_records_to_table("run_rejects", columns=REJECT_COLUMNS, records=records)

@@ -17,6 +17,7 @@ from connect_events import (
     RIID,
     AudienceExport,
     ColumnSpec,
+    ExportApi,
     ExportFile,
     ListExport,
     ListSpec,
@@ -56,9 +57,10 @@ class ExportSelection:
 
 
 def export_selection(
-    request: RunRequested, settings: ExportFile, since: datetime | None, today: date | None = None
+    request: RunRequested, settings: ExportFile | ExportApi, since: datetime | None, today: date | None = None
 ) -> ExportSelection:
-    """The rows of the export `request` asks for; `since` (incremental exports only) is where its rows start."""
+    """The rows of the export `request` asks for (to a file or an API); `since` (incremental exports only) is
+    where its rows start."""
     payload, source = request.payload, settings.source
     match source:
         case TableExport():

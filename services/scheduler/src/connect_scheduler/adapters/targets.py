@@ -10,7 +10,9 @@ from connect_events import (
     AudienceExport,
     AudienceSpec,
     Event,
+    ExportApi,
     ExportFile,
+    ExportSource,
     ImportCustomTable,
     JobSettings,
     ListSpec,
@@ -38,8 +40,8 @@ class Targets:
     async def of(self, settings: JobSettings) -> Target:
         """What a job with `settings` writes: its table, or its list and the PETs it names (those defined); or what
         an export reads (`Exported`)."""
-        if isinstance(settings, ExportFile):
-            return await self._exported(settings)
+        if isinstance(settings, ExportFile | ExportApi):
+            return await self._exported(settings.source)
         if isinstance(settings, ImportCustomTable):
             return await self.table_spec(settings.table)
         pets = {
@@ -47,8 +49,7 @@ class Targets:
         }
         return Profile(await self.list_spec(settings.list_name), pets)
 
-    async def _exported(self, settings: ExportFile) -> Exported:
-        source = settings.source
+    async def _exported(self, source: ExportSource) -> Exported:
         if isinstance(source, TableExport):
             return Exported(table=await self.table_spec(source.table))
         if isinstance(source, PetExport):

@@ -9,18 +9,24 @@ server's `download/` folder, ending `.gz` or `.zip` when compressed.
 from __future__ import annotations
 
 import posixpath
+from urllib.parse import urlsplit
 
 from connect_events import (
+    HASH_COLUMNS,
+    ApiEndpoint,
     AudienceExport,
     ColumnSpec,
+    ExportApi,
     ExportFile,
     ExportSource,
     FieldError,
     HostedLocation,
     ListExport,
+    MergeRule,
     PetExport,
     TableExport,
 )
+from connect_events.values import control_problem, host_problem
 from connect_runtime.audiences import audience_errors
 from connect_runtime.hosted_files import segments
 from connect_scheduler.domain.import_files import companion_errors, source_errors
@@ -28,6 +34,9 @@ from connect_scheduler.domain.tables import identifier_errors
 from connect_scheduler.domain.targets import Exported
 
 HOSTED_EXPORT_FOLDER = "download"
+MAX_CALLS_PER_MINUTE = 100_000
+MAX_REMOTE_NAME = 255
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
 SUFFIXES = {"gzip": ".gz", "zip": ".zip"}
 
 
@@ -150,3 +159,90 @@ def _columns_errors(
             errors.append(FieldError(field=at, message=f"column {name} is chosen twice"))
         seen.add(name.lower())
     return errors
+
+
+def api_export_errors(settings: ExportApi, exported: Exported) -> list[FieldError]:
+    """Every problem of an export to a marketing API (spec §5.3) against what it reads, naming fields: the
+    source, the endpoint, the remote list, the merge rule, and that the columns pushed hold the match columns."""
+    errors = _source_errors(settings.source, exported)
+    errors += _endpoint_errors(settings.endpoint)
+    if problem := control_problem(settings.remote_list) or _required(settings.remote_list, MAX_REMOTE_NAME):
+        errors.append(FieldError(field="settings.remote_list", message=problem))
+    errors += _merge_errors(settings.merge)
+    if settings.incremental and not isinstance(settings.source, ListExport | AudienceExport):
+        errors.append(FieldError(field="settings.incremental", message="only a list or an audience"))
+    pushed = _pushed(settings, exported)
+    for field, column in (
+        ("match_column_1", settings.merge.match_column_1),
+        ("match_column_2", settings.merge.match_column_2),
+    ):
+        if column is not None and pushed is not None and column.lower() not in pushed:
+            message = f"the columns pushed must include {column}, which the remote list matches on"
+            errors.append(FieldError(field=f"settings.merge.{field}", message=message))
+    return errors
+
+
+def _endpoint_errors(endpoint: ApiEndpoint) -> list[FieldError]:
+    """An `https` URL of a host (`http` only on the runner's own machine), without a path, query or credentials;
+    a user; a pace of 1 to 100,000 calls a minute."""
+    errors: list[FieldError] = []
+    if problem := _url_problem(endpoint.url):
+        errors.append(FieldError(field="settings.endpoint.url", message=problem))
+    if problem := control_problem(endpoint.user) or _required(endpoint.user, MAX_REMOTE_NAME):
+        errors.append(FieldError(field="settings.endpoint.user", message=problem))
+    if not 1 <= endpoint.calls_per_minute <= MAX_CALLS_PER_MINUTE:
+        message = f"between 1 and {MAX_CALLS_PER_MINUTE:,}"
+        errors.append(FieldError(field="settings.endpoint.calls_per_minute", message=message))
+    return errors
+
+
+def _url_problem(url: str) -> str | None:
+    if problem := control_problem(url):
+        return problem
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # a bad port raises here
+    except ValueError:
+        return "must be an https URL such as https://login.example.com"
+    if not host or host_problem(host) or parts.scheme not in ("https", "http") or any(c.isspace() for c in url):
+        return "must be an https URL such as https://login.example.com"
+    if parts.scheme == "http" and host not in LOOPBACK_HOSTS:
+        return "must use https (plain http only to the runner's own machine)"
+    if "@" in parts.netloc or parts.path not in ("", "/") or parts.query or parts.fragment:
+        return "give the server only (scheme and host, and a port if needed), without a path or credentials"
+    return None
+
+
+def _required(value: str, longest: int) -> str | None:
+    if not value.strip():
+        return "is required"
+    return None if len(value) <= longest else f"at most {longest} characters"
+
+
+def _merge_errors(rule: MergeRule) -> list[FieldError]:
+    """Spec §5.3: two different match columns; no insert when matching on a hash; values to send."""
+    errors: list[FieldError] = []
+    if rule.match_column_2 is not None and rule.match_column_2 == rule.match_column_1:
+        errors.append(FieldError(field="settings.merge.match_column_2", message="must differ from match_column_1"))
+    hashed = {rule.match_column_1, rule.match_column_2} & HASH_COLUMNS
+    if hashed and rule.insert_on_no_match:
+        message = "must be false when matching on a hash column (a record cannot be made from a hash)"
+        errors.append(FieldError(field="settings.merge.insert_on_no_match", message=message))
+    for field in ("opt_in_value", "opt_out_value", "html_value", "text_value"):
+        value: str = getattr(rule, field)
+        if problem := control_problem(value) or _required(value, 64):
+            errors.append(FieldError(field=f"settings.merge.{field}", message=problem))
+    return errors
+
+
+def _pushed(settings: ExportApi, exported: Exported) -> set[str] | None:
+    """The lower-cased names of the columns pushed; None when what is read is not defined (reported apart)."""
+    source = settings.source
+    if isinstance(source, AudienceExport):
+        audience = exported.audience
+        return None if audience is None else {ref.column.lower() for ref in audience.columns if ref.pet is None}
+    if exported.list is None:
+        return None
+    if not source.columns:
+        return {column.name.lower() for column in exported.list.all_columns()}
+    return {name.lower() for name in source.columns}

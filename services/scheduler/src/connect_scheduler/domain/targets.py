@@ -16,7 +16,9 @@ from types import MappingProxyType
 from connect_events import (
     AudienceExport,
     AudienceSpec,
+    ExportApi,
     ExportFile,
+    ExportSource,
     ImportCustomTable,
     JobDefinition,
     ListExport,
@@ -76,8 +78,8 @@ def freeze(job_id: int, definition: JobDefinition, target: Target) -> Frozen:
     """`target` as a run of job `job_id` freezes it; refused (`invalid_state`) when the table, the list or a PET
     the job names is not defined."""
     settings = definition.settings
-    if isinstance(settings, ExportFile):
-        return _freeze_export(job_id, settings, target if isinstance(target, Exported) else Exported())
+    if isinstance(settings, ExportFile | ExportApi):
+        return _freeze_export(job_id, settings.source, target if isinstance(target, Exported) else Exported())
     if isinstance(settings, ImportCustomTable):
         if not isinstance(target, TableSpec):
             message = f"table {settings.table} of job {job_id} does not exist"
@@ -95,8 +97,7 @@ def freeze(job_id: int, definition: JobDefinition, target: Target) -> Frozen:
     return Frozen(profile.list.as_table(), profile.list, tuple(pets))
 
 
-def _freeze_export(job_id: int, settings: ExportFile, exported: Exported) -> Frozen:
-    source = settings.source
+def _freeze_export(job_id: int, source: ExportSource, exported: Exported) -> Frozen:
     if isinstance(source, TableExport):
         if exported.table is None:
             message = f"table {source.table} of job {job_id} does not exist"

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from connect_events import (
     Command,
+    ExportApi,
     ExportFile,
     FieldError,
     ImportCustomTable,
@@ -29,7 +30,7 @@ from connect_events import (
 )
 from connect_events.values import MAX_HOST_LENGTH, control_problem, host_problem, job_name_problem, storable_problem
 from connect_scheduler.domain.addresses import private_host_problem
-from connect_scheduler.domain.exports import export_errors
+from connect_scheduler.domain.exports import api_export_errors, export_errors
 from connect_scheduler.domain.fields import text_errors
 from connect_scheduler.domain.import_files import file_rules_errors, limits_errors, source_errors
 from connect_scheduler.domain.mappings import Mapped
@@ -198,6 +199,8 @@ def _settings_errors(settings: JobSettings, target: Target) -> list[FieldError]:
     """The rules every import shares (source, file, file rules, limits) around those of its target; an export's."""
     if isinstance(settings, ExportFile):
         return export_errors(settings, target if isinstance(target, Exported) else Exported())
+    if isinstance(settings, ExportApi):
+        return api_export_errors(settings, target if isinstance(target, Exported) else Exported())
     errors = source_errors(settings.source)
     if settings.file.decimal_separator == settings.file.delimiter:
         message = "must differ from the delimiter"
