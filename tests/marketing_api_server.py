@@ -17,9 +17,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import uvicorn
-from fastapi import FastAPI, Form, Header, Request
+from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
 
 MAX_RECORDS = 200
@@ -61,12 +62,9 @@ class FakeResponsys:
         api = FastAPI()
 
         @api.post("/rest/api/v1.3/auth/token")
-        async def token(
-            auth_type: str = Form(...),
-            user_name: str = Form(""),
-            password: str = Form(""),
-            authorization: str | None = Header(default=None),
-        ) -> JSONResponse:
+        async def token(request: Request, authorization: str | None = Header(default=None)) -> JSONResponse:
+            form = {k: v[0] for k, v in parse_qs((await request.body()).decode()).items()}
+            auth_type, user_name, password = (form.get(k, "") for k in ("auth_type", "user_name", "password"))
             if auth_type == "password":
                 if (user_name, password) != (self.user, self.password):
                     return _error(401, "INVALID_USER_NAME_PASSWORD", "wrong user name or password")
