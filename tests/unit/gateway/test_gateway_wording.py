@@ -53,7 +53,7 @@ def with_file(**file: Any) -> dict[str, Any]:
         (job(source="sftp://x"), "source", "must be a JSON object"),
         (job(mapping="a=b"), "mapping", "must be a JSON array"),
         (job(name=5), "name", "must be a string"),
-        (job(type="export"), "type", "must be one of 'import_custom_table', 'import_profile_data' or 'export_file'"),
+        (job(type="export"), "type", "must be one of 'import_custom_table', 'import_profile_data', 'export_file' or 'export_api'"),
         (with_source(colour="blue"), "source.colour", "is not a field of this request"),
     ],
 )

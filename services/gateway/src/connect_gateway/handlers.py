@@ -43,6 +43,7 @@ from connect_events import (
     DeleteAudience,
     DeleteGroup,
     DeleteJob,
+    ExportApi,
     FieldError,
     GroupCommandPayload,
     GroupDefinition,
@@ -69,10 +70,10 @@ from connect_events import (
     encode,
     file_location,
 )
-from connect_gateway.domain.edits import check_based_on, check_same_login, external
+from connect_gateway.domain.edits import check_based_on, check_same_login, external, secret_after_api
 from connect_gateway.domain.errors import Refusal, invalid
 from connect_gateway.domain.host_keys import PinnedKey, pin
-from connect_gateway.domain.jobs import HostedSourceDraft, JobDraft, SourceDraft
+from connect_gateway.domain.jobs import ApiDraft, HostedSourceDraft, JobDraft, SourceDraft
 from connect_gateway.domain.limits import MAX_COMMAND_BYTES
 from connect_gateway.domain.secrets import Secret, choose_secret
 from connect_gateway.ports import CommandNotSentError, CommandSendTimeoutError, Deps, HostUnreachableError
@@ -199,8 +200,14 @@ async def add_pet_column(deps: Deps, name: str, column: ColumnSpec, actor: str) 
 
 
 async def create_job(deps: Deps, draft: JobDraft, activate: bool, actor: str) -> Outcome:
-    """Create a job: for an external source pin the host key and vault the secret; send `CreateJob`."""
+    """Create a job: for an external source pin the host key and vault the secret (a marketing API's password
+    too); send `CreateJob`."""
     source = draft.source
+    if isinstance(source, ApiDraft):
+        secret = _api_password(source.password, required=True)
+        ref = uuid4()
+        payload = CreateJobPayload(definition=draft.definition(source.location(ref)), activate=activate)
+        return await _send_with_secret(deps, CreateJob(**envelope(actor), payload=payload), ref, secret)
     if isinstance(source, HostedSourceDraft):
         payload = CreateJobPayload(definition=draft.definition(source.location()), activate=activate)
         return await send(deps, CreateJob(**envelope(actor), payload=payload))
@@ -213,8 +220,11 @@ async def create_job(deps: Deps, draft: JobDraft, activate: bool, actor: str) ->
 
 async def update_job(deps: Deps, job_id: int, expected_version: int, draft: JobDraft, actor: str) -> Outcome:
     """Replace a job's definition; for an external source without a new secret (or host key) the current one is
-    kept. A hosted source keeps nothing: a job moved to it no longer refers to its credential."""
+    kept. A hosted source keeps nothing: a job moved to it no longer refers to its credential. A marketing API's
+    stored password is kept for the same URL and user."""
     source = draft.source
+    if isinstance(source, ApiDraft):
+        return await _update_api_job(deps, job_id, expected_version, draft, source, actor)
     if isinstance(source, HostedSourceDraft):
         definition = draft.definition(source.location())
         hosted = UpdateJobPayload(job_id=job_id, expected_version=expected_version, definition=definition)
@@ -232,6 +242,36 @@ async def update_job(deps: Deps, job_id: int, expected_version: int, draft: JobD
     definition = draft.definition(source.location(pinned, ref))
     payload = UpdateJobPayload(job_id=job_id, expected_version=expected_version, definition=definition)
     return await _send_with_secret(deps, UpdateJob(**envelope(actor), payload=payload), ref, secret)
+
+
+async def _update_api_job(
+    deps: Deps, job_id: int, expected_version: int, draft: JobDraft, source: ApiDraft, actor: str
+) -> Outcome:
+    secret = _api_password(source.password, required=False)
+    ref = uuid4()
+    if secret is None:
+        record = await deps.reads.get_job(job_id)
+        if record is None:
+            raise Refusal("not_found", f"job {job_id} not found")
+        current = record.definition.settings
+        check_based_on(job_id, record.version, expected_version)
+        if not isinstance(current, ExportApi) or not source.same_login(current.endpoint):
+            message = "give the password again when the URL or user changes"
+            raise Refusal("validation_failed", message, [FieldError(field="endpoint.password", message=message)])
+        ref = current.endpoint.credential_ref
+    definition = draft.definition(source.location(ref))
+    payload = UpdateJobPayload(job_id=job_id, expected_version=expected_version, definition=definition)
+    return await _send_with_secret(deps, UpdateJob(**envelope(actor), payload=payload), ref, secret)
+
+
+def _api_password(password: str | None, *, required: bool) -> Secret | None:
+    if password is None:
+        if required:
+            raise invalid("endpoint.password", "give the API user's password")
+        return None
+    if not password:
+        raise invalid("endpoint.password", "must not be empty")
+    return Secret("password", password)
 
 
 async def activate_job(deps: Deps, job_id: int, expected_version: int | None, actor: str) -> Outcome:
@@ -337,7 +377,10 @@ async def _reusable_source(
     record = await deps.reads.get_job(job_id)
     if record is None:
         return None
-    current = file_location(record.definition.settings)
+    settings = record.definition.settings
+    if isinstance(settings, ExportApi):  # moving from a marketing API to a file: nothing to keep
+        raise secret_after_api()
+    current = file_location(settings)
     keeps_key = source.host_key is None and isinstance(current, SftpLocation) and source.same_server(current)
     if secret is None or keeps_key:
         check_based_on(job_id, record.version, expected_version)

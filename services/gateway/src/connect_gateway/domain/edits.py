@@ -8,6 +8,7 @@ from connect_gateway.domain.jobs import SourceDraft
 
 CREDENTIAL_AGAIN = "give the credential again when host, port or user changes"
 CREDENTIAL_FOR_EXTERNAL = "give private_key or password: the job read its file from the hosted file server until now"
+CREDENTIAL_AFTER_API = "give private_key or password: the job pushed its rows to a marketing API until now"
 
 
 def check_based_on(job_id: int, read_version: int, expected_version: int) -> None:
@@ -42,6 +43,11 @@ def external(current: FileLocation) -> SftpLocation:
     if isinstance(current, HostedLocation):
         raise _secret_needed(CREDENTIAL_FOR_EXTERNAL)
     return current
+
+
+def secret_after_api() -> Refusal:
+    """An edit turning a marketing-API export into a job with an external server keeps no secret."""
+    return _secret_needed(CREDENTIAL_AFTER_API)
 
 
 def _secret_needed(message: str) -> Refusal:

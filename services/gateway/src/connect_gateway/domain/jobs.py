@@ -9,6 +9,7 @@ from typing import Protocol
 from uuid import UUID
 
 from connect_events import (
+    ApiEndpoint,
     ExportSettings,
     FileLocation,
     HostedLocation,
@@ -71,12 +72,32 @@ class HostedSourceDraft:
         return HostedLocation(path=self.path)
 
 
-class SettingsDraft(Protocol):
-    """A job's settings as sent, made whole by the location of its file (`JobDraft.definition`): where an import
-    reads it, where an export writes it."""
+@dataclass(frozen=True)
+class ApiDraft:
+    """A marketing API's endpoint as sent: the password is optional here (an edit may keep the stored one)."""
 
-    def __call__(self, *, source: FileLocation) -> ImportSettings | ExportSettings:
-        """The settings whose file is at `source`."""
+    url: str
+    user: str
+    calls_per_minute: int
+    password: str | None = field(default=None, repr=False)
+
+    def same_login(self, endpoint: ApiEndpoint) -> bool:
+        """Whether this logs in where `endpoint` does, as the same user (so its stored password may go there)."""
+        return (self.url.rstrip("/").lower(), self.user) == (endpoint.url.rstrip("/").lower(), endpoint.user)
+
+    def location(self, credential_ref: UUID) -> ApiEndpoint:
+        """The endpoint to send, with the vault reference in place of the password."""
+        return ApiEndpoint(
+            url=self.url, user=self.user, credential_ref=credential_ref, calls_per_minute=self.calls_per_minute
+        )
+
+
+class SettingsDraft(Protocol):
+    """A job's settings as sent, made whole by where its data goes or comes from (`JobDraft.definition`): the
+    location an import reads its file from or an export writes it to, or a marketing API's endpoint."""
+
+    def __call__(self, *, source: FileLocation | ApiEndpoint) -> ImportSettings | ExportSettings:
+        """The settings whose file or endpoint is `source`."""
         ...
 
 
@@ -88,15 +109,15 @@ class JobDraft:
 
     name: str
     description: str
-    source: SourceDraft | HostedSourceDraft
+    source: SourceDraft | HostedSourceDraft | ApiDraft
     settings: SettingsDraft
     schedule: Schedule = field(default_factory=OnDemand)
     expires_at: datetime | None = None
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     notifications: Notifications = field(default_factory=Notifications)
 
-    def definition(self, source: FileLocation) -> JobDefinition:
-        """The definition to send, reading its file from `source` (see `SourceDraft.location`)."""
+    def definition(self, source: FileLocation | ApiEndpoint) -> JobDefinition:
+        """The definition to send, its file at `source` (see `SourceDraft.location`) or its endpoint."""
         return JobDefinition(
             name=self.name,
             description=self.description,

@@ -20,6 +20,11 @@ JOB_PATHS: tuple[tuple[str, str], ...] = (
     ("settings.destination.host_key_fingerprint", "destination.host_key"),
     ("settings.destination", "destination"),
     ("settings.incremental", "incremental"),
+    # Exports to a marketing API (`export_api`).
+    ("settings.endpoint.credential_ref", "endpoint.password"),
+    ("settings.endpoint", "endpoint"),
+    ("settings.remote_list", "remote_list"),
+    ("settings.merge", "merge"),
     ("settings.source.host_key_fingerprint", "source.host_key"),
     ("settings.source", "source"),
     ("settings.files", "files"),

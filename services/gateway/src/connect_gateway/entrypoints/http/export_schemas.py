@@ -7,15 +7,19 @@ from __future__ import annotations
 import builtins
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
+from connect_events import MatchColumn
 from connect_gateway.domain import limits as lim
 from connect_gateway.entrypoints.http.fields import (
+    LINE,
     Description,
     Extension,
     Identifier,
     IsoDateTime,
     JobName,
+    Password,
+    User,
     Version,
 )
 from connect_gateway.entrypoints.http.schemas import (
@@ -201,3 +205,106 @@ class ExportJobOut(JobSummaryOut):
     retry: RetryOut
     notifications: NotificationsOut
     errors: list[ErrorItem]
+
+
+# Exports to a marketing API (`type` `export_api`, spec §5.3).
+
+ApiSourceIn = Annotated[ListSourceIn | AudienceSourceIn, Field(discriminator="kind")]
+ApiUrl = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_WEBHOOK_URL), LINE]
+RemoteName = Annotated[str, StringConstraints(min_length=1, max_length=255), LINE]
+MergeValue = Annotated[str, StringConstraints(min_length=1, max_length=64), LINE]
+
+
+class EndpointIn(RequestBody):
+    """A Responsys-compatible API: the login server (`https://…`, no path), the API user and its password (vaulted,
+    never returned; on update omit it to keep the stored one while URL and user stay), and the most calls a
+    minute."""
+
+    model_config = examples({"url": "https://login.example.com", "user": "api-user", "password": "…"})
+
+    url: ApiUrl
+    user: User
+    password: Password | None = Field(default=None, json_schema_extra={"format": "password", "writeOnly": True})
+    calls_per_minute: Annotated[int, Field(ge=1, le=100_000)] = 60
+
+
+class MergeIn(RequestBody):
+    """How the remote list merges the records (the API's `mergeRule`)."""
+
+    insert_on_no_match: bool = True
+    update_on_match: Literal["NO_UPDATE", "REPLACE_ALL"] = "REPLACE_ALL"
+    match_column_1: MatchColumn = "EMAIL_ADDRESS_"
+    match_column_2: MatchColumn | None = None
+    opt_in_value: MergeValue = "I"
+    opt_out_value: MergeValue = "O"
+    html_value: MergeValue = "H"
+    text_value: MergeValue = "T"
+    default_permission: Literal["OPTIN", "OPTOUT"] = "OPTOUT"
+    reject_if_channel_empty: builtins.list[Literal["E", "M", "P"]] = Field(default_factory=builtins.list)
+
+
+class ApiExportJobFields(RequestBody):
+    """The fields of an *export to marketing API* job: the rows of a list or an audience merged into
+    `remote_list`, 200 records a call; records the API refuses become the run's rejects."""
+
+    type: Literal["export_api"]
+    name: JobName
+    description: Description = ""
+    source: ApiSourceIn
+    endpoint: EndpointIn
+    remote_list: RemoteName
+    merge: MergeIn = Field(default_factory=MergeIn)
+    incremental: bool = False
+    schedule: ScheduleIn = Field(default_factory=lambda: OnDemandIn(kind="on_demand"))
+    expires_at: IsoDateTime | None = Field(default=None, description="When the job is deleted; null: never")
+    retry: RetryIn = Field(default_factory=RetryIn)
+    notifications: NotificationsIn = Field(default_factory=NotificationsIn)
+
+
+class ApiExportJobIn(ApiExportJobFields):
+    """An export to a marketing API to create (the endpoint's password is required); `activate` as for others."""
+
+    activate: bool = False
+
+
+class ApiExportJobUpdateIn(ApiExportJobFields):
+    """An export to a marketing API's full replacement, based on `expected_version`."""
+
+    expected_version: Version
+
+
+class EndpointOut(ResponseBody):
+    """The API's login server, user and pace (never the password)."""
+
+    url: str
+    user: str
+    calls_per_minute: int
+
+
+class MergeOut(ResponseBody):
+    """The merge rule."""
+
+    insert_on_no_match: bool
+    update_on_match: str
+    match_column_1: str
+    match_column_2: str | None
+    opt_in_value: str
+    opt_out_value: str
+    html_value: str
+    text_value: str
+    default_permission: str
+    reject_if_channel_empty: builtins.list[str]
+
+
+class ApiExportJobOut(JobSummaryOut):
+    """An *export to marketing API* job with its settings (never the password), and its errors."""
+
+    source: ExportSourceOut
+    endpoint: EndpointOut
+    remote_list: str
+    merge: MergeOut
+    incremental: bool
+    schedule: ScheduleOut
+    retry: RetryOut
+    notifications: NotificationsOut
+    errors: builtins.list[ErrorItem]

@@ -167,7 +167,12 @@ JobIdValue = Annotated[int, Field(ge=1, le=lim.MAX_ID), INTEGRAL]
 # extensions differ, and the volume gates leave room for a file is the scheduler's to judge.
 SOURCE_KINDS = ("sftp", "hosted")
 EXPORT_SOURCE_KINDS = ("list", "audience", "pet", "table")  # what an export writes
-JOB_TYPES = ("import_custom_table", "import_profile_data", "export_file")  # a job body's `type` picks its shape
+JOB_TYPES = (
+    "import_custom_table",
+    "import_profile_data",
+    "export_file",
+    "export_api",
+)  # a job body's `type` picks its shape
 DateFormat = Annotated[str, StringConstraints(min_length=1, max_length=MAX_FORMAT_LENGTH), FILLED_LINE]
 EXTENSION_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"
 Extension = Annotated[str, StringConstraints(pattern=EXTENSION_PATTERN)]

@@ -10,6 +10,7 @@ from urllib.parse import quote
 from uuid import UUID
 
 from connect_events import (
+    ApiEndpoint,
     AudienceExport,
     ColumnMapping,
     ColumnSpec,
@@ -19,6 +20,7 @@ from connect_events import (
     CsvSettings,
     Daily,
     EmailFormatMapping,
+    ExportApi,
     ExportFile,
     ExportFileRules,
     ExportSource,
@@ -31,6 +33,7 @@ from connect_events import (
     Limits,
     ListExport,
     ListSpec,
+    MergeRule,
     Monthly,
     Notifications,
     OnDemand,
@@ -49,7 +52,14 @@ from connect_events import (
     run_key,
 )
 from connect_gateway.domain.errors import REJECTION
-from connect_gateway.domain.jobs import HOSTED_ARCHIVE_FOLDER, HostedSourceDraft, JobDraft, SettingsDraft, SourceDraft
+from connect_gateway.domain.jobs import (
+    HOSTED_ARCHIVE_FOLDER,
+    ApiDraft,
+    HostedSourceDraft,
+    JobDraft,
+    SettingsDraft,
+    SourceDraft,
+)
 from connect_gateway.domain.paths import COMMAND_PATHS, JOB_PATHS, to_request_errors, to_request_path
 from connect_gateway.domain.profiles import column_kind, is_match_column, json_value
 from connect_gateway.domain.webhooks import shown_webhook_url
@@ -196,10 +206,13 @@ def rows_out(name: str, rows: list[dict[str, object]]) -> ps.RowsOut:
     return ps.RowsOut(name=name, rows=[{key: json_value(value) for key, value in row.items()} for row in rows])
 
 
-def job_draft(body: s.JobFields | ps.ProfileJobFields | es.ExportJobFields) -> JobDraft:
+def job_draft(body: s.JobFields | ps.ProfileJobFields | es.ExportJobFields | es.ApiExportJobFields) -> JobDraft:
     """The job as sent, before the host key is pinned and the secret vaulted."""
     settings: SettingsDraft
-    if isinstance(body, es.ExportJobFields):
+    source: SourceDraft | HostedSourceDraft | ApiDraft
+    if isinstance(body, es.ApiExportJobFields):
+        source, settings = api_draft(body.endpoint), api_export_settings(body)
+    elif isinstance(body, es.ExportJobFields):
         source = source_draft(body.destination)
         settings = export_settings(body)
     else:
@@ -220,27 +233,55 @@ def job_draft(body: s.JobFields | ps.ProfileJobFields | es.ExportJobFields) -> J
     )
 
 
-def export_settings(body: es.ExportJobFields) -> SettingsDraft:
-    """An *export* job's settings, waiting for their file's location."""
-    source = body.source
-    what: ExportSource
+def _exported(source: es.ListSourceIn | es.AudienceSourceIn | es.PetSourceIn | es.TableSourceIn) -> ExportSource:
+    """What an export reads, in the contract's terms."""
     match source:
         case es.ListSourceIn():
-            what = ListExport(list_name=source.list, columns=tuple(source.columns))
+            return ListExport(list_name=source.list, columns=tuple(source.columns))
         case es.AudienceSourceIn():
-            what = AudienceExport(audience=source.audience)
+            return AudienceExport(audience=source.audience)
         case es.PetSourceIn():
-            what = PetExport(pet=source.pet, key_columns=tuple(source.key_columns), columns=tuple(source.columns))
+            return PetExport(pet=source.pet, key_columns=tuple(source.key_columns), columns=tuple(source.columns))
         case es.TableSourceIn():
-            what = TableExport(table=source.table, columns=tuple(source.columns))
+            return TableExport(table=source.table, columns=tuple(source.columns))
 
-    def settings(*, source: FileLocation) -> ExportFile:
+
+def export_settings(body: es.ExportJobFields) -> SettingsDraft:
+    """An *export* job's settings, waiting for their file's location."""
+    what = _exported(body.source)
+
+    def settings(*, source: FileLocation | ApiEndpoint) -> ExportFile:
+        if isinstance(source, ApiEndpoint):
+            raise TypeError("an export file is written to a file location")
         return ExportFile(
             source=what,
             destination=source,
             file=CsvOutput(**body.file.model_dump()),
             files=ExportFileRules(**body.files.model_dump()),
             incremental=body.incremental,
+        )
+
+    return settings
+
+
+def api_draft(body: es.EndpointIn) -> ApiDraft:
+    """The marketing API's endpoint as sent, before its password is vaulted."""
+    password = None if body.password is None else body.password.get_secret_value()
+    return ApiDraft(url=body.url, user=body.user, calls_per_minute=body.calls_per_minute, password=password)
+
+
+def api_export_settings(body: es.ApiExportJobFields) -> SettingsDraft:
+    """An *export to marketing API* job's settings, waiting for their endpoint (its password vaulted)."""
+    what = _exported(body.source)
+    channels = tuple(body.merge.reject_if_channel_empty)
+    merge = MergeRule(**{**body.merge.model_dump(), "reject_if_channel_empty": channels})
+
+    def settings(*, source: FileLocation | ApiEndpoint) -> ExportApi:
+        if not isinstance(source, ApiEndpoint):
+            raise TypeError("an export to a marketing API goes to its endpoint")
+        assert isinstance(what, ListExport | AudienceExport), "the request allows a list or an audience"
+        return ExportApi(
+            source=what, endpoint=source, remote_list=body.remote_list, merge=merge, incremental=body.incremental
         )
 
     return settings
@@ -411,11 +452,13 @@ def job_summary_out(job: JobSummary) -> s.JobSummaryOut:
     return s.JobSummaryOut(**_summary_fields(job))
 
 
-def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut | es.ExportJobOut:
+def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut | es.ExportJobOut | es.ApiExportJobOut:
     """A job with its settings as `role` may see them, never its secret or credential reference."""
     settings = job.definition.settings
     if isinstance(settings, ExportFile):
         return _export_out(job, settings, role)
+    if isinstance(settings, ExportApi):
+        return _api_export_out(job, settings, role)
     shown = _import_out(job, role)
     if isinstance(settings, ImportCustomTable):
         target = s.TargetOut(
@@ -445,8 +488,32 @@ def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut | es.Expo
     )
 
 
+def _api_export_out(job: JobRecord, settings: ExportApi, role: Role) -> es.ApiExportJobOut:
+    endpoint, merge = settings.endpoint, settings.merge
+    return es.ApiExportJobOut(
+        **_summary_fields(job),
+        source=_export_source_out(settings.source),
+        endpoint=es.EndpointOut(url=endpoint.url, user=endpoint.user, calls_per_minute=endpoint.calls_per_minute),
+        remote_list=settings.remote_list,
+        merge=es.MergeOut(**{**merge.model_dump(), "reject_if_channel_empty": list(merge.reject_if_channel_empty)}),
+        incremental=settings.incremental,
+        **_definition_out(job, role),
+    )
+
+
 def _export_out(job: JobRecord, settings: ExportFile, role: Role) -> es.ExportJobOut:
-    source = settings.source
+    return es.ExportJobOut(
+        **_summary_fields(job),
+        source=_export_source_out(settings.source),
+        destination=source_out(settings.destination),
+        file=es.OutputOut(**settings.file.model_dump()),
+        files=es.ExportFilesOut(**settings.files.model_dump()),
+        incremental=settings.incremental,
+        **_definition_out(job, role),
+    )
+
+
+def _export_source_out(source: ExportSource) -> es.ExportSourceOut:
     match source:
         case ListExport():
             what = es.ExportSourceOut(kind=source.kind, list=source.list_name, columns=list(source.columns))
@@ -457,15 +524,7 @@ def _export_out(job: JobRecord, settings: ExportFile, role: Role) -> es.ExportJo
             what = es.ExportSourceOut(kind=source.kind, pet=source.pet, key_columns=keys, columns=columns)
         case TableExport():
             what = es.ExportSourceOut(kind=source.kind, table=source.table, columns=list(source.columns))
-    return es.ExportJobOut(
-        **_summary_fields(job),
-        source=what,
-        destination=source_out(settings.destination),
-        file=es.OutputOut(**settings.file.model_dump()),
-        files=es.ExportFilesOut(**settings.files.model_dump()),
-        incremental=settings.incremental,
-        **_definition_out(job, role),
-    )
+    return what
 
 
 def _definition_out(job: JobRecord, role: Role) -> dict[str, Any]:
@@ -481,7 +540,7 @@ def _definition_out(job: JobRecord, role: Role) -> dict[str, Any]:
 def _import_out(job: JobRecord, role: Role) -> dict[str, Any]:
     """What every import job shows."""
     settings = job.definition.settings
-    assert not isinstance(settings, ExportFile), "an import's settings"
+    assert not isinstance(settings, ExportFile | ExportApi), "an import's settings"
     return {
         **_summary_fields(job),
         "source": source_out(settings.source),

@@ -17,7 +17,14 @@ from connect_gateway.domain.paths import JOB_PATHS, to_request_errors
 from connect_gateway.entrypoints.http import mapping
 from connect_gateway.entrypoints.http.auth import ActorDep, PrincipalDep
 from connect_gateway.entrypoints.http.dependencies import DepsDep
-from connect_gateway.entrypoints.http.export_schemas import ExportJobIn, ExportJobOut, ExportJobUpdateIn
+from connect_gateway.entrypoints.http.export_schemas import (
+    ApiExportJobIn,
+    ApiExportJobOut,
+    ApiExportJobUpdateIn,
+    ExportJobIn,
+    ExportJobOut,
+    ExportJobUpdateIn,
+)
 from connect_gateway.entrypoints.http.fields import IdempotencyKey
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,
@@ -69,9 +76,12 @@ ExpectedVersion = Annotated[
 IdempotencyHeader = Annotated[
     IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
 ]
-# A job's body by its `type`: an *import custom table*, an *import profile data* or an *export* job.
-NewJob = Annotated[JobIn | ProfileJobIn | ExportJobIn, Body(discriminator="type")]
-EditedJob = Annotated[JobUpdateIn | ProfileJobUpdateIn | ExportJobUpdateIn, Body(discriminator="type")]
+# A job's body by its `type`: an *import custom table*, an *import profile data*, an *export* or an *export to
+# marketing API* job.
+NewJob = Annotated[JobIn | ProfileJobIn | ExportJobIn | ApiExportJobIn, Body(discriminator="type")]
+EditedJob = Annotated[
+    JobUpdateIn | ProfileJobUpdateIn | ExportJobUpdateIn | ApiExportJobUpdateIn, Body(discriminator="type")
+]
 WRITTEN = {200: {"model": JobWrittenOut, "description": "Done"}, **COMMAND_RESPONSES}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job"}}
 JobSort = Annotated[
@@ -139,7 +149,11 @@ async def list_jobs(
     state: JobStateName | None = None,
     job_type: Annotated[
         str | None,
-        Query(alias="type", pattern="^(import_custom_table|import_profile_data|export_file)$", description="Job type"),
+        Query(
+            alias="type",
+            pattern="^(import_custom_table|import_profile_data|export_file|export_api)$",
+            description="Job type",
+        ),
     ] = None,
     schedule_type: ScheduleTypeFilter = None,
     q: NameFilter = None,
@@ -176,7 +190,9 @@ def _deleted(job_id: int, outcome: Outcome | Refusal) -> DeleteResultOut:
 
 
 @router.get("/{job_id}", responses=NOT_FOUND)
-async def get_job(job_id: JobId, deps: DepsDep, principal: PrincipalDep) -> JobOut | ProfileJobOut | ExportJobOut:
+async def get_job(
+    job_id: JobId, deps: DepsDep, principal: PrincipalDep
+) -> JobOut | ProfileJobOut | ExportJobOut | ApiExportJobOut:
     """A job's definition (without secrets), its `version`, and the `errors` it was saved with; the webhook URL
     whole only for data directors and admins."""
     record = await deps.reads.get_job(job_id)
