@@ -108,7 +108,7 @@ async def test_an_exports_run_ends_with_rows_and_bytes_written() -> None:
         }
     )
     await feed(model, exported, run_started(), run_succeeded())
-    assert messages(model)[-1] == "Succeeded: 10 rows written, 2048 bytes"
+    assert messages(model)[-1] == "Succeeded: 10 rows written, 2048 bytes, 1 rejected"
 
 
 async def test_duration_covers_the_attempt_that_finished() -> None:

@@ -57,8 +57,10 @@ def span(started_at: datetime, finished_at: datetime) -> Span:
 def counts_text(counts: RunCounts, *, exports: bool = False) -> str:
     """Counters in words, for the execution log: an export's rows and bytes written; an import's, with a profile
     import's skipped rows and duplicates when there are any (other imports never have them)."""
-    if exports:
-        return f"{counts.rows_read} rows written, {counts.bytes_transferred} bytes"
+    if exports:  # to a file (its bytes) or to a marketing API (the records it refused)
+        text = f"{counts.rows_read} rows written"
+        text += f", {counts.bytes_transferred} bytes" if counts.bytes_transferred else ""
+        return text + (f", {counts.rejected} rejected" if counts.rejected else "")
     text = (
         f"{counts.rows_read} rows read, {counts.inserted} inserted, {counts.updated} updated, "
         f"{counts.unchanged} unchanged, {counts.rejected} rejected"
@@ -70,9 +72,11 @@ def counts_text(counts: RunCounts, *, exports: bool = False) -> str:
     return text
 
 
+EXPORT_KINDS = frozenset({"export_file", "export_api"})  # job types whose runs write rows out
+
 # Issue 7: a stop that arrives after the load's final commit cannot undo it, and the log must say so.
 STOP_TOO_LATE = "The stop came after the load had committed; the run succeeded and its data stays."
-STOP_TOO_LATE_EXPORT = "The stop came after the file was delivered; the run succeeded and its file stays."
+STOP_TOO_LATE_EXPORT = "The stop came after the rows were delivered; the run succeeded and they stay."
 
 
 def missed_text(missed: int) -> str:
@@ -95,7 +99,7 @@ def requested(event: RunRequested, run: RunView | None) -> tuple[Change, ...]:
     group = (p.group_id, p.group_run_id)
     run_row = (p.job_id, p.run_id, p.definition.name, p.trigger, at, RunStatus.QUEUED, scheduled_for, *group)
     changes: list[Change] = [
-        InsertRun(*run_row, dry_run=p.dry_run, exports=p.definition.settings.kind == "export_file"),
+        InsertRun(*run_row, dry_run=p.dry_run, exports=p.definition.settings.kind in EXPORT_KINDS),
         SetLastRun(p.job_id, p.run_id, scheduled_for or at),
         LogLine(p.job_id, p.run_id, at, "INFO", f"{'Dry run' if p.dry_run else 'Run'} requested ({p.trigger})"),
     ]
