@@ -13,6 +13,7 @@ import httpx
 from tests.e2e.helpers import create, wait_for_run
 from tests.e2e.test_audiences_api import PEOPLE
 from tests.e2e.test_profile_lists_api import profile_job, run, upload
+from tests.marketing_api_server import FakeResponsys, marketing_api_server
 
 
 async def test_an_audience_is_exported_to_the_download_folder(api: httpx.AsyncClient, unique: str) -> None:
@@ -100,3 +101,46 @@ async def test_bad_export_definitions_name_their_fields(api: httpx.AsyncClient, 
     assert refused.status_code == 409, refused.text
     listing = (await api.get("/api/v1/files", params={"folder": "download"})).json()
     assert not any(unique in entry["name"] for entry in listing)
+
+
+async def test_a_list_is_pushed_to_a_marketing_api(api: httpx.AsyncClient, unique: str) -> None:
+    members = f"Push_{unique}"
+    await create(
+        api, "/api/v1/lists", {"name": members, "columns": [{"name": "TIER", "type": "text", "max_length": 10}]}
+    )
+    path = await upload(api, f"upload/push_{unique}.csv", PEOPLE)
+    mapping = [{"source": "EMAIL_ADDRESS_", "target": "EMAIL_ADDRESS_"}, {"source": "tier", "target": "TIER"}]
+    load = {
+        "name": f"Load push {unique}",
+        "type": "import_profile_data",
+        "source": {"kind": "hosted", "path": path},
+        "target": {"list": members},
+        "mapping": mapping,
+        "activate": True,
+    }
+    await run(api, (await create(api, "/api/v1/jobs", load))["job_id"])
+
+    state = FakeResponsys()
+    state.lists["CONTACTS"] = {("ann@x.io",): {"RIID_": "900"}, ("bob@x.io",): {"RIID_": "901"}}
+    async with marketing_api_server(state) as server:
+        body = {
+            "type": "export_api",
+            "name": f"Push {unique}",
+            "source": {"kind": "list", "list": members, "columns": ["EMAIL_ADDRESS_", "TIER"]},
+            "endpoint": {"url": server.url, "user": state.user, "password": state.password},
+            "remote_list": "CONTACTS",
+            "merge": {"insert_on_no_match": False},
+            "activate": True,
+        }
+        job = await create(api, "/api/v1/jobs", body)
+        assert job["errors"] == []
+        done = await run(api, job["job_id"])
+    assert (done["counts"]["rows_read"], done["counts"]["rejected"]) == (len(PEOPLE), len(PEOPLE) - 2)
+    assert state.lists["CONTACTS"][("bob@x.io",)]["TIER"] == "gold"
+    assert (state.logins, state.merges) == (1, 1)
+    rejects = (await api.get(f"/api/v1/runs/{done['run_key']}/rejects.csv")).text.splitlines()
+    assert len(rejects) == 1 + len(PEOPLE) - 2 and all("RECORD_NOT_FOUND" in line for line in rejects[1:])
+    messages = [line["message"] for line in (await api.get(done["log_url"])).json()["lines"]]
+    assert f"Succeeded: {len(PEOPLE)} rows written, {len(PEOPLE) - 2} rejected" in messages
+    shown = (await api.get(f"/api/v1/jobs/{job['job_id']}")).json()
+    assert state.password not in str(shown)

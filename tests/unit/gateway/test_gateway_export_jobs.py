@@ -6,18 +6,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from connect_events import (
+    ApiEndpoint,
     AudienceExport,
     CreateJob,
     CsvOutput,
+    ExportApi,
     ExportFile,
     ExportFileRules,
     FieldError,
     HostedLocation,
     ListExport,
+    MergeRule,
     PetExport,
     SftpLocation,
     TableExport,
@@ -174,3 +178,66 @@ async def test_an_edit_without_a_secret_keeps_the_stored_one(world: World) -> No
         "out/new.csv",
     )
     assert world.credentials.stored == {}
+
+
+def api_body(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "name": "Push gold",
+        "type": "export_api",
+        "source": {"kind": "audience", "audience": "Gold"},
+        "endpoint": {"url": "https://login.example.com", "user": "api-user", "password": "s3cret"},
+        "remote_list": "CONTACTS",
+    }
+    body.update(changes)
+    return body
+
+
+async def test_an_export_to_a_marketing_api_vaults_its_password(world: World) -> None:
+    merge = {"match_column_1": "CUSTOMER_ID_", "update_on_match": "NO_UPDATE", "reject_if_channel_empty": ["E"]}
+    response = await world.client.post("/api/v1/jobs", json=api_body(merge=merge, incremental=True))
+    assert response.status_code == 201, response.text
+    [command] = world.bus.sent
+    assert isinstance(command, CreateJob)
+    settings = command.payload.definition.settings
+    assert isinstance(settings, ExportApi)
+    assert (settings.source, settings.remote_list, settings.incremental) == (
+        AudienceExport(audience="Gold"),
+        "CONTACTS",
+        True,
+    )
+    assert settings.merge == MergeRule(
+        match_column_1="CUSTOMER_ID_", update_on_match="NO_UPDATE", reject_if_channel_empty=("E",)
+    )
+    assert (settings.endpoint.url, settings.endpoint.user) == ("https://login.example.com", "api-user")
+    assert [(s.kind, s.value) for s in world.credentials.stored.values()] == [("password", "s3cret")]
+    assert "s3cret" not in command.model_dump_json()
+
+
+async def test_a_new_api_export_needs_its_password_and_an_edit_keeps_it(world: World) -> None:
+    missing = await world.client.post("/api/v1/jobs", json=api_body(endpoint={"url": "https://x.example", "user": "u"}))
+    assert missing.status_code == 422
+    assert [e["field"] for e in missing.json()["errors"]] == ["endpoint.password"]
+    record = stored_job(world)
+    endpoint = ApiEndpoint(url="https://login.example.com", user="api-user", credential_ref=UUID(int=5))
+    settings = ExportApi(source=ListExport(list_name="Members"), endpoint=endpoint, remote_list="CONTACTS")
+    definition = record.definition.model_copy(update={"settings": settings})
+    world.reads.jobs[-1] = replace(record, job_type="export_api", definition=definition)
+    same = {"url": "https://login.example.com/", "user": "api-user"}
+    kept = await world.client.put(
+        f"/api/v1/jobs/{record.job_id}", json=api_body(endpoint=same, expected_version=record.version)
+    )
+    assert kept.status_code == 200, kept.text
+    [command] = world.bus.sent
+    assert isinstance(command, UpdateJob) and isinstance(command.payload.definition.settings, ExportApi)
+    assert command.payload.definition.settings.endpoint.credential_ref == UUID(int=5)
+    other = {"url": "https://other.example.com", "user": "api-user"}
+    moved = await world.client.put(
+        f"/api/v1/jobs/{record.job_id}", json=api_body(endpoint=other, expected_version=record.version)
+    )
+    assert moved.status_code == 422
+    assert moved.json()["errors"] == [
+        {"field": "endpoint.password", "message": "give the password again when the URL or user changes"}
+    ]
+    shown = (await world.client.get(f"/api/v1/jobs/{record.job_id}")).json()
+    assert shown["endpoint"] == {"url": "https://login.example.com", "user": "api-user", "calls_per_minute": 60}
+    assert shown["merge"]["match_column_1"] == "EMAIL_ADDRESS_" and "credential_ref" not in str(shown)

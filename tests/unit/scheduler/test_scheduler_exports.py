@@ -4,21 +4,25 @@
 from __future__ import annotations
 
 from typing import Any
+from uuid import UUID
 
 import pytest
 
 from connect_events import (
+    ApiEndpoint,
     AudienceExport,
     AudienceSpec,
     ColumnRef,
     Condition,
     ConditionGroup,
     CsvOutput,
+    ExportApi,
     ExportFile,
     ExportFileRules,
     HostedLocation,
     JobDefinition,
     ListExport,
+    MergeRule,
     PetExport,
     TableExport,
 )
@@ -183,3 +187,60 @@ def test_a_run_of_an_export_whose_source_is_gone_is_refused(what: Any, reason: s
     with pytest.raises(Rejected) as refused:
         freeze(7, export(what), Exported())
     assert refused.value.reason == reason
+
+
+def api_export(what: Any = None, **fields: Any) -> JobDefinition:
+    endpoint = fields.pop("endpoint", None) or ApiEndpoint(
+        url="https://login.example.com", user="api", credential_ref=UUID(int=1)
+    )
+    settings = ExportApi(
+        source=what or ListExport(list_name="Members", columns=("EMAIL_ADDRESS_", "FIRST_NAME")),
+        endpoint=endpoint,
+        remote_list=fields.pop("remote_list", "CONTACTS"),
+        **fields,
+    )
+    return JobDefinition(name="Push", settings=settings)
+
+
+def test_a_valid_export_to_a_marketing_api_has_no_errors() -> None:
+    assert errors(api_export()) == {}
+    assert errors(api_export(AudienceExport(audience="Buyers"))) == {}
+    assert errors(api_export(ListExport(list_name="Members"), incremental=True)) == {}
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("http://login.example.com", "must use https (plain http only to the runner's own machine)"),
+        ("https://login.example.com/rest/api", "give the server only (scheme and host, and a port if needed), without "
+         "a path or credentials"),
+        ("https://u:p@login.example.com", "give the server only (scheme and host, and a port if needed), without a "
+         "path or credentials"),
+        ("ftp://login.example.com", "must be an https URL such as https://login.example.com"),
+        ("login.example.com", "must be an https URL such as https://login.example.com"),
+    ],
+)  # fmt: skip
+def test_the_endpoint_is_an_https_server(url: str, message: str) -> None:
+    endpoint = ApiEndpoint(url=url, user="api", credential_ref=UUID(int=1))
+    assert errors(api_export(endpoint=endpoint)) == {"settings.endpoint.url": message}
+    loopback = ApiEndpoint(url="http://127.0.0.1:8080", user="api", credential_ref=UUID(int=1))
+    assert errors(api_export(endpoint=loopback)) == {}
+
+
+def test_the_merge_rule_follows_the_apis_rules() -> None:
+    rule = MergeRule(match_column_1="EMAIL_MD5_HASH_", match_column_2="EMAIL_MD5_HASH_", opt_in_value="")
+    found = errors(api_export(ListExport(list_name="Members"), merge=rule, remote_list=" "))
+    assert found == {
+        "settings.remote_list": "is required",
+        "settings.merge.match_column_2": "must differ from match_column_1",
+        "settings.merge.insert_on_no_match": "must be false when matching on a hash column (a record cannot be made "
+        "from a hash)",
+        "settings.merge.opt_in_value": "is required",
+    }
+
+
+def test_the_columns_pushed_must_hold_the_match_columns() -> None:
+    rule = MergeRule(match_column_1="CUSTOMER_ID_")
+    found = errors(api_export(ListExport(list_name="Members", columns=("EMAIL_ADDRESS_",)), merge=rule))
+    message = "the columns pushed must include CUSTOMER_ID_, which the remote list matches on"
+    assert found == {"settings.merge.match_column_1": message}
