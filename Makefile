@@ -61,6 +61,9 @@ schemas: $(STAMP)
 bench: install
 	$(BIN)/python bench/import/run.py $(BENCH_ARGS)
 
+bench-export: install
+	$(BIN)/python bench/export/run.py $(BENCH_ARGS)
+
 bench-scheduler: install
 	$(BIN)/python bench/scheduler/run.py $(BENCH_ARGS)
 

@@ -15,7 +15,12 @@ CHECKPOINT. Afterwards the two files on the server are compared (lines, and whet
 
 Prints both times and the ratio job/baseline (target ≤ 1.2), the job's stages as the runner logged them, and the
 runner's peak memory during the job (VmHWM, reset before it where the kernel allows; target < 200 MiB).
-Usage: `python bench/export/run.py [--rows N] [--keep] [--check]` (`--check`: exit 2 when a target is missed).
+
+Then the marketing-API case: an `export_api` job pushes the first `--api-rows` rows (default 100,000) of the list,
+through an audience, to a local server implementing the Responsys v1.3 merge contract (`tests/marketing_api_server.py`,
+served by this process), 200 records a call; prints rows/s and checks the server holds every record.
+Usage: `python bench/export/run.py [--rows N] [--api-rows N] [--keep] [--check]` (`--check`: exit 2 when a target
+is missed).
 """
 
 from __future__ import annotations
@@ -42,6 +47,9 @@ from connect_devstack import Stack, _proc
 from connect_devstack.app import demo_token, ensure_admin, sftp_parts
 from connect_devstack.services import Services, service_env
 from connect_runtime.settings import database_dsn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for the tests' API server
+from tests.marketing_api_server import marketing_api_server
 
 LIST = "bench_export"
 AUDIENCE = "bench_export_all"
@@ -340,8 +348,45 @@ class Bench:
         print(f"runner peak memory = {peak_text}   (target < 200 MiB: {'met' if memory_ok else 'MISSED'})", flush=True)
         return ratio_ok and memory_ok
 
+    async def push(self, rows: int) -> None:
+        """The marketing-API case: `rows` rows of the list merged into the local server's list, timed."""
+        async with marketing_api_server() as server:
+            await self.create(
+                "/api/v1/audiences",
+                {
+                    "name": f"{AUDIENCE}_api",
+                    "list_name": LIST,
+                    "filter": {"conditions": [{"column": "RIID_", "operator": "less_than", "values": [str(rows + 1)]}]},
+                    "columns": [{"column": name} for name, _ in EXPORTED],
+                },
+            )
+            endpoint = {"url": server.url, "user": server.state.user, "password": server.state.password}
+            job = await self.create(
+                "/api/v1/jobs",
+                {
+                    "type": "export_api",
+                    "name": f"{JOB} API",
+                    "source": {"kind": "audience", "audience": f"{AUDIENCE}_api"},
+                    "endpoint": {**endpoint, "calls_per_minute": 100_000},
+                    "remote_list": "BENCH",
+                    "activate": True,
+                },
+            )
+            if job.get("errors") or job.get("state") != "active":
+                raise RuntimeError(f"API export job saved with state {job.get('state')}, errors {job.get('errors')}")
+            seconds, run = await run_job(self.api, int(str(job["job_id"])))
+            held = len(server.state.lists.get("BENCH", {}))
+        if held != rows:
+            raise RuntimeError(f"the API server holds {held:,} records, expected {rows:,}")
+        print(f"[export to marketing API: {rows:,} rows × {len(EXPORTED)} columns, 200 a call, local server]")
+        print(
+            f"job      {seconds:8.2f} s   {rows / seconds:,.0f} rows/s   ({server.state.merges:,} merge calls, "
+            f"{server.state.logins} login; counts {run['counts']})",
+            flush=True,
+        )
 
-async def bench(rows: int, keep: bool) -> bool:
+
+async def bench(rows: int, api_rows: int, keep: bool) -> bool:
     """Start the stack, run the case, print its figures; stop everything (and remove its files unless `keep`)."""
     state = Path(tempfile.mkdtemp(prefix="connect-bench-export-"))
     local = state / "local"
@@ -357,7 +402,11 @@ async def bench(rows: int, keep: bool) -> bool:
             token = demo_token(state, apps.gateway_url, ensure_admin(state, env))
             auth = {"Authorization": f"Bearer {token}"}
             async with httpx.AsyncClient(base_url=apps.gateway_url, timeout=60, headers=auth) as api:
-                return await Bench(api, apps, infra, rows, local).export()
+                case = Bench(api, apps, infra, rows, local)
+                met = await case.export()
+                if api_rows:
+                    await case.push(min(api_rows, rows))
+                return met
         finally:
             apps.stop()
     finally:
@@ -373,12 +422,13 @@ def main() -> None:
     traceback; with `--check`, so does a missed target (exit 2)."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000, help="rows of the list (default 1,000,000)")
+    parser.add_argument("--api-rows", type=int, default=100_000, help="rows pushed to the API (0: skip that case)")
     parser.add_argument("--keep", action="store_true", help="keep the state dir (logs, files, database) afterwards")
     parser.add_argument("--check", action="store_true", help="exit 2 when a target (ratio, memory) is missed")
     arguments = parser.parse_args()
     if arguments.rows < 1:
         parser.error("--rows must be at least 1")
-    met = asyncio.run(bench(arguments.rows, arguments.keep))
+    met = asyncio.run(bench(arguments.rows, arguments.api_rows, arguments.keep))
     if arguments.check and not met:
         sys.exit(2)
 
