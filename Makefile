@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STATE := .devstack
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install up down status test test-unit lint format schemas bench bench-scheduler clean
+.PHONY: help install up down status test test-unit lint format schemas bench bench-export bench-scheduler clean
 
 help:
 	@echo "make up      install what is missing, start Kafka, PostgreSQL, SFTP and the four services, seed a demo"
@@ -17,6 +17,7 @@ help:
 	@echo "make test    install what is missing, start what the tests need, run all tests, stop it all"
 	@echo "make lint    ruff + mypy --strict (libs/, deploy/devstack and every service, domain/ included)"
 	@echo "make bench   run bench/import (1,000,000 rows, job vs hand-written baseline)"
+	@echo "make bench-export     run bench/export (1,000,000 rows to SFTP vs COPY + sftp put; 100,000 rows to a marketing API)"
 	@echo "make bench-scheduler  run bench/scheduler (10,000 jobs due in one minute, then with 100,000 idle jobs)"
 
 # uv comes from PyPI; it then installs the exact versions pinned in uv.lock.
