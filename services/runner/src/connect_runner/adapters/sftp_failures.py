@@ -271,20 +271,23 @@ def read_failure(exc: BaseException, where: Where) -> RunFailure:
 def archive_failure(exc: BaseException, where: Where, folder: str, *, move: bool) -> RunFailure:
     """A failure to move (or copy) `where.path` into the archive `folder` once the session is up."""
     words = {**where.words(), "folder": folder, "action": "move" if move else "copy"}
-    for rule in ARCHIVE_RULES:
-        if isinstance(exc, rule.types):
-            return rule.failure(words)
-    if isinstance(exc, asyncssh.SFTPError):
-        return RunFailure("LOAD_FAILED", ARCHIVE_SFTP_FALLBACK.format_map({**words, "status": int(exc.code)}))
-    return RunFailure("LOAD_FAILED", ARCHIVE_FALLBACK.format_map(words))
+    return _worded(exc, ARCHIVE_RULES, words, "LOAD_FAILED", (ARCHIVE_SFTP_FALLBACK, ARCHIVE_FALLBACK))
 
 
 def write_failure(exc: BaseException, where: Where) -> RunFailure:
     """A failure to write, rename or remove `where.path` once the session is up."""
-    words = where.words()
-    for rule in WRITE_RULES:
+    return _worded(exc, WRITE_RULES, where.words(), "WRITE_FAILED", (WRITE_SFTP_FALLBACK, WRITE_FALLBACK))
+
+
+def _worded(
+    exc: BaseException, rules: tuple[Rule, ...], words: Mapping[str, object], code: FailureCode,
+    fallbacks: tuple[str, str],
+) -> RunFailure:  # fmt: skip
+    """The first rule's failure for `exc`; else, with `code`, the SFTP status's sentence or the general one."""
+    for rule in rules:
         if isinstance(exc, rule.types):
             return rule.failure(words)
+    sftp_fallback, fallback = fallbacks
     if isinstance(exc, asyncssh.SFTPError):
-        return RunFailure("WRITE_FAILED", WRITE_SFTP_FALLBACK.format_map({**words, "status": int(exc.code)}))
-    return RunFailure("WRITE_FAILED", WRITE_FALLBACK.format_map(words))
+        return RunFailure(code, sftp_fallback.format_map({**words, "status": int(exc.code)}))
+    return RunFailure(code, fallback.format_map(words))
