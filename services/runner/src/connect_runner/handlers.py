@@ -6,12 +6,12 @@ acts (an import's `pipeline`: transfer, stage, load; an export's `exporting`: se
 `pushing` to a marketing API) and records. `execute_run` is idempotent (a run that already ended returns its
 stored terminal event and does nothing else) and its effect on the audience store is all-or-nothing (the writes,
 the rejects, the execution log, the ledger row and the terminal event commit in one transaction, `_commit`;
-an import's file is archived after it, see `pipeline.archive`; an export's file is renamed inside it). Every way out of it records a terminal event: a
-failure of any kind, the time limit, a stop, and giving up on a run whose earlier attempts all stopped midway.
-Only an attempt that failed transiently, with the job's retry policy wanting another, records
-`run.attempt_failed` instead; `execute_run` then returns (the consumer commits the request), and the retry
-poller begins the next attempt once the wait is over (`take_up_retries`, then `continue_retry`, which carries
-it out as `execute_run` does).
+an import's file is archived after it, see `pipeline.archive`; an export's file is renamed inside it). Every way
+out of it records a terminal event: a failure of any kind, the time limit, a stop, and giving up on a run whose
+earlier attempts all stopped midway. Only an attempt that failed transiently, with the job's retry policy wanting
+another, records `run.attempt_failed` instead; `execute_run` then returns (the consumer commits the request), and
+the retry poller begins the next attempt once the wait is over (`take_up_retries`, then `continue_retry`, which
+carries it out as `execute_run` does).
 """
 
 from __future__ import annotations

@@ -28,6 +28,8 @@ from connect_runner.ports import RunDeps
 from connect_runner.progress import Journal, Tracker
 from connect_runner.run_failures import Secrets
 
+MAX_BODY_BYTES = 10 * 1000 * 1000  # the API's most bytes in one request (spec §5.3), with room to spare
+BODY_OVERHEAD = 64 * 1024  # field names, merge rule, brackets
 # Every column is formatted to text by the SELECT; the qualifier only matters to a file.
 TEXT_VALUES = OutputFormat(delimiter=",", qualifier='"', quote_always=False, header=False, escape_formulas=False)
 
@@ -105,6 +107,16 @@ async def _merge(
     api: MarketingApi, settings: ExportApi, fields: list[str], batch: list[list[str]], pushed: Pushed,
     tracker: Tracker, checkpoint: Checkpoint,
 ) -> None:  # fmt: skip
+    """Merge one batch; a batch whose body would pass the API's 10 MB goes in halves (a single record that large
+    fails the run, naming it)."""
+    if _body_bytes(batch) > MAX_BODY_BYTES:
+        if len(batch) == 1:
+            message = f"record {pushed.rows + 1:,} is larger than the API takes in one call (10 MB)"
+            raise RunFailure("EXPORT_INVALID", message)
+        half = len(batch) // 2
+        await _merge(api, settings, fields, batch[:half], pushed, tracker, checkpoint)
+        await _merge(api, settings, fields, batch[half:], pushed, tracker, checkpoint)
+        return
     merged = await api.merge(settings.remote_list, fields, batch, settings.merge)
     for index, result in enumerate(merged.results):
         if isinstance(result, tuple):
@@ -114,6 +126,11 @@ async def _merge(
     pushed.rows += len(batch)
     tracker.exporting(pushed.rows, 0)
     await checkpoint()
+
+
+def _body_bytes(batch: list[list[str]]) -> int:
+    """About the size of the records in the JSON body (each value quoted, escapes counted generously)."""
+    return sum(len(value.encode()) * 2 + 3 for record in batch for value in record) + BODY_OVERHEAD
 
 
 def _csv(values: list[str]) -> str:
