@@ -26,10 +26,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import contextlib
-import json
 import os
 import random
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -41,6 +40,9 @@ from connect_devstack import Stack, _proc
 from connect_devstack.app import demo_token, ensure_admin, sftp_parts
 from connect_devstack.services import Services, service_env
 from connect_runtime.settings import database_dsn
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository, for bench.measure
+from bench.measure import checkpoint, memory_mib, reset_peak_memory, run_job, stage_times
 
 COLUMNS = [
     ("ID", "text", "varchar(20)"),
@@ -95,57 +97,6 @@ def job_body(name: str, table: str, infra: dict[str, str], path: Path) -> dict[s
         "mapping": [{"source": c[0].lower(), "target": c[0]} for c in COLUMNS],
         "activate": True,
     }
-
-
-async def run_job(api: httpx.AsyncClient, job_id: int) -> tuple[float, dict[str, object]]:
-    """Run a job and wait for its terminal status; returns (seconds, run)."""
-    began = time.perf_counter()
-    answer = await api.post(f"/api/v1/jobs/{job_id}/run")
-    answer.raise_for_status()
-    run = answer.json()["run"]
-    while True:
-        got = await api.get(f"/api/v1/runs/{run}")
-        if got.status_code == 200 and got.json()["status"] in ("succeeded", "failed", "stopped"):
-            body: dict[str, object] = got.json()
-            if body["status"] != "succeeded":
-                raise RuntimeError(f"run {run} ended {body['status']}: {body.get('error')}")
-            return time.perf_counter() - began, body
-        await asyncio.sleep(0.05)
-
-
-async def checkpoint(dsn: str) -> None:
-    """Write out everything so far, so the next timed part starts from the same state as the other one."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        await conn.execute("CHECKPOINT")
-    finally:
-        await conn.close()
-
-
-def stage_times(log_file: Path, run: str) -> list[tuple[str, float]]:
-    """The run's stages and how long each took, from the runner's log (its execution-log entries)."""
-    stages: list[tuple[str, float]] = []
-    for line in log_file.read_text().splitlines():
-        with contextlib.suppress(ValueError):
-            entry = json.loads(line)
-            if entry.get("run") == run and "duration_ms" in entry:
-                stages.append((str(entry["stage"]), int(entry["duration_ms"]) / 1000))
-    return stages
-
-
-def reset_peak_memory(pid: int) -> None:
-    """Start VmHWM afresh (Linux: writing 5 to clear_refs); where that is not allowed it keeps the process' peak."""
-    with contextlib.suppress(OSError):
-        Path(f"/proc/{pid}/clear_refs").write_text("5")
-
-
-def peak_memory_mib(pid: int) -> float | None:
-    """The process' peak resident memory (VmHWM) in MiB, None when it cannot be read."""
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    return None
 
 
 async def baseline(dsn: str, target: str, path: Path) -> float:
@@ -339,7 +290,7 @@ class Bench:
             reset_peak_memory(runner)
         await checkpoint(self.audience)
         seconds, run = await run_job(self.api, int(str(job["job_id"])))
-        return seconds, run, peak_memory_mib(runner) if runner is not None else None
+        return seconds, run, memory_mib(runner, "VmHWM") if runner is not None else None
 
     def report(self, case: str, job: tuple[float, dict[str, object], float | None], base_s: float, same: bool) -> None:
         job_s, run, peak = job
