@@ -147,3 +147,23 @@ async def test_a_dry_run_sends_nothing(world: RunnerWorld, api: MarketingApiServ
     assert (api.state.logins, api.state.merges) == (0, 0)
     selected = next(e for e in await world.log_entries(1) if e.stage == "selected")
     assert selected.message == f"would push {ROWS} rows to 'CONTACTS' on {api.url.removeprefix('http://')}"
+
+
+async def test_a_host_that_cannot_be_resolved_fails_at_once(world: RunnerWorld, fast: RunDeps) -> None:
+    listed = await members(world)
+    ref = await world.credential("password", "pw")
+    settings = ExportApi(
+        source=ListExport(list_name=listed.name, columns=("EMAIL_ADDRESS_",)),
+        endpoint=ApiEndpoint(url="https://api.nowhere.invalid", user="u", credential_ref=ref),
+        remote_list="CONTACTS",
+    )
+    definition = JobDefinition(name="unresolvable", settings=settings, retry=RetryPolicy(attempts=3))
+    payload = RunRequestedPayload(
+        job_id=world.job_id, run_id=1, job_version=1, definition=definition, table=listed.as_table(), list=listed
+    )
+    # Not transient: the first attempt ends the run (a transient failure would leave it waiting for attempt 2).
+    event = failed(await world.execute(_requested(world.job_id, 1, payload, REQUESTED_AT), fast))
+    assert (event.payload.code, event.payload.error) == (
+        "CONNECTION_FAILED",
+        "cannot log in on api.nowhere.invalid: the host name cannot be resolved",
+    )

@@ -5,8 +5,9 @@ call, at most 200 records a call.
   `{authToken, issuedAt, endPoint}`; later calls go to `endPoint` with `Authorization: <authToken>`. A token
   older than `REFRESH_AFTER` is refreshed first (the same call with `auth_type=token` and the token).
 - A call answered 401 logs in again once and is sent again; a second 401 fails the run `AUTH_FAILED`.
-- 429, 5xx, `API_LIMIT_EXCEEDED` and a lost connection are tried again after a growing wait (`Backoff`); when the
-  waits are used up the run fails `CONNECTION_FAILED` (transient: the job's retry policy may try again).
+- 429, 5xx, `API_LIMIT_EXCEEDED` and a lost or refused connection are tried again after a growing wait
+  (`Backoff`); when the waits are used up the run fails `CONNECTION_FAILED` (transient: the job's retry policy may
+  try again). A host name that cannot be resolved fails at once, not transient.
 - Calls are spaced to stay under the endpoint's calls a minute (`Pacer`).
 
 Failures are worded here from the status and the API's `errorCode` (a code, never the API's own text), naming
@@ -16,6 +17,7 @@ the server and the remote list; the password is never in a message.
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ BATCH = 200  # the API's most records a call
 LOGIN_PATH = "/rest/api/v1.3/auth/token"
 MERGE_PATH = "/rest/api/v1.3/lists/{list}/members"
 REFRESH_AFTER_S = 2.5 * 3600  # tokens last 3 hours
-TIMEOUT_S = 60.0
+TIMEOUTS = httpx.Timeout(60.0, connect=10.0)  # a server that does not even accept is given up on sooner
 RETRYABLE = frozenset({429, 500, 502, 503, 504})
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -191,8 +193,11 @@ class MarketingApi:
             await self._pacer.wait()
             self.calls += 1
             try:
-                answer = await self._http.request(method, url, timeout=TIMEOUT_S, **kwargs)
+                answer = await self._http.request(method, url, timeout=TIMEOUTS, **kwargs)
             except httpx.TransportError as exc:
+                if _unresolvable(exc):  # another try would meet it again
+                    message = f"cannot {what} on {self.server}: the host name cannot be resolved"
+                    raise RunFailure("CONNECTION_FAILED", message) from exc
                 if wait is None:
                     message = f"cannot {what} on {self.server}: the connection failed or timed out"
                     raise RunFailure("CONNECTION_FAILED", message, transient=True) from exc
@@ -220,6 +225,16 @@ class MarketingApi:
         if _busy(answer):
             return RunFailure("CONNECTION_FAILED", message + "; it stayed busy after every wait", transient=True)
         return RunFailure("WRITE_FAILED", message)
+
+
+def _unresolvable(exc: BaseException) -> bool:
+    """Whether the host name cannot be resolved (not the resolver's "try again later")."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, socket.gaierror):
+            return cause.errno != socket.EAI_AGAIN
+        cause = cause.__cause__ or cause.__context__
+    return False
 
 
 def _busy(answer: httpx.Response) -> bool:
