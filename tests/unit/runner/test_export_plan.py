@@ -124,3 +124,54 @@ def test_file_names_render_the_date_tokens_in_the_jobs_zone_and_hide_the_tempora
     assert names.final == "download/daily/out_20250314_18.csv"
     assert names.temp == "download/daily/.out_20250314_18.csv.42.7.part"
     assert names.companion("cnt") == "download/daily/out_20250314_18.csv.cnt"
+
+
+class RecordingDestination:
+    """A destination that only records what is done to it."""
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    async def create(self, path: str) -> object:
+        self.done.append(f"create {path}")
+        done = self.done
+
+        class Sink:
+            async def write(self, data: bytes) -> None:
+                done.append(f"write {data!r}")
+
+            async def close(self) -> None:
+                done.append("close")
+
+        return Sink()
+
+    async def rename(self, path: str, target: str) -> None:
+        self.done.append(f"rename {path} -> {target}")
+
+    async def remove(self, path: str) -> None:
+        self.done.append(f"remove {path}")
+
+
+async def test_delivery_clears_old_companions_renames_then_writes_count_and_ready() -> None:
+    from connect_events import ExportFileRules
+    from connect_runner.exporting import ExportNames, Written, deliver
+    from connect_runner.progress import Journal
+
+    settings = export(TableExport(table="people"), files=ExportFileRules(count_file="cnt", ready_file="ok"))
+    written = Written(ExportNames("d/p.csv", "d/.p.csv.1.2.part"), 3, 10, SINCE)
+    destination = RecordingDestination()
+    entries = await deliver(destination, written, settings, Journal("1.2"))  # type: ignore[arg-type]
+    assert destination.done == [
+        "remove d/p.csv.ok",
+        "remove d/p.csv.cnt",
+        "rename d/.p.csv.1.2.part -> d/p.csv",
+        "create d/.p.csv.cnt.part",
+        "write b'3\\n'",
+        "close",
+        "rename d/.p.csv.cnt.part -> d/p.csv.cnt",
+        "create d/.p.csv.ok.part",
+        "write b''",
+        "close",
+        "rename d/.p.csv.ok.part -> d/p.csv.ok",
+    ]
+    assert [e.stage for e in entries] == ["renamed", "count_file", "ready_file"]

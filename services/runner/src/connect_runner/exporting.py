@@ -125,11 +125,14 @@ async def discard(destination: Destination, path: str, sink: Sink | None = None)
 
 async def deliver(destination: Destination, written: Written, settings: ExportFile, journal: Journal) -> list[LogEntry]:
     """Rename the file to its final name, then write the count file and the ready file (each under a temporary
-    name first); returns their log entries."""
-    names = written.names
+    name first); returns their log entries. Companions an earlier run left under the same names go first, so a
+    reader never takes an old ready file or count for the new data file."""
+    names, rules = written.names, settings.files
+    for extension in (rules.ready_file, rules.count_file):
+        if extension is not None:
+            await destination.remove(names.companion(extension))
     await destination.rename(names.temp, names.final)
     entries = [journal.entry("renamed", f"renamed to '{names.final}'", path=names.final)]
-    rules = settings.files
     if rules.count_file is not None:
         path = names.companion(rules.count_file)
         await _put(destination, path, f"{written.rows}\n".encode())
