@@ -130,6 +130,7 @@ async def runner(settings: RunnerSettings, databases: Databases) -> AsyncIterato
             run_timeout_s=settings.run_timeout_s,
             lock_timeout_s=settings.lock_timeout_s,
             abandon_after_s=settings.abandon_after_s,
+            api_backoff_s=settings.api_backoff_s,
         )
         slots = Slots(settings.concurrency)  # requested runs and retried ones together
         yield Runner(

@@ -61,6 +61,13 @@ class RunnerSettings(ServiceSettings):
         alias="RUNNER_ABANDON_AFTER_S",
         description="a run whose runner gave no sign of life for this many seconds fails as lost (RUNNER_LOST)",
     )
+    api_backoff_s: float = Field(
+        default=1.0,
+        gt=0,
+        le=60,
+        alias="RUNNER_API_BACKOFF_S",
+        description="a marketing API's first wait after a busy or unreachable answer (doubling, six tries in all)",
+    )
     reap_interval_s: float = Field(
         default=REAP_INTERVAL_S,
         gt=0,
