@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from connect_devstack.services import Services
 from tests.e2e.helpers import create, wait_for_run
 from tests.e2e.test_audiences_api import PEOPLE
 from tests.e2e.test_profile_lists_api import profile_job, run, upload
@@ -144,3 +145,24 @@ async def test_a_list_is_pushed_to_a_marketing_api(api: httpx.AsyncClient, uniqu
     assert f"Succeeded: {len(PEOPLE)} rows written, {len(PEOPLE) - 2} rejected" in messages
     shown = (await api.get(f"/api/v1/jobs/{job['job_id']}")).json()
     assert state.password not in str(shown)
+
+
+async def test_the_catalog_serves_run_metrics_and_readiness(
+    api: httpx.AsyncClient, services: Services, unique: str
+) -> None:
+    """Issue 10's first slice: the catalog's operations endpoint counts the runs it projected."""
+    port = services.env["CATALOG_METRICS_PORT"]
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as ops:
+        assert (await ops.get("/healthz")).json() == {"status": "ok"}
+        ready = await ops.get("/readyz")
+        assert (ready.status_code, ready.json()["checks"]) == (200, {"postgres": "ok", "kafka": "ok"})
+        await test_an_audience_is_exported_to_the_download_folder(api, f"m{unique}")
+        metrics = (await ops.get("/metrics")).text
+    finished = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith('connect_runs_finished_total{job_type="export_file",status="succeeded"}')
+    ]
+    assert finished and float(finished[0].rsplit(" ", 1)[1]) >= 2  # the dry run and the run
+    assert 'connect_runs_requested_total{job_type="import_profile_data",trigger="manual"}' in metrics
+    assert "connect_projection_lag_seconds_bucket" in metrics

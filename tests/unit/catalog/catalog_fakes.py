@@ -88,7 +88,7 @@ class InMemoryReadModel:
             job=None if job is None else JobView(job["version"], json.loads(job["definition_json"])),
             run=None
             if run is None
-            else RunView(RunStatus(run["status"]), run["attempt"], run["stop_requested"], run["exports"]),
+            else RunView(RunStatus(run["status"]), run["attempt"], run["stop_requested"], run["job_type"]),
             group=None if group is None else GroupView(group["version"]),
             group_run=None if group_run is None else GroupRunView(RunStatus(group_run["status"]), group_run["version"]),
         )
@@ -158,7 +158,7 @@ class InMemoryReadModel:
                         "scheduled_for": change.scheduled_for,
                         "rows_read": 0,
                         "stop_requested": False,
-                        "exports": change.exports,
+                        "job_type": change.job_type,
                     },
                 )
             case StartAttempt():

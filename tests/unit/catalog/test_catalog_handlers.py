@@ -226,3 +226,29 @@ async def test_a_command_keeps_its_first_outcome() -> None:
     later = command_accepted(command_id=reply.payload.command_id).model_copy(update={"event_id": uuid4()})
     assert await feed(model, reply, reply, later) == [True, False, True]
     assert model.commands[reply.payload.command_id]["status"] == "rejected"
+
+
+async def test_projected_runs_are_counted_by_job_type_and_status() -> None:
+    from prometheus_client import REGISTRY
+
+    def sample(name: str, **labels: str) -> float:
+        return REGISTRY.get_sample_value(name, labels) or 0.0
+
+    job_type = {"job_type": "import_custom_table"}
+    before = (
+        sample("connect_runs_requested_total", **job_type, trigger="manual"),
+        sample("connect_runs_finished_total", **job_type, status="succeeded"),
+        sample("connect_run_rows_total", **job_type),
+        sample("connect_run_duration_seconds_count", **job_type, status="succeeded"),
+    )
+    model = InMemoryReadModel()
+    requested = run_requested()
+    await feed(model, requested, run_started(), run_succeeded(), requested)  # the repeated event counts once
+    after = (
+        sample("connect_runs_requested_total", **job_type, trigger="manual"),
+        sample("connect_runs_finished_total", **job_type, status="succeeded"),
+        sample("connect_run_rows_total", **job_type),
+        sample("connect_run_duration_seconds_count", **job_type, status="succeeded"),
+    )
+    assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 10, 1]
+    assert sample("connect_events_projected_total", topic="connect.runs") >= 3

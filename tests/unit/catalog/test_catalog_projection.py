@@ -65,6 +65,8 @@ ENDED = [Snapshot(run=RunView(status, 1)) for status in sorted(TERMINAL)]
 STORED = definition().model_dump(mode="json")  # the stored definition an edit is compared with
 LATER = T0 + timedelta(days=1)
 
+IMPORT = "import_custom_table"
+
 
 class TestSubject:
     def test_job_events_name_their_job(self) -> None:
@@ -183,7 +185,7 @@ class TestTableDefined:
 class TestRunRequested:
     def test_queues_the_run_moves_last_run_and_logs(self) -> None:
         assert project(run_requested(), NO_ROWS) == (
-            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "manual", T0, RunStatus.QUEUED),
+            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "manual", T0, RunStatus.QUEUED, job_type=IMPORT),
             SetLastRun(JOB_ID, RUN_ID, T0),
             LogLine(JOB_ID, RUN_ID, T0, "INFO", "Run requested (manual)"),
         )
@@ -192,7 +194,7 @@ class TestRunRequested:
         fire = T0 - timedelta(seconds=2)
         event = scheduled_run_requested(scheduled_for=fire, next_run_at=LATER)
         assert project(event, NO_ROWS) == (
-            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "schedule", T0, RunStatus.QUEUED, fire),
+            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "schedule", T0, RunStatus.QUEUED, fire, job_type=IMPORT),
             SetLastRun(JOB_ID, RUN_ID, fire),
             LogLine(JOB_ID, RUN_ID, T0, "INFO", "Run requested (schedule)"),
             SetNextRun(JOB_ID, LATER, T0),
@@ -222,7 +224,7 @@ class TestRunRequested:
 
     def test_a_dry_run_is_marked_and_says_so_in_its_log(self) -> None:
         assert project(run_requested(dry_run=True), NO_ROWS) == (
-            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "manual", T0, RunStatus.QUEUED, dry_run=True),
+            InsertRun(JOB_ID, RUN_ID, "Nightly orders", "manual", T0, RunStatus.QUEUED, dry_run=True, job_type=IMPORT),
             SetLastRun(JOB_ID, RUN_ID, T0),
             LogLine(JOB_ID, RUN_ID, T0, "INFO", "Dry run requested (manual)"),
         )

@@ -29,6 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 
 from connect_runtime.db import Conn
 from connect_runtime.kafka import make_consumer, send_dead_letter
+from connect_runtime.observability import Check, kafka_check, postgres_check
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, Retries, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -128,6 +129,10 @@ class TransactionalConsumer:
     def stop(self) -> None:
         """Finish the record in hand, then return from `run()`."""
         self._stopping.set()
+
+    def readiness_checks(self) -> dict[str, Check]:
+        """What this consumer needs to work: its database and the Kafka cluster (asked through its producer)."""
+        return {"postgres": postgres_check(self._pool), "kafka": kafka_check(self._dead_letters)}
 
     async def run(self) -> None:
         """Consume until stopped."""

@@ -14,6 +14,7 @@ from connect_catalog.handlers import PROJECTED_TOPICS
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.lifecycle import run_until_stopped
+from connect_runtime.observability import OperationsServer
 from connect_runtime.offsets import TransactionalConsumer
 
 __all__ = ["RebuildResult", "prepare", "projector", "rebuild", "serve"]
@@ -54,9 +55,16 @@ async def projector(*, bootstrap: str, dsn: str, group: str = CONSUMER_GROUP) ->
 
 
 async def serve(settings: CatalogSettings) -> None:
-    """Project events until SIGTERM/SIGINT; the record in hand is finished first."""
+    """Project events until SIGTERM/SIGINT (the record in hand is finished first), and serve the operations
+    endpoint (`/metrics`, `/healthz`, `/readyz`) on `CATALOG_METRICS_PORT`."""
     dsn = await prepare(settings)
     async with projector(
         bootstrap=settings.kafka_bootstrap_servers, dsn=dsn, group=settings.consumer_group
     ) as consumer:
-        await run_until_stopped([consumer.run()], consumer.stop)
+        operations = OperationsServer(settings.metrics_port, consumer.readiness_checks())
+
+        def stop() -> None:
+            consumer.stop()
+            operations.stop()
+
+        await run_until_stopped([consumer.run(), operations.run()], stop)

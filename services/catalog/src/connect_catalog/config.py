@@ -13,3 +13,8 @@ class CatalogSettings(ServiceSettings):
 
     database: str = Field(default=CATALOG_DATABASE, alias="CATALOG_DATABASE")
     consumer_group: str = Field(default="catalog", alias="CATALOG_CONSUMER_GROUP")
+    metrics_port: int | None = Field(
+        default=None,
+        alias="CATALOG_METRICS_PORT",
+        description="where /metrics, /healthz and /readyz are served (none when unset)",
+    )

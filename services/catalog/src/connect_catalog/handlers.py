@@ -10,6 +10,7 @@ from uuid import UUID
 from connect_catalog.domain.changes import Change
 from connect_catalog.domain.projection import project, subject_of
 from connect_catalog.domain.views import Snapshot, Subject
+from connect_catalog.metrics import observe
 from connect_events import GROUPS_TOPIC, JOBS_TOPIC, REPLIES_TOPIC, RUNS_TOPIC, TABLES_TOPIC, Event
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ async def project_event(read_model: ReadModel, event: Event) -> bool:
         return False
     changes = project(event, await read_model.load(subject_of(event)))
     await read_model.apply(changes)
+    observe(event, changes)
     return True
 
 

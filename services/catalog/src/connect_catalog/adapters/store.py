@@ -57,7 +57,7 @@ INSERT INTO processed_events (event_id) VALUES ($1) ON CONFLICT (event_id) DO NO
 JOB_LOCK_NAMESPACE = 7_100_020
 LOCK_JOB = "SELECT pg_advisory_xact_lock($1, hashint8($2))"
 SELECT_JOB = "SELECT version, definition FROM jobs WHERE job_id = $1 FOR UPDATE"
-SELECT_RUN = "SELECT status, attempt, stop_requested, exports FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
+SELECT_RUN = "SELECT status, attempt, stop_requested, job_type FROM runs WHERE job_id = $1 AND run_id = $2 FOR UPDATE"
 
 # last_run_id and previous_run_at come from `runs` too: job and run events travel on different topics, so a
 # run may be projected before its job, and the result must not depend on that order (a rebuild reads in another).
@@ -127,7 +127,7 @@ WHERE audiences.version < EXCLUDED.version
 REMOVE_AUDIENCE = "DELETE FROM audiences WHERE key = lower($1) AND version < $2"
 INSERT_RUN = """
 INSERT INTO runs (
-    job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id, dry_run, exports
+    job_id, run_id, job_name, status, trigger, requested_at, scheduled_for, group_id, group_run_id, dry_run, job_type
 )
 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 ON CONFLICT (job_id, run_id) DO NOTHING
@@ -278,7 +278,7 @@ def statement(change: Change) -> Statement:
         case InsertRun():
             run = (change.job_id, change.run_id)
             row = (change.job_name, change.status.value, change.trigger, change.requested_at, change.scheduled_for)
-            return INSERT_RUN, (*run, *row, change.group_id, change.group_run_id, change.dry_run, change.exports)
+            return INSERT_RUN, (*run, *row, change.group_id, change.group_run_id, change.dry_run, change.job_type)
         case StartAttempt():
             run = (change.job_id, change.run_id)
             return START_ATTEMPT, (*run, change.attempt, change.runner, change.started_at)

@@ -185,7 +185,7 @@ class RemoveAudience:
 class InsertRun:
     """A new run row: queued, or skipped (born terminal); `scheduled_for` is the fire it stands for, a
     member run names its group run (`group_id`, `group_run_id`), a dry run writes nothing, and an export's run
-    (`exports`) writes a file."""
+    names its job's type (`job_type`, the settings' kind)."""
 
     job_id: int
     run_id: int
@@ -197,7 +197,7 @@ class InsertRun:
     group_id: int | None = None
     group_run_id: int | None = None
     dry_run: bool = False
-    exports: bool = False
+    job_type: str | None = None
 
 
 @dataclass(frozen=True)
@@ -234,6 +234,7 @@ class EndRun:
     span: Span
     error_code: str | None = None
     error: str | None = None
+    job_type: str | None = None  # for the run metrics; not stored again
 
 
 @dataclass(frozen=True)

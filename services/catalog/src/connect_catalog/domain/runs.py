@@ -72,8 +72,6 @@ def counts_text(counts: RunCounts, *, exports: bool = False) -> str:
     return text
 
 
-EXPORT_KINDS = frozenset({"export_file", "export_api"})  # job types whose runs write rows out
-
 # Issue 7: a stop that arrives after the load's final commit cannot undo it, and the log must say so.
 STOP_TOO_LATE = "The stop came after the load had committed; the run succeeded and its data stays."
 STOP_TOO_LATE_EXPORT = "The stop came after the rows were delivered; the run succeeded and they stay."
@@ -99,7 +97,7 @@ def requested(event: RunRequested, run: RunView | None) -> tuple[Change, ...]:
     group = (p.group_id, p.group_run_id)
     run_row = (p.job_id, p.run_id, p.definition.name, p.trigger, at, RunStatus.QUEUED, scheduled_for, *group)
     changes: list[Change] = [
-        InsertRun(*run_row, dry_run=p.dry_run, exports=p.definition.settings.kind in EXPORT_KINDS),
+        InsertRun(*run_row, dry_run=p.dry_run, job_type=p.definition.settings.kind),
         SetLastRun(p.job_id, p.run_id, scheduled_for or at),
         LogLine(p.job_id, p.run_id, at, "INFO", f"{'Dry run' if p.dry_run else 'Run'} requested ({p.trigger})"),
     ]
@@ -163,9 +161,15 @@ def attempt_failed(event: RunAttemptFailed, run: RunView | None) -> tuple[Change
     return (LogLine(p.job_id, p.run_id, event.occurred_at, "WARN", text),)
 
 
-def end_run(p: RunEndedPayload, status: RunStatus, code: str | None = None, error: str | None = None) -> EndRun:
+def end_run(
+    p: RunEndedPayload,
+    status: RunStatus,
+    code: str | None = None,
+    error: str | None = None,
+    job_type: str | None = None,
+) -> EndRun:
     """Final counters; the duration covers the attempt that finished (its `started_at`)."""
-    return EndRun(p.job_id, p.run_id, status, p.counts, span(p.started_at, p.finished_at), code, error)
+    return EndRun(p.job_id, p.run_id, status, p.counts, span(p.started_at, p.finished_at), code, error, job_type)
 
 
 def ended(event: RunSucceeded | RunFailed | RunStopped, run: RunView | None) -> tuple[Change, ...]:
@@ -178,15 +182,19 @@ def ended(event: RunSucceeded | RunFailed | RunStopped, run: RunView | None) -> 
     match event:
         case RunFailed(payload=f):
             line = LogLine(p.job_id, p.run_id, at, "ERROR", f"Failed ({f.code}): {f.error}")
-            return (end_run(f, status, f.code, f.error), line)
+            return (end_run(f, status, f.code, f.error, run.job_type), line)
         case RunStopped():
             line = LogLine(p.job_id, p.run_id, at, "WARN", f"Stopped: {counts_text(p.counts, exports=run.exports)}")
         case _:
             line = LogLine(p.job_id, p.run_id, at, "INFO", f"Succeeded: {counts_text(p.counts, exports=run.exports)}")
             if run.stop_requested:
                 too_late = STOP_TOO_LATE_EXPORT if run.exports else STOP_TOO_LATE
-                return (end_run(p, status), line, LogLine(p.job_id, p.run_id, at, "WARN", too_late))
-    return (end_run(p, status), line)
+                return (
+                    end_run(p, status, job_type=run.job_type),
+                    line,
+                    LogLine(p.job_id, p.run_id, at, "WARN", too_late),
+                )
+    return (end_run(p, status, job_type=run.job_type), line)
 
 
 def stop_requested(event: RunStopRequested, run: RunView | None) -> tuple[Change, ...]:

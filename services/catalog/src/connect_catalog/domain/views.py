@@ -20,12 +20,17 @@ class JobView:
 @dataclass(frozen=True)
 class RunView:
     """The projected run's status, latest attempt (0 before any attempt started), whether a user asked it to
-    stop, and whether it is an export's (its counters are rows and bytes written)."""
+    stop, and its job's type (null for runs projected before it was kept)."""
 
     status: RunStatus
     attempt: int
     stop_requested: bool = False
-    exports: bool = False
+    job_type: str | None = None
+
+    @property
+    def exports(self) -> bool:
+        """Whether the run writes rows out (its counters are rows and bytes written)."""
+        return self.job_type in ("export_file", "export_api")
 
     @property
     def ended(self) -> bool:
