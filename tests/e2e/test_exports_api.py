@@ -147,10 +147,17 @@ async def test_a_list_is_pushed_to_a_marketing_api(api: httpx.AsyncClient, uniqu
     assert state.password not in str(shown)
 
 
-async def test_the_catalog_serves_run_metrics_and_readiness(
+async def test_the_services_serve_readiness_and_the_catalog_run_metrics(
     api: httpx.AsyncClient, services: Services, unique: str
 ) -> None:
-    """Issue 10's first slice: the catalog's operations endpoint counts the runs it projected."""
+    """Issue 10's first slice: every service but the gateway (which has its own) serves liveness and readiness on
+    its operations port, and the catalog's metrics count the runs it projected."""
+    for name in ("RUNNER", "SCHEDULER"):
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{services.env[f'{name}_METRICS_PORT']}") as ops:
+            assert (await ops.get("/healthz")).json() == {"status": "ok"}
+            ready = await ops.get("/readyz")
+            assert (ready.status_code, ready.json()["checks"]) == (200, {"postgres": "ok", "kafka": "ok"}), name
+            assert (await ops.get("/metrics")).status_code == 200
     port = services.env["CATALOG_METRICS_PORT"]
     async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as ops:
         assert (await ops.get("/healthz")).json() == {"status": "ok"}

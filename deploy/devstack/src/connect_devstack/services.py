@@ -172,6 +172,8 @@ def service_env(
         "LOG_LEVEL": infra.get("LOG_LEVEL", "INFO"),
         # The services' operations endpoints (`/metrics`, `/healthz`, `/readyz`) on loopback ports of their own.
         "CATALOG_METRICS_PORT": str(_proc.free_port()),
+        "RUNNER_METRICS_PORT": str(_proc.free_port()),
+        "SCHEDULER_METRICS_PORT": str(_proc.free_port()),
         **(hosted_files_env(state_dir) if state_dir is not None else {}),
     }
 

@@ -42,6 +42,7 @@ from connect_runner.ports import RunDeps
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_consumer, make_producer
 from connect_runtime.lifecycle import run_until_stopped
+from connect_runtime.observability import OperationsServer
 from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.outbox import OutboxRelay
 from connect_runtime.vault import VAULT_DDL, Vault
@@ -221,7 +222,10 @@ async def serve(settings: RunnerSettings) -> None:
             finally:
                 parts.relay.stop()
 
+        operations = OperationsServer(settings.metrics_port, parts.tables.readiness_checks())
+
         def stop() -> None:
+            operations.stop()
             parts.runs.stop()
             parts.retries.stop()
             parts.tables.stop()
@@ -229,4 +233,5 @@ async def serve(settings: RunnerSettings) -> None:
             parts.reaper.stop()
 
         tasks = [runs_then_relay(), parts.tables.run(), parts.stops.run(), parts.reaper.run(), parts.relay.run()]
+        tasks.append(operations.run())
         await run_until_stopped(tasks, stop)

@@ -21,6 +21,11 @@ class RunnerSettings(ServiceSettings):
     """Environment of a runner process."""
 
     vault_key: SecretStr = Field(alias="CONNECT_VAULT_KEY", description="Fernet key of the credential vault")
+    metrics_port: int | None = Field(
+        default=None,
+        alias="RUNNER_METRICS_PORT",
+        description="where /metrics, /healthz and /readyz are served (none when unset)",
+    )
     concurrency: int = Field(
         default=2, ge=1, alias="RUNNER_CONCURRENCY", description="runs executed at once, requested and retried together"
     )

@@ -13,6 +13,7 @@ from connect_events import COMMANDS_TOPIC, RUNS_TOPIC
 from connect_runtime.db import ensure_database, open_pool
 from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.lifecycle import run_until_stopped
+from connect_runtime.observability import OperationsServer
 from connect_runtime.offsets import TransactionalConsumer
 from connect_runtime.outbox import OutboxRelay
 from connect_scheduler.adapters import job_store
@@ -75,8 +76,10 @@ async def run(settings: SchedulerSettings) -> None:
         )
         notifier = Notifier(pool, notification_senders(settings, http))
         relay = OutboxRelay(dsn, producer)
+        operations = OperationsServer(settings.metrics_port, consumer.readiness_checks())
 
         def stop() -> None:
+            operations.stop()
             consumer.stop()
             runs.stop()
             ticker.stop()
@@ -92,7 +95,8 @@ async def run(settings: SchedulerSettings) -> None:
                 "topics": [COMMANDS_TOPIC, RUNS_TOPIC],
             },
         )
-        await run_until_stopped([consumer.run(), runs.run(), ticker.run(), notifier.run(), relay.run()], stop)
+        tasks = [consumer.run(), runs.run(), ticker.run(), notifier.run(), relay.run(), operations.run()]
+        await run_until_stopped(tasks, stop)
     finally:
         # The relay has flushed what it sent; anything still in the outbox is published on next start.
         with suppress(Exception):

@@ -20,6 +20,11 @@ class SchedulerSettings(ServiceSettings):
     model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     database: str = Field(default=DATABASE, alias="SCHEDULER_DATABASE")
+    metrics_port: int | None = Field(
+        default=None,
+        alias="SCHEDULER_METRICS_PORT",
+        description="where /metrics, /healthz and /readyz are served (none when unset)",
+    )
     consumer_group: str = Field(default="scheduler", alias="SCHEDULER_CONSUMER_GROUP")
     tick_interval_s: float = Field(default=TICK_INTERVAL_S, gt=0, alias="SCHEDULER_TICK_INTERVAL_S")
     tick_batch_size: int = Field(default=BATCH_SIZE, ge=1, alias="SCHEDULER_TICK_BATCH_SIZE")
