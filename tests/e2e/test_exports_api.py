@@ -6,6 +6,7 @@ nothing."""
 from __future__ import annotations
 
 import gzip
+import re
 from typing import Any
 
 import httpx
@@ -151,25 +152,29 @@ async def test_the_services_serve_readiness_and_the_catalog_run_metrics(
     api: httpx.AsyncClient, services: Services, unique: str
 ) -> None:
     """Issue 10's first slice: every service but the gateway (which has its own) serves liveness and readiness on
-    its operations port, and the catalog's metrics count the runs it projected."""
-    for name in ("RUNNER", "SCHEDULER"):
-        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{services.env[f'{name}_METRICS_PORT']}") as ops:
+    its operations port with the shared plumbing's metrics, and the catalog's metrics count the runs it projected."""
+    ports = {name: services.env[f"{name}_METRICS_PORT"] for name in ("CATALOG", "RUNNER", "SCHEDULER")}
+    for name, port in ports.items():
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as ops:
             assert (await ops.get("/healthz")).json() == {"status": "ok"}
             ready = await ops.get("/readyz")
             assert (ready.status_code, ready.json()["checks"]) == (200, {"postgres": "ok", "kafka": "ok"}), name
-            assert (await ops.get("/metrics")).status_code == 200
-    port = services.env["CATALOG_METRICS_PORT"]
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as ops:
-        assert (await ops.get("/healthz")).json() == {"status": "ok"}
-        ready = await ops.get("/readyz")
-        assert (ready.status_code, ready.json()["checks"]) == (200, {"postgres": "ok", "kafka": "ok"})
-        await test_an_audience_is_exported_to_the_download_folder(api, f"m{unique}")
-        metrics = (await ops.get("/metrics")).text
+    await test_an_audience_is_exported_to_the_download_folder(api, f"m{unique}")
+    metrics: dict[str, str] = {}
+    for name, port in ports.items():
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as ops:
+            metrics[name] = (await ops.get("/metrics")).text
+    for name in ("RUNNER", "SCHEDULER"):
+        assert "connect_outbox_relay_lag_seconds_count" in metrics[name], name
+        assert not re.search(r"^connect_outbox_published_total 0\.0$", metrics[name], re.M), name
+    catalog = metrics["CATALOG"].splitlines()
     finished = [
         line
-        for line in metrics.splitlines()
+        for line in catalog
         if line.startswith('connect_runs_finished_total{job_type="export_file",status="succeeded"}')
     ]
     assert finished and float(finished[0].rsplit(" ", 1)[1]) >= 2  # the dry run and the run
-    assert 'connect_runs_requested_total{job_type="import_profile_data",trigger="manual"}' in metrics
-    assert "connect_projection_lag_seconds_bucket" in metrics
+    assert 'connect_runs_requested_total{job_type="import_profile_data",trigger="manual"} ' in metrics["CATALOG"]
+    assert "connect_projection_lag_seconds_bucket" in metrics["CATALOG"]
+    lag = r'^connect_consumer_lag\{group="catalog",partition="\d+",topic="connect.runs"\} '
+    assert re.search(lag, metrics["CATALOG"], re.M)

@@ -18,12 +18,33 @@ from typing import Any
 import asyncpg
 import uvicorn
 from aiokafka import AIOKafkaProducer
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[None]]
 CHECK_TIMEOUT_S = 2.0
+
+# Plumbing every service shares (the services' own metrics live with them).
+CONSUMER_LAG = Gauge(
+    "connect_consumer_lag",
+    "Records of a partition its consumer group has not handled yet",
+    ["group", "topic", "partition"],
+)
+OUTBOX_LAG = Histogram(
+    "connect_outbox_relay_lag_seconds",
+    "From the start of the transaction that wrote an event to its publishing by the outbox relay",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
+)
+OUTBOX_PUBLISHED = Counter("connect_outbox_published_total", "Events the outbox relay published")
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 
 from connect_runtime.db import Conn
 from connect_runtime.kafka import make_consumer, send_dead_letter
-from connect_runtime.observability import Check, kafka_check, postgres_check
+from connect_runtime.observability import CONSUMER_LAG, Check, kafka_check, postgres_check
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, Retries, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -125,6 +125,7 @@ class TransactionalConsumer:
         self._consumer = make_consumer(bootstrap, group)
         self._stopping = asyncio.Event()
         self._retries = Retries(self._stopping, retry)
+        self._next: dict[TopicPartition, int] = {}  # the offset after the last record handled, per partition
 
     def stop(self) -> None:
         """Finish the record in hand, then return from `run()`."""
@@ -143,8 +144,17 @@ class TransactionalConsumer:
                 batches = await self._consumer.getmany(timeout_ms=POLL_TIMEOUT_MS, max_records=BATCH_SIZE)
                 for tp, records in batches.items():
                     await self._handle_batch(tp, records)
+                    self._next[tp] = records[-1].offset + 1
+                self._report_lag()
         finally:
             await self._consumer.stop()
+
+    def _report_lag(self) -> None:
+        """Records of each partition it holds not handled yet (`connect_consumer_lag`), as of the last fetch."""
+        for tp in self._consumer.assignment():
+            highwater, handled = self._consumer.highwater(tp), self._next.get(tp)
+            if highwater is not None and handled is not None:
+                CONSUMER_LAG.labels(self._group, tp.topic, str(tp.partition)).set(max(highwater - handled, 0))
 
     def _owns(self, tp: TopicPartition) -> bool:
         """Whether to go on with the partition: a rebalance during an await may have moved it (its new owner

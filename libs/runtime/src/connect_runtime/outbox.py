@@ -22,6 +22,7 @@ from aiokafka import AIOKafkaProducer
 
 from connect_events import Event, encode
 from connect_runtime.db import Conn
+from connect_runtime.observability import OUTBOX_LAG, OUTBOX_PUBLISHED
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, Retries, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,9 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 INSERT_ROW = "INSERT INTO outbox (topic, key, value) VALUES ($1, $2, $3)"
 NOTIFY = "SELECT pg_notify('outbox', '')"
-FETCH_BATCH = "SELECT id, topic, key, value FROM outbox ORDER BY id LIMIT $1"
+FETCH_BATCH = (
+    "SELECT id, topic, key, value, extract(epoch FROM now() - created_at) AS age FROM outbox ORDER BY id LIMIT $1"
+)
 DELETE_BATCH = "DELETE FROM outbox WHERE id = ANY($1::bigint[])"
 TRY_LOCK = "SELECT pg_try_advisory_lock($1)"
 
@@ -139,6 +142,9 @@ class OutboxRelay:
         futures = [await self._producer.send(r["topic"], value=bytes(r["value"]), key=r["key"].encode()) for r in rows]
         await asyncio.gather(*futures)
         await conn.execute(DELETE_BATCH, [r["id"] for r in rows])
+        for row in rows:
+            OUTBOX_LAG.observe(max(float(row["age"]), 0.0))
+        OUTBOX_PUBLISHED.inc(len(rows))
         log.debug("relayed outbox batch", extra={"count": len(rows)})
         return len(rows)
 
