@@ -244,6 +244,7 @@ async def _delete_own_key(world: World, role: Role | None) -> Call:
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/healthz"): _fixed("GET", "/healthz"),
     ("GET", "/readyz"): _fixed("GET", "/readyz"),
+    ("GET", "/metrics"): _fixed("GET", "/metrics"),
     ("GET", "/docs"): _fixed("GET", "/docs"),
     ("GET", "/openapi.json"): _fixed("GET", "/openapi.json"),
     ("POST", "/api/v1/auth/login"): _fixed("POST", "/api/v1/auth/login", {"username": "vera", "password": PASSWORD}),

@@ -47,6 +47,8 @@ DOCS_ROUTES = (("GET", "/docs"), ("GET", "/openapi.json"))
 ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
+    # Counters and latencies only (no job, user or file names): Prometheus scrapes it without a token.
+    ("GET", "/metrics"): PUBLIC,
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): ANY_USER,
     ("GET", "/api/v1/auth/session"): ANY_USER,

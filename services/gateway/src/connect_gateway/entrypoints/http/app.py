@@ -13,6 +13,7 @@ from connect_gateway.domain.limits import MAX_BODY_BYTES
 from connect_gateway.entrypoints.http import docs, errors, openapi
 from connect_gateway.entrypoints.http.auth import authorize
 from connect_gateway.entrypoints.http.body_limit import BodyLimit
+from connect_gateway.entrypoints.http.http_metrics import HttpMetrics
 from connect_gateway.entrypoints.http.routes import (
     audiences,
     commands,
@@ -82,6 +83,7 @@ def create_app(
         docs.install(app, OPENAPI_URL)
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(SecurityHeaders, page_prefixes=(docs.DOCS_URL, docs.ASSETS, docs.INIT))
+    app.add_middleware(HttpMetrics)
     for module in ROUTERS:
         app.include_router(module.router)
     openapi.install(app, app.state.access_rules)
