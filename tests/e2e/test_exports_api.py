@@ -167,6 +167,7 @@ async def test_the_services_serve_readiness_and_the_catalog_run_metrics(
     for name in ("RUNNER", "SCHEDULER"):
         assert "connect_outbox_relay_lag_seconds_count" in metrics[name], name
         assert not re.search(r"^connect_outbox_published_total 0\.0$", metrics[name], re.M), name
+    assert re.search(r'^connect_commands_total\{outcome="accepted",type="job.create"\} ', metrics["SCHEDULER"], re.M)
     catalog = metrics["CATALOG"].splitlines()
     finished = [
         line

@@ -109,6 +109,7 @@ from connect_scheduler.domain.run_control import decide_run_job_now, decide_stop
 from connect_scheduler.domain.tables import decide_define_table, fold_table
 from connect_scheduler.domain.targets import Target
 from connect_scheduler.domain.validation import envelope_errors
+from connect_scheduler.metrics import observe_command
 from connect_scheduler.outcome import Outcome
 from connect_scheduler.policy import STRICT, Policy
 
@@ -138,6 +139,7 @@ async def handle_command(
         events, reply = await _decide(conn, command, causation, policy)
         await outbox.append(conn, [*events, reply])
     _log_reply(command, reply)
+    observe_command(command, reply, datetime.now(UTC))
     return reply
 
 

@@ -36,6 +36,7 @@ from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.fires import decide_due, fire_is_due
 from connect_scheduler.domain.slots import Decision, Due, Kind
 from connect_scheduler.group_handlers import record_group_due
+from connect_scheduler.metrics import observe_fires
 
 log = logging.getLogger(__name__)
 
@@ -209,6 +210,7 @@ async def tick(conn: Conn, kind: DueKind, now: datetime, batch_size: int) -> int
         await outbox.append(conn, events)
         await due.store(conn, kind.table, [(row.id, decision.slot) for row, decision in recorded])
     _log(kind, recorded, len(claimed), time.monotonic() - began)
+    observe_fires(kind.name, recorded, now)
     return len(claimed)
 
 
