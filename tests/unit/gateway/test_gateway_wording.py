@@ -14,6 +14,8 @@ from tests.unit.gateway.gateway_fakes import World, job_body
 JSON = {"Content-Type": "application/json"}
 LIBRARY_WORDS = ("Input should", "String should", "Field required", "Extra inputs", "Expecting", "JSON decode")
 
+ONE_OF_JOB_TYPES = "must be one of 'import_custom_table', 'import_profile_data', 'export_file' or 'export_api'"
+
 
 def job(**changes: Any) -> dict[str, Any]:
     body = job_body()
@@ -53,7 +55,7 @@ def with_file(**file: Any) -> dict[str, Any]:
         (job(source="sftp://x"), "source", "must be a JSON object"),
         (job(mapping="a=b"), "mapping", "must be a JSON array"),
         (job(name=5), "name", "must be a string"),
-        (job(type="export"), "type", "must be one of 'import_custom_table', 'import_profile_data', 'export_file' or 'export_api'"),
+        (job(type="export"), "type", ONE_OF_JOB_TYPES),
         (with_source(colour="blue"), "source.colour", "is not a field of this request"),
     ],
 )
