@@ -4,6 +4,9 @@ What it reads is checked against the definitions as they are now (`targets.Expor
 audience must be defined, every chosen column must be one of theirs (once), and an audience must still compile
 against its list and PETs. The file goes to one file name (no `*`) in an external SFTP folder or the hosted
 server's `download/` folder, ending `.gz` or `.zip` when compressed.
+
+An export to a marketing API (spec §5.3) pushes a list or an audience to an `https` server (plain `http` only to
+the runner's own machine), under a merge rule the API accepts, with the match columns among those pushed.
 """
 
 from __future__ import annotations
