@@ -241,3 +241,20 @@ async def test_a_new_api_export_needs_its_password_and_an_edit_keeps_it(world: W
     shown = (await world.client.get(f"/api/v1/jobs/{record.job_id}")).json()
     assert shown["endpoint"] == {"url": "https://login.example.com", "user": "api-user", "calls_per_minute": 60}
     assert shown["merge"]["match_column_1"] == "EMAIL_ADDRESS_" and "credential_ref" not in str(shown)
+
+
+async def test_an_api_export_turned_into_a_file_export_needs_a_secret_and_gets_one(world: World) -> None:
+    record = stored_job(world)
+    endpoint = ApiEndpoint(url="https://login.example.com", user="api-user", credential_ref=UUID(int=5))
+    settings = ExportApi(source=ListExport(list_name="Members"), endpoint=endpoint, remote_list="CONTACTS")
+    definition = record.definition.model_copy(update={"settings": settings})
+    world.reads.jobs[-1] = replace(record, job_type="export_api", definition=definition)
+    destination = {"host": "sftp.example.com", "port": 2222, "user": "acme", "path": "out/p.csv"}
+    body = export_body(destination=destination, expected_version=record.version)
+    without = await world.client.put(f"/api/v1/jobs/{record.job_id}", json=body)
+    assert without.status_code == 422
+    assert [e["field"] for e in without.json()["errors"]] == ["destination.private_key", "destination.password"]
+    with_secret = {**body, "destination": {**destination, "password": "pw"}}
+    answer = await world.client.put(f"/api/v1/jobs/{record.job_id}", json=with_secret)
+    assert answer.status_code == 200, answer.text
+    assert isinstance(sent(world).destination, SftpLocation)

@@ -378,8 +378,10 @@ async def _reusable_source(
     if record is None:
         return None
     settings = record.definition.settings
-    if isinstance(settings, ExportApi):  # moving from a marketing API to a file: nothing to keep
-        raise secret_after_api()
+    if isinstance(settings, ExportApi):  # moving from a marketing API to a file: no secret or key to keep
+        if secret is None:
+            raise secret_after_api()
+        return None
     current = file_location(settings)
     keeps_key = source.host_key is None and isinstance(current, SftpLocation) and source.same_server(current)
     if secret is None or keeps_key:

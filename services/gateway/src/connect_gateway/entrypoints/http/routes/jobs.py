@@ -3,12 +3,14 @@ its history."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Header, Path, Query, Request, Response
 from fastapi.responses import JSONResponse
 
-from connect_events import run_key
+from connect_events import FieldError, run_key
 from connect_gateway import handlers
 from connect_gateway.domain.errors import REJECTION, Refusal, not_found
 from connect_gateway.domain.limits import MAX_ID, MAX_INT
@@ -21,6 +23,7 @@ from connect_gateway.entrypoints.http.export_schemas import (
     ApiExportJobIn,
     ApiExportJobOut,
     ApiExportJobUpdateIn,
+    ExportJobFields,
     ExportJobIn,
     ExportJobOut,
     ExportJobUpdateIn,
@@ -137,7 +140,8 @@ async def create_job(body: NewJob, deps: DepsDep, actor: ActorDep) -> JSONRespon
 
     A definition with errors is saved as an inactive draft: 201 with the `errors`, each naming its field.
     """
-    outcome = await handlers.create_job(deps, mapping.job_draft(body), body.activate, actor)
+    with _as_sent(body):
+        outcome = await handlers.create_job(deps, mapping.job_draft(body), body.activate, actor)
     return _written(outcome, 201, state="active" if body.activate else "inactive")
 
 
@@ -222,8 +226,26 @@ async def update_job(job_id: JobId, body: EditedJob, deps: DepsDep, actor: Actor
     definition with errors is saved (200 with the `errors`) and leaves the job inactive.
     """
     draft = mapping.job_draft(body)
-    outcome = await handlers.update_job(deps, job_id, body.expected_version, draft, actor)
+    with _as_sent(body):
+        outcome = await handlers.update_job(deps, job_id, body.expected_version, draft, actor)
     return _written(outcome, job_id=job_id)
+
+
+@contextlib.contextmanager
+def _as_sent(body: object) -> Iterator[None]:
+    """An export file's SFTP location is its `destination`: the gateway's own refusals about that location (its
+    secret, host key, server) name the field as the request does."""
+    try:
+        yield
+    except Refusal as refusal:
+        if isinstance(body, ExportJobFields):
+            refusal.errors = tuple(FieldError(field=_destination(e.field), message=e.message) for e in refusal.errors)
+            refusal.message = _destination(refusal.message)
+        raise
+
+
+def _destination(text: str) -> str:
+    return "destination" + text.removeprefix("source") if text.startswith("source.") else text
 
 
 @router.post(
