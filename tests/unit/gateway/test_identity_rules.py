@@ -227,9 +227,10 @@ class TestAccessTable:
     def test_roles_include_the_ones_below(self) -> None:
         assert at_least(Role.OPERATOR) == {Role.OPERATOR, Role.DATA_DIRECTOR, Role.ADMIN}
 
-    def test_only_health_and_login_are_open(self) -> None:
+    def test_only_health_metrics_and_login_are_open(self) -> None:
         open_routes = {key for key, rule in ROUTES.items() if rule.public}
-        assert open_routes == {("GET", "/healthz"), ("GET", "/readyz"), ("POST", "/api/v1/auth/login")}
+        expected = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/login")}
+        assert open_routes == expected
 
     def test_docs_follow_the_setting(self) -> None:
         assert rules(DocsAccess.PUBLIC)[("GET", "/docs")] is PUBLIC

@@ -37,7 +37,7 @@ DepsProvider = Callable[[], AbstractAsyncContextManager[Deps]]
 
 DESCRIPTION = """Connect moves bulk data into and out of the audience store.
 
-Every endpoint but `/healthz`, `/readyz` and the login needs credentials: an API token
+Every endpoint but `/healthz`, `/readyz`, `/metrics` and the login needs credentials: an API token
 (`Authorization: Bearer cnt_…`, from `POST /api/v1/tokens`) or the session cookie of
 `POST /api/v1/auth/login`, with the login's CSRF token in `X-CSRF-Token` on every change made with the cookie.
 Roles: *viewer* reads; *operator* also runs jobs; *data director* also creates, edits and deletes jobs and
