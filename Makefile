@@ -50,7 +50,7 @@ test-unit: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy --strict libs/events/src libs/runtime/src deploy/devstack/src services/*/src
+	$(BIN)/mypy --strict libs/events/src libs/runtime/src libs/cli/src deploy/devstack/src services/*/src
 
 format: $(STAMP)
 	$(BIN)/ruff format .

@@ -1,0 +1,1 @@
+"""connect: the command line for Connect's REST API."""
