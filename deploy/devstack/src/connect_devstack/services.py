@@ -1,6 +1,8 @@
-"""Connect's own four services as child processes, for `make up` and the end-to-end tests.
+"""Connect's own four services and the catalog's stream-statistics worker as child processes, for `make up` and
+the end-to-end tests.
 
-Each service runs as `python -m connect_<name>` in its own process group, logs to
+Each service runs as `python -m connect_<name>` (the statistics worker as `python -m connect_catalog.stats`) in its
+own process group, logs to
 `<state>/services/<name>.log` and records its pid in `<state>/services/<name>.pid`, so `down` works from
 another process and a test can SIGKILL one service and start it again.
 """
@@ -22,7 +24,8 @@ from connect_devstack import _proc
 
 log = logging.getLogger(__name__)
 
-SERVICES: tuple[str, ...] = ("scheduler", "catalog", "runner", "gateway")
+SERVICES: tuple[str, ...] = ("scheduler", "catalog", "stats", "runner", "gateway")
+MODULES = {"stats": "connect_catalog.stats"}  # the others are `connect_<name>`
 READY_TIMEOUT_S = 60.0
 CREATE_ADMIN_LOG = "create-admin.log"
 
@@ -56,7 +59,7 @@ class Service:
         """Start the service (it creates its database, tables and topics itself)."""
         self.dir.mkdir(parents=True, exist_ok=True)
         proc = _proc.spawn(
-            [sys.executable, "-m", f"connect_{self.name}"],
+            [sys.executable, "-m", MODULES.get(self.name, f"connect_{self.name}")],
             log_path=self.log_file,
             cwd=self.dir,
             env={**os.environ, **self.env},
@@ -89,7 +92,7 @@ class Service:
 
 
 class Services:
-    """The four services sharing one environment."""
+    """The services sharing one environment."""
 
     def __init__(self, state_dir: Path, env: Mapping[str, str]) -> None:
         self.state_dir = state_dir
@@ -100,13 +103,13 @@ class Services:
         return self.by_name[name]
 
     def start(self) -> None:
-        """Start all four and wait until the gateway answers ready."""
+        """Start them all and wait until the gateway answers ready."""
         for service in self.by_name.values():
             service.start()
         wait_ready(self.gateway_url)
 
     def stop(self) -> None:
-        """Stop all four (gateway first, so no new commands arrive while the others drain)."""
+        """Stop them all (gateway first, so no new commands arrive while the others drain)."""
         for name in reversed(SERVICES):
             self.by_name[name].stop()
 
@@ -174,6 +177,7 @@ def service_env(
         "CATALOG_METRICS_PORT": str(_proc.free_port()),
         "RUNNER_METRICS_PORT": str(_proc.free_port()),
         "SCHEDULER_METRICS_PORT": str(_proc.free_port()),
+        "STATS_METRICS_PORT": str(_proc.free_port()),
         **(hosted_files_env(state_dir) if state_dir is not None else {}),
     }
 

@@ -31,6 +31,7 @@ from prometheus_client import (
 log = logging.getLogger(__name__)
 
 Check = Callable[[], Awaitable[None]]
+Page = Callable[[], Awaitable[bytes]]  # a JSON document served at a path of its own
 CHECK_TIMEOUT_S = 2.0
 
 # Plumbing every service shares (the services' own metrics live with them).
@@ -87,11 +88,17 @@ async def readiness(checks: Mapping[str, Check], timeout_s: float = CHECK_TIMEOU
 
 
 class OperationsApp:
-    """The ASGI application of `/metrics`, `/healthz` and `/readyz`."""
+    """The ASGI application of `/metrics`, `/healthz`, `/readyz` and a service's own JSON `pages`."""
 
-    def __init__(self, checks: Mapping[str, Check], registry: CollectorRegistry = REGISTRY) -> None:
+    def __init__(
+        self,
+        checks: Mapping[str, Check],
+        registry: CollectorRegistry = REGISTRY,
+        pages: Mapping[str, Page] | None = None,
+    ) -> None:
         self._checks = checks
         self._registry = registry
+        self._pages = dict(pages or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -107,6 +114,8 @@ class OperationsApp:
             ready, checks = await readiness(self._checks)
             body = {"status": "ok" if ready else "unavailable", "checks": checks}
             await _answer(send, 200 if ready else 503, json.dumps(body).encode(), "application/json")
+        elif path in self._pages:
+            await _answer(send, 200, await self._pages[path](), "application/json")
         else:
             await _answer(send, 404, b'{"status": "not found"}', "application/json")
 
@@ -129,9 +138,20 @@ class OperationsServer:
     """`OperationsApp` on `host:port` until `stop`; without a port it serves nothing (and `run` still lasts until
     `stop`, as the service's other tasks do)."""
 
-    def __init__(self, port: int | None, checks: Mapping[str, Check], host: str = "0.0.0.0") -> None:
+    def __init__(
+        self,
+        port: int | None,
+        checks: Mapping[str, Check],
+        host: str = "0.0.0.0",
+        pages: Mapping[str, Page] | None = None,
+    ) -> None:
         config = uvicorn.Config(
-            OperationsApp(checks), host=host, port=port or 0, log_level="warning", access_log=False, lifespan="off"
+            OperationsApp(checks, pages=pages),
+            host=host,
+            port=port or 0,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
         )
         self._server = _Server(config) if port else None
         self._stopping = asyncio.Event()
