@@ -35,7 +35,7 @@ from connect_events import (
 from connect_runtime.db import Conn
 from connect_runtime.kafka import ensure_topics, make_producer
 from connect_runtime.outbox import OutboxRelay
-from connect_scheduler.adapters import event_store, job_names, run_view
+from connect_scheduler.adapters import due, event_store, job_names, run_view
 from connect_scheduler.adapters.event_store import job_stream
 from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.slots import Due, Slot
@@ -184,6 +184,18 @@ class TestFires:
         next_fire = T + timedelta(minutes=5, seconds=30)
         assert run.payload.next_run_at == next_fire
         assert await row(conn, job_id) == (next_fire, next_fire, None)
+
+    async def test_the_backlog_counts_due_rows_a_full_batch_left(self, conn: Conn) -> None:
+        for i in range(3):
+            await given_job(conn, T, name=f"Backlog {i}")
+        now = T + timedelta(seconds=31)
+        before = await due.backlog(conn, due.JOBS, now)
+        assert before >= 3
+        assert await tick(conn, JOBS, now, 2) == 2
+        assert await due.backlog(conn, due.JOBS, now) == before - 2
+        while await tick(conn, JOBS, now, 10):
+            pass
+        assert await due.backlog(conn, due.JOBS, now) == 0
 
     async def test_two_instances_record_each_due_fire_exactly_once(self, conn: Conn, pool: asyncpg.Pool) -> None:
         jobs = [await given_job(conn, T, name=f"Job {i}") for i in range(60)]

@@ -19,6 +19,7 @@ from tests.unit.catalog.catalog_builders import (
     job_deleted,
     job_updated,
     run_failed,
+    run_logged,
     run_progressed,
     run_requested,
     run_skipped,
@@ -252,3 +253,38 @@ async def test_projected_runs_are_counted_by_job_type_and_status() -> None:
     )
     assert [a - b for a, b in zip(after, before, strict=True)] == [1, 1, 10, 1]
     assert sample("connect_events_projected_total", topic="connect.runs") >= 3
+
+
+async def test_rejected_rows_are_counted_by_reason_as_runs_log_them() -> None:
+    from prometheus_client import REGISTRY
+
+    from connect_events import RunLogged, RunLoggedPayload, reject_details
+
+    def sample(reason: str) -> float:
+        labels = {"job_type": "import_custom_table", "reason": reason}
+        return REGISTRY.get_sample_value("connect_run_rejects_by_reason_total", labels) or 0.0
+
+    before = sample("INVALID_DATE"), sample("VALUE_TOO_LONG")
+    details = {"rejected": 3, **reject_details(["INVALID_DATE", "VALUE_TOO_LONG", "INVALID_DATE"])}
+    logged = run_logged("3 rows rejected: INVALID_DATE 2, VALUE_TOO_LONG 1")
+    payload = RunLoggedPayload(**{**logged.payload.model_dump(), "stage": "validated", "details": details})
+    validated = RunLogged(**{**logged.model_dump(exclude={"payload"}), "payload": payload})
+    await feed(InMemoryReadModel(), run_requested(), run_started(), validated)
+    assert (sample("INVALID_DATE") - before[0], sample("VALUE_TOO_LONG") - before[1]) == (2, 1)
+
+
+def test_open_run_gauges_follow_the_read_model_and_fall_to_zero() -> None:
+    from prometheus_client import REGISTRY
+
+    from connect_catalog.metrics import OpenRuns, set_open_runs
+
+    def sample(name: str, **labels: str) -> float | None:
+        return REGISTRY.get_sample_value(name, labels)
+
+    set_open_runs([OpenRuns("export_file", "running", 2, 42.0), OpenRuns("export_file", "queued", 5, 3.0)])
+    assert sample("connect_runs_running", job_type="export_file") == 2
+    assert sample("connect_runs_queued", job_type="export_file") == 5
+    assert sample("connect_run_oldest_running_seconds") == 42.0
+    set_open_runs([])
+    assert sample("connect_runs_running", job_type="export_file") == 0
+    assert sample("connect_run_oldest_running_seconds") == 0

@@ -132,3 +132,12 @@ def test_an_event_encoded_again_gets_the_same_bytes_and_one_with_its_id_no_stale
     assert ev.encode(first) is ev.encode(first)
     assert ev.encode(again) != ev.encode(first)
     assert ev.decode(ev.RUNS_TOPIC, ev.encode(again)) == again
+
+
+def test_reject_counts_travel_in_log_details_under_their_reasons() -> None:
+    from connect_events import reject_details, rejects_by_reason
+
+    details = {"rejected": 3, "rows": 10, **reject_details(["B", "A", "B"])}
+    assert details["rejected:B"] == 2
+    assert rejects_by_reason(details) == {"A": 1, "B": 2}
+    assert rejects_by_reason({"rejected": 3}) == {}

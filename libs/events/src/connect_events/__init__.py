@@ -178,6 +178,7 @@ from connect_events.lists import (
 from connect_events.runs import (
     EVENT_STATUS,
     FILE_PROBLEMS,
+    REJECTED_PREFIX,
     RUNS_TOPIC,
     TERMINAL,
     TERMINAL_RUN_EVENTS,
@@ -207,6 +208,8 @@ from connect_events.runs import (
     RunSucceeded,
     Trigger,
     can_transition,
+    reject_details,
+    rejects_by_reason,
     run_key,
     status_after,
 )
@@ -241,6 +244,7 @@ __all__ = [
     "JOBS_TOPIC",
     "MATCH_COLUMNS",
     "RECURRING_KINDS",
+    "REJECTED_PREFIX",
     "REPLIES_TOPIC",
     "RIID",
     "RUNS_TOPIC",
@@ -443,6 +447,8 @@ __all__ = [
     "file_location",
     "group_run_key",
     "message_classes",
+    "reject_details",
+    "rejects_by_reason",
     "run_key",
     "status_after",
 ]

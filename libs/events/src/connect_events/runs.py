@@ -10,7 +10,8 @@ own aggregate (`run_stop`, written by the scheduler) so the run's versions keep 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from enum import StrEnum
 from types import MappingProxyType
@@ -160,8 +161,11 @@ class RunLoggedPayload(RunPayload):
     Stages so far: `ready_file`, `file_found` (size, remote path), `transferred` (bytes, sha256), `decompressed`,
     `count_verified`, `parsed` (rows), `validated` (rejects by reason), `loaded` (inserted, updated, unchanged),
     `dry_run`, `archived` (where to); exports: `selected` (rows; a dry run's `first_rows`), `written` (bytes, the
-    temporary path), `renamed` (the final path), `count_file`, `ready_file`. New stages may appear: consumers show
-    `message` and may read `details`.
+    temporary path), `renamed` (the final path), `count_file`, `ready_file`, `pushed` (rows, merged, rejects).
+    New stages may appear: consumers show `message` and may read `details`.
+
+    The stages that reject rows (`validated`, `pushed`) also count them by reason in `details`, under keys
+    `rejected:<REASON>` (`rejected:INVALID_DATE: 3`); `reject_details` writes them, `rejects_by_reason` reads.
     """
 
     attempt: int
@@ -169,6 +173,23 @@ class RunLoggedPayload(RunPayload):
     level: LogLevel = "INFO"
     message: str
     details: dict[str, int | str] = Field(default_factory=dict)
+
+
+REJECTED_PREFIX = "rejected:"
+
+
+def reject_details(reasons: Iterable[str]) -> dict[str, int]:
+    """A log entry's `details` counting `reasons` (one per rejected row), keyed `rejected:<REASON>`."""
+    return {f"{REJECTED_PREFIX}{reason}": count for reason, count in sorted(Counter(reasons).items())}
+
+
+def rejects_by_reason(details: Mapping[str, int | str]) -> dict[str, int]:
+    """The reject counts by reason in a log entry's `details` (none for other entries)."""
+    return {
+        key.removeprefix(REJECTED_PREFIX): value
+        for key, value in details.items()
+        if key.startswith(REJECTED_PREFIX) and isinstance(value, int)
+    }
 
 
 class RunAttemptFailedPayload(RunPayload):

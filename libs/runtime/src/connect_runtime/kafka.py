@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import MessageSizeTooLargeError, TopicAlreadyExistsError
 
 from connect_events import ALL_TOPICS
+from connect_runtime.observability import DEAD_LETTERS
 
 log = logging.getLogger(__name__)
 
@@ -82,3 +83,4 @@ async def send_dead_letter(producer: AIOKafkaProducer, record: Any, error: BaseE
     except MessageSizeTooLargeError:
         dropped = [*headers, ("value_dropped", b"the record was too large to dead-letter whole")]
         await producer.send_and_wait(DEAD_LETTER_TOPIC, value=None, key=record.key, headers=dropped)
+    DEAD_LETTERS.labels(group).inc()

@@ -46,6 +46,9 @@ OUTBOX_LAG = Histogram(
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
 OUTBOX_PUBLISHED = Counter("connect_outbox_published_total", "Events the outbox relay published")
+DEAD_LETTERS = Counter(
+    "connect_dead_letters_total", "Records a consumer group gave up on and put on the dead-letter topic", ["group"]
+)
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]

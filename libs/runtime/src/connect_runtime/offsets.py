@@ -29,7 +29,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListen
 
 from connect_runtime.db import Conn
 from connect_runtime.kafka import make_consumer, send_dead_letter
-from connect_runtime.observability import CONSUMER_LAG, Check, kafka_check, postgres_check
+from connect_runtime.observability import CONSUMER_LAG, DEAD_LETTERS, Check, kafka_check, postgres_check
 from connect_runtime.retry import INFRASTRUCTURE_ERRORS, RETRY, Retries, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -117,6 +117,7 @@ class TransactionalConsumer:
         if (handler is None) == (batch_handler is None):
             raise TypeError("give a consumer exactly one of handler and batch_handler")
         self._group = group
+        DEAD_LETTERS.labels(group)  # exported at 0 from the start, so an alert sees the first dead letter as a rise
         self._topics = topics
         self._pool = pool
         self._handler = batch_handler or one_by_one(handler)  # type: ignore[arg-type] # one of them is given

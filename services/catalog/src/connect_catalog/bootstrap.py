@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
+import asyncpg
+
+from connect_catalog.adapters.open_runs import watch_open_runs
 from connect_catalog.adapters.schema import catalog_ddl
 from connect_catalog.adapters.schemas import hold_projector_lock
 from connect_catalog.config import CatalogSettings
@@ -56,15 +60,29 @@ async def projector(*, bootstrap: str, dsn: str, group: str = CONSUMER_GROUP) ->
 
 async def serve(settings: CatalogSettings) -> None:
     """Project events until SIGTERM/SIGINT (the record in hand is finished first), and serve the operations
-    endpoint (`/metrics`, `/healthz`, `/readyz`) on `CATALOG_METRICS_PORT`."""
+    endpoint (`/metrics`, `/healthz`, `/readyz`) on `CATALOG_METRICS_PORT`, with the open-run gauges refreshed
+    from the read model."""
     dsn = await prepare(settings)
-    async with projector(
-        bootstrap=settings.kafka_bootstrap_servers, dsn=dsn, group=settings.consumer_group
-    ) as consumer:
+    async with (
+        projector(bootstrap=settings.kafka_bootstrap_servers, dsn=dsn, group=settings.consumer_group) as consumer,
+        closing_pool(dsn) as gauges_pool,
+    ):
         operations = OperationsServer(settings.metrics_port, consumer.readiness_checks())
+        stopping = asyncio.Event()
 
         def stop() -> None:
             consumer.stop()
             operations.stop()
+            stopping.set()
 
-        await run_until_stopped([consumer.run(), operations.run()], stop)
+        await run_until_stopped([consumer.run(), operations.run(), watch_open_runs(gauges_pool, stopping)], stop)
+
+
+@asynccontextmanager
+async def closing_pool(dsn: str) -> AsyncIterator[asyncpg.Pool]:
+    """A one-connection pool for the gauges' reads, closed on exit."""
+    pool = await open_pool(dsn, max_size=1)
+    try:
+        yield pool
+    finally:
+        await pool.close()

@@ -5,11 +5,12 @@ event is skipped with its projection)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
-from connect_catalog.domain.changes import Change, EndRun, InsertRun
+from connect_catalog.domain.changes import Change, EndRun, InsertRun, LogLine
 from connect_events import Event, RunStatus
 
 UNKNOWN = "unknown"  # a run projected before its job type was kept
@@ -28,6 +29,11 @@ RUN_DURATION = Histogram(
 RUN_ROWS = Counter("connect_run_rows_total", "Rows read (imports) or written (exports) by ended runs", ["job_type"])
 RUN_BYTES = Counter("connect_run_bytes_total", "Bytes transferred by ended runs", ["job_type"])
 RUN_REJECTED = Counter("connect_run_rejected_rows_total", "Rows rejected by ended runs", ["job_type"])
+REJECTS_BY_REASON = Counter(
+    "connect_run_rejects_by_reason_total",
+    "Rows rejected, by job type and reason, as runs log them (an attempt that is retried logs its rejects again)",
+    ["job_type", "reason"],
+)
 EVENTS_PROJECTED = Counter("connect_events_projected_total", "Events applied to the read models", ["topic"])
 PROJECTION_LAG = Histogram(
     "connect_projection_lag_seconds",
@@ -35,6 +41,39 @@ PROJECTION_LAG = Histogram(
     ["topic"],
     buckets=(0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
 )
+
+
+RUNS_RUNNING = Gauge("connect_runs_running", "Runs running now, by job type", ["job_type"])
+RUNS_QUEUED = Gauge(
+    "connect_runs_queued", "Runs requested and not started yet (the queue's depth), by job type", ["job_type"]
+)
+OLDEST_RUNNING = Gauge("connect_run_oldest_running_seconds", "Age of the oldest running run (0 with none running)")
+
+
+@dataclass(frozen=True)
+class OpenRuns:
+    """Runs of one job type in one open status, and how long the oldest has been in it."""
+
+    job_type: str
+    status: str
+    runs: int
+    oldest_s: float
+
+
+def set_open_runs(found: Sequence[OpenRuns]) -> None:
+    """Set the open-run gauges to `found`; a type that has no open run any more goes to 0."""
+    by_status = {"running": RUNS_RUNNING, "queued": RUNS_QUEUED}
+    for gauge in by_status.values():
+        for labels in _label_sets(gauge):
+            gauge.labels(*labels).set(0)
+    for entry in found:
+        by_status[entry.status].labels(entry.job_type).set(entry.runs)
+    running = [entry.oldest_s for entry in found if entry.status == "running"]
+    OLDEST_RUNNING.set(max(running, default=0.0))
+
+
+def _label_sets(gauge: Gauge) -> list[tuple[str, ...]]:
+    return [tuple(sample.labels.values()) for metric in gauge.collect() for sample in metric.samples]
 
 
 def observe(event: Event, changes: Sequence[Change], now: datetime | None = None) -> None:
@@ -49,6 +88,9 @@ def observe(event: Event, changes: Sequence[Change], now: datetime | None = None
                 RUNS_SKIPPED.labels(change.job_type or UNKNOWN).inc()
             case InsertRun():
                 RUNS_REQUESTED.labels(change.job_type or UNKNOWN, change.trigger).inc()
+            case LogLine(rejects=rejects) if rejects:
+                for reason, count in rejects.items():
+                    REJECTS_BY_REASON.labels(change.job_type or UNKNOWN, reason).inc(count)
             case EndRun():
                 job_type, status = change.job_type or UNKNOWN, change.status.value
                 RUNS_FINISHED.labels(job_type, status).inc()

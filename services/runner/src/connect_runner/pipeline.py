@@ -27,6 +27,7 @@ from connect_events import (
     RunFailed,
     RunRequested,
     RunSucceeded,
+    reject_details,
 )
 from connect_runner.adapters.copy_staging import copy_records, copyable
 from connect_runner.adapters.csv_source import CsvSource, open_text, raw_lines, raw_records
@@ -179,7 +180,8 @@ async def prepare(
             duplicates = await remove_duplicate_keys(conn, staging, target)
         else:
             found, duplicates = combine(source.rejects, await find_rejects(conn, staging, plan)), Duplicates()
-        journal.add("validated", rejects_message(found.values()), rejected=len(found))
+        by_reason = reject_details(found.values())
+        journal.add("validated", rejects_message(found.values()), level="INFO", rejected=len(found), **by_reason)
         _log_duplicates(journal, duplicates)
         exceeded = limit_failure(settings.limits, rows_read, len(found))
         steps = _steps(staging, target, settings)

@@ -17,7 +17,7 @@ from datetime import datetime
 
 import httpx
 
-from connect_events import ExportApi, RunCounts, RunRequested
+from connect_events import ExportApi, RunCounts, RunRequested, reject_details
 from connect_runner.adapters.marketing_api import BATCH, Backoff, MarketingApi
 from connect_runner.domain.export_select import OutputFormat
 from connect_runner.domain.failures import RunFailure
@@ -98,8 +98,9 @@ async def push_export(
             raise
         finally:
             pushed.calls = api.calls
-    journal.add("pushed", _pushed_message(pushed, settings, api.server), rows=pushed.rows, merged=pushed.merged,
-                rejected=len(pushed.rejects), calls=pushed.calls)  # fmt: skip
+    by_reason = reject_details(pushed.rejects.values())
+    journal.add("pushed", _pushed_message(pushed, settings, api.server), level="INFO", rows=pushed.rows,
+                merged=pushed.merged, rejected=len(pushed.rejects), calls=pushed.calls, **by_reason)  # fmt: skip
     return pushed
 
 

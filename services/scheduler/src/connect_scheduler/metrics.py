@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 from connect_events import Command, CommandRejected, ReplyEvent
 from connect_scheduler.domain.envelope import occurred_at
@@ -32,6 +32,12 @@ LATENESS = Histogram(
     "From a due row's time to the tick that recorded it, by kind",
     ["kind"],
     buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 3600),
+)
+
+DUE_BACKLOG = Gauge(
+    "connect_scheduler_due_backlog",
+    "Due rows not recorded yet after a tick (past a full batch, or held by another instance), by kind",
+    ["kind"],
 )
 
 

@@ -117,6 +117,7 @@ CREATE TABLE IF NOT EXISTS runs (
     PRIMARY KEY (job_id, run_id)
 );
 CREATE INDEX IF NOT EXISTS runs_requested_at ON runs (requested_at DESC);
+CREATE INDEX IF NOT EXISTS runs_open ON runs (status) WHERE status IN ('queued', 'running');  -- the open-run gauges
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS scheduled_for timestamptz;  -- a scheduled fire: the time it stands for
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_id bigint;             -- a member run: its group run, shown as
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS group_run_id int;            -- GroupID.RunID

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 from uuid import UUID
@@ -254,6 +255,8 @@ class LogLine:
     at: datetime
     level: LogLevel
     message: str
+    rejects: Mapping[str, int] = field(default_factory=dict)  # rows the entry rejected, by reason (for metrics)
+    job_type: str | None = None  # for metrics, not stored with the line
 
 
 @dataclass(frozen=True)

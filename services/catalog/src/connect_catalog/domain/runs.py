@@ -37,6 +37,7 @@ from connect_events import (
     RunStopped,
     RunStopRequested,
     RunSucceeded,
+    rejects_by_reason,
     run_key,
     status_after,
 )
@@ -148,7 +149,8 @@ def logged(event: RunLogged, run: RunView | None) -> tuple[Change, ...]:
     p = event.payload
     if run is None:
         return ()
-    return (LogLine(p.job_id, p.run_id, event.occurred_at, p.level, p.message),)
+    rejects = rejects_by_reason(p.details)
+    return (LogLine(p.job_id, p.run_id, event.occurred_at, p.level, p.message, rejects, run.job_type),)
 
 
 def attempt_failed(event: RunAttemptFailed, run: RunView | None) -> tuple[Change, ...]:

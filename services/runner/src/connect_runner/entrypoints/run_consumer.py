@@ -36,6 +36,7 @@ from connect_events import RUNS_TOPIC, RunRequested, decode
 from connect_runner.domain.unreadable import UnreadableRequest, identify
 from connect_runner.entrypoints.slots import Slots
 from connect_runtime.kafka import send_dead_letter
+from connect_runtime.observability import DEAD_LETTERS
 from connect_runtime.retry import RETRY, Backoffs, RetryPolicy
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ POLL_TIMEOUT_MS = 500
 DRAIN_POLL_TIMEOUT_MS = 200
 CANCEL_WAIT_S = 30.0
 DEAD_LETTER_TIMEOUT_S = 30.0
+RUNNER_GROUP = "runner"  # how dead letters and their metric name this consumer
 
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 Execute = Callable[[RunRequested], Coroutine[Any, Any, object]]
@@ -102,6 +104,7 @@ class RunConsumer:
         self._capacity = slots if slots is not None else Slots(DEFAULT_CONCURRENCY)
         self._drain_grace_s = drain_grace_s
         self._dead_letters = dead_letters
+        DEAD_LETTERS.labels(RUNNER_GROUP)  # exported at 0 from the start, so an alert sees the first as a rise
         self._slots: dict[TopicPartition, _Slot] = {}
         self._backoffs: Backoffs[TopicPartition] = Backoffs(retry)
         self._stopping = asyncio.Event()
@@ -207,7 +210,7 @@ class RunConsumer:
             return True
         try:
             async with asyncio.timeout(DEAD_LETTER_TIMEOUT_S):
-                await send_dead_letter(self._dead_letters, record, error, "runner")
+                await send_dead_letter(self._dead_letters, record, error, RUNNER_GROUP)
         except Exception as exc:  # Kafka unreachable, producer closing: the runner must go on either way
             log.warning(
                 "record not dead-lettered; it will be retried",

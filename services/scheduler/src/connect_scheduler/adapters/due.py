@@ -39,6 +39,7 @@ class DueTable:
     postpone: str
     next_wake: str
     upcoming: str
+    backlog: str
 
 
 def _due_table(table: str, key: str) -> DueTable:
@@ -69,6 +70,7 @@ ON CONFLICT ({key}) DO UPDATE SET fire_at = EXCLUDED.fire_at, due_at = EXCLUDED.
         postpone=f"UPDATE {table} SET wake_at = $2 WHERE {key} = $1",
         next_wake=f"SELECT wake_at FROM {table} WHERE wake_at IS NOT NULL ORDER BY wake_at LIMIT 1",
         upcoming=f"SELECT {key} FROM {table} WHERE wake_at <= $1 ORDER BY wake_at LIMIT $2",
+        backlog=f"SELECT count(*) FROM {table} WHERE wake_at <= $1",
     )
 
 
@@ -101,6 +103,12 @@ async def next_wake(conn: Conn, table: DueTable) -> datetime | None:
     """The earliest time any row wakes (one another instance holds included)."""
     wake_at: datetime | None = await conn.fetchval(table.next_wake)
     return wake_at
+
+
+async def backlog(conn: Conn, table: DueTable, now: datetime) -> int:
+    """How many rows are due at `now` and not recorded yet (held by another instance, or past a full batch)."""
+    found: int = await conn.fetchval(table.backlog, now)
+    return found
 
 
 async def upcoming(conn: Conn, table: DueTable, until: datetime, limit: int) -> list[int]:

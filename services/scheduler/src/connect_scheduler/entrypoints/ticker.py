@@ -36,7 +36,7 @@ from connect_scheduler.adapters.targets import Targets
 from connect_scheduler.domain.fires import decide_due, fire_is_due
 from connect_scheduler.domain.slots import Decision, Due, Kind
 from connect_scheduler.group_handlers import record_group_due
-from connect_scheduler.metrics import observe_fires
+from connect_scheduler.metrics import DUE_BACKLOG, observe_fires
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +148,8 @@ class Ticker:
     async def _step(self) -> None:
         async with self._pool.acquire() as conn:
             claimed = [await tick(conn, kind, self._clock(), self._batch_size) for kind in self._kinds]
+            for kind in self._kinds:
+                DUE_BACKLOG.labels(kind.name).set(await due.backlog(conn, kind.table, self._clock()))
             if self._batch_size in claimed:
                 return
             wakes = [wake for kind in self._kinds if (wake := await due.next_wake(conn, kind.table))]
