@@ -16,6 +16,7 @@ from tests.e2e.helpers import create, wait_for_run
 from tests.e2e.test_audiences_api import PEOPLE
 from tests.e2e.test_profile_lists_api import profile_job, run, upload
 from tests.marketing_api_server import FakeResponsys, marketing_api_server
+from tests.polling import until
 
 
 async def test_an_audience_is_exported_to_the_download_folder(api: httpx.AsyncClient, unique: str) -> None:
@@ -179,3 +180,19 @@ async def test_the_services_serve_readiness_and_the_catalog_run_metrics(
     assert "connect_projection_lag_seconds_bucket" in metrics["CATALOG"]
     lag = r'^connect_consumer_lag\{group="catalog",partition="\d+",topic="connect.runs"\} '
     assert re.search(lag, metrics["CATALOG"], re.M)
+    assert 'connect_runs_running{job_type="export_file"} ' in metrics["CATALOG"]
+    assert 'connect_dead_letters_total{group="catalog"} 0.0' in metrics["CATALOG"]
+    assert 'connect_scheduler_due_backlog{kind="job"} ' in metrics["SCHEDULER"]
+
+    # The stream statistics (a Faust worker of its own) count the export's runs, eventually.
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{services.env['STATS_METRICS_PORT']}") as ops:
+        ready = await ops.get("/readyz")
+        assert (ready.status_code, ready.json()["checks"]) == (200, {"tables": "ok"})
+
+        async def counted() -> bool:
+            return "export_file" in (await ops.get("/stats")).json()["job_types"]
+
+        await until(counted, timeout_s=30)
+        stats = (await ops.get("/metrics")).text
+    assert 'connect_stats_failure_ratio{job_type="export_file",window="1h"} ' in stats
+    assert 'connect_stats_run_duration_seconds{job_type="export_file",quantile="0.5"} ' in stats

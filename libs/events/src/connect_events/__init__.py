@@ -65,6 +65,7 @@ from connect_events.commands import (
     UpdateJobPayload,
 )
 from connect_events.definitions import (
+    JOB_KINDS,
     RECURRING_KINDS,
     ApiEndpoint,
     ApiSource,
@@ -242,6 +243,7 @@ __all__ = [
     "HASH_COLUMNS",
     "IDENTITY_TOPIC",
     "JOBS_TOPIC",
+    "JOB_KINDS",
     "MATCH_COLUMNS",
     "RECURRING_KINDS",
     "REJECTED_PREFIX",

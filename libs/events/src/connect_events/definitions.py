@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from datetime import time as TimeOfDay
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 from uuid import UUID
 
 from pydantic import Discriminator, Field, Tag
@@ -365,6 +365,13 @@ JobSettings = Annotated[
     | Annotated[ExportApi, Tag("export_api")],
     Discriminator(_settings_kind),
 ]
+JOB_KINDS: tuple[str, ...] = tuple(
+    str(tag.tag)
+    for option in get_args(get_args(JobSettings)[0])
+    for tag in get_args(option)[1:]
+    if isinstance(tag, Tag)
+)
+"""Every job type's wire name (`import_custom_table`, ...), in the union's order."""
 ImportSettings = ImportCustomTable | ImportProfileData
 """Every job type that reads a file (what import rules apply to)."""
 ExportSettings = ExportFile | ExportApi

@@ -7,11 +7,11 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 from uuid import UUID
 
-from connect_catalog.domain.changes import Change
+from connect_catalog.domain.changes import Change, EndRun
 from connect_catalog.domain.projection import project, subject_of
 from connect_catalog.domain.views import Snapshot, Subject
 from connect_catalog.metrics import observe
-from connect_events import GROUPS_TOPIC, JOBS_TOPIC, REPLIES_TOPIC, RUNS_TOPIC, TABLES_TOPIC, Event
+from connect_events import GROUPS_TOPIC, JOBS_TOPIC, REPLIES_TOPIC, RUNS_TOPIC, TABLES_TOPIC, Event, run_key
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +44,9 @@ async def project_event(read_model: ReadModel, event: Event) -> bool:
     changes = project(event, await read_model.load(subject_of(event)))
     await read_model.apply(changes)
     observe(event, changes)
+    for change in changes:
+        if isinstance(change, EndRun):  # one line per run in the catalog's log, for following a run across services
+            log.info("run ended", extra={"run": run_key(change.job_id, change.run_id), "status": change.status.value})
     return True
 
 

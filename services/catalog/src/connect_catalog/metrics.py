@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from prometheus_client import Counter, Gauge, Histogram
 
 from connect_catalog.domain.changes import Change, EndRun, InsertRun, LogLine
-from connect_events import Event, RunStatus
+from connect_events import JOB_KINDS, Event, RunStatus
 
 UNKNOWN = "unknown"  # a run projected before its job type was kept
 
@@ -64,7 +64,7 @@ def set_open_runs(found: Sequence[OpenRuns]) -> None:
     """Set the open-run gauges to `found`; a type that has no open run any more goes to 0."""
     by_status = {"running": RUNS_RUNNING, "queued": RUNS_QUEUED}
     for gauge in by_status.values():
-        for labels in _label_sets(gauge):
+        for labels in {*_label_sets(gauge), *((kind,) for kind in JOB_KINDS)}:
             gauge.labels(*labels).set(0)
     for entry in found:
         by_status[entry.status].labels(entry.job_type).set(entry.runs)

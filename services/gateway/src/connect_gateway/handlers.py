@@ -77,6 +77,7 @@ from connect_gateway.domain.jobs import ApiDraft, HostedSourceDraft, JobDraft, S
 from connect_gateway.domain.limits import MAX_COMMAND_BYTES
 from connect_gateway.domain.secrets import Secret, choose_secret
 from connect_gateway.ports import CommandNotSentError, CommandSendTimeoutError, Deps, HostUnreachableError
+from connect_runtime.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -123,7 +124,12 @@ def envelope(actor: str) -> dict[str, Any]:
 async def send(deps: Deps, command: Command) -> Outcome:
     """Send `command` and wait for its reply, up to the configured timeout."""
     check_size(command)
-    ids = {"command_id": str(command.command_id), "correlation_id": str(command.correlation_id)}
+    with log_context(correlation_id=str(command.correlation_id)):
+        return await _send(deps, command)
+
+
+async def _send(deps: Deps, command: Command) -> Outcome:
+    ids = {"command_id": str(command.command_id)}
     try:
         reply = await deps.commands.submit(command, deps.reply_timeout_s)
     except CommandNotSentError as exc:

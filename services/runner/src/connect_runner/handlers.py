@@ -93,6 +93,7 @@ from connect_runner.pushing import api_settings, push_export
 from connect_runner.run_failures import describe_failure, log_cause, time_limit
 from connect_runner.stopping import StopRequested, StopScope
 from connect_runtime.db import Conn
+from connect_runtime.logs import log_context
 
 log = logging.getLogger(__name__)
 
@@ -116,6 +117,17 @@ class AttemptSupersededError(Exception):
 
 
 async def execute_run(request: RunRequested, deps: RunDeps) -> RunEvent | None:
+    """See `_execute_run`; everything logged meanwhile names the run and its correlation id."""
+    with run_log_context(request):
+        return await _execute_run(request, deps)
+
+
+def run_log_context(request: RunRequested) -> contextlib.AbstractContextManager[None]:
+    """The log fields of work on `request`'s run."""
+    return log_context(run=request.aggregate_id, correlation_id=str(request.correlation_id))
+
+
+async def _execute_run(request: RunRequested, deps: RunDeps) -> RunEvent | None:
     """Begin an attempt of the requested run and carry it out. Returns the run's terminal event (the stored one
     when it had already ended), or None when the run waits for its next attempt: the retry poller begins that
     one (`take_up_retries`), and the request is done with.
@@ -163,7 +175,8 @@ async def take_up_retries(deps: RunDeps, limit: int) -> list[Retry]:
 
 async def continue_retry(retry: Retry, deps: RunDeps) -> RunEvent | None:
     """Carry out the attempt the retry poller began, as `execute_run` does one a request began."""
-    return await _carry_out(retry.request, retry.state, retry.decision, deps)
+    with run_log_context(retry.request):
+        return await _carry_out(retry.request, retry.state, retry.decision, deps)
 
 
 async def _end_stopped_waits(deps: RunDeps) -> None:

@@ -6,6 +6,7 @@ from connect_catalog.adapters.store import PostgresReadModel
 from connect_catalog.handlers import HANDLERS
 from connect_events import Event, decode
 from connect_runtime.db import Conn
+from connect_runtime.logs import log_context
 from connect_runtime.offsets import Record
 
 
@@ -20,4 +21,5 @@ async def handle_record(conn: Conn, record: Record) -> None:
     message = decode(record.topic, record.value)
     if not isinstance(message, Event):
         raise NotAnEventError(f"{record.topic} carried {type(message).__name__}")
-    await HANDLERS[record.topic](PostgresReadModel(conn), message)
+    with log_context(correlation_id=str(message.correlation_id), aggregate=message.aggregate_id):
+        await HANDLERS[record.topic](PostgresReadModel(conn), message)

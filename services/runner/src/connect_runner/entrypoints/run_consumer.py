@@ -179,7 +179,8 @@ class RunConsumer:
             assert self._reject is not None, "_work returns an UnreadableRequest only when there is a reject"
             task = asyncio.create_task(self._reject(work))
         self._slots[tp] = _Slot(record.offset, task)
-        log.info("run taken", extra={"run": work.aggregate_id, "partition": tp.partition, "offset": record.offset})
+        taken = {"run": work.aggregate_id, "correlation_id": str(work.correlation_id)}
+        log.info("run taken", extra={**taken, "partition": tp.partition, "offset": record.offset})
 
     def _hold(self, tp: TopicPartition, offset: int) -> None:
         """Fetch the partition again from `offset`, after the back-off; `_flow_control` keeps it paused till then."""

@@ -8,6 +8,7 @@ from pydantic import ValidationError
 
 from connect_events import COMMANDS_TOPIC, Command, decode
 from connect_runtime.db import Conn
+from connect_runtime.logs import log_context
 from connect_runtime.offsets import Record
 from connect_scheduler.domain.envelope import occurred_at
 from connect_scheduler.domain.malformed import identify_malformed
@@ -37,7 +38,8 @@ async def on_command_record(conn: Conn, record: Record, policy: Policy = STRICT)
         return
     if not isinstance(command, Command):
         raise PoisonCommandError(f"{type(command).__name__} is not a command")
-    await handle_command(conn, command, policy=policy)
+    with log_context(correlation_id=str(command.correlation_id), command_id=str(command.command_id)):
+        await handle_command(conn, command, policy=policy)
 
 
 def record_time(record: Record) -> datetime:
