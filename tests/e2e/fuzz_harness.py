@@ -21,11 +21,11 @@ from tests.e2e.fuzz_seed import EXAMPLE_VERSION, NAME_FIELDS, REQUEST_TIMEOUT_S,
 SEED = 20_240_917
 # Per operation, in the fuzzing phase (positive and negative together); the examples and coverage phases
 # add their own deterministic cases on top.
-MAX_EXAMPLES = 30  # ~12 min at 60 for 54 operations on two cores; the suite must stay well under 20
+MAX_EXAMPLES = 15  # ~7 min at 30 for the ~100 operations on two cores; the suite must stay well under 20
 # Requests in one stateful scenario (create a table, a job on it, run it, read the run, ...).
 STATEFUL_MAX_STEPS = 8
 # Scenarios Hypothesis may try; it stops sooner once it finds nothing new (about a hundred here).
-STATEFUL_MAX_SCENARIOS = 150
+STATEFUL_MAX_SCENARIOS = 80
 # How long an accepted write may take to show in the read models (the catalog projects its events).
 SETTLE_TIMEOUT_S = 10.0
 SETTLE_POLL_S = 0.05

@@ -8,6 +8,7 @@ from pathlib import Path
 import asyncssh
 import httpx
 import pytest
+from fastapi import FastAPI
 
 from connect_events import Role
 from connect_gateway import identity
@@ -33,6 +34,13 @@ UPLOAD_LIMIT = 1000  # bytes an upload may have in these tests
 
 
 @pytest.fixture(scope="session")
+def shared_app() -> FastAPI:
+    """One app for every `world`: FastAPI builds its routes' state on an app's first request (~70 ms for ours),
+    which thousands of tests would otherwise pay again. Each `world` puts its own fakes into `app.state`."""
+    return create_app(lambda: None)  # type: ignore[arg-type, return-value]  # never started: state set per test
+
+
+@pytest.fixture(scope="session")
 def server_key() -> asyncssh.SSHKey:
     return asyncssh.generate_private_key("ssh-ed25519")
 
@@ -53,7 +61,7 @@ async def seed_users(deps: Deps) -> dict[Role, str]:
 
 
 @pytest.fixture
-async def world(server_key: asyncssh.SSHKey, tmp_path: Path) -> AsyncIterator[World]:
+async def world(server_key: asyncssh.SSHKey, tmp_path: Path, shared_app: FastAPI) -> AsyncIterator[World]:
     bus = FakeBus()
     credentials = FakeCredentials()
     host_keys = FakeHostKeys(key=server_key.export_public_key("openssh").decode().strip())
@@ -75,7 +83,9 @@ async def world(server_key: asyncssh.SSHKey, tmp_path: Path) -> AsyncIterator[Wo
         profiles=profiles,
     )
     tokens = await seed_users(deps)
-    app = create_app(deps)
+    app = shared_app
+    app.state.deps = deps
+    app.state.hosted = deps.hosted
     headers = {"Authorization": f"Bearer {tokens[Role.ADMIN]}"}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway.test", headers=headers) as client:

@@ -54,6 +54,7 @@ class CopyCheck:
         self._longest = longest  # the `csv` module's field limit: COPY would take a longer value
         self._since_break = 0  # bytes since the last line break byte (an unquoted value has none)
         self._quoted = 0  # bytes of the quoted value that goes on into the next chunk
+        self._closing = False  # the last chunk ended on a qualifier that closes a quoted value or doubles one
         self.untrimmed = False
 
     def feed(self, chunk: bytes) -> None:
@@ -66,19 +67,37 @@ class CopyCheck:
         if not self.untrimmed:
             self.untrimmed = self._spaced(chunk)
         self._tail, rest = (self._tail + chunk)[-2:], chunk
-        if self._in_quote:
+        if self._closing:  # the last chunk ended on a qualifier inside a quoted value: closing, or doubled?
+            self._closing = False
+            if rest.startswith(self._qualifier):
+                self._long_quote(1)
+                rest, self._in_quote = rest[1:], True
+            else:
+                self._quoted = 0
+        while self._in_quote:
             end = rest.find(self._qualifier)
             self._quoted_break(rest if end < 0 else rest[:end])
             self._long_quote(len(rest) if end < 0 else end)
             if end < 0:
                 return
-            rest, self._in_quote, self._quoted = rest[end + 1 :], False, 0
+            if end + 1 == len(rest):  # the next chunk tells
+                rest, self._in_quote, self._closing = b"", False, True
+            elif rest[end + 1 : end + 2] == self._qualifier:  # a doubled qualifier: one character of the value
+                self._long_quote(1)
+                rest = rest[end + 2 :]
+            else:
+                rest, self._in_quote, self._quoted = rest[end + 1 :], False, 0
         if self._qualifier in rest:
-            if rest.count(self._qualifier) % 2:  # a quoted value goes on in the next chunk: up to its opening
+            if rest.count(self._qualifier) % 2:  # a quoted value goes on in the next chunk
                 cut = rest.rfind(self._qualifier) + 1
                 self._quoted_break(rest[cut:])
-                self._long_quote(len(rest) - cut)
+                # Counted from the chunk's first qualifier: the value may have opened there (doubled qualifiers
+                # inside it), and counting more than its length only sends the file to the `csv` module.
+                self._long_quote(len(rest) - rest.find(self._qualifier) - 1)
                 rest, self._in_quote = rest[:cut], True
+            elif rest.endswith(self._qualifier):  # a quoted value closes at the cut, or goes on with a doubled one
+                self._closing = True
+                self._long_quote(len(rest) - rest.find(self._qualifier) - 2)
             collapsed = self._sections.sub(self._qualifier, rest)
             if self._stray.search(collapsed):
                 raise CopyRefusedError("a qualifier stands inside a value")
