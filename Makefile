@@ -9,15 +9,17 @@ BIN := $(VENV)/bin
 STATE := .devstack
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install up down status test test-unit lint format schemas bench bench-export bench-scheduler clean
+.PHONY: help install up down status test test-unit lint format schemas bench bench-export bench-scale bench-scheduler clean
 
 help:
 	@echo "make up      install what is missing, start Kafka, PostgreSQL, SFTP and the four services, seed a demo"
+	@echo "             (make up OBS=1: Prometheus too, scraping them all with the alert rules)"
 	@echo "make down    stop everything 'make up' started"
 	@echo "make test    install what is missing, start what the tests need, run all tests, stop it all"
 	@echo "make lint    ruff + mypy --strict (libs/, deploy/devstack and every service, domain/ included)"
 	@echo "make bench   run bench/import (1,000,000 rows, job vs hand-written baseline)"
 	@echo "make bench-export     run bench/export (1,000,000 rows to SFTP vs COPY + sftp put; 100,000 rows to a marketing API)"
+	@echo "make bench-scale      run bench/scale (400 runs of 10,000 rows with 1, 2 and 4 runners; empty-run overhead)"
 	@echo "make bench-scheduler  run bench/scheduler (10,000 jobs due in one minute, then with 100,000 idle jobs)"
 
 # uv comes from PyPI; it then installs the exact versions pinned in uv.lock.
@@ -30,7 +32,7 @@ install: $(STAMP)
 	$(BIN)/connect-devstack install
 
 up: install
-	$(BIN)/connect-devstack up --services --state $(STATE)
+	$(BIN)/connect-devstack up --services --state $(STATE) $(if $(OBS),--obs)
 
 down:
 	@if [ -x $(BIN)/connect-devstack ]; then $(BIN)/connect-devstack down --state $(STATE); fi
@@ -64,6 +66,9 @@ bench: install
 
 bench-export: install
 	$(BIN)/python bench/export/run.py $(BENCH_ARGS)
+
+bench-scale: install
+	$(BIN)/python bench/scale/run.py $(BENCH_ARGS)
 
 bench-scheduler: install
 	$(BIN)/python bench/scheduler/run.py $(BENCH_ARGS)

@@ -56,6 +56,10 @@ SESSION_TIMEOUT_MS = 10_000
 HEARTBEAT_INTERVAL_MS = 3_000
 # Time for the rebalance listener to cancel runs whose partition moved (a rollback, usually instant).
 REBALANCE_TIMEOUT_MS = 60_000
+# A partition resumed after its run (the next request of the same job waits there) is fetched only once the
+# fetch in flight returns: the broker holds an idle fetch this long. Kafka's 500 ms default made a job's next run
+# start up to ~0.8 s late; 100 ms costs an empty fetch ten times a second.
+FETCH_MAX_WAIT_MS = 100
 
 
 def runner_name(settings: RunnerSettings) -> str:
@@ -190,6 +194,7 @@ def _run_consumer(settings: RunnerSettings, deps: RunDeps, producer: AIOKafkaPro
         session_timeout_ms=SESSION_TIMEOUT_MS,
         heartbeat_interval_ms=HEARTBEAT_INTERVAL_MS,
         rebalance_timeout_ms=REBALANCE_TIMEOUT_MS,
+        fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
     )
     return RunConsumer(
         consumer=consumer,

@@ -42,7 +42,9 @@ from connect_runtime.retry import RETRY, Backoffs, RetryPolicy
 log = logging.getLogger(__name__)
 
 DEFAULT_CONCURRENCY = 2
-POLL_TIMEOUT_MS = 500
+# How soon the loop notices a finished run (its partition resumes, its slot frees) while `getmany` waits with
+# every partition paused or idle: a job's next run waited up to this long. Ten empty polls a second cost nothing.
+POLL_TIMEOUT_MS = 100
 DRAIN_POLL_TIMEOUT_MS = 200
 CANCEL_WAIT_S = 30.0
 DEAD_LETTER_TIMEOUT_S = 30.0
