@@ -87,17 +87,40 @@ def cpu_s(pid: int) -> float:
     return sum(int(f) for f in fields[11:15]) / CLOCK_TICKS_PER_S
 
 
-def processes(group_leader_names: dict[str, int]) -> dict[str, list[int]]:
-    """Each named process with the processes of its session (PostgreSQL's backends, the JVM's threads are one)."""
-    by_session: dict[int, list[int]] = {}
+def processes(named: dict[str, int]) -> dict[str, list[int]]:
+    """Each named process with its descendants (PostgreSQL's backends under its postmaster)."""
+    children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
+                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
                 continue
-            by_session.setdefault(int(fields[3]), []).append(int(entry.name))
-    return {name: by_session.get(pid, [pid]) for name, pid in group_leader_names.items()}
+            children.setdefault(parent, []).append(int(entry.name))
+
+    def family(pid: int) -> list[int]:
+        return [pid, *(p for child in children.get(pid, []) for p in family(child))]
+
+    return {name: family(pid) for name, pid in named.items()}
+
+
+@dataclass(frozen=True)
+class Ticks:
+    """The machine's CPU time by kind (from /proc/stat), in clock ticks."""
+
+    busy: int
+    iowait: int
+    idle: int
+
+    def __sub__(self, other: Ticks) -> Ticks:
+        return Ticks(self.busy - other.busy, self.iowait - other.iowait, self.idle - other.idle)
+
+
+def machine_cpu() -> Ticks:
+    user, nice, system, idle, iowait, irq, softirq, steal = (
+        int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    )
+    return Ticks(user + nice + system + irq + softirq + steal, iowait, idle)
 
 
 @dataclass
@@ -109,6 +132,8 @@ class Round:
     spread: dict[str, int]
     cpu: dict[str, float]
     checks: list[tuple[str, bool]]
+    phases: dict[str, float]
+    machine: Ticks
 
 
 class Scale:
@@ -246,15 +271,20 @@ class Scale:
             named = self.pids()
             groups = processes(named)
             before = {name: sum(cpu_s(p) for p in pids) for name, pids in groups.items()}
+            machine = machine_cpu()
             began = time.perf_counter()
             runs = await self.request_all(api, jobs)
+            accepted = time.perf_counter() - began
             await self.wait_ended(catalog, runs)
             seconds = time.perf_counter() - began
             groups = processes(named)
             after = {name: sum(cpu_s(p) for p in pids) for name, pids in groups.items()}
             keys = ([j for j, _ in runs], [n for _, n in runs])
             rows = await catalog.fetch(
-                "SELECT runner, status, attempt, rows_read FROM runs r JOIN unnest($1::bigint[], $2::int[]) AS w(j, n)"
+                "SELECT runner, status, attempt, rows_read, duration_ms,"
+                " extract(epoch FROM started_at - requested_at) AS waited_s,"
+                " extract(epoch FROM requested_at) AS requested_s"
+                " FROM runs r JOIN unnest($1::bigint[], $2::int[]) AS w(j, n)"
                 " ON r.job_id = w.j AND r.run_id = w.n",
                 *keys,
             )
@@ -284,7 +314,15 @@ class Scale:
             ("every table holds exactly its jobs' rows", held == expected),
         ]
         cpu = {name: 100 * (after[name] - before[name]) / seconds for name in before}
-        return Round(runners, seconds, len(jobs), sum(r["rows_read"] for r in rows), spread, cpu, checks)
+        requested = [float(r["requested_s"]) for r in rows]
+        phases = {
+            "all accepted by the API": accepted,
+            "requests decided over": max(requested) - min(requested),
+            "mean wait request to start": statistics.fmean(float(r["waited_s"]) for r in rows),
+            "mean run duration": statistics.fmean(int(r["duration_ms"]) / 1000 for r in rows),
+        }
+        rows_read = sum(r["rows_read"] for r in rows)
+        return Round(runners, seconds, len(jobs), rows_read, spread, cpu, checks, phases, machine_cpu() - machine)
 
     async def overhead(self, api: httpx.AsyncClient, job_id: int, count: int) -> list[float]:
         """Milliseconds from each run's request event to its terminal event, runs one after another."""
@@ -330,10 +368,18 @@ def report(result: Round, baseline: Round) -> None:
     )
     print("  runs per runner: " + ", ".join(f"{k} {v}" for k, v in sorted(result.spread.items())))
     busiest = max(result.cpu, key=lambda k: result.cpu[k])
+    per_run = {k: v / 100 * result.seconds / result.runs * 1000 for k, v in result.cpu.items()}
     print(
         "  CPU % of one core: "
         + ", ".join(f"{k} {v:.0f}" for k, v in sorted(result.cpu.items(), key=lambda kv: -kv[1]))
         + f"  (busiest: {busiest}; {os.cpu_count()} cores)"
+    )
+    print("  CPU ms per run: " + ", ".join(f"{k} {v:.0f}" for k, v in sorted(per_run.items(), key=lambda kv: -kv[1])))
+    total = result.machine.busy + result.machine.iowait + result.machine.idle or 1
+    print(
+        f"  machine: busy {100 * result.machine.busy / total:.0f}%, iowait {100 * result.machine.iowait / total:.0f}%,"
+        f" idle {100 * result.machine.idle / total:.0f}%; "
+        + ", ".join(f"{k} {v:.2f} s" for k, v in result.phases.items())
     )
     for what, ok in result.checks:
         print(f"  {'ok ' if ok else 'FAIL'} {what}")

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import NamedTuple
 
-from connect_devstack import _proc, demo, services, stack
+from connect_devstack import _proc, demo, prometheus, services, stack
 
 VAULT_KEY_FILE = "vault.key"
 DEFAULT_GATEWAY_PORT = 8080
@@ -128,8 +128,9 @@ def gateway_port(environ: Mapping[str, str]) -> int:
     return DEFAULT_GATEWAY_PORT if not _proc.port_open(DEFAULT_GATEWAY_PORT) else _proc.free_port()
 
 
-def up(state_dir: Path, environ: Mapping[str, str]) -> str:
-    """Start everything detached, seed the demo, and return what to tell the user."""
+def up(state_dir: Path, environ: Mapping[str, str], observe: bool = False) -> str:
+    """Start everything detached (with `observe`, Prometheus too), seed the demo, and return what to tell the
+    user."""
     began = time.monotonic()
     stop(state_dir)
     infra = stack.Stack(state_dir, stack.ALL, environ=environ, cleanup_at_exit=False).start()
@@ -145,11 +146,16 @@ def up(state_dir: Path, environ: Mapping[str, str]) -> str:
         apps.gateway_url, access.token, host=host, port=port, user=user, private_key=key.read_text(), data_dir=data_dir
     )
     sftp = f"127.0.0.1:{env['GATEWAY_SFTP_PORT']}"
-    return _banner(apps.gateway_url, sftp, state_dir, access, job_id, data_dir, time.monotonic() - began)
+    banner = _banner(apps.gateway_url, sftp, state_dir, access, job_id, data_dir, time.monotonic() - began)
+    if observe:
+        url = prometheus.Prometheus(state_dir).start(env)
+        banner += f"Prometheus {url} scrapes every service; alert rules from deploy/prometheus/rules.yml\n"
+    return banner
 
 
 def stop(state_dir: Path) -> None:
     """Stop the services, then the infrastructure, recorded in `state_dir`."""
+    prometheus.Prometheus(state_dir).stop()
     services.stop_recorded(state_dir)
     stack.down(state_dir)
 

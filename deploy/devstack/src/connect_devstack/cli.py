@@ -45,6 +45,7 @@ def _parser() -> argparse.ArgumentParser:
         help=f"comma-separated subset of {','.join(stack.ALL)} (default: all)",
     )
     up.add_argument("--services", action="store_true", help="also start Connect's services and seed the demo")
+    up.add_argument("--obs", action="store_true", help="with --services: also start Prometheus scraping them")
     up.set_defaults(handler=_up)
     sub.add_parser("install", help="install what is missing (PostgreSQL, sshd, Kafka jars)").set_defaults(
         handler=_install
@@ -60,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
 def _up(args: argparse.Namespace, state_dir: Path) -> int:
     """Stop what an earlier ``up`` left, start anew, print the env file."""
     if args.services:
-        print(app.up(state_dir, stack.without_own_values(state_dir, os.environ)))
+        print(app.up(state_dir, stack.without_own_values(state_dir, os.environ), observe=args.obs))
         return 0
     began = time.monotonic()
     names = stack.parse_components(args.components)

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Iterable
 from pathlib import Path
 
-from connect_devstack import paths, postgres, sshd
+from connect_devstack import paths, postgres, prometheus, sshd
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,7 @@ def ensure_kafka_jars(home: Path | None = None) -> None:
         raise RuntimeError(f"maven ran but {home / 'lib'} still has no kafka jar")
 
 
-def ensure_installed(components: Iterable[str] = ("kafka", "postgres", "sshd")) -> None:
+def ensure_installed(components: Iterable[str] = ("kafka", "postgres", "sshd", "prometheus")) -> None:
     """Install whatever the named components need; apt packages in one go.
 
     Maven (Kafka jars) runs in a thread beside apt because both are mostly waiting on
@@ -106,6 +106,8 @@ def ensure_installed(components: Iterable[str] = ("kafka", "postgres", "sshd")) 
         packages.append("postgresql")
     if "sshd" in wanted and sshd_missing():
         packages += ["openssh-server", "openssh-client"]
+    if "prometheus" in wanted and prometheus.missing():  # `make up OBS=1`, and promtool for the alert rules' tests
+        packages.append("prometheus")
     if "kafka" in wanted and shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
         packages.append("openjdk-17-jre-headless")
     if "kafka" in wanted and shutil.which("mvn") is None and kafka_jars_missing():
