@@ -69,12 +69,15 @@ def main() -> None:
         api.post("/api/v1/tables", json={"name": table, **TABLE}).raise_for_status()
         visible(api, f"/api/v1/tables/{table}")
         jobs: list[int] = []
+        files: dict[int, tuple[str, bytes]] = {}  # a hosted import archives the file it read: put it back each time
         for size, bad in ((1_000, 0), (20_000, 500), (100_000, 0)):
             path = f"upload/workload_{tag}_{size}.csv"
-            api.put(f"/api/v1/files/{path}", content=csv_rows(size, bad)).raise_for_status()
-            made = api.post("/api/v1/jobs", json=job(f"Workload {size:,} rows {tag}", table, path))
-            made.raise_for_status()
+            content = csv_rows(size, bad)
+            made = api.post("/api/v1/jobs", json=job(f"Workload {size} rows {tag}", table, path))
+            if made.status_code != 201:
+                raise SystemExit(f"job refused: {made.text}")
             jobs.append(made.json()["job_id"])
+            files[jobs[-1]] = (path, content)
         missing = api.post("/api/v1/jobs", json=job(f"Workload missing file {tag}", table, f"upload/none_{tag}.csv"))
         missing.raise_for_status()
         jobs.append(missing.json()["job_id"])
@@ -84,6 +87,9 @@ def main() -> None:
         started = 0
         while time.monotonic() < until:
             job_id = random.choice(jobs)
+            if job_id in files:
+                path, content = files[job_id]
+                api.put(f"/api/v1/files/{path}", content=content).raise_for_status()
             answer = api.post(f"/api/v1/jobs/{job_id}/run")
             started += answer.status_code == 202  # a job still running is refused (409): pick another next time
             api.get("/api/v1/runs", params={"limit": 20})
