@@ -25,6 +25,8 @@ from connect_runner.domain.feed_manifest import (
     FeedFile,
     Granularity,
     ManifestError,
+    fin_files,
+    identity,
     parse_manifest,
     ready_deliveries,
 )
@@ -243,3 +245,20 @@ def test_every_corruption_is_caught_before_or_while_reading(tmp_path: Path, how:
     corrupt(made, how)
     with pytest.raises((AssertionError, ManifestError, OSError, EOFError, tarfile.TarError, HitDataError)):
         read_delivery(tmp_path, made.marker)
+
+
+def test_a_fin_delivery_finds_its_files_by_their_documented_names() -> None:
+    delivery = ready_deliveries(["shop_2026-11-28.fin"], "shop", Granularity.DAILY)[0]
+    names = [
+        "10-shop_2026-11-28.tar.gz",
+        "02-shop_2026-11-28.tar.gz",
+        "01-shop_2026-11-28.tar.gz",
+        "shop_2026-11-28-lookup_data.tar.gz",
+        "01-shop_2026-11-29.tar.gz",
+        "01-shop_2026-11-28.tsv",
+    ]
+    assert fin_files(names, delivery) == (
+        ["shop_2026-11-28-lookup_data.tar.gz"],
+        ["01-shop_2026-11-28.tar.gz", "02-shop_2026-11-28.tar.gz", "10-shop_2026-11-28.tar.gz"],
+    )
+    assert identity("a") == identity("a") != identity("b")

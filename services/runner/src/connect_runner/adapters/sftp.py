@@ -13,8 +13,8 @@ import contextlib
 import hashlib
 import logging
 import posixpath
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import asyncssh
@@ -24,6 +24,15 @@ from connect_runner.adapters.sftp_failures import Where, archive_failure, connec
 from connect_runner.adapters.sources import READY_POLL_S, locate
 from connect_runner.domain.companions import archived_name
 from connect_runner.domain.failures import RunFailure
+from connect_runner.domain.feed_manifest import (
+    Delivery,
+    Granularity,
+    Manifest,
+    fin_files,
+    identity,
+    parse_manifest,
+    ready_deliveries,
+)
 from connect_runner.domain.file_pattern import FilePattern, oldest
 from connect_runner.domain.source_files import (
     Checkpoint,
@@ -44,6 +53,19 @@ CONNECT_TIMEOUT_S = 30.0
 KEEPALIVE_INTERVAL_S = 15.0
 KEEPALIVE_COUNT_MAX = 4
 HASH_CHUNK_BYTES = 1 << 20
+
+
+@dataclass(frozen=True)
+class FetchedDelivery:
+    """A delivery downloaded into `folder`: its manifest (None for a `.fin` one), its identity, the files it
+    has, and whether it replaces a version the job processed before."""
+
+    delivery: Delivery
+    manifest: Manifest | None
+    identity: str
+    folder: Path
+    files: tuple[str, ...]
+    replaces: bool
 
 
 class SftpFiles:
@@ -107,6 +129,54 @@ class SftpFiles:
         except (OSError, asyncssh.Error) as exc:
             raise archive_failure(exc, where, folder, move=move) from exc
         return archived_name(folder, prefix, fetched.remote_path)
+
+    async def fetch_delivery(
+        self,
+        source: Source,
+        folder: str,
+        rsid: str,
+        granularity: Granularity,
+        processed: Mapping[str, str],
+        work_dir: Path,
+    ) -> FetchedDelivery | None:
+        """The oldest complete analytics feed delivery in `folder` not processed yet (`processed`: delivery key →
+        identity; a key processed with another manifest is a new version), downloaded into its own folder under
+        `work_dir` with the files it lists (a `.fin` delivery: those its naming convention finds); None when
+        every complete delivery was processed. Files are checked against the manifest by the caller."""
+        location, credential = _external(source)
+        where = Where.of(location, folder)
+        try:
+            async with _session(location, credential, self._connect_timeout_s, where) as sftp:
+                names = sorted(str(n) for n in await sftp.listdir(folder))
+                for delivery in ready_deliveries(names, rsid, granularity):
+                    local = work_dir / delivery.key
+                    local.mkdir(parents=True, exist_ok=True)
+                    if delivery.has_manifest:
+                        where = replace(where, path=posixpath.join(folder, delivery.marker))
+                        await sftp.get(where.path, local / delivery.marker)
+                        text = (local / delivery.marker).read_bytes().decode("utf-8", "surrogateescape")
+                        files: list[str] = []
+                    else:
+                        lookups, parts = fin_files(names, delivery)
+                        sizes = [(n, (await sftp.stat(posixpath.join(folder, n))).size) for n in (*lookups, *parts)]
+                        text = "\n".join(f"{n}\t{size}" for n, size in sizes)
+                        files = [n for n, _ in sizes]
+                    version = identity(text)
+                    if processed.get(delivery.key) == version:
+                        continue
+                    manifest = parse_manifest(text, delivery.marker) if delivery.has_manifest else None
+                    wanted = (
+                        files if manifest is None else [f.name for f in (*manifest.lookup_files, *manifest.data_files)]
+                    )
+                    for name in wanted:
+                        if name in names:  # one listed but missing is named by the verification that follows
+                            where = replace(where, path=posixpath.join(folder, name))
+                            await sftp.get(where.path, local / name)
+                    replaces = delivery.key in processed
+                    return FetchedDelivery(delivery, manifest, version, local, tuple(wanted), replaces)
+        except (OSError, asyncssh.Error) as exc:
+            raise read_failure(exc, where) from exc
+        return None
 
     @contextlib.asynccontextmanager
     async def destination(self, source: Source, path: str) -> AsyncIterator[Destination]:

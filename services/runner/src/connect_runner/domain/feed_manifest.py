@@ -11,6 +11,7 @@ files, `Record-Count`. Unknown keys are kept out of the way (the format is Java'
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -161,3 +162,20 @@ def _count_in(block: dict[str, tuple[int, str]], key: str, name: str, where: str
     if not value.isdigit():
         raise ManifestError(f"{name} line {line}: {_title(key)} of {where.split(' ', 1)[1]} is not a whole number")
     return int(value)
+
+
+def fin_files(names: list[str], delivery: Delivery) -> tuple[list[str], list[str]]:
+    """A `.fin` delivery's lookup archive(s) and data parts, found by their documented names (it lists none):
+    `<period>-lookup_data.<tar.gz|zip>` and `<NN>-<period>.<tar.gz|zip>`, parts in their number's order."""
+    period = re.escape(delivery.key)
+    lookup = re.compile(rf"{period}-lookup_data\.(?:tar\.gz|zip)")
+    part = re.compile(rf"(?P<number>\d+)-{period}\.(?:tar\.gz|zip)")
+    lookups = sorted(n for n in names if lookup.fullmatch(n))
+    parts = sorted((m for n in names if (m := part.fullmatch(n))), key=lambda m: (int(m["number"]), m.string))
+    return lookups, [m.string for m in parts]
+
+
+def identity(text: str) -> str:
+    """What tells one version of a delivery from another: the SHA-256 of its manifest (or of a `.fin` delivery's
+    file names and sizes), so a re-delivery with other digests is processed again."""
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()
