@@ -4,14 +4,20 @@ transfer can cause refused in our words, naming the file."""
 
 from __future__ import annotations
 
+import io
 import re
+import tarfile
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
+from connect_events import ColumnMapping, ColumnSpec, ColumnType, TableSpec
 from connect_runner.adapters.feed_files import FeedFileError, hits, read_lookups, verify
+from connect_runner.adapters.feed_source import FeedSource
+from connect_runner.domain.feed_hits import HitFilter, HitReader, record_line
 from connect_runner.domain.feed_manifest import parse_manifest
-from tests.feed_generator import BROWSERS, COLUMNS, corrupt, generate
+from tests.feed_generator import BROWSERS, COLUMNS, corrupt, generate, md5_of
 
 
 @pytest.mark.parametrize(("archive", "parts"), [("tar.gz", 1), ("tar.gz", 3), ("zip", 2)])
@@ -77,3 +83,78 @@ def test_a_total_that_does_not_add_up_is_refused_with_the_manifest(tmp_path: Pat
     corrupt(made, "total")
     with pytest.raises(ValueError, match="Total-Records says 101, the data files hold 100"):
         parse_manifest(made.manifest.read_text(), made.marker)
+
+
+HITS_TABLE = TableSpec(
+    name="hits",
+    columns=(
+        ColumnSpec(name="HIT_ID", type=ColumnType.TEXT, max_length=40),
+        ColumnSpec(name="CUSTOMER_ID", type=ColumnType.TEXT, max_length=20),
+        ColumnSpec(name="PAGE", type=ColumnType.TEXT, max_length=200),
+        ColumnSpec(name="BROWSER", type=ColumnType.TEXT, max_length=100),
+        ColumnSpec(name="EVENTS", type=ColumnType.TEXT, max_length=200),
+    ),
+    primary_key=("HIT_ID",),
+)
+HITS_MAPPING = (
+    ColumnMapping(source="hitid_low", target="HIT_ID"),
+    ColumnMapping(source="post_evar12", target="CUSTOMER_ID"),
+    ColumnMapping(source="post_pagename", target="PAGE"),
+    ColumnMapping(source="browser", target="BROWSER"),
+    ColumnMapping(source="post_event_list", target="EVENTS"),
+)
+
+
+def feed_source(folder: Path, made_marker: str, drop_sources: bool) -> FeedSource:
+    manifest = parse_manifest((folder / made_marker).read_text(), made_marker)
+    verify(folder, manifest)
+    lookups = read_lookups(folder / manifest.lookup_files[0].name)
+    labels = {"browser": "browser", "post_event_list": "event"}
+    return FeedSource(folder, manifest.data_files, lookups, HitFilter(drop_sources), labels, made_marker)
+
+
+@pytest.mark.parametrize("drop_sources", [False, True])
+def test_the_hits_become_staged_records_filtered_and_labelled(tmp_path: Path, drop_sources: bool) -> None:
+    made = generate(tmp_path, hits=12_000, parts=3)
+    source = feed_source(tmp_path, made.marker, drop_sources)
+    plan = source.plan(HITS_MAPPING, HITS_TABLE)
+    records = [r for batch in source.batches(plan) for r in batch]
+    filtered = made.excluded + (made.data_sources if drop_sources else 0)
+    assert source.rows_read == made.total == 12_000
+    assert source.filtered == Counter(
+        {"EXCLUDED_HIT": made.excluded, **({"DATA_SOURCE_HIT": made.data_sources} if drop_sources else {})}
+    )
+    assert len(records) + sum(source.filtered.values()) + len(source.rejects) == made.total  # reconciles
+    assert len(records) == made.total - filtered and source.rejects == []
+    assert [start for _, start in source.part_starts] == [1, 4001, 8001]
+    numbers = [r[0] for r in records]
+    assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
+    by_id = {r[1]: r for r in records}
+    assert {r[4] for r in records} <= set(BROWSERS.values())  # ids replaced by the lookup's labels
+    assert any("Purchase" in (r[5] or "").split(",") for r in records)  # event ids too, in their lists
+    assert {r[3] for r in records} >= {"Café\tMenü", "Line one\nline two", "C:\\shop\\cart"}
+    assert {r[2] for r in by_id.values() if r[2]} <= made.customers
+
+
+def test_a_hit_of_the_wrong_width_is_rejected_alone(tmp_path: Path) -> None:
+    made = generate(tmp_path, hits=10, parts=1)
+    part = tmp_path / made.parts[0]
+    with tarfile.open(part, "r:gz") as archive:
+        data = archive.extractfile("hit_data.tsv").read()  # type: ignore[union-attr]
+    records = [fields for _, fields in HitReader(len(COLUMNS), "hit_data.tsv").feed(data)]
+    records[4] = ["only", "two"]  # the fifth hit
+    data = b"".join(record_line(r) for r in records)
+    with tarfile.open(part, "w:gz") as archive:
+        info = tarfile.TarInfo("hit_data.tsv")
+        info.size = len(data)
+        archive.addfile(info, io.BytesIO(data))
+    text = made.manifest.read_text()
+    old = [line for line in text.splitlines() if "MD5-Digest" in line][1].split(": ")[1]
+    old_size = [line for line in text.splitlines() if "File-Size" in line][1].split(": ")[1]
+    made.manifest.write_text(
+        text.replace(old, md5_of(part)).replace(f"File-Size: {old_size}", f"File-Size: {part.stat().st_size}")
+    )
+    source = feed_source(tmp_path, made.marker, False)
+    records = [r for batch in source.batches(source.plan(HITS_MAPPING, HITS_TABLE)) for r in batch]
+    assert source.rejects == [(5, "WRONG_FIELD_COUNT")]
+    assert len(records) + len(source.rejects) + sum(source.filtered.values()) == 10

@@ -63,10 +63,11 @@ def split_fields(record: str) -> list[str]:
 
 class HitReader:
     """Feed it `hit_data.tsv` bytes in any chunks; it yields each record's fields with its line number (of the
-    record's first line), and checks each has one field per column."""
+    record's first line), and (unless told not to) checks each has one field per column."""
 
-    def __init__(self, columns: int, name: str) -> None:
+    def __init__(self, columns: int, name: str, *, check_width: bool = True) -> None:
         self._columns = columns
+        self._check_width = check_width  # False: records of another width are yielded, for the caller to reject
         self._name = name
         self._carry = ""  # the record that goes on into the next chunk
         self._line = 1  # the line the carried record starts on
@@ -102,7 +103,7 @@ class HitReader:
 
     def _fields(self, record: str, line: int) -> list[str]:
         fields = split_fields(record[:-1] if record.endswith("\r") else record)
-        if len(fields) != self._columns:
+        if self._check_width and len(fields) != self._columns:
             raise HitDataError(
                 f"{self._name} line {line}: {len(fields)} fields where column_headers.tsv names {self._columns}"
             )

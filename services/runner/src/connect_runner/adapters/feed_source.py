@@ -1,0 +1,128 @@
+"""The hits of a verified analytics feed delivery as records for the shared staging path (`stage_records`), like
+`CsvSource` for a file: `plan()` resolves the mapping against `column_headers.tsv`, `batches()` yields
+`(record number, value, …)` lists with trimmed values (empty → None).
+
+Records are numbered across the delivery's parts in order (the log says where each part starts), so a reject
+points at one hit. Hits the filters drop are counted by reason and never staged; a hit with another number of
+fields than the headers name, or holding a character PostgreSQL cannot store, is rejected on its own. Where the
+job asks for a lookup's label instead of an id (`browser`, `country`, an event list), ids are replaced before
+staging; an id the lookup does not know is kept as it is.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from operator import itemgetter
+from pathlib import Path
+
+from connect_events import ColumnMapping, TableSpec
+from connect_runner.adapters.csv_source import BATCH_ROWS, StagedRecord
+from connect_runner.adapters.feed_files import HIT_DATA, FeedFileError, Lookups, member_chunks
+from connect_runner.domain.feed_hits import HitDataError, HitFilter, HitReader
+from connect_runner.domain.feed_manifest import FeedFile
+from connect_runner.domain.plan import LoadPlan, resolve_by_header
+from connect_runner.domain.rejects import RejectReason
+
+Picker = Callable[[list[str]], Sequence[str]]
+
+
+class FeedSource:
+    """One pass over a delivery's parts (verified already), in manifest order."""
+
+    def __init__(
+        self,
+        folder: Path,
+        parts: Sequence[FeedFile],
+        lookups: Lookups,
+        hit_filter: HitFilter,
+        labels: Mapping[str, str],
+        label: str,
+    ) -> None:
+        self._folder = folder
+        self._parts = parts
+        self._lookups = lookups
+        self._filter = hit_filter
+        self._labels = labels  # hit column → lookup table whose label replaces the id
+        self.label = label
+        self.rows_read = 0
+        self.rejects: list[tuple[int, str]] = []
+        self.filtered: Counter[str] = Counter()
+        self.part_starts: list[tuple[str, int]] = []  # each part's first record number, for the log
+
+    def plan(self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False) -> LoadPlan:
+        return resolve_by_header(
+            self._lookups.columns, mapping, table, self.label, truncate_long_text=truncate_long_text
+        )
+
+    def batches(self, plan: LoadPlan) -> Iterator[list[StagedRecord]]:
+        columns = self._lookups.columns
+        width = len(columns)
+        positions = plan.positions
+        pick: Picker = itemgetter(*positions) if len(positions) > 1 else (lambda row: (row[positions[0]],))
+        excluded = columns.index("exclude_hit") if "exclude_hit" in columns else None
+        source = columns.index("hit_source") if "hit_source" in columns else None
+        translated = [
+            (columns.index(column), self._lookups.tables.get(table, {}))
+            for column, table in self._labels.items()
+            if column in columns
+        ]
+        batch: list[StagedRecord] = []
+        number = self.rows_read
+        for part in self._parts:
+            self.part_starts.append((part.name, number + 1))
+            reader = HitReader(width, f"{part.name}: {HIT_DATA}", check_width=False)
+            try:
+                for chunk in member_chunks(self._folder / part.name, HIT_DATA):
+                    for _line, fields in reader.feed(chunk):
+                        number += 1
+                        self._take(number, fields, width, excluded, source, translated, pick, batch)
+                        if len(batch) >= BATCH_ROWS:
+                            self.rows_read = number
+                            yield batch
+                            batch = []
+                for _line, fields in reader.end():
+                    number += 1
+                    self._take(number, fields, width, excluded, source, translated, pick, batch)
+            except HitDataError as exc:
+                raise FeedFileError(str(exc)) from exc
+            if part.records is not None and reader.records != part.records:
+                raise FeedFileError(
+                    f"{part.name} holds {reader.records:,} hits where the manifest says {part.records:,}"
+                )
+        self.rows_read = number
+        if batch:
+            yield batch
+
+    def _take(
+        self,
+        number: int,
+        fields: list[str],
+        width: int,
+        excluded: int | None,
+        source: int | None,
+        translated: list[tuple[int, dict[str, str]]],
+        pick: Picker,
+        batch: list[StagedRecord],
+    ) -> None:
+        if len(fields) != width:
+            self.rejects.append((number, RejectReason.WRONG_FIELD_COUNT))
+            return
+        hit: dict[str, str] = {}
+        if excluded is not None:
+            hit["exclude_hit"] = fields[excluded]
+        if source is not None:
+            hit["hit_source"] = fields[source]
+        reason = self._filter.reason(hit)
+        if reason is not None:
+            self.filtered[reason] += 1
+            return
+        for position, table in translated:
+            value = fields[position]
+            if value:
+                fields[position] = ",".join(table.get(v, v) for v in value.split(","))
+        values = pick(fields)
+        if any("\x00" in v for v in values):
+            self.rejects.append((number, RejectReason.INVALID_DATA_FORMAT))
+            return
+        batch.append((number, *[v.strip() or None for v in values]))
