@@ -111,6 +111,19 @@ CREATE TABLE IF NOT EXISTS export_marks (
 );
 """
 
+# Which analytics feed deliveries a job has loaded (ADR 0013): the delivery's key and the identity (its manifest's
+# SHA-256) of the version loaded, kept by the transaction that loads it.
+FEED_DELIVERIES_DDL = """
+CREATE TABLE IF NOT EXISTS feed_deliveries (
+    job_id       bigint      NOT NULL,
+    delivery     text        NOT NULL,
+    identity     text        NOT NULL,
+    run_id       bigint      NOT NULL,
+    processed_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (job_id, delivery)
+);
+"""
+
 RUNNER_DDL = (
     LEDGER_DDL
     + ATTEMPTS_DDL
@@ -121,4 +134,5 @@ RUNNER_DDL = (
     + OUTBOX_DDL
     + OFFSETS_DDL
     + EXPORT_MARKS_DDL
+    + FEED_DELIVERIES_DDL
 )
