@@ -2,8 +2,9 @@
 
     .venv/bin/python deploy/prometheus/plot_panels.py --prometheus http://127.0.0.1:PORT --minutes 15 --out docs/img
 
-The queries are the dashboard's own (`deploy/grafana/dashboard.py` builds them); the figures in
-`docs/operations.md` were drawn by this script from a real local run.
+The queries read the same metrics as the dashboard's panels of those names (`deploy/grafana/dashboard.py`), over
+windows suited to a short local run rather than the dashboard's; the figures in `docs/operations.md` were drawn
+by this script from a real local run.
 """
 
 from __future__ import annotations

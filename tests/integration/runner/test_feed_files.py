@@ -16,7 +16,7 @@ from connect_events import ColumnMapping, ColumnSpec, ColumnType, TableSpec
 from connect_runner.adapters.feed_files import FeedFileError, hits, read_lookups, verify
 from connect_runner.adapters.feed_source import FeedSource
 from connect_runner.domain.feed_hits import HitFilter, HitReader, record_line
-from connect_runner.domain.feed_manifest import parse_manifest
+from connect_runner.domain.feed_manifest import Granularity, parse_manifest, ready_deliveries
 from tests.feed_generator import BROWSERS, COLUMNS, corrupt, generate, md5_of
 
 
@@ -158,3 +158,38 @@ def test_a_hit_of_the_wrong_width_is_rejected_alone(tmp_path: Path) -> None:
     records = [r for batch in source.batches(source.plan(HITS_MAPPING, HITS_TABLE)) for r in batch]
     assert source.rejects == [(5, "WRONG_FIELD_COUNT")]
     assert len(records) + len(source.rejects) + sum(source.filtered.values()) == 10
+
+
+SAMPLES = Path(__file__).resolve().parents[2] / "data" / "feed"
+
+
+def read_delivery(folder: Path, manifest_name: str) -> tuple[list[str], list[list[str]]]:
+    """Every hit of a delivery, as the runner reads it: manifest, verification, lookups, parts."""
+    manifest = parse_manifest((folder / manifest_name).read_text(), manifest_name)
+    verify(folder, manifest)
+    columns = read_lookups(folder / manifest.lookup_files[0].name).columns
+    read = [h for part in manifest.data_files for _, h in hits(folder, part, len(columns))]
+    assert len(read) == manifest.total_records
+    return columns, read
+
+
+@pytest.mark.parametrize(
+    ("parts", "archive", "hour"), [(1, "tar.gz", None), (3, "tar.gz", None), (2, "zip", 7), (1, "zip", None)]
+)
+def test_generated_deliveries_read_back_hit_for_hit(tmp_path: Path, parts: int, archive: str, hour: int | None) -> None:
+    made = generate(tmp_path, hits=500, parts=parts, archive=archive, hour=hour, seed=parts)
+    columns, read = read_delivery(tmp_path, made.marker)
+    assert len(read) == made.total == 500 and len(made.parts) == parts
+    rows = [dict(zip(columns, h, strict=True)) for h in read]
+    reasons = [HitFilter(drop_data_sources=True).reason(r["exclude_hit"], r["hit_source"]) for r in rows]
+    assert (reasons.count("EXCLUDED_HIT"), reasons.count("DATA_SOURCE_HIT")) == (made.excluded, made.data_sources)
+    assert made.excluded > 0 and made.data_sources > 0
+    pages = {r["post_pagename"] for r in rows}
+    assert {"Café\tMenü", "Line one\nline two", "C:\\shop\\cart", "Größentabelle"} <= pages  # escapes, Latin-1
+
+
+def test_the_checked_in_samples_are_whole_deliveries() -> None:
+    names = sorted(p.name for p in (SAMPLES / "daily").iterdir())
+    assert [d.key for d in ready_deliveries(names, "shop", Granularity.DAILY)] == ["shop_2026-11-28"]
+    assert len(read_delivery(SAMPLES / "daily", "shop_2026-11-28.txt")[1]) == 60
+    assert len(read_delivery(SAMPLES / "hourly", "shop_2026-11-28-13.txt")[1]) == 30

@@ -3,10 +3,7 @@ and `hit_data.tsv` read back exactly as written whatever the escapes and whereve
 
 from __future__ import annotations
 
-import tarfile
-import zipfile
 from datetime import date
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -30,7 +27,6 @@ from connect_runner.domain.feed_manifest import (
     parse_manifest,
     ready_deliveries,
 )
-from tests.feed_generator import corrupt, generate, md5_of
 
 DIGEST_A = "af6de42d8b945d4ec1cf283600853080"
 DIGEST_B = "9c70bf783cb3d0095a4836904b72c991"
@@ -184,67 +180,10 @@ def test_escapes_are_undone_and_latin_1_is_decoded() -> None:
 def test_excluded_hits_and_optionally_data_source_rows_are_filtered(
     hit: dict[str, str], drop_sources: bool, reason: str | None
 ) -> None:
-    assert HitFilter(drop_data_sources=drop_sources).reason(hit) == reason
-
-
-SAMPLES = Path(__file__).resolve().parents[2] / "data" / "feed"
-
-
-def read_delivery(folder: Path, manifest_name: str) -> tuple[list[str], list[list[str]]]:
-    """Every hit of a delivery, through the manifest, its digests and the archives (as the runner will)."""
-    manifest = parse_manifest((folder / manifest_name).read_text(), manifest_name)
-    for listed in (*manifest.lookup_files, *manifest.data_files):
-        assert (listed.size, md5_of(folder / listed.name)) == ((folder / listed.name).stat().st_size, listed.md5)
-    columns = column_headers(members(folder / manifest.lookup_files[0].name)["column_headers.tsv"].decode("latin-1"))
-    hits: list[list[str]] = []
-    for part in manifest.data_files:
-        reader = HitReader(len(columns), "hit_data.tsv")
-        data = members(folder / part.name)["hit_data.tsv"]
-        read = [fields for _, fields in reader.feed(data)] + [fields for _, fields in reader.end()]
-        assert len(read) == part.records
-        hits += read
-    assert len(hits) == manifest.total_records
-    return columns, hits
-
-
-def members(path: Path) -> dict[str, bytes]:
-    if path.name.endswith(".zip"):
-        with zipfile.ZipFile(path) as archive:
-            return {name: archive.read(name) for name in archive.namelist()}
-    with tarfile.open(path, "r:gz") as archive:
-        return {m.name: archive.extractfile(m).read() for m in archive.getmembers()}  # type: ignore[union-attr]
-
-
-@pytest.mark.parametrize(
-    ("parts", "archive", "hour"), [(1, "tar.gz", None), (3, "tar.gz", None), (2, "zip", 7), (1, "zip", None)]
-)
-def test_generated_deliveries_read_back_hit_for_hit(tmp_path: Path, parts: int, archive: str, hour: int | None) -> None:
-    made = generate(tmp_path, hits=500, parts=parts, archive=archive, hour=hour, seed=parts)
-    columns, hits = read_delivery(tmp_path, made.marker)
-    assert len(hits) == made.total == 500 and len(made.parts) == parts
-    rows = [dict(zip(columns, h, strict=True)) for h in hits]
-    reasons = [HitFilter(drop_data_sources=True).reason(r) for r in rows]
-    assert (reasons.count("EXCLUDED_HIT"), reasons.count("DATA_SOURCE_HIT")) == (made.excluded, made.data_sources)
-    assert made.excluded > 0 and made.data_sources > 0
-    pages = {r["post_pagename"] for r in rows}
-    assert {"Café\tMenü", "Line one\nline two", "C:\\shop\\cart", "Größentabelle"} <= pages  # escapes, Latin-1
-
-
-def test_the_checked_in_samples_are_whole_deliveries() -> None:
-    assert [
-        d.key
-        for d in ready_deliveries(sorted(p.name for p in (SAMPLES / "daily").iterdir()), "shop", Granularity.DAILY)
-    ] == ["shop_2026-11-28"]
-    assert len(read_delivery(SAMPLES / "daily", "shop_2026-11-28.txt")[1]) == 60
-    assert len(read_delivery(SAMPLES / "hourly", "shop_2026-11-28-13.txt")[1]) == 30
-
-
-@pytest.mark.parametrize("how", ["md5", "size", "missing_part", "total", "truncated"])
-def test_every_corruption_is_caught_before_or_while_reading(tmp_path: Path, how: str) -> None:
-    made = generate(tmp_path, hits=200, parts=2)
-    corrupt(made, how)
-    with pytest.raises((AssertionError, ManifestError, OSError, EOFError, tarfile.TarError, HitDataError)):
-        read_delivery(tmp_path, made.marker)
+    assert (
+        HitFilter(drop_data_sources=drop_sources).reason(hit.get("exclude_hit", ""), hit.get("hit_source", ""))
+        == reason
+    )
 
 
 def test_a_fin_delivery_finds_its_files_by_their_documented_names() -> None:

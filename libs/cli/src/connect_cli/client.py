@@ -120,14 +120,7 @@ class Api:
         content: bytes | Iterator[bytes] | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> httpx.Response:
-        try:
-            response = self._client.request(
-                method, path, json=json_body, params=params, content=content, headers=headers
-            )
-        except httpx.TimeoutException as exc:
-            raise CliError(f"Connect at {self.settings.url} did not answer in {TIMEOUT_S:.0f} s") from exc
-        except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach Connect at {self.settings.url}") from exc
+        response = self._send(method, path, json_body=json_body, params=params, content=content, headers=headers)
         if response.status_code == 401 and self.settings.token:
             raise CliError("not logged in, or the token expired or was revoked: run `connect login`")
         if response.status_code >= 400:
@@ -140,15 +133,30 @@ class Api:
 
     def find(self, path: str) -> Any:
         """GET `path`, or None while it does not exist (404): what was just requested may not show yet."""
-        try:
-            response = self._client.get(path)
-        except httpx.HTTPError as exc:
-            raise CliError(f"cannot reach Connect at {self.settings.url}") from exc
+        response = self._send("GET", path)
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
             raise CliError(problem(response))
         return response.json()
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: Any = None,
+        params: Mapping[str, Any] | None = None,
+        content: bytes | Iterator[bytes] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """One request; a transport failure becomes a `CliError` naming the address, never the library's text."""
+        try:
+            return self._client.request(method, path, json=json_body, params=params, content=content, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise CliError(f"Connect at {self.settings.url} did not answer in {TIMEOUT_S:.0f} s") from exc
+        except httpx.HTTPError as exc:
+            raise CliError(f"cannot reach Connect at {self.settings.url}") from exc
 
     def post(self, path: str, body: Any = None) -> Any:
         return self.request("POST", path, json_body=body).json()

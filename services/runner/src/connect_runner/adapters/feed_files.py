@@ -124,9 +124,10 @@ def read_lookups(path: Path) -> Lookups:
     return Lookups(columns, tables)
 
 
-def hits(folder: Path, part: FeedFile, columns: int) -> Iterator[tuple[int, list[str]]]:
-    """Every hit of one data part with its line number; the part's record count checked at its end."""
-    reader = HitReader(columns, f"{part.name}: {HIT_DATA}")
+def hits(folder: Path, part: FeedFile, columns: int, *, check_width: bool = True) -> Iterator[tuple[int, list[str]]]:
+    """Every hit of one data part with its line number; the part's record count checked at its end. Without
+    `check_width` a hit of another width is yielded too, for the caller to reject alone."""
+    reader = HitReader(columns, f"{part.name}: {HIT_DATA}", check_width=check_width)
     try:
         for chunk in member_chunks(folder / part.name, HIT_DATA):
             yield from reader.feed(chunk)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 from connect_events import ColumnMapping, TableSpec
 from connect_runner.adapters.csv_source import BATCH_ROWS, StagedRecord
-from connect_runner.adapters.feed_files import HIT_DATA, FeedFileError, Lookups, member_chunks
-from connect_runner.domain.feed_hits import HitDataError, HitFilter, HitReader
+from connect_runner.adapters.feed_files import Lookups, hits
+from connect_runner.domain.feed_hits import HitFilter
 from connect_runner.domain.feed_manifest import FeedFile
 from connect_runner.domain.plan import LoadPlan, resolve_by_header
 from connect_runner.domain.rejects import RejectReason
@@ -71,25 +71,13 @@ class FeedSource:
         number = self.rows_read
         for part in self._parts:
             self.part_starts.append((part.name, number + 1))
-            reader = HitReader(width, f"{part.name}: {HIT_DATA}", check_width=False)
-            try:
-                for chunk in member_chunks(self._folder / part.name, HIT_DATA):
-                    for _line, fields in reader.feed(chunk):
-                        number += 1
-                        self._take(number, fields, width, excluded, source, translated, pick, batch)
-                        if len(batch) >= BATCH_ROWS:
-                            self.rows_read = number
-                            yield batch
-                            batch = []
-                for _line, fields in reader.end():
-                    number += 1
-                    self._take(number, fields, width, excluded, source, translated, pick, batch)
-            except HitDataError as exc:
-                raise FeedFileError(str(exc)) from exc
-            if part.records is not None and reader.records != part.records:
-                raise FeedFileError(
-                    f"{part.name} holds {reader.records:,} hits where the manifest says {part.records:,}"
-                )
+            for _line, fields in hits(self._folder, part, width, check_width=False):
+                number += 1
+                self._take(number, fields, width, excluded, source, translated, pick, batch)
+                if len(batch) >= BATCH_ROWS:
+                    self.rows_read = number
+                    yield batch
+                    batch = []
         self.rows_read = number
         if batch:
             yield batch
@@ -108,12 +96,9 @@ class FeedSource:
         if len(fields) != width:
             self.rejects.append((number, RejectReason.WRONG_FIELD_COUNT))
             return
-        hit: dict[str, str] = {}
-        if excluded is not None:
-            hit["exclude_hit"] = fields[excluded]
-        if source is not None:
-            hit["hit_source"] = fields[source]
-        reason = self._filter.reason(hit)
+        reason = self._filter.reason(
+            fields[excluded] if excluded is not None else "", fields[source] if source is not None else ""
+        )
         if reason is not None:
             self.filtered[reason] += 1
             return

@@ -7,7 +7,7 @@ Column names come from `column_headers.tsv` of the lookup archive: one line of t
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 ENCODING = "iso-8859-1"  # every byte is a character: chunks can be decoded wherever they are cut
@@ -117,12 +117,13 @@ class HitFilter:
 
     drop_data_sources: bool = False
 
-    def reason(self, hit: Mapping[str, str]) -> str | None:
-        """Why `hit` is filtered out (the reason counted in the log), or None to keep it."""
-        excluded = hit.get("exclude_hit", "").strip()
+    def reason(self, exclude_hit: str, hit_source: str) -> str | None:
+        """Why a hit with these `exclude_hit` and `hit_source` values is filtered out (the reason counted in the
+        log), or None to keep it. Two strings, not the hit: this runs once per hit."""
+        excluded = exclude_hit.strip()
         if excluded.isdigit() and int(excluded) > 0:
             return "EXCLUDED_HIT"
-        if self.drop_data_sources and hit.get("hit_source", "").strip() in DATA_SOURCE_HITS:
+        if self.drop_data_sources and hit_source.strip() in DATA_SOURCE_HITS:
             return "DATA_SOURCE_HIT"
         return None
 
