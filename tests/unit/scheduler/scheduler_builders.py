@@ -13,6 +13,7 @@ from connect_events import (
     Command,
     CsvSettings,
     Event,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     ImportProfileData,
     JobActivated,
@@ -144,6 +145,28 @@ def profile_settings(**overrides: Any) -> ImportProfileData:
 
 def profile_definition(name: str = "Member import", **overrides: Any) -> JobDefinition:
     return JobDefinition(name=name, settings=profile_settings(**overrides), schedule=ON_DEMAND)
+
+
+def feed_settings(**overrides: Any) -> ImportAnalyticsFeed:
+    """Settings of a valid analytics feed import of report suite `shop` into `customers()`, with `overrides`."""
+    fields: dict[str, Any] = {
+        "source": source(path="feeds/shop"),
+        "report_suite": "shop",
+        "table": "Customers",
+        "mapping": mappings(("visit_num", "id"), ("post_evar12", "email"), ("browser", "email2")),
+        "labels": ("browser",),
+    }
+    return ImportAnalyticsFeed(**{**fields, **overrides})
+
+
+def feed_table() -> TableSpec:
+    """`customers()` with a second text column for a lookup label."""
+    table = customers()
+    return table.model_copy(update={"columns": (*table.columns, column("email2", max_length=100))})
+
+
+def feed_definition(name: str = "Shop feed", schedule: Schedule = ON_DEMAND, **overrides: Any) -> JobDefinition:
+    return JobDefinition(name=name, settings=feed_settings(**overrides), schedule=schedule)
 
 
 def _event_meta(aggregate_id: str, version: int) -> dict[str, Any]:

@@ -65,6 +65,7 @@ from connect_events.commands import (
     UpdateJobPayload,
 )
 from connect_events.definitions import (
+    FEED_LOOKUPS,
     JOB_KINDS,
     RECURRING_KINDS,
     ApiEndpoint,
@@ -88,6 +89,7 @@ from connect_events.definitions import (
     FileRules,
     FileSettings,
     HostedLocation,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     ImportProfileData,
     ImportSettings,
@@ -238,6 +240,7 @@ __all__ = [
     "DERIVED_COLUMNS",
     "EVENT_STATUS",
     "EVENT_TOPICS",
+    "FEED_LOOKUPS",
     "FILE_PROBLEMS",
     "GROUPS_TOPIC",
     "HASH_COLUMNS",
@@ -339,6 +342,7 @@ __all__ = [
     "GroupTarget",
     "GroupUpdated",
     "HostedLocation",
+    "ImportAnalyticsFeed",
     "ImportCustomTable",
     "ImportProfileData",
     "ImportSettings",

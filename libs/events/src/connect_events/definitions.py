@@ -223,6 +223,54 @@ class ImportProfileData(Message):
     limits: Limits = Limits()
 
 
+FEED_LOOKUPS: dict[str, str] = {
+    "browser": "browser",
+    "color": "color_depth",
+    "connection_type": "connection_type",
+    "country": "country",
+    "event_list": "event",
+    "post_event_list": "event",
+    "javascript": "javascript_version",
+    "language": "languages",
+    "os": "operating_systems",
+    "plugins": "plugins",
+    "referrer_type": "referrer_type",
+    "resolution": "resolution",
+    "search_engine": "search_engines",
+    "post_search_engine": "search_engines",
+}
+"""Feed columns holding ids whose names a lookup file of the delivery gives (`browser` → `browser.tsv`); a list
+column (`post_event_list`, `plugins`) holds comma-separated ids."""
+
+
+class ImportAnalyticsFeed(Message):
+    """Settings of an *import analytics feed* job (spec §6), a partner job: the deliveries of report suite
+    `report_suite` that a web-analytics product writes into the folder `source.path` on an SFTP server, daily or
+    hourly, each loaded once into the custom table `table`.
+
+    A delivery is complete when its manifest `<report_suite>_<YYYY-MM-DD>[-HH].txt` (or a `.fin` marker) is
+    there; every file is checked against the manifest's size and MD5 before a hit is read. Every run loads the
+    complete deliveries the job has not loaded yet, oldest first (a manifest delivered again with other contents
+    is loaded again). `mapping` names feed columns as `column_headers.tsv` does (`post_evar12`, `visit_num`,
+    `date_time`, `post_event_list`); the columns in `labels` are loaded as their lookup names instead of ids
+    (`FEED_LOOKUPS`). Hits with `exclude_hit` > 0 are never loaded, nor data-source hits (`hit_source` 5, 7, 8, 9)
+    with `drop_data_source_hits`. Rows are written as an *import custom table* writes them."""
+
+    kind: Literal["import_analytics_feed"] = "import_analytics_feed"
+    source: SftpLocation = Field(description="The SFTP server; `path` is the folder the deliveries arrive in")
+    report_suite: str
+    granularity: Literal["daily", "hourly"] = "daily"
+    table: str
+    mapping: tuple[ColumnMapping, ...]
+    labels: tuple[str, ...] = Field(default=(), description="Feed columns loaded as their lookup names")
+    drop_data_source_hits: bool = False
+    write_mode: WriteMode = "merge"
+    insert_on_no_match: bool = True
+    update_on_match: bool = True
+    truncate_long_text: bool = False
+    limits: Limits = Limits()
+
+
 class ListExport(Message):
     """The rows of a profile list: the chosen columns, in order (every column, system columns first, when none
     are chosen)."""
@@ -362,7 +410,8 @@ JobSettings = Annotated[
     Annotated[ImportCustomTable, Tag("import_custom_table")]
     | Annotated[ImportProfileData, Tag("import_profile_data")]
     | Annotated[ExportFile, Tag("export_file")]
-    | Annotated[ExportApi, Tag("export_api")],
+    | Annotated[ExportApi, Tag("export_api")]
+    | Annotated[ImportAnalyticsFeed, Tag("import_analytics_feed")],
     Discriminator(_settings_kind),
 ]
 JOB_KINDS: tuple[str, ...] = tuple(

@@ -13,6 +13,7 @@ from connect_events import (
     ExportApi,
     ExportFile,
     ExportSource,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     JobSettings,
     ListSpec,
@@ -42,7 +43,7 @@ class Targets:
         an export reads (`Exported`)."""
         if isinstance(settings, ExportFile | ExportApi):
             return await self._exported(settings.source)
-        if isinstance(settings, ImportCustomTable):
+        if isinstance(settings, ImportCustomTable | ImportAnalyticsFeed):
             return await self.table_spec(settings.table)
         pets = {
             named.pet.lower(): pet for named in settings.pets if (pet := await self.pet_spec(named.pet)) is not None

@@ -27,14 +27,23 @@ def source_errors(source: FileLocation, field: str = "settings.source") -> list[
     if isinstance(source, HostedLocation):
         problem = _path_problem(source.path, hosted=True)
         return [] if problem is None else [FieldError(field=f"{field}.path", message=problem)]
-    return _sftp_errors(source, field)
+    return _sftp_errors(source, field, _path_problem(source.path, hosted=False))
 
 
-def _sftp_errors(source: SftpLocation, field: str) -> list[FieldError]:
+def folder_source_errors(source: SftpLocation, field: str = "settings.source") -> list[FieldError]:
+    """An external server whose `path` is a folder (an analytics feed's): no `*`, no file name required."""
+    problem = control_problem(source.path) or _required("path", source.path)
+    if problem is None and "*" in source.path:
+        problem = "names a folder: `*` is not allowed"
+    return _sftp_errors(source, field, problem)
+
+
+def _sftp_errors(source: SftpLocation, field: str, path_problem: str | None) -> list[FieldError]:
+    """An external server's address, user and pinned key, with the `path_problem` its path rule found."""
     problems = [
         ("host", control_problem(source.host) or _required("host", source.host) or host_problem(source.host)),
         ("user", control_problem(source.user) or _required("user", source.user)),
-        ("path", _path_problem(source.path, hosted=False)),
+        ("path", path_problem),
         ("port", None if 1 <= source.port <= MAX_PORT else f"must be 1 to {MAX_PORT}"),
         # The pinned key is data, not a single-line name: it only has to be storable.
         ("host_key", storable_problem(source.host_key)),

@@ -45,9 +45,9 @@ from connect_scheduler.domain.schedules import next_fire
 from connect_scheduler.domain.targets import Target
 from connect_scheduler.domain.validation import job_errors, unstorable_errors
 
-# Settings kinds of partner jobs (jobs a partner set up): they can be neither run by hand nor copied. None of
-# the job kinds so far is one.
-PARTNER_KINDS: frozenset[str] = frozenset()
+# Settings kinds of partner jobs (jobs a partner set up, spec §3): they run on their schedule only; they can be
+# neither run by hand nor copied, nor put in a group.
+PARTNER_KINDS: frozenset[str] = frozenset({"import_analytics_feed"})
 
 
 @dataclass(frozen=True)

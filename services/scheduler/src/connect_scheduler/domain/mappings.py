@@ -70,3 +70,12 @@ def _format_errors(field: str, mapping: ColumnMapping, table: TableSpec | None) 
         return [FieldError(field=field, message="a format applies to date and timestamp columns only")]
     problem = format_problem(mapping.format, "date" if column.type is ColumnType.DATE else "timestamp")
     return [] if problem is None else [FieldError(field=field, message=problem)]
+
+
+def key_coverage_errors(table: TableSpec, mapped: set[str]) -> list[FieldError]:
+    """Key columns are NOT NULL: an unmapped one would reject every row, whatever the write mode."""
+    return [
+        FieldError(field="settings.mapping", message=f"primary-key column {key} of table {table.name} is not mapped")
+        for key in table.primary_key
+        if key.lower() not in mapped
+    ]

@@ -1,10 +1,10 @@
 """What a job writes or reads (its target), as the scheduler finds it when deciding, and what a run request freezes
 of it.
 
-A custom-table import writes one table; a profile import a list and, from the same file, the PETs it names. An
-export reads a table, a list, a PET (with its list) or an audience (with its list and PETs). Validation
-(`domain/validation.py`) reports what is missing as field errors; a run of a job whose target is missing is
-refused, as the runner could do nothing (`freeze`).
+A custom-table import (and an analytics feed import) writes one table; a profile import a list and, from the same
+file, the PETs it names. An export reads a table, a list, a PET (with its list) or an audience (with its list and
+PETs). Validation (`domain/validation.py`) reports what is missing as field errors; a run of a job whose target is
+missing is refused, as the runner could do nothing (`freeze`).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from connect_events import (
     ExportApi,
     ExportFile,
     ExportSource,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     JobDefinition,
     ListExport,
@@ -80,7 +81,7 @@ def freeze(job_id: int, definition: JobDefinition, target: Target) -> Frozen:
     settings = definition.settings
     if isinstance(settings, ExportFile | ExportApi):
         return _freeze_export(job_id, settings.source, target if isinstance(target, Exported) else Exported())
-    if isinstance(settings, ImportCustomTable):
+    if isinstance(settings, ImportCustomTable | ImportAnalyticsFeed):
         if not isinstance(target, TableSpec):
             message = f"table {settings.table} of job {job_id} does not exist"
             raise Rejected("invalid_state", message, reason="TABLE_NOT_FOUND")

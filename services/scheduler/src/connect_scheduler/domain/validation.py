@@ -21,6 +21,7 @@ from connect_events import (
     ExportApi,
     ExportFile,
     FieldError,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     JobDefinition,
     JobSettings,
@@ -31,9 +32,10 @@ from connect_events import (
 from connect_events.values import MAX_HOST_LENGTH, control_problem, host_problem, job_name_problem, storable_problem
 from connect_scheduler.domain.addresses import private_host_problem
 from connect_scheduler.domain.exports import api_export_errors, export_errors
+from connect_scheduler.domain.feed_imports import feed_errors
 from connect_scheduler.domain.fields import text_errors
 from connect_scheduler.domain.import_files import file_rules_errors, limits_errors, source_errors
-from connect_scheduler.domain.mappings import Mapped
+from connect_scheduler.domain.mappings import Mapped, key_coverage_errors
 from connect_scheduler.domain.profile_imports import profile_errors
 from connect_scheduler.domain.schedules import schedule_errors
 from connect_scheduler.domain.targets import Exported, Profile, Target
@@ -201,6 +203,8 @@ def _settings_errors(settings: JobSettings, target: Target) -> list[FieldError]:
         return export_errors(settings, target if isinstance(target, Exported) else Exported())
     if isinstance(settings, ExportApi):
         return api_export_errors(settings, target if isinstance(target, Exported) else Exported())
+    if isinstance(settings, ImportAnalyticsFeed):
+        return feed_errors(settings, target if isinstance(target, TableSpec) else None)
     errors = source_errors(settings.source)
     if settings.file.decimal_separator == settings.file.delimiter:
         message = "must differ from the delimiter"
@@ -219,14 +223,5 @@ def _table_errors(settings: ImportCustomTable, table: TableSpec | None) -> list[
     mapped = Mapped("settings.mapping", "table", table, header=settings.file.header)
     errors += mapped.errors(settings.mapping)
     if table is not None and settings.mapping:
-        errors += _key_coverage_errors(table, mapped.targets)
+        errors += key_coverage_errors(table, mapped.targets)
     return errors
-
-
-def _key_coverage_errors(table: TableSpec, mapped: set[str]) -> list[FieldError]:
-    """Key columns are NOT NULL: an unmapped one would reject every row, whatever the write mode."""
-    return [
-        FieldError(field="settings.mapping", message=f"primary-key column {key} of table {table.name} is not mapped")
-        for key in table.primary_key
-        if key.lower() not in mapped
-    ]
