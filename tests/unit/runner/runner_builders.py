@@ -13,6 +13,7 @@ from connect_events import (
     CsvSettings,
     FileLocation,
     FileRules,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     ImportProfileData,
     JobDefinition,
@@ -120,6 +121,32 @@ def run_request(
         definition=JobDefinition(name=f"job {job_id}", settings=settings),
         table=table,
         dry_run=dry_run,
+    )
+    return _requested(job_id, run_id, payload, requested_at)
+
+
+def feed_request(
+    job_id: int,
+    run_id: int,
+    *,
+    source: SftpLocation,
+    table: TableSpec,
+    columns: Sequence[ColumnMapping],
+    report_suite: str = "shop",
+    requested_at: datetime = REQUESTED_AT,
+    **options: object,
+) -> RunRequested:
+    """A request to run an *import analytics feed* job of `report_suite` in the folder `source.path` into
+    `table`; `options` are the job's other settings (granularity, labels, filters, write mode, limits)."""
+    settings = ImportAnalyticsFeed(
+        source=source, report_suite=report_suite, table=table.name, mapping=tuple(columns), **options
+    )
+    payload = RunRequestedPayload(
+        job_id=job_id,
+        run_id=run_id,
+        job_version=1,
+        definition=JobDefinition(name=f"job {job_id}", settings=settings),
+        table=table,
     )
     return _requested(job_id, run_id, payload, requested_at)
 

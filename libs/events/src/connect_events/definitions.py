@@ -535,3 +535,6 @@ class RunCounts(Message):
     bytes_transferred: int = 0
     skipped: int = Field(default=0, description="Rows that matched nothing and were not inserted (or the reverse)")
     duplicates: int = Field(default=0, description="Earlier rows of a key repeated in the file (the last one won)")
+    filtered: int = Field(
+        default=0, description="Analytics feed hits its filters dropped (excluded, data-source); part of rows_read"
+    )

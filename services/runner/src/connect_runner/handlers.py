@@ -2,8 +2,9 @@
 record a stop request, reap lost runs, create a defined table, list or PET (and the columns added to them).
 
 Each run use case loads the run from the ledger under its lock, lets `domain.run.decide` say what to record,
-acts (an import's `pipeline`: transfer, stage, load; an export's `exporting`: select, write, rename; or
-`pushing` to a marketing API) and records. `execute_run` is idempotent (a run that already ended returns its
+acts (an import's `pipeline`: transfer, stage, load; an analytics feed's `feeding`: its deliveries verified,
+staged, loaded and reconciled; an export's `exporting`: select, write, rename; or `pushing` to a marketing API)
+and records. `execute_run` is idempotent (a run that already ended returns its
 stored terminal event and does nothing else) and its effect on the audience store is all-or-nothing (the writes,
 the rejects, the execution log, the ledger row and the terminal event commit in one transaction, `_commit`;
 an import's file is archived after it, see `pipeline.archive`; an export's file is renamed inside it). Every way
@@ -29,6 +30,7 @@ from connect_events import (
     Event,
     ExportApi,
     ExportFile,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     ImportProfileData,
     RunAttemptFailed,
@@ -74,6 +76,7 @@ from connect_runner.exporting import (
     previewed_entries,
     write_export,
 )
+from connect_runner.feeding import prepare_feed, write_feed
 from connect_runner.pipeline import (
     LimitExceededError,
     Prepared,
@@ -259,6 +262,8 @@ async def _try(request: RunRequested, attempt: Attempt, staging: Staging, deps: 
                 return await _export(request, attempt, deps, work)
             if isinstance(settings, ExportApi):
                 return await _push(request, attempt, deps, work)
+            if isinstance(settings, ImportAnalyticsFeed):
+                return await _feed(request, attempt, staging, deps, work)
             async with _watched(request, attempt, deps, work) as watch:
                 prepared = await prepare(request, staging, deps, work, watch.checkpoint)
             load = partial(_load, request, prepared, deps, work)
@@ -383,6 +388,15 @@ async def _load(
     """An import's final writes: the target's rows and the rejects (`pipeline.write_load`)."""
     loaded = await write_load(conn, request, prepared, deps)
     return loaded.counts, loaded_entries(work.journal, loaded, dry_run=request.payload.dry_run)
+
+
+async def _feed(request: RunRequested, attempt: Attempt, staging: Staging, deps: RunDeps, work: Work) -> RunState:
+    """An analytics feed import's attempt (`feeding`): the new deliveries verified and staged while stops are
+    watched, then loaded, reconciled and remembered in the transaction recording the success."""
+    async with _watched(request, attempt, deps, work) as watch:
+        feed = await prepare_feed(request, staging, deps, work, watch.checkpoint)
+    load = partial(write_feed, request=request, feed=feed, deps=deps, journal=work.journal)
+    return await _commit(request, attempt, deps, work, feed.counts_so_far, load)
 
 
 async def _export(request: RunRequested, attempt: Attempt, deps: RunDeps, work: Work) -> RunState:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
+import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from uuid import UUID
 
 from connect_events import (
@@ -119,29 +122,30 @@ class LimitExceededError(RunFailure):
         self.rejects = rejects
 
 
+Locate = Callable[[Iterable[tuple[int, str]]], Awaitable[Rejects]]
+"""Rejects found by staged row number, by line with their raw text (a second pass over the source)."""
+
+
 @dataclass
 class Prepared:
-    """A run staged and checked, ready for its load transaction (a profile import's with its duplicates gone)."""
+    """A run staged and checked, ready for its load transaction (a profile import's with its duplicates gone):
+    `size` is the bytes transferred, `locate` finds rejects in the source (`located` for a file)."""
 
     settings: ImportSettings
     plan: LoadPlan
     staging: Staging
-    fetched: FetchedFile
+    size: int
     rows_read: int
     rejects: dict[int, RejectReason]
     raw: dict[int, str]
     steps: WriteSteps | ProfileSteps
+    locate: Locate
     duplicates: Duplicates = field(default_factory=Duplicates)
-    by_record: bool = False
-
-    async def locate(self, found: Iterable[tuple[int, str]]) -> Rejects:
-        """Rejects the load found by staged row number, by line (see `located`)."""
-        return await located(self.settings, self.fetched, self.by_record, found)
 
     @property
     def counts_so_far(self) -> RunCounts:
         """What was read, for a run that ends without loading."""
-        return RunCounts(rows_read=self.rows_read, bytes_transferred=self.fetched.size)
+        return RunCounts(rows_read=self.rows_read, bytes_transferred=self.size)
 
 
 async def prepare(
@@ -161,7 +165,7 @@ async def prepare(
     await checkpoint()
     async with deps.pool.acquire() as conn:
         if not request.payload.dry_run:  # a dry run's are made inside its rolled-back savepoint (`write_load`)
-            await _ensure_target(conn, request)
+            await ensure_target(conn, request)
         await prepare_session(conn, deps.work_mem)
         with contextlib.closing(open_text(fetched.local_path, settings.file, fetched.remote_path)) as stream:
             source = CsvSource(stream, settings.file, fetched.remote_path)
@@ -187,12 +191,13 @@ async def prepare(
         steps = _steps(staging, target, settings)
         if (isinstance(steps, ProfileSteps) or steps.joins_target) and exceeded is None:
             await gather_statistics(conn, staging)
-    rejects = await located(settings, fetched, copied is not None, found.items())
+    locate = partial(located, settings, fetched, copied is not None)
+    rejects = await locate(found.items())
     if exceeded is not None:
         raise LimitExceededError(exceeded, rejects)
     await checkpoint()
     reasons, raw = dict(rejects.reasons), dict(rejects.raw)
-    return Prepared(settings, plan, staging, fetched, rows_read, reasons, raw, steps, duplicates, copied is not None)
+    return Prepared(settings, plan, staging, fetched.size, rows_read, reasons, raw, steps, locate, duplicates)
 
 
 def import_settings(request: RunRequested) -> ImportSettings:
@@ -220,7 +225,7 @@ async def _copied(
     return await copy_records(conn, staging, target, path, settings.file, name, source.data_line, tracker.loading)
 
 
-async def _ensure_target(conn: Conn, request: RunRequested) -> None:
+async def ensure_target(conn: Conn, request: RunRequested) -> None:
     """The run's tables, from the definitions frozen in its request: the custom table, or the list and its PETs.
     Each is a transaction of its own, or a savepoint when `conn` is in one (a dry run's, `write_load`)."""
     payload = request.payload
@@ -359,9 +364,11 @@ class PetTally:
 
 @dataclass(frozen=True)
 class Loaded:
-    """What the load transaction wrote: the run's counters and, for a profile import, its PET tally."""
+    """What the load transaction wrote: the run's counters, the rows it rejected (by line) and, for a profile
+    import, its PET tally."""
 
     counts: RunCounts
+    rejected: Collection[int] = ()
     pets: PetTally | None = None
 
 
@@ -378,7 +385,7 @@ async def write_load(conn: Conn, request: RunRequested, prepared: Prepared, deps
     steps = prepared.steps
     async with _rolled_back_if(conn, request.payload.dry_run):
         if request.payload.dry_run and not await _target_complete(conn, request):
-            await _ensure_target(conn, request)
+            await ensure_target(conn, request)
         if isinstance(steps, ProfileSteps):
             await lock_target_table(conn, steps.lock, deps.lock_timeout_s)
             rejects = await _reject_existing(conn, prepared, await find_taken(conn, steps))
@@ -397,11 +404,11 @@ async def write_load(conn: Conn, request: RunRequested, prepared: Prepared, deps
                 rejected=len(rejects),
                 inserted=inserted,
                 updated=updated,
-                bytes_transferred=prepared.fetched.size,
+                bytes_transferred=prepared.size,
             )
             loaded, stored = Loaded(counts), rejects
     await Rejects(stored, prepared.raw).store(conn, request)
-    return loaded
+    return dataclasses.replace(loaded, rejected=frozenset(stored))
 
 
 async def _write_profile(
@@ -418,11 +425,11 @@ async def _write_profile(
         rejected=len(rejects),
         duplicates=prepared.duplicates.count,
         writes=writes,
-        bytes_transferred=prepared.fetched.size,
+        bytes_transferred=prepared.size,
     )
     tally = PetTally(writes.updated_rows, writes.pet_inserted, writes.pet_updated, len(orphans))
     stored = combine(rejects.items(), [(line, RejectReason.NO_PARENT_RECORD) for line in orphans])
-    return Loaded(counts, tally), stored
+    return Loaded(counts, pets=tally), stored
 
 
 @contextlib.asynccontextmanager
@@ -528,13 +535,16 @@ def download_stem(staging: Staging) -> str:
 
 
 async def clean_up(deps: RunDeps, staging: Staging, *, run_ended: bool) -> None:
-    """Remove what an attempt leaves behind: its downloaded file and staging tables (best-effort).
+    """Remove what an attempt leaves behind: its downloaded files and staging tables (best-effort).
 
     Once the run has ended, every attempt's staging goes (earlier ones may be left by a crash). An attempt
     that did not end the run (cancelled) drops only its own: the next owner may already be staging its attempt.
     """
     for path in deps.work_dir.glob(f"{download_stem(staging)}.*"):  # also a partial download
-        path.unlink(missing_ok=True)
+        if path.is_dir():  # an analytics feed's deliveries
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
     try:
         async with asyncio.timeout(CLEANUP_TIMEOUT_S), deps.pool.acquire() as conn:
             if run_ended:

@@ -6,7 +6,7 @@ contract (`tests/unit/runner/ledger_contract.py`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +18,7 @@ import asyncpg
 
 from connect_events import FileRules, RunRequested, RunStopRequested
 from connect_runner.domain.events import Origin, RunOrigin
+from connect_runner.domain.feed_manifest import FetchedDelivery, Granularity
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.run import Decision, RunState, Terminal
 from connect_runner.domain.source_files import Checkpoint, FetchedFile, PendingArchive, Progress, Source
@@ -152,6 +153,19 @@ class FileFetcher(Protocol):
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """Move (or, with `move` false, copy) the file and its companions into `folder`, each named `prefix` +
         its own name; returns the data file's new path as the job would name it."""
+
+    async def fetch_delivery(
+        self,
+        source: Source,
+        folder: str,
+        rsid: str,
+        granularity: Granularity,
+        processed: Mapping[str, str],
+        work_dir: Path,
+    ) -> FetchedDelivery | None:
+        """The oldest complete analytics feed delivery in `folder` the job has not processed (`processed`:
+        delivery key → identity of the version processed), downloaded into its own folder under `work_dir`;
+        None when there is none."""
 
 
 MAX_ATTEMPTS = 3

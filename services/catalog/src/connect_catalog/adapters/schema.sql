@@ -125,6 +125,7 @@ ALTER TABLE runs ADD COLUMN IF NOT EXISTS stop_requested boolean NOT NULL DEFAUL
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS dry_run boolean NOT NULL DEFAULT false;  -- writes nothing (issue 8)
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS skipped bigint NOT NULL DEFAULT 0;     -- profile imports: rows not inserted
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS duplicates bigint NOT NULL DEFAULT 0;  -- earlier rows of a repeated key
+ALTER TABLE runs ADD COLUMN IF NOT EXISTS filtered bigint NOT NULL DEFAULT 0;    -- analytics feeds: hits filtered out
 ALTER TABLE runs ADD COLUMN IF NOT EXISTS job_type text;  -- settings.kind of the run's request (null: older rows)
 
 CREATE TABLE IF NOT EXISTS run_log (

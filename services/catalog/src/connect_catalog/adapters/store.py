@@ -144,7 +144,7 @@ WHERE job_id = $1 AND run_id = $2
 END_RUN = """
 UPDATE runs SET status = $3, rows_read = $4, inserted = $5, updated = $6, unchanged = $7, rejected = $8,
                 skipped = $9, duplicates = $10, bytes_transferred = $11, started_at = $12, finished_at = $13,
-                duration_ms = $14, error_code = $15, error = $16
+                duration_ms = $14, error_code = $15, error = $16, filtered = $17
 WHERE job_id = $1 AND run_id = $2
 """
 MARK_RUN_STOP_REQUESTED = "UPDATE runs SET stop_requested = true WHERE job_id = $1 AND run_id = $2"
@@ -332,7 +332,8 @@ def _history_params(c: RecordHistory) -> tuple[object, ...]:
 def _end_run_params(c: EndRun) -> tuple[object, ...]:
     n = c.counts
     rows = (n.rows_read, n.inserted, n.updated, n.unchanged, n.rejected, n.skipped, n.duplicates)
-    return (c.job_id, c.run_id, c.status.value, *rows, n.bytes_transferred, *astuple(c.span), c.error_code, c.error)
+    ended = (n.bytes_transferred, *astuple(c.span), c.error_code, c.error, n.filtered)
+    return (c.job_id, c.run_id, c.status.value, *rows, *ended)
 
 
 def _command_params(c: RecordCommandOutcome) -> tuple[object, ...]:

@@ -57,7 +57,7 @@ def span(started_at: datetime, finished_at: datetime) -> Span:
 
 def counts_text(counts: RunCounts, *, exports: bool = False) -> str:
     """Counters in words, for the execution log: an export's rows and bytes written; an import's, with a profile
-    import's skipped rows and duplicates when there are any (other imports never have them)."""
+    import's skipped rows and duplicates, and an analytics feed's filtered hits, when there are any."""
     if exports:  # to a file (its bytes) or to a marketing API (the records it refused)
         text = f"{counts.rows_read} rows written"
         text += f", {counts.bytes_transferred} bytes" if counts.bytes_transferred else ""
@@ -70,6 +70,8 @@ def counts_text(counts: RunCounts, *, exports: bool = False) -> str:
         text += f", {counts.skipped} skipped"
     if counts.duplicates:
         text += f", {counts.duplicates} duplicate{'' if counts.duplicates == 1 else 's'}"
+    if counts.filtered:
+        text += f", {counts.filtered} filtered"
     return text
 
 

@@ -125,7 +125,7 @@ LIMIT $3
 
 _RUN_COLUMNS = """r.job_id, r.run_id, r.job_name, coalesce(j.deleted, false) AS job_deleted, r.status,
     r.trigger, r.attempt, r.rows_read, r.inserted, r.updated, r.unchanged, r.rejected, r.bytes_transferred,
-    r.skipped, r.duplicates, r.total_bytes, r.stage, r.error_code, r.error, r.requested_at, r.started_at,
+    r.skipped, r.duplicates, r.filtered, r.total_bytes, r.stage, r.error_code, r.error, r.requested_at, r.started_at,
     r.finished_at, r.duration_ms, j.job_type, r.scheduled_for, r.group_id, r.group_run_id, r.dry_run"""
 _RUNS = "runs r LEFT JOIN jobs j ON j.job_id = r.job_id"
 RUN_ORDER: dict[str, str] = {
@@ -458,6 +458,7 @@ def _run(row: asyncpg.Record) -> RunRecord:
         bytes_transferred=row["bytes_transferred"],
         skipped=row["skipped"],
         duplicates=row["duplicates"],
+        filtered=row["filtered"],
     )
     fields = {name: row[name] for name in RunRecord.__dataclass_fields__ if name != "counts"}
     return RunRecord(**fields, counts=counts)

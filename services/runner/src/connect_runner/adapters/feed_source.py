@@ -2,9 +2,10 @@
 `CsvSource` for a file: `plan()` resolves the mapping against `column_headers.tsv`, `batches()` yields
 `(record number, value, …)` lists with trimmed values (empty → None).
 
-Records are numbered across the delivery's parts in order (the log says where each part starts), so a reject
-points at one hit. Hits the filters drop are counted by reason and never staged; a hit with another number of
-fields than the headers name, or holding a character PostgreSQL cannot store, is rejected on its own. Where the
+Records are numbered across the delivery's parts in order, from `first` (a run loading several deliveries numbers
+on across them; the log says where each part starts), so a reject points at one hit. Hits the filters drop are
+counted by reason and never staged; a hit with another number of fields than the headers name, or holding a
+character PostgreSQL cannot store, is rejected on its own. Where the
 job asks for a lookup's label instead of an id (`browser`, `country`, an event list), ids are replaced before
 staging; an id the lookup does not know is kept as it is.
 """
@@ -17,9 +18,10 @@ from operator import itemgetter
 from pathlib import Path
 
 from connect_events import ColumnMapping, TableSpec
+from connect_events.values import storable_text
 from connect_runner.adapters.csv_source import BATCH_ROWS, StagedRecord
 from connect_runner.adapters.feed_files import Lookups, hits
-from connect_runner.domain.feed_hits import HitFilter
+from connect_runner.domain.feed_hits import HitFilter, escape
 from connect_runner.domain.feed_manifest import FeedFile
 from connect_runner.domain.plan import LoadPlan, resolve_by_header
 from connect_runner.domain.rejects import RejectReason
@@ -38,6 +40,7 @@ class FeedSource:
         hit_filter: HitFilter,
         labels: Mapping[str, str],
         label: str,
+        first: int = 1,
     ) -> None:
         self._folder = folder
         self._parts = parts
@@ -45,10 +48,16 @@ class FeedSource:
         self._filter = hit_filter
         self._labels = labels  # hit column → lookup table whose label replaces the id
         self.label = label
+        self.first = first  # the number of the delivery's first hit (a run numbers its deliveries' hits on)
         self.rows_read = 0
         self.rejects: list[tuple[int, str]] = []
         self.filtered: Counter[str] = Counter()
         self.part_starts: list[tuple[str, int]] = []  # each part's first record number, for the log
+
+    @property
+    def columns(self) -> list[str]:
+        """The hit columns, as `column_headers.tsv` names them."""
+        return self._lookups.columns
 
     def plan(self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False) -> LoadPlan:
         return resolve_by_header(
@@ -68,17 +77,18 @@ class FeedSource:
             if column in columns
         ]
         batch: list[StagedRecord] = []
-        number = self.rows_read
+        before = self.first - 1
+        number = before
         for part in self._parts:
             self.part_starts.append((part.name, number + 1))
             for _line, fields in hits(self._folder, part, width, check_width=False):
                 number += 1
                 self._take(number, fields, width, excluded, source, translated, pick, batch)
                 if len(batch) >= BATCH_ROWS:
-                    self.rows_read = number
+                    self.rows_read = number - before
                     yield batch
                     batch = []
-        self.rows_read = number
+        self.rows_read = number - before
         if batch:
             yield batch
 
@@ -111,3 +121,20 @@ class FeedSource:
             self.rejects.append((number, RejectReason.INVALID_DATA_FORMAT))
             return
         batch.append((number, *[v.strip() or None for v in values]))
+
+
+def raw_hits(folder: Path, parts: Sequence[FeedFile], columns: int, first: int, wanted: set[int]) -> dict[int, str]:
+    """The text of the `wanted` hits (numbered from `first` across `parts`) as `hit_data.tsv` writes them, for
+    the run's rejects: a second pass, only when hits were rejected."""
+    found: dict[int, str] = {}
+    if not wanted:
+        return found
+    number, last = first - 1, max(wanted)
+    for part in parts:
+        for _line, fields in hits(folder, part, columns, check_width=False):
+            number += 1
+            if number in wanted:
+                found[number] = storable_text("\t".join(escape(field) for field in fields))
+            if number >= last:
+                return found
+    return found

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import posixpath
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 import asyncssh
@@ -25,7 +25,8 @@ from connect_runner.adapters.sources import READY_POLL_S, locate
 from connect_runner.domain.companions import archived_name
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.feed_manifest import (
-    Delivery,
+    FeedFile,
+    FetchedDelivery,
     Granularity,
     Manifest,
     fin_files,
@@ -53,19 +54,6 @@ CONNECT_TIMEOUT_S = 30.0
 KEEPALIVE_INTERVAL_S = 15.0
 KEEPALIVE_COUNT_MAX = 4
 HASH_CHUNK_BYTES = 1 << 20
-
-
-@dataclass(frozen=True)
-class FetchedDelivery:
-    """A delivery downloaded into `folder`: its manifest (None for a `.fin` one), its identity, the files it
-    has, and whether it replaces a version the job processed before."""
-
-    delivery: Delivery
-    manifest: Manifest | None
-    identity: str
-    folder: Path
-    files: tuple[str, ...]
-    replaces: bool
 
 
 class SftpFiles:
@@ -151,29 +139,33 @@ class SftpFiles:
                 for delivery in ready_deliveries(names, rsid, granularity):
                     local = work_dir / delivery.key
                     local.mkdir(parents=True, exist_ok=True)
+                    manifest: Manifest | None = None
                     if delivery.has_manifest:
                         where = replace(where, path=posixpath.join(folder, delivery.marker))
                         await sftp.get(where.path, local / delivery.marker)
                         text = (local / delivery.marker).read_bytes().decode("utf-8", "surrogateescape")
-                        files: list[str] = []
+                        if processed.get(delivery.key) == identity(text):
+                            continue
+                        manifest = parse_manifest(text, delivery.marker)
+                        lookups = [f.name for f in manifest.lookup_files]
+                        parts = list(manifest.data_files)
                     else:
-                        lookups, parts = fin_files(names, delivery)
-                        sizes = [(n, (await sftp.stat(posixpath.join(folder, n))).size) for n in (*lookups, *parts)]
-                        text = "\n".join(f"{n}\t{size}" for n, size in sizes)
-                        files = [n for n, _ in sizes]
-                    version = identity(text)
-                    if processed.get(delivery.key) == version:
-                        continue
-                    manifest = parse_manifest(text, delivery.marker) if delivery.has_manifest else None
-                    wanted = (
-                        files if manifest is None else [f.name for f in (*manifest.lookup_files, *manifest.data_files)]
-                    )
-                    for name in wanted:
+                        lookups, names_of_parts = fin_files(names, delivery)
+                        sizes = {n: (await sftp.stat(posixpath.join(folder, n))).size or 0 for n in lookups}
+                        parts = [
+                            FeedFile(n, "", (await sftp.stat(posixpath.join(folder, n))).size or 0, None)
+                            for n in names_of_parts
+                        ]
+                        sizes |= {part.name: part.size for part in parts}
+                        text = "\n".join(f"{n}\t{size}" for n, size in sizes.items())
+                        if processed.get(delivery.key) == identity(text):
+                            continue
+                    for name in (*lookups, *(part.name for part in parts)):
                         if name in names:  # one listed but missing is named by the verification that follows
                             where = replace(where, path=posixpath.join(folder, name))
                             await sftp.get(where.path, local / name)
-                    replaces = delivery.key in processed
-                    return FetchedDelivery(delivery, manifest, version, local, tuple(wanted), replaces)
+                    version, replaces = identity(text), delivery.key in processed
+                    return FetchedDelivery(delivery, manifest, version, local, tuple(lookups), tuple(parts), replaces)
         except (OSError, asyncssh.Error) as exc:
             raise read_failure(exc, where) from exc
         return None

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from functools import partial
@@ -24,6 +24,7 @@ from connect_runner.domain.companions import (
     row_count,
 )
 from connect_runner.domain.failures import RunFailure
+from connect_runner.domain.feed_manifest import FetchedDelivery, Granularity
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source
 from connect_runner.ports import Destination, FileFetcher
@@ -127,6 +128,18 @@ class Sources:
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """As the source's own fetcher."""
         return await self._of(source).archive(source, fetched, folder, prefix, move=move)
+
+    async def fetch_delivery(
+        self,
+        source: Source,
+        folder: str,
+        rsid: str,
+        granularity: Granularity,
+        processed: Mapping[str, str],
+        work_dir: Path,
+    ) -> FetchedDelivery | None:
+        """As the source's own fetcher."""
+        return await self._of(source).fetch_delivery(source, folder, rsid, granularity, processed, work_dir)
 
     def destination(self, source: Source, path: str) -> AbstractAsyncContextManager[Destination]:
         """As the source's own."""

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import Enum
+from pathlib import Path
 
 MD5 = re.compile(r"[0-9a-fA-F]{32}")
 LINE = re.compile(r"\s*([A-Za-z][A-Za-z0-9-]*)\s*:\s*(.*?)\s*")
@@ -58,6 +59,26 @@ class FeedFile:
     md5: str  # lower case
     size: int
     records: int | None  # data files only
+
+
+@dataclass(frozen=True)
+class FetchedDelivery:
+    """A delivery downloaded into `folder`: its manifest (None for a `.fin` one), its identity, its lookup
+    archives and data parts (a `.fin` delivery's with their sizes on the server, no digest or record count), and
+    whether it replaces a version the job processed before."""
+
+    delivery: Delivery
+    manifest: Manifest | None
+    identity: str
+    folder: Path
+    lookups: tuple[str, ...]
+    parts: tuple[FeedFile, ...]
+    replaces: bool
+
+    @property
+    def files(self) -> tuple[str, ...]:
+        """Every file of the delivery but its marker, lookups first."""
+        return (*self.lookups, *(part.name for part in self.parts))
 
 
 @dataclass(frozen=True)

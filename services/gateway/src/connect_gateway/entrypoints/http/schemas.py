@@ -746,6 +746,9 @@ class CountsOut(ResponseBody):
         "no update)"
     )
     duplicates: int = Field(description="Profile imports: earlier rows of a key the file repeats (the last won)")
+    filtered: int = Field(
+        default=0, description="Analytics feeds: hits the filters dropped (excluded, data-source), within rows_read"
+    )
 
 
 class RunOut(ResponseBody):
