@@ -151,8 +151,8 @@ async def test_the_shapes_are_checked_before_sending(world: World, change: dict[
 @pytest.mark.parametrize(
     ("job_type", "message"),
     [
-        ("export", "must be one of 'import_custom_table', 'import_profile_data', 'export_file' or 'export_api'"),
-        (5, "must be one of 'import_custom_table', 'import_profile_data', 'export_file' or 'export_api'"),
+        ("export", "must be one of 'import_custom_table', 'import_profile_data', 'export_file', 'export_api' or 'import_analytics_feed'"),
+        (5, "must be one of 'import_custom_table', 'import_profile_data', 'export_file', 'export_api' or 'import_analytics_feed'"),
         (None, "is required"),
     ],
 )

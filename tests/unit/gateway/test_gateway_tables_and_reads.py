@@ -147,6 +147,7 @@ async def test_runs_newest_first_with_counts(world: World) -> None:
         "bytes_transferred": 300,
         "skipped": 0,
         "duplicates": 0,
+        "filtered": 0,
     }
     assert (failed["error_code"], failed["error"], failed["duration_ms"]) == ("LOAD_FAILED", "boom", 2000)
     assert failed["attempt"] == 1 and failed["job_name"] == "job 1"

@@ -425,8 +425,8 @@ ImportSettings = ImportCustomTable | ImportProfileData
 """Every job type that reads a file (what import rules apply to)."""
 ExportSettings = ExportFile | ExportApi
 """Every job type that writes the audience store's rows out."""
-FileSettings = ImportSettings | ExportFile
-"""Every job type with a file (and its location)."""
+FileSettings = ImportSettings | ExportFile | ImportAnalyticsFeed
+"""Every job type with a file location (an analytics feed's: the folder of its deliveries)."""
 
 
 def file_location(settings: FileSettings) -> FileLocation:

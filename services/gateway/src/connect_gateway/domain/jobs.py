@@ -13,6 +13,7 @@ from connect_events import (
     ExportSettings,
     FileLocation,
     HostedLocation,
+    ImportAnalyticsFeed,
     ImportSettings,
     JobDefinition,
     Notifications,
@@ -96,7 +97,7 @@ class SettingsDraft(Protocol):
     """A job's settings as sent, made whole by where its data goes or comes from (`JobDraft.definition`): the
     location an import reads its file from or an export writes it to, or a marketing API's endpoint."""
 
-    def __call__(self, *, source: FileLocation | ApiEndpoint) -> ImportSettings | ExportSettings:
+    def __call__(self, *, source: FileLocation | ApiEndpoint) -> ImportSettings | ExportSettings | ImportAnalyticsFeed:
         """The settings whose file or endpoint is `source`."""
         ...
 

@@ -49,6 +49,11 @@ JOB_PATHS: tuple[tuple[str, str], ...] = (
     ("settings.email_check", "email_check"),
     ("settings.mobile_mode", "mobile_mode"),
     ("settings.mobile_country", "mobile_country"),
+    # Analytics feed imports (`import_analytics_feed`).
+    ("settings.report_suite", "report_suite"),
+    ("settings.granularity", "granularity"),
+    ("settings.labels", "labels"),
+    ("settings.drop_data_source_hits", "drop_data_source_hits"),
 )
 TABLE_PATHS: tuple[tuple[str, str], ...] = ()
 # The list, PET or column is the request body itself (an empty new prefix: `list.columns[0]` -> `columns[0]`).

@@ -172,6 +172,7 @@ JOB_TYPES = (
     "import_profile_data",
     "export_file",
     "export_api",
+    "import_analytics_feed",
 )  # a job body's `type` picks its shape
 DateFormat = Annotated[str, StringConstraints(min_length=1, max_length=MAX_FORMAT_LENGTH), FILLED_LINE]
 EXTENSION_PATTERN = r"^[A-Za-z0-9_-]{1,16}$"

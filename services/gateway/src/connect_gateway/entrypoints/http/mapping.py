@@ -28,6 +28,7 @@ from connect_events import (
     FileRules,
     GroupDefinition,
     HostedLocation,
+    ImportAnalyticsFeed,
     ImportCustomTable,
     ImportProfileData,
     Limits,
@@ -45,6 +46,7 @@ from connect_events import (
     RetryPolicy,
     Role,
     Schedule,
+    SftpLocation,
     TableExport,
     TableSpec,
     Weekly,
@@ -64,6 +66,7 @@ from connect_gateway.domain.paths import COMMAND_PATHS, JOB_PATHS, to_request_er
 from connect_gateway.domain.profiles import column_kind, is_match_column, json_value
 from connect_gateway.domain.webhooks import shown_webhook_url
 from connect_gateway.entrypoints.http import export_schemas as es
+from connect_gateway.entrypoints.http import feed_schemas as fs
 from connect_gateway.entrypoints.http import profile_schemas as ps
 from connect_gateway.entrypoints.http import schemas as s
 from connect_gateway.read_models import (
@@ -206,12 +209,16 @@ def rows_out(name: str, rows: list[dict[str, object]]) -> ps.RowsOut:
     return ps.RowsOut(name=name, rows=[{key: json_value(value) for key, value in row.items()} for row in rows])
 
 
-def job_draft(body: s.JobFields | ps.ProfileJobFields | es.ExportJobFields | es.ApiExportJobFields) -> JobDraft:
+def job_draft(
+    body: s.JobFields | ps.ProfileJobFields | es.ExportJobFields | es.ApiExportJobFields | fs.FeedJobFields,
+) -> JobDraft:
     """The job as sent, before the host key is pinned and the secret vaulted."""
     settings: SettingsDraft
     source: SourceDraft | HostedSourceDraft | ApiDraft
     if isinstance(body, es.ApiExportJobFields):
         source, settings = api_draft(body.endpoint), api_export_settings(body)
+    elif isinstance(body, fs.FeedJobFields):
+        source, settings = source_draft(body.source), feed_settings(body)
     elif isinstance(body, es.ExportJobFields):
         source = source_draft(body.destination)
         settings = export_settings(body)
@@ -282,6 +289,31 @@ def api_export_settings(body: es.ApiExportJobFields) -> SettingsDraft:
         assert isinstance(what, ListExport | AudienceExport), "the request allows a list or an audience"
         return ExportApi(
             source=what, endpoint=source, remote_list=body.remote_list, merge=merge, incremental=body.incremental
+        )
+
+    return settings
+
+
+def feed_settings(body: fs.FeedJobFields) -> SettingsDraft:
+    """An *import analytics feed* job's settings, waiting for their SFTP folder."""
+    target = body.target
+
+    def settings(*, source: FileLocation | ApiEndpoint) -> ImportAnalyticsFeed:
+        if not isinstance(source, SftpLocation):
+            raise TypeError("an analytics feed is read from an external SFTP server")
+        return ImportAnalyticsFeed(
+            source=source,
+            report_suite=body.report_suite,
+            granularity=body.granularity,
+            table=target.table,
+            mapping=column_mappings(body.mapping),
+            labels=tuple(body.labels),
+            drop_data_source_hits=body.drop_data_source_hits,
+            write_mode=target.write_mode,
+            insert_on_no_match=target.insert_on_no_match,
+            update_on_match=target.update_on_match,
+            truncate_long_text=body.truncate_long_text,
+            limits=Limits(**body.limits.model_dump()),
         )
 
     return settings
@@ -452,22 +484,20 @@ def job_summary_out(job: JobSummary) -> s.JobSummaryOut:
     return s.JobSummaryOut(**_summary_fields(job))
 
 
-def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut | es.ExportJobOut | es.ApiExportJobOut:
+def job_out(
+    job: JobRecord, role: Role
+) -> s.JobOut | ps.ProfileJobOut | es.ExportJobOut | es.ApiExportJobOut | fs.FeedJobOut:
     """A job with its settings as `role` may see them, never its secret or credential reference."""
     settings = job.definition.settings
     if isinstance(settings, ExportFile):
         return _export_out(job, settings, role)
     if isinstance(settings, ExportApi):
         return _api_export_out(job, settings, role)
+    if isinstance(settings, ImportAnalyticsFeed):
+        return _feed_out(job, settings, role)
     shown = _import_out(job, role)
     if isinstance(settings, ImportCustomTable):
-        target = s.TargetOut(
-            table=settings.table,
-            write_mode=settings.write_mode,
-            insert_on_no_match=settings.insert_on_no_match,
-            update_on_match=settings.update_on_match,
-        )
-        return s.JobOut(**shown, target=target)
+        return s.JobOut(**shown, target=_target_out(settings))
     return ps.ProfileJobOut(
         **shown,
         target=ps.ProfileTargetOut(
@@ -485,6 +515,31 @@ def job_out(job: JobRecord, role: Role) -> s.JobOut | ps.ProfileJobOut | es.Expo
         email_check=settings.email_check,
         mobile_mode=settings.mobile_mode,
         mobile_country=settings.mobile_country,
+    )
+
+
+def _feed_out(job: JobRecord, settings: ImportAnalyticsFeed, role: Role) -> fs.FeedJobOut:
+    return fs.FeedJobOut(
+        **_summary_fields(job),
+        source=source_out(settings.source),
+        report_suite=settings.report_suite,
+        granularity=settings.granularity,
+        target=_target_out(settings),
+        mapping=mappings_out(settings.mapping),
+        labels=list(settings.labels),
+        drop_data_source_hits=settings.drop_data_source_hits,
+        truncate_long_text=settings.truncate_long_text,
+        limits=s.LimitsOut(**settings.limits.model_dump()),
+        **_definition_out(job, role),
+    )
+
+
+def _target_out(settings: ImportCustomTable | ImportAnalyticsFeed) -> s.TargetOut:
+    return s.TargetOut(
+        table=settings.table,
+        write_mode=settings.write_mode,
+        insert_on_no_match=settings.insert_on_no_match,
+        update_on_match=settings.update_on_match,
     )
 
 
@@ -540,7 +595,7 @@ def _definition_out(job: JobRecord, role: Role) -> dict[str, Any]:
 def _import_out(job: JobRecord, role: Role) -> dict[str, Any]:
     """What every import job shows."""
     settings = job.definition.settings
-    assert not isinstance(settings, ExportFile | ExportApi), "an import's settings"
+    assert isinstance(settings, ImportCustomTable | ImportProfileData), "a file import's settings"
     return {
         **_summary_fields(job),
         "source": source_out(settings.source),

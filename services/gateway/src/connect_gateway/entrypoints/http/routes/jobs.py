@@ -28,6 +28,7 @@ from connect_gateway.entrypoints.http.export_schemas import (
     ExportJobOut,
     ExportJobUpdateIn,
 )
+from connect_gateway.entrypoints.http.feed_schemas import FeedJobIn, FeedJobOut, FeedJobUpdateIn
 from connect_gateway.entrypoints.http.fields import IdempotencyKey
 from connect_gateway.entrypoints.http.outcomes import (
     COMMAND_RESPONSES,
@@ -79,11 +80,12 @@ ExpectedVersion = Annotated[
 IdempotencyHeader = Annotated[
     IdempotencyKey | None, Header(description="A retried request with this key starts no second run")
 ]
-# A job's body by its `type`: an *import custom table*, an *import profile data*, an *export* or an *export to
-# marketing API* job.
-NewJob = Annotated[JobIn | ProfileJobIn | ExportJobIn | ApiExportJobIn, Body(discriminator="type")]
+# A job's body by its `type`: an *import custom table*, an *import profile data*, an *export*, an *export to
+# marketing API* or an *import analytics feed* job.
+NewJob = Annotated[JobIn | ProfileJobIn | ExportJobIn | ApiExportJobIn | FeedJobIn, Body(discriminator="type")]
 EditedJob = Annotated[
-    JobUpdateIn | ProfileJobUpdateIn | ExportJobUpdateIn | ApiExportJobUpdateIn, Body(discriminator="type")
+    JobUpdateIn | ProfileJobUpdateIn | ExportJobUpdateIn | ApiExportJobUpdateIn | FeedJobUpdateIn,
+    Body(discriminator="type"),
 ]
 WRITTEN = {200: {"model": JobWrittenOut, "description": "Done"}, **COMMAND_RESPONSES}
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {"model": ErrorBody, "description": "No such job"}}
@@ -155,7 +157,7 @@ async def list_jobs(
         str | None,
         Query(
             alias="type",
-            pattern="^(import_custom_table|import_profile_data|export_file|export_api)$",
+            pattern="^(import_custom_table|import_profile_data|export_file|export_api|import_analytics_feed)$",
             description="Job type",
         ),
     ] = None,
@@ -196,7 +198,7 @@ def _deleted(job_id: int, outcome: Outcome | Refusal) -> DeleteResultOut:
 @router.get("/{job_id}", responses=NOT_FOUND)
 async def get_job(
     job_id: JobId, deps: DepsDep, principal: PrincipalDep
-) -> JobOut | ProfileJobOut | ExportJobOut | ApiExportJobOut:
+) -> JobOut | ProfileJobOut | ExportJobOut | ApiExportJobOut | FeedJobOut:
     """A job's definition (without secrets), its `version`, and the `errors` it was saved with; the webhook URL
     whole only for data directors and admins."""
     record = await deps.reads.get_job(job_id)
