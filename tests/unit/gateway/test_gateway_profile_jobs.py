@@ -148,11 +148,17 @@ async def test_the_shapes_are_checked_before_sending(world: World, change: dict[
     assert world.bus.sent == []
 
 
+ONE_OF_JOB_TYPES = (
+    "must be one of 'import_custom_table', 'import_profile_data', 'export_file', 'export_api' or"
+    " 'import_analytics_feed'"
+)
+
+
 @pytest.mark.parametrize(
     ("job_type", "message"),
     [
-        ("export", "must be one of 'import_custom_table', 'import_profile_data', 'export_file', 'export_api' or 'import_analytics_feed'"),
-        (5, "must be one of 'import_custom_table', 'import_profile_data', 'export_file', 'export_api' or 'import_analytics_feed'"),
+        ("export", ONE_OF_JOB_TYPES),
+        (5, ONE_OF_JOB_TYPES),
         (None, "is required"),
     ],
 )

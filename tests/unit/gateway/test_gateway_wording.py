@@ -14,7 +14,10 @@ from tests.unit.gateway.gateway_fakes import World, job_body
 JSON = {"Content-Type": "application/json"}
 LIBRARY_WORDS = ("Input should", "String should", "Field required", "Extra inputs", "Expecting", "JSON decode")
 
-ONE_OF_JOB_TYPES = "must be one of 'import_custom_table', 'import_profile_data', 'export_file', 'export_api' or 'import_analytics_feed'"
+ONE_OF_JOB_TYPES = (
+    "must be one of 'import_custom_table', 'import_profile_data', 'export_file', 'export_api' or"
+    " 'import_analytics_feed'"
+)
 
 
 def job(**changes: Any) -> dict[str, Any]:
