@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 STATE := .devstack
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install up down status test test-unit lint format schemas bench bench-export bench-scale bench-scheduler clean
+.PHONY: help install up down status test test-unit lint format schemas bench bench-export bench-scale bench-scheduler bench-analytics clean
 
 help:
 	@echo "make up      install what is missing, start Kafka, PostgreSQL, SFTP and the four services, seed a demo"
@@ -20,6 +20,7 @@ help:
 	@echo "make bench   run bench/import (1,000,000 rows, job vs hand-written baseline)"
 	@echo "make bench-export     run bench/export (1,000,000 rows to SFTP vs COPY + sftp put; 100,000 rows to a marketing API)"
 	@echo "make bench-scale      run bench/scale (400 runs of 10,000 rows with 1, 2 and 4 runners; empty-run overhead)"
+	@echo "make bench-analytics  run bench/analytics (a 1,000,000-hit feed delivery vs the CSV import of its rows)"
 	@echo "make bench-scheduler  run bench/scheduler (10,000 jobs due in one minute, then with 100,000 idle jobs)"
 
 # uv comes from PyPI; it then installs the exact versions pinned in uv.lock.
@@ -69,6 +70,9 @@ bench-export: install
 
 bench-scale: install
 	$(BIN)/python bench/scale/run.py $(BENCH_ARGS)
+
+bench-analytics: install
+	$(BIN)/python bench/analytics/run.py $(BENCH_ARGS)
 
 bench-scheduler: install
 	$(BIN)/python bench/scheduler/run.py $(BENCH_ARGS)

@@ -114,10 +114,12 @@ class FeedSource:
             return
         for position, table in translated:
             value = fields[position]
-            if value:
-                fields[position] = ",".join(table.get(v, v) for v in value.split(","))
+            if "," in value:
+                fields[position] = ",".join([table.get(v, v) for v in value.split(",")])
+            elif value:
+                fields[position] = table.get(value, value)
         values = pick(fields)
-        if any("\x00" in v for v in values):
+        if "\x00" in "".join(values):
             self.rejects.append((number, RejectReason.INVALID_DATA_FORMAT))
             return
         batch.append((number, *[v.strip() or None for v in values]))
