@@ -201,3 +201,28 @@ def test_a_fin_delivery_finds_its_files_by_their_documented_names() -> None:
         ["01-shop_2026-11-28.tar.gz", "02-shop_2026-11-28.tar.gz", "10-shop_2026-11-28.tar.gz"],
     )
     assert identity("a") == identity("a") != identity("b")
+
+
+def reference_split(record: str) -> list[str]:
+    """The escape rule read one character at a time: a backslash makes the next character literal (a last lone
+    backslash stays), an unescaped tab ends a field."""
+    fields, current, index = [], [], 0
+    while index < len(record):
+        char = record[index]
+        if char == "\\" and index + 1 < len(record):
+            current.append(record[index + 1])
+            index += 2
+            continue
+        if char == "\t":
+            fields.append("".join(current))
+            current = []
+        else:
+            current.append(char)
+        index += 1
+    fields.append("".join(current))
+    return fields
+
+
+@given(st.text(alphabet=st.sampled_from(["a", "é", "ÿ", "\t", "\n", "\\", "n", "t", "\r"]), max_size=30))
+def test_fields_are_split_as_the_escape_rule_reads_them_one_character_at_a_time(record: str) -> None:
+    assert split_fields(record) == reference_split(record)
