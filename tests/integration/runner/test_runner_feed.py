@@ -9,14 +9,14 @@ from typing import Any
 
 import pytest
 
-from connect_events import ColumnMapping, ColumnType, Limits, RunFailed, TableSpec
+from connect_events import ColumnMapping, ColumnType, HostedLocation, Limits, ListSpec, PetSpec, RunFailed, TableSpec
 from connect_runner.adapters.feed_deliveries import processed
 from connect_runner.adapters.feed_files import hits, read_lookups
 from connect_runner.adapters.tables import ensure_table
 from connect_runner.domain.feed_manifest import FeedFile
 from tests.feed_generator import BROWSERS, COUNTRIES, Generated, corrupt, generate
 from tests.integration.runner.runner_it import RunnerWorld, failed, succeeded
-from tests.unit.runner.runner_builders import column, feed_request
+from tests.unit.runner.runner_builders import column, feed_request, profile_request
 
 pytestmark = pytest.mark.integration
 
@@ -272,3 +272,84 @@ async def test_reject_limits_count_the_hits_offered_to_the_table(world: RunnerWo
     ended = failed(await run(world, 1, folder, hits_table(world, page_length=12), limits=Limits(max_rejected_rows=0)))
     assert ended.payload.code == "TOO_MANY_REJECTS"
     assert await processed(world.pool, world.job_id) == {}
+
+
+async def test_a_mapping_format_reads_the_feeds_dates(world: RunnerWorld) -> None:
+    folder = world.remote_dir / "feed"
+    generate(folder, hits=50, seed=2)
+    table = hits_table(world)
+    wrong = tuple(
+        ColumnMapping(source=m.source, target=m.target, format="DD/MM/YYYY HH24:MI:SS" if m.target == "at" else None)
+        for m in MAPPING
+    )
+    request = feed_request(world.job_id, 1, source=world.source(str(folder)), table=table, columns=wrong)
+    ended = succeeded(await world.execute(request))
+    assert ended.payload.counts.inserted == 0  # every date_time is written YYYY-MM-DD, not as the format says
+    assert {reason for _, reason, _ in await world.rejects(1)} == {"INVALID_DATA_FORMAT"}
+
+
+async def test_a_feed_into_a_pet_attaches_each_hit_to_its_profile(world: RunnerWorld) -> None:
+    folder = world.remote_dir / "feed"
+    made = generate(folder, hits=400, parts=2, seed=13)
+    members = ListSpec(name=f"Members_{world.unique}", columns=())
+    visits = PetSpec(
+        name=f"Visits_{world.unique}",
+        list_name=members.name,
+        columns=(
+            column("LAST_PAGE", max_length=100),
+            column("BROWSER", max_length=60),
+            column("SEEN", ColumnType.TIMESTAMP),
+        ),
+    )
+    known = sorted(made.customers)[: len(made.customers) // 2]  # half of the visitors are profiles
+    csv = "customer,email\n" + "".join(f"{c},{c.lower()}@example.com\n" for c in known)
+    seed = profile_request(
+        world.job_id + 100_000,
+        1,
+        source=HostedLocation(path=world.host("upload/members.csv", csv)),
+        list_spec=members,
+        columns=(
+            ColumnMapping(source="customer", target="CUSTOMER_ID_"),
+            ColumnMapping(source="email", target="EMAIL_ADDRESS_"),
+        ),
+        match_column_1="CUSTOMER_ID_",
+    )
+    assert succeeded(await world.execute(seed)).payload.counts.inserted == len(known)
+    mapping = (
+        ColumnMapping(source="post_evar12", target="CUSTOMER_ID_"),
+        ColumnMapping(source="post_pagename", target="LAST_PAGE"),
+        ColumnMapping(source="browser", target="BROWSER"),
+        ColumnMapping(source="date_time", target="SEEN"),
+    )
+    request = feed_request(
+        world.job_id,
+        1,
+        source=world.source(str(folder)),
+        table=members.as_table(),
+        columns=mapping,
+        pet=visits,
+        list_spec=members,
+        labels=("browser",),
+        drop_data_source_hits=True,
+    )
+
+    ended = succeeded(await world.execute(request))
+
+    counts = ended.payload.counts
+    rows = [
+        dict(r)
+        for r in await world.pool.fetch(
+            f'SELECT p.*, l."CUSTOMER_ID_" FROM pets."{visits.name}" p JOIN lists."{members.name}" l USING ("RIID_")'
+        )
+    ]
+    assert {r["CUSTOMER_ID_"] for r in rows} <= set(known) and len(rows) > 0
+    assert {r["BROWSER"] for r in rows} <= set(BROWSERS.values())
+    assert len(await world.pool.fetch(f'SELECT 1 FROM lists."{members.name}"')) == len(known)  # no profile made
+    filtered = await messages(world, 1, "filtered")
+    assert "NO_MATCH_VALUE" in filtered[0] and "EXCLUDED_HIT" in filtered[0]
+    rejects = await world.rejects(1)
+    assert rejects and {reason for _, reason, _ in rejects} == {"NO_PARENT_RECORD"}  # visitors without a profile
+    assert counts.duplicates > 0  # a profile's later hit replaced its earlier ones
+    [reconciled] = await messages(world, 1, "reconciled")
+    assert reconciled.endswith("= 400, the manifest's total")
+    assert list(await processed(world.pool, world.job_id)) == ["shop_2026-11-28"]

@@ -125,3 +125,31 @@ async def test_a_feed_job_is_read_back_without_its_secret_and_edited_keeping_it(
 async def test_jobs_are_listed_by_the_feed_type(world: World) -> None:
     response = await world.client.get("/api/v1/jobs", params={"type": "import_analytics_feed"})
     assert response.status_code == 200, response.text
+
+
+async def test_a_feed_job_may_load_a_pet_found_by_its_match_column(world: World) -> None:
+    mapping = [{"source": "post_evar12", "target": "CUSTOMER_ID_"}, {"source": "post_pagename", "target": "PAGE"}]
+    body = feed_body(target={"pet": "Visits", "match_column": "EMAIL_ADDRESS_"}, mapping=mapping)
+    response = await world.client.post("/api/v1/jobs", json=body)
+    assert response.status_code == 201, response.text
+    settings = sent(world)
+    assert (settings.pet, settings.match_column, settings.table) == ("Visits", "EMAIL_ADDRESS_", "")
+
+
+async def test_a_pet_target_takes_only_its_own_fields(world: World) -> None:
+    response = await world.client.post("/api/v1/jobs", json=feed_body(target={"pet": "Visits", "write_mode": "merge"}))
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["target.write_mode"]
+    assert world.bus.sent == []
+
+
+async def test_a_pet_target_is_read_back(world: World) -> None:
+    record = stored_job(world)
+    location = record.definition.settings.source  # type: ignore[union-attr]
+    settings = ImportAnalyticsFeed(
+        source=location, report_suite="shop", pet="Visits", mapping=(ColumnMapping(source="a", target="B"),)
+    )
+    definition = record.definition.model_copy(update={"settings": settings})
+    world.reads.jobs[-1] = replace(record, job_type="import_analytics_feed", definition=definition)
+    shown = (await world.client.get(f"/api/v1/jobs/{record.job_id}")).json()
+    assert shown["target"] == {"pet": "Visits", "match_column": "CUSTOMER_ID_"}

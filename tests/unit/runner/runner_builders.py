@@ -134,12 +134,16 @@ def feed_request(
     columns: Sequence[ColumnMapping],
     report_suite: str = "shop",
     requested_at: datetime = REQUESTED_AT,
+    pet: PetSpec | None = None,
+    list_spec: ListSpec | None = None,
     **options: object,
 ) -> RunRequested:
     """A request to run an *import analytics feed* job of `report_suite` in the folder `source.path` into
-    `table`; `options` are the job's other settings (granularity, labels, filters, write mode, limits)."""
+    `table`, or into `pet` of `list_spec` (`table` then is the list's); `options` are the job's other settings
+    (granularity, labels, filters, write mode, match column, limits)."""
+    target = {"table": table.name} if pet is None else {"pet": pet.name}
     settings = ImportAnalyticsFeed(
-        source=source, report_suite=report_suite, table=table.name, mapping=tuple(columns), **options
+        source=source, report_suite=report_suite, mapping=tuple(columns), **target, **options
     )
     payload = RunRequestedPayload(
         job_id=job_id,
@@ -147,6 +151,8 @@ def feed_request(
         job_version=1,
         definition=JobDefinition(name=f"job {job_id}", settings=settings),
         table=table,
+        list=list_spec,
+        pets=() if pet is None else (pet,),
     )
     return _requested(job_id, run_id, payload, requested_at)
 

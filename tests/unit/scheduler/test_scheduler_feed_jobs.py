@@ -29,6 +29,7 @@ from connect_scheduler.domain.jobs import decide_copy_job, decide_create_job, fo
 from connect_scheduler.domain.rejection import Rejected
 from connect_scheduler.domain.run_control import decide_run_job_now
 from connect_scheduler.domain.slots import Due, Slot
+from connect_scheduler.domain.targets import Profile, freeze
 from connect_scheduler.domain.validation import validate_job
 from tests.unit.scheduler.scheduler_builders import (
     T0,
@@ -38,15 +39,17 @@ from tests.unit.scheduler.scheduler_builders import (
     feed_definition,
     feed_table,
     mappings,
+    members,
     meta,
+    orders_pet,
     source,
 )
 
 JOB = 7
 
 
-def errors(table: Any = None, **overrides: Any) -> list[tuple[str, str]]:
-    found = validate_job(feed_definition(**overrides), feed_table() if table is None else table)
+def errors(spec: Any = None, **overrides: Any) -> list[tuple[str, str]]:
+    found = validate_job(feed_definition(**overrides), feed_table() if spec is None else spec)
     return [(e.field, e.message) for e in found]
 
 
@@ -90,7 +93,6 @@ class TestRules:
         assert errors(source=source(path="/incoming/")) == []
 
     def test_the_table_must_exist_and_its_key_be_mapped(self) -> None:
-        assert errors(table=None, **{}) == []  # the default table
         missing = validate_job(feed_definition(), None)
         assert [(e.field, e.message) for e in missing] == [("settings.table", "no table named Customers")]
         assert errors(mapping=mappings(("post_evar12", "email"), ("browser", "email2"))) == [
@@ -141,3 +143,51 @@ class TestPartnerRules:
         rejection = refused(lambda: decide_create_group(1, cmd, members, {}, None, T0, causation(cmd)))
         assert rejection.reason == "PARTNER_JOB_NOT_RUNNABLE"
         assert [(e.field, e.message) for e in rejection.errors] == [("members[1]", f"job {JOB} is a partner job")]
+
+
+def pet_profile() -> Profile:
+    return Profile(members(), {"orders": orders_pet()})
+
+
+def pet_errors(profile: Profile | None = None, **overrides: Any) -> list[tuple[str, str]]:
+    fields: dict[str, Any] = {
+        "table": "",
+        "pet": "Orders",
+        "mapping": mappings(("post_evar12", "CUSTOMER_ID_"), ("post_pagename", "LAST_ORDER")),
+        "labels": (),
+    }
+    definition = feed_definition(**{**fields, **overrides})
+    return [(e.field, e.message) for e in validate_job(definition, profile or pet_profile())]
+
+
+class TestIntoAPet:
+    def test_a_feed_into_a_pet_finds_profiles_by_the_match_column(self) -> None:
+        assert pet_errors() == []
+        definition = feed_definition(table="", pet="Orders", mapping=mappings(("post_evar12", "CUSTOMER_ID_")))
+        frozen = freeze(JOB, definition, pet_profile())
+        assert (frozen.list, frozen.pets, frozen.table) == (members(), (orders_pet(),), members().as_table())
+
+    def test_every_problem_of_a_pet_target(self) -> None:
+        assert pet_errors(Profile(None)) == [("settings.pet", "no PET named Orders")]
+        assert pet_errors(mapping=mappings(("post_pagename", "LAST_ORDER"))) == [
+            ("settings.match_column", "map a feed column to CUSTOMER_ID_ to find each hit's profile")
+        ]
+        assert pet_errors(mapping=mappings(("post_evar12", "CUSTOMER_ID_"), ("visit_num", "RIID_"))) == [
+            ("settings.mapping[1].target", "RIID_ comes from the profile a hit finds")
+        ]
+        assert pet_errors(mapping=mappings(("post_evar12", "CUSTOMER_ID_"), ("visit_num", "NOPE"))) == [
+            ("settings.mapping[1].target", "PET Orders has no column NOPE")
+        ]
+        assert pet_errors(table="Customers") == [("settings.table", "a feed loads a custom table or a PET, not both")]
+
+    def test_a_missing_pet_refuses_the_run(self) -> None:
+        definition = feed_definition(table="", pet="Orders", mapping=mappings(("post_evar12", "CUSTOMER_ID_")))
+        with pytest.raises(Rejected) as caught:
+            freeze(JOB, definition, Profile(members()))
+        assert (caught.value.reason, caught.value.message) == (
+            "PET_NOT_FOUND",
+            f"PET Orders of job {JOB} does not exist",
+        )
+
+    def test_neither_a_table_nor_a_pet(self) -> None:
+        assert errors(table="") == [("settings.table", "name the custom table or the PET to load")]

@@ -246,7 +246,7 @@ column (`post_event_list`, `plugins`) holds comma-separated ids."""
 class ImportAnalyticsFeed(Message):
     """Settings of an *import analytics feed* job (spec §6), a partner job: the deliveries of report suite
     `report_suite` that a web-analytics product writes into the folder `source.path` on an SFTP server, daily or
-    hourly, each loaded once into the custom table `table`.
+    hourly, each loaded once into the custom table `table`, or into the PET `pet` of a profile list.
 
     A delivery is complete when its manifest `<report_suite>_<YYYY-MM-DD>[-HH].txt` (or a `.fin` marker) is
     there; every file is checked against the manifest's size and MD5 before a hit is read. Every run loads the
@@ -254,13 +254,19 @@ class ImportAnalyticsFeed(Message):
     is loaded again). `mapping` names feed columns as `column_headers.tsv` does (`post_evar12`, `visit_num`,
     `date_time`, `post_event_list`); the columns in `labels` are loaded as their lookup names instead of ids
     (`FEED_LOOKUPS`). Hits with `exclude_hit` > 0 are never loaded, nor data-source hits (`hit_source` 5, 7, 8, 9)
-    with `drop_data_source_hits`. Rows are written as an *import custom table* writes them."""
+    with `drop_data_source_hits`. Into a custom table rows are written as an *import custom table* writes them.
+    Into a PET, each hit finds its profile by the list's `match_column`, which one mapping fills (e.g.
+    `post_evar12` → `CUSTOMER_ID_`), the others filling the PET's columns; a profile's later hit replaces its
+    earlier ones, a hit without a match value is filtered (`NO_MATCH_VALUE`), and one whose profile does not exist
+    is rejected (`NO_PARENT_RECORD`): a feed creates no profiles."""
 
     kind: Literal["import_analytics_feed"] = "import_analytics_feed"
     source: SftpLocation = Field(description="The SFTP server; `path` is the folder the deliveries arrive in")
     report_suite: str
     granularity: Literal["daily", "hourly"] = "daily"
-    table: str
+    table: str = Field(default="", description="The custom table loaded (empty when a PET is)")
+    pet: str | None = Field(default=None, description="The PET loaded instead of a custom table")
+    match_column: MatchColumn = Field(default="CUSTOMER_ID_", description="With a PET: how a hit finds its profile")
     mapping: tuple[ColumnMapping, ...]
     labels: tuple[str, ...] = Field(default=(), description="Feed columns loaded as their lookup names")
     drop_data_source_hits: bool = False

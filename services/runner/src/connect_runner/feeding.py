@@ -13,12 +13,28 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from connect_events import FEED_LOOKUPS, ImportAnalyticsFeed, ImportCustomTable, RunCounts, RunRequested, reject_details
+from connect_events import (
+    FEED_LOOKUPS,
+    ImportAnalyticsFeed,
+    ImportCustomTable,
+    ImportProfileData,
+    PetImport,
+    RunCounts,
+    RunRequested,
+    reject_details,
+)
 from connect_runner.adapters.csv_source import StagedRecord
 from connect_runner.adapters.feed_deliveries import processed, remember
 from connect_runner.adapters.feed_files import FeedFileError, Lookups, read_lookups, verify
 from connect_runner.adapters.feed_source import FeedSource, raw_hits
-from connect_runner.adapters.staging import find_rejects, gather_statistics, prepare_session, stage_records
+from connect_runner.adapters.profile_load import Duplicates, remove_duplicate_keys
+from connect_runner.adapters.staging import (
+    find_rejects,
+    gather_statistics,
+    prepare_session,
+    reject_invalid,
+    stage_records,
+)
 from connect_runner.domain.events import LogEntry
 from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.feed_counts import filtered_message, tally
@@ -26,9 +42,13 @@ from connect_runner.domain.feed_hits import HitFilter
 from connect_runner.domain.feed_manifest import FetchedDelivery, Granularity, ManifestError
 from connect_runner.domain.limits import limit_failure
 from connect_runner.domain.plan import LoadPlan
+from connect_runner.domain.profile_plan import ProfilePlan, check_mapping, list_table, pet_table, profile_plan
+from connect_runner.domain.profile_rules import profile_reader
+from connect_runner.domain.profile_statements import ProfileSteps, profile_steps
 from connect_runner.domain.rejects import RejectReason, combine
 from connect_runner.domain.statements import Staging
-from connect_runner.domain.writes import write_steps
+from connect_runner.domain.value_formats import BatchReader
+from connect_runner.domain.writes import WriteSteps, write_steps
 from connect_runner.pipeline import (
     Checkpoint,
     LimitExceededError,
@@ -38,6 +58,7 @@ from connect_runner.pipeline import (
     download_stem,
     ensure_target,
     loaded_entries,
+    log_duplicates,
     rejects_message,
     source_of,
     write_load,
@@ -56,6 +77,24 @@ def feed_settings(request: RunRequested) -> ImportAnalyticsFeed:
     if isinstance(settings, ImportAnalyticsFeed):
         return settings
     raise RunFailure("INTERNAL", f"job {request.payload.job_id} is not an analytics feed import")
+
+
+def profile_import(settings: ImportAnalyticsFeed, list_name: str) -> ImportProfileData:
+    """The profile import that writes a feed's hits into its PET: the profile found by the match column (never
+    inserted nor changed), the other mapped columns into the PET."""
+    assert settings.pet is not None, "a feed into a PET"
+    match = settings.match_column.lower()
+    return ImportProfileData(
+        source=settings.source,
+        list_name=list_name,
+        mapping=tuple(m for m in settings.mapping if m.target.lower() == match),
+        pets=(PetImport(pet=settings.pet, mapping=tuple(m for m in settings.mapping if m.target.lower() != match)),),
+        match_column_1=settings.match_column,
+        insert_on_no_match=False,
+        update_on_match=False,
+        truncate_long_text=settings.truncate_long_text,
+        limits=settings.limits,
+    )
 
 
 def table_import(settings: ImportAnalyticsFeed) -> ImportCustomTable:
@@ -114,27 +153,33 @@ async def prepare_feed(
         return PreparedFeed([])
     size = sum((d.fetched.folder / name).stat().st_size for d in deliveries for name in d.fetched.files)
     tracker.transferred(size, size)
-    table = table_import(settings)
-    truncate = settings.truncate_long_text
-    plans = [d.source.plan(settings.mapping, request.payload.table, truncate_long_text=truncate) for d in deliveries]
-    plan = plans[0]
+    loading = _loading(settings, request, deliveries)
+    plan = loading.plans[0]
     async with deps.pool.acquire() as conn:
         if not request.payload.dry_run:
             await ensure_target(conn, request)
         await prepare_session(conn, deps.work_mem)
         read = partial(_read_so_far, deliveries)
-        await stage_records(conn, staging, plan, _hits(deliveries, plans), lambda: tracker.loading(read()))
+        hits = _hits(deliveries, loading.plans, loading.rules)
+        await stage_records(conn, staging, plan, hits, lambda: tracker.loading(read()))
         feed = PreparedFeed(deliveries, filtered=sum((d.source.filtered for d in deliveries), Counter()))
         tracker.loading(read())
         _log_read(journal, feed)
         await checkpoint()
-        found = combine(*(d.source.rejects for d in deliveries), await find_rejects(conn, staging, plan))
+        sources = [d.source.rejects for d in deliveries]
+        duplicates = Duplicates()
+        if isinstance(loading.target, ProfilePlan):
+            found = combine(*sources, await reject_invalid(conn, staging, plan))
+            duplicates = await remove_duplicate_keys(conn, staging, loading.target)
+        else:
+            found = combine(*sources, await find_rejects(conn, staging, plan))
         by_reason = reject_details(found.values())
         journal.add("validated", rejects_message(found.values()), level="INFO", rejected=len(found), **by_reason)
+        log_duplicates(journal, duplicates)
         candidates = read() - feed.filtered.total()
         exceeded = limit_failure(settings.limits, candidates, len(found))
-        steps = write_steps(staging, plan, table)
-        if steps.joins_target and exceeded is None:
+        steps = loading.steps(staging)
+        if (isinstance(steps, ProfileSteps) or steps.joins_target) and exceeded is None:
             await gather_statistics(conn, staging)
     locate = partial(_located, deliveries)
     rejects = await locate(found.items())
@@ -142,8 +187,49 @@ async def prepare_feed(
         raise LimitExceededError(exceeded, rejects)
     await checkpoint()
     reasons, raw = dict(rejects.reasons), dict(rejects.raw)
-    feed.prepared = Prepared(table, plan, staging, size, candidates, reasons, raw, steps, locate)
+    feed.prepared = Prepared(loading.settings, plan, staging, size, candidates, reasons, raw, steps, locate, duplicates)
     return feed
+
+
+@dataclass(frozen=True)
+class _Load:
+    """How the deliveries load: the import whose write rules apply, the staged plan of each delivery (their column
+    orders may differ), the target's plan, and the profile rules a PET's hits are read by."""
+
+    settings: ImportCustomTable | ImportProfileData
+    plans: list[LoadPlan]
+    target: LoadPlan | ProfilePlan
+    rules: BatchReader | None = None
+
+    def steps(self, staging: Staging) -> WriteSteps | ProfileSteps:
+        if isinstance(self.target, ProfilePlan):
+            assert isinstance(self.settings, ImportProfileData), "a profile plan comes from a PET target"
+            return profile_steps(staging, self.target, self.settings)
+        assert isinstance(self.settings, ImportCustomTable), "a table plan comes from a table target"
+        return write_steps(staging, self.target, self.settings)
+
+
+def _loading(settings: ImportAnalyticsFeed, request: RunRequested, deliveries: list[Loading]) -> _Load:
+    """Each delivery's mapping resolved against its own `column_headers.tsv`, onto the custom table, or onto the
+    PET's list (the match column) and the PET (the other columns)."""
+    truncate, payload = settings.truncate_long_text, request.payload
+    if settings.pet is None:
+        table = payload.table
+        plans = [d.source.plan(settings.mapping, table, truncate_long_text=truncate) for d in deliveries]
+        return _Load(table_import(settings), plans, plans[0])
+    if payload.list is None or not payload.pets:
+        raise RunFailure("LOAD_FAILED", f"the run's request lacks the definition of PET '{settings.pet}'")
+    profile, pet = profile_import(settings, payload.list.name), payload.pets[0]
+    check_mapping(profile, payload.list)
+    targets = [
+        profile_plan(
+            d.source.plan(profile.mapping, list_table(payload.list, profile), truncate_long_text=truncate),
+            [(pet, d.source.plan(profile.pets[0].mapping, pet_table(pet), truncate_long_text=truncate))],
+            payload.list,
+        )
+        for d in deliveries
+    ]
+    return _Load(profile, [t.staged for t in targets], targets[0], profile_reader(targets[0], profile))
 
 
 async def _deliveries(
@@ -161,6 +247,7 @@ async def _deliveries(
     rsid, granularity = settings.report_suite, Granularity(settings.granularity)
     hit_filter = HitFilter(drop_data_sources=settings.drop_data_source_hits)
     from_lookups = {column: FEED_LOOKUPS[column] for column in settings.labels if column in FEED_LOOKUPS}
+    needed = _match_source(settings)
     found: list[Loading] = []
     while len(found) < MAX_DELIVERIES_PER_RUN:
         try:
@@ -172,13 +259,21 @@ async def _deliveries(
         _log_found(work.journal, fetched)
         lookups = await asyncio.to_thread(_checked, fetched, work.journal)
         label = f"delivery {fetched.delivery.key}"
-        source = FeedSource(fetched.folder, fetched.parts, lookups, hit_filter, from_lookups, label)
+        source = FeedSource(fetched.folder, fetched.parts, lookups, hit_filter, from_lookups, label, needed)
         found.append(Loading(fetched, source))
         done = {**done, fetched.delivery.key: fetched.identity}
         await checkpoint()
     if len(found) == MAX_DELIVERIES_PER_RUN:
         work.journal.add("deliveries", f"{MAX_DELIVERIES_PER_RUN} deliveries this run; the next run goes on")
     return found
+
+
+def _match_source(settings: ImportAnalyticsFeed) -> str | None:
+    """The feed column a PET's hits find their profile by (a hit without it is filtered); None for a table."""
+    if settings.pet is None:
+        return None
+    match = settings.match_column.lower()
+    return next((m.source for m in settings.mapping if m.target.lower() == match), None)
 
 
 def _checked(fetched: FetchedDelivery, journal: Journal) -> Lookups:
@@ -210,14 +305,14 @@ def _log_found(journal: Journal, fetched: FetchedDelivery) -> None:
     journal.add("delivery_found", message, delivery=key, files=len(fetched.files))
 
 
-def _hits(deliveries: list[Loading], plans: list[LoadPlan]) -> Iterator[list[StagedRecord]]:
+def _hits(deliveries: list[Loading], plans: list[LoadPlan], rules: BatchReader | None) -> Iterator[list[StagedRecord]]:
     """Every delivery's hits, in order, each through its own plan (their column orders may differ) and numbered
     on from the one before; a file that breaks while read fails the run."""
     first = 1
     for loading, plan in zip(deliveries, plans, strict=True):
         loading.source.first = first
         try:
-            yield from loading.source.batches(plan)
+            yield from loading.source.batches(plan, rules)
         except FeedFileError as exc:
             message = f"delivery {loading.fetched.delivery.key}: {exc}; nothing was loaded"
             raise RunFailure("FILE_INVALID", message) from exc

@@ -186,7 +186,7 @@ async def prepare(
             found, duplicates = combine(source.rejects, await find_rejects(conn, staging, plan)), Duplicates()
         by_reason = reject_details(found.values())
         journal.add("validated", rejects_message(found.values()), level="INFO", rejected=len(found), **by_reason)
-        _log_duplicates(journal, duplicates)
+        log_duplicates(journal, duplicates)
         exceeded = limit_failure(settings.limits, rows_read, len(found))
         steps = _steps(staging, target, settings)
         if (isinstance(steps, ProfileSteps) or steps.joins_target) and exceeded is None:
@@ -271,7 +271,7 @@ def _steps(staging: Staging, target: LoadPlan | ProfilePlan, settings: ImportSet
     return write_steps(staging, target, settings)
 
 
-def _log_duplicates(journal: Journal, duplicates: Duplicates) -> None:
+def log_duplicates(journal: Journal, duplicates: Duplicates) -> None:
     if not duplicates.count:
         return
     lines = ", ".join(str(n) for n in duplicates.lines) + (", …" if duplicates.count > len(duplicates.lines) else "")

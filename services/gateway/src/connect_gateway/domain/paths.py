@@ -54,6 +54,8 @@ JOB_PATHS: tuple[tuple[str, str], ...] = (
     ("settings.granularity", "granularity"),
     ("settings.labels", "labels"),
     ("settings.drop_data_source_hits", "drop_data_source_hits"),
+    ("settings.pet", "target.pet"),
+    ("settings.match_column", "target.match_column"),
 )
 TABLE_PATHS: tuple[tuple[str, str], ...] = ()
 # The list, PET or column is the request body itself (an empty new prefix: `list.columns[0]` -> `columns[0]`).

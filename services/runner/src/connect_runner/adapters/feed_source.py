@@ -25,6 +25,7 @@ from connect_runner.domain.feed_hits import HitFilter, escape
 from connect_runner.domain.feed_manifest import FeedFile
 from connect_runner.domain.plan import LoadPlan, resolve_by_header
 from connect_runner.domain.rejects import RejectReason
+from connect_runner.domain.value_formats import BatchReader, chained, value_reader
 
 Picker = Callable[[list[str]], Sequence[str]]
 
@@ -40,6 +41,7 @@ class FeedSource:
         hit_filter: HitFilter,
         labels: Mapping[str, str],
         label: str,
+        needed: str | None = None,
         first: int = 1,
     ) -> None:
         self._folder = folder
@@ -48,6 +50,7 @@ class FeedSource:
         self._filter = hit_filter
         self._labels = labels  # hit column → lookup table whose label replaces the id
         self.label = label
+        self._needed = needed  # a column a hit must have a value in (a PET's match column), else it is filtered
         self.first = first  # the number of the delivery's first hit (a run numbers its deliveries' hits on)
         self.rows_read = 0
         self.rejects: list[tuple[int, str]] = []
@@ -64,13 +67,17 @@ class FeedSource:
             self._lookups.columns, mapping, table, self.label, truncate_long_text=truncate_long_text
         )
 
-    def batches(self, plan: LoadPlan) -> Iterator[list[StagedRecord]]:
+    def batches(self, plan: LoadPlan, rules: BatchReader | None = None) -> Iterator[list[StagedRecord]]:
+        """The hits as staged records, `rules` (a profile import's) then the mapping's formats applied a batch at a
+        time, as `CsvSource.batches` does; a value they cannot read rejects its hit."""
+        read = chained(rules, value_reader(plan, "."))
         columns = self._lookups.columns
         width = len(columns)
         positions = plan.positions
         pick: Picker = itemgetter(*positions) if len(positions) > 1 else (lambda row: (row[positions[0]],))
         excluded = columns.index("exclude_hit") if "exclude_hit" in columns else None
         source = columns.index("hit_source") if "hit_source" in columns else None
+        needed = columns.index(self._needed) if self._needed in columns else None
         translated = [
             (columns.index(column), self._lookups.tables.get(table, {}))
             for column, table in self._labels.items()
@@ -83,22 +90,21 @@ class FeedSource:
             self.part_starts.append((part.name, number + 1))
             for _line, fields in hits(self._folder, part, width, check_width=False):
                 number += 1
-                self._take(number, fields, width, excluded, source, translated, pick, batch)
+                self._take(number, fields, width, (excluded, source, needed), translated, pick, batch)
                 if len(batch) >= BATCH_ROWS:
                     self.rows_read = number - before
-                    yield batch
+                    yield batch if read is None else read(batch, self.rejects)
                     batch = []
         self.rows_read = number - before
         if batch:
-            yield batch
+            yield batch if read is None else read(batch, self.rejects)
 
     def _take(
         self,
         number: int,
         fields: list[str],
         width: int,
-        excluded: int | None,
-        source: int | None,
+        filters: tuple[int | None, int | None, int | None],
         translated: list[tuple[int, dict[str, str]]],
         pick: Picker,
         batch: list[StagedRecord],
@@ -106,9 +112,12 @@ class FeedSource:
         if len(fields) != width:
             self.rejects.append((number, RejectReason.WRONG_FIELD_COUNT))
             return
+        excluded, source, needed = filters
         reason = self._filter.reason(
             fields[excluded] if excluded is not None else "", fields[source] if source is not None else ""
         )
+        if reason is None and needed is not None and not fields[needed].strip():
+            reason = "NO_MATCH_VALUE"
         if reason is not None:
             self.filtered[reason] += 1
             return

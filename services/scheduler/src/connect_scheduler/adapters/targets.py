@@ -43,6 +43,10 @@ class Targets:
         an export reads (`Exported`)."""
         if isinstance(settings, ExportFile | ExportApi):
             return await self._exported(settings.source)
+        if isinstance(settings, ImportAnalyticsFeed) and settings.pet is not None:
+            pet = await self.pet_spec(settings.pet)
+            listed = None if pet is None else await self.list_spec(pet.list_name)
+            return Profile(listed, {} if pet is None else {pet.name.lower(): pet})
         if isinstance(settings, ImportCustomTable | ImportAnalyticsFeed):
             return await self.table_spec(settings.table)
         pets = {

@@ -81,6 +81,8 @@ def freeze(job_id: int, definition: JobDefinition, target: Target) -> Frozen:
     settings = definition.settings
     if isinstance(settings, ExportFile | ExportApi):
         return _freeze_export(job_id, settings.source, target if isinstance(target, Exported) else Exported())
+    if isinstance(settings, ImportAnalyticsFeed) and settings.pet is not None:
+        return _freeze_feed_pet(job_id, settings.pet, target if isinstance(target, Profile) else Profile(None))
     if isinstance(settings, ImportCustomTable | ImportAnalyticsFeed):
         if not isinstance(target, TableSpec):
             message = f"table {settings.table} of job {job_id} does not exist"
@@ -96,6 +98,14 @@ def freeze(job_id: int, definition: JobDefinition, target: Target) -> Frozen:
             raise Rejected("invalid_state", f"PET {named.pet} of job {job_id} does not exist", reason="PET_NOT_FOUND")
         pets.append(pet)
     return Frozen(profile.list.as_table(), profile.list, tuple(pets))
+
+
+def _freeze_feed_pet(job_id: int, name: str, profile: Profile) -> Frozen:
+    """An analytics feed into a PET: its list (a PET without one is missing too) and the PET."""
+    pet = profile.pet(name)
+    if pet is None or profile.list is None:
+        raise Rejected("invalid_state", f"PET {name} of job {job_id} does not exist", reason="PET_NOT_FOUND")
+    return Frozen(profile.list.as_table(), profile.list, (pet,))
 
 
 def _freeze_export(job_id: int, source: ExportSource, exported: Exported) -> Frozen:

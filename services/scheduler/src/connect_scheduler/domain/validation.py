@@ -204,7 +204,7 @@ def _settings_errors(settings: JobSettings, target: Target) -> list[FieldError]:
     if isinstance(settings, ExportApi):
         return api_export_errors(settings, target if isinstance(target, Exported) else Exported())
     if isinstance(settings, ImportAnalyticsFeed):
-        return feed_errors(settings, target if isinstance(target, TableSpec) else None)
+        return feed_errors(settings, target)
     errors = source_errors(settings.source)
     if settings.file.decimal_separator == settings.file.delimiter:
         message = "must differ from the delimiter"

@@ -6,10 +6,11 @@ from __future__ import annotations
 import builtins
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Discriminator, Field, StringConstraints, Tag
 
+from connect_events import MatchColumn
 from connect_gateway.domain import limits as lim
-from connect_gateway.entrypoints.http.fields import LINE, Description, IsoDateTime, JobName, Version
+from connect_gateway.entrypoints.http.fields import LINE, Description, Identifier, IsoDateTime, JobName, Version
 from connect_gateway.entrypoints.http.schemas import (
     ErrorItem,
     JobSummaryOut,
@@ -21,6 +22,7 @@ from connect_gateway.entrypoints.http.schemas import (
     NotificationsOut,
     OnDemandIn,
     RequestBody,
+    ResponseBody,
     RetryIn,
     RetryOut,
     ScheduleIn,
@@ -37,6 +39,33 @@ ReportSuite = Annotated[str, StringConstraints(min_length=1, max_length=100), LI
 FeedColumn = Annotated[str, StringConstraints(min_length=1, max_length=lim.MAX_MAPPING_NAME), LINE]
 
 
+class PetTargetIn(RequestBody):
+    """A PET to load: each hit finds its profile in the PET's list by `match_column`, which one mapping fills
+    (e.g. `post_evar12` → `CUSTOMER_ID_`); the other mappings fill the PET's columns. A profile's later hit
+    replaces its earlier ones; no profile is created."""
+
+    pet: Identifier
+    match_column: MatchColumn = "CUSTOMER_ID_"
+
+
+def _target_kind(value: object) -> str:
+    """A target naming a `pet` is a PET; any other one a custom table (whose own rules then speak)."""
+    return "pet_target" if isinstance(value, dict) and "pet" in value else "table_target"
+
+
+FeedTargetIn = Annotated[
+    Annotated[TargetIn, Tag("table_target")] | Annotated[PetTargetIn, Tag("pet_target")],
+    Discriminator(_target_kind),
+]
+
+
+class PetTargetOut(ResponseBody):
+    """The PET loaded and the list column a hit finds its profile by."""
+
+    pet: str
+    match_column: str
+
+
 class FeedJobFields(RequestBody):
     """The fields of an *import analytics feed* job, a partner job: it runs on its schedule only (never run now,
     copied or put in a group). Each run loads the complete deliveries of `report_suite` in the folder
@@ -46,7 +75,7 @@ class FeedJobFields(RequestBody):
     `date_time`, `post_event_list`); `labels` lists mapped columns to load as their lookup names instead of ids
     (`browser`, `country`, `post_event_list`, …). Hits with `exclude_hit` > 0 never load, nor data-source hits
     with `drop_data_source_hits`. Rows are written into the custom table as an *import custom table* job
-    writes them (`target`)."""
+    writes them, or into a PET (`target`)."""
 
     type: Literal["import_analytics_feed"]
     name: JobName
@@ -54,7 +83,7 @@ class FeedJobFields(RequestBody):
     source: SourceFields
     report_suite: ReportSuite = Field(description="The report suite id deliveries are named after")
     granularity: Literal["daily", "hourly"] = "daily"
-    target: TargetIn
+    target: FeedTargetIn = Field(description="A custom table (`table`, as for an import) or a PET (`pet`)")
     mapping: builtins.list[MappingIn] = Field(min_length=1, max_length=lim.MAX_MAPPINGS)
     labels: builtins.list[FeedColumn] = Field(default_factory=builtins.list, max_length=lim.MAX_MAPPINGS)
     drop_data_source_hits: bool = False
@@ -88,7 +117,7 @@ class FeedJobOut(JobSummaryOut):
     source: SourceOut
     report_suite: str
     granularity: str
-    target: TargetOut
+    target: TargetOut | PetTargetOut
     mapping: builtins.list[MappingOut]
     labels: builtins.list[str]
     drop_data_source_hits: bool

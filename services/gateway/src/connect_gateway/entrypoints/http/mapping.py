@@ -298,6 +298,17 @@ def feed_settings(body: fs.FeedJobFields) -> SettingsDraft:
     """An *import analytics feed* job's settings, waiting for their SFTP folder."""
     target = body.target
 
+    written: dict[str, Any] = (
+        {"pet": target.pet, "match_column": target.match_column}
+        if isinstance(target, fs.PetTargetIn)
+        else {
+            "table": target.table,
+            "write_mode": target.write_mode,
+            "insert_on_no_match": target.insert_on_no_match,
+            "update_on_match": target.update_on_match,
+        }
+    )
+
     def settings(*, source: FileLocation | ApiEndpoint) -> ImportAnalyticsFeed:
         if not isinstance(source, SftpLocation):
             raise TypeError("an analytics feed is read from an external SFTP server")
@@ -305,15 +316,12 @@ def feed_settings(body: fs.FeedJobFields) -> SettingsDraft:
             source=source,
             report_suite=body.report_suite,
             granularity=body.granularity,
-            table=target.table,
             mapping=column_mappings(body.mapping),
             labels=tuple(body.labels),
             drop_data_source_hits=body.drop_data_source_hits,
-            write_mode=target.write_mode,
-            insert_on_no_match=target.insert_on_no_match,
-            update_on_match=target.update_on_match,
             truncate_long_text=body.truncate_long_text,
             limits=Limits(**body.limits.model_dump()),
+            **written,
         )
 
     return settings
@@ -524,7 +532,9 @@ def _feed_out(job: JobRecord, settings: ImportAnalyticsFeed, role: Role) -> fs.F
         source=source_out(settings.source),
         report_suite=settings.report_suite,
         granularity=settings.granularity,
-        target=_target_out(settings),
+        target=_target_out(settings)
+        if settings.pet is None
+        else fs.PetTargetOut(pet=settings.pet, match_column=settings.match_column),
         mapping=mappings_out(settings.mapping),
         labels=list(settings.labels),
         drop_data_source_hits=settings.drop_data_source_hits,

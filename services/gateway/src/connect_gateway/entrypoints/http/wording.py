@@ -95,6 +95,7 @@ _DISCRIMINATED: dict[str, frozenset[str]] = {
     "schedule": frozenset(SCHEDULE_KINDS),
     "source": frozenset(SOURCE_KINDS + EXPORT_SOURCE_KINDS),  # an import's file, or what an export writes
     "destination": frozenset(SOURCE_KINDS),
+    "target": frozenset(("table_target", "pet_target")),  # an analytics feed's custom table or PET
 }
 # A job body is itself discriminated by `type`: pydantic puts the type first (`import_custom_table.target`).
 _ROOT_TAGS = frozenset(JOB_TYPES)
