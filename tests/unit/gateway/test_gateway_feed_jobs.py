@@ -8,6 +8,7 @@ from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
+from connect_cli import definitions
 from connect_events import ColumnMapping, CreateJob, FieldError, ImportAnalyticsFeed, Limits, UpdateJob
 from tests.unit.gateway.gateway_fakes import World, accepted, stored_job
 
@@ -153,3 +154,28 @@ async def test_a_pet_target_is_read_back(world: World) -> None:
     world.reads.jobs[-1] = replace(record, job_type="import_analytics_feed", definition=definition)
     shown = (await world.client.get(f"/api/v1/jobs/{record.job_id}")).json()
     assert shown["target"] == {"pet": "Visits", "match_column": "CUSTOMER_ID_"}
+
+
+async def test_the_clis_yaml_definition_of_a_feed_job_is_accepted_back(world: World) -> None:
+    """`connect jobs export` projects the job onto the API's update schema; `apply` sends that back unchanged."""
+    record = stored_job(world)
+    stored = record.definition.settings.source  # type: ignore[union-attr]
+    location = stored.model_copy(update={"host_key": world.host_keys.key})
+    for target in ({"pet": "Visits"}, {"table": "Hits", "write_mode": "append"}):
+        settings = ImportAnalyticsFeed(
+            source=location,
+            report_suite="shop",
+            mapping=(ColumnMapping(source="post_evar12", target="CUSTOMER_ID_"),),
+            labels=(),
+            **target,  # type: ignore[arg-type]
+        )
+        definition = record.definition.model_copy(update={"settings": settings})
+        world.reads.jobs[-1] = replace(record, job_type="import_analytics_feed", definition=definition)
+        document = (await world.client.get("/openapi.json")).json()
+        shown = (await world.client.get(f"/api/v1/jobs/{record.job_id}")).json()
+        body = definitions.definition_of(shown, document) | {"expected_version": record.version}
+        world.bus.sent.clear()
+        answer = await world.client.put(f"/api/v1/jobs/{record.job_id}", json=body)
+        assert answer.status_code == 200, answer.text
+        assert sent(world).model_dump(exclude={"source"}) == settings.model_dump(exclude={"source"})
+        assert sent(world).source.credential_ref == location.credential_ref  # the secret kept
