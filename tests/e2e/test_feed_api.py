@@ -64,8 +64,8 @@ async def test_a_scheduled_feed_job_loads_its_delivery_once(
     await create(api, "/api/v1/tables", hits_table(table))
     folder = sftp.data_dir / unique / "feed"
     made = generate(folder, hits=500, parts=2, seed=21)
-    # Schedules are in whole minutes: the next minute at least 8 s ahead (time for the job to be saved).
-    at = (datetime.now(UTC) + timedelta(seconds=68)).replace(second=0, microsecond=0)
+    # Schedules are in whole minutes: the next minute at least 4 s ahead (time for the job to be saved).
+    at = (datetime.now(UTC) + timedelta(seconds=64)).replace(second=0, microsecond=0)
     job = await create(api, "/api/v1/jobs", feed_job(f"Feed {unique}", table, sftp, str(folder), at))
     job_id = job["job_id"]
     shown = (await api.get(f"/api/v1/jobs/{job_id}")).json()
