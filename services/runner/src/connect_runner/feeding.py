@@ -42,13 +42,11 @@ from connect_runner.domain.feed_hits import HitFilter
 from connect_runner.domain.feed_manifest import FetchedDelivery, Granularity, ManifestError
 from connect_runner.domain.limits import limit_failure
 from connect_runner.domain.plan import LoadPlan
-from connect_runner.domain.profile_plan import ProfilePlan, check_mapping, list_table, pet_table, profile_plan
-from connect_runner.domain.profile_rules import profile_reader
-from connect_runner.domain.profile_statements import ProfileSteps, profile_steps
+from connect_runner.domain.profile_plan import ProfilePlan
+from connect_runner.domain.profile_statements import ProfileSteps
 from connect_runner.domain.rejects import RejectReason, combine
 from connect_runner.domain.statements import Staging
 from connect_runner.domain.value_formats import BatchReader
-from connect_runner.domain.writes import WriteSteps, write_steps
 from connect_runner.pipeline import (
     Checkpoint,
     LimitExceededError,
@@ -57,10 +55,12 @@ from connect_runner.pipeline import (
     Work,
     download_stem,
     ensure_target,
+    load_steps,
     loaded_entries,
     log_duplicates,
     rejects_message,
     source_of,
+    target_plan,
     write_load,
 )
 from connect_runner.ports import RunDeps
@@ -178,7 +178,7 @@ async def prepare_feed(
         log_duplicates(journal, duplicates)
         candidates = read() - feed.filtered.total()
         exceeded = limit_failure(settings.limits, candidates, len(found))
-        steps = loading.steps(staging)
+        steps = load_steps(staging, loading.target, loading.settings)
         if (isinstance(steps, ProfileSteps) or steps.joins_target) and exceeded is None:
             await gather_statistics(conn, staging)
     locate = partial(_located, deliveries)
@@ -201,35 +201,19 @@ class _Load:
     target: LoadPlan | ProfilePlan
     rules: BatchReader | None = None
 
-    def steps(self, staging: Staging) -> WriteSteps | ProfileSteps:
-        if isinstance(self.target, ProfilePlan):
-            assert isinstance(self.settings, ImportProfileData), "a profile plan comes from a PET target"
-            return profile_steps(staging, self.target, self.settings)
-        assert isinstance(self.settings, ImportCustomTable), "a table plan comes from a table target"
-        return write_steps(staging, self.target, self.settings)
-
 
 def _loading(settings: ImportAnalyticsFeed, request: RunRequested, deliveries: list[Loading]) -> _Load:
-    """Each delivery's mapping resolved against its own `column_headers.tsv`, onto the custom table, or onto the
-    PET's list (the match column) and the PET (the other columns)."""
-    truncate, payload = settings.truncate_long_text, request.payload
-    if settings.pet is None:
-        table = payload.table
-        plans = [d.source.plan(settings.mapping, table, truncate_long_text=truncate) for d in deliveries]
-        return _Load(table_import(settings), plans, plans[0])
-    if payload.list is None or not payload.pets:
-        raise RunFailure("LOAD_FAILED", f"the run's request lacks the definition of PET '{settings.pet}'")
-    profile, pet = profile_import(settings, payload.list.name), payload.pets[0]
-    check_mapping(profile, payload.list)
-    targets = [
-        profile_plan(
-            d.source.plan(profile.mapping, list_table(payload.list, profile), truncate_long_text=truncate),
-            [(pet, d.source.plan(profile.pets[0].mapping, pet_table(pet), truncate_long_text=truncate))],
-            payload.list,
-        )
-        for d in deliveries
-    ]
-    return _Load(profile, [t.staged for t in targets], targets[0], profile_reader(targets[0], profile))
+    """Each delivery's mapping resolved against its own `column_headers.tsv` as a file import's is
+    (`target_plan`): onto the custom table, or onto the PET's list (the match column) and the PET."""
+    payload = request.payload
+    written: ImportCustomTable | ImportProfileData = table_import(settings)
+    if settings.pet is not None:
+        if payload.list is None or not payload.pets:
+            raise RunFailure("LOAD_FAILED", f"the run's request lacks the definition of PET '{settings.pet}'")
+        written = profile_import(settings, payload.list.name)
+    targets = [target_plan(d.source, written, payload) for d in deliveries]
+    plans = [t.staged if isinstance(t, ProfilePlan) else t for t, _ in targets]
+    return _Load(written, plans, *targets[0])
 
 
 async def _deliveries(

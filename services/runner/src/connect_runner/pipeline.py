@@ -14,13 +14,15 @@ import dataclasses
 import logging
 import shutil
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Protocol
 from uuid import UUID
 
 from connect_events import (
     FILE_PROBLEMS,
+    ColumnMapping,
     FileLocation,
     FileRules,
     ImportCustomTable,
@@ -29,7 +31,9 @@ from connect_events import (
     RunCounts,
     RunFailed,
     RunRequested,
+    RunRequestedPayload,
     RunSucceeded,
+    TableSpec,
     reject_details,
 )
 from connect_runner.adapters.copy_staging import copy_records, copyable
@@ -188,7 +192,7 @@ async def prepare(
         journal.add("validated", rejects_message(found.values()), level="INFO", rejected=len(found), **by_reason)
         log_duplicates(journal, duplicates)
         exceeded = limit_failure(settings.limits, rows_read, len(found))
-        steps = _steps(staging, target, settings)
+        steps = load_steps(staging, target, settings)
         if (isinstance(steps, ProfileSteps) or steps.joins_target) and exceeded is None:
             await gather_statistics(conn, staging)
     locate = partial(located, settings, fetched, copied is not None)
@@ -242,10 +246,28 @@ async def _target_complete(conn: Conn, request: RunRequested) -> bool:
     return await tables_complete(conn, payload.table, payload.list, payload.pets)
 
 
+class Resolver(Protocol):
+    """What resolves a mapping against a source's column names: a CSV file (`CsvSource`), a feed delivery
+    (`FeedSource`). `plan` resolves the first mapping (reading the header if need be), `resolve` the others."""
+
+    def plan(self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False) -> LoadPlan:
+        """The first mapping resolved."""
+
+    def resolve(
+        self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False
+    ) -> LoadPlan:
+        """Another mapping resolved against what `plan` read."""
+
+
 def _plan(source: CsvSource, request: RunRequested) -> tuple[LoadPlan | ProfilePlan, BatchReader | None]:
-    """The file's mapping resolved against the header: onto the custom table, or onto the list and its PETs (with
-    the profile rules its values are read by)."""
-    settings, payload = import_settings(request), request.payload
+    return target_plan(source, import_settings(request), request.payload)
+
+
+def target_plan(
+    source: Resolver, settings: ImportSettings, payload: RunRequestedPayload
+) -> tuple[LoadPlan | ProfilePlan, BatchReader | None]:
+    """The source's mapping resolved against its column names: onto the custom table, or onto the list and its
+    PETs (with the profile rules its values are read by)."""
     truncate = settings.truncate_long_text
     if not isinstance(settings, ImportProfileData):
         return source.plan(settings.mapping, payload.table, truncate_long_text=truncate), None
@@ -263,7 +285,8 @@ def _plan(source: CsvSource, request: RunRequested) -> tuple[LoadPlan | ProfileP
     return plan, profile_reader(plan, settings)
 
 
-def _steps(staging: Staging, target: LoadPlan | ProfilePlan, settings: ImportSettings) -> WriteSteps | ProfileSteps:
+def load_steps(staging: Staging, target: LoadPlan | ProfilePlan, settings: ImportSettings) -> WriteSteps | ProfileSteps:
+    """The load's statements: a profile import's list and PET writes, or a custom table's."""
     if isinstance(target, ProfilePlan):
         assert isinstance(settings, ImportProfileData), "a profile plan comes from a profile import"
         return profile_steps(staging, target, settings)

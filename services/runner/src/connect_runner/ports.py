@@ -154,6 +154,10 @@ class FileFetcher(Protocol):
         """Move (or, with `move` false, copy) the file and its companions into `folder`, each named `prefix` +
         its own name; returns the data file's new path as the job would name it."""
 
+
+class DeliveryFetcher(Protocol):
+    """Where analytics feed deliveries come from: external SFTP servers."""
+
     async def fetch_delivery(
         self,
         source: Source,
@@ -166,6 +170,10 @@ class FileFetcher(Protocol):
         """The oldest complete analytics feed delivery in `folder` the job has not processed (`processed`:
         delivery key → identity of the version processed), downloaded into its own folder under `work_dir`;
         None when there is none."""
+
+
+class Files(FileFetcher, DeliveryFetcher, Protocol):
+    """Everything a runner reads and writes files with (`adapters.sources.Sources`)."""
 
 
 MAX_ATTEMPTS = 3
@@ -193,7 +201,7 @@ class RunDeps:
     pool: asyncpg.Pool
     ledger: RunLedger[Conn]
     vault: CredentialReader
-    files: FileFetcher
+    files: Files
     work_dir: Path
     runner: str
     clock: Callable[[], datetime] = field(default=_utc_now)

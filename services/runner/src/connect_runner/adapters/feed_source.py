@@ -63,9 +63,12 @@ class FeedSource:
         return self._lookups.columns
 
     def plan(self, mapping: Sequence[ColumnMapping], table: TableSpec, *, truncate_long_text: bool = False) -> LoadPlan:
+        """`mapping` resolved against `column_headers.tsv` (it holds no state: any mapping, in any order)."""
         return resolve_by_header(
             self._lookups.columns, mapping, table, self.label, truncate_long_text=truncate_long_text
         )
+
+    resolve = plan
 
     def batches(self, plan: LoadPlan, rules: BatchReader | None = None) -> Iterator[list[StagedRecord]]:
         """The hits as staged records, `rules` (a profile import's) then the mapping's formats applied a batch at a

@@ -19,7 +19,7 @@ import posixpath
 import shutil
 import stat
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import BinaryIO, ParamSpec, TypeVar
 
@@ -28,7 +28,6 @@ from connect_runner.adapters.sftp_failures import DISK_FAILED, DISK_FULL
 from connect_runner.adapters.sources import READY_POLL_S, locate
 from connect_runner.domain.companions import archived_name
 from connect_runner.domain.failures import RunFailure
-from connect_runner.domain.feed_manifest import FetchedDelivery, Granularity
 from connect_runner.domain.file_pattern import FilePattern, oldest
 from connect_runner.domain.source_files import (
     Checkpoint,
@@ -74,18 +73,6 @@ class HostedFiles:
         size, sha256, stamp = await _copy_in_thread(self._tree.local(found.path), local, found.path, progress)
         progress(size, size)
         return FetchedFile(local, found.path, size, sha256, found.expected_rows, found.companions, stamp)
-
-    async def fetch_delivery(
-        self,
-        source: Source,
-        folder: str,
-        rsid: str,
-        granularity: Granularity,
-        processed: Mapping[str, str],
-        work_dir: Path,
-    ) -> FetchedDelivery | None:
-        """Analytics feeds arrive on an external SFTP server (the job's source is one): never here."""
-        raise RunFailure("INTERNAL", "analytics feed deliveries are read from an external SFTP server only")
 
     async def archive(self, source: Source, fetched: FetchedFile, folder: str, prefix: str, *, move: bool) -> str:
         """Rename (or copy) the file and its companions into `folder` (created when missing), each named `prefix`

@@ -27,7 +27,7 @@ from connect_runner.domain.failures import RunFailure
 from connect_runner.domain.feed_manifest import FetchedDelivery, Granularity
 from connect_runner.domain.file_pattern import FilePattern
 from connect_runner.domain.source_files import Checkpoint, FetchedFile, Progress, Source
-from connect_runner.ports import Destination, FileFetcher
+from connect_runner.ports import Destination, FileFetcher, Files
 
 READY_POLL_S = 5.0
 NO_FILES_ROOT = (
@@ -108,7 +108,7 @@ async def _count(tree: Tree, data_path: str, extension: str) -> int:
 class Sources:
     """The runner's `FileFetcher`: external SFTP servers, and the hosted tree when this runner can see it."""
 
-    def __init__(self, sftp: FileFetcher, hosted: FileFetcher | None) -> None:
+    def __init__(self, sftp: Files, hosted: FileFetcher | None) -> None:
         self._sftp = sftp
         self._hosted = hosted
 
@@ -138,8 +138,8 @@ class Sources:
         processed: Mapping[str, str],
         work_dir: Path,
     ) -> FetchedDelivery | None:
-        """As the source's own fetcher."""
-        return await self._of(source).fetch_delivery(source, folder, rsid, granularity, processed, work_dir)
+        """From the external SFTP server (a feed job's source is one)."""
+        return await self._sftp.fetch_delivery(source, folder, rsid, granularity, processed, work_dir)
 
     def destination(self, source: Source, path: str) -> AbstractAsyncContextManager[Destination]:
         """As the source's own."""
