@@ -36,11 +36,12 @@ PRINCIPALS: tuple[Role | None, ...] = (None, Role.VIEWER, Role.OPERATOR, Role.DA
 
 @dataclass(frozen=True)
 class Call:
-    """One request: method, URL and optional JSON body."""
+    """One request: method, URL and optional JSON body (or form fields)."""
 
     method: str
     url: str
     json: Any = None
+    form: dict[str, str] | None = None
 
 
 Recipe = Callable[[World, Role | None], Awaitable[Call]]
@@ -54,6 +55,13 @@ async def _own_token_id(world: World, role: Role | None) -> str:
 def _fixed(method: str, url: str, body: Any = None) -> Recipe:
     async def recipe(_world: World, _role: Role | None) -> Call:
         return Call(method, url, body)
+
+    return recipe
+
+
+def _fixed_form(method: str, url: str, form: dict[str, str]) -> Recipe:
+    async def recipe(_world: World, _role: Role | None) -> Call:
+        return Call(method, url, form=form)
 
     return recipe
 
@@ -241,6 +249,20 @@ async def _delete_own_key(world: World, role: Role | None) -> Call:
     return Call("DELETE", f"/api/v1/ssh-keys/{record.key_id}")
 
 
+COMPAT = "/rest/api/v1.3"
+
+
+def _compat_job(method: str, url: str, body: Any = None) -> Recipe:
+    async def recipe(world: World, _role: Role | None) -> Call:
+        stored_job(world)
+        world.reads.runs.append(run(7, 2, "succeeded", 0))
+        world.reads.logs[(7, 2)] = [LogLine(NOW, "INFO", "file found")]
+        world.bus.answer = lambda c: accepted(c, target_id="7", version=4, run_id=3)
+        return Call(method, url, body)
+
+    return recipe
+
+
 RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/healthz"): _fixed("GET", "/healthz"),
     ("GET", "/readyz"): _fixed("GET", "/readyz"),
@@ -327,6 +349,22 @@ RECIPES: dict[tuple[str, str], Recipe] = {
     ("GET", "/api/v1/ssh-keys"): _fixed("GET", "/api/v1/ssh-keys"),
     ("POST", "/api/v1/ssh-keys"): _register_key,
     ("DELETE", "/api/v1/ssh-keys/{key_id}"): _delete_own_key,
+    ("POST", f"{COMPAT}/auth/token"): _fixed_form(
+        "POST", f"{COMPAT}/auth/token", {"user_name": "vera", "password": PASSWORD, "auth_type": "password"}
+    ),
+    ("GET", f"{COMPAT}/connectJobs"): _compat_job("GET", f"{COMPAT}/connectJobs"),
+    ("PUT", f"{COMPAT}/connectJobs/trigger"): _compat_job("PUT", f"{COMPAT}/connectJobs/trigger", {"jobIds": [7]}),
+    ("PUT", f"{COMPAT}/connectJobs/{{jobId}}/trigger"): _compat_job("PUT", f"{COMPAT}/connectJobs/7/trigger", {}),
+    ("GET", f"{COMPAT}/connectJobs/{{jobId}}/jobRuns"): _compat_job(
+        "GET", f"{COMPAT}/connectJobs/7/jobRuns?sdate=01-01-2000&edate=12-31-2099"
+    ),
+    ("GET", f"{COMPAT}/connectJobs/{{jobId}}/jobRuns/{{jobRunId}}/status"): _compat_job(
+        "GET", f"{COMPAT}/connectJobs/7/jobRuns/2/status"
+    ),
+    ("GET", f"{COMPAT}/connectJobs/{{jobId}}/jobRuns/{{jobRunId}}/logs"): _compat_job(
+        "GET", f"{COMPAT}/connectJobs/7/jobRuns/2/logs"
+    ),
+    ("GET", "/rest/api/ratelimit"): _fixed("GET", "/rest/api/ratelimit"),
 }
 
 
@@ -354,7 +392,10 @@ def expected(route: tuple[str, str], role: Role | None) -> str:
         return "2xx"
     if role is None:
         return "401"
-    return "2xx" if role in rule.roles else "403"
+    if role in rule.roles:
+        return "2xx"
+    # The Responsys-compatible surface answers a missing role as the original does: 401 INSUFFICIENT_ACCESS.
+    return "401" if route[1].startswith("/rest/api/") else "403"
 
 
 @pytest.mark.parametrize("route", served_routes(), ids=lambda r: f"{r[0]} {r[1]}")
@@ -363,11 +404,15 @@ async def test_matrix(world: World, user_private_key: str, route: tuple[str, str
     world.user_private_key = user_private_key
     call = await RECIPES[route](world, role)
     async with world.client_as(role) as client:
-        answer = await client.request(call.method, call.url, json=call.json)
+        answer = await client.request(call.method, call.url, json=call.json, data=call.form)
     outcome = "2xx" if 200 <= answer.status_code < 300 else str(answer.status_code)
     assert outcome == expected(route, role), answer.text
     if outcome in ("401", "403"):
-        assert set(answer.json()) == {"code", "message", "errors", "reason"}
+        envelope = {"code", "message", "errors", "reason"}
+        if route[1].startswith("/rest/api/"):
+            envelope = {"type", "title", "errorCode", "detail", "errorDetails"}
+            assert answer.json()["errorCode"] == ("INVALID_TOKEN" if role is None else "INSUFFICIENT_ACCESS")
+        assert set(answer.json()) == envelope
         assert not world.bus.sent  # a refused caller sends no command
 
 

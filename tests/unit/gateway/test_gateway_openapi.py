@@ -71,7 +71,11 @@ async def test_every_undocumented_method_of_every_path_is_405_with_the_documente
             assert response.status_code == 405, (method, template)
             assert set(response.headers["allow"].split(", ")) == documented, (method, template)
             if method != "HEAD":
-                assert response.json()["code"] == "method_not_allowed"
+                body = response.json()
+                if template.startswith("/rest/api/"):  # the Responsys-compatible envelope
+                    assert body["errorCode"] == "METHOD_NOT_ALLOWED", (method, template)
+                else:
+                    assert body["code"] == "method_not_allowed"
     assert world.bus.sent == []
 
 
@@ -85,6 +89,14 @@ async def test_every_operation_documents_the_errors_it_can_answer(document: dict
     for template, operations in document["paths"].items():
         for method, operation in operations.items():
             responses = operation["responses"]
+            if template.startswith("/rest/api/"):  # the Responsys-compatible surface: its envelope, no 422
+                for status in ("400", "401", "405", "413", "500", "503"):
+                    schema = responses[status]["content"]["application/json"]["schema"]["$ref"]
+                    assert schema.endswith("/CompatErrorOut"), (method, template, status)
+                assert "422" not in responses and "Allow" in responses["405"]["headers"]
+                if "{jobId}" in template:
+                    assert "404" in responses, (method, template)
+                continue
             operational = template in ("/healthz", "/readyz", "/metrics")  # no body, no command, no credentials
             for status in ("405", "413", "500") if operational else ("405", "413", "422", "500", "503"):
                 assert responses[status]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
@@ -271,15 +283,25 @@ def test_the_documented_host_pattern_itself_refuses_the_hosts_of_the_issue(host:
 
 
 async def test_every_operation_but_health_metrics_and_login_documents_its_credentials(document: dict[str, Any]) -> None:
-    open_operations = {("get", "/healthz"), ("get", "/readyz"), ("get", "/metrics"), ("post", "/api/v1/auth/login")}
+    open_operations = {
+        ("get", "/healthz"),
+        ("get", "/readyz"),
+        ("get", "/metrics"),
+        ("post", "/api/v1/auth/login"),
+        ("post", "/rest/api/v1.3/auth/token"),  # a password login, or a refresh that reads its own token
+    }
     for template, operations in document["paths"].items():
         for method, operation in operations.items():
             if (method, template) in open_operations:
                 assert "security" not in operation, (method, template)
                 continue
+            if template.startswith("/rest/api/"):  # the token as that API sends it, refusals in its envelope
+                assert operation["security"] == [{"responsysToken": []}], (method, template)
+                assert "401" in operation["responses"] and "Roles: " in operation["description"]
+                continue
             assert operation["security"] == [{"token": []}, {"session": []}], (method, template)
             assert {"401", "403"} <= set(operation["responses"]), (method, template)
             assert "Roles: " in operation["description"], (method, template)
-    assert set(document["components"]["securitySchemes"]) == {"token", "session"}
+    assert set(document["components"]["securitySchemes"]) == {"token", "session", "responsysToken"}
     login = document["paths"]["/api/v1/auth/login"]["post"]["responses"]
     assert {"401", "429"} <= set(login) and "Retry-After" in login["429"]["headers"]

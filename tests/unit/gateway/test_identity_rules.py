@@ -229,7 +229,8 @@ class TestAccessTable:
 
     def test_only_health_metrics_and_login_are_open(self) -> None:
         open_routes = {key for key, rule in ROUTES.items() if rule.public}
-        expected = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("POST", "/api/v1/auth/login")}
+        logins = {("POST", "/api/v1/auth/login"), ("POST", "/rest/api/v1.3/auth/token")}
+        expected = {("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), *logins}
         assert open_routes == expected
 
     def test_docs_follow_the_setting(self) -> None:

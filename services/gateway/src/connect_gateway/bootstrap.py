@@ -23,6 +23,7 @@ from connect_gateway.adapters.ssh import SshHostKeyScanner
 from connect_gateway.adapters.ssh_keys import SSH_KEYS_DDL, PgSshKeyStore
 from connect_gateway.adapters.vault import VaultCredentials
 from connect_gateway.config import GatewaySettings
+from connect_gateway.domain.compat import RateLimiter, limits_with
 from connect_gateway.files import sftp_server
 from connect_gateway.files.ports import HostedDeps
 from connect_gateway.ports import Deps
@@ -69,6 +70,8 @@ async def connect(settings: GatewaySettings) -> AsyncIterator[Deps]:
             hosted=hosted,
             rejects=PgRejectStore(audience),
             profiles=PgProfileRows(audience),
+            compat_limiter=RateLimiter(limits_with(settings.compat_rate_limits)),
+            public_url=settings.public_url,
         )
 
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
+from connect_gateway.domain.compat import limits_with
 from connect_gateway.domain.identity.access import DocsAccess
 from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_runtime.settings import ServiceSettings
@@ -93,6 +94,24 @@ class GatewaySettings(ServiceSettings):
         description="The SFTP endpoint's host key file (created at first start; outside the files root)",
     )
     max_upload_bytes: int = Field(default=10 * 2**30, gt=0, alias="GATEWAY_MAX_UPLOAD_BYTES")
+    public_url: str | None = Field(
+        default=None,
+        alias="GATEWAY_PUBLIC_URL",
+        description="The address clients reach the gateway at (behind a proxy), e.g. https://connect.example.com; "
+        "the Responsys-compatible login returns it as `endPoint` (unset: the address the request came to)",
+    )
+    compat_rate_limits: dict[str, int] = Field(
+        default_factory=dict,
+        alias="GATEWAY_COMPAT_RATE_LIMITS",
+        description="Requests a minute per token of Responsys-compatible calls that differ from the defaults, "
+        'as JSON: {"getConnectJobRunStatus": 1200}',
+    )
+
+    @field_validator("compat_rate_limits")
+    @classmethod
+    def _known_limits(cls, value: dict[str, int]) -> dict[str, int]:
+        limits_with(value)  # raises ValueError naming an unknown call or a limit under 1
+        return value
 
     def session_policy(self) -> SessionPolicy:
         """Idle and absolute session expiry."""

@@ -16,12 +16,14 @@ from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
 from connect_events import Role, UserEvent
+from connect_gateway.domain.compat import LOGIN_TOKEN_NAME, TOKEN_LIFE
 from connect_gateway.domain.errors import Refusal, invalid
 from connect_gateway.domain.identity import throttle
 from connect_gateway.domain.identity.passwords import password_problem
 from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_gateway.domain.identity.tokens import digest, looks_like_session, looks_like_token, token_secret
 from connect_gateway.domain.identity.users import (
+    MAX_ACTIVE_TOKENS,
     ChangePassword,
     Context,
     CreateUser,
@@ -142,6 +144,38 @@ async def issue_token(
     if record is None:
         raise Refusal("internal", "the token was issued but cannot be read back")
     return IssuedToken(record, secret)
+
+
+async def compat_login(deps: Deps, username: str, password: str, address: str) -> IssuedToken:
+    """The Responsys-compatible login: a password checked under the brute-force rules buys a 3-hour API token."""
+    user = await check_password(deps, username.strip().lower(), password, address)
+    log.info("login", extra={"username": user.username, "address": address, "via": "rest/api/v1.3"})
+    return await _compat_token(deps, Principal(user.username, user.role, "token", ""))
+
+
+async def compat_refresh(deps: Deps, principal: Principal) -> IssuedToken:
+    """A new 3-hour token for the holder of a valid one (the old one stays valid until it expires, as there)."""
+    return await _compat_token(deps, principal)
+
+
+async def _compat_token(deps: Deps, principal: Principal) -> IssuedToken:
+    await _make_room(deps, principal.username)
+    return await issue_token(deps, principal.username, LOGIN_TOKEN_NAME, now() + TOKEN_LIFE, principal)
+
+
+async def _make_room(deps: Deps, username: str) -> None:
+    """Revoke the oldest login token when the user holds the most tokens allowed.
+
+    A script that logs in on every run would otherwise fill the user's tokens within hours (each lasts three);
+    a token the user issued by name for a script is never touched.
+    """
+    at = now()
+    active = [t for t in await deps.identity.list_tokens(username) if t.revoked_at is None and t.expires_at > at]
+    if len(active) < MAX_ACTIVE_TOKENS:
+        return
+    logins = sorted((t for t in active if t.name == LOGIN_TOKEN_NAME), key=lambda t: t.created_at)
+    if logins:
+        await change_user(deps, username, RevokeToken(logins[0].token_id), username)
 
 
 async def revoke_token(deps: Deps, token_id: str, actor: Principal) -> TokenRecord:

@@ -10,6 +10,7 @@ from typing import Literal, Protocol
 from uuid import UUID
 
 from connect_events import Command, CommandAccepted, CommandRejected, Role, UserEvent
+from connect_gateway.domain.compat import RateLimiter
 from connect_gateway.domain.identity.sessions import SessionPolicy
 from connect_gateway.domain.identity.throttle import Failures
 from connect_gateway.domain.identity.users import UserState
@@ -403,3 +404,7 @@ class Deps:
     hosted: HostedDeps | None = None  # None: no hosted file server here (its routes answer 503)
     rejects: RejectStore | None = None  # None: no audience database here (the rejects download answers 503)
     profiles: ProfileRows | None = None  # None: no audience database here (previews and counts answer 503)
+    # The Responsys-compatible surface: its per-token request counts, and the address its login names as
+    # `endPoint` (None: the address the request came to).
+    compat_limiter: RateLimiter = field(default_factory=RateLimiter)
+    public_url: str | None = None

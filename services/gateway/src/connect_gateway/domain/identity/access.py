@@ -127,6 +127,15 @@ ROUTES: dict[tuple[str, str], Access] = {
     ("GET", "/api/v1/ssh-keys"): ANY_USER,
     ("POST", "/api/v1/ssh-keys"): ANY_USER,
     ("DELETE", "/api/v1/ssh-keys/{key_id}"): ANY_USER,
+    # The Responsys-compatible surface (spec §8.2): the same roles as the /api/v1 calls it stands for.
+    ("POST", "/rest/api/v1.3/auth/token"): PUBLIC,  # a password login, or a refresh that checks its own token
+    ("GET", "/rest/api/v1.3/connectJobs"): VIEWER,
+    ("PUT", "/rest/api/v1.3/connectJobs/trigger"): OPERATOR,
+    ("PUT", "/rest/api/v1.3/connectJobs/{jobId}/trigger"): OPERATOR,
+    ("GET", "/rest/api/v1.3/connectJobs/{jobId}/jobRuns"): VIEWER,
+    ("GET", "/rest/api/v1.3/connectJobs/{jobId}/jobRuns/{jobRunId}/status"): VIEWER,
+    ("GET", "/rest/api/v1.3/connectJobs/{jobId}/jobRuns/{jobRunId}/logs"): VIEWER,
+    ("GET", "/rest/api/ratelimit"): ANY_USER,
 }
 
 

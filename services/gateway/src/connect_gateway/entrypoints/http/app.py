@@ -17,6 +17,7 @@ from connect_gateway.entrypoints.http.http_metrics import HttpMetrics
 from connect_gateway.entrypoints.http.routes import (
     audiences,
     commands,
+    compat,
     files,
     groups,
     health,
@@ -48,10 +49,30 @@ Writes become commands decided by the scheduler: 201/200 when accepted, 202 `pen
 arrived in time (its `status_url`, `/api/v1/commands/{command_id}`, shows the decision once made).
 Every error has the shape `{code, message, errors: [{field, message}]}`; bodies over 1 MiB are refused (413).
 Secrets (SFTP private keys, passwords, tokens) are write-only: stored encrypted or hashed, never returned.
+
+Scripts written for the Responsys Connect API call the same jobs and runs under `/rest/api/v1.3` (tag
+*Responsys-compatible API*): its token login, `Authorization: <token>` without a scheme, its names and values,
+its error envelope `{type, title, errorCode, detail, errorDetails}` and its per-token request limits.
 """
 
 OPENAPI_URL = "/openapi.json"
-ROUTERS = (login, users, tokens, tables, lists, pets, audiences, jobs, groups, runs, commands, files, ssh_keys, health)
+ROUTERS = (
+    login,
+    users,
+    tokens,
+    tables,
+    lists,
+    pets,
+    audiences,
+    jobs,
+    groups,
+    runs,
+    commands,
+    files,
+    ssh_keys,
+    health,
+    compat,
+)
 
 
 class RouteWithoutRuleError(RuntimeError):

@@ -1,8 +1,9 @@
 """The one dependency every route passes: who is calling, and whether the route's rule lets them.
 
-Credentials are an API token (`Authorization: Bearer cnt_…`) or the session cookie a login set. A request
-authenticated by the cookie must also send the session's CSRF token in `X-CSRF-Token` when it changes
-anything: a browser attaches the cookie to a forged cross-site request too, but it cannot read the token.
+Credentials are an API token (`Authorization: Bearer cnt_…`) or the session cookie a login set; under
+`/rest/api` (the Responsys-compatible surface) only a token, sent as that API sends it: `Authorization: cnt_…`.
+A request authenticated by the cookie must also send the session's CSRF token in `X-CSRF-Token` when it
+changes anything: a browser attaches the cookie to a forged cross-site request too, but it cannot read the token.
 The actor of every command is the principal's user name; no header the caller writes can change it.
 """
 
@@ -15,6 +16,7 @@ from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 
 from connect_gateway import identity
+from connect_gateway.domain import compat
 from connect_gateway.domain.errors import Refusal
 from connect_gateway.domain.identity.access import Access
 from connect_gateway.domain.identity.tokens import digest
@@ -65,6 +67,8 @@ async def authorize(request: Request) -> None:
 
 async def _authenticate(request: Request) -> Principal:
     deps = get_deps(request)
+    if compat.is_compat(request.url.path):
+        return await _authenticate_compat(request)
     bearer = _bearer(request)
     session_id = request.cookies.get(SESSION_COOKIE)
     if bearer is None and session_id is None:
@@ -74,6 +78,29 @@ async def _authenticate(request: Request) -> Principal:
         what = "API token" if bearer is not None else "session"
         raise Refusal("unauthenticated", f"the {what} is not valid (expired, revoked or ended)", headers=CHALLENGE)
     return principal
+
+
+async def _authenticate_compat(request: Request) -> Principal:
+    """The Responsys-compatible surface: the token alone in `Authorization` (no scheme), never a cookie."""
+    deps = get_deps(request)
+    token = compat_token(request)
+    if token is None:
+        raise Refusal(
+            "unauthenticated", f"send the token of POST {compat.PREFIX}/auth/token in the Authorization header"
+        )
+    principal = await identity.authenticate(deps, None, token, deps.session_policy)
+    if principal is None:
+        raise Refusal("unauthenticated", "the token is not valid (expired, revoked or ended); log in again")
+    return principal
+
+
+def compat_token(request: Request) -> str | None:
+    """The token of `Authorization: <token>`, as the original API sends it (a `Bearer` scheme is also read)."""
+    header = request.headers.get("Authorization")
+    if header is None:
+        return None
+    scheme, _, rest = header.strip().partition(" ")
+    return rest.strip() if scheme.lower() == "bearer" else header.strip()
 
 
 def _bearer(request: Request) -> str | None:

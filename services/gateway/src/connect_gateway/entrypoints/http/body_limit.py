@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from connect_gateway.entrypoints.http.errors import error_response
+from connect_gateway.entrypoints.http.errors import answer
 
 STREAMED_UPLOADS = "/api/v1/files/"
 
@@ -59,7 +59,7 @@ class BodyLimit:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         limit = f"{self.max_bytes} bytes" + (f" ({self.max_bytes // 1024} KiB)" if self.max_bytes >= 1024 else "")
-        response = error_response("payload_too_large", f"the request body is larger than {limit}")
+        response = answer(str(scope.get("path", "")), "payload_too_large", f"the request body is larger than {limit}")
         # The unread rest of the body is the server's to discard (it closes the connection).
         await response(scope, receive, send)
 

@@ -1,6 +1,9 @@
 """One JSON error shape for every failure, FastAPI's own request validation included.
 
-Error messages never echo the submitted values: a request may carry a private key or a password.
+Under `/rest/api` (the Responsys-compatible surface) the same refusals are rendered in that API's envelope
+`{type, title, errorCode, detail, errorDetails}` instead (`domain.compat.problem_of`): one set of handlers,
+two renderings chosen by the path. Error messages never echo the submitted values: a request may carry a
+private key or a password.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from connect_events import FieldError, RefusalReason
+from connect_gateway.domain import compat
 from connect_gateway.domain.errors import ErrorCode, Refusal
 from connect_gateway.entrypoints.http.methods import allowed_methods
 from connect_gateway.entrypoints.http.schemas import ErrorBody, ErrorItem
@@ -108,25 +112,50 @@ def refusal_response(refusal: Refusal) -> JSONResponse:
     return error_response(refusal.code, refusal.message, refusal.errors, refusal.headers, refusal.reason)
 
 
-async def _on_refusal(_request: Request, exc: Exception) -> JSONResponse:
+def compat_response(problem: compat.Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
+    """A refusal in the Responsys-compatible envelope."""
+    return JSONResponse(problem.body(), status_code=problem.status, headers=headers)
+
+
+def answer(
+    path: str,
+    code: ErrorCode,
+    message: str,
+    errors: Iterable[FieldError] = (),
+    headers: Mapping[str, str] | None = None,
+    reason: RefusalReason | None = None,
+) -> JSONResponse:
+    """The error response for a request to `path`: the compatible envelope under `/rest/api`, else ours."""
+    if compat.is_compat(path):
+        return compat_response(compat.problem_of(code, message, reason), headers)
+    return error_response(code, message, errors, headers, reason)
+
+
+async def _on_refusal(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, Refusal)
-    return refusal_response(exc)
+    return answer(request.url.path, exc.code, exc.message, exc.errors, exc.headers, exc.reason)
+
+
+async def _on_compat_refusal(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, compat.CompatRefusal)
+    return compat_response(exc.problem, exc.headers)
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors: list[dict[str, Any]] = list(exc.errors())
+    path = request.url.path
     broken = next((e for e in errors if e.get("type") == "json_invalid"), None)
     if broken is not None:
-        return malformed(await _json_problem(request, broken))
+        return malformed(await _json_problem(request, broken), path)
     if any(tuple(e.get("loc", ())) == ("body",) and e.get("type") == "string_unicode" for e in errors):
-        return malformed("a field name in the body holds an unpaired surrogate")
+        return malformed("a field name in the body holds an unpaired surrogate", path)
     errors = [_body_tag(e) for e in errors]
     if any(tuple(e.get("loc", ())) == ("body",) for e in errors):
-        return malformed("the request body must be a JSON object (Content-Type: application/json)")
+        return malformed("the request body must be a JSON object (Content-Type: application/json)", path)
     items = [FieldError(field=field_path(tuple(e.get("loc", ()))), message=sentence(e)) for e in errors]
     summary = "; ".join(f"{i.field}: {i.message}" for i in items[:3]) + ("; …" if len(items) > 3 else "")
-    return error_response("validation_failed", f"invalid request: {summary}", items)
+    return answer(path, "validation_failed", f"invalid request: {summary}", items)
 
 
 # A body discriminated by a field (a job's `type`): pydantic reports a missing or unknown value at the body itself.
@@ -144,9 +173,9 @@ def _body_tag(error: dict[str, Any]) -> dict[str, Any]:
     return {"type": _BODY_TAG_ERRORS[str(kind)], "loc": ("body", field), "ctx": {"expected": expected}}
 
 
-def malformed(message: str) -> JSONResponse:
+def malformed(message: str, path: str = "") -> JSONResponse:
     """A body that cannot be read as JSON at all: 422, naming the body."""
-    return error_response("malformed_request", message, [FieldError(field="body", message=message)])
+    return answer(path, "malformed_request", message, [FieldError(field="body", message=message)])
 
 
 async def _json_problem(request: Request, error: dict[str, Any]) -> str:
@@ -164,13 +193,14 @@ async def _json_problem(request: Request, error: dict[str, Any]) -> str:
 
 async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    path = request.url.path
     if exc.status_code == 404:
-        return error_response("not_found", "no such resource")
+        return answer(path, "not_found", "no such resource")
     if exc.status_code == 405:
         return _method_not_allowed(request, exc)
     if exc.status_code == 400:
         # FastAPI's only 400: a JSON body it could not decode for a reason other than JSON syntax.
-        return malformed(_unreadable_body(exc.__cause__))
+        return malformed(_unreadable_body(exc.__cause__), path)
     code: ErrorCode = "malformed_request" if exc.status_code < 500 else "internal"
     body = ErrorBody(code=code, message=str(exc.detail))
     return JSONResponse(body.model_dump(mode="json"), status_code=exc.status_code, headers=exc.headers)
@@ -180,7 +210,7 @@ def _method_not_allowed(request: Request, exc: StarletteHTTPException) -> JSONRe
     methods = allowed_methods(request.app, request.url.path)
     allow = ", ".join(methods) if methods else (exc.headers or {}).get("Allow", "")
     message = f"{request.method} is not allowed here" + (f"; this path takes {allow}" if allow else "")
-    response = error_response("method_not_allowed", message)
+    response = answer(request.url.path, "method_not_allowed", message)
     response.headers["Allow"] = allow
     return response
 
@@ -201,20 +231,21 @@ UNREACHABLE: dict[type[Exception], str] = {
 }
 
 
-async def _on_unavailable(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_unavailable(request: Request, exc: Exception) -> JSONResponse:
     what = next(name for kind, name in UNREACHABLE.items() if isinstance(exc, kind))
     log.warning("%s unavailable", what, extra={"error": str(exc)})
-    return error_response("unavailable", f"{what} cannot be reached; retry later")
+    return answer(request.url.path, "unavailable", f"{what} cannot be reached; retry later")
 
 
-async def _on_unexpected(_request: Request, exc: Exception) -> JSONResponse:
+async def _on_unexpected(request: Request, exc: Exception) -> JSONResponse:
     log.error("unexpected error", exc_info=exc)
-    return error_response("internal", "internal error")
+    return answer(request.url.path, "internal", "internal error")
 
 
 def install(app: FastAPI) -> None:
     """Route every failure through `ErrorBody`."""
     app.add_exception_handler(Refusal, _on_refusal)
+    app.add_exception_handler(compat.CompatRefusal, _on_compat_refusal)
     app.add_exception_handler(RequestValidationError, _on_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
     for unavailable in UNREACHABLE:

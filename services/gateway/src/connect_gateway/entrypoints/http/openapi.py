@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from connect_gateway.domain.compat import is_compat
 from connect_gateway.domain.identity.access import Access, document_path
 from connect_gateway.domain.identity.roles import ORDER
 from connect_gateway.entrypoints.http.auth import SESSION_COOKIE
@@ -18,6 +19,13 @@ from connect_gateway.entrypoints.http.auth import SESSION_COOKIE
 ERROR_REF = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorBody"}}}}
 SCHEMES = {
     "token": {"type": "http", "scheme": "bearer", "description": "An API token from POST /api/v1/tokens"},
+    "responsysToken": {
+        "type": "apiKey",
+        "in": "header",
+        "name": "Authorization",
+        "description": "The Responsys-compatible surface: the `authToken` of POST /rest/api/v1.3/auth/token, "
+        "as it is (no scheme)",
+    },
     "session": {
         "type": "apiKey",
         "in": "cookie",
@@ -47,11 +55,16 @@ def annotate(document: dict[str, Any], access: dict[tuple[str, str], Access]) ->
     for path, operations in document.get("paths", {}).items():
         for method, operation in operations.items():
             rule = documented.get((method.upper(), path))
+            if is_compat(path):  # refused fields are its 400 INVALID_PARAMETER, as the original answers them
+                operation.get("responses", {}).pop("422", None)
             if rule is None or rule.roles is None:
                 continue
-            operation["security"] = [{"token": []}, {"session": []}]
             roles = ", ".join(r.value for r in ORDER if r in rule.roles)
             operation["description"] = f"{operation.get('description', '')}\n\nRoles: {roles}.".strip()
+            if is_compat(path):  # its own credential and envelope: the 401s are in the routes' own answers
+                operation["security"] = [{"responsysToken": []}]
+                continue
+            operation["security"] = [{"token": []}, {"session": []}]
             responses = operation.setdefault("responses", {})
             responses.setdefault("401", {"description": "No valid credentials", **ERROR_REF})
             responses.setdefault(
