@@ -260,7 +260,7 @@ def _existing_job_id(text: str) -> int:
 
 
 def _job_not_found(job_id: int) -> CompatRefusal:
-    return CompatRefusal(compat.problem_of("not_found", f"no Connect job has the Job ID {job_id}", "JOB_NOT_FOUND"))
+    return CompatRefusal(compat.problem_of("not_found", f"job {job_id} not found", "JOB_NOT_FOUND"))
 
 
 async def _trigger(deps: Deps, job_id: int, actor: str) -> int:
