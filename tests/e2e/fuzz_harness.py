@@ -53,6 +53,9 @@ LOGIN_ACCEPTED_STATUSES = [*POSITIVE_ACCEPTED_STATUSES, "401", "429"]
 # Changing your own password checks the current one under the same throttle: wrong (422), then throttled (429).
 PASSWORD_PATH = "/api/v1/users/{username}/password"
 PASSWORD_ACCEPTED_STATUSES = [*POSITIVE_ACCEPTED_STATUSES, "429"]
+# The Responsys-compatible surface answers as the original: a job that may not run, a date that is no date of
+# the calendar (400), a login that fails or is throttled (401).
+COMPAT_ACCEPTED_STATUSES = [*POSITIVE_ACCEPTED_STATUSES, "400", "401"]
 
 CHECKS: dict[str, dict[str, Any]] = {
     "not_a_server_error": {},
@@ -146,13 +149,17 @@ def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
         "include-name": ["POST /api/v1/jobs", "PUT /api/v1/jobs/{job_id}"],
         "phases": {"coverage": {"enabled": False}, "fuzzing": {"generation": {"max-examples": JOB_EXAMPLES}}},
     }
+    compat = {
+        "include-path-regex": "^/rest/api/",
+        "checks": {"positive_data_acceptance": {"expected-statuses": COMPAT_ACCEPTED_STATUSES}},
+    }
     if not positive_only:
-        return [deletes, multi_delete, login, password, jobs]
+        return [deletes, multi_delete, login, password, jobs, compat]
     positive = {
         "include-operation-id": list(positive_only),
         "phases": {"fuzzing": {"generation": {"mode": "positive"}}},
     }
-    return [deletes, multi_delete, login, password, jobs, positive]
+    return [deletes, multi_delete, login, password, jobs, compat, positive]
 
 
 def _seed_bindings(seed: SeedData) -> dict[str, Any]:

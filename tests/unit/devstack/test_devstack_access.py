@@ -123,7 +123,7 @@ def test_login_keeps_the_session_cookie_and_csrf_token(monkeypatch: pytest.Monke
 
 
 def test_the_banner_shows_the_login_the_token_and_the_demo_commands(tmp_path: Path) -> None:
-    text = app._banner(URL, "127.0.0.1:2222", tmp_path, app.Access("pw-123", "cnt_tok"), 7, tmp_path / "sftp", 1.0)
+    text = app._banner(URL, "127.0.0.1:2222", tmp_path, app.Access("pw-123", "cnt_tok"), (7, 8), tmp_path / "sftp", 1.0)
     assert (
         f"Hosted SFTP   127.0.0.1:2222  (log in as a Connect user with a key registered at {URL}/api/v1/ssh-keys;"
         in text
@@ -131,6 +131,8 @@ def test_the_banner_shows_the_login_the_token_and_the_demo_commands(tmp_path: Pa
     assert f"Login         admin / pw-123  (password kept in {tmp_path / 'admin.password'})" in text
     assert "export CONNECT_TOKEN=cnt_tok" in text
     assert f'curl -s -H "Authorization: Bearer $CONNECT_TOKEN" -X POST {URL}/api/v1/jobs/7/run' in text
+    assert f"RESPONSYS_LOGIN_URL={URL} RESPONSYS_USER=admin RESPONSYS_PASSWORD='pw-123'" in text
+    assert "python3 tests/scripts/responsys_connect_jobs.py 7 8" in text
 
 
 def _never(*args: object) -> demo.Session:

@@ -142,11 +142,11 @@ def up(state_dir: Path, environ: Mapping[str, str], observe: bool = False) -> st
     password = ensure_admin(state_dir, env)
     access = Access(password, demo_token(state_dir, apps.gateway_url, password))
     host, port, user, data_dir, key = sftp_parts(infra["SFTP_TEST_URL"])
-    job_id = demo.seed(
+    job_ids = demo.seed(
         apps.gateway_url, access.token, host=host, port=port, user=user, private_key=key.read_text(), data_dir=data_dir
     )
     sftp = f"127.0.0.1:{env['GATEWAY_SFTP_PORT']}"
-    banner = _banner(apps.gateway_url, sftp, state_dir, access, job_id, data_dir, time.monotonic() - began)
+    banner = _banner(apps.gateway_url, sftp, state_dir, access, job_ids, data_dir, time.monotonic() - began)
     if observe:
         url = prometheus.Prometheus(state_dir).start(env)
         banner += f"Prometheus {url} scrapes every service; alert rules from deploy/prometheus/rules.yml\n"
@@ -165,8 +165,11 @@ def _shown(path: Path) -> Path:
     return path.relative_to(Path.cwd()) if path.is_relative_to(Path.cwd()) else path
 
 
-def _banner(url: str, sftp: str, state_dir: Path, access: Access, job_id: int, data_dir: Path, seconds: float) -> str:
+def _banner(
+    url: str, sftp: str, state_dir: Path, access: Access, job_ids: tuple[int, int], data_dir: Path, seconds: float
+) -> str:
     state = _shown(state_dir)
+    job_id, export_id = job_ids
     return f"""
 Connect is up ({seconds:.1f}s).
   Address       {url}  (the API under {url}/api/v1)
@@ -178,9 +181,13 @@ Connect is up ({seconds:.1f}s).
   Logs          {state / "services"}/*.log
 
 Every API call sends the token as `Authorization: Bearer <token>`.
-The demo job {job_id} merges {data_dir}/upload/demo_contacts.csv into table demo_contacts. Run it:
+The demo job {job_id} merges {data_dir}/upload/demo_contacts.csv into table demo_contacts, and job {export_id}
+writes the table to download/ of the hosted file server. Run the first:
   export CONNECT_TOKEN={access.token}
   curl -s -H "Authorization: Bearer $CONNECT_TOKEN" -X POST {url}/api/v1/jobs/{job_id}/run
   curl -s -H "Authorization: Bearer $CONNECT_TOKEN" "{url}/api/v1/runs?job_id={job_id}"
+Scripts written for the Responsys Connect API log in at {url}/rest/api/v1.3/auth/token; try both jobs with one:
+  RESPONSYS_LOGIN_URL={url} RESPONSYS_USER={ADMIN} RESPONSYS_PASSWORD='{access.password}' \\
+    python3 tests/scripts/responsys_connect_jobs.py {job_id} {export_id}
 Stop everything with: make down
 """

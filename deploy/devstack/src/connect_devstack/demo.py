@@ -1,4 +1,5 @@
-"""The demo `make up` seeds (a CSV on the SFTP peer, a custom table, an active import job) and the API calls
+"""The demo `make up` seeds (a CSV on the SFTP peer, a custom table, an active import job and an active export
+job of the table to the hosted file server's download/ folder) and the API calls
 that get it an API token: log in with a password, issue a token with the session cookie and CSRF header.
 
 Stdlib only (`urllib`), like the rest of devstack.
@@ -23,6 +24,7 @@ SESSION_COOKIE = "connect_session"
 CSRF_HEADER = "X-CSRF-Token"
 DEMO_TABLE = "demo_contacts"
 DEMO_JOB = "Demo contacts import"
+DEMO_EXPORT_JOB = "Demo contacts export"
 DEMO_ROWS = [
     ("C-1001", "ada@example.com", "Ada", "London", "120", "2024-01-15"),
     ("C-1002", "grace@example.com", "Grace", "New York", "80", "2024-02-01"),
@@ -150,19 +152,38 @@ def token_valid(base_url: str, token: str) -> bool:
     return status == 200
 
 
-def seed(base_url: str, token: str, *, host: str, port: int, user: str, private_key: str, data_dir: Path) -> int:
-    """Create the demo table and job (once) with the API token `token`; returns the job id."""
+def export_job_body() -> dict[str, Any]:
+    """The demo export job: the demo table as a CSV in the hosted file server's download/ folder."""
+    return {
+        "name": DEMO_EXPORT_JOB,
+        "description": "Seeded by make up: writes table demo_contacts to download/demo_contacts_<date>.csv",
+        "type": "export_file",
+        "source": {"kind": "table", "table": DEMO_TABLE},
+        "destination": {"kind": "hosted", "path": "download/demo_contacts_%YYYY%%MM%%DD%.csv"},
+        "activate": True,
+    }
+
+
+def seed(
+    base_url: str, token: str, *, host: str, port: int, user: str, private_key: str, data_dir: Path
+) -> tuple[int, int]:
+    """Create the demo table and jobs (once) with the API token `token`; returns the import and export job ids."""
     path = write_demo_file(data_dir)
     auth = bearer(token)
     status, body = call(base_url, "POST", "/api/v1/tables", table_body(), auth)
     if status not in (200, 201, 409):
         raise RuntimeError(f"defining the demo table failed: {status} {body}")
-    _, jobs = call(base_url, "GET", "/api/v1/jobs?q=" + urllib.parse.quote(DEMO_JOB), None, auth)
+    imports = job_body(host=host, port=port, user=user, private_key=private_key, path=path)
+    return _job(base_url, auth, imports), _job(base_url, auth, export_job_body())
+
+
+def _job(base_url: str, auth: Mapping[str, str], body: dict[str, Any]) -> int:
+    """The id of the job named as `body` names it: the existing one, else one created from `body`."""
+    _, jobs = call(base_url, "GET", "/api/v1/jobs?q=" + urllib.parse.quote(body["name"]), None, auth)
     for job in jobs or []:
-        if job.get("name") == DEMO_JOB:
+        if job.get("name") == body["name"]:
             return int(job["job_id"])
-    job = job_body(host=host, port=port, user=user, private_key=private_key, path=path)
-    status, body = call(base_url, "POST", "/api/v1/jobs", job, auth)
+    status, created = call(base_url, "POST", "/api/v1/jobs", body, auth)
     if status != 201:
-        raise RuntimeError(f"creating the demo job failed: {status} {body}")
-    return int(body["job_id"])
+        raise RuntimeError(f"creating the demo job {body['name']!r} failed: {status} {created}")
+    return int(created["job_id"])

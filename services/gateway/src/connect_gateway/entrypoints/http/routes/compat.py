@@ -83,8 +83,16 @@ router = APIRouter(
         422: {**_ERROR, "description": "Never answered: see 400"},
     },
 )
-JobIdPath = Annotated[str, Path(description="The Connect job's numeric Job ID", examples=["1042"])]
-RunIdPath = Annotated[str, Path(description="The run's numeric Job Run ID (per job)", examples=["7"])]
+# Digits, as documented; not enforced by the schema, so that a name sent instead gets the original's own answer
+# (400 INVALID_PARAMETER "Job Id should be a numeric value.").
+_DIGITS = {"pattern": "^[0-9]+$"}
+JobIdPath = Annotated[
+    str, Path(description="The Connect job's numeric Job ID", examples=["1042"], json_schema_extra=_DIGITS)
+]
+RunIdPath = Annotated[
+    str, Path(description="The run's numeric Job Run ID (per job)", examples=["7"], json_schema_extra=_DIGITS)
+]
+_DAY = {"pattern": "^[0-9]{2}-[0-9]{2}-[0-9]{4}$"}
 
 
 @router.post(
@@ -184,10 +192,12 @@ async def trigger_connect_job(
 async def list_job_runs(
     jobId: JobIdPath,
     deps: DepsDep,
-    sdate: Annotated[str | None, Query(description="First day, MM-DD-YYYY (UTC)", examples=["01-31-2027"])] = None,
+    sdate: Annotated[
+        str, Query(description="First day, MM-DD-YYYY (UTC)", examples=["01-31-2027"], json_schema_extra=_DAY)
+    ],
     edate: Annotated[
-        str | None, Query(description="Last day, MM-DD-YYYY (UTC), included", examples=["02-01-2027"])
-    ] = None,
+        str, Query(description="Last day (included), MM-DD-YYYY", examples=["02-01-2027"], json_schema_extra=_DAY)
+    ],
 ) -> list[JobRunOut]:
     """The job's runs requested from the start of `sdate` to the end of `edate`, newest first."""
     job_id = _existing_job_id(jobId)
