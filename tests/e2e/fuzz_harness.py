@@ -153,13 +153,14 @@ def _operation_overrides(positive_only: Sequence[str]) -> list[dict[str, Any]]:
         "include-path-regex": "^/rest/api/",
         "checks": {"positive_data_acceptance": {"expected-statuses": COMPAT_ACCEPTED_STATUSES}},
     }
+    # First: where several overrides apply to one operation, the first one's checks hold.
     if not positive_only:
-        return [deletes, multi_delete, login, password, jobs, compat]
+        return [compat, deletes, multi_delete, login, password, jobs]
     positive = {
         "include-operation-id": list(positive_only),
         "phases": {"fuzzing": {"generation": {"mode": "positive"}}},
     }
-    return [deletes, multi_delete, login, password, jobs, compat, positive]
+    return [compat, deletes, multi_delete, login, password, jobs, positive]
 
 
 def _seed_bindings(seed: SeedData) -> dict[str, Any]:
