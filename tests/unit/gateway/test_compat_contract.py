@@ -258,6 +258,9 @@ async def test_a_token_over_its_call_limit_gets_api_limit_exceeded_and_others_do
         other_call = await client.get("/rest/api/ratelimit", headers=viewer)
         other_token = await client.get("/rest/api/v1.3/connectJobs", headers=operator)
     assert [a.status_code for a in answers] == [200, 200, 200, 401]
+    # Counted per token (its id, never its secret) and call, after the token was checked.
+    callers = {caller for caller, _api in limiter._windows}
+    assert callers == {f"token:{t.token_id}" for u in ("vera", "otto") for t in await world.identity.list_tokens(u)}
     refused = answers[-1]
     assert refused.json()["errorCode"] == "API_LIMIT_EXCEEDED"
     assert refused.json()["title"] == "API limit exceeded"

@@ -94,6 +94,7 @@ def create_app(
         redirect_slashes=False,
         lifespan=None if isinstance(deps, Deps) else _lifespan(deps),
         dependencies=[Depends(authorize)],
+        openapi_tags=[{"name": compat.TAG, "description": compat.TAG_DESCRIPTION}],
     )
     if isinstance(deps, Deps):
         app.state.deps = deps

@@ -40,6 +40,23 @@ from connect_gateway.ports import Deps, Principal
 from connect_gateway.read_models import JobQuery, JobSummary, Page, RunQuery, RunRecord
 
 TAG = "Responsys-compatible API"
+TAG_DESCRIPTION = """Scripts written for the Responsys REST API v1.3 Connect calls run unchanged against Connect.
+
+1. Log in: `POST /rest/api/v1.3/auth/token` with the form fields `user_name`, `password` and
+   `auth_type=password`. The answer's `authToken` (3 hours) goes, as it is, in the `Authorization` header of every
+   later call, which goes to the answer's `endPoint`. Refresh with `auth_type=token` and the current token.
+2. `GET /connectJobs`, `PUT /connectJobs/{jobId}/trigger` with `{}`, `PUT /connectJobs/trigger` with 1 to 5
+   `jobIds`, then `GET /connectJobs/{jobId}/jobRuns/{jobRunId}/status` until it is no longer `running`, and
+   `.../logs`. `GET /connectJobs/{jobId}/jobRuns?sdate=MM-DD-YYYY&edate=MM-DD-YYYY` lists a job's runs.
+
+Times are milliseconds since 1970-01-01 UTC. A run's status is `running` (queued or running), `succeeded`,
+`failed` or `aborted` (stopped, or skipped because the job was running). Refusals use the original's envelope
+`{type, title, errorCode, detail, errorDetails}` and statuses: 400 (`INVALID_PARAMETER`, `CONNECT_JOB_INACTIVE`,
+`CONNECT_JOB_ALREADY_RUNNING`), 401 (`INVALID_TOKEN`, `INSUFFICIENT_ACCESS`, `API_LIMIT_EXCEEDED` with
+`Retry-After`), 404 (`CONNECT_JOB_NOT_FOUND`, `CONNECT_JOB_RUN_NOT_FOUND`). The roles are those of `/api/v1`:
+a viewer lists and reads, an operator also triggers. `GET /rest/api/ratelimit` gives each call's requests a
+minute per token.
+"""
 _ERROR: dict[str, Any] = {"model": CompatErrorOut}
 
 
