@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from connect_catalog.config import CatalogSettings
@@ -40,3 +42,27 @@ def test_the_rejects_are_read_where_the_runner_keeps_them(monkeypatch: pytest.Mo
     key = generate_key()
     assert GatewaySettings(CONNECT_VAULT_KEY=key).audience_database == "audience_blue"
     assert RunnerSettings(CONNECT_VAULT_KEY=key).audience_database == "audience_blue"
+
+
+def test_compat_limits_come_from_the_environment_as_json(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CONNECT_VAULT_KEY", generate_key())
+    monkeypatch.setenv("GATEWAY_COMPAT_RATE_LIMITS", '{"getConnectJobRunStatus": 1200}')
+    assert GatewaySettings().compat_rate_limits == {"getConnectJobRunStatus": 1200}
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ('{"mergeListMembers": 5}', "unknown API names ['mergeListMembers']"),
+        ('{"login": 0}', "at least 1 request a minute: ['login']"),
+        ('{"login": "many"}', "whole numbers"),
+        ("sixty", "must be a JSON object"),
+    ],
+)
+def test_bad_compat_limits_are_refused_at_start_naming_the_call(
+    monkeypatch: pytest.MonkeyPatch, value: str, words: str
+) -> None:
+    monkeypatch.setenv("CONNECT_VAULT_KEY", generate_key())
+    monkeypatch.setenv("GATEWAY_COMPAT_RATE_LIMITS", value)
+    with pytest.raises(ValueError, match=re.escape(words)):
+        GatewaySettings()

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode
 
 from connect_gateway.domain.compat import limits_with
 from connect_gateway.domain.identity.access import DocsAccess
@@ -96,21 +99,28 @@ class GatewaySettings(ServiceSettings):
     max_upload_bytes: int = Field(default=10 * 2**30, gt=0, alias="GATEWAY_MAX_UPLOAD_BYTES")
     public_url: str | None = Field(
         default=None,
-        alias="GATEWAY_PUBLIC_URL",
-        description="The address clients reach the gateway at (behind a proxy), e.g. https://connect.example.com; "
-        "the Responsys-compatible login returns it as `endPoint` (unset: the address the request came to)",
+        alias="CONNECT_PUBLIC_URL",
+        description="The gateway's address as users reach it (the scheduler's links use it too); the "
+        "Responsys-compatible login returns it as `endPoint` (unset: the address the request came to)",
     )
-    compat_rate_limits: dict[str, int] = Field(
+    # NoDecode: the validator below reads the JSON, so a malformed value is refused in our words.
+    compat_rate_limits: Annotated[dict[str, int], NoDecode] = Field(
         default_factory=dict,
         alias="GATEWAY_COMPAT_RATE_LIMITS",
         description="Requests a minute per token of Responsys-compatible calls that differ from the defaults, "
         'as JSON: {"getConnectJobRunStatus": 1200}',
     )
 
-    @field_validator("compat_rate_limits")
+    @field_validator("compat_rate_limits", mode="before")
     @classmethod
-    def _known_limits(cls, value: dict[str, int]) -> dict[str, int]:
-        limits_with(value)  # raises ValueError naming an unknown call or a limit under 1
+    def _known_limits(cls, value: object) -> object:
+        if isinstance(value, str):  # as the environment gives it (also when passed in directly)
+            try:
+                value = json.loads(value)
+            except ValueError:
+                raise ValueError('must be a JSON object of call names and limits, e.g. {"login": 30}') from None
+        if isinstance(value, dict):
+            limits_with(value)  # raises ValueError naming an unknown call or a limit under 1
         return value
 
     def session_policy(self) -> SessionPolicy:

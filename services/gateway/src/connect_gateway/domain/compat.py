@@ -258,9 +258,9 @@ def limits_with(overrides: Mapping[str, int]) -> tuple[ApiLimit, ...]:
     unknown = sorted(set(overrides) - known)
     if unknown:
         raise ValueError(f"unknown API names {unknown}; known: {sorted(known)}")
-    bad = sorted(name for name, value in overrides.items() if value < 1)
+    bad = sorted(name for name, value in overrides.items() if type(value) is not int or value < 1)
     if bad:
-        raise ValueError(f"limits must be at least 1 request a minute: {bad}")
+        raise ValueError(f"limits must be whole numbers of at least 1 request a minute: {bad}")
     return tuple(
         ApiLimit(x.api, x.verb, x.resource_path, overrides.get(x.api, x.limit), x.description) for x in DEFAULT_LIMITS
     )
