@@ -312,3 +312,12 @@ async def test_unknown_paths_and_methods_answer_in_the_envelope(world: World) ->
     assert missing.status_code == 404 and missing.json()["errorCode"] == "RESOURCE_NOT_FOUND"
     assert method.status_code == 405 and method.json()["errorCode"] == "METHOD_NOT_ALLOWED"
     assert method.headers["Allow"] == "GET"
+
+
+async def test_an_overlong_password_is_refused_before_it_is_hashed(world: World) -> None:
+    async with world.client_as(None) as client:
+        answer = await client.post(
+            "/rest/api/v1.3/auth/token", data={"user_name": "otto", "password": "x" * 5000, "auth_type": "password"}
+        )
+    assert answer.status_code == 400 and answer.json()["errorCode"] == "INVALID_PARAMETER"
+    assert "password" in answer.json()["detail"]

@@ -107,11 +107,6 @@ def error_response(
     return JSONResponse(body.model_dump(mode="json"), status_code=status_of(code, reason), headers=headers)
 
 
-def refusal_response(refusal: Refusal) -> JSONResponse:
-    """A refusal as an HTTP response."""
-    return error_response(refusal.code, refusal.message, refusal.errors, refusal.headers, refusal.reason)
-
-
 def compat_response(problem: compat.Problem, headers: Mapping[str, str] | None = None) -> JSONResponse:
     """A refusal in the Responsys-compatible envelope."""
     return JSONResponse(problem.body(), status_code=problem.status, headers=headers)

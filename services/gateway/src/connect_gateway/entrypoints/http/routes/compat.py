@@ -19,6 +19,7 @@ from connect_gateway.domain import compat
 from connect_gateway.domain.compat import CompatRefusal, Problem, invalid_parameter
 from connect_gateway.domain.errors import REJECTION, Refusal
 from connect_gateway.domain.identity.tokens import digest
+from connect_gateway.domain.limits import MAX_PASSWORD, MAX_USER
 from connect_gateway.entrypoints.http.auth import PrincipalDep, client_address, compat_token
 from connect_gateway.entrypoints.http.compat_schemas import (
     AuthTokenOut,
@@ -121,9 +122,12 @@ _DAY = {"pattern": "^[0-9]{2}-[0-9]{2}-[0-9]{4}$"}
 async def auth_token(
     request: Request,
     deps: DepsDep,
-    auth_type: Annotated[str, Form(description="`password` to log in, `token` to refresh the token sent")],
-    user_name: Annotated[str | None, Form(description="With `auth_type=password`")] = None,
-    password: Annotated[str | None, Form(description="With `auth_type=password`")] = None,
+    auth_type: Annotated[
+        str, Form(max_length=20, description="`password` to log in, `token` to refresh the token sent")
+    ],
+    user_name: Annotated[str | None, Form(max_length=MAX_USER, description="With `auth_type=password`")] = None,
+    # Bounded as /api/v1's login bounds it: a password is hashed, and hashing a megabyte is a denial of service.
+    password: Annotated[str | None, Form(max_length=MAX_PASSWORD, description="With `auth_type=password`")] = None,
     authorization: Annotated[str | None, Header(description="With `auth_type=token`: the current token")] = None,
 ) -> AuthTokenOut:
     """Log in with a user name and password (form fields, `application/x-www-form-urlencoded`), or refresh:
