@@ -10,6 +10,7 @@ must have the documented status and exactly the documented fields, nested the sa
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -84,18 +85,42 @@ def _load_world(world: World) -> None:
         if "log" in r:
             lines = [LogLine(_time(x["at"]) or NOW, x["level"], x["message"]) for x in r["log"]]
             world.reads.logs[(r["jobId"], r["runId"])] = lines
-    world.bus.answer = _scheduler(CONTRACT["world"]["scheduler"])
+    world.bus.answer = _scheduler(CONTRACT["world"]["scheduler"], world)
 
 
-def _scheduler(decisions: dict[str, dict[str, Any]]) -> Any:
+def _scheduler(decisions: dict[str, dict[str, Any]], world: World) -> Any:
     def answer(command: Command) -> Any:
         assert isinstance(command, RunJobNow)
-        decision = decisions[str(command.payload.job_id)]
+        job_id = command.payload.job_id
+        decision = decisions[str(job_id)]
         if "runId" in decision:
-            return accepted(command, target_id=str(command.payload.job_id), run_id=decision["runId"])
+            world.reads.runs.append(queued(job_id, decision["runId"]))  # as the catalog projects it
+            return accepted(command, target_id=str(job_id), run_id=decision["runId"])
         return rejected(command, decision["code"], decision["message"], reason=decision["reason"])
 
     return answer
+
+
+def queued(job_id: int, run_id: int) -> RunRecord:
+    """A run just requested, as the catalog shows it."""
+    return RunRecord(
+        job_id=job_id,
+        run_id=run_id,
+        job_name=f"job {job_id}",
+        job_deleted=False,
+        status="queued",
+        trigger="manual",
+        attempt=0,
+        counts=RunCounts(),
+        total_bytes=None,
+        stage=None,
+        error_code=None,
+        error=None,
+        requested_at=NOW,
+        started_at=None,
+        finished_at=None,
+        duration_ms=None,
+    )
 
 
 def _headers(world: World, auth: str | None) -> dict[str, str]:
@@ -321,3 +346,29 @@ async def test_an_overlong_password_is_refused_before_it_is_hashed(world: World)
         )
     assert answer.status_code == 400 and answer.json()["errorCode"] == "INVALID_PARAMETER"
     assert "password" in answer.json()["detail"]
+
+
+async def test_a_trigger_answers_once_the_run_can_be_read(world: World) -> None:
+    """The catalog projects the accepted run a moment later; the status call that follows the answer finds it."""
+    _load_world(world)
+    loop = asyncio.get_running_loop()
+
+    def accept_and_project_later(command: Command) -> Any:
+        loop.call_later(0.1, world.reads.runs.append, queued(1, 11))
+        return accepted(command, target_id="1", run_id=11)
+
+    world.bus.answer = accept_and_project_later
+    headers = _headers(world, "operator")
+    async with world.client_as(None) as client:
+        started = await client.put("/rest/api/v1.3/connectJobs/1/trigger", json={}, headers=headers)
+        status = await client.get("/rest/api/v1.3/connectJobs/1/jobRuns/11/status", headers=headers)
+    assert started.json() == {"jobRunId": 11, "errorMessage": "", "success": True}
+    assert status.status_code == 200 and status.json()["jobRunStatus"] == "running"
+
+
+async def test_a_run_the_catalog_never_shows_still_answers_the_trigger(world: World) -> None:
+    _load_world(world)
+    world.bus.answer = lambda c: accepted(c, target_id="1", run_id=12)  # projection lagging past the reply timeout
+    async with world.client_as(None) as client:
+        started = await client.put("/rest/api/v1.3/connectJobs/1/trigger", json={}, headers=_headers(world, "operator"))
+    assert started.status_code == 200 and started.json()["jobRunId"] == 12

@@ -298,10 +298,26 @@ async def _trigger(deps: Deps, job_id: int, actor: str) -> int:
     """Run the job now through the run-now use case; its run id, or the refusal in the original's words."""
     outcome = await handlers.run_job_now(deps, job_id, None, actor)
     if isinstance(outcome, Accepted) and outcome.run_id is not None:
+        await _until_visible(deps, job_id, outcome.run_id)
         return outcome.run_id
     if isinstance(outcome, (Pending, Accepted)):  # not decided in time (an accepted run-now always names its run)
         raise CompatRefusal(compat.NOT_DECIDED)
     raise CompatRefusal(compat.problem_of(REJECTION[outcome.code], outcome.message, outcome.reason))
+
+
+VISIBLE_POLL_S = 0.05
+
+
+async def _until_visible(deps: Deps, job_id: int, run_id: int) -> None:
+    """Wait until the read models show the run, at most the reply timeout: a script asks for its status next.
+
+    The scheduler's acceptance reaches the catalog's projection a moment later; the original answers a trigger
+    once the run exists, so a status call right after it must not be told the run does not exist.
+    """
+    for _ in range(max(1, round(deps.reply_timeout_s / VISIBLE_POLL_S))):  # the catalog has no change feed to await
+        if await deps.reads.get_run(job_id, run_id) is not None:
+            return
+        await asyncio.sleep(VISIBLE_POLL_S)
 
 
 async def _trigger_one(deps: Deps, job_id: int, actor: str) -> TriggerResultOut:
