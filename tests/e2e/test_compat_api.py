@@ -11,14 +11,38 @@ import os
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pytest
 
 from connect_devstack import demo
 from connect_devstack.services import Services
+from tests.compat_contract import CONTRACT, matches
 from tests.conftest import SftpServer
 
 SCRIPT = Path(__file__).parents[1] / "scripts" / "responsys_connect_jobs.py"
+ON_THE_STACK = [case for case in CONTRACT["cases"] if case.get("stack")]
+
+
+@pytest.mark.parametrize("case", ON_THE_STACK, ids=lambda c: c["name"])
+async def test_the_documented_pairs_that_need_no_data_hold_on_the_stack(
+    services: Services, admin_login: tuple[str, str], admin_token: str, case: dict[str, Any]
+) -> None:
+    """The same pairs the gateway's unit tests replay over fakes, here through uvicorn and the real stores."""
+    request, response = case["request"], case["response"]
+    auth = request.get("auth")
+    headers = {"Authorization": admin_token if auth in ("viewer", "operator") else auth} if auth else {}
+    form = request.get("form")
+    if form is not None:  # the fixture's user is the unit tests' operator; here it is the stack's admin
+        form = {**form, "user_name": admin_login[0]} if "user_name" in form else form
+        form = {k: admin_login[1] if v == "<password>" else v for k, v in form.items()}
+    async with httpx.AsyncClient(base_url=services.gateway_url, timeout=30) as client:
+        answer = await client.request(
+            request["method"], request["path"], headers=headers, data=form, json=request.get("json")
+        )
+    assert answer.status_code == response["status"], answer.text
+    matches(response["body"], answer.json())
 
 
 async def test_an_unchanged_responsys_script_triggers_polls_and_prints_logs(

@@ -11,9 +11,7 @@ must have the documented status and exactly the documented fields, nested the sa
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,10 +20,9 @@ from connect_events import Command, JobDefinition, Role, RunCounts, RunJobNow
 from connect_gateway.domain import compat
 from connect_gateway.ports import Principal
 from connect_gateway.read_models import JobRecord, LogLine, RunRecord
+from tests.compat_contract import CONTRACT, matches
 from tests.unit.gateway.gateway_fakes import NOW, PASSWORD, World, accepted, rejected, stored_job
 
-FIXTURE = Path(__file__).parents[2] / "data" / "responsys" / "connect_api_v13.json"
-CONTRACT: dict[str, Any] = json.loads(FIXTURE.read_text())
 ROLES = {"viewer": Role.VIEWER, "operator": Role.OPERATOR, "admin": Role.ADMIN}
 
 
@@ -128,31 +125,6 @@ def _headers(world: World, auth: str | None) -> dict[str, str]:
     if auth is None:
         return {}
     return {"Authorization": world.tokens[ROLES[auth]] if auth in ROLES else auth}
-
-
-def matches(expected: Any, actual: Any, where: str = "body") -> None:
-    """`actual` has exactly `expected`'s fields, nested alike, with equal values (placeholders: their kind)."""
-    if isinstance(expected, dict):
-        assert isinstance(actual, dict), f"{where}: expected an object, got {actual!r}"
-        assert list(actual) == list(expected), f"{where}: fields {list(actual)} != documented {list(expected)}"
-        for key, value in expected.items():
-            matches(value, actual[key], f"{where}.{key}")
-    elif isinstance(expected, list):
-        assert isinstance(actual, list), f"{where}: expected an array, got {actual!r}"
-        assert len(actual) == len(expected), f"{where}: {len(actual)} items != documented {len(expected)}"
-        for i, (want, got) in enumerate(zip(expected, actual, strict=True)):
-            matches(want, got, f"{where}[{i}]")
-    elif expected == "<token>":
-        assert isinstance(actual, str) and actual.startswith("cnt_"), f"{where}: {actual!r} is not a token"
-    elif expected == "<epoch-ms>":
-        assert isinstance(actual, int) and not isinstance(actual, bool), f"{where}: {actual!r}"
-        assert abs(actual / 1000 - datetime.now().timestamp()) < 3600, f"{where}: {actual} is not a time of now"
-    elif expected == "<int>":
-        assert isinstance(actual, int) and not isinstance(actual, bool) and actual >= 0, f"{where}: {actual!r}"
-    elif expected == "<string>":
-        assert isinstance(actual, str) and actual, f"{where}: {actual!r}"
-    else:
-        assert type(actual) is type(expected) and actual == expected, f"{where}: {actual!r} != documented {expected!r}"
 
 
 @pytest.mark.parametrize("case", CONTRACT["cases"], ids=lambda c: c["name"])
