@@ -305,3 +305,18 @@ async def test_every_operation_but_health_metrics_and_login_documents_its_creden
     assert set(document["components"]["securitySchemes"]) == {"token", "session", "responsysToken"}
     login = document["paths"]["/api/v1/auth/login"]["post"]["responses"]
     assert {"401", "429"} <= set(login) and "Retry-After" in login["429"]["headers"]
+
+
+async def test_the_responsys_compatible_calls_have_their_own_tag_with_examples(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    tag = "Responsys-compatible API"
+    assert "Authorization" in next(t["description"] for t in document["tags"] if t["name"] == tag)
+    compat = {(m, p): op for p, ops in document["paths"].items() if p.startswith("/rest/api/") for m, op in ops.items()}
+    assert len(compat) == 8
+    for (method, path), operation in compat.items():
+        assert operation["tags"] == [tag], (method, path)
+        answer = operation["responses"]["200"]["content"]["application/json"]["schema"]
+        ref = (answer.get("items") or answer)["$ref"].rsplit("/", 1)[1]
+        assert "example" in schemas[ref], (method, path, ref)
+    assert "example" in schemas["CompatErrorOut"]
+    assert schemas["TriggerIn"]["properties"]["jobIds"]["example"] == [1, 2, 3]

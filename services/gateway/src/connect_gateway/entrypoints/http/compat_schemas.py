@@ -72,6 +72,21 @@ class ConnectJobOut(CompatBody):
     active: bool
     running: bool
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "jobId": 1042,
+                "jobName": "Nightly CRM import",
+                "jobType": "import_profile_data",
+                "nextJobRun": 1801461600000,
+                "lastJobRun": 1800867600000,
+                "scheduleType": "daily",
+                "active": True,
+                "running": False,
+            }
+        }
+    )
+
 
 class TriggerIn(CompatBody):
     """The jobs to trigger, each by its Job ID."""
@@ -106,6 +121,25 @@ class TriggerResultOut(CompatBody):
     errorMessage: str
     links: list[LinkOut]
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "jobId": 1042,
+                "success": True,
+                "jobRunId": 7,
+                "errorMessage": "",
+                "links": [
+                    {"rel": "self", "href": "/rest/api/v1.3/connectJobs/trigger", "method": "PUT"},
+                    {
+                        "rel": "getConnectJobRunStatus",
+                        "href": "/rest/api/v1.3/connectJobs/1042/jobRuns/7/status",
+                        "method": "GET",
+                    },
+                ],
+            }
+        }
+    )
+
 
 class JobRunStatusValue(CompatBody):
     """A run's status, wrapped as the original's run list wraps it."""
@@ -121,6 +155,18 @@ class JobRunOut(CompatBody):
     jobRunStatus: JobRunStatusValue
     durationInSeconds: int
     jobStartTime: int = Field(description="When the run started (or was requested, if it has not), in ms since 1970")
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "jobRunId": 7,
+                "jobName": "Nightly CRM import",
+                "jobRunStatus": {"value": "succeeded"},
+                "durationInSeconds": 42,
+                "jobStartTime": 1800007200000,
+            }
+        }
+    )
 
 
 class JobRunStatusOut(CompatBody):
@@ -156,6 +202,12 @@ class JobRunLogOut(CompatBody):
     logMessage: str
     logTime: int = Field(description="In ms since 1970-01-01 UTC")
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {"logLevel": "INFO", "logMessage": "parsed 1000 data rows", "logTime": 1800007201000}
+        }
+    )
+
 
 class RateLimitOut(CompatBody):
     """One call's limit: requests a minute per token."""
@@ -165,3 +217,15 @@ class RateLimitOut(CompatBody):
     resource_path: str
     verb: str
     description: str
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "example": {
+                "limit": 600,
+                "api": "getConnectJobRunStatus",
+                "resource_path": "/connectJobs/{jobId}/jobRuns/{jobRunId}/status",
+                "verb": "GET",
+                "description": "A run's status",
+            }
+        }
+    )

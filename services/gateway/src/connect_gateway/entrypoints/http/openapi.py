@@ -40,7 +40,13 @@ def install(app: FastAPI, access: dict[tuple[str, str], Access]) -> None:
 
     def generate() -> dict[str, Any]:
         if app.openapi_schema is None:
-            document = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+            document = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
             annotate(document, access)
             app.openapi_schema = document
         return app.openapi_schema
