@@ -11,7 +11,8 @@ must have the documented status and exactly the documented fields, nested the sa
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -344,3 +345,22 @@ async def test_a_run_the_catalog_never_shows_still_answers_the_trigger(world: Wo
     async with world.client_as(None) as client:
         started = await client.put("/rest/api/v1.3/connectJobs/1/trigger", json={}, headers=_headers(world, "operator"))
     assert started.status_code == 200 and started.json()["jobRunId"] == 12
+
+
+async def test_lists_are_whole_however_many_pages_the_read_models_take(world: World) -> None:
+    _load_world(world)
+    template = world.reads.jobs[0]
+    world.reads.jobs.extend(replace(template, job_id=100 + i, name=f"job {100 + i}") for i in range(1200))
+    world.reads.runs.extend(
+        replace(queued(1, 100 + i), requested_at=datetime(2027, 1, 16, tzinfo=UTC)) for i in range(1100)
+    )
+    headers = _headers(world, "viewer")
+    async with world.client_as(None) as client:
+        jobs = await client.get("/rest/api/v1.3/connectJobs", headers=headers)
+        runs = await client.get(
+            "/rest/api/v1.3/connectJobs/1/jobRuns",
+            params={"sdate": "01-16-2027", "edate": "01-16-2027"},
+            headers=headers,
+        )
+    assert [j["jobId"] for j in jobs.json()] == [1, 2, 3, 4, *range(100, 1300)]
+    assert sorted(r["jobRunId"] for r in runs.json()) == list(range(100, 1200))

@@ -8,9 +8,10 @@ names, values and refusals; every rule stays where it is (the scheduler decides 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Body, Depends, Form, Header, Path, Query, Request
 
@@ -38,7 +39,7 @@ from connect_gateway.entrypoints.http.compat_schemas import (
 from connect_gateway.entrypoints.http.dependencies import DepsDep
 from connect_gateway.handlers import Accepted, Pending
 from connect_gateway.ports import Deps, Principal
-from connect_gateway.read_models import JobQuery, JobSummary, Page, RunQuery, RunRecord
+from connect_gateway.read_models import JobQuery, JobSummary, Page, PageQuery, RunQuery, RunRecord
 
 TAG = "Responsys-compatible API"
 TAG_DESCRIPTION = """Scripts written for the Responsys REST API v1.3 Connect calls run unchanged against Connect.
@@ -164,7 +165,7 @@ async def auth_token(
 @router.get("/v1.3/connectJobs", name="getConnectJobs")
 async def list_connect_jobs(deps: DepsDep) -> list[ConnectJobOut]:
     """Every Connect job (deleted ones are gone), by Job ID."""
-    return [_job_out(job) async for job in _all_jobs(deps)]
+    return [_job_out(job) async for job in _every(deps.reads.list_jobs, JobQuery(limit=PAGE))]
 
 
 @router.put(
@@ -227,7 +228,8 @@ async def list_job_runs(
     if job is None:
         raise _job_not_found(job_id)
     now = identity.now()
-    return [_run_out(run, now) async for run in _runs(deps, RunQuery(job_id=job_id, since=since, until=until))]
+    query = RunQuery(job_id=job_id, since=since, until=until, limit=PAGE)
+    return [_run_out(run, now) async for run in _every(deps.reads.list_runs, query)]
 
 
 @router.get(
@@ -349,27 +351,19 @@ async def _run(deps: Deps, job_text: str, run_text: str) -> RunRecord:
 
 
 PAGE = 500
+T = TypeVar("T")
+Q = TypeVar("Q", bound=PageQuery)
 
 
-async def _all_jobs(deps: Deps) -> AsyncIterator[JobSummary]:
-    page: Page[JobSummary] = await deps.reads.list_jobs(JobQuery(limit=PAGE))
+async def _every(fetch: Callable[[Q], Awaitable[Page[T]]], query: Q) -> AsyncIterator[T]:
+    """Every row of a paged read, page after page (the original's lists are not paged)."""
+    page = await fetch(query)
     while True:
-        for job in page.items:
-            yield job
+        for row in page.items:
+            yield row
         if page.next is None:
             return
-        page = await deps.reads.list_jobs(JobQuery(limit=PAGE, after=page.next))
-
-
-async def _runs(deps: Deps, query: RunQuery) -> AsyncIterator[RunRecord]:
-    page = await deps.reads.list_runs(RunQuery(job_id=query.job_id, since=query.since, until=query.until, limit=PAGE))
-    while True:
-        for run in page.items:
-            yield run
-        if page.next is None:
-            return
-        after = RunQuery(job_id=query.job_id, since=query.since, until=query.until, limit=PAGE, after=page.next)
-        page = await deps.reads.list_runs(after)
+        page = await fetch(replace(query, after=page.next))
 
 
 def _job_out(job: JobSummary) -> ConnectJobOut:
