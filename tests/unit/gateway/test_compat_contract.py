@@ -364,3 +364,14 @@ async def test_lists_are_whole_however_many_pages_the_read_models_take(world: Wo
         )
     assert [j["jobId"] for j in jobs.json()] == [1, 2, 3, 4, *range(100, 1300)]
     assert sorted(r["jobRunId"] for r in runs.json()) == list(range(100, 1200))
+
+
+async def test_password_guessing_is_throttled_as_on_the_api_v1_login(world: World) -> None:
+    wrong = {"user_name": "otto", "password": "guess", "auth_type": "password"}
+    async with world.client_as(None) as client:
+        answers = [await client.post("/rest/api/v1.3/auth/token", data=wrong) for _ in range(8)]
+    codes = [a.json()["errorCode"] for a in answers]
+    assert codes[0] == "INVALID_USER_NAME_PASSWORD" and codes[-1] == "API_LIMIT_EXCEEDED"
+    assert {a.status_code for a in answers} == {401}
+    assert int(answers[-1].headers["Retry-After"]) >= 1
+    assert "try again in" in answers[-1].json()["detail"]
