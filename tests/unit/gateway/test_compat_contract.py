@@ -11,6 +11,7 @@ must have the documented status and exactly the documented fields, nested the sa
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +19,9 @@ from typing import Any
 import pytest
 
 from connect_events import Command, JobDefinition, Role, RunCounts, RunJobNow
+from connect_gateway import identity
 from connect_gateway.domain import compat
+from connect_gateway.domain.identity.users import MAX_ACTIVE_TOKENS
 from connect_gateway.ports import Principal
 from connect_gateway.read_models import JobRecord, LogLine, RunRecord
 from tests.compat_contract import CONTRACT, matches
@@ -222,10 +225,8 @@ async def test_a_session_cookie_is_no_credential_here(world: World) -> None:
 
 
 async def test_logins_past_the_token_cap_retire_the_oldest_login_token_only(world: World) -> None:
-    from connect_gateway import identity
-    from connect_gateway.domain.identity.users import MAX_ACTIVE_TOKENS
-
-    named = await identity.issue_token(world_deps(world), "otto", "nightly script", None, _otto())
+    otto = Principal("otto", Role.OPERATOR, "token", "test")
+    named = await identity.issue_token(world.app.state.deps, "otto", "nightly script", None, otto)
     async with world.client_as(None) as client:
         for _ in range(MAX_ACTIVE_TOKENS + 3):
             login = await client.post(
@@ -238,18 +239,10 @@ async def test_logins_past_the_token_cap_retire_the_oldest_login_token_only(worl
     assert named.record.token_id in {t.token_id for t in active}  # a token issued by name is never retired
 
 
-def world_deps(world: World) -> Any:
-    return world.app.state.deps
-
-
-def _otto() -> Principal:
-    return Principal("otto", Role.OPERATOR, "token", "test")
-
-
 async def test_a_token_over_its_call_limit_gets_api_limit_exceeded_and_others_do_not(world: World) -> None:
     _load_world(world)
     limiter = compat.RateLimiter(compat.limits_with({"getConnectJobs": 3}))
-    world.app.state.deps = _with_limiter(world, limiter)
+    world.app.state.deps = replace(world.app.state.deps, compat_limiter=limiter)
     viewer, operator = _headers(world, "viewer"), _headers(world, "operator")
     async with world.client_as(None) as client:
         answers = [await client.get("/rest/api/v1.3/connectJobs", headers=viewer) for _ in range(4)]
@@ -266,12 +259,6 @@ async def test_a_token_over_its_call_limit_gets_api_limit_exceeded_and_others_do
     assert other_call.status_code == 200 and other_token.status_code == 200
     limits = {x["api"]: x["limit"] for x in other_call.json()}
     assert limits["getConnectJobs"] == 3 and limits["getConnectJobRunStatus"] == 600
-
-
-def _with_limiter(world: World, limiter: compat.RateLimiter) -> Any:
-    from dataclasses import replace
-
-    return replace(world.app.state.deps, compat_limiter=limiter)
 
 
 async def test_a_refused_trigger_starts_nothing_and_a_malformed_one_sends_nothing(world: World) -> None:
@@ -375,3 +362,18 @@ async def test_password_guessing_is_throttled_as_on_the_api_v1_login(world: Worl
     assert {a.status_code for a in answers} == {401}
     assert int(answers[-1].headers["Retry-After"]) >= 1
     assert "try again in" in answers[-1].json()["detail"]
+
+
+async def test_any_other_http_error_keeps_its_status_in_the_envelope(world: World) -> None:
+    from fastapi import HTTPException
+
+    from connect_gateway.entrypoints.http import errors
+
+    class Request:
+        class url:
+            path = "/rest/api/v1.3/connectJobs"
+
+    answer = await errors._on_http_error(Request(), HTTPException(status_code=418, detail="short and stout"))
+    assert answer.status_code == 418
+    assert json.loads(answer.body)["errorCode"] == "INVALID_PARAMETER"
+    assert json.loads(answer.body)["detail"] == "Short and stout"

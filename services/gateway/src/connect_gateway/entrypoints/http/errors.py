@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -168,8 +169,8 @@ def _body_tag(error: dict[str, Any]) -> dict[str, Any]:
     return {"type": _BODY_TAG_ERRORS[str(kind)], "loc": ("body", field), "ctx": {"expected": expected}}
 
 
-def malformed(message: str, path: str = "") -> JSONResponse:
-    """A body that cannot be read as JSON at all: 422, naming the body."""
+def malformed(message: str, path: str) -> JSONResponse:
+    """A body that cannot be read as JSON at all: 422 naming the body (400 `INVALID_PARAMETER` under `/rest/api`)."""
     return answer(path, "malformed_request", message, [FieldError(field="body", message=message)])
 
 
@@ -197,6 +198,9 @@ async def _on_http_error(request: Request, exc: Exception) -> JSONResponse:
         # FastAPI's only 400: a JSON body it could not decode for a reason other than JSON syntax.
         return malformed(_unreadable_body(exc.__cause__), path)
     code: ErrorCode = "malformed_request" if exc.status_code < 500 else "internal"
+    if compat.is_compat(path):  # any other status keeps its number, in that surface's envelope
+        problem = replace(compat.problem_of(code, str(exc.detail)), status=exc.status_code)
+        return compat_response(problem, exc.headers)
     body = ErrorBody(code=code, message=str(exc.detail))
     return JSONResponse(body.model_dump(mode="json"), status_code=exc.status_code, headers=exc.headers)
 

@@ -129,12 +129,14 @@ async def auth_token(
     user_name: Annotated[str | None, Form(max_length=MAX_USER, description="With `auth_type=password`")] = None,
     # Bounded as /api/v1's login bounds it: a password is hashed, and hashing a megabyte is a denial of service.
     password: Annotated[str | None, Form(max_length=MAX_PASSWORD, description="With `auth_type=password`")] = None,
+    # Read by `compat_token` from the request; declared so that the document shows it.
     authorization: Annotated[str | None, Header(description="With `auth_type=token`: the current token")] = None,
 ) -> AuthTokenOut:
     """Log in with a user name and password (form fields, `application/x-www-form-urlencoded`), or refresh:
     `auth_type=token` with the current token in `Authorization`. The answer's `authToken` goes, as it is, in
     the `Authorization` header of every later call (no `Bearer`); it lasts 3 hours. `endPoint` is where to
     send those calls."""
+    del authorization
     if auth_type == "password":
         if not user_name or password is None:
             raise invalid_parameter("user_name and password are required with auth_type=password.")
@@ -147,7 +149,7 @@ async def auth_token(
                 Problem(401, "Authentication failed", "INVALID_USER_NAME_PASSWORD", "Invalid user name or password")
             ) from None
     elif auth_type == "token":
-        token = compat_token(request) if authorization is not None else None
+        token = compat_token(request)
         principal = await identity.authenticate(deps, None, token, deps.session_policy) if token else None
         if principal is None:
             problem = compat.problem_of("unauthenticated", "the token to refresh is missing, expired or revoked")
